@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages privacy_guard needs to build, test and run its
+# demo.  Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(
+	build-essential             # compiler and make
+	openssl                     # test keyrings: openssl rand
+	libssl-dev                  # OpenSSL headers (libcrypto)
+	postgresql-15               # the server the tests and demo run
+	postgresql-server-dev-15    # PGXS, pg_regress, pg_isolation_regress
+	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
+	postgresql-15-cron          # scheduling (issue: erasure and retention)
+	postgresql-contrib          # pgcrypto, the benchmark's baseline
+)
+
+missing=()
+for p in "${packages[@]%% *}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

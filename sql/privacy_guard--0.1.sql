@@ -1,0 +1,727 @@
+/* privacy_guard 0.1: encrypted columns, per-subject keys, purpose-bound reveal */
+
+\echo Use "CREATE EXTENSION privacy_guard" to load this file. \quit
+
+-- Everything lives in schema privacy_guard (created by CREATE EXTENSION from
+-- the control file).  Applications need USAGE to name the types and call
+-- seal(), reveal(), blind_index() and the purpose functions; the tables are
+-- readable by nobody but the extension's owner.
+GRANT USAGE ON SCHEMA privacy_guard TO PUBLIC;
+
+-- The role a DBA grants to policy owners: it may run the administrative
+-- functions (define_*, allow, grant_purpose, protect, rotate_master_key).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'privacy_guard_admin') THEN
+        CREATE ROLE privacy_guard_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Encrypted types
+------------------------------------------------------------------------------
+
+-- Input is STABLE, not IMMUTABLE: plaintext input makes a value sealed under
+-- this session's key (random nonce every time).  PARALLEL RESTRICTED: a
+-- parallel worker has another session key and no declared purpose.
+
+CREATE TYPE privacy_guard.encrypted_text;
+CREATE FUNCTION privacy_guard.encrypted_text_in(cstring) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_in';
+CREATE FUNCTION privacy_guard.encrypted_text_out(privacy_guard.encrypted_text) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_out';
+CREATE FUNCTION privacy_guard.encrypted_text_recv(internal) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_recv';
+CREATE FUNCTION privacy_guard.encrypted_text_send(privacy_guard.encrypted_text) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_send';
+CREATE TYPE privacy_guard.encrypted_text (
+    INPUT = privacy_guard.encrypted_text_in, OUTPUT = privacy_guard.encrypted_text_out,
+    RECEIVE = privacy_guard.encrypted_text_recv, SEND = privacy_guard.encrypted_text_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_jsonb;
+CREATE FUNCTION privacy_guard.encrypted_jsonb_in(cstring) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_in';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_out(privacy_guard.encrypted_jsonb) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_out';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_recv(internal) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_recv';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_send(privacy_guard.encrypted_jsonb) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_send';
+CREATE TYPE privacy_guard.encrypted_jsonb (
+    INPUT = privacy_guard.encrypted_jsonb_in, OUTPUT = privacy_guard.encrypted_jsonb_out,
+    RECEIVE = privacy_guard.encrypted_jsonb_recv, SEND = privacy_guard.encrypted_jsonb_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_date;
+CREATE FUNCTION privacy_guard.encrypted_date_in(cstring) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_date_in';
+CREATE FUNCTION privacy_guard.encrypted_date_out(privacy_guard.encrypted_date) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_out';
+CREATE FUNCTION privacy_guard.encrypted_date_recv(internal) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_recv';
+CREATE FUNCTION privacy_guard.encrypted_date_send(privacy_guard.encrypted_date) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_send';
+CREATE TYPE privacy_guard.encrypted_date (
+    INPUT = privacy_guard.encrypted_date_in, OUTPUT = privacy_guard.encrypted_date_out,
+    RECEIVE = privacy_guard.encrypted_date_recv, SEND = privacy_guard.encrypted_date_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_numeric;
+CREATE FUNCTION privacy_guard.encrypted_numeric_in(cstring) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_in';
+CREATE FUNCTION privacy_guard.encrypted_numeric_out(privacy_guard.encrypted_numeric) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_out';
+CREATE FUNCTION privacy_guard.encrypted_numeric_recv(internal) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_recv';
+CREATE FUNCTION privacy_guard.encrypted_numeric_send(privacy_guard.encrypted_numeric) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_send';
+CREATE TYPE privacy_guard.encrypted_numeric (
+    INPUT = privacy_guard.encrypted_numeric_in, OUTPUT = privacy_guard.encrypted_numeric_out,
+    RECEIVE = privacy_guard.encrypted_numeric_recv, SEND = privacy_guard.encrypted_numeric_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_bytea;
+CREATE FUNCTION privacy_guard.encrypted_bytea_in(cstring) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_in';
+CREATE FUNCTION privacy_guard.encrypted_bytea_out(privacy_guard.encrypted_bytea) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_out';
+CREATE FUNCTION privacy_guard.encrypted_bytea_recv(internal) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_recv';
+CREATE FUNCTION privacy_guard.encrypted_bytea_send(privacy_guard.encrypted_bytea) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_send';
+CREATE TYPE privacy_guard.encrypted_bytea (
+    INPUT = privacy_guard.encrypted_bytea_in, OUTPUT = privacy_guard.encrypted_bytea_out,
+    RECEIVE = privacy_guard.encrypted_bytea_recv, SEND = privacy_guard.encrypted_bytea_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+COMMENT ON TYPE privacy_guard.encrypted_text IS 'text sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_jsonb IS 'jsonb sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_date IS 'date sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_numeric IS 'numeric sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_bytea IS 'bytea sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+
+-- Assignment casts from the plaintext types, so that applications writing
+-- typed parameters (text, varchar, jsonb, date, numeric, integers, bytea)
+-- keep their SQL.  The result is a pending value that only the write path
+-- seals.  There is deliberately no cast back, and no operator.
+CREATE FUNCTION privacy_guard.encrypted_text(text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_jsonb(jsonb) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_date(date) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_date_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_numeric(numeric) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_numeric(integer) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_int4_to_encrypted_numeric';
+CREATE FUNCTION privacy_guard.encrypted_numeric(bigint) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_int8_to_encrypted_numeric';
+CREATE FUNCTION privacy_guard.encrypted_bytea(bytea) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_from_plain';
+
+CREATE CAST (text AS privacy_guard.encrypted_text) WITH FUNCTION privacy_guard.encrypted_text(text) AS ASSIGNMENT;
+CREATE CAST (varchar AS privacy_guard.encrypted_text) WITH FUNCTION privacy_guard.encrypted_text(text) AS ASSIGNMENT;
+CREATE CAST (jsonb AS privacy_guard.encrypted_jsonb) WITH FUNCTION privacy_guard.encrypted_jsonb(jsonb) AS ASSIGNMENT;
+CREATE CAST (date AS privacy_guard.encrypted_date) WITH FUNCTION privacy_guard.encrypted_date(date) AS ASSIGNMENT;
+CREATE CAST (numeric AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(numeric) AS ASSIGNMENT;
+CREATE CAST (integer AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(integer) AS ASSIGNMENT;
+CREATE CAST (bigint AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(bigint) AS ASSIGNMENT;
+CREATE CAST (bytea AS privacy_guard.encrypted_bytea) WITH FUNCTION privacy_guard.encrypted_bytea(bytea) AS ASSIGNMENT;
+
+------------------------------------------------------------------------------
+-- Policy catalog
+------------------------------------------------------------------------------
+
+CREATE TABLE privacy_guard.categories (
+    name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    sensitivity text NOT NULL DEFAULT 'personal'
+                CHECK (sensitivity IN ('personal', 'sensitive', 'prohibited')),
+    mask        text NOT NULL DEFAULT 'redact'
+                CHECK (mask IN ('redact', 'email', 'phone', 'name', 'address', 'card', 'year', 'round')),
+    description text
+);
+COMMENT ON TABLE privacy_guard.categories IS 'kinds of personal data, their sensitivity and masking rule';
+
+CREATE TABLE privacy_guard.purposes (
+    name             text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    parent           text REFERENCES privacy_guard.purposes (name),
+    requires_consent boolean NOT NULL DEFAULT false,
+    third_party      boolean NOT NULL DEFAULT false,
+    description      text,
+    CHECK (requires_consent OR NOT third_party),
+    CHECK (parent IS DISTINCT FROM name)
+);
+COMMENT ON TABLE privacy_guard.purposes IS 'what personal data may be used for; a tree';
+
+CREATE TABLE privacy_guard.allowances (
+    purpose  text NOT NULL REFERENCES privacy_guard.purposes (name) ON DELETE CASCADE,
+    category text NOT NULL REFERENCES privacy_guard.categories (name) ON DELETE CASCADE,
+    level    text NOT NULL DEFAULT 'full' CHECK (level IN ('full', 'masked')),
+    PRIMARY KEY (purpose, category)
+);
+COMMENT ON TABLE privacy_guard.allowances IS 'which categories a purpose sees, in full or masked';
+
+CREATE TABLE privacy_guard.purpose_grants (
+    role       regrole NOT NULL,
+    purpose    text NOT NULL REFERENCES privacy_guard.purposes (name) ON DELETE CASCADE,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (role, purpose)
+);
+COMMENT ON TABLE privacy_guard.purpose_grants IS 'roles that may act under a purpose (members included)';
+
+CREATE TABLE privacy_guard.column_protection (
+    tbl          regclass NOT NULL,
+    col          name NOT NULL,
+    category     text NOT NULL REFERENCES privacy_guard.categories (name),
+    subject_col  name NOT NULL,
+    searchable   boolean NOT NULL DEFAULT false,
+    protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tbl, col)
+);
+COMMENT ON TABLE privacy_guard.column_protection IS 'columns converted by protect()';
+
+-- Data keys (kind 'subject', one per data subject) and blind-index keys
+-- (kind 'index', one per category), stored only wrapped by a master key.
+CREATE TABLE privacy_guard.keys (
+    key_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind           text NOT NULL CHECK (kind IN ('subject', 'index')),
+    name           text NOT NULL,
+    master_version integer NOT NULL,
+    wrapped        bytea NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (kind, name)
+);
+COMMENT ON TABLE privacy_guard.keys IS 'per-subject data keys and per-category blind-index keys, wrapped by the master key';
+
+-- Nobody but the extension's owner reads or writes these tables.
+REVOKE ALL ON privacy_guard.categories, privacy_guard.purposes, privacy_guard.allowances,
+    privacy_guard.purpose_grants, privacy_guard.column_protection, privacy_guard.keys FROM PUBLIC;
+
+-- pg_dump keeps their contents (a dump without keys cannot be read back).
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.categories', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purposes', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.allowances', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purpose_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.column_protection', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.keys', '');
+
+-- Every backend caches the policy and the unwrapped keys: tell them all.
+CREATE FUNCTION privacy_guard.catalog_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_catalog_changed';
+REVOKE ALL ON FUNCTION privacy_guard.catalog_changed() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.catalog_changed() IS 'statement trigger: invalidates every backend''s policy or key cache';
+
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.categories
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.purposes
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.allowances
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.purpose_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+CREATE TRIGGER catalog_changed AFTER UPDATE OR DELETE OR TRUNCATE ON privacy_guard.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+
+------------------------------------------------------------------------------
+-- Policy functions
+------------------------------------------------------------------------------
+
+CREATE FUNCTION privacy_guard.define_category(name text, sensitivity text DEFAULT 'personal',
+                                              mask text DEFAULT 'redact', description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid category name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A category name is 1 to 63 lower-case letters, digits or underscores, starting with a letter.';
+    END IF;
+    IF sensitivity IS NULL OR sensitivity NOT IN ('personal', 'sensitive', 'prohibited') THEN
+        RAISE EXCEPTION 'invalid sensitivity % for category "%"', coalesce(quote_literal(sensitivity), 'NULL'), name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Sensitivity is personal, sensitive or prohibited.';
+    END IF;
+    IF mask IS NULL OR mask NOT IN ('redact', 'email', 'phone', 'name', 'address', 'card', 'year', 'round') THEN
+        RAISE EXCEPTION 'invalid masking rule % for category "%"', coalesce(quote_literal(mask), 'NULL'), name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Masking rules are redact, email, phone, name, address, card, year and round.';
+    END IF;
+    INSERT INTO privacy_guard.categories AS c (name, sensitivity, mask, description)
+    VALUES (define_category.name, define_category.sensitivity, define_category.mask, define_category.description)
+    ON CONFLICT ON CONSTRAINT categories_pkey DO UPDATE
+        SET sensitivity = excluded.sensitivity, mask = excluded.mask, description = excluded.description;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.define_category(text, text, text, text) IS
+    'define or redefine a category of personal data: sensitivity personal, sensitive or prohibited; masking rule';
+
+CREATE FUNCTION privacy_guard.define_purpose(name text, parent text DEFAULT NULL,
+                                             requires_consent boolean DEFAULT false,
+                                             third_party boolean DEFAULT false,
+                                             description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    ancestor text := define_purpose.parent;
+    depth int := 0;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid purpose name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A purpose name is 1 to 63 lower-case letters, digits or underscores, starting with a letter.';
+    END IF;
+    IF parent IS NOT NULL AND NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) define_purpose.parent) THEN
+        RAISE EXCEPTION 'parent purpose "%" does not exist', parent
+            USING ERRCODE = 'undefined_object', HINT = 'Define the parent purpose first.';
+    END IF;
+    -- the tree must stay a tree
+    WHILE ancestor IS NOT NULL LOOP
+        IF ancestor OPERATOR(pg_catalog.=) name THEN
+            RAISE EXCEPTION 'purpose "%" cannot have "%" as parent: that would make a cycle', name, parent
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT p.parent INTO ancestor FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) ancestor;
+        depth := depth + 1;
+        EXIT WHEN depth > 1000;
+    END LOOP;
+    INSERT INTO privacy_guard.purposes AS p (name, parent, requires_consent, third_party, description)
+    VALUES (define_purpose.name, define_purpose.parent,
+            coalesce(define_purpose.requires_consent, false) OR coalesce(define_purpose.third_party, false),
+            coalesce(define_purpose.third_party, false), define_purpose.description)
+    ON CONFLICT ON CONSTRAINT purposes_pkey DO UPDATE
+        SET parent = excluded.parent, requires_consent = excluded.requires_consent,
+            third_party = excluded.third_party, description = excluded.description;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.define_purpose(text, text, boolean, boolean, text) IS
+    'define or redefine a purpose; purposes form a tree; third-party purposes always require consent';
+
+CREATE FUNCTION privacy_guard.allow(purpose text, category text, level text DEFAULT 'full')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) allow.purpose) THEN
+        RAISE EXCEPTION 'purpose "%" does not exist', purpose
+            USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_purpose().';
+    END IF;
+    IF NOT EXISTS (SELECT FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) allow.category) THEN
+        RAISE EXCEPTION 'category "%" does not exist', category
+            USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_category().';
+    END IF;
+    IF EXISTS (SELECT FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) allow.category
+               AND c.sensitivity OPERATOR(pg_catalog.=) 'prohibited') THEN
+        RAISE EXCEPTION 'category "%" is prohibited and cannot be allowed for any purpose', category
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF level IS NULL OR level NOT IN ('full', 'masked') THEN
+        RAISE EXCEPTION 'invalid access level %', coalesce(quote_literal(level), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'The level is full or masked.';
+    END IF;
+    INSERT INTO privacy_guard.allowances AS a (purpose, category, level)
+    VALUES (allow.purpose, allow.category, allow.level)
+    ON CONFLICT ON CONSTRAINT allowances_pkey DO UPDATE SET level = excluded.level;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.allow(text, text, text) IS
+    'let a purpose (and its sub-purposes) see a category, in full or masked';
+
+CREATE FUNCTION privacy_guard.grant_purpose(role regrole, purpose text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) grant_purpose.purpose) THEN
+        RAISE EXCEPTION 'purpose "%" does not exist', purpose
+            USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_purpose().';
+    END IF;
+    INSERT INTO privacy_guard.purpose_grants (role, purpose) VALUES (grant_purpose.role, grant_purpose.purpose)
+    ON CONFLICT DO NOTHING;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.grant_purpose(regrole, text) IS
+    'let a role (and its members) act under a purpose and its sub-purposes';
+
+CREATE FUNCTION privacy_guard.revoke_purpose(role regrole, purpose text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    DELETE FROM privacy_guard.purpose_grants g
+     WHERE g.role OPERATOR(pg_catalog.=) revoke_purpose.role AND g.purpose OPERATOR(pg_catalog.=) revoke_purpose.purpose;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'role "%" did not hold purpose "%"', role, purpose;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.revoke_purpose(regrole, text) IS 'withdraw a grant made by grant_purpose()';
+
+-- The session's purpose: checked against the role's grants at once.
+CREATE FUNCTION privacy_guard.set_purpose(purpose text, justification text DEFAULT NULL) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_set_purpose';
+COMMENT ON FUNCTION privacy_guard.set_purpose(text, text) IS
+    'declare the purpose this session acts under; fails unless the role holds it';
+CREATE FUNCTION privacy_guard.current_purpose() RETURNS text
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_current_purpose';
+COMMENT ON FUNCTION privacy_guard.current_purpose() IS 'the purpose declared by set_purpose(), or NULL';
+CREATE FUNCTION privacy_guard.reset_purpose() RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_reset_purpose';
+COMMENT ON FUNCTION privacy_guard.reset_purpose() IS 'clear the declared purpose';
+
+------------------------------------------------------------------------------
+-- Sealing, revealing, searching
+------------------------------------------------------------------------------
+
+CREATE FUNCTION privacy_guard.seal(value text, category text, subject text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_text';
+CREATE FUNCTION privacy_guard.seal(value jsonb, category text, subject text) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_jsonb';
+CREATE FUNCTION privacy_guard.seal(value date, category text, subject text) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_date';
+CREATE FUNCTION privacy_guard.seal(value numeric, category text, subject text) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_numeric';
+CREATE FUNCTION privacy_guard.seal(value bytea, category text, subject text) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_bytea';
+COMMENT ON FUNCTION privacy_guard.seal(text, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(jsonb, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(date, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(numeric, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(bytea, text, text) IS 'seal a value for a subject under a category';
+
+-- reveal() is not SECURITY DEFINER: it runs per row, and a SET clause would
+-- cost more than the decryption.  It reads the catalog as the extension's
+-- owner internally, with schema-qualified queries only.
+CREATE FUNCTION privacy_guard.reveal(value privacy_guard.encrypted_text, purpose text DEFAULT NULL) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_reveal_text';
+CREATE FUNCTION privacy_guard.reveal(value privacy_guard.encrypted_jsonb, purpose text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_reveal_jsonb';
+CREATE FUNCTION privacy_guard.reveal(value privacy_guard.encrypted_date, purpose text DEFAULT NULL) RETURNS date
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_reveal_date';
+CREATE FUNCTION privacy_guard.reveal(value privacy_guard.encrypted_numeric, purpose text DEFAULT NULL) RETURNS numeric
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_reveal_numeric';
+CREATE FUNCTION privacy_guard.reveal(value privacy_guard.encrypted_bytea, purpose text DEFAULT NULL) RETURNS bytea
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_reveal_bytea';
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_text, text) IS
+    'plaintext (or its mask) when the purpose allows the category; NULL for an erased subject';
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_jsonb, text) IS
+    'plaintext (or its mask) when the purpose allows the category; NULL for an erased subject';
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_date, text) IS
+    'plaintext (or its mask) when the purpose allows the category; NULL for an erased subject';
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_numeric, text) IS
+    'plaintext (or its mask) when the purpose allows the category; NULL for an erased subject';
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_bytea, text) IS
+    'plaintext (or its mask) when the purpose allows the category; NULL for an erased subject';
+
+CREATE FUNCTION privacy_guard.blind_index(value text, category text) RETURNS bytea
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_blind_index';
+CREATE FUNCTION privacy_guard.index_term(value text, category text, create_key boolean) RETURNS bytea
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_blind_index';
+REVOKE ALL ON FUNCTION privacy_guard.index_term(text, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.index_term(text, text, boolean) IS
+    'blind index as protect() computes it, creating the category''s key when asked';
+COMMENT ON FUNCTION privacy_guard.blind_index(text, text) IS
+    'search term for a searchable column: WHERE col_bidx = privacy_guard.blind_index(value, category)';
+
+-- The CHECK constraint protect() adds: holds even when triggers do not fire.
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_text, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_jsonb, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_date, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_numeric, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_bytea, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_text, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_jsonb, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_date, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_numeric, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_bytea, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+
+-- The sealing trigger protect() installs; it cannot be called directly.
+CREATE FUNCTION privacy_guard.seal_row() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_seal_row';
+REVOKE ALL ON FUNCTION privacy_guard.seal_row() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.seal_row() IS
+    'BEFORE ROW trigger: seals plaintext written to protected columns and maintains blind indexes';
+
+CREATE FUNCTION privacy_guard.calling_role() RETURNS oid
+    LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_calling_role';
+REVOKE ALL ON FUNCTION privacy_guard.calling_role() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.calling_role() IS 'the role calling into a SECURITY DEFINER function';
+
+------------------------------------------------------------------------------
+-- protect()
+------------------------------------------------------------------------------
+
+CREATE FUNCTION privacy_guard.protect(tbl regclass, col name, category text, subject_col name,
+                                      searchable boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rel record;
+    att record;
+    subj record;
+    cat record;
+    idx record;
+    enc_type text;
+    plain_type text;
+    bidx name := left(col || '_bidx', 63);
+    names text;
+    moved jsonb := '[]';
+    m jsonb;
+    trig_args text;
+BEGIN
+    IF tbl IS NULL OR col IS NULL OR category IS NULL OR subject_col IS NULL THEN
+        RAISE EXCEPTION 'protect() needs a table, a column, a category and a subject column'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF rel.relkind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION '"%" is not an ordinary table', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+    END IF;
+    IF NOT pg_has_role(privacy_guard.calling_role(), rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    SELECT c.* INTO cat FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) protect.category;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'category "%" does not exist', category
+            USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_category().';
+    END IF;
+    IF cat.sensitivity OPERATOR(pg_catalog.=) 'prohibited' THEN
+        RAISE EXCEPTION 'category "%" is prohibited and cannot be collected', category
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The policy forbids storing this kind of personal data.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) protect.category) THEN
+        RAISE EXCEPTION 'category "%" is not used by any purpose', category
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Personal data is collected only for a declared purpose.',
+                  HINT = 'Allow the category for a purpose with privacy_guard.allow() first.';
+    END IF;
+
+    SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity INTO att
+      FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF EXISTS (SELECT FROM privacy_guard.column_protection p
+                WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl AND p.col OPERATOR(pg_catalog.=) protect.col) THEN
+        RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF att.attgenerated OPERATOR(pg_catalog.<>) '' OR att.attidentity OPERATOR(pg_catalog.<>) '' THEN
+        RAISE EXCEPTION 'cannot protect generated or identity column "%"', col USING ERRCODE = 'feature_not_supported';
+    END IF;
+    CASE att.atttypid
+        WHEN 'text'::regtype, 'varchar'::regtype, 'bpchar'::regtype THEN enc_type := 'encrypted_text'; plain_type := 'text';
+        WHEN 'jsonb'::regtype, 'json'::regtype THEN enc_type := 'encrypted_jsonb'; plain_type := 'jsonb';
+        WHEN 'date'::regtype THEN enc_type := 'encrypted_date'; plain_type := 'date';
+        WHEN 'numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype THEN
+            enc_type := 'encrypted_numeric'; plain_type := 'numeric';
+        WHEN 'bytea'::regtype THEN enc_type := 'encrypted_bytea'; plain_type := 'bytea';
+        ELSE
+            RAISE EXCEPTION 'cannot protect column "%" of type %', col, format_type(att.atttypid, NULL)
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Protected columns hold text, varchar, char, json, jsonb, date, numeric, integers or bytea.';
+    END CASE;
+    IF searchable AND enc_type OPERATOR(pg_catalog.<>) 'encrypted_text' THEN
+        RAISE EXCEPTION 'only text columns can be searchable' USING ERRCODE = 'feature_not_supported';
+    END IF;
+
+    SELECT a.attnum INTO subj
+      FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) subject_col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subject column "%" of relation % does not exist', subject_col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF subject_col OPERATOR(pg_catalog.=) col OR EXISTS (
+        SELECT FROM privacy_guard.column_protection p
+         WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl AND p.col OPERATOR(pg_catalog.=) protect.subject_col) THEN
+        RAISE EXCEPTION 'subject column "%" cannot itself be protected', subject_col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The subject column identifies whose key seals the value; use an id, not personal data.';
+    END IF;
+    IF searchable AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) tbl
+                              AND a.attname OPERATOR(pg_catalog.=) bidx AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'column "%" already exists in relation %', bidx, tbl
+            USING ERRCODE = 'duplicate_column', HINT = 'The blind index of a searchable column is named <column>_bidx.';
+    END IF;
+
+    -- Views would keep exposing the plaintext column's old type.
+    SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') INTO names
+      FROM pg_depend d JOIN pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_rewrite'::regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) tbl AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum
+       AND r.ev_class OPERATOR(pg_catalog.<>) tbl;
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: views depend on it', col, tbl
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Drop %s, protect the column, then recreate the view with privacy_guard.reveal() where plaintext is needed.', names);
+    END IF;
+
+    -- Foreign keys and CHECK constraints compare plaintext: they cannot follow.
+    SELECT string_agg(c.conname::text, ', ') INTO names
+      FROM pg_constraint c
+     WHERE (c.contype OPERATOR(pg_catalog.=) 'f' AND
+            ((c.conrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey)) OR
+             (c.confrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.confkey))))
+        OR (c.contype OPERATOR(pg_catalog.=) 'c' AND c.conrelid OPERATOR(pg_catalog.=) tbl
+            AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey));
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: constraints % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop those foreign key or CHECK constraints first; a protected column cannot be compared in plaintext.';
+    END IF;
+
+    -- Indexes and UNIQUE constraints move to the blind index, or refuse.
+    SELECT string_agg(i.indexrelid::regclass::text, ', ') INTO names
+      FROM pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+       AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+            OR EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+                          AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                          AND d.refobjid OPERATOR(pg_catalog.=) tbl
+                          AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum));
+    IF names IS NOT NULL AND NOT searchable THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: indexes % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Pass searchable => true to move %s to the blind-index column "%s", or drop them first.', names, bidx);
+    END IF;
+    FOR idx IN
+        SELECT i.indexrelid, ic.relname AS idxname, i.indisunique, i.indisprimary, i.indnatts,
+               i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS complex, am.amname,
+               con.conname, con.contype
+          FROM pg_index i
+          JOIN pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+          JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+          LEFT JOIN pg_constraint con ON con.conindid OPERATOR(pg_catalog.=) i.indexrelid
+               AND con.conrelid OPERATOR(pg_catalog.=) tbl
+         WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+           AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+                OR EXISTS (SELECT FROM pg_depend d
+                            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+                              AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                              AND d.refobjid OPERATOR(pg_catalog.=) tbl
+                              AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum))
+    LOOP
+        IF idx.indisprimary OR idx.indnatts OPERATOR(pg_catalog.<>) 1 OR idx.complex
+           OR idx.amname NOT IN ('btree', 'hash') OR idx.contype IN ('x') THEN
+            RAISE EXCEPTION 'cannot move index "%" of column "%" to its blind index', idx.idxname, col
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Only single-column btree or hash indexes and UNIQUE constraints move to the blind index; drop this one first.';
+        END IF;
+        moved := moved || jsonb_build_array(jsonb_build_object(
+            'idxname', idx.idxname, 'unique', idx.indisunique, 'conname', idx.conname,
+            'contype', idx.contype, 'amname', idx.amname));
+        IF idx.conname IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, idx.conname);
+        ELSE
+            EXECUTE format('DROP INDEX %s', idx.indexrelid::regclass);
+        END IF;
+    END LOOP;
+
+    -- One rewrite: seal every row, fill the blind index from the old
+    -- plaintext, and add the CHECK that refuses unsealed writes.  The table
+    -- gets a new file; the old one, with the plaintext, is dropped at commit.
+    IF searchable THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I bytea', tbl, bidx);
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE bytea USING privacy_guard.index_term(%I::text, %L, true), '
+                       'ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
+                       tbl, bidx, col, category,
+                       col, enc_type, col, plain_type, category, subject_col,
+                       left(col || '_sealed', 63), col, category, subject_col);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
+                       tbl, col, enc_type, col, plain_type, category, subject_col,
+                       left(col || '_sealed', 63), col, category, subject_col);
+    END IF;
+
+    IF searchable THEN
+        FOR m IN SELECT e FROM jsonb_array_elements(moved) AS e LOOP
+            IF m->>'contype' IS NOT DISTINCT FROM 'u' THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE (%I)', tbl, m->>'conname', bidx);
+            ELSE
+                EXECUTE format('CREATE %s INDEX %I ON %s USING %I (%I)',
+                               CASE WHEN (m->>'unique')::boolean THEN 'UNIQUE' ELSE '' END,
+                               m->>'idxname', tbl, m->>'amname', bidx);
+            END IF;
+        END LOOP;
+        IF jsonb_array_length(moved) OPERATOR(pg_catalog.=) 0 THEN
+            EXECUTE format('CREATE INDEX ON %s (%I)', tbl, bidx);
+        END IF;
+    END IF;
+
+    INSERT INTO privacy_guard.column_protection (tbl, col, category, subject_col, searchable)
+    VALUES (protect.tbl, protect.col, protect.category, protect.subject_col, coalesce(protect.searchable, false));
+
+    -- One sealing trigger per table, listing every protected column.
+    SELECT string_agg(format('%L, %L, %L, %L', p.col, p.category, p.subject_col,
+                             CASE WHEN p.searchable THEN 't' ELSE 'f' END), ', ' ORDER BY p.col)
+      INTO trig_args
+      FROM privacy_guard.column_protection p WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl;
+    IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl
+                  AND t.tgname OPERATOR(pg_catalog.=) 'zz_privacy_guard_seal') THEN
+        EXECUTE format('DROP TRIGGER zz_privacy_guard_seal ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, trig_args);
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) IS
+    'convert a column to its encrypted type in place and seal every later write of plaintext';
+
+CREATE VIEW privacy_guard.protected_columns AS
+SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
+       p.category, p.subject_col AS subject_column, p.searchable,
+       format_type(a.atttypid, a.atttypmod) AS column_type, p.protected_at
+  FROM privacy_guard.column_protection p
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.tbl
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) p.tbl
+       AND a.attname OPERATOR(pg_catalog.=) p.col
+ WHERE pg_catalog.has_table_privilege(p.tbl, 'SELECT');
+COMMENT ON VIEW privacy_guard.protected_columns IS 'protected columns of the tables the caller may read';
+GRANT SELECT ON privacy_guard.protected_columns TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Keys
+------------------------------------------------------------------------------
+
+CREATE FUNCTION privacy_guard.rotate_master_key() RETURNS integer
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pguard_rotate_master_key';
+COMMENT ON FUNCTION privacy_guard.rotate_master_key() IS
+    're-wrap every key under the highest master key version; table data is untouched';
+
+------------------------------------------------------------------------------
+-- Privileges: administration is for the owner and privacy_guard_admin
+------------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION privacy_guard.define_category(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.define_purpose(text, text, boolean, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.allow(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.grant_purpose(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.revoke_purpose(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.rotate_master_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.define_category(text, text, text, text),
+    privacy_guard.define_purpose(text, text, boolean, boolean, text),
+    privacy_guard.allow(text, text, text),
+    privacy_guard.grant_purpose(regrole, text),
+    privacy_guard.revoke_purpose(regrole, text),
+    privacy_guard.protect(regclass, name, text, name, boolean),
+    privacy_guard.rotate_master_key()
+    TO privacy_guard_admin;
+GRANT EXECUTE ON FUNCTION privacy_guard.calling_role() TO privacy_guard_admin;

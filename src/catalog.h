@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ * src/catalog.h
+ *	  Access to privacy_guard's own tables with the extension's rights.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGUARD_CATALOG_H
+#define PGUARD_CATALOG_H
+
+#include "postgres.h"
+
+#define PGUARD_SCHEMA "privacy_guard"
+
+/* Saved identity while acting as the extension's owner. */
+typedef struct CatalogOwnerState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} CatalogOwnerState;
+
+extern Oid	CatalogSchemaOid(void);
+extern Oid	CatalogRelid(const char *relname);
+extern void CatalogBecomeOwner(CatalogOwnerState *state);
+extern void CatalogRestoreUser(CatalogOwnerState *state);
+extern void CatalogInit(void);
+
+#endif

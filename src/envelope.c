@@ -1,0 +1,372 @@
+/*-------------------------------------------------------------------------
+ * src/envelope.c
+ *	  The AEAD byte format of a sealed value, and of a value not yet sealed.
+ *
+ * A sealed value ("envelope") is AES-256-GCM under its subject's data key:
+ *
+ *	  version (1) | type (1) | key id (8, big-endian) | category length (1)
+ *	  | category | nonce (12) | ciphertext | tag (16)
+ *
+ * Everything before the nonce is authenticated, and so is the SHA-256
+ * digest of the subject, so an envelope copied to another category, type or
+ * subject fails to open.  Nonces are fresh from RAND_bytes for every seal.
+ *
+ * A value an application writes as plaintext is held until the write path
+ * seals it in a "pending" envelope: the same cipher under a random key that
+ * exists only in this backend's memory.  Should a pending value ever reach a
+ * file (a sort spilling to disk, a table nobody protected), it is noise once
+ * the backend exits; it cannot be printed, revealed or stored in a
+ * protected column.
+ *
+ *	  0 | type (1) | session id (8) | nonce (12) | ciphertext | tag (16)
+ *
+ * Cipher contexts live for the transaction: keys are set only when they
+ * change between rows, and the contexts are reset (which wipes the key
+ * schedule) at transaction end.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+
+#include "envelope.h"
+
+#define PENDING_HEADER_LEN 10
+
+static EVP_CIPHER *gcm = NULL;
+static EVP_CIPHER_CTX *cipher_ctx[2] = {NULL, NULL};	/* decrypt, encrypt */
+static const uint8 *ctx_key[2] = {NULL, NULL};	/* key each context holds */
+
+/* this backend's key for pending values */
+static uint8 session_key[ENVELOPE_KEY_LEN];
+static uint8 session_id[8];
+static int	session_pid = 0;
+
+static const char *const type_names[] = {
+	NULL, "encrypted_text", "encrypted_jsonb", "encrypted_date",
+	"encrypted_numeric", "encrypted_bytea"
+};
+
+const char *
+EnvelopeTypeName(int type)
+{
+	if (type < 1 || type > ENV_TYPE_MAX)
+		return "unknown";
+	return type_names[type];
+}
+
+/* Fill buf with random bytes from OpenSSL's CSPRNG. */
+void
+EnvelopeRandom(uint8 *buf, int len)
+{
+	if (RAND_bytes(buf, len) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+}
+
+/* Wipe key schedules held by the cipher contexts. */
+void
+EnvelopeForgetKeys(void)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		if (cipher_ctx[i] != NULL)
+			EVP_CIPHER_CTX_free(cipher_ctx[i]);
+		cipher_ctx[i] = NULL;
+		ctx_key[i] = NULL;
+	}
+}
+
+/* A key at this address is about to be wiped or reused: stop trusting it. */
+void
+EnvelopeKeyGone(const uint8 *key)
+{
+	for (int i = 0; i < 2; i++)
+		if (ctx_key[i] == key)
+			ctx_key[i] = NULL;
+}
+
+static void
+envelope_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		EnvelopeForgetKeys();
+}
+
+static void
+envelope_exit(int code, Datum arg)
+{
+	EnvelopeForgetKeys();
+	OPENSSL_cleanse(session_key, sizeof(session_key));
+}
+
+/*
+ * One AES-256-GCM operation.  The key is set only when it differs (by
+ * address) from the one the context already holds, so callers pass stable
+ * addresses: a key cache entry, the session key.  Returns false when
+ * decryption fails authentication; out is then wiped.
+ */
+bool
+EnvelopeAead(bool encrypt, const uint8 *key,
+			 const uint8 *nonce, const uint8 *aad1, int aad1len,
+			 const uint8 *aad2, int aad2len,
+			 const uint8 *in, int inlen, uint8 *out, uint8 *tag)
+{
+	int			dir = encrypt ? 1 : 0;
+	EVP_CIPHER_CTX *ctx;
+	int			outl = 0;
+	int			finl = 0;
+	bool		ok = true;
+
+	if (gcm == NULL)
+	{
+		gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+		if (gcm == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("OpenSSL does not provide AES-256-GCM")));
+	}
+	if (cipher_ctx[dir] == NULL)
+	{
+		cipher_ctx[dir] = EVP_CIPHER_CTX_new();
+		if (cipher_ctx[dir] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		if (EVP_CipherInit_ex(cipher_ctx[dir], gcm, NULL, NULL, NULL, dir) != 1)
+		{
+			EVP_CIPHER_CTX_free(cipher_ctx[dir]);
+			cipher_ctx[dir] = NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not initialise AES-256-GCM")));
+		}
+		ctx_key[dir] = NULL;
+	}
+	ctx = cipher_ctx[dir];
+
+	if (EVP_CipherInit_ex(ctx, NULL, NULL,
+						  ctx_key[dir] == key ? NULL : key, nonce, dir) != 1)
+	{
+		ctx_key[dir] = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not set AES-256-GCM key")));
+	}
+	ctx_key[dir] = key;
+
+	if ((aad1len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, aad1, aad1len) != 1) ||
+		(aad2len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, aad2, aad2len) != 1))
+		ok = false;
+	if (ok && inlen > 0 && EVP_CipherUpdate(ctx, out, &outl, in, inlen) != 1)
+		ok = false;
+	if (ok && !encrypt &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, ENVELOPE_TAG_LEN, (void *) tag) != 1)
+		ok = false;
+	if (ok && EVP_CipherFinal_ex(ctx, out + outl, &finl) != 1)
+		ok = false;
+	if (ok && encrypt &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, ENVELOPE_TAG_LEN, tag) != 1)
+		ok = false;
+
+	if (!ok)
+	{
+		if (inlen > 0)
+			OPENSSL_cleanse(out, inlen);
+		if (encrypt)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("AES-256-GCM encryption failed")));
+	}
+	return ok;
+}
+
+/*
+ * Check the structure of an envelope and point view into it.  Returns NULL
+ * when well-formed, else a short reason that quotes nothing of the value.
+ */
+const char *
+EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
+{
+	int			pos;
+
+	memset(view, 0, sizeof(*view));
+	if (len < 2)
+		return "it is truncated";
+	view->version = data[0];
+	view->type = data[1];
+	if (view->type < 1 || view->type > ENV_TYPE_MAX)
+		return "its type byte is unknown";
+	view->header = data;
+	if (view->version == ENVELOPE_PENDING)
+	{
+		if (len < PENDING_HEADER_LEN + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+			return "it is truncated";
+		pos = PENDING_HEADER_LEN;
+	}
+	else if (view->version == ENVELOPE_VERSION)
+	{
+		uint64		id = 0;
+
+		if (len < 11)
+			return "it is truncated";
+		for (int i = 0; i < 8; i++)
+			id = (id << 8) | data[2 + i];
+		view->key_id = (int64) id;
+		if (view->key_id <= 0)
+			return "its key reference is invalid";
+		view->catlen = data[10];
+		if (view->catlen < 1 || view->catlen > ENVELOPE_MAX_CATEGORY)
+			return "its category length is invalid";
+		if (len < 11 + view->catlen + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+			return "it is truncated";
+		view->category = (const char *) data + 11;
+		for (int i = 0; i < view->catlen; i++)
+		{
+			char		c = view->category[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+				return "its category name is invalid";
+		}
+		pos = 11 + view->catlen;
+	}
+	else
+		return "its format version is not supported";
+
+	view->headerlen = pos;
+	view->nonce = data + pos;
+	view->ct = data + pos + ENVELOPE_NONCE_LEN;
+	view->ctlen = len - pos - ENVELOPE_NONCE_LEN - ENVELOPE_TAG_LEN;
+	view->tag = data + len - ENVELOPE_TAG_LEN;
+	return NULL;
+}
+
+bool
+EnvelopeCategoryIs(const EnvelopeView *view, const char *category)
+{
+	return view->catlen == (int) strlen(category) &&
+		memcmp(view->category, category, view->catlen) == 0;
+}
+
+/* Seal plaintext under a subject's data key; returns a new varlena. */
+struct varlena *
+EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
+			 const uint8 *subject_digest, const uint8 *dek,
+			 const uint8 *plain, int plainlen)
+{
+	int			catlen = strlen(category);
+	int			headerlen = 11 + catlen;
+	int			total = headerlen + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
+	struct varlena *result;
+	uint8	   *p;
+
+	Assert(catlen >= 1 && catlen <= ENVELOPE_MAX_CATEGORY);
+	result = (struct varlena *) palloc(VARHDRSZ + total);
+	SET_VARSIZE(result, VARHDRSZ + total);
+	p = (uint8 *) VARDATA(result);
+	p[0] = ENVELOPE_VERSION;
+	p[1] = (uint8) type;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
+	p[10] = (uint8) catlen;
+	memcpy(p + 11, category, catlen);
+	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
+	EnvelopeAead(true, dek, p + headerlen,
+				 p, headerlen, subject_digest, ENVELOPE_DIGEST_LEN,
+				 plain, plainlen,
+				 p + headerlen + ENVELOPE_NONCE_LEN,
+				 p + total - ENVELOPE_TAG_LEN);
+	return result;
+}
+
+/* Open a sealed envelope into out (view->ctlen bytes); false if forged. */
+bool
+EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
+			 const uint8 *subject_digest, uint8 *out)
+{
+	Assert(view->version == ENVELOPE_VERSION);
+	return EnvelopeAead(false, dek, view->nonce,
+						view->header, view->headerlen,
+						subject_digest, ENVELOPE_DIGEST_LEN,
+						view->ct, view->ctlen, out, (uint8 *) view->tag);
+}
+
+static void
+session_key_ensure(void)
+{
+	if (session_pid != MyProcPid)
+	{
+		EnvelopeRandom(session_key, sizeof(session_key));
+		EnvelopeRandom(session_id, sizeof(session_id));
+		session_pid = MyProcPid;
+		on_proc_exit(envelope_exit, (Datum) 0);
+	}
+}
+
+/* Hold plaintext under this backend's session key until it is sealed. */
+struct varlena *
+EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen)
+{
+	int			total = PENDING_HEADER_LEN + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
+	struct varlena *result;
+	uint8	   *p;
+
+	session_key_ensure();
+	result = (struct varlena *) palloc(VARHDRSZ + total);
+	SET_VARSIZE(result, VARHDRSZ + total);
+	p = (uint8 *) VARDATA(result);
+	p[0] = ENVELOPE_PENDING;
+	p[1] = (uint8) type;
+	memcpy(p + 2, session_id, sizeof(session_id));
+	EnvelopeRandom(p + PENDING_HEADER_LEN, ENVELOPE_NONCE_LEN);
+	EnvelopeAead(true, session_key, p + PENDING_HEADER_LEN,
+				 p, PENDING_HEADER_LEN, NULL, 0,
+				 plain, plainlen,
+				 p + PENDING_HEADER_LEN + ENVELOPE_NONCE_LEN,
+				 p + total - ENVELOPE_TAG_LEN);
+	return result;
+}
+
+/*
+ * Recover the plaintext of a pending value made by this backend, in a new
+ * palloc'd buffer of view->ctlen bytes (plus one, zeroed, for convenience).
+ */
+uint8 *
+EnvelopePendingOpen(const EnvelopeView *view)
+{
+	uint8	   *out;
+
+	Assert(view->version == ENVELOPE_PENDING);
+	session_key_ensure();
+	if (memcmp(view->header + 2, session_id, sizeof(session_id)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsealed %s value was not made by this session",
+						EnvelopeTypeName(view->type)),
+				 errhint("Plaintext is sealed only when it is written to a protected column.")));
+	out = palloc(view->ctlen + 1);
+	if (!EnvelopeAead(false, session_key, view->nonce,
+					  view->header, view->headerlen, NULL, 0,
+					  view->ct, view->ctlen, out, (uint8 *) view->tag))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("unsealed %s value failed authentication",
+						EnvelopeTypeName(view->type))));
+	out[view->ctlen] = '\0';
+	return out;
+}
+
+void
+EnvelopeInit(void)
+{
+	RegisterXactCallback(envelope_xact_callback, NULL);
+}

@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ * src/envelope.h
+ *	  The AEAD byte format of a sealed value, and of a value not yet sealed.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGUARD_ENVELOPE_H
+#define PGUARD_ENVELOPE_H
+
+#include "postgres.h"
+
+#define ENVELOPE_VERSION	1		/* a sealed value */
+#define ENVELOPE_PENDING	0		/* plaintext waiting for the write path */
+#define ENVELOPE_NONCE_LEN	12
+#define ENVELOPE_TAG_LEN	16
+#define ENVELOPE_KEY_LEN	32
+#define ENVELOPE_DIGEST_LEN 32
+#define ENVELOPE_MAX_CATEGORY 63
+#define ENVELOPE_TEXT_PREFIX "sealed1:"
+
+/* Plaintext types; the number is part of the format. */
+typedef enum EnvelopeType
+{
+	ENV_TEXT = 1,
+	ENV_JSONB = 2,
+	ENV_DATE = 3,
+	ENV_NUMERIC = 4,
+	ENV_BYTEA = 5
+} EnvelopeType;
+
+#define ENV_TYPE_MAX ENV_BYTEA
+
+/* A parsed envelope: pointers into the bytes it was parsed from. */
+typedef struct EnvelopeView
+{
+	uint8		version;
+	uint8		type;
+	int64		key_id;			/* data key, sealed values only */
+	int			catlen;
+	const char *category;		/* not NUL-terminated */
+	const uint8 *header;		/* authenticated header bytes */
+	int			headerlen;
+	const uint8 *nonce;
+	const uint8 *ct;
+	int			ctlen;
+	const uint8 *tag;
+} EnvelopeView;
+
+extern const char *EnvelopeTypeName(int type);
+extern const char *EnvelopeParse(const uint8 *data, int len, EnvelopeView *view);
+extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
+									const char *category,
+									const uint8 *subject_digest,
+									const uint8 *dek,
+									const uint8 *plain, int plainlen);
+extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
+						 const uint8 *subject_digest, uint8 *out);
+extern struct varlena *EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen);
+extern uint8 *EnvelopePendingOpen(const EnvelopeView *view);
+extern bool EnvelopeCategoryIs(const EnvelopeView *view, const char *category);
+extern void EnvelopeRandom(uint8 *buf, int len);
+extern bool EnvelopeAead(bool encrypt, const uint8 *key,
+						 const uint8 *nonce, const uint8 *aad1, int aad1len,
+						 const uint8 *aad2, int aad2len,
+						 const uint8 *in, int inlen, uint8 *out, uint8 *tag);
+extern void EnvelopeForgetKeys(void);
+extern void EnvelopeKeyGone(const uint8 *key);
+extern void EnvelopeInit(void);
+
+#endif

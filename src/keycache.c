@@ -1,0 +1,640 @@
+/*-------------------------------------------------------------------------
+ * src/keycache.c
+ *	  Per-subject data keys: create, wrap, cache, look up.
+ *
+ * Each data subject has one random 256-bit data key, created the first time
+ * something is sealed for it and stored in privacy_guard.keys only wrapped:
+ * AES-256-GCM under the active master key, with the key's kind and name
+ * (the subject) as associated data, so a wrapped key moved to another row
+ * does not open.  Concurrent first seals for one subject meet at the
+ * table's unique constraint and end with one key.
+ *
+ * Unwrapped keys are cached per backend in a bounded table
+ * (privacy_guard.key_cache_size entries), evicted oldest first and wiped on
+ * eviction, on invalidation and at exit.  A statement that misses the
+ * cache repeatedly loads and unwraps keys in bulk, so revealing the data of
+ * 100k subjects costs one catalog query, not 100k.  Deleting keys (erasure)
+ * invalidates every backend's cache through the relcache.
+ *
+ * Blind-index keys, one per category, live in the same table (kind
+ * 'index') and a small cache of their own.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+
+#include "catalog.h"
+#include "keycache.h"
+#include "keyring.h"
+
+#define WRAPPED_LEN (ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN + ENVELOPE_TAG_LEN)
+#define BULK_AFTER_MISSES 8
+
+/* subject digest -> key id */
+typedef struct SubjectEntry
+{
+	uint8		digest[ENVELOPE_DIGEST_LEN];	/* hash key */
+	int64		key_id;
+} SubjectEntry;
+
+/* category -> blind-index key */
+typedef struct IndexKeyEntry
+{
+	char		category[ENVELOPE_MAX_CATEGORY + 1];	/* hash key */
+	uint8		key[ENVELOPE_KEY_LEN];
+} IndexKeyEntry;
+
+static int	key_cache_size = 131072;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *by_id = NULL;
+static HTAB *by_subject = NULL;
+static HTAB *index_keys = NULL;
+static dlist_head fifo = DLIST_STATIC_INIT(fifo);
+static long cached = 0;
+static bool cache_stale = false;
+static Oid	keys_relid = InvalidOid;
+static int	exit_hook_pid = 0;
+
+/* per transaction: misses and whether a bulk load already ran */
+static int	xact_misses = 0;
+static bool xact_bulk_done = false;
+
+static EVP_MD *sha256 = NULL;
+
+/* saved SPI plans */
+static SPIPlanPtr plan_by_subject = NULL;
+static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_by_id = NULL;
+static SPIPlanPtr plan_bulk = NULL;
+
+/* Wipe and drop every cached key. */
+static void
+keycache_flush(void)
+{
+	if (by_id != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		KeyEntry   *e;
+
+		hash_seq_init(&status, by_id);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			EnvelopeKeyGone(e->dek);
+			OPENSSL_cleanse(e->dek, sizeof(e->dek));
+		}
+	}
+	if (index_keys != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		IndexKeyEntry *e;
+
+		hash_seq_init(&status, index_keys);
+		while ((e = hash_seq_search(&status)) != NULL)
+			OPENSSL_cleanse(e->key, sizeof(e->key));
+	}
+	if (cache_cxt != NULL)
+		MemoryContextReset(cache_cxt);
+	by_id = by_subject = index_keys = NULL;
+	dlist_init(&fifo);
+	cached = 0;
+	cache_stale = false;
+}
+
+static void
+keycache_exit(int code, Datum arg)
+{
+	keycache_flush();
+}
+
+/* Keys were deleted somewhere: flush at the next safe point. */
+static void
+keycache_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || (OidIsValid(keys_relid) && relid == keys_relid))
+		cache_stale = true;
+}
+
+static void
+keycache_xact_callback(XactEvent event, void *arg)
+{
+	xact_misses = 0;
+	xact_bulk_done = false;
+}
+
+/* Create the hash tables on first use, flush if invalidated. */
+static void
+keycache_ensure(void)
+{
+	HASHCTL		ctl;
+
+	if (exit_hook_pid != MyProcPid)
+	{
+		on_proc_exit(keycache_exit, (Datum) 0);
+		exit_hook_pid = MyProcPid;
+	}
+	if (cache_stale)
+		keycache_flush();
+	if (by_id != NULL)
+		return;
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext,
+										  "privacy_guard key cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(KeyEntry);
+	ctl.hcxt = cache_cxt;
+	by_id = hash_create("privacy_guard keys by id", 1024, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ENVELOPE_DIGEST_LEN;
+	ctl.entrysize = sizeof(SubjectEntry);
+	ctl.hcxt = cache_cxt;
+	by_subject = hash_create("privacy_guard keys by subject", 1024, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ENVELOPE_MAX_CATEGORY + 1;
+	ctl.entrysize = sizeof(IndexKeyEntry);
+	ctl.hcxt = cache_cxt;
+	index_keys = hash_create("privacy_guard blind-index keys", 16, &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+void
+KeycacheSubjectDigest(const char *subject, int len, uint8 *digest)
+{
+	unsigned int dlen = 0;
+
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha256 == NULL ||
+		EVP_Digest(subject, len, digest, &dlen, sha256, NULL) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute SHA-256")));
+}
+
+/* Wrap a key under the active master key: out is WRAPPED_LEN bytes. */
+static int32
+key_wrap(const char *kind, const char *name, const uint8 *key, uint8 *out)
+{
+	int32		version = KeyringActiveVersion();
+
+	EnvelopeRandom(out, ENVELOPE_NONCE_LEN);
+	EnvelopeAead(true, KeyringGet(version), out,
+				 (const uint8 *) kind, strlen(kind) + 1,
+				 (const uint8 *) name, strlen(name),
+				 key, ENVELOPE_KEY_LEN,
+				 out + ENVELOPE_NONCE_LEN,
+				 out + ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN);
+	return version;
+}
+
+/*
+ * Unwrap a stored key into key.  Errors if it was forged or its master key
+ * version is gone, unless quiet, when it returns false instead.
+ */
+static bool
+key_unwrap(int64 key_id, const char *kind, const char *name,
+		   int32 version, bytea *wrapped, uint8 *key, bool quiet)
+{
+	const uint8 *w = (const uint8 *) VARDATA_ANY(wrapped);
+
+	if (quiet && !KeyringHasVersion(version))
+		return false;
+	if (VARSIZE_ANY_EXHDR(wrapped) != WRAPPED_LEN ||
+		!EnvelopeAead(false, KeyringGet(version), w,
+					  (const uint8 *) kind, strlen(kind) + 1,
+					  (const uint8 *) name, strlen(name),
+					  w + ENVELOPE_NONCE_LEN, ENVELOPE_KEY_LEN, key,
+					  (uint8 *) w + ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN))
+	{
+		if (quiet)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("wrapped data key %lld failed authentication", (long long) key_id),
+				 errdetail("The row in privacy_guard.keys was altered, or was wrapped by a different master key of version %d.", version)));
+	}
+	return true;
+}
+
+/* Insert an unwrapped key into the cache, evicting the oldest if full. */
+static KeyEntry *
+cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
+{
+	KeyEntry   *e;
+	SubjectEntry *s;
+	bool		found;
+
+	while (cached >= key_cache_size && !dlist_is_empty(&fifo))
+	{
+		KeyEntry   *old = dlist_container(KeyEntry, fifo, dlist_pop_head_node(&fifo));
+
+		EnvelopeKeyGone(old->dek);
+		OPENSSL_cleanse(old->dek, sizeof(old->dek));
+		hash_search(by_subject, old->digest, HASH_REMOVE, NULL);
+		hash_search(by_id, &old->key_id, HASH_REMOVE, NULL);
+		cached--;
+	}
+	e = hash_search(by_id, &key_id, HASH_ENTER, &found);
+	if (!found)
+	{
+		memcpy(e->digest, digest, ENVELOPE_DIGEST_LEN);
+		memcpy(e->dek, dek, ENVELOPE_KEY_LEN);
+		dlist_push_tail(&fifo, &e->fifo);
+		cached++;
+		s = hash_search(by_subject, digest, HASH_ENTER, NULL);
+		s->key_id = key_id;
+	}
+	return e;
+}
+
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Unwrap the key in row i of SPI_tuptable (key_id, name, version, wrapped)
+ * and cache it.  With quiet, a key that does not unwrap is skipped (NULL):
+ * a bulk load must not fail on a key nobody asked for.
+ */
+static KeyEntry *
+cache_row(int i, bool quiet)
+{
+	HeapTuple	tup = SPI_tuptable->vals[i];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+	uint8		dek[ENVELOPE_KEY_LEN];
+	KeyEntry   *e;
+
+	e = hash_search(by_id, &key_id, HASH_FIND, NULL);
+	if (e != NULL)
+		return e;
+	if (!key_unwrap(key_id, "subject", name, version, wrapped, dek, quiet))
+		return NULL;
+	KeycacheSubjectDigest(name, strlen(name), digest);
+	e = cache_insert(key_id, digest, dek);
+	OPENSSL_cleanse(dek, sizeof(dek));
+	return e;
+}
+
+/*
+ * The data key of a subject, created if it has none.  The returned entry
+ * stays valid until the next call into this module.
+ */
+KeyEntry *
+KeycacheForSubject(const char *subject, int len)
+{
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+	SubjectEntry *s;
+	KeyEntry   *e = NULL;
+	CatalogOwnerState owner;
+	char	   *name;
+	Datum		args[3];
+	int			rc;
+
+	keycache_ensure();
+	KeycacheSubjectDigest(subject, len, digest);
+	s = hash_search(by_subject, digest, HASH_FIND, NULL);
+	if (s != NULL)
+	{
+		e = hash_search(by_id, &s->key_id, HASH_FIND, NULL);
+		if (e != NULL)
+			return e;
+	}
+
+	name = pnstrdup(subject, len);
+	args[0] = CStringGetTextDatum(name);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	if (plan_by_subject == NULL)
+	{
+		Oid			types[1] = {TEXTOID};
+
+		plan_by_subject = keep_plan(
+			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
+			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
+			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
+	}
+	keys_relid = CatalogRelid("keys");
+	rc = SPI_execute_plan(plan_by_subject, args, NULL, false, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		e = cache_row(0, false);
+	else
+	{
+		uint8		dek[ENVELOPE_KEY_LEN];
+		bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+		int32		version;
+
+		if (plan_insert == NULL)
+		{
+			Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+
+			plan_insert = keep_plan(
+				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
+				" VALUES ('subject', $1, $2, $3)"
+				" ON CONFLICT (kind, name) DO NOTHING RETURNING key_id", 3, types);
+		}
+		EnvelopeRandom(dek, sizeof(dek));
+		SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+		version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
+		args[1] = Int32GetDatum(version);
+		args[2] = PointerGetDatum(wrapped);
+		rc = SPI_execute_plan(plan_insert, args, NULL, false, 1);
+		if (rc == SPI_OK_INSERT_RETURNING && SPI_processed == 1)
+		{
+			bool		isnull;
+			int64		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+
+			e = cache_insert(key_id, digest, dek);
+		}
+		else
+		{
+			/* another session created it first: use theirs */
+			rc = SPI_execute_plan(plan_by_subject, args, NULL, false, 1);
+			if (rc == SPI_OK_SELECT && SPI_processed == 1)
+				e = cache_row(0, false);
+		}
+		OPENSSL_cleanse(dek, sizeof(dek));
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent data key creation"),
+				 errhint("The transaction might succeed if retried.")));
+	return e;
+}
+
+/* Load and unwrap up to key_cache_size subject keys in one query. */
+static void
+bulk_load(void)
+{
+	Datum		args[1];
+	int			rc;
+
+	if (plan_bulk == NULL)
+	{
+		Oid			types[1] = {INT8OID};
+
+		plan_bulk = keep_plan(
+			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
+			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
+			" ORDER BY key_id DESC LIMIT $1", 1, types);
+	}
+	args[0] = Int64GetDatum((int64) key_cache_size);
+	rc = SPI_execute_plan(plan_bulk, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not load data keys: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		(void) cache_row((int) i, true);
+}
+
+/*
+ * The data key with this id, or NULL if no such key exists (the subject was
+ * erased).  The returned entry stays valid until the next call into this
+ * module.
+ */
+KeyEntry *
+KeycacheForId(int64 key_id)
+{
+	KeyEntry   *e;
+	CatalogOwnerState owner;
+	Datum		args[1];
+	int			rc;
+
+	keycache_ensure();
+	e = hash_search(by_id, &key_id, HASH_FIND, NULL);
+	if (e != NULL)
+		return e;
+
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	keys_relid = CatalogRelid("keys");
+	if (++xact_misses >= BULK_AFTER_MISSES && !xact_bulk_done)
+	{
+		xact_bulk_done = true;
+		bulk_load();
+		e = hash_search(by_id, &key_id, HASH_FIND, NULL);
+	}
+	if (e == NULL)
+	{
+		if (plan_by_id == NULL)
+		{
+			Oid			types[1] = {INT8OID};
+
+			plan_by_id = keep_plan(
+				"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
+				" WHERE key_id OPERATOR(pg_catalog.=) $1"
+				" AND kind OPERATOR(pg_catalog.=) 'subject'", 1, types);
+		}
+		args[0] = Int64GetDatum(key_id);
+		rc = SPI_execute_plan(plan_by_id, args, NULL, true, 1);
+		if (rc == SPI_OK_SELECT && SPI_processed == 1)
+			e = cache_row(0, false);
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	return e;
+}
+
+/*
+ * The blind-index key of a category.  When the category has none yet it is
+ * created if create is true; otherwise returns false (nothing was indexed
+ * under the category yet, so no search term can match).
+ */
+bool
+KeycacheIndexKey(const char *category, uint8 *key, bool create)
+{
+	IndexKeyEntry *ie;
+	char		hkey[ENVELOPE_MAX_CATEGORY + 1];
+	CatalogOwnerState owner;
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+	bool		found = false;
+	int			rc;
+
+	keycache_ensure();
+	memset(hkey, 0, sizeof(hkey));
+	strlcpy(hkey, category, sizeof(hkey));
+	ie = hash_search(index_keys, hkey, HASH_FIND, NULL);
+	if (ie != NULL)
+	{
+		memcpy(key, ie->key, ENVELOPE_KEY_LEN);
+		return true;
+	}
+
+	args[0] = CStringGetTextDatum(category);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	for (int attempt = 0; attempt < 2 && !found; attempt++)
+	{
+		rc = SPI_execute_with_args(
+			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
+			" WHERE kind OPERATOR(pg_catalog.=) 'index'"
+			" AND name OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, false, 1);
+		if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+
+			key_unwrap(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+					   "index", category,
+					   DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
+					   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
+					   key, false);
+			found = true;
+		}
+		else if (!create)
+			break;
+		else if (attempt == 0)
+		{
+			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+
+			EnvelopeRandom(key, ENVELOPE_KEY_LEN);
+			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+			args[1] = Int32GetDatum(key_wrap("index", category, key,
+											 (uint8 *) VARDATA(wrapped)));
+			args[2] = PointerGetDatum(wrapped);
+			OPENSSL_cleanse(key, ENVELOPE_KEY_LEN);
+			rc = SPI_execute_with_args(
+				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
+				" VALUES ('index', $1, $2, $3) ON CONFLICT (kind, name) DO NOTHING",
+				3, types, args, NULL, false, 0);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "could not store blind-index key");
+		}
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (!found && !create)
+		return false;
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent blind-index key creation"),
+				 errhint("The transaction might succeed if retried.")));
+	ie = hash_search(index_keys, hkey, HASH_ENTER, NULL);
+	memcpy(ie->key, key, ENVELOPE_KEY_LEN);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(pguard_rotate_master_key);
+
+/*
+ * rotate_master_key(): re-wrap every key not yet under the active master key
+ * version.  Table data is untouched: data keys themselves do not change.
+ */
+Datum
+pguard_rotate_master_key(PG_FUNCTION_ARGS)
+{
+	int32		active = KeyringActiveVersion();
+	int			count = 0;
+	Oid			types[3] = {INT8OID, INT4OID, BYTEAOID};
+	Portal		portal;
+	SPIPlanPtr	plan;
+
+	SPI_connect();
+	plan = SPI_prepare("SELECT key_id, kind, name, master_version, wrapped"
+					   " FROM privacy_guard.keys"
+					   " WHERE master_version OPERATOR(pg_catalog.<>) $1"
+					   " ORDER BY key_id FOR UPDATE", 1, &types[1]);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed");
+	{
+		Datum		a[1] = {Int32GetDatum(active)};
+
+		portal = SPI_cursor_open(NULL, plan, a, NULL, false);
+	}
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		n;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		n = SPI_processed;
+		batch = SPI_tuptable;
+		if (n == 0)
+			break;
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = batch->vals[i];
+			TupleDesc	desc = batch->tupdesc;
+			bool		isnull;
+			int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+			char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+			int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+			bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
+			uint8		key[ENVELOPE_KEY_LEN];
+			bytea	   *rewrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+			Datum		args[3];
+			int			rc;
+
+			key_unwrap(key_id, kind, name, version, wrapped, key, false);
+			SET_VARSIZE(rewrapped, VARHDRSZ + WRAPPED_LEN);
+			args[1] = Int32GetDatum(key_wrap(kind, name, key, (uint8 *) VARDATA(rewrapped)));
+			OPENSSL_cleanse(key, sizeof(key));
+			args[0] = Int64GetDatum(key_id);
+			args[2] = PointerGetDatum(rewrapped);
+			rc = SPI_execute_with_args("UPDATE privacy_guard.keys"
+									   " SET master_version = $2, wrapped = $3"
+									   " WHERE key_id OPERATOR(pg_catalog.=) $1",
+									   3, types, args, NULL, false, 0);
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "could not re-wrap data key %lld", (long long) key_id);
+			count++;
+			pfree(kind);
+			pfree(name);
+			pfree(rewrapped);
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}
+
+void
+KeycacheInit(void)
+{
+	DefineCustomIntVariable("privacy_guard.key_cache_size",
+							"Unwrapped data keys each backend may cache.",
+							"Each entry takes about 100 bytes; keys are wiped on eviction.",
+							&key_cache_size, 131072, 16, 16 * 1024 * 1024,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);
+	RegisterXactCallback(keycache_xact_callback, NULL);
+}

@@ -1,0 +1,471 @@
+/*-------------------------------------------------------------------------
+ * src/keyring.c
+ *	  Master key versions read from privacy_guard.keyring_file or _command.
+ *
+ * The keyring is a file (or a command's standard output) with one master key
+ * a line, "VERSION:HEX", 64 hex digits for 256 bits; '#' starts a comment.
+ * The highest version wraps new data keys; older versions stay usable for
+ * unwrapping until their line is removed.  A file must be a regular file
+ * owned by the server's user and not accessible by group or others.
+ *
+ * The postmaster reads the keyring once at start, so that backends inherit
+ * it; a configuration reload marks it stale and each process reads it again
+ * the next time it needs a key.  A broken keyring never stops the server:
+ * the reason is kept (file and line, never a key) and every operation that
+ * needs a key fails with it until the keyring is fixed and reloaded.  Keys
+ * live in static memory that is wiped before every reload and at exit.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "envelope.h"
+#include "keyring.h"
+
+#define KEYRING_MAX_VERSIONS 256
+#define KEYRING_MAX_BYTES (256 * 1024)
+
+typedef struct MasterKey
+{
+	int32		version;
+	uint8		key[KEYRING_KEY_LEN];
+} MasterKey;
+
+/* GUC values */
+static char *keyring_file = NULL;
+static char *keyring_command = NULL;
+
+/* the loaded keyring, sorted by version */
+static MasterKey ring[KEYRING_MAX_VERSIONS];
+static int	ring_count = 0;
+static bool ring_stale = true;
+static bool ring_ok = false;
+static char ring_error[512];
+static int	exit_hook_pid = 0;	/* process that registered keyring_exit */
+
+/* Wipe every loaded key. */
+static void
+keyring_wipe(void)
+{
+	EnvelopeForgetKeys();
+	OPENSSL_cleanse(ring, sizeof(ring));
+	ring_count = 0;
+	ring_ok = false;
+}
+
+static void
+keyring_exit(int code, Datum arg)
+{
+	keyring_wipe();
+}
+
+/* Any change of either setting makes the loaded keyring stale. */
+static void
+assign_keyring_setting(const char *newval, void *extra)
+{
+	ring_stale = true;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Parse keyring text into staging.  On failure, describe the first problem
+ * in ring_error (naming source and line, never the content) and return -1.
+ */
+static int
+keyring_parse(char *text, size_t len, const char *source, MasterKey *staging)
+{
+	int			count = 0;
+	int			lineno = 0;
+	char	   *p = text;
+	char	   *end = text + len;
+
+	while (p < end)
+	{
+		char	   *eol = memchr(p, '\n', end - p);
+		char	   *s = p;
+		char	   *e = eol ? eol : end;
+		int64		version = 0;
+		int			ndigits = 0;
+		int			nhex = 0;
+		MasterKey  *mk;
+
+		p = eol ? eol + 1 : end;
+		lineno++;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (s == e || *s == '#')
+			continue;
+
+		while (s < e && *s >= '0' && *s <= '9' && version <= PG_INT32_MAX)
+		{
+			version = version * 10 + (*s++ - '0');
+			ndigits++;
+		}
+		if (ndigits == 0 || s == e || *s != ':')
+		{
+			snprintf(ring_error, sizeof(ring_error),
+					 "%s line %d: expected VERSION:HEX", source, lineno);
+			return -1;
+		}
+		if (version < 1 || version > PG_INT32_MAX)
+		{
+			snprintf(ring_error, sizeof(ring_error),
+					 "%s line %d: version must be an integer between 1 and %d",
+					 source, lineno, PG_INT32_MAX);
+			return -1;
+		}
+		s++;
+		if (count >= KEYRING_MAX_VERSIONS)
+		{
+			snprintf(ring_error, sizeof(ring_error),
+					 "%s line %d: more than %d keys",
+					 source, lineno, KEYRING_MAX_VERSIONS);
+			return -1;
+		}
+		for (int i = 0; i < count; i++)
+		{
+			if (staging[i].version == version)
+			{
+				snprintf(ring_error, sizeof(ring_error),
+						 "%s line %d: duplicate key version %d",
+						 source, lineno, (int) version);
+				return -1;
+			}
+		}
+		mk = &staging[count];
+		mk->version = (int32) version;
+		for (char *h = s; h < e; h++)
+		{
+			if (hexval(*h) < 0)
+			{
+				snprintf(ring_error, sizeof(ring_error),
+						 "%s line %d: key is not hexadecimal", source, lineno);
+				return -1;
+			}
+			nhex++;
+		}
+		if (nhex != KEYRING_KEY_LEN * 2)
+		{
+			snprintf(ring_error, sizeof(ring_error),
+					 "%s line %d: key must be %d hexadecimal digits (256 bits), found %d",
+					 source, lineno, KEYRING_KEY_LEN * 2, nhex);
+			return -1;
+		}
+		for (int i = 0; i < KEYRING_KEY_LEN; i++)
+			mk->key[i] = (uint8) (hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+		count++;
+	}
+	if (count == 0)
+	{
+		snprintf(ring_error, sizeof(ring_error), "%s holds no keys", source);
+		return -1;
+	}
+	return count;
+}
+
+/* Read the whole keyring file into buf after checking who may read it. */
+static ssize_t
+keyring_read_file(const char *path, char *buf, size_t bufsize)
+{
+	int			fd;
+	struct stat st;
+	ssize_t		total = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "could not open keyring file \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "could not stat keyring file \"%s\": %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "keyring file \"%s\" is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid())
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "keyring file \"%s\" is not owned by the database server's user", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "keyring file \"%s\" has group or world access; it must be mode 0600 or stricter", path);
+		close(fd);
+		return -1;
+	}
+	while (total < (ssize_t) bufsize)
+	{
+		ssize_t		n = read(fd, buf + total, bufsize - total);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+		{
+			snprintf(ring_error, sizeof(ring_error),
+					 "could not read keyring file \"%s\": %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	if (total >= (ssize_t) bufsize)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "keyring file \"%s\" is larger than %d bytes", path, KEYRING_MAX_BYTES);
+		return -1;
+	}
+	return total;
+}
+
+/* Run the keyring command and collect its standard output into buf. */
+static ssize_t
+keyring_run_command(const char *command, char *buf, size_t bufsize)
+{
+	FILE	   *fh;
+	size_t		total = 0;
+	int			rc;
+
+	fflush(NULL);
+	fh = IsUnderPostmaster ? OpenPipeStream(command, "r") : popen(command, "r");
+	if (fh == NULL)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "could not run privacy_guard.keyring_command: %s", strerror(errno));
+		return -1;
+	}
+	while (total < bufsize)
+	{
+		size_t		n = fread(buf + total, 1, bufsize - total, fh);
+
+		if (n == 0)
+			break;
+		total += n;
+	}
+	rc = IsUnderPostmaster ? ClosePipeStream(fh) : pclose(fh);
+	if (rc != 0)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "privacy_guard.keyring_command failed with exit status %d",
+				 WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+		return -1;
+	}
+	if (total >= bufsize)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "privacy_guard.keyring_command printed more than %d bytes", KEYRING_MAX_BYTES);
+		return -1;
+	}
+	return (ssize_t) total;
+}
+
+static int
+masterkey_cmp(const void *a, const void *b)
+{
+	int32		va = ((const MasterKey *) a)->version;
+	int32		vb = ((const MasterKey *) b)->version;
+
+	return (va > vb) - (va < vb);
+}
+
+/*
+ * (Re)load the keyring.  Never raises an error: on failure the reason is
+ * kept in ring_error, reported at elevel, and raised by the next use.
+ */
+static void
+keyring_load(int elevel)
+{
+	char	   *buf;
+	MasterKey  *staging;
+	ssize_t		len = -1;
+	int			count = -1;
+	bool		have_file = keyring_file && keyring_file[0] != '\0';
+	bool		have_cmd = keyring_command && keyring_command[0] != '\0';
+
+	keyring_wipe();
+	ring_stale = false;
+	ring_error[0] = '\0';
+
+	if (have_file && have_cmd)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "both privacy_guard.keyring_file and privacy_guard.keyring_command are set");
+		goto done;
+	}
+	if (!have_file && !have_cmd)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "neither privacy_guard.keyring_file nor privacy_guard.keyring_command is set");
+		goto done;
+	}
+
+	buf = malloc(KEYRING_MAX_BYTES);
+	staging = malloc(sizeof(MasterKey) * KEYRING_MAX_VERSIONS);
+	if (buf == NULL || staging == NULL)
+	{
+		free(buf);
+		free(staging);
+		snprintf(ring_error, sizeof(ring_error), "out of memory while reading the keyring");
+		goto done;
+	}
+
+	if (have_file)
+		len = keyring_read_file(keyring_file, buf, KEYRING_MAX_BYTES);
+	else
+		len = keyring_run_command(keyring_command, buf, KEYRING_MAX_BYTES);
+
+	if (len >= 0)
+	{
+		char		source[MAXPGPATH + 32];
+
+		if (have_file)
+			snprintf(source, sizeof(source), "keyring file \"%s\"", keyring_file);
+		else
+			snprintf(source, sizeof(source), "privacy_guard.keyring_command output");
+		count = keyring_parse(buf, (size_t) len, source, staging);
+	}
+	if (count > 0)
+	{
+		memcpy(ring, staging, sizeof(MasterKey) * count);
+		ring_count = count;
+		qsort(ring, ring_count, sizeof(MasterKey), masterkey_cmp);
+		ring_ok = true;
+	}
+	OPENSSL_cleanse(buf, KEYRING_MAX_BYTES);
+	OPENSSL_cleanse(staging, sizeof(MasterKey) * KEYRING_MAX_VERSIONS);
+	free(buf);
+	free(staging);
+
+done:
+	if (!ring_ok)
+		ereport(elevel,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("privacy_guard keyring is not available: %s", ring_error)));
+}
+
+/* Load if a reload made the keyring stale; raise the reason if it is unusable. */
+static void
+keyring_ensure(void)
+{
+	if (exit_hook_pid != MyProcPid)
+	{
+		/* children of the postmaster do not run its exit callbacks */
+		on_proc_exit(keyring_exit, (Datum) 0);
+		exit_hook_pid = MyProcPid;
+	}
+	if (ring_stale)
+		keyring_load(LOG);
+	if (!ring_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard keyring is not available"),
+				 errdetail("%s.", ring_error),
+				 errhint("Fix privacy_guard.keyring_file or privacy_guard.keyring_command and reload the configuration.")));
+}
+
+int32
+KeyringActiveVersion(void)
+{
+	keyring_ensure();
+	return ring[ring_count - 1].version;
+}
+
+bool
+KeyringHasVersion(int32 version)
+{
+	keyring_ensure();
+	for (int i = 0; i < ring_count; i++)
+		if (ring[i].version == version)
+			return true;
+	return false;
+}
+
+/* The master key of one version; error if the keyring no longer has it. */
+const uint8 *
+KeyringGet(int32 version)
+{
+	keyring_ensure();
+	for (int i = 0; i < ring_count; i++)
+		if (ring[i].version == version)
+			return ring[i].key;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("master key version %d is not in the keyring", version),
+			 errhint("Restore that version to the keyring, or run privacy_guard.rotate_master_key() while it is still present.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Fill versions[] with the loaded versions, ascending; returns the count. */
+int
+KeyringVersions(int32 *versions, int max)
+{
+	int			n = 0;
+
+	keyring_ensure();
+	for (int i = 0; i < ring_count && n < max; i++)
+		versions[n++] = ring[i].version;
+	return n;
+}
+
+void
+KeyringInit(void)
+{
+	DefineCustomStringVariable("privacy_guard.keyring_file",
+							   "File holding the master keys, one VERSION:HEX a line.",
+							   "Must be owned by the server's user with mode 0600 or stricter.",
+							   &keyring_file, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, assign_keyring_setting, NULL);
+	DefineCustomStringVariable("privacy_guard.keyring_command",
+							   "Command whose standard output supplies the master keys.",
+							   "Empty means use privacy_guard.keyring_file.",
+							   &keyring_command, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, assign_keyring_setting, NULL);
+
+	/* read at postmaster start; problems are logged, never fatal */
+	if (!IsUnderPostmaster)
+	{
+		keyring_load(WARNING);
+		on_proc_exit(keyring_exit, (Datum) 0);
+		exit_hook_pid = MyProcPid;
+	}
+}

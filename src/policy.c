@@ -1,0 +1,421 @@
+/*-------------------------------------------------------------------------
+ * src/policy.c
+ *	  Categories, purposes, allowances and grants, cached per backend.
+ *
+ * The policy tables are small and read on every reveal, so each backend
+ * keeps a copy, loaded in one pass as the extension's owner and dropped
+ * when any policy table changes (a statement trigger on each table sends a
+ * relcache invalidation to every backend) or when role membership changes.
+ * A generation counter tells callers that memoise decisions to forget them.
+ *
+ * Purposes form a tree.  A grant of a purpose covers its descendants; an
+ * allowance of a purpose applies to its descendants unless a nearer
+ * ancestor (or the purpose itself) has its own allowance for the category,
+ * so a sub-purpose can narrow what its parent sees.  Consent is required
+ * by a purpose if it or an ancestor requires it.
+ *
+ * The purpose a session acts under lives here too: set_purpose() checks
+ * the role's grant at once, and reveal checks it again on use.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "masking.h"
+#include "policy.h"
+
+typedef struct Allowance
+{
+	int			purpose;
+	int			category;
+	PolicyLevel level;
+} Allowance;
+
+typedef struct Grant
+{
+	Oid			roleid;
+	int			purpose;
+} Grant;
+
+static MemoryContext policy_cxt = NULL;
+static bool policy_loaded = false;
+static uint64 policy_generation = 1;
+static Oid	policy_relids[4];
+static int	npolicy_relids = 0;
+
+static PolicyCategory *categories;
+static int	ncategories;
+static PolicyPurpose *purposes;
+static int	npurposes;
+static Allowance *allowances;
+static int	nallowances;
+static Grant *grants;
+static int	ngrants;
+
+/* the session's declared purpose */
+static char session_purpose[NAMEDATALEN * 2];
+static bool session_purpose_set = false;
+
+static void
+policy_invalidate(void)
+{
+	policy_loaded = false;
+	policy_generation++;
+}
+
+static void
+policy_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid)
+		policy_invalidate();
+	for (int i = 0; i < npolicy_relids; i++)
+		if (policy_relids[i] == relid)
+			policy_invalidate();
+}
+
+static void
+policy_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	policy_invalidate();
+}
+
+uint64
+PolicyGeneration(void)
+{
+	return policy_generation;
+}
+
+static int
+find_index(PolicyPurpose *arr, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(arr[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int
+find_category_index(const char *name)
+{
+	for (int i = 0; i < ncategories; i++)
+		if (strcmp(categories[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static char *
+col_text(int row, int col)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(policy_cxt, v) : NULL;
+}
+
+static bool
+col_bool(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static void
+run(const char *sql)
+{
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy_guard policy");
+}
+
+/*
+ * Load the whole policy into policy_cxt unless the copy is current.  Pointers
+ * into the policy stay valid until the next PolicyEnsure().
+ */
+void
+PolicyEnsure(void)
+{
+	CatalogOwnerState owner;
+	char	  **parents;
+	uint64		start_generation = policy_generation;
+
+	if (policy_loaded)
+		return;
+	if (policy_cxt == NULL)
+		policy_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard policy",
+										   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(policy_cxt);
+	ncategories = npurposes = nallowances = ngrants = 0;
+
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	policy_relids[0] = CatalogRelid("categories");
+	policy_relids[1] = CatalogRelid("purposes");
+	policy_relids[2] = CatalogRelid("allowances");
+	policy_relids[3] = CatalogRelid("purpose_grants");
+	npolicy_relids = 4;
+
+	run("SELECT name, sensitivity, mask FROM privacy_guard.categories ORDER BY name");
+	categories = MemoryContextAllocZero(policy_cxt, sizeof(PolicyCategory) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *sens = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	   *mask = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+
+		categories[i].name = col_text(i, 1);
+		categories[i].sensitivity = strcmp(sens, "prohibited") == 0 ? SENS_PROHIBITED :
+			strcmp(sens, "sensitive") == 0 ? SENS_SENSITIVE : SENS_PERSONAL;
+		categories[i].mask = MaskingRuleByName(mask);
+	}
+	ncategories = SPI_processed;
+
+	run("SELECT name, parent, requires_consent, third_party FROM privacy_guard.purposes ORDER BY name");
+	purposes = MemoryContextAllocZero(policy_cxt, sizeof(PolicyPurpose) * (SPI_processed + 1));
+	parents = palloc0(sizeof(char *) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		purposes[i].name = col_text(i, 1);
+		parents[i] = col_text(i, 2);
+		purposes[i].requires_consent = col_bool(i, 3);
+		purposes[i].third_party = col_bool(i, 4);
+	}
+	npurposes = SPI_processed;
+	for (int i = 0; i < npurposes; i++)
+		purposes[i].parent = parents[i] ? find_index(purposes, npurposes, parents[i]) : -1;
+	/* consent is inherited down the tree; depth is bounded to survive cycles */
+	for (int i = 0; i < npurposes; i++)
+	{
+		int			p = purposes[i].parent;
+
+		for (int depth = 0; p >= 0 && depth < npurposes; depth++, p = purposes[p].parent)
+			if (purposes[p].requires_consent || purposes[p].third_party)
+				purposes[i].requires_consent = true;
+		if (purposes[i].third_party)
+			purposes[i].requires_consent = true;
+	}
+
+	run("SELECT purpose, category, level FROM privacy_guard.allowances");
+	allowances = MemoryContextAllocZero(policy_cxt, sizeof(Allowance) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *c = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	   *l = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		Allowance  *a = &allowances[nallowances];
+
+		a->purpose = find_index(purposes, npurposes, p);
+		a->category = find_category_index(c);
+		a->level = strcmp(l, "full") == 0 ? LEVEL_FULL : LEVEL_MASKED;
+		if (a->purpose >= 0 && a->category >= 0)
+		{
+			categories[a->category].allowed_somewhere = true;
+			nallowances++;
+		}
+	}
+
+	run("SELECT role::pg_catalog.oid, purpose FROM privacy_guard.purpose_grants");
+	grants = MemoryContextAllocZero(policy_cxt, sizeof(Grant) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		r = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		int			pi = find_index(purposes, npurposes, p);
+
+		if (!isnull && pi >= 0)
+		{
+			grants[ngrants].roleid = DatumGetObjectId(r);
+			grants[ngrants].purpose = pi;
+			ngrants++;
+		}
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	/* a change that arrived while loading makes the next call load again */
+	policy_loaded = (start_generation == policy_generation);
+}
+
+PolicyCategory *
+PolicyFindCategory(const char *name, int len)
+{
+	for (int i = 0; i < ncategories; i++)
+		if ((int) strlen(categories[i].name) == len &&
+			memcmp(categories[i].name, name, len) == 0)
+			return &categories[i];
+	return NULL;
+}
+
+PolicyPurpose *
+PolicyFindPurpose(const char *name)
+{
+	int			i;
+
+	i = find_index(purposes, npurposes, name);
+	return i >= 0 ? &purposes[i] : NULL;
+}
+
+PolicyCategory *
+PolicyRequireCategory(const char *name)
+{
+	PolicyCategory *c = PolicyFindCategory(name, strlen(name));
+
+	if (c == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("category \"%s\" does not exist", name),
+				 errhint("Define it with privacy_guard.define_category().")));
+	return c;
+}
+
+PolicyPurpose *
+PolicyRequirePurpose(const char *name)
+{
+	PolicyPurpose *p = PolicyFindPurpose(name);
+
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("purpose \"%s\" does not exist", name),
+				 errhint("Define it with privacy_guard.define_purpose().")));
+	return p;
+}
+
+/* Collection guard: no prohibited category, no category without a purpose. */
+void
+PolicyRequireCollectable(PolicyCategory *category)
+{
+	if (category->sensitivity == SENS_PROHIBITED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("category \"%s\" is prohibited and cannot be collected", category->name),
+				 errdetail("The policy forbids storing this kind of personal data."),
+				 errhidestmt(true)));
+	if (!category->allowed_somewhere)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("category \"%s\" is not used by any purpose", category->name),
+				 errdetail("Personal data is collected only for a declared purpose."),
+				 errhint("Allow the category for a purpose with privacy_guard.allow() first."),
+				 errhidestmt(true)));
+}
+
+/* Does the role (or a role it has the privileges of) hold the purpose or an ancestor? */
+bool
+PolicyRoleHolds(Oid roleid, PolicyPurpose *purpose)
+{
+	int			target = purpose - purposes;
+
+	for (int depth = 0; target >= 0 && depth <= npurposes; depth++)
+	{
+		for (int g = 0; g < ngrants; g++)
+			if (grants[g].purpose == target && has_privs_of_role(roleid, grants[g].roleid))
+				return true;
+		target = purposes[target].parent;
+	}
+	return false;
+}
+
+/* The allowance nearest to the purpose up its tree, for one category. */
+PolicyLevel
+PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category)
+{
+	int			target = purpose - purposes;
+	int			cat = category - categories;
+
+	for (int depth = 0; target >= 0 && depth <= npurposes; depth++)
+	{
+		for (int a = 0; a < nallowances; a++)
+			if (allowances[a].purpose == target && allowances[a].category == cat)
+				return allowances[a].level;
+		target = purposes[target].parent;
+	}
+	return LEVEL_NONE;
+}
+
+const char *
+PolicySessionPurpose(void)
+{
+	return session_purpose_set ? session_purpose : NULL;
+}
+
+PG_FUNCTION_INFO_V1(pguard_set_purpose);
+
+/* set_purpose(purpose, justification): declare what this session is doing. */
+Datum
+pguard_set_purpose(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	PolicyPurpose *p;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("purpose must not be null"),
+				 errhint("Use privacy_guard.reset_purpose() to clear the declared purpose.")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PolicyEnsure();
+	p = PolicyRequirePurpose(name);
+	if (!PolicyRoleHolds(GetUserId(), p))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to act under purpose \"%s\"", name),
+				 errdetail("Role \"%s\" has not been granted purpose \"%s\".",
+						   GetUserNameFromId(GetUserId(), false), name),
+				 errhint("Ask the policy owner to run privacy_guard.grant_purpose().")));
+	strlcpy(session_purpose, p->name, sizeof(session_purpose));
+	session_purpose_set = true;
+	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
+}
+
+PG_FUNCTION_INFO_V1(pguard_current_purpose);
+
+Datum
+pguard_current_purpose(PG_FUNCTION_ARGS)
+{
+	if (!session_purpose_set)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
+}
+
+PG_FUNCTION_INFO_V1(pguard_reset_purpose);
+
+Datum
+pguard_reset_purpose(PG_FUNCTION_ARGS)
+{
+	session_purpose_set = false;
+	session_purpose[0] = '\0';
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_catalog_changed);
+
+/* Statement trigger on every privacy_guard table: tell all backends. */
+Datum
+pguard_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "catalog_changed() must be called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+void
+PolicyInit(void)
+{
+	CacheRegisterRelcacheCallback(policy_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, policy_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, policy_syscache_callback, (Datum) 0);
+}

@@ -1,0 +1,209 @@
+/*-------------------------------------------------------------------------
+ * src/reveal.c
+ *	  Decide what a role, acting under a purpose, may see of a sealed value.
+ *
+ * reveal(value, purpose) runs one decision, RevealDecide, in a fixed order:
+ * purpose declared, purpose known, role granted it, category allowed (full
+ * or masked), then the subject's state (erased: its data key is gone).
+ * Consent, restriction and lockdown slot into the same function.  A
+ * refusal is an insufficient_privilege error naming role, purpose and
+ * category, never the value; an erased subject reveals NULL.
+ *
+ * The per-row path is C only and cheap on a warm cache: the policy part of
+ * the decision is memoised per (role, purpose, category) until the policy
+ * changes, data keys come from the key cache, and the cipher context keeps
+ * its key between rows of one subject.  Plaintext buffers are wiped before
+ * they are freed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "keycache.h"
+#include "masking.h"
+#include "policy.h"
+#include "reveal.h"
+#include "types.h"
+
+#define MEMO_SIZE 8
+
+/* The policy part of a decision, memoised. */
+typedef struct PolicyDecision
+{
+	uint64		generation;		/* 0: empty slot */
+	Oid			userid;
+	char		purpose[NAMEDATALEN * 2];
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+	PolicyLevel level;
+	int			mask;
+} PolicyDecision;
+
+static PolicyDecision memo[MEMO_SIZE];
+static int	memo_next = 0;
+
+static const char *const outcome_names[] = {
+	"revealed", "masked", "denied", "no_consent", "restricted", "erased"
+};
+
+const char *
+RevealOutcomeName(RevealOutcome outcome)
+{
+	return outcome_names[outcome];
+}
+
+/* Policy checks for (current role, purpose, category); raises on refusal. */
+static PolicyDecision *
+decide_policy(const char *purpose, const char *category, int catlen)
+{
+	Oid			userid = GetUserId();
+	uint64		gen = PolicyGeneration();
+	PolicyPurpose *p;
+	PolicyCategory *c;
+	PolicyDecision *d;
+	char		catname[ENVELOPE_MAX_CATEGORY + 1];
+
+	for (int i = 0; i < MEMO_SIZE; i++)
+	{
+		d = &memo[i];
+		if (d->generation == gen && d->userid == userid &&
+			strncmp(d->category, category, catlen) == 0 && d->category[catlen] == '\0' &&
+			strcmp(d->purpose, purpose) == 0)
+			return d;
+	}
+
+	memcpy(catname, category, catlen);
+	catname[catlen] = '\0';
+	PolicyEnsure();
+	gen = PolicyGeneration();
+	p = PolicyRequirePurpose(purpose);
+	c = PolicyFindCategory(catname, catlen);
+	if (c == NULL || !PolicyRoleHolds(userid, p) || PolicyAllowance(p, c) == LEVEL_NONE)
+	{
+		const char *rolename = GetUserNameFromId(userid, false);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\"",
+						catname, purpose),
+				 c == NULL ?
+				 errdetail("Category \"%s\" is no longer defined.", catname) :
+				 !PolicyRoleHolds(userid, p) ?
+				 errdetail("Role \"%s\" has not been granted purpose \"%s\".", rolename, purpose) :
+				 errdetail("Purpose \"%s\" is not allowed category \"%s\".", purpose, catname),
+				 errhint("Ask the policy owner to grant the purpose or allow the category.")));
+	}
+
+	d = &memo[memo_next];
+	memo_next = (memo_next + 1) % MEMO_SIZE;
+	d->generation = gen;
+	d->userid = userid;
+	strlcpy(d->purpose, purpose, sizeof(d->purpose));
+	strlcpy(d->category, catname, sizeof(d->category));
+	d->level = PolicyAllowance(p, c);
+	d->mask = c->mask;
+	return d;
+}
+
+/*
+ * The decision for one value: raises on refusal, else returns the outcome
+ * and sets *key to the subject's data key (NULL when erased).
+ */
+static RevealOutcome
+RevealDecide(const char *purpose, const EnvelopeView *view,
+			 PolicyDecision **decision, KeyEntry **key)
+{
+	if (purpose == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reveal category \"%.*s\": no purpose declared",
+						view->catlen, view->category),
+				 errdetail("Role \"%s\" has not declared a purpose in this session.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
+
+	*decision = decide_policy(purpose, view->category, view->catlen);
+	*key = KeycacheForId(view->key_id);
+	if (*key == NULL)
+		return OUTCOME_ERASED;
+	return (*decision)->level == LEVEL_FULL ? OUTCOME_REVEALED : OUTCOME_MASKED;
+}
+
+static void
+authentication_failed(EnvelopeType type)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("sealed %s value failed authentication", EnvelopeTypeName(type)),
+			 errdetail("The envelope was altered, or copied from another subject's or category's column.")));
+}
+
+/* reveal() for every type. */
+static Datum
+reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
+{
+	struct varlena *value;
+	EnvelopeView view;
+	const char *purpose;
+	PolicyDecision *decision;
+	KeyEntry   *key;
+	RevealOutcome outcome;
+	uint8	   *plain;
+	Datum		result;
+	bool		isnull = false;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	value = PG_GETARG_VARLENA_PP(0);
+	TypesParseDatum(value, type, &view);
+	if (view.version == ENVELOPE_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot reveal an unsealed %s value", EnvelopeTypeName(type)),
+				 errhint("Only values stored in a protected column or made by privacy_guard.seal() can be revealed.")));
+
+	purpose = (PG_NARGS() > 1 && !PG_ARGISNULL(1)) ?
+		text_to_cstring(PG_GETARG_TEXT_PP(1)) : PolicySessionPurpose();
+	outcome = RevealDecide(purpose, &view, &decision, &key);
+	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
+		PG_RETURN_NULL();
+
+	/* full text or bytea: open straight into the result */
+	if (outcome == OUTCOME_REVEALED && (type == ENV_TEXT || type == ENV_BYTEA))
+	{
+		struct varlena *res = palloc(VARHDRSZ + view.ctlen);
+
+		SET_VARSIZE(res, VARHDRSZ + view.ctlen);
+		if (!EnvelopeOpen(&view, key->dek, key->digest, (uint8 *) VARDATA(res)))
+			authentication_failed(type);
+		PG_RETURN_POINTER(res);
+	}
+
+	plain = palloc(view.ctlen + 1);
+	if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
+		authentication_failed(type);
+	if (outcome == OUTCOME_REVEALED)
+		result = TypesFromPlain(type, plain, view.ctlen);
+	else
+		result = MaskingApply(type, decision->mask, plain, view.ctlen, &isnull);
+	OPENSSL_cleanse(plain, view.ctlen);
+	pfree(plain);
+	if (isnull)
+		PG_RETURN_NULL();
+	return result;
+}
+
+#define REVEAL_FUNCTION(name, envtype) \
+PG_FUNCTION_INFO_V1(pguard_reveal_##name); \
+Datum pguard_reveal_##name(PG_FUNCTION_ARGS) \
+{ return reveal_value(fcinfo, envtype); }
+
+REVEAL_FUNCTION(text, ENV_TEXT)
+REVEAL_FUNCTION(jsonb, ENV_JSONB)
+REVEAL_FUNCTION(date, ENV_DATE)
+REVEAL_FUNCTION(numeric, ENV_NUMERIC)
+REVEAL_FUNCTION(bytea, ENV_BYTEA)

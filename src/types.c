@@ -1,0 +1,489 @@
+/*-------------------------------------------------------------------------
+ * src/types.c
+ *	  The encrypted_* types: text and binary I/O, plaintext conversions.
+ *
+ * A value's text form is "sealed1:" followed by the base64 of its envelope;
+ * binary send/receive carry the envelope bytes.  Input accepts that form
+ * back unchanged after checking its structure (so pg_dump, COPY and
+ * replication round-trip without re-encryption), and accepts anything else
+ * as plaintext of the underlying type, which becomes a pending value that
+ * only the write path can seal.  Output and send refuse pending values, and
+ * no error message quotes the input.
+ *
+ * Plaintext bytes inside an envelope are: text and bytea as they are, date
+ * as a big-endian int32, numeric in its binary send format, jsonb as its
+ * canonical text, so that envelopes move between machines and encodings.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "keycache.h"
+#include "types.h"
+
+#define PREFIX_LEN (sizeof(ENVELOPE_TEXT_PREFIX) - 1)
+
+/* The envelope type a plaintext column type becomes, or 0. */
+EnvelopeType
+TypesForPlainType(Oid typid)
+{
+	switch (typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return ENV_TEXT;
+		case JSONBOID:
+			return ENV_JSONB;
+		case DATEOID:
+			return ENV_DATE;
+		case NUMERICOID:
+			return ENV_NUMERIC;
+		case BYTEAOID:
+			return ENV_BYTEA;
+		default:
+			return 0;
+	}
+}
+
+/* Plaintext bytes of a value of the underlying type, palloc'd. */
+uint8 *
+TypesToPlain(EnvelopeType type, Datum value, int *len)
+{
+	uint8	   *out;
+
+	switch (type)
+	{
+		case ENV_TEXT:
+		case ENV_BYTEA:
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+				*len = VARSIZE_ANY_EXHDR(v);
+				out = palloc(*len + 1);
+				memcpy(out, VARDATA_ANY(v), *len);
+				if ((Pointer) v != DatumGetPointer(value))
+					pfree(v);
+				return out;
+			}
+		case ENV_DATE:
+			{
+				uint32		d = (uint32) DatumGetDateADT(value);
+
+				out = palloc(4);
+				out[0] = d >> 24;
+				out[1] = d >> 16;
+				out[2] = d >> 8;
+				out[3] = d;
+				*len = 4;
+				return out;
+			}
+		case ENV_NUMERIC:
+			{
+				bytea	   *b = DatumGetByteaPP(DirectFunctionCall1(numeric_send, value));
+
+				*len = VARSIZE_ANY_EXHDR(b);
+				out = palloc(*len + 1);
+				memcpy(out, VARDATA_ANY(b), *len);
+				pfree(b);
+				return out;
+			}
+		case ENV_JSONB:
+			{
+				Jsonb	   *j = DatumGetJsonbP(value);
+				char	   *s = JsonbToCString(NULL, &j->root, VARSIZE(j));
+
+				*len = strlen(s);
+				return (uint8 *) s;
+			}
+	}
+	elog(ERROR, "unknown envelope type %d", (int) type);
+	return NULL;
+}
+
+/* A value of the underlying type from plaintext bytes. */
+Datum
+TypesFromPlain(EnvelopeType type, const uint8 *plain, int len)
+{
+	switch (type)
+	{
+		case ENV_TEXT:
+		case ENV_BYTEA:
+			{
+				struct varlena *v = palloc(VARHDRSZ + len);
+
+				SET_VARSIZE(v, VARHDRSZ + len);
+				memcpy(VARDATA(v), plain, len);
+				return PointerGetDatum(v);
+			}
+		case ENV_DATE:
+			if (len != 4)
+				break;
+			return DateADTGetDatum((DateADT) ((uint32) plain[0] << 24 |
+											  (uint32) plain[1] << 16 |
+											  (uint32) plain[2] << 8 |
+											  (uint32) plain[3]));
+		case ENV_NUMERIC:
+			{
+				StringInfoData buf;
+
+				buf.data = (char *) plain;
+				buf.len = len;
+				buf.maxlen = len;
+				buf.cursor = 0;
+				return DirectFunctionCall3(numeric_recv, PointerGetDatum(&buf),
+										   ObjectIdGetDatum(InvalidOid),
+										   Int32GetDatum(-1));
+			}
+		case ENV_JSONB:
+			{
+				char	   *s = pnstrdup((const char *) plain, len);
+
+				return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+			}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("sealed %s value holds malformed plaintext", EnvelopeTypeName(type))));
+	return (Datum) 0;
+}
+
+/* Parse a stored value; error (quoting nothing) if malformed or of another type. */
+void
+TypesParseDatum(struct varlena *value, EnvelopeType expected, EnvelopeView *view)
+{
+	const char *why = EnvelopeParse((const uint8 *) VARDATA_ANY(value),
+									VARSIZE_ANY_EXHDR(value), view);
+
+	if (why == NULL && view->type != expected)
+		why = "it was sealed for another type";
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid %s value: %s", EnvelopeTypeName(expected), why)));
+}
+
+/* Parse "sealed1:<base64>" into a new varlena; error if malformed. */
+static Datum
+envelope_from_text(const char *str, EnvelopeType type)
+{
+	const char *b64 = str + PREFIX_LEN;
+	int			b64len = strlen(b64);
+	int			maxlen = pg_b64_dec_len(b64len);
+	struct varlena *result = palloc(VARHDRSZ + maxlen);
+	int			len;
+	EnvelopeView view;
+	const char *why;
+
+	len = pg_b64_decode(b64, b64len, VARDATA(result), maxlen);
+	if (len < 0)
+		why = "it is not valid base64";
+	else
+		why = EnvelopeParse((const uint8 *) VARDATA(result), len, &view);
+	if (why == NULL && view.version != ENVELOPE_VERSION)
+		why = "it is not a sealed value";
+	if (why == NULL && view.type != type)
+		why = "it was sealed for another type";
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s: %s", EnvelopeTypeName(type), why),
+				 errhint("Values starting with \"%s\" are read as sealed envelopes; seal such plaintext with privacy_guard.seal().",
+						 ENVELOPE_TEXT_PREFIX)));
+	SET_VARSIZE(result, VARHDRSZ + len);
+	return PointerGetDatum(result);
+}
+
+/*
+ * Parse plaintext with the underlying type's input function.  Its errors
+ * quote the input (personal data, into the log), so they are replaced by
+ * one that names only the type.
+ */
+static Datum
+parse_plain(char *str, EnvelopeType type)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile Datum plain = (Datum) 0;
+	volatile bool failed = false;
+
+	if (type == ENV_TEXT)
+		return CStringGetTextDatum(str);
+	PG_TRY();
+	{
+		switch (type)
+		{
+			case ENV_JSONB:
+				plain = DirectFunctionCall1(jsonb_in, CStringGetDatum(str));
+				break;
+			case ENV_DATE:
+				plain = DirectFunctionCall1(date_in, CStringGetDatum(str));
+				break;
+			case ENV_NUMERIC:
+				plain = DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+				break;
+			case ENV_BYTEA:
+				plain = DirectFunctionCall1(byteain, CStringGetDatum(str));
+				break;
+			default:
+				elog(ERROR, "unknown envelope type %d", (int) type);
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		failed = true;
+	}
+	PG_END_TRY();
+	if (failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s", EnvelopeTypeName(type)),
+				 errdetail("The value is not a valid %s.",
+						   type == ENV_JSONB ? "jsonb document" :
+						   type == ENV_DATE ? "date" :
+						   type == ENV_NUMERIC ? "number" : "bytea literal"),
+				 errhidestmt(true)));
+	return plain;
+}
+
+/* Input: an envelope back, or plaintext that becomes a pending value. */
+static Datum
+encrypted_in(char *str, EnvelopeType type)
+{
+	Datum		plain;
+	uint8	   *bytes;
+	int			len;
+	struct varlena *result;
+
+	if (strncmp(str, ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
+		return envelope_from_text(str, type);
+
+	plain = parse_plain(str, type);
+	bytes = TypesToPlain(type, plain, &len);
+	result = EnvelopePending(type, bytes, len);
+	explicit_bzero(bytes, len);
+	return PointerGetDatum(result);
+}
+
+static void
+refuse_pending(const EnvelopeView *view)
+{
+	if (view->version == ENVELOPE_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot output an unsealed %s value", EnvelopeTypeName(view->type)),
+				 errdetail("Plaintext is sealed when it is written to a protected column."),
+				 errhint("Use privacy_guard.seal() to seal a value explicitly.")));
+}
+
+static char *
+encrypted_out(struct varlena *value, EnvelopeType type)
+{
+	EnvelopeView view;
+	int			len = VARSIZE_ANY_EXHDR(value);
+	int			enclen = pg_b64_enc_len(len);
+	char	   *out;
+	int			n;
+
+	TypesParseDatum(value, type, &view);
+	refuse_pending(&view);
+	out = palloc(PREFIX_LEN + enclen + 1);
+	memcpy(out, ENVELOPE_TEXT_PREFIX, PREFIX_LEN);
+	n = pg_b64_encode(VARDATA_ANY(value), len, out + PREFIX_LEN, enclen);
+	if (n < 0)
+		elog(ERROR, "could not encode envelope");
+	out[PREFIX_LEN + n] = '\0';
+	return out;
+}
+
+static Datum
+encrypted_recv(StringInfo buf, EnvelopeType type)
+{
+	int			len = buf->len - buf->cursor;
+	struct varlena *result = palloc(VARHDRSZ + len);
+	EnvelopeView view;
+	const char *why;
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	pq_copymsgbytes(buf, VARDATA(result), len);
+	why = EnvelopeParse((const uint8 *) VARDATA(result), len, &view);
+	if (why == NULL && view.version != ENVELOPE_VERSION)
+		why = "it is not a sealed value";
+	if (why == NULL && view.type != type)
+		why = "it was sealed for another type";
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary %s value: %s", EnvelopeTypeName(type), why)));
+	return PointerGetDatum(result);
+}
+
+static bytea *
+encrypted_send(struct varlena *value, EnvelopeType type)
+{
+	EnvelopeView view;
+	int			len = VARSIZE_ANY_EXHDR(value);
+	bytea	   *result;
+
+	TypesParseDatum(value, type, &view);
+	refuse_pending(&view);
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), VARDATA_ANY(value), len);
+	return result;
+}
+
+/*
+ * The assignment cast from the plaintext type.  Text that is an envelope
+ * ("sealed1:...") is taken as the envelope, as input does, so an
+ * application that reads a protected column as text and writes it back
+ * through a typed parameter does not seal the envelope again.
+ */
+static Datum
+pending_from_value(Datum value, EnvelopeType type)
+{
+	int			len;
+	uint8	   *bytes;
+	struct varlena *result;
+
+	if (type == ENV_TEXT)
+	{
+		text	   *t = DatumGetTextPP(value);
+
+		if (VARSIZE_ANY_EXHDR(t) >= (int) PREFIX_LEN &&
+			memcmp(VARDATA_ANY(t), ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
+			return envelope_from_text(text_to_cstring(t), type);
+	}
+	bytes = TypesToPlain(type, value, &len);
+	result = EnvelopePending(type, bytes, len);
+	explicit_bzero(bytes, len);
+	return PointerGetDatum(result);
+}
+
+/* Declare in/out/recv/send and the cast from the plaintext type. */
+#define ENCRYPTED_TYPE_IO(name, envtype) \
+PG_FUNCTION_INFO_V1(pguard_##name##_in); \
+Datum pguard_##name##_in(PG_FUNCTION_ARGS) \
+{ return encrypted_in(PG_GETARG_CSTRING(0), envtype); } \
+PG_FUNCTION_INFO_V1(pguard_##name##_out); \
+Datum pguard_##name##_out(PG_FUNCTION_ARGS) \
+{ PG_RETURN_CSTRING(encrypted_out(PG_GETARG_VARLENA_PP(0), envtype)); } \
+PG_FUNCTION_INFO_V1(pguard_##name##_recv); \
+Datum pguard_##name##_recv(PG_FUNCTION_ARGS) \
+{ return encrypted_recv((StringInfo) PG_GETARG_POINTER(0), envtype); } \
+PG_FUNCTION_INFO_V1(pguard_##name##_send); \
+Datum pguard_##name##_send(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BYTEA_P(encrypted_send(PG_GETARG_VARLENA_PP(0), envtype)); } \
+PG_FUNCTION_INFO_V1(pguard_##name##_from_plain); \
+Datum pguard_##name##_from_plain(PG_FUNCTION_ARGS) \
+{ return pending_from_value(PG_GETARG_DATUM(0), envtype); }
+
+ENCRYPTED_TYPE_IO(encrypted_text, ENV_TEXT)
+ENCRYPTED_TYPE_IO(encrypted_jsonb, ENV_JSONB)
+ENCRYPTED_TYPE_IO(encrypted_date, ENV_DATE)
+ENCRYPTED_TYPE_IO(encrypted_numeric, ENV_NUMERIC)
+ENCRYPTED_TYPE_IO(encrypted_bytea, ENV_BYTEA)
+
+/* Integers written to a protected numeric column become pending numerics. */
+static Datum
+pending_numeric(Datum num)
+{
+	int			len;
+	uint8	   *bytes = TypesToPlain(ENV_NUMERIC, num, &len);
+	struct varlena *result = EnvelopePending(ENV_NUMERIC, bytes, len);
+
+	explicit_bzero(bytes, len);
+	return PointerGetDatum(result);
+}
+
+PG_FUNCTION_INFO_V1(pguard_int4_to_encrypted_numeric);
+Datum
+pguard_int4_to_encrypted_numeric(PG_FUNCTION_ARGS)
+{
+	return pending_numeric(DirectFunctionCall1(int4_numeric, PG_GETARG_DATUM(0)));
+}
+
+PG_FUNCTION_INFO_V1(pguard_int8_to_encrypted_numeric);
+Datum
+pguard_int8_to_encrypted_numeric(PG_FUNCTION_ARGS)
+{
+	return pending_numeric(DirectFunctionCall1(int8_numeric, PG_GETARG_DATUM(0)));
+}
+
+PG_FUNCTION_INFO_V1(pguard_check_sealed);
+
+/*
+ * check_sealed(value, category, subject): the CHECK constraint protect()
+ * puts on each protected column.  It holds even when triggers do not fire
+ * (session_replication_role = replica, disabled triggers): plaintext, an
+ * envelope of another category or type, and an envelope of another
+ * subject's key are all refused.  Raises rather than returning false, so
+ * that no row is ever rendered into an error detail.
+ */
+Datum
+pguard_check_sealed(PG_FUNCTION_ARGS)
+{
+	struct varlena *value;
+	char	   *category;
+	text	   *subject;
+	EnvelopeView view;
+	const char *why;
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+	KeyEntry   *key;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(true);
+	value = PG_GETARG_VARLENA_PP(0);
+	category = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	why = EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view);
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid value for a protected column: %s", why),
+				 errhidestmt(true)));
+	if (view.version == ENVELOPE_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("plaintext cannot be stored in a column protected for category \"%s\"", category),
+				 errdetail("The write bypassed privacy_guard's sealing trigger."),
+				 errhint("Write with session_replication_role = origin and triggers enabled, or write values made by privacy_guard.seal()."),
+				 errhidestmt(true)));
+	if (!EnvelopeCategoryIs(&view, category))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value of category \"%.*s\" cannot be stored in a column protected for category \"%s\"",
+						view.catlen, view.category, category),
+				 errhidestmt(true)));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the subject of a row with a protected value cannot be null"),
+				 errhidestmt(true)));
+	subject = PG_GETARG_TEXT_PP(2);
+	KeycacheSubjectDigest(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), digest);
+	key = KeycacheForId(view.key_id);
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value refers to a data key that does not exist"),
+				 errdetail("Its subject was erased, or it comes from another database."),
+				 errhidestmt(true)));
+	if (memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value belongs to another data subject"),
+				 errdetail("An envelope is accepted only in a row of the subject it was sealed for."),
+				 errhidestmt(true)));
+	PG_RETURN_BOOL(true);
+}

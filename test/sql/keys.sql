@@ -1,0 +1,49 @@
+-- Key hierarchy: one data key per subject, stored only wrapped, created on
+-- first use; rotation with a single master key version.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE TABLE accounts (id text PRIMARY KEY, email text);
+SELECT privacy_guard.protect('accounts', 'email', 'contact', 'id');
+INSERT INTO accounts VALUES ('c-1', 'one@example.com'), ('c-2', 'two@example.com');
+
+-- TESTS
+-- one key per subject, however many values are sealed for it
+INSERT INTO accounts SELECT 'c-' || g, g || '@example.com' FROM generate_series(3, 50) g;
+UPDATE accounts SET email = 'again@example.com' WHERE id = 'c-1';
+SELECT privacy_guard.seal('x'::text, 'contact', 'c-1') IS NOT NULL AS sealed_again;
+SELECT count(*) AS subject_keys, count(DISTINCT name) AS subjects
+  FROM privacy_guard.keys WHERE kind = 'subject';
+-- keys are stored wrapped: 12-byte nonce, 32-byte key, 16-byte tag, under version 1
+SELECT DISTINCT length(wrapped) AS wrapped_len, master_version FROM privacy_guard.keys;
+-- no two wrapped keys are alike
+SELECT count(DISTINCT wrapped) = count(*) AS all_distinct FROM privacy_guard.keys;
+-- a key row altered in the table no longer unwraps, with a clear error
+CREATE TABLE other (id text PRIMARY KEY, email text);
+SELECT privacy_guard.protect('other', 'email', 'contact', 'id');
+INSERT INTO other VALUES ('victim', 'victim@example.com'), ('thief', 'thief@example.com');
+UPDATE privacy_guard.keys SET wrapped = (SELECT wrapped FROM privacy_guard.keys WHERE name = 'victim')
+ WHERE name = 'thief';
+SELECT privacy_guard.reveal(email, 'marketing') FROM other WHERE id = 'thief';
+-- the same subject in two tables shares its key
+INSERT INTO other VALUES ('c-2', 'two-elsewhere@example.com');
+SELECT count(*) FROM privacy_guard.keys WHERE name = 'c-2';
+-- rotation with one master key version has nothing to re-wrap
+SELECT privacy_guard.rotate_master_key();
+-- the key cache size is a superuser setting
+SHOW privacy_guard.key_cache_size;
+SET ROLE app;
+SET privacy_guard.key_cache_size = 100;
+-- the keyring settings are not visible to ordinary roles
+SHOW privacy_guard.keyring_file;
+SELECT count(*) FROM pg_settings WHERE name LIKE 'privacy_guard.keyring%';
+RESET ROLE;
+-- a tiny cache still reveals everything (keys are evicted and reloaded in
+-- bulk), and the bulk load skips the broken key nobody asked for
+SET privacy_guard.key_cache_size = 16;
+SELECT count(privacy_guard.reveal(email, 'marketing')) FROM accounts;
+RESET privacy_guard.key_cache_size;
+
+-- CLEANUP
+DROP TABLE accounts, other;

@@ -1,0 +1,151 @@
+-- protect(): converting columns in place, and the write path afterwards.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP: a shop table as it exists before privacy_guard
+CREATE TABLE customers (
+    id      bigint PRIMARY KEY,
+    name    text NOT NULL,
+    email   varchar(200) UNIQUE,
+    phone   text,
+    born    date,
+    spent   numeric(10,2),
+    profile jsonb,
+    photo   bytea,
+    note    text
+);
+CREATE INDEX customers_phone_idx ON customers (phone);
+INSERT INTO customers VALUES
+    (1, 'Ada Lovelace', 'ada@example.com', '+44 20 7946 0018', '1815-12-10', 1234.50, '{"tier": "gold", "visits": 17}', '\x89504e47', 'first'),
+    (2, 'Alan Turing', 'alan@example.com', '+44 20 7946 0999', '1912-06-23', 88.10, '{"tier": "silver"}', NULL, NULL),
+    (3, 'Grace Hopper', NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO app, courier, support_agent, marketer, analyst;
+
+-- TESTS
+-- refusals, each with a hint
+SELECT privacy_guard.protect('customers', 'name', 'health', 'id');
+SELECT privacy_guard.protect('customers', 'name', 'unused', 'id');
+SELECT privacy_guard.protect('customers', 'name', 'nope', 'id');
+SELECT privacy_guard.protect('customers', 'nope', 'identity', 'id');
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'nope');
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'name');
+SELECT privacy_guard.protect('customers', 'id', 'identity', 'name');
+SELECT privacy_guard.protect('customers', 'name', 'identity', NULL);
+SELECT privacy_guard.protect('pg_class', 'relname', 'identity', 'oid');
+-- an index on the column: refused unless searchable
+SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
+SELECT privacy_guard.protect('customers', 'phone', 'phone', 'id');
+-- a view depends on the column: refused, hint names the view
+CREATE VIEW customer_names AS SELECT id, name FROM customers;
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');
+DROP VIEW customer_names;
+-- a CHECK constraint compares plaintext: refused
+ALTER TABLE customers ADD CONSTRAINT note_short CHECK (length(note) < 100);
+SELECT privacy_guard.protect('customers', 'note', 'browsing', 'id');
+ALTER TABLE customers DROP CONSTRAINT note_short;
+-- a non-owner cannot protect someone else's table
+SET ROLE policy_owner;
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');
+RESET ROLE;
+-- searchable only for text
+SELECT privacy_guard.protect('customers', 'born', 'birth', 'id', searchable => true);
+
+-- protect every column type; unique and plain indexes move to the blind index
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');
+SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('customers', 'phone', 'phone', 'id', searchable => true);
+SELECT privacy_guard.protect('customers', 'born', 'birth', 'id');
+SELECT privacy_guard.protect('customers', 'spent', 'spend', 'id');
+SELECT privacy_guard.protect('customers', 'profile', 'browsing', 'id');
+SELECT privacy_guard.protect('customers', 'photo', 'document', 'id');
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');   -- twice
+\d customers
+SELECT table_name, column_name, category, subject_column, searchable, column_type
+  FROM privacy_guard.protected_columns ORDER BY column_name;
+
+-- existing rows were sealed in place: all columns print as envelopes
+SELECT id, left(name::text, 8), left(email::text, 8), left(born::text, 8),
+       left(spent::text, 8), left(profile::text, 8), left(photo::text, 8)
+  FROM customers ORDER BY id;
+-- and reveal to the purposes that may see them
+SELECT id, privacy_guard.reveal(name, 'support') AS name, privacy_guard.reveal(email, 'support') AS email,
+       privacy_guard.reveal(phone, 'support') AS phone, privacy_guard.reveal(born, 'support') AS born,
+       privacy_guard.reveal(spent, 'support') AS spent, privacy_guard.reveal(profile, 'support') AS profile,
+       privacy_guard.reveal(photo, 'support') AS photo
+  FROM customers ORDER BY id;
+
+-- the application's unchanged SQL: INSERT, UPDATE, upsert, COPY, typed parameters
+SET ROLE app;
+INSERT INTO customers (id, name, email, phone, born, spent, profile, photo)
+VALUES (4, 'Katherine Johnson', 'kj@example.com', '+1 757 555 0100', '1918-08-26', 42, '{"tier": "bronze"}', '\x00ff');
+UPDATE customers SET email = 'ada@lovelace.example' WHERE id = 1;
+UPDATE customers SET note = 'unchanged protected columns stay as they were' WHERE id = 2;
+INSERT INTO customers (id, name, email) VALUES (4, 'K. Johnson', 'katherine@example.com')
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email;
+COPY customers (id, name, email, phone, born, spent) FROM stdin;
+5	Hedy Lamarr	hedy@example.com	+1 310 555 0123	1914-11-09	7.25
+\.
+PREPARE ins(bigint, text, varchar, date, numeric, integer) AS
+    INSERT INTO customers (id, name, email, born, spent) VALUES ($1, $2, $3, $4, $5), ($1 + 1, $2, NULL, NULL, $6);
+EXECUTE ins(6, 'Margaret Hamilton', 'mh@example.com', '1936-08-17', 99.99, 12);
+RESET ROLE;
+SELECT id, privacy_guard.reveal(name, 'support') AS name, privacy_guard.reveal(email, 'support') AS email,
+       privacy_guard.reveal(phone, 'support') AS phone, privacy_guard.reveal(born, 'support') AS born,
+       privacy_guard.reveal(spent, 'support') AS spent, note
+  FROM customers ORDER BY id;
+
+-- the blind index: equality search is an index scan, kept current by writes
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('kj@example.com', 'contact');
+RESET enable_seqscan;
+SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('katherine@example.com', 'contact');
+SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('kj@example.com', 'contact');
+SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('ada@lovelace.example', 'contact');
+SELECT id FROM customers WHERE phone_bidx = privacy_guard.blind_index('+44 20 7946 0999', 'phone');
+-- unique stays unique (terse: the key in the detail is a random-keyed HMAC)
+\set VERBOSITY terse
+INSERT INTO customers (id, name, email) VALUES (10, 'Copycat', 'hedy@example.com');
+\set VERBOSITY default
+-- the writer cannot forge the blind index
+UPDATE customers SET email_bidx = '\x00' WHERE id = 5;
+SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('hedy@example.com', 'contact');
+-- a category nothing was indexed under has no search term
+SELECT privacy_guard.blind_index('x', 'identity') IS NULL AS no_term;
+SELECT privacy_guard.blind_index('x', 'nope');
+
+-- attacks on the write path
+-- ciphertext copied to another subject's row
+UPDATE customers SET email = (SELECT email FROM customers WHERE id = 1) WHERE id = 2;
+UPDATE customers SET name = (SELECT name FROM customers WHERE id = 1) WHERE id = 2;
+-- ciphertext copied to another category's column of the same subject
+UPDATE customers SET note = NULL, phone = (SELECT email::text FROM customers WHERE id = 1)::privacy_guard.encrypted_text WHERE id = 1;
+-- writing back the row's own envelope is accepted (a restore)
+UPDATE customers SET email = (SELECT email FROM customers c WHERE c.id = 1) WHERE id = 1;
+SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 1;
+-- the subject changes but the sealed values do not
+UPDATE customers SET id = 100 WHERE id = 1;
+-- a null subject
+INSERT INTO customers (id, name) VALUES (NULL, 'Nobody');
+-- triggers bypassed: replica mode and disabled triggers are refused by the CHECK
+SET session_replication_role = replica;
+INSERT INTO customers (id, name) VALUES (20, 'Replica Plaintext');
+INSERT INTO customers (id, name) VALUES (21, NULL);
+RESET session_replication_role;
+ALTER TABLE customers DISABLE TRIGGER USER;
+UPDATE customers SET name = 'Disabled Trigger' WHERE id = 2;
+UPDATE customers SET name = (SELECT name FROM customers WHERE id = 1) WHERE id = 2;
+ALTER TABLE customers ENABLE TRIGGER USER;
+SELECT count(*) FROM customers WHERE id IN (20, 21);
+-- DELETE needs nothing
+DELETE FROM customers WHERE id = 7;
+
+-- COPY round trip of envelopes (what pg_dump does): accepted unchanged
+SELECT name AS dumped_name FROM customers WHERE id = 2 \gset
+DELETE FROM customers WHERE id = 2;
+INSERT INTO customers (id, name) VALUES (2, :'dumped_name');
+SELECT name::text = :'dumped_name' AS unchanged, privacy_guard.reveal(name, 'support') FROM customers WHERE id = 2;
+-- and refused in another subject's row
+INSERT INTO customers (id, name) VALUES (30, :'dumped_name');
+
+-- CLEANUP
+DROP TABLE customers;

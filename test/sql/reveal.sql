@@ -1,0 +1,156 @@
+-- reveal(): the decision (purpose, grant, allowance, masking, erasure) and
+-- the attacks on sealed values.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE TABLE people (
+    id      int PRIMARY KEY,
+    name    text,
+    email   text,
+    phone   text,
+    address text,
+    card    text,
+    born    date,
+    spent   numeric,
+    prefs   jsonb,
+    scan    bytea
+);
+INSERT INTO people VALUES
+    (1, 'Ada King Lovelace', 'ada@example.com', '+44 20 7946 0018', '12 St James''s Square, London SW1Y 4JH',
+     '4111 1111 1111 1111', '1815-12-10', 1234.56, '{"newsletter": true, "tags": ["math", "poetry"], "score": 87, "note": "likes engines"}', '\x0102'),
+    (2, 'Émile Zola', 'e@example.fr', '0612345678', 'Paris', '5500-0000-0000-0004', '1840-04-02', 5, '"plain string"', '\x');
+SELECT privacy_guard.protect('people', 'name', 'identity', 'id');
+SELECT privacy_guard.protect('people', 'email', 'contact', 'id');
+SELECT privacy_guard.protect('people', 'phone', 'phone', 'id');
+SELECT privacy_guard.protect('people', 'address', 'address', 'id');
+SELECT privacy_guard.protect('people', 'card', 'payment', 'id');
+SELECT privacy_guard.protect('people', 'born', 'birth', 'id');
+SELECT privacy_guard.protect('people', 'spent', 'spend', 'id');
+SELECT privacy_guard.protect('people', 'prefs', 'browsing', 'id');
+SELECT privacy_guard.protect('people', 'scan', 'document', 'id');
+GRANT SELECT ON people TO app, courier, support_agent, marketer, analyst;
+-- a second seven-letter category marketing may see, for the forged header below
+SELECT privacy_guard.define_category('loyalty');
+SELECT privacy_guard.allow('marketing', 'loyalty');
+
+-- TESTS
+-- no purpose declared: refused, naming role and category, never the value
+SET ROLE courier;
+SELECT privacy_guard.reveal(address) FROM people WHERE id = 1;
+-- the courier, for delivery: address and phone in full
+SELECT privacy_guard.set_purpose('delivery');
+SELECT id, privacy_guard.reveal(address) AS address, privacy_guard.reveal(phone) AS phone FROM people ORDER BY id;
+-- and identity through the parent purpose's allowance
+SELECT privacy_guard.reveal(name) FROM people WHERE id = 1;
+-- but not the e-mail: the purpose is not allowed the category
+SELECT privacy_guard.reveal(email) FROM people WHERE id = 1;
+-- nor under a purpose the role was not granted, explicitly
+SELECT privacy_guard.reveal(email, 'support') FROM people WHERE id = 1;
+-- nor an unknown purpose
+SELECT privacy_guard.reveal(email, 'no_such_purpose') FROM people WHERE id = 1;
+RESET ROLE;
+
+-- the declared purpose does not travel to another role
+SET ROLE analyst;
+SELECT privacy_guard.current_purpose();
+SELECT privacy_guard.reveal(address) FROM people WHERE id = 1;
+SELECT privacy_guard.reveal(address, 'delivery') FROM people WHERE id = 1;
+-- a role with broad SELECT sees only envelopes
+SELECT left(name::text, 8) = 'sealed1:' AS sealed FROM people WHERE id = 1;
+RESET ROLE;
+SELECT privacy_guard.reset_purpose();
+
+-- support sees everything masked, each rule in the plaintext's own type
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT id, privacy_guard.reveal(name) AS name, privacy_guard.reveal(email) AS email,
+       privacy_guard.reveal(phone) AS phone, privacy_guard.reveal(address) AS address,
+       privacy_guard.reveal(card) AS card
+  FROM people ORDER BY id;
+SELECT id, privacy_guard.reveal(born) AS born, privacy_guard.reveal(spent) AS spent,
+       privacy_guard.reveal(prefs) AS prefs, privacy_guard.reveal(scan) IS NULL AS scan_null
+  FROM people ORDER BY id;
+SELECT pg_typeof(privacy_guard.reveal(born)), pg_typeof(privacy_guard.reveal(spent)),
+       pg_typeof(privacy_guard.reveal(prefs)), pg_typeof(privacy_guard.reveal(scan))
+  FROM people WHERE id = 1;
+RESET ROLE;
+
+-- marketing sees its categories in full, types preserved
+SET ROLE marketer;
+SELECT id, privacy_guard.reveal(email, 'marketing') AS email, privacy_guard.reveal(born, 'marketing') AS born,
+       privacy_guard.reveal(spent, 'marketing') AS spent, privacy_guard.reveal(prefs, 'marketing') AS prefs,
+       privacy_guard.reveal(scan, 'marketing') AS scan
+  FROM people ORDER BY id;
+-- payment is masked for order_fulfilment
+SELECT privacy_guard.reveal(card, 'order_fulfilment') FROM people ORDER BY id;
+RESET ROLE;
+
+-- policy changes take effect at once
+SELECT privacy_guard.allow('support', 'contact', 'full');
+SET ROLE support_agent;
+SELECT privacy_guard.reveal(email) FROM people WHERE id = 1;
+RESET ROLE;
+SELECT privacy_guard.revoke_purpose('support_agent', 'support');
+SET ROLE support_agent;
+SELECT privacy_guard.reveal(email) FROM people WHERE id = 1;
+RESET ROLE;
+SELECT privacy_guard.grant_purpose('support_agent', 'support');
+-- so does role membership
+REVOKE dispatch FROM courier;
+SET ROLE courier;
+SELECT privacy_guard.reveal(address, 'delivery') FROM people WHERE id = 1;
+RESET ROLE;
+GRANT dispatch TO courier;
+SET ROLE courier;
+SELECT privacy_guard.reveal(address, 'delivery') FROM people WHERE id = 1;
+RESET ROLE;
+
+-- attacks on sealed values
+SELECT email AS ada_email FROM people WHERE id = 1 \gset
+CREATE FUNCTION pg_temp.envelope(bytes bytea) RETURNS text LANGUAGE sql AS $$
+    SELECT 'sealed1:' || translate(encode(bytes, 'base64'), E'\n', '') $$;
+CREATE FUNCTION pg_temp.flip(env text, i int) RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.envelope(set_byte(decode(substr(env, 9), 'base64'), i,
+                                     get_byte(decode(substr(env, 9), 'base64'), i) # 1)) $$;
+CREATE FUNCTION pg_temp.try_reveal(env text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN privacy_guard.reveal(env::privacy_guard.encrypted_text, 'marketing');
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+SET ROLE marketer;
+SELECT pg_temp.try_reveal(:'ada_email') AS untouched;
+SELECT pg_temp.try_reveal(pg_temp.envelope(decode(substr(:'ada_email', 9), 'base64'))) AS rebuilt;
+-- every single-bit change, at every offset, is refused; none reveals.
+-- Header bytes: version (0), type (1), key id (2-9), category (10-17):
+-- refused as malformed (22P02), as an unknown category (42501), or, for a
+-- key id that names no key, NULL as for an erased subject.  Nonce,
+-- ciphertext and tag changes fail authentication (XX001).
+SELECT CASE WHEN i < 18 THEN 'header' ELSE 'nonce, ciphertext, tag' END AS region,
+       pg_temp.try_reveal(pg_temp.flip(:'ada_email', i)) AS outcome, count(*)
+  FROM generate_series(0, length(decode(substr(:'ada_email', 9), 'base64')) - 1) AS i
+ GROUP BY 1, 2 ORDER BY 1, 2;
+-- the header rewritten to another category the purpose may see: the tag
+-- binds the category, so it fails authentication
+SELECT pg_temp.try_reveal(pg_temp.envelope(overlay(decode(substr(:'ada_email', 9), 'base64')
+                                                   PLACING convert_to('loyalty', 'UTF8') FROM 12 FOR 7)))
+       AS category_forged;
+-- a truncated envelope
+SELECT privacy_guard.reveal(left(:'ada_email', 40)::privacy_guard.encrypted_text, 'marketing');
+RESET ROLE;
+
+-- an erased subject (its data key destroyed) reveals NULL
+DELETE FROM privacy_guard.keys WHERE kind = 'subject' AND name = '2';
+SET ROLE marketer;
+SELECT id, privacy_guard.reveal(email, 'marketing') FROM people ORDER BY id;
+RESET ROLE;
+-- and its rows can no longer be written with sealed values of that key
+UPDATE people SET email = email WHERE id = 2;
+UPDATE people SET spent = 1 WHERE id = 2;
+
+-- NULL reveals NULL
+SELECT privacy_guard.reveal(NULL::privacy_guard.encrypted_text, 'marketing');
+
+-- CLEANUP
+DROP TABLE people;

@@ -1,0 +1,79 @@
+-- The encrypted types: text form, binary form, plaintext input, refusals.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE TABLE sealed (id int PRIMARY KEY, t privacy_guard.encrypted_text);
+INSERT INTO sealed VALUES (1, privacy_guard.seal('alice@example.com'::text, 'contact', '1'));
+
+-- TESTS
+-- the text form is the printable, versioned envelope, never the plaintext
+SELECT left(t::text, 8) AS prefix, t::text LIKE '%alice%' AS leaks FROM sealed;
+-- two seals of the same plaintext differ (fresh nonce)
+SELECT privacy_guard.seal('same'::text, 'contact', '1')::text
+       <> privacy_guard.seal('same'::text, 'contact', '1')::text AS differ;
+-- the text form is accepted back unchanged: by input (dump, COPY) and by
+-- the text cast (an application writing back what it read)
+SELECT t AS envelope FROM sealed \gset
+SELECT :'envelope'::privacy_guard.encrypted_text::text = :'envelope' AS input_round_trip;
+SELECT (t::text)::privacy_guard.encrypted_text::text = t::text AS cast_round_trip FROM sealed;
+SELECT privacy_guard.reveal((t::text)::privacy_guard.encrypted_text, 'support') FROM sealed;
+-- the binary form too
+SELECT privacy_guard.encrypted_text_send(t) = decode(substr(t::text, 9), 'base64') AS send_is_envelope FROM sealed;
+
+-- every type seals and prints as an envelope of its own type
+SELECT left(privacy_guard.seal('{"a": 1}'::jsonb, 'browsing', '1')::text, 8),
+       left(privacy_guard.seal('2000-02-29'::date, 'birth', '1')::text, 8),
+       left(privacy_guard.seal(12.5::numeric, 'spend', '1')::text, 8),
+       left(privacy_guard.seal('\xdeadbeef'::bytea, 'document', '1')::text, 8);
+-- an envelope of one type is refused by another
+SELECT (SELECT t::text FROM sealed)::privacy_guard.encrypted_date;
+
+-- garbage envelopes: clear errors that quote nothing of the input
+SELECT 'sealed1:'::privacy_guard.encrypted_text;
+SELECT 'sealed1:not base64 at all!'::privacy_guard.encrypted_text;
+SELECT 'sealed1:AQ=='::privacy_guard.encrypted_text;
+SELECT ('sealed1:' || encode('\x09010000000000000001076164647265737300000000000000000000000000000000000000000000000000'::bytea, 'base64'))::privacy_guard.encrypted_text;
+SELECT ('sealed1:' || encode('\x01010000000000000000076164647265737300000000000000000000000000000000000000000000000000'::bytea, 'base64'))::privacy_guard.encrypted_text;
+SELECT ('sealed1:' || encode('\x010100000000000000010741444452455353000000000000000000000000000000000000000000000000'::bytea, 'base64'))::privacy_guard.encrypted_text;
+SELECT ('sealed1:' || encode('\x0101000000000000000150'::bytea, 'base64'))::privacy_guard.encrypted_text;
+
+-- plaintext input becomes an unsealed value: it cannot be printed,
+-- sent, or revealed, and no cast turns it back into text
+SELECT 'secret'::privacy_guard.encrypted_text;
+SELECT privacy_guard.encrypted_text_send('secret'::privacy_guard.encrypted_text);
+SELECT 'secret'::privacy_guard.encrypted_text::text;
+SELECT privacy_guard.reveal('secret'::privacy_guard.encrypted_text, 'support');
+SELECT privacy_guard.reveal('secret'::text::privacy_guard.encrypted_text, 'support');
+SELECT '2024-01-01'::privacy_guard.encrypted_date;
+SELECT '{bad json'::privacy_guard.encrypted_jsonb;
+SELECT 'abc'::privacy_guard.encrypted_numeric;
+-- invalid plaintext is refused without quoting it
+SELECT '1815-13-45'::privacy_guard.encrypted_date;
+-- there is no operator that could compare plaintext
+SELECT t = t FROM sealed;
+SELECT t < t FROM sealed;
+SELECT count(DISTINCT t) FROM sealed;
+
+-- an unsealed value in a table nobody protected is unreadable noise
+CREATE TABLE careless (v privacy_guard.encrypted_text);
+INSERT INTO careless VALUES ('careless plaintext');
+SELECT v FROM careless;
+SELECT privacy_guard.reveal(v, 'support') FROM careless;
+DROP TABLE careless;
+
+-- NULL in, NULL out
+SELECT privacy_guard.seal(NULL::text, 'contact', '1') IS NULL AS null_sealed;
+SELECT privacy_guard.seal('x'::text, NULL, '1');
+SELECT privacy_guard.seal('x'::text, 'contact', NULL);
+
+-- '' and large values seal
+SELECT length(privacy_guard.seal(''::text, 'contact', '1')::text) > 8 AS empty_ok;
+SELECT length(privacy_guard.seal(repeat('x', 1000000), 'contact', '1')::text) > 1000000 AS large_ok;
+
+-- seal refuses unknown, prohibited and purpose-less categories
+SELECT privacy_guard.seal('x'::text, 'nope', '1');
+SELECT privacy_guard.seal('diabetes'::text, 'health', '1');
+SELECT privacy_guard.seal('x'::text, 'unused', '1');
+
+DROP TABLE sealed;

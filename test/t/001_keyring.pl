@@ -1,0 +1,136 @@
+# The keyring: refused files (permissions, owner, malformed lines, short
+# keys, duplicate versions), a server that starts without a usable keyring,
+# reload, keyring_command, and no key material in any log line or message.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('keyring');
+$node->init;
+my $dir = $node->basedir;
+my $keyfile = "$dir/keyring";
+
+my $k1 = 'a1' x 32;
+my $k2 = 'b2' x 32;
+
+sub write_keyring
+{
+	my ($content, $mode) = @_;
+	open(my $fh, '>', $keyfile) or die "could not write $keyfile: $!";
+	print $fh $content;
+	close($fh);
+	chmod($mode // 0600, $keyfile);
+}
+
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'privacy_guard'
+privacy_guard.keyring_file = '$keyfile'
+});
+
+# A missing keyring does not stop the server.
+$node->start;
+ok(1, 'server starts with a missing keyring');
+like(slurp_file($node->logfile), qr/privacy_guard keyring is not available: could not open keyring file/,
+	'the missing keyring is logged at start');
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION privacy_guard;
+	SELECT privacy_guard.define_category('contact');
+	SELECT privacy_guard.define_purpose('support');
+	SELECT privacy_guard.allow('support', 'contact');
+});
+
+# Each broken keyring: the operation fails with the reason, never the key.
+sub seal_error
+{
+	my ($stderr);
+	$node->psql('postgres', q{SELECT privacy_guard.seal('x'::text, 'contact', 's1')},
+		stderr => \$stderr);
+	return $stderr;
+}
+
+sub reload_and_check
+{
+	my ($content, $mode, $pattern, $name) = @_;
+	write_keyring($content, $mode);
+	$node->reload;
+	my $err = seal_error();
+	like($err, $pattern, $name);
+	unlike($err, qr/a1a1|b2b2|A1A1/i, "$name: no key material in the message");
+}
+
+reload_and_check("1:$k1\n", 0644, qr/group or world access/, 'a world-readable keyring is refused');
+reload_and_check("1:$k1\n", 0640, qr/group or world access/, 'a group-readable keyring is refused');
+reload_and_check("# comment\n1:$k1\n2\n", 0600, qr/keyring file ".*" line 3: expected VERSION:HEX/,
+	'a malformed line is refused, naming the line');
+reload_and_check("1:" . substr($k1, 0, 62) . "\n", 0600, qr/line 1: key must be 64 hexadecimal digits/,
+	'a short key is refused');
+reload_and_check("1:${k1}ff\n", 0600, qr/line 1: key must be 64 hexadecimal digits/,
+	'a long key is refused');
+reload_and_check("1:$k1\n1:$k2\n", 0600, qr/line 2: duplicate key version 1/,
+	'a duplicate version is refused');
+reload_and_check("1:" . ('zz' x 32) . "\n", 0600, qr/line 1: key is not hexadecimal/,
+	'a non-hex key is refused');
+reload_and_check("0:$k1\n", 0600, qr/line 1: version must be an integer/,
+	'version 0 is refused');
+reload_and_check("", 0600, qr/holds no keys/, 'an empty keyring is refused');
+reload_and_check("1:$k1\n", 0600, qr/^$/, 'a good keyring is accepted after reload');
+
+# The keyring is read again by a running session after a reload.
+my $sealed = $node->safe_psql('postgres',
+	q{SELECT privacy_guard.seal('kept secret'::text, 'contact', 's1')});
+like($sealed, qr/^sealed1:/, 'sealing works with a good keyring');
+
+# A second version: the highest one wraps new keys.
+write_keyring("1:$k1\n2:$k2\n", 0600);
+$node->reload;
+$node->safe_psql('postgres', q{SELECT privacy_guard.seal('y'::text, 'contact', 's2')});
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(name || '=' || master_version, ',' ORDER BY name) FROM privacy_guard.keys WHERE kind = 'subject'}),
+	's1=1,s2=2', 'the highest version wraps new keys');
+
+# Owned by another user: only testable as root, which the test never is.
+
+# keyring_command supplies the same format; both settings together are refused.
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = 'cat $keyfile'});
+$node->reload;
+like(seal_error(), qr/both privacy_guard.keyring_file and privacy_guard.keyring_command are set/,
+	'setting both is refused');
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_file = ''});
+$node->reload;
+is(seal_error(), '', 'keyring_command alone works');
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = 'false'});
+$node->reload;
+like(seal_error(), qr/keyring_command failed with exit status 1/, 'a failing command is reported');
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = 'echo 1:abc'});
+$node->reload;
+like(seal_error(), qr/keyring_command output line 1: key must be 64/, 'bad command output names the line');
+
+# Ordinary roles cannot see the settings.
+$node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
+my ($out, $err);
+$node->psql('postgres', 'SHOW privacy_guard.keyring_command', extra_params => [ '-U', 'plain' ],
+	stdout => \$out, stderr => \$err);
+like($err, qr/permission denied|must be superuser|privileges of pg_read_all_settings/, 'SHOW is refused to ordinary roles');
+
+# A restart with a good keyring: sealed data still reveals.
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = ''\nprivacy_guard.keyring_file = '$keyfile'});
+$node->reload;
+$node->safe_psql('postgres', q{
+	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
+	CREATE TABLE t (id text PRIMARY KEY, v text);
+	SELECT privacy_guard.protect('t', 'v', 'contact', 'id');
+	INSERT INTO t VALUES ('s1', 'survives restart');
+});
+$node->restart;
+is($node->safe_psql('postgres', q{SELECT privacy_guard.reveal(v, 'support') FROM t}),
+	'survives restart', 'sealed data reveals after a restart');
+
+# Never a key in the server log.
+my $log = slurp_file($node->logfile);
+unlike($log, qr/a1a1a1|b2b2b2/i, 'no key material in the server log');
+
+$node->stop;
+done_testing();

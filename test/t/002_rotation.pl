@@ -1,0 +1,76 @@
+# Master key rotation: re-wrap every data key under the newest version
+# without touching table data; afterwards the old version can be removed
+# from the keyring and everything still reveals.  Without rotation, removing
+# the old version makes its keys unusable, with a clear error.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('rotation');
+$node->init;
+my $keyfile = $node->basedir . '/keyring';
+my $k1 = '11' x 32;
+my $k2 = '22' x 32;
+
+sub write_keyring
+{
+	open(my $fh, '>', $keyfile) or die $!;
+	print $fh @_;
+	close($fh);
+	chmod(0600, $keyfile);
+}
+
+write_keyring("1:$k1\n");
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'privacy_guard'
+privacy_guard.keyring_file = '$keyfile'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION privacy_guard;
+	SELECT privacy_guard.define_category('contact');
+	SELECT privacy_guard.define_purpose('support');
+	SELECT privacy_guard.allow('support', 'contact');
+	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
+	CREATE TABLE t (id int PRIMARY KEY, email text UNIQUE);
+	INSERT INTO t SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 200) g;
+	SELECT privacy_guard.protect('t', 'email', 'contact', 'id', searchable => true);
+});
+my $before = $node->safe_psql('postgres', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM t});
+
+write_keyring("1:$k1\n2:$k2\n");
+$node->reload;
+is($node->safe_psql('postgres', 'SELECT privacy_guard.rotate_master_key()'), '201',
+	'rotation re-wraps 200 data keys and 1 blind-index key');
+is($node->safe_psql('postgres', 'SELECT privacy_guard.rotate_master_key()'), '0',
+	'a second rotation has nothing left to do');
+is($node->safe_psql('postgres', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM t}),
+	$before, 'table data was not rewritten');
+
+# Retire version 1.
+write_keyring("2:$k2\n");
+$node->reload;
+$node->restart;    # no cached keys: everything is unwrapped again
+is($node->safe_psql('postgres', q{SELECT count(privacy_guard.reveal(email, 'support')) FROM t}),
+	'200', 'every value reveals with only version 2 in the keyring');
+is($node->safe_psql('postgres',
+	q{SELECT id FROM t WHERE email_bidx = privacy_guard.blind_index('user7@example.com', 'contact')}),
+	'7', 'the blind index still matches');
+
+# A key still wrapped under a version that was removed fails clearly.
+write_keyring("2:$k2\n3:" . ('33' x 32) . "\n");
+$node->reload;
+$node->safe_psql('postgres', q{INSERT INTO t VALUES (999, 'late@example.com')});
+write_keyring("2:$k2\n");
+$node->restart;
+my ($out, $err);
+$node->psql('postgres', q{SELECT privacy_guard.reveal(email, 'support') FROM t WHERE id = 999},
+	stdout => \$out, stderr => \$err);
+like($err, qr/master key version 3 is not in the keyring/, 'a retired version is named in the error');
+unlike($err, qr/3333/, 'and no key material');
+
+$node->stop;
+done_testing();
