@@ -39,3 +39,43 @@ user_copy() {
 	chmod 755 "$dest"
 	echo "$dest"
 }
+
+# Start a throwaway server in a new directory: sets SERVER_DIR and
+# SERVER_PORT.  Extra postgresql.conf lines come as arguments.
+start_server() {
+	SERVER_PORT=$1
+	shift
+	SERVER_DIR=$(mktemp -d /tmp/privacy_guard-server.XXXXXX)
+	chmod 755 "$SERVER_DIR"
+	[ "$(id -u)" -eq 0 ] && chown "$PGUARD_USER" "$SERVER_DIR"
+	local extra
+	extra=$(printf '%s\n' "$@")
+	as_user bash -c "
+		set -e
+		cd '$SERVER_DIR'
+		umask 077
+		echo \"1:\$(openssl rand -hex 32)\" > keyring
+		initdb -D data -A trust -U postgres >/dev/null
+		cat >> data/postgresql.conf <<CONF
+shared_preload_libraries = 'privacy_guard'
+privacy_guard.keyring_file = '$SERVER_DIR/keyring'
+listen_addresses = ''
+unix_socket_directories = '$SERVER_DIR'
+port = $SERVER_PORT
+$extra
+CONF
+		pg_ctl -D data -l server.log -w start >/dev/null
+	"
+}
+
+stop_server() {
+	[ -n "${SERVER_DIR:-}" ] || return 0
+	as_user pg_ctl -D "$SERVER_DIR/data" -m fast stop >/dev/null 2>&1 || true
+	rm -rf "$SERVER_DIR"
+	SERVER_DIR=
+}
+
+# psql against the throwaway server, as its superuser.
+server_psql() {
+	as_user psql -X -q -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres -d postgres "$@"
+}

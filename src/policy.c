@@ -15,7 +15,8 @@
  * by a purpose if it or an ancestor requires it.
  *
  * The purpose a session acts under lives here too: set_purpose() checks
- * the role's grant at once, and reveal checks it again on use.
+ * the role's grant at once, and reveal checks it again on use.  It belongs
+ * to the role that declared it; after SET ROLE no purpose is declared.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -64,9 +65,10 @@ static int	nallowances;
 static Grant *grants;
 static int	ngrants;
 
-/* the session's declared purpose */
+/* the session's declared purpose, and the role that declared it */
 static char session_purpose[NAMEDATALEN * 2];
 static bool session_purpose_set = false;
+static Oid	session_purpose_role = InvalidOid;
 
 static void
 policy_invalidate(void)
@@ -343,10 +345,16 @@ PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category)
 	return LEVEL_NONE;
 }
 
+/*
+ * The declared purpose, if the current role declared it: after SET ROLE (or
+ * inside a SECURITY DEFINER function) another role has declared nothing.
+ */
 const char *
 PolicySessionPurpose(void)
 {
-	return session_purpose_set ? session_purpose : NULL;
+	if (!session_purpose_set || session_purpose_role != GetUserId())
+		return NULL;
+	return session_purpose;
 }
 
 PG_FUNCTION_INFO_V1(pguard_set_purpose);
@@ -375,6 +383,7 @@ pguard_set_purpose(PG_FUNCTION_ARGS)
 				 errhint("Ask the policy owner to run privacy_guard.grant_purpose().")));
 	strlcpy(session_purpose, p->name, sizeof(session_purpose));
 	session_purpose_set = true;
+	session_purpose_role = GetUserId();
 	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
 }
 
@@ -383,9 +392,11 @@ PG_FUNCTION_INFO_V1(pguard_current_purpose);
 Datum
 pguard_current_purpose(PG_FUNCTION_ARGS)
 {
-	if (!session_purpose_set)
+	const char *purpose = PolicySessionPurpose();
+
+	if (purpose == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
+	PG_RETURN_TEXT_P(cstring_to_text(purpose));
 }
 
 PG_FUNCTION_INFO_V1(pguard_reset_purpose);

@@ -56,9 +56,21 @@ RevealOutcomeName(RevealOutcome outcome)
 	return outcome_names[outcome];
 }
 
+static PolicyDecision *last_decision = NULL;
+
+/* Does a memo slot hold this (generation, role, purpose, category)? */
+static inline bool
+memo_matches(PolicyDecision *d, uint64 gen, Oid userid,
+			 const char *purpose, int purposelen, const char *category, int catlen)
+{
+	return d->generation == gen && d->userid == userid &&
+		memcmp(d->category, category, catlen) == 0 && d->category[catlen] == '\0' &&
+		memcmp(d->purpose, purpose, purposelen) == 0 && d->purpose[purposelen] == '\0';
+}
+
 /* Policy checks for (current role, purpose, category); raises on refusal. */
 static PolicyDecision *
-decide_policy(const char *purpose, const char *category, int catlen)
+decide_policy(const char *purpose_bytes, int purposelen, const char *category, int catlen)
 {
 	Oid			userid = GetUserId();
 	uint64		gen = PolicyGeneration();
@@ -66,16 +78,20 @@ decide_policy(const char *purpose, const char *category, int catlen)
 	PolicyCategory *c;
 	PolicyDecision *d;
 	char		catname[ENVELOPE_MAX_CATEGORY + 1];
+	char	   *purpose;
 
+	if (last_decision != NULL &&
+		memo_matches(last_decision, gen, userid, purpose_bytes, purposelen, category, catlen))
+		return last_decision;
 	for (int i = 0; i < MEMO_SIZE; i++)
 	{
 		d = &memo[i];
-		if (d->generation == gen && d->userid == userid &&
-			strncmp(d->category, category, catlen) == 0 && d->category[catlen] == '\0' &&
-			strcmp(d->purpose, purpose) == 0)
-			return d;
+		if (purposelen < (int) sizeof(d->purpose) &&
+			memo_matches(d, gen, userid, purpose_bytes, purposelen, category, catlen))
+			return last_decision = d;
 	}
 
+	purpose = pnstrdup(purpose_bytes, purposelen);
 	memcpy(catname, category, catlen);
 	catname[catlen] = '\0';
 	PolicyEnsure();
@@ -106,7 +122,7 @@ decide_policy(const char *purpose, const char *category, int catlen)
 	strlcpy(d->category, catname, sizeof(d->category));
 	d->level = PolicyAllowance(p, c);
 	d->mask = c->mask;
-	return d;
+	return last_decision = d;
 }
 
 /*
@@ -114,7 +130,7 @@ decide_policy(const char *purpose, const char *category, int catlen)
  * and sets *key to the subject's data key (NULL when erased).
  */
 static RevealOutcome
-RevealDecide(const char *purpose, const EnvelopeView *view,
+RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 			 PolicyDecision **decision, KeyEntry **key)
 {
 	if (purpose == NULL)
@@ -126,7 +142,7 @@ RevealDecide(const char *purpose, const EnvelopeView *view,
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
 
-	*decision = decide_policy(purpose, view->category, view->catlen);
+	*decision = decide_policy(purpose, purposelen, view->category, view->catlen);
 	*key = KeycacheForId(view->key_id);
 	if (*key == NULL)
 		return OUTCOME_ERASED;
@@ -149,6 +165,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	struct varlena *value;
 	EnvelopeView view;
 	const char *purpose;
+	int			purposelen;
 	PolicyDecision *decision;
 	KeyEntry   *key;
 	RevealOutcome outcome;
@@ -166,9 +183,19 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 				 errmsg("cannot reveal an unsealed %s value", EnvelopeTypeName(type)),
 				 errhint("Only values stored in a protected column or made by privacy_guard.seal() can be revealed.")));
 
-	purpose = (PG_NARGS() > 1 && !PG_ARGISNULL(1)) ?
-		text_to_cstring(PG_GETARG_TEXT_PP(1)) : PolicySessionPurpose();
-	outcome = RevealDecide(purpose, &view, &decision, &key);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		text	   *p = PG_GETARG_TEXT_PP(1);
+
+		purpose = VARDATA_ANY(p);
+		purposelen = VARSIZE_ANY_EXHDR(p);
+	}
+	else
+	{
+		purpose = PolicySessionPurpose();
+		purposelen = purpose ? strlen(purpose) : 0;
+	}
+	outcome = RevealDecide(purpose, purposelen, &view, &decision, &key);
 	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
 		PG_RETURN_NULL();
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# privacy_guard benchmark: reveal and write cost against plain PostgreSQL
+# and pgcrypto, measured in the same run on a throwaway server; protect()
+# on a large table.  Not part of CI.
+#   BENCH_ROWS     customers (= data subjects) for reveal/write (100000)
+#   PROTECT_ROWS   rows for the protect() run (1000000; 0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${BENCH_ROWS:-100000}
+protect_rows=${PROTECT_ROWS:-1000000}
+
+bash scripts/setup.sh
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+. scripts/common.sh
+ensure_user
+build_install
+
+trap stop_server EXIT
+start_server "${BENCH_PORT:-54330}" "shared_buffers = 1GB" "max_wal_size = 4GB" "work_mem = 64MB"
+echo "privacy_guard benchmark: $rows subjects, $(nproc) cores, $(openssl version)"
+server_psql -v ON_ERROR_STOP=1 -v rows="$rows" -f - <bench/setup.sql
+echo
+echo "== reveal: one backend, key cache warm"
+server_psql -v ON_ERROR_STOP=1 -f - <bench/reveal.sql
+echo "== reveal: a new backend (keys loaded and unwrapped in bulk)"
+server_psql -v ON_ERROR_STOP=1 -f - <bench/cold.sql
+echo "== writes"
+server_psql -v ON_ERROR_STOP=1 -f - <bench/write.sql
+if [ "$protect_rows" -gt 0 ]; then
+	echo "== protect() on an existing table"
+	server_psql -v ON_ERROR_STOP=1 -v protect_rows="$protect_rows" -f - <bench/protect.sql
+fi
