@@ -184,8 +184,9 @@ COMMENT ON TABLE privacy_guard.column_protection IS 'columns converted by protec
 
 -- Data keys (kind 'subject', one per data subject) and blind-index keys
 -- (kind 'index', one per category), stored only wrapped by a master key.
+CREATE SEQUENCE privacy_guard.keys_key_id_seq;
 CREATE TABLE privacy_guard.keys (
-    key_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_id         bigint PRIMARY KEY DEFAULT pg_catalog.nextval('privacy_guard.keys_key_id_seq'),
     kind           text NOT NULL CHECK (kind IN ('subject', 'index')),
     name           text NOT NULL,
     master_version integer NOT NULL,
@@ -194,10 +195,12 @@ CREATE TABLE privacy_guard.keys (
     UNIQUE (kind, name)
 );
 COMMENT ON TABLE privacy_guard.keys IS 'per-subject data keys and per-category blind-index keys, wrapped by the master key';
+ALTER SEQUENCE privacy_guard.keys_key_id_seq OWNED BY privacy_guard.keys.key_id;
 
 -- Nobody but the extension's owner reads or writes these tables.
 REVOKE ALL ON privacy_guard.categories, privacy_guard.purposes, privacy_guard.allowances,
     privacy_guard.purpose_grants, privacy_guard.column_protection, privacy_guard.keys FROM PUBLIC;
+REVOKE ALL ON SEQUENCE privacy_guard.keys_key_id_seq FROM PUBLIC;
 
 -- pg_dump keeps their contents (a dump without keys cannot be read back).
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.categories', '');
@@ -206,6 +209,8 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.allowances', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purpose_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.column_protection', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.keys', '');
+-- and where key ids continue after a restore
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.keys_key_id_seq', '');
 
 -- Every backend caches the policy and the unwrapped keys: tell them all.
 CREATE FUNCTION privacy_guard.catalog_changed() RETURNS trigger
