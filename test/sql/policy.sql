@@ -96,11 +96,22 @@ SELECT privacy_guard.allow('marketing', 'loyalty');
 SELECT * FROM privacy_guard.categories;   -- but still cannot read tables directly
 RESET ROLE;
 
--- every function that runs with the extension's rights pins its search_path
-SELECT p.oid::regprocedure AS definer_without_search_path
-  FROM pg_proc p
- WHERE p.pronamespace = 'privacy_guard'::regnamespace AND p.prosecdef
+-- every function that runs with the extension's rights, and every SQL or
+-- PL/pgSQL body, pins its search_path (unqualified names then resolve in
+-- pg_catalog only); C functions qualify every name in their queries
+SELECT p.oid::regprocedure AS without_pinned_search_path
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'privacy_guard'::regnamespace
+   AND (p.prosecdef OR l.lanname IN ('sql', 'plpgsql'))
    AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp'];
+-- and the check can fail: a function without it is found
+CREATE FUNCTION privacy_guard.canary() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SELECT p.oid::regprocedure AS without_pinned_search_path
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'privacy_guard'::regnamespace
+   AND (p.prosecdef OR l.lanname IN ('sql', 'plpgsql'))
+   AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp'];
+DROP FUNCTION privacy_guard.canary();
 -- administrative functions are not executable by PUBLIC
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_run
   FROM pg_proc p
