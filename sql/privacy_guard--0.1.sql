@@ -176,7 +176,7 @@ CREATE TABLE privacy_guard.column_protection (
     col          name NOT NULL,
     category     text NOT NULL REFERENCES privacy_guard.categories (name),
     subject_col  name NOT NULL,
-    searchable   boolean NOT NULL DEFAULT false,
+    index_col    name,                  -- the blind index, when searchable
     protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tbl, col)
 );
@@ -453,27 +453,33 @@ REVOKE ALL ON FUNCTION privacy_guard.seal_row() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.seal_row() IS
     'BEFORE ROW trigger: seals plaintext written to protected columns and maintains blind indexes';
 
-CREATE FUNCTION privacy_guard.calling_role() RETURNS oid
-    LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_calling_role';
-REVOKE ALL ON FUNCTION privacy_guard.calling_role() FROM PUBLIC;
-COMMENT ON FUNCTION privacy_guard.calling_role() IS 'the role calling into a SECURITY DEFINER function';
 
 ------------------------------------------------------------------------------
 -- protect()
 ------------------------------------------------------------------------------
 
+CREATE FUNCTION privacy_guard.register_protection(tbl regclass, col name, category text,
+                                                  subject_col name, index_col name) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_register_protection';
+REVOKE ALL ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) IS
+    'protect()''s catalog step: checks the caller owns the table, records the column, returns the trigger arguments';
+
+-- protect() runs with the caller's rights (SECURITY INVOKER): PostgreSQL
+-- itself requires ownership of the table for the ALTERs, and the USING and
+-- CHECK expressions never run with more rights than the caller has.  Only
+-- register_protection() writes the catalog, as the extension's owner.
 CREATE FUNCTION privacy_guard.protect(tbl regclass, col name, category text, subject_col name,
                                       searchable boolean DEFAULT false)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     rel record;
     att record;
     subj record;
-    cat record;
     idx record;
     enc_type text;
     plain_type text;
-    bidx name := left(col || '_bidx', 63);
+    bidx name := col || '_bidx';
     names text;
     moved jsonb := '[]';
     m jsonb;
@@ -489,36 +495,18 @@ BEGIN
         RAISE EXCEPTION '"%" is not an ordinary table', tbl
             USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
     END IF;
-    IF NOT pg_has_role(privacy_guard.calling_role(), rel.relowner, 'USAGE') THEN
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
 
-    SELECT c.* INTO cat FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) protect.category;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'category "%" does not exist', category
-            USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_category().';
-    END IF;
-    IF cat.sensitivity OPERATOR(pg_catalog.=) 'prohibited' THEN
-        RAISE EXCEPTION 'category "%" is prohibited and cannot be collected', category
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The policy forbids storing this kind of personal data.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) protect.category) THEN
-        RAISE EXCEPTION 'category "%" is not used by any purpose', category
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Personal data is collected only for a declared purpose.',
-                  HINT = 'Allow the category for a purpose with privacy_guard.allow() first.';
-    END IF;
-
-    SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity INTO att
-      FROM pg_attribute a
+    SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
+      FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl USING ERRCODE = 'undefined_column';
     END IF;
-    IF EXISTS (SELECT FROM privacy_guard.column_protection p
-                WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl AND p.col OPERATOR(pg_catalog.=) protect.col) THEN
+    IF att.typnamespace OPERATOR(pg_catalog.=) 'privacy_guard'::regnamespace THEN
         RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
     END IF;
     IF att.attgenerated OPERATOR(pg_catalog.<>) '' OR att.attidentity OPERATOR(pg_catalog.<>) '' THEN
@@ -539,20 +527,29 @@ BEGIN
     IF searchable AND enc_type OPERATOR(pg_catalog.<>) 'encrypted_text' THEN
         RAISE EXCEPTION 'only text columns can be searchable' USING ERRCODE = 'feature_not_supported';
     END IF;
+    IF octet_length(col) OPERATOR(pg_catalog.+) length('_sealed') OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'column name "%" is too long to protect', col
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'protect() adds <column>_sealed and <column>_bidx; rename the column to 56 bytes or fewer.';
+    END IF;
 
-    SELECT a.attnum INTO subj
+    SELECT a.attnum, a.atttypid INTO subj
       FROM pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) subject_col
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subject column "%" of relation % does not exist', subject_col, tbl USING ERRCODE = 'undefined_column';
     END IF;
-    IF subject_col OPERATOR(pg_catalog.=) col OR EXISTS (
-        SELECT FROM privacy_guard.column_protection p
-         WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl AND p.col OPERATOR(pg_catalog.=) protect.subject_col) THEN
+    IF subject_col OPERATOR(pg_catalog.=) col THEN
         RAISE EXCEPTION 'subject column "%" cannot itself be protected', subject_col
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The subject column identifies whose key seals the value; use an id, not personal data.';
+    END IF;
+    IF subj.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int2'::regtype,
+                             'int4'::regtype, 'int8'::regtype, 'uuid'::regtype) THEN
+        RAISE EXCEPTION 'subject column "%" of relation % has type %', subject_col, tbl, format_type(subj.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid: an id, not personal data.';
     END IF;
     IF searchable AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) tbl
                               AND a.attname OPERATOR(pg_catalog.=) bidx AND NOT a.attisdropped) THEN
@@ -645,13 +642,17 @@ BEGIN
                        'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
                        tbl, bidx, col, category,
                        col, enc_type, col, plain_type, category, subject_col,
-                       left(col || '_sealed', 63), col, category, subject_col);
+                       col || '_sealed', col, category, subject_col);
     ELSE
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
                        'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
                        tbl, col, enc_type, col, plain_type, category, subject_col,
-                       left(col || '_sealed', 63), col, category, subject_col);
+                       col || '_sealed', col, category, subject_col);
     END IF;
+
+    -- Record it (checks ownership and the category) and get the trigger's arguments.
+    trig_args := privacy_guard.register_protection(tbl, col, category, subject_col,
+                                                   CASE WHEN searchable THEN bidx END);
 
     IF searchable THEN
         FOR m IN SELECT e FROM jsonb_array_elements(moved) AS e LOOP
@@ -668,14 +669,7 @@ BEGIN
         END IF;
     END IF;
 
-    INSERT INTO privacy_guard.column_protection (tbl, col, category, subject_col, searchable)
-    VALUES (protect.tbl, protect.col, protect.category, protect.subject_col, coalesce(protect.searchable, false));
-
     -- One sealing trigger per table, listing every protected column.
-    SELECT string_agg(format('%L, %L, %L, %L', p.col, p.category, p.subject_col,
-                             CASE WHEN p.searchable THEN 't' ELSE 'f' END), ', ' ORDER BY p.col)
-      INTO trig_args
-      FROM privacy_guard.column_protection p WHERE p.tbl OPERATOR(pg_catalog.=) protect.tbl;
     IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl
                   AND t.tgname OPERATOR(pg_catalog.=) 'zz_privacy_guard_seal') THEN
         EXECUTE format('DROP TRIGGER zz_privacy_guard_seal ON %s', tbl);
@@ -689,7 +683,8 @@ COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) I
 
 CREATE VIEW privacy_guard.protected_columns AS
 SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
-       p.category, p.subject_col AS subject_column, p.searchable,
+       p.category, p.subject_col AS subject_column, p.index_col IS NOT NULL AS searchable,
+       p.index_col AS index_column,
        format_type(a.atttypid, a.atttypmod) AS column_type, p.protected_at
   FROM privacy_guard.column_protection p
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.tbl
@@ -727,6 +722,8 @@ GRANT EXECUTE ON FUNCTION privacy_guard.define_category(text, text, text, text),
     privacy_guard.grant_purpose(regrole, text),
     privacy_guard.revoke_purpose(regrole, text),
     privacy_guard.protect(regclass, name, text, name, boolean),
+    privacy_guard.register_protection(regclass, name, text, name, name),
+    privacy_guard.index_term(text, text, boolean),
+    privacy_guard.seal_row(),
     privacy_guard.rotate_master_key()
     TO privacy_guard_admin;
-GRANT EXECUTE ON FUNCTION privacy_guard.calling_role() TO privacy_guard_admin;

@@ -3,19 +3,22 @@
  *	  Access to privacy_guard's own tables with the extension's rights.
  *
  * The policy tables and the wrapped keys are readable only by the owner of
- * schema privacy_guard.  C code that must read them on behalf of an
- * application role switches to that owner for the duration of one SPI call,
- * as ri_triggers.c does for the table owner, under a restricted security
- * context; every query it runs is schema-qualified.  Transaction abort
- * restores the caller's identity if an error escapes.
+ * the extension.  C code that must read them on behalf of an application
+ * role switches to that owner (pg_extension.extowner, never whoever owns a
+ * schema of that name) for the duration of one SPI call, as ri_triggers.c
+ * does for the table owner, under a restricted security context; every
+ * query it runs is schema-qualified.  Transaction abort restores the
+ * caller's identity if an error escapes.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "fmgr.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -23,46 +26,75 @@
 
 #include "catalog.h"
 
-/* cached schema OID and its owner; reset when pg_namespace changes */
+/* cached facts about the installed extension; reset on catalog changes */
 static Oid	schema_oid = InvalidOid;
-static Oid	schema_owner = InvalidOid;
+static Oid	extension_owner = InvalidOid;
+static Oid	encrypted_types[ENV_TYPE_MAX + 1];
 
-/* Forget cached schema facts when pg_namespace changes. */
+static const char *const encrypted_type_names[] = {
+	NULL, "encrypted_text", "encrypted_jsonb", "encrypted_date",
+	"encrypted_numeric", "encrypted_bytea"
+};
+
+/* Forget cached facts when the extension, a schema or a type changes. */
 static void
-catalog_namespace_changed(Datum arg, int cacheid, uint32 hashvalue)
+catalog_changed_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	schema_oid = InvalidOid;
-	schema_owner = InvalidOid;
+	extension_owner = InvalidOid;
+	memset(encrypted_types, 0, sizeof(encrypted_types));
 }
 
 void
 CatalogInit(void)
 {
-	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_namespace_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_changed_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(EXTENSIONOID, catalog_changed_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed_callback, (Datum) 0);
 }
 
-/* OID of schema privacy_guard; error if the extension is not installed. */
+/* Schema of the extension; error if it is not installed. */
 Oid
 CatalogSchemaOid(void)
 {
 	if (!OidIsValid(schema_oid))
 	{
-		Oid			nsp = get_namespace_oid(PGUARD_SCHEMA, true);
+		Oid			ext = get_extension_oid("privacy_guard", true);
 		HeapTuple	tup;
+		Form_pg_extension form;
 
-		if (!OidIsValid(nsp))
+		if (!OidIsValid(ext))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("extension \"privacy_guard\" is not installed in this database"),
 					 errhint("Run CREATE EXTENSION privacy_guard.")));
-		tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+		tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(ext));
 		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for namespace %u", nsp);
-		schema_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+			elog(ERROR, "cache lookup failed for extension %u", ext);
+		form = (Form_pg_extension) GETSTRUCT(tup);
+		extension_owner = form->extowner;
+		schema_oid = form->extnamespace;
 		ReleaseSysCache(tup);
-		schema_oid = nsp;
 	}
 	return schema_oid;
+}
+
+/* The envelope type a column type holds, or 0 if it is not ours. */
+EnvelopeType
+CatalogEncryptedType(Oid typid)
+{
+	Oid			nsp = CatalogSchemaOid();
+
+	for (int t = 1; t <= ENV_TYPE_MAX; t++)
+	{
+		if (!OidIsValid(encrypted_types[t]))
+			encrypted_types[t] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+												 CStringGetDatum(encrypted_type_names[t]),
+												 ObjectIdGetDatum(nsp));
+		if (encrypted_types[t] == typid)
+			return (EnvelopeType) t;
+	}
+	return 0;
 }
 
 /* OID of one of our tables. */
@@ -82,7 +114,7 @@ CatalogBecomeOwner(CatalogOwnerState *state)
 {
 	(void) CatalogSchemaOid();
 	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
-	SetUserIdAndSecContext(schema_owner,
+	SetUserIdAndSecContext(extension_owner,
 						   state->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -94,15 +126,25 @@ CatalogRestoreUser(CatalogOwnerState *state)
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 }
 
-PG_FUNCTION_INFO_V1(pguard_calling_role);
-
 /*
- * calling_role(): the role that called into privacy_guard, as seen outside
- * SECURITY DEFINER functions (SET ROLE counts).  protect() uses it to
- * require ownership of the table.
+ * Types a subject column may have: built-in types whose text form is fixed
+ * (no setting changes it) and whose cast to text nobody but a superuser can
+ * redefine.
  */
-Datum
-pguard_calling_role(PG_FUNCTION_ARGS)
+bool
+CatalogSubjectTypeAllowed(Oid typid)
 {
-	PG_RETURN_OID(GetOuterUserId());
+	switch (typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case UUIDOID:
+			return true;
+		default:
+			return false;
+	}
 }

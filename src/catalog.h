@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "envelope.h"
+
 #define PGUARD_SCHEMA "privacy_guard"
 
 /* Saved identity while acting as the extension's owner. */
@@ -19,6 +21,8 @@ typedef struct CatalogOwnerState
 
 extern Oid	CatalogSchemaOid(void);
 extern Oid	CatalogRelid(const char *relname);
+extern EnvelopeType CatalogEncryptedType(Oid typid);
+extern bool CatalogSubjectTypeAllowed(Oid typid);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
 extern void CatalogInit(void);

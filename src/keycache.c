@@ -18,6 +18,10 @@
  *
  * Blind-index keys, one per category, live in the same table (kind
  * 'index') and a small cache of their own.
+ *
+ * Keys are read with the latest snapshot, not the transaction's: a key
+ * destroyed (erasure) after a REPEATABLE READ transaction began must not
+ * come back into this backend's cache from that transaction's view.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,6 +41,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "catalog.h"
 #include "keycache.h"
@@ -307,6 +312,18 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 	return slot->entry;
 }
 
+/* Run a saved read-only plan with the latest snapshot. */
+static int
+read_latest(SPIPlanPtr plan, Datum *args, long count)
+{
+	int			rc;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_plan(plan, args, NULL, true, count);
+	PopActiveSnapshot();
+	return rc;
+}
+
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
@@ -387,7 +404,7 @@ KeycacheForSubject(const char *subject, int len)
 			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
 	}
 	keys_relid = CatalogRelid("keys");
-	rc = SPI_execute_plan(plan_by_subject, args, NULL, false, 1);
+	rc = read_latest(plan_by_subject, args, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 		e = cache_row(0, false);
 	else
@@ -422,7 +439,7 @@ KeycacheForSubject(const char *subject, int len)
 		else
 		{
 			/* another session created it first: use theirs */
-			rc = SPI_execute_plan(plan_by_subject, args, NULL, false, 1);
+			rc = read_latest(plan_by_subject, args, 1);
 			if (rc == SPI_OK_SELECT && SPI_processed == 1)
 				e = cache_row(0, false);
 		}
@@ -455,7 +472,7 @@ bulk_load(void)
 			" ORDER BY key_id DESC LIMIT $1", 1, types);
 	}
 	args[0] = Int64GetDatum((int64) key_cache_size);
-	rc = SPI_execute_plan(plan_bulk, args, NULL, true, 0);
+	rc = read_latest(plan_bulk, args, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not load data keys: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -465,10 +482,11 @@ bulk_load(void)
 /*
  * The data key with this id, or NULL if no such key exists (the subject was
  * erased).  The returned entry stays valid until the next call into this
- * module.
+ * module.  allow_bulk lets repeated misses load every key at once: for
+ * reveal, not for write checks that anyone with INSERT can drive.
  */
 KeyEntry *
-KeycacheForId(int64 key_id)
+KeycacheForId(int64 key_id, bool allow_bulk)
 {
 	KeyEntry   *e;
 	CatalogOwnerState owner;
@@ -483,7 +501,7 @@ KeycacheForId(int64 key_id)
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	keys_relid = CatalogRelid("keys");
-	if (++xact_misses >= BULK_AFTER_MISSES && !xact_bulk_done)
+	if (allow_bulk && ++xact_misses >= BULK_AFTER_MISSES && !xact_bulk_done)
 	{
 		xact_bulk_done = true;
 		bulk_load();
@@ -501,7 +519,7 @@ KeycacheForId(int64 key_id)
 				" AND kind OPERATOR(pg_catalog.=) 'subject'", 1, types);
 		}
 		args[0] = Int64GetDatum(key_id);
-		rc = SPI_execute_plan(plan_by_id, args, NULL, true, 1);
+		rc = read_latest(plan_by_id, args, 1);
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 			e = cache_row(0, false);
 	}
@@ -541,10 +559,12 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	SPI_connect();
 	for (int attempt = 0; attempt < 2 && !found; attempt++)
 	{
+		PushActiveSnapshot(GetLatestSnapshot());
 		rc = SPI_execute_with_args(
 			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
 			" WHERE kind OPERATOR(pg_catalog.=) 'index'"
-			" AND name OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, false, 1);
+			" AND name OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, true, 1);
+		PopActiveSnapshot();
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[0];

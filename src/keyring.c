@@ -393,12 +393,19 @@ keyring_ensure(void)
 	}
 	if (ring_stale)
 		keyring_load(LOG);
-	if (!ring_ok)
+	if (!ring_ok && superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard keyring is not available"),
 				 errdetail("%s.", ring_error),
 				 errhint("Fix privacy_guard.keyring_file or privacy_guard.keyring_command and reload the configuration.")));
+	if (!ring_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard keyring is not available"),
+				 errdetail("The server log has the reason."),
+				 errdetail_log("%s.", ring_error),
+				 errhint("Ask a superuser to fix privacy_guard.keyring_file or privacy_guard.keyring_command.")));
 }
 
 int32

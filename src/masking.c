@@ -89,7 +89,7 @@ mask_text(StringInfo out, int rule, const char *s, int len)
 
 				if (at == NULL || at == s)
 					break;
-				appendBinaryStringInfo(out, s, pg_mblen(s));
+				appendBinaryStringInfo(out, s, Min(pg_mblen(s), at - s));
 				appendStringInfoString(out, "***");
 				appendBinaryStringInfo(out, at, s + len - at);
 				return;

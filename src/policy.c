@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"
@@ -134,11 +135,25 @@ col_bool(int row, int col)
 	return !isnull && DatumGetBool(d);
 }
 
+/* Read with the latest snapshot: a REPEATABLE READ transaction's own
+ * snapshot would bring a revoked grant back into the cache. */
 static void
 run(const char *sql)
 {
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+	int			rc;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute(sql, true, 0);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read privacy_guard policy");
+}
+
+/* Is the loaded policy current (no change arrived while loading)? */
+bool
+PolicyIsCurrent(void)
+{
+	return policy_loaded;
 }
 
 /*

@@ -39,6 +39,7 @@ typedef struct PolicyPurpose
 } PolicyPurpose;
 
 extern void PolicyEnsure(void);
+extern bool PolicyIsCurrent(void);
 extern uint64 PolicyGeneration(void);
 extern PolicyCategory *PolicyFindCategory(const char *name, int len);
 extern PolicyPurpose *PolicyFindPurpose(const char *name);

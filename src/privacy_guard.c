@@ -20,6 +20,7 @@
 #include "keycache.h"
 #include "keyring.h"
 #include "policy.h"
+#include "redact.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,5 +42,6 @@ _PG_init(void)
 	EnvelopeInit();
 	CatalogInit();
 	PolicyInit();
+	RedactInit();
 	MarkGUCPrefixReserved("privacy_guard");
 }

@@ -4,10 +4,11 @@
  *
  * reveal(value, purpose) runs one decision, RevealDecide, in a fixed order:
  * purpose declared, purpose known, role granted it, category allowed (full
- * or masked), then the subject's state (erased: its data key is gone).
- * Consent, restriction and lockdown slot into the same function.  A
- * refusal is an insufficient_privilege error naming role, purpose and
- * category, never the value; an erased subject reveals NULL.
+ * or masked), then the subject's state (erased: its data key is gone) and
+ * consent (a consent-bound purpose reveals NULL without it).  Restriction
+ * and lockdown slot into the same function.  A refusal is an
+ * insufficient_privilege error naming role, purpose and category, never
+ * the value; an erased or non-consenting subject reveals NULL.
  *
  * The per-row path is C only and cheap on a warm cache: the policy part of
  * the decision is memoised per (role, purpose, category) until the policy
@@ -21,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -41,6 +43,7 @@ typedef struct PolicyDecision
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 	PolicyLevel level;
 	int			mask;
+	bool		requires_consent;
 } PolicyDecision;
 
 static PolicyDecision memo[MEMO_SIZE];
@@ -114,6 +117,17 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 				 errhint("Ask the policy owner to grant the purpose or allow the category.")));
 	}
 
+	/* a load overtaken by a policy change is used once, never memoised */
+	if (!PolicyIsCurrent())
+	{
+		static PolicyDecision once;
+
+		once.generation = 0;
+		once.level = PolicyAllowance(p, c);
+		once.mask = c->mask;
+		once.requires_consent = p->requires_consent;
+		return &once;
+	}
 	d = &memo[memo_next];
 	memo_next = (memo_next + 1) % MEMO_SIZE;
 	d->generation = gen;
@@ -122,6 +136,7 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	strlcpy(d->category, catname, sizeof(d->category));
 	d->level = PolicyAllowance(p, c);
 	d->mask = c->mask;
+	d->requires_consent = p->requires_consent;
 	return last_decision = d;
 }
 
@@ -143,9 +158,12 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
 
 	*decision = decide_policy(purpose, purposelen, view->category, view->catlen);
-	*key = KeycacheForId(view->key_id);
+	*key = KeycacheForId(view->key_id, true);
 	if (*key == NULL)
 		return OUTCOME_ERASED;
+	/* consent is recorded by issue 5's grant_consent(); until then, nobody has given it */
+	if ((*decision)->requires_consent)
+		return OUTCOME_NO_CONSENT;
 	return (*decision)->level == LEVEL_FULL ? OUTCOME_REVEALED : OUTCOME_MASKED;
 }
 
@@ -156,6 +174,20 @@ authentication_failed(EnvelopeType type)
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("sealed %s value failed authentication", EnvelopeTypeName(type)),
 			 errdetail("The envelope was altered, or copied from another subject's or category's column.")));
+}
+
+/*
+ * Text sealed in a database of another encoding (a restore) must not come
+ * back as invalid text; the message names no byte of it.
+ */
+static void
+check_encoding(const char *s, int len)
+{
+	if (!pg_verifymbstr(s, len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("sealed text is not valid in the database encoding"),
+				 errhint("The value was sealed in a database with another encoding.")));
 }
 
 /* reveal() for every type. */
@@ -207,12 +239,16 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 		SET_VARSIZE(res, VARHDRSZ + view.ctlen);
 		if (!EnvelopeOpen(&view, key->dek, key->digest, (uint8 *) VARDATA(res)))
 			authentication_failed(type);
+		if (type == ENV_TEXT)
+			check_encoding(VARDATA(res), view.ctlen);
 		PG_RETURN_POINTER(res);
 	}
 
 	plain = palloc(view.ctlen + 1);
 	if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
 		authentication_failed(type);
+	if (type == ENV_TEXT)
+		check_encoding((const char *) plain, view.ctlen);
 	if (outcome == OUTCOME_REVEALED)
 		result = TypesFromPlain(type, plain, view.ctlen);
 	else
@@ -234,3 +270,22 @@ REVEAL_FUNCTION(jsonb, ENV_JSONB)
 REVEAL_FUNCTION(date, ENV_DATE)
 REVEAL_FUNCTION(numeric, ENV_NUMERIC)
 REVEAL_FUNCTION(bytea, ENV_BYTEA)
+
+/*
+ * The check blind_index() makes: the current role, under its declared
+ * purpose, may see the category (full or masked).  Raises otherwise.
+ */
+void
+RevealRequireSearch(const char *category)
+{
+	const char *purpose = PolicySessionPurpose();
+
+	if (purpose == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to search category \"%s\": no purpose declared", category),
+				 errdetail("Role \"%s\" has not declared a purpose in this session.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
+	(void) decide_policy(purpose, strlen(purpose), category, strlen(category));
+}

@@ -20,5 +20,6 @@ typedef enum RevealOutcome
 } RevealOutcome;
 
 extern const char *RevealOutcomeName(RevealOutcome outcome);
+extern void RevealRequireSearch(const char *category);
 
 #endif

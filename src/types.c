@@ -28,6 +28,7 @@
 #include "utils/numeric.h"
 
 #include "keycache.h"
+#include "redact.h"
 #include "types.h"
 
 #define PREFIX_LEN (sizeof(ENVELOPE_TEXT_PREFIX) - 1)
@@ -240,8 +241,18 @@ parse_plain(char *str, EnvelopeType type)
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
+		/* only bad input is reworded; cancel, out of memory and the like pass */
 		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
 		FlushErrorState();
+		FreeErrorData(edata);
 		failed = true;
 	}
 	PG_END_TRY();
@@ -269,6 +280,7 @@ encrypted_in(char *str, EnvelopeType type)
 	if (strncmp(str, ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
 		return envelope_from_text(str, type);
 
+	RedactStatement();
 	plain = parse_plain(str, type);
 	bytes = TypesToPlain(type, plain, &len);
 	result = EnvelopePending(type, bytes, len);
@@ -365,6 +377,7 @@ pending_from_value(Datum value, EnvelopeType type)
 			memcmp(VARDATA_ANY(t), ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
 			return envelope_from_text(text_to_cstring(t), type);
 	}
+	RedactStatement();
 	bytes = TypesToPlain(type, value, &len);
 	result = EnvelopePending(type, bytes, len);
 	explicit_bzero(bytes, len);
@@ -400,9 +413,12 @@ static Datum
 pending_numeric(Datum num)
 {
 	int			len;
-	uint8	   *bytes = TypesToPlain(ENV_NUMERIC, num, &len);
-	struct varlena *result = EnvelopePending(ENV_NUMERIC, bytes, len);
+	uint8	   *bytes;
+	struct varlena *result;
 
+	RedactStatement();
+	bytes = TypesToPlain(ENV_NUMERIC, num, &len);
+	result = EnvelopePending(ENV_NUMERIC, bytes, len);
 	explicit_bzero(bytes, len);
 	return PointerGetDatum(result);
 }
@@ -444,6 +460,7 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(true);
+	RedactStatement();
 	value = PG_GETARG_VARLENA_PP(0);
 	category = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	why = EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view);
@@ -472,7 +489,7 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 				 errhidestmt(true)));
 	subject = PG_GETARG_TEXT_PP(2);
 	KeycacheSubjectDigest(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), digest);
-	key = KeycacheForId(view.key_id);
+	key = KeycacheForId(view.key_id, false);
 	if (key == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),

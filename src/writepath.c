@@ -5,12 +5,13 @@
  * protect() installs one BEFORE INSERT OR UPDATE row trigger per table,
  * zz_privacy_guard_seal (named to run after the table's own BEFORE
  * triggers), whose arguments list each protected column as four strings:
- * column, category, subject column, searchable ('t' or 'f').  For each
- * column the trigger seals a pending value (plaintext the application
+ * column, category, subject column, blind-index column ('' if none).  For
+ * each column the trigger seals a pending value (plaintext the application
  * wrote) under the row's subject key, checks that an envelope written back
- * opens under the row's subject and category, and keeps the blind index
- * <column>_bidx equal to the keyed HMAC of the plaintext.  A CHECK
- * constraint (check_sealed) backs it up for writes that bypass triggers.
+ * belongs to the row's subject and category and opens, and keeps the blind
+ * index equal to the keyed HMAC of the plaintext.  It first checks that the
+ * table still has the shape protect() gave it.  A CHECK constraint
+ * (check_sealed) backs it up for writes that bypass triggers.
  *
  * The subject of a row is its subject column as text (column::text).
  *-------------------------------------------------------------------------
@@ -25,13 +26,19 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "catalog.h"
 #include "keycache.h"
 #include "policy.h"
+#include "redact.h"
+#include "reveal.h"
 #include "types.h"
 
 #define BIDX_LEN 32
@@ -98,6 +105,7 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	RedactStatement();
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -130,6 +138,10 @@ PG_FUNCTION_INFO_V1(pguard_blind_index);
  * blind_index(value text, category text): the search term for a searchable
  * column.  STABLE, so that it can drive an index scan; it never creates a
  * key (NULL, matching nothing, when nothing was indexed under the category).
+ * The caller's declared purpose must be allowed the category, as for
+ * reveal: a search term confirms which row holds a known value.
+ * index_term(value, category, true) is protect()'s variant, which creates
+ * the category's key and needs no purpose (administrators only).
  */
 Datum
 pguard_blind_index(PG_FUNCTION_ARGS)
@@ -137,20 +149,25 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	text	   *value;
 	char	   *catname;
 	bytea	   *result;
+	bool		create;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	RedactStatement();
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("category must not be null")));
 	value = PG_GETARG_TEXT_PP(0);
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	create = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	PolicyEnsure();
 	(void) PolicyRequireCategory(catname);
+	/* a search term links a known plaintext to its row: a purpose must allow it */
+	if (!create)
+		RevealRequireSearch(catname);
 	result = blind_index(catname, (const uint8 *) VARDATA_ANY(value),
-						 VARSIZE_ANY_EXHDR(value),
-						 PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2));
+						 VARSIZE_ANY_EXHDR(value), create);
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_BYTEA_P(result);
@@ -184,18 +201,65 @@ subject_text(HeapTuple tuple, TupleDesc desc, int attnum, const char *colname)
 	return s;
 }
 
+/* Column number of a named column, which must have one of the given types. */
 static int
-column_number(TupleDesc desc, const char *name, Relation rel)
+column_number(TupleDesc desc, const char *name, Relation rel, const char *role)
 {
 	int			attnum = SPI_fnumber(desc, name);
 
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("protected column \"%s\" of relation \"%s\" does not exist",
-						name, RelationGetRelationName(rel)),
-				 errhint("A protected column was renamed or dropped; protect it again.")));
+				 errmsg("%s column \"%s\" of relation \"%s\" does not exist",
+						role, name, RelationGetRelationName(rel)),
+				 errhint("A protected column or its subject column was renamed or dropped; protect it again."),
+				 errhidestmt(true)));
 	return attnum;
+}
+
+/* The trigger's view of one protected column, checked against the table. */
+typedef struct ProtectedColumn
+{
+	const char *name;
+	const char *category;
+	const char *subject;
+	int			attnum;
+	int			subject_attnum;
+	int			index_attnum;	/* 0: not searchable */
+	EnvelopeType type;
+} ProtectedColumn;
+
+/*
+ * Read one column's trigger arguments and check that the table still has
+ * the shape protect() gave it: an ALTER since then (a type changed, the
+ * CHECK dropped) must fail here, not crash.
+ */
+static void
+protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *index_col = trigger->tgargs[g + 3];
+	Oid			typid;
+
+	pc->name = trigger->tgargs[g];
+	pc->category = trigger->tgargs[g + 1];
+	pc->subject = trigger->tgargs[g + 2];
+	pc->attnum = column_number(desc, pc->name, rel, "protected");
+	pc->subject_attnum = column_number(desc, pc->subject, rel, "subject");
+	pc->index_attnum = index_col[0] ? column_number(desc, index_col, rel, "blind index") : 0;
+
+	typid = TupleDescAttr(desc, pc->attnum - 1)->atttypid;
+	pc->type = CatalogEncryptedType(typid);
+	if (pc->type == 0 ||
+		!CatalogSubjectTypeAllowed(TupleDescAttr(desc, pc->subject_attnum - 1)->atttypid) ||
+		(pc->index_attnum > 0 && TupleDescAttr(desc, pc->index_attnum - 1)->atttypid != BYTEAOID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("protected column \"%s\" of relation \"%s\" was altered since it was protected",
+						pc->name, RelationGetRelationName(rel)),
+				 errdetail("The column, its subject column or its blind index no longer has the type protect() gave it."),
+				 errhint("Restore the column's type, or drop trigger zz_privacy_guard_seal if the column is no longer protected."),
+				 errhidestmt(true)));
 }
 
 PG_FUNCTION_INFO_V1(pguard_seal_row);
@@ -222,9 +286,10 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		elog(ERROR, "seal_row() must be called as a BEFORE ROW trigger");
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs % 4 != 0)
-		elog(ERROR, "seal_row() takes column, category, subject column, searchable");
+		elog(ERROR, "seal_row() takes column, category, subject column, blind index column");
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
+	RedactStatement();
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		newtuple = trigdata->tg_newtuple;
@@ -243,14 +308,9 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	for (int g = 0; g < trigger->tgnargs; g += 4)
 	{
-		const char *colname = trigger->tgargs[g];
-		const char *catname = trigger->tgargs[g + 1];
-		const char *subjname = trigger->tgargs[g + 2];
-		bool		searchable = trigger->tgargs[g + 3][0] == 't';
-		int			attnum = column_number(desc, colname, rel);
-		int			bidx_attnum = 0;
+		ProtectedColumn pc;
 		bool		isnull;
-		Datum		d = heap_getattr(newtuple, attnum, desc, &isnull);
+		Datum		d;
 		struct varlena *value;
 		EnvelopeView view;
 		PolicyCategory *c;
@@ -258,34 +318,29 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		uint8	   *plain = NULL;
 		int			plainlen = 0;
 
-		if (searchable)
-		{
-			char	   *bidx_name = psprintf("%s_bidx", colname);
-
-			bidx_attnum = column_number(desc, bidx_name, rel);
-		}
+		protected_column(trigger, g, rel, &pc);
+		d = heap_getattr(newtuple, pc.attnum, desc, &isnull);
 
 		/* an unchanged value of an unchanged subject needs nothing */
 		if (oldtuple != NULL)
 		{
 			bool		oldnull;
-			Datum		od = heap_getattr(oldtuple, attnum, desc, &oldnull);
-			int			sattnum = column_number(desc, subjname, rel);
+			Datum		od = heap_getattr(oldtuple, pc.attnum, desc, &oldnull);
 			bool		snull,
 						osnull;
-			Datum		sd = heap_getattr(newtuple, sattnum, desc, &snull);
-			Datum		osd = heap_getattr(oldtuple, sattnum, desc, &osnull);
-			Form_pg_attribute sattr = TupleDescAttr(desc, sattnum - 1);
+			Datum		sd = heap_getattr(newtuple, pc.subject_attnum, desc, &snull);
+			Datum		osd = heap_getattr(oldtuple, pc.subject_attnum, desc, &osnull);
+			Form_pg_attribute sattr = TupleDescAttr(desc, pc.subject_attnum - 1);
 
 			if (isnull == oldnull && (isnull || datumIsEqual(d, od, false, -1)) &&
 				snull == osnull &&
 				(snull || datumIsEqual(sd, osd, sattr->attbyval, sattr->attlen)))
 			{
-				if (searchable)
+				if (pc.index_attnum > 0)
 				{
 					/* the blind index follows its value, never the writer */
-					cols[nchanged] = bidx_attnum;
-					values[nchanged] = heap_getattr(oldtuple, bidx_attnum, desc, &nulls[nchanged]);
+					cols[nchanged] = pc.index_attnum;
+					values[nchanged] = heap_getattr(oldtuple, pc.index_attnum, desc, &nulls[nchanged]);
 					nchanged++;
 				}
 				continue;
@@ -294,9 +349,9 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 
 		if (isnull)
 		{
-			if (searchable)
+			if (pc.index_attnum > 0)
 			{
-				cols[nchanged] = bidx_attnum;
+				cols[nchanged] = pc.index_attnum;
 				values[nchanged] = (Datum) 0;
 				nulls[nchanged] = true;
 				nchanged++;
@@ -305,26 +360,27 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		}
 
 		value = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
-		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL)
+		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL ||
+			view.type != pc.type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid value for protected column \"%s\"", colname),
+					 errmsg("invalid value for protected column \"%s\"", pc.name),
 					 errhidestmt(true)));
-		c = PolicyFindCategory(catname, strlen(catname));
+		c = PolicyFindCategory(pc.category, strlen(pc.category));
 		if (c == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("category \"%s\" of protected column \"%s\" does not exist",
-							catname, colname),
+							pc.category, pc.name),
 					 errhidestmt(true)));
-		subject = subject_text(newtuple, desc, column_number(desc, subjname, rel), subjname);
+		subject = subject_text(newtuple, desc, pc.subject_attnum, pc.subject);
 
 		if (view.version == ENVELOPE_PENDING)
 		{
 			PolicyRequireCollectable(c);
 			plain = EnvelopePendingOpen(&view);
 			plainlen = view.ctlen;
-			cols[nchanged] = attnum;
+			cols[nchanged] = pc.attnum;
 			values[nchanged] = PointerGetDatum(seal_plain(view.type, c, subject, strlen(subject),
 														  plain, plainlen));
 			nulls[nchanged] = false;
@@ -335,49 +391,144 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 			uint8		digest[ENVELOPE_DIGEST_LEN];
 			KeyEntry   *key;
 
-			/* an envelope written back: it must be this row's subject's and category's */
-			if (!EnvelopeCategoryIs(&view, catname))
+			/*
+			 * An envelope written back: it must be this row's subject's and
+			 * category's, and it must open (a forged ciphertext or tag is
+			 * refused here, not discovered at the next reveal).
+			 */
+			if (!EnvelopeCategoryIs(&view, pc.category))
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("sealed value of category \"%.*s\" cannot be stored in column \"%s\" protected for category \"%s\"",
-								view.catlen, view.category, colname, catname),
+								view.catlen, view.category, pc.name, pc.category),
 						 errhidestmt(true)));
 			KeycacheSubjectDigest(subject, strlen(subject), digest);
-			key = KeycacheForId(view.key_id);
+			key = KeycacheForId(view.key_id, false);
 			if (key == NULL || memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
-						 errmsg("sealed value written to column \"%s\" does not belong to the row's subject", colname),
+						 errmsg("sealed value written to column \"%s\" does not belong to the row's subject", pc.name),
 						 errdetail("An envelope is accepted only in a row of the subject it was sealed for."),
 						 errhint("If the row's subject changed, write its protected values again as plaintext in the same statement."),
 						 errhidestmt(true)));
-			if (searchable)
-			{
-				plain = palloc(view.ctlen + 1);
-				plainlen = view.ctlen;
-				if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("sealed value written to column \"%s\" failed authentication", colname),
-							 errhidestmt(true)));
-			}
+			plain = palloc(view.ctlen + 1);
+			plainlen = view.ctlen;
+			if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
+						 errdetail("The envelope was altered."),
+						 errhidestmt(true)));
 		}
 
-		if (searchable)
+		if (pc.index_attnum > 0)
 		{
-			cols[nchanged] = bidx_attnum;
-			values[nchanged] = PointerGetDatum(blind_index(catname, plain, plainlen, true));
+			cols[nchanged] = pc.index_attnum;
+			values[nchanged] = PointerGetDatum(blind_index(pc.category, plain, plainlen, true));
 			nulls[nchanged] = false;
 			nchanged++;
 		}
-		if (plain != NULL)
-		{
-			OPENSSL_cleanse(plain, plainlen);
-			pfree(plain);
-		}
+		OPENSSL_cleanse(plain, plainlen);
+		pfree(plain);
 	}
 
 	if (nchanged > 0)
 		newtuple = heap_modify_tuple_by_cols(newtuple, desc, nchanged, cols, values, nulls);
 	return PointerGetDatum(newtuple);
+}
+
+PG_FUNCTION_INFO_V1(pguard_register_protection);
+
+/*
+ * register_protection(tbl, col, category, subject_col, index_col): record a
+ * column protect() has just converted, and return the argument list of the
+ * table's sealing trigger.  Called by protect(), which runs with the
+ * caller's rights: the caller must own the table (checked here against the
+ * real current role), the column must now be of an encrypted type, and the
+ * category must be collectable.  Only the catalog write runs as the
+ * extension's owner.
+ */
+Datum
+pguard_register_protection(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *col;
+	char	   *catname;
+	char	   *subject_col;
+	char	   *index_col;
+	AttrNumber	attnum;
+	PolicyCategory *c;
+	CatalogOwnerState owner;
+	Oid			types[5] = {OIDOID, NAMEOID, TEXTOID, NAMEOID, NAMEOID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	StringInfoData trigargs;
+	int			rc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column, category and subject column must not be null")));
+	relid = PG_GETARG_OID(0);
+	col = NameStr(*PG_GETARG_NAME(1));
+	catname = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	subject_col = NameStr(*PG_GETARG_NAME(3));
+	index_col = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	attnum = get_attnum(relid, col);
+	if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" is not of an encrypted type",
+						col, get_rel_name(relid)),
+				 errhint("Use privacy_guard.protect() to protect a column.")));
+	attnum = get_attnum(relid, subject_col);
+	if (attnum == InvalidAttrNumber || !CatalogSubjectTypeAllowed(get_atttype(relid, attnum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("subject column \"%s\" of relation \"%s\" must be of type text, varchar, char, smallint, integer, bigint or uuid",
+						subject_col, get_rel_name(relid))));
+	PolicyEnsure();
+	c = PolicyRequireCategory(catname);
+	PolicyRequireCollectable(c);
+
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = PG_GETARG_DATUM(1);
+	args[2] = CStringGetTextDatum(c->name);
+	args[3] = PG_GETARG_DATUM(3);
+	args[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	if (index_col == NULL)
+		nulls[4] = 'n';
+
+	initStringInfo(&trigargs);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	rc = SPI_execute_with_args("INSERT INTO privacy_guard.column_protection"
+							   " (tbl, col, category, subject_col, index_col)"
+							   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+							   5, types, args, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record protected column");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("column \"%s\" of relation \"%s\" is already protected",
+						col, get_rel_name(relid))));
+	rc = SPI_execute_with_args("SELECT pg_catalog.quote_literal(col), pg_catalog.quote_literal(category),"
+							   " pg_catalog.quote_literal(subject_col),"
+							   " pg_catalog.quote_literal(COALESCE(index_col::pg_catalog.text, ''))"
+							   " FROM privacy_guard.column_protection"
+							   " WHERE tbl OPERATOR(pg_catalog.=) $1 ORDER BY col",
+							   1, types, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read protected columns");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		for (int f = 1; f <= 4; f++)
+			appendStringInfo(&trigargs, "%s%s", trigargs.len > 0 ? ", " : "",
+							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, f));
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	PG_RETURN_TEXT_P(cstring_to_text(trigargs.data));
 }

@@ -54,7 +54,7 @@ SELECT :'old_heap' <> pg_relation_filepath('shop') AS rewritten,
 -- the unprotected table holds noise, not the literal
 SELECT pg_temp.file_holds('careless', 'careless-plaintext-value') AS careless_found;
 -- and the values are all there
-SELECT id, privacy_guard.reveal(email, 'marketing'), left(privacy_guard.reveal(letter, 'marketing'), 22)
+SELECT id, privacy_guard.reveal(email, 'profile'), left(privacy_guard.reveal(letter, 'profile'), 22)
   FROM shop ORDER BY id;
 
 -- CLEANUP

@@ -25,7 +25,7 @@ SELECT privacy_guard.protect('other', 'email', 'contact', 'id');
 INSERT INTO other VALUES ('victim', 'victim@example.com'), ('thief', 'thief@example.com');
 UPDATE privacy_guard.keys SET wrapped = (SELECT wrapped FROM privacy_guard.keys WHERE name = 'victim')
  WHERE name = 'thief';
-SELECT privacy_guard.reveal(email, 'marketing') FROM other WHERE id = 'thief';
+SELECT privacy_guard.reveal(email, 'profile') FROM other WHERE id = 'thief';
 -- the same subject in two tables shares its key
 INSERT INTO other VALUES ('c-2', 'two-elsewhere@example.com');
 SELECT count(*) FROM privacy_guard.keys WHERE name = 'c-2';
@@ -42,7 +42,7 @@ RESET ROLE;
 -- a tiny cache still reveals everything (keys are evicted and reloaded in
 -- bulk), and the bulk load skips the broken key nobody asked for
 SET privacy_guard.key_cache_size = 16;
-SELECT count(privacy_guard.reveal(email, 'marketing')) FROM accounts;
+SELECT count(privacy_guard.reveal(email, 'profile')) FROM accounts;
 RESET privacy_guard.key_cache_size;
 
 -- CLEANUP

@@ -94,7 +94,9 @@ SELECT id, privacy_guard.reveal(name, 'support') AS name, privacy_guard.reveal(e
        privacy_guard.reveal(spent, 'support') AS spent, note
   FROM customers ORDER BY id;
 
--- the blind index: equality search is an index scan, kept current by writes
+-- the blind index: equality search is an index scan, kept current by writes;
+-- searching needs a declared purpose allowed the category
+SELECT privacy_guard.set_purpose('support');
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('kj@example.com', 'contact');
 RESET enable_seqscan;
@@ -112,6 +114,17 @@ SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('hedy@exam
 -- a category nothing was indexed under has no search term
 SELECT privacy_guard.blind_index('x', 'identity') IS NULL AS no_term;
 SELECT privacy_guard.blind_index('x', 'nope');
+-- a purpose not allowed the category, a role without the purpose, no purpose: refused
+SET ROLE courier;
+SELECT privacy_guard.set_purpose('delivery');
+SELECT privacy_guard.blind_index('hedy@example.com', 'contact');
+RESET ROLE;
+SET ROLE analyst;
+SELECT privacy_guard.blind_index('hedy@example.com', 'contact');
+RESET ROLE;
+SET ROLE app;
+SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('hedy@example.com', 'contact');
+RESET ROLE;
 
 -- attacks on the write path
 -- ciphertext copied to another subject's row
@@ -119,6 +132,13 @@ UPDATE customers SET email = (SELECT email FROM customers WHERE id = 1) WHERE id
 UPDATE customers SET name = (SELECT name FROM customers WHERE id = 1) WHERE id = 2;
 -- ciphertext copied to another category's column of the same subject
 UPDATE customers SET note = NULL, phone = (SELECT email::text FROM customers WHERE id = 1)::privacy_guard.encrypted_text WHERE id = 1;
+-- a forged envelope of the right subject and category: refused at once,
+-- not discovered at the next reveal
+SELECT email AS row1_email FROM customers WHERE id = 1 \gset
+UPDATE customers SET email = 'sealed1:' || translate(encode(
+           set_byte(decode(substr(:'row1_email', 9), 'base64'), 40,
+                    get_byte(decode(substr(:'row1_email', 9), 'base64'), 40) # 1), 'base64'), E'\n', '')
+ WHERE id = 1;
 -- writing back the row's own envelope is accepted (a restore)
 UPDATE customers SET email = (SELECT email FROM customers c WHERE c.id = 1) WHERE id = 1;
 SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 1;
@@ -138,6 +158,42 @@ ALTER TABLE customers ENABLE TRIGGER USER;
 SELECT count(*) FROM customers WHERE id IN (20, 21);
 -- DELETE needs nothing
 DELETE FROM customers WHERE id = 7;
+
+-- subject columns are ids of built-in types: no user-defined cast, no
+-- setting, decides whose key seals a value
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE odd_subjects (b boolean, m mood, ts timestamptz, v text);
+SELECT privacy_guard.protect('odd_subjects', 'v', 'contact', 'b');
+SELECT privacy_guard.protect('odd_subjects', 'v', 'contact', 'm');
+SELECT privacy_guard.protect('odd_subjects', 'v', 'contact', 'ts');
+DROP TABLE odd_subjects;
+DROP TYPE mood;
+-- names protect() derives must fit
+CREATE TABLE long_names (id int, a_column_name_long_enough_to_leave_no_room_for_any_suffix_x text);
+SELECT privacy_guard.protect('long_names', 'a_column_name_long_enough_to_leave_no_room_for_any_suffix_x', 'contact', 'id');
+DROP TABLE long_names;
+-- the table altered behind protect()'s back: writes fail cleanly
+CREATE TABLE altered (id int, v text);
+SELECT privacy_guard.protect('altered', 'v', 'contact', 'id');
+ALTER TABLE altered DROP CONSTRAINT v_sealed;
+ALTER TABLE altered ALTER COLUMN v TYPE int8 USING NULL;
+INSERT INTO altered VALUES (1, 42);
+ALTER TABLE altered DROP COLUMN v;
+INSERT INTO altered VALUES (2);
+DROP TABLE altered;
+-- a policy owner protects a table of their own (protect() runs with their rights)
+CREATE TABLE owned (id int, v text);
+ALTER TABLE owned OWNER TO policy_owner;
+GRANT CREATE ON SCHEMA public TO policy_owner;   -- for the blind index's index
+INSERT INTO owned VALUES (1, 'owned plaintext');
+SET ROLE policy_owner;
+SELECT privacy_guard.protect('owned', 'v', 'contact', 'id', searchable => true);
+SELECT left(v::text, 8) FROM owned;
+-- but cannot record a protection for a table they do not own
+SELECT privacy_guard.register_protection('customers', 'note', 'contact', 'id', NULL);
+RESET ROLE;
+DROP TABLE owned;
+REVOKE CREATE ON SCHEMA public FROM policy_owner;
 
 -- COPY round trip of envelopes (what pg_dump does): accepted unchanged
 SELECT name AS dumped_name FROM customers WHERE id = 2 \gset

@@ -32,7 +32,7 @@ SELECT privacy_guard.protect('people', 'scan', 'document', 'id');
 GRANT SELECT ON people TO app, courier, support_agent, marketer, analyst;
 -- a second seven-letter category marketing may see, for the forged header below
 SELECT privacy_guard.define_category('loyalty');
-SELECT privacy_guard.allow('marketing', 'loyalty');
+SELECT privacy_guard.allow('profile', 'loyalty');
 
 -- TESTS
 -- no purpose declared: refused, naming role and category, never the value
@@ -76,12 +76,15 @@ SELECT pg_typeof(privacy_guard.reveal(born)), pg_typeof(privacy_guard.reveal(spe
   FROM people WHERE id = 1;
 RESET ROLE;
 
--- marketing sees its categories in full, types preserved
+-- the profile purpose sees its categories in full, types preserved
 SET ROLE marketer;
-SELECT id, privacy_guard.reveal(email, 'marketing') AS email, privacy_guard.reveal(born, 'marketing') AS born,
-       privacy_guard.reveal(spent, 'marketing') AS spent, privacy_guard.reveal(prefs, 'marketing') AS prefs,
-       privacy_guard.reveal(scan, 'marketing') AS scan
+SELECT id, privacy_guard.reveal(email, 'profile') AS email, privacy_guard.reveal(born, 'profile') AS born,
+       privacy_guard.reveal(spent, 'profile') AS spent, privacy_guard.reveal(prefs, 'profile') AS prefs,
+       privacy_guard.reveal(scan, 'profile') AS scan
   FROM people ORDER BY id;
+-- marketing requires consent, and none is recorded yet: NULL for every
+-- customer, so a bulk marketing query gets no one's data
+SELECT id, privacy_guard.reveal(email, 'marketing') IS NULL AS no_consent FROM people ORDER BY id;
 -- payment is masked for order_fulfilment
 SELECT privacy_guard.reveal(card, 'order_fulfilment') FROM people ORDER BY id;
 RESET ROLE;
@@ -115,7 +118,7 @@ CREATE FUNCTION pg_temp.flip(env text, i int) RETURNS text LANGUAGE sql AS $$
                                      get_byte(decode(substr(env, 9), 'base64'), i) # 1)) $$;
 CREATE FUNCTION pg_temp.try_reveal(env text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN privacy_guard.reveal(env::privacy_guard.encrypted_text, 'marketing');
+    RETURN privacy_guard.reveal(env::privacy_guard.encrypted_text, 'profile');
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END $$;
@@ -137,20 +140,20 @@ SELECT pg_temp.try_reveal(pg_temp.envelope(overlay(decode(substr(:'ada_email', 9
                                                    PLACING convert_to('loyalty', 'UTF8') FROM 12 FOR 7)))
        AS category_forged;
 -- a truncated envelope
-SELECT privacy_guard.reveal(left(:'ada_email', 40)::privacy_guard.encrypted_text, 'marketing');
+SELECT privacy_guard.reveal(left(:'ada_email', 40)::privacy_guard.encrypted_text, 'profile');
 RESET ROLE;
 
 -- an erased subject (its data key destroyed) reveals NULL
 DELETE FROM privacy_guard.keys WHERE kind = 'subject' AND name = '2';
 SET ROLE marketer;
-SELECT id, privacy_guard.reveal(email, 'marketing') FROM people ORDER BY id;
+SELECT id, privacy_guard.reveal(email, 'profile') FROM people ORDER BY id;
 RESET ROLE;
 -- and its rows can no longer be written with sealed values of that key
 UPDATE people SET email = email WHERE id = 2;
 UPDATE people SET spent = 1 WHERE id = 2;
 
 -- NULL reveals NULL
-SELECT privacy_guard.reveal(NULL::privacy_guard.encrypted_text, 'marketing');
+SELECT privacy_guard.reveal(NULL::privacy_guard.encrypted_text, 'profile');
 
 -- CLEANUP
 DROP TABLE people;

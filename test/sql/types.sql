@@ -34,9 +34,9 @@ CREATE TABLE every_type_copy (LIKE every_type);
 COPY every_type_copy FROM :'copyfile' (FORMAT binary);
 SELECT a.t::text = b.t::text AND a.j::text = b.j::text AND a.d::text = b.d::text
        AND a.n::text = b.n::text AND a.b::text = b.b::text AS binary_round_trip,
-       privacy_guard.reveal(b.t, 'marketing') AS t, privacy_guard.reveal(b.j, 'marketing') AS j,
-       privacy_guard.reveal(b.d, 'marketing') AS d, privacy_guard.reveal(b.n, 'marketing') AS n,
-       privacy_guard.reveal(b.b, 'marketing') AS b
+       privacy_guard.reveal(b.t, 'profile') AS t, privacy_guard.reveal(b.j, 'profile') AS j,
+       privacy_guard.reveal(b.d, 'profile') AS d, privacy_guard.reveal(b.n, 'profile') AS n,
+       privacy_guard.reveal(b.b, 'profile') AS b
   FROM every_type a JOIN every_type_copy b USING (id);
 -- binary receive checks the structure too: a text envelope in a date column
 COPY (SELECT 1, t, j, t, n, b FROM every_type) TO :'copyfile' (FORMAT binary);
