@@ -9,11 +9,8 @@ cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
 protect_rows=${PROTECT_ROWS:-1000000}
 
-bash scripts/setup.sh
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
 . scripts/common.sh
-ensure_user
-build_install
+prepare
 
 trap stop_server EXIT
 start_server "${BENCH_PORT:-54330}" "shared_buffers = 1GB" "max_wal_size = 4GB" "work_mem = 64MB"

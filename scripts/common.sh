@@ -1,8 +1,16 @@
 # Shared by test.sh, demo.sh and bench.sh: run PostgreSQL as an unprivileged
 # user when started as root (the server refuses to run as root).
 
-PG_BINDIR=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 PGUARD_USER=${PGUARD_USER:-pguard}
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+
+# Everything a demo or benchmark needs before it starts a server: packages,
+# the unprivileged user, the extension built and installed.
+prepare() {
+	bash scripts/setup.sh
+	ensure_user
+	build_install
+}
 
 # Create the unprivileged user if needed.
 ensure_user() {

@@ -5,11 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
 . scripts/common.sh
-ensure_user
-build_install
+prepare
 
 trap stop_server EXIT
 start_server "${DEMO_PORT:-54329}"

@@ -7,7 +7,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
 . scripts/common.sh
 
 ensure_user

@@ -6,28 +6,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $node = PostgreSQL::Test::Cluster->new('keyring');
-$node->init;
-my $dir = $node->basedir;
-my $keyfile = "$dir/keyring";
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
 
 my $k1 = 'a1' x 32;
 my $k2 = 'b2' x 32;
 
-sub write_keyring
-{
-	my ($content, $mode) = @_;
-	open(my $fh, '>', $keyfile) or die "could not write $keyfile: $!";
-	print $fh $content;
-	close($fh);
-	chmod($mode // 0600, $keyfile);
-}
-
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'privacy_guard'
-privacy_guard.keyring_file = '$keyfile'
-});
+# no keyring file yet
+my ($node, $keyfile) = keyring_node('keyring', undef);
 
 # A missing keyring does not stop the server.
 $node->start;
@@ -54,7 +41,7 @@ sub seal_error
 sub reload_and_check
 {
 	my ($content, $mode, $pattern, $name) = @_;
-	write_keyring($content, $mode);
+	write_keyring($keyfile, $content, $mode);
 	$node->reload;
 	my $err = seal_error();
 	like($err, $pattern, $name);
@@ -84,7 +71,7 @@ my $sealed = $node->safe_psql('postgres',
 like($sealed, qr/^sealed1:/, 'sealing works with a good keyring');
 
 # A second version: the highest one wraps new keys.
-write_keyring("1:$k1\n2:$k2\n", 0600);
+write_keyring($keyfile, "1:$k1\n2:$k2\n");
 $node->reload;
 $node->safe_psql('postgres', q{SELECT privacy_guard.seal('y'::text, 'contact', 's2')});
 is($node->safe_psql('postgres',

@@ -7,26 +7,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
 
-my $node = PostgreSQL::Test::Cluster->new('rotation');
-$node->init;
-my $keyfile = $node->basedir . '/keyring';
 my $k1 = '11' x 32;
 my $k2 = '22' x 32;
-
-sub write_keyring
-{
-	open(my $fh, '>', $keyfile) or die $!;
-	print $fh @_;
-	close($fh);
-	chmod(0600, $keyfile);
-}
-
-write_keyring("1:$k1\n");
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'privacy_guard'
-privacy_guard.keyring_file = '$keyfile'
-});
+my ($node, $keyfile) = keyring_node('rotation', "1:$k1\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -41,7 +28,7 @@ $node->safe_psql('postgres', q{
 });
 my $before = $node->safe_psql('postgres', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM t});
 
-write_keyring("1:$k1\n2:$k2\n");
+write_keyring($keyfile, "1:$k1\n2:$k2\n");
 $node->reload;
 is($node->safe_psql('postgres', 'SELECT privacy_guard.rotate_master_key()'), '201',
 	'rotation re-wraps 200 data keys and 1 blind-index key');
@@ -51,7 +38,7 @@ is($node->safe_psql('postgres', q{SELECT md5(string_agg(email::text, ',' ORDER B
 	$before, 'table data was not rewritten');
 
 # Retire version 1.
-write_keyring("2:$k2\n");
+write_keyring($keyfile, "2:$k2\n");
 $node->reload;
 $node->restart;    # no cached keys: everything is unwrapped again
 is($node->safe_psql('postgres', q{SELECT count(privacy_guard.reveal(email, 'support')) FROM t}),
@@ -61,10 +48,10 @@ is($node->safe_psql('postgres',
 	'7', 'the blind index still matches');
 
 # A key still wrapped under a version that was removed fails clearly.
-write_keyring("2:$k2\n3:" . ('33' x 32) . "\n");
+write_keyring($keyfile, "2:$k2\n3:" . ('33' x 32) . "\n");
 $node->reload;
 $node->safe_psql('postgres', q{INSERT INTO t VALUES (999, 'late@example.com')});
-write_keyring("2:$k2\n");
+write_keyring($keyfile, "2:$k2\n");
 $node->restart;
 my ($out, $err);
 $node->psql('postgres', q{SELECT privacy_guard.reveal(email, 'support') FROM t WHERE id = 999},

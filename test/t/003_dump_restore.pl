@@ -7,18 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-my $keyfile = $node->basedir . '/keyring';
-open(my $fh, '>', $keyfile) or die $!;
-print $fh "1:" . ('4c' x 32) . "\n";
-close($fh);
-chmod(0600, $keyfile);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'privacy_guard'
-privacy_guard.keyring_file = '$keyfile'
-});
+my ($node) = keyring_node('dump', "1:" . ('4c' x 32) . "\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
