@@ -13,7 +13,7 @@ REGRESS        = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS   = --inputdir=test --temp-config=test/privacy_guard.conf --temp-instance=tmp_check
 REGRESS_PREP   = test/regress.keyring
 ISOLATION      = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test --outputdir=. --temp-config=test/privacy_guard.conf --temp-instance=tmp_iso
+ISOLATION_OPTS = --inputdir=test --outputdir=. --temp-config=test/privacy_guard_iso.conf --temp-instance=tmp_iso
 TAP_TESTS      = 1
 PROVE_TESTS    = test/t/*.pl
 EXTRA_CLEAN    = tmp_check tmp_iso output_iso results regression.diffs regression.out test/regress.keyring

@@ -218,16 +218,26 @@ CREATE FUNCTION privacy_guard.catalog_changed() RETURNS trigger
 REVOKE ALL ON FUNCTION privacy_guard.catalog_changed() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.catalog_changed() IS 'statement trigger: invalidates every backend''s policy or key cache';
 
-CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.categories
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.purposes
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.allowances
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.purpose_grants
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_changed AFTER UPDATE OR DELETE OR TRUNCATE ON privacy_guard.keys
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+-- One trigger per event, so each sees its rows (transition tables) and a
+-- statement that changed nothing records nothing.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['categories', 'purposes', 'allowances', 'purpose_grants', 'keys'] LOOP
+        IF t OPERATOR(pg_catalog.<>) 'keys' THEN    -- new keys are routine, not events
+            EXECUTE pg_catalog.format('CREATE TRIGGER catalog_inserted AFTER INSERT ON privacy_guard.%I
+                REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
+        END IF;
+        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_updated AFTER UPDATE ON privacy_guard.%I
+            REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_deleted AFTER DELETE ON privacy_guard.%I
+            REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_truncated AFTER TRUNCATE ON privacy_guard.%I
+            FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
+    END LOOP;
+END
+$$;
 
 ------------------------------------------------------------------------------
 -- Policy functions
@@ -727,3 +737,110 @@ GRANT EXECUTE ON FUNCTION privacy_guard.define_category(text, text, text, text),
     privacy_guard.seal_row(),
     privacy_guard.rotate_master_key()
     TO privacy_guard_admin;
+
+------------------------------------------------------------------------------
+-- Audit trail
+------------------------------------------------------------------------------
+
+-- Auditors read the trail; nobody but the extension's writer writes it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'privacy_guard_auditor') THEN
+        CREATE ROLE privacy_guard_auditor NOLOGIN;
+    END IF;
+END
+$$;
+
+-- Written only by the audit writer (a background worker), in transactions of
+-- its own, so records outlive the ROLLBACK of the session they describe.
+CREATE TABLE privacy_guard.audit_records (
+    id                bigint PRIMARY KEY,
+    at                timestamptz NOT NULL,
+    database          text NOT NULL,
+    session_user_name text NOT NULL,
+    current_role_name text NOT NULL,
+    event             text NOT NULL,
+    purpose           text,
+    category          text,
+    table_name        text,
+    column_name       text,
+    subject           text,
+    outcome           text,
+    statement         text,
+    queue_epoch       bigint,
+    queue_seq         bigint,
+    prev_hash         bytea NOT NULL,
+    hash              bytea NOT NULL
+);
+COMMENT ON TABLE privacy_guard.audit_records IS 'the audit trail, a SHA-256 hash chain; written by the audit writer only';
+REVOKE ALL ON privacy_guard.audit_records FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_records', '');
+
+-- The chain: each record's hash covers the previous hash and its content.
+CREATE FUNCTION privacy_guard.audit_genesis() RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex') $$;
+COMMENT ON FUNCTION privacy_guard.audit_genesis() IS 'the previous hash of the first audit record';
+
+CREATE FUNCTION privacy_guard.audit_link(prev bytea, id bigint, at timestamptz, database text,
+                                         session_user_name text, current_role_name text, event text,
+                                         purpose text, category text, table_name text,
+                                         column_name text, subject text, outcome text,
+                                         statement text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.sha256(prev OPERATOR(pg_catalog.||) pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+               id, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), database,
+               session_user_name, current_role_name, event, purpose, category, table_name, column_name,
+               subject, outcome, statement)::text, 'UTF8'))
+    $$;
+COMMENT ON FUNCTION privacy_guard.audit_link(bytea, bigint, timestamptz, text, text, text, text, text, text, text, text, text, text, text) IS
+    'hash of one audit record chained to the previous one';
+
+CREATE VIEW privacy_guard.audit_log AS
+SELECT id, at, database, session_user_name, current_role_name, event, purpose, category,
+       table_name, column_name, subject, outcome, statement, prev_hash, hash
+  FROM privacy_guard.audit_records;
+COMMENT ON VIEW privacy_guard.audit_log IS 'who used what, when, for which purpose; readable by privacy_guard_auditor';
+REVOKE ALL ON privacy_guard.audit_log FROM PUBLIC;
+GRANT SELECT ON privacy_guard.audit_log TO privacy_guard_auditor;
+
+-- Recompute the chain.  Any record altered, removed or reordered, even by a
+-- superuser, breaks it; the first broken link is reported.
+CREATE FUNCTION privacy_guard.verify_audit() RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    prev bytea := privacy_guard.audit_genesis();
+    expected bigint := 1;
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM privacy_guard.audit_records ORDER BY id LOOP
+        IF r.id OPERATOR(pg_catalog.<>) expected THEN
+            RAISE WARNING 'audit trail broken at record %: record % is missing', r.id, expected;
+            RETURN false;
+        END IF;
+        IF r.prev_hash OPERATOR(pg_catalog.<>) prev THEN
+            RAISE WARNING 'audit trail broken at record %: it does not follow record %', r.id, expected OPERATOR(pg_catalog.-) 1;
+            RETURN false;
+        END IF;
+        IF privacy_guard.audit_link(prev, r.id, r.at, r.database, r.session_user_name, r.current_role_name,
+                                    r.event, r.purpose, r.category, r.table_name, r.column_name,
+                                    r.subject, r.outcome, r.statement) OPERATOR(pg_catalog.<>) r.hash THEN
+            RAISE WARNING 'audit trail broken at record %: its content was altered', r.id;
+            RETURN false;
+        END IF;
+        prev := r.hash;
+        expected := expected OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.verify_audit() IS
+    'true if the audit hash chain is intact; false, with a warning naming the first broken record, if not';
+REVOKE ALL ON FUNCTION privacy_guard.verify_audit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.verify_audit() TO privacy_guard_auditor;
+
+CREATE FUNCTION privacy_guard.audit_flush() RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_flush';
+COMMENT ON FUNCTION privacy_guard.audit_flush() IS
+    'wait until every audit event queued before the call is committed to the trail';

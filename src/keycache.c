@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "audit.h"
 #include "catalog.h"
 #include "keycache.h"
 #include "keyring.h"
@@ -685,6 +686,8 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
+	AuditRecord("key_rotation", NULL, NULL, "rotated",
+				psprintf("%d keys re-wrapped under master key version %d", count, active));
 	PG_RETURN_INT32(count);
 }
 

@@ -24,6 +24,9 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -31,9 +34,11 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
 #include "catalog.h"
 #include "masking.h"
 #include "policy.h"
@@ -399,6 +404,8 @@ pguard_set_purpose(PG_FUNCTION_ARGS)
 	strlcpy(session_purpose, p->name, sizeof(session_purpose));
 	session_purpose_set = true;
 	session_purpose_role = GetUserId();
+	AuditRecord("set_purpose", p->name, NULL, "declared",
+				PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
 }
 
@@ -424,17 +431,89 @@ pguard_reset_purpose(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Describe the rows of a transition table as "(col=value, ...)" lists, at
+ * most a few of them.  Policy rows hold names, never personal data.
+ */
+static void
+describe_rows(StringInfo buf, Tuplestorestate *rows, TupleDesc desc, int64 *count)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		if (++(*count) > 10)
+			continue;
+		appendStringInfoString(buf, *count > 1 ? ", (" : " (");
+		slot_getallattrs(slot);
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Oid			outfunc;
+			bool		varlena;
+
+			/* each record has its own time; row timestamps add nothing */
+			if (att->attisdropped || att->atttypid == TIMESTAMPTZOID)
+				continue;
+			appendStringInfo(buf, "%s%s=", i > 0 ? ", " : "", NameStr(att->attname));
+			if (slot->tts_isnull[i])
+				appendStringInfoString(buf, "null");
+			else
+			{
+				getTypeOutputInfo(att->atttypid, &outfunc, &varlena);
+				appendStringInfoString(buf, OidOutputFunctionCall(outfunc, slot->tts_values[i]));
+			}
+		}
+		appendStringInfoChar(buf, ')');
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
 PG_FUNCTION_INFO_V1(pguard_catalog_changed);
 
-/* Statement trigger on every privacy_guard table: tell all backends. */
+/*
+ * Statement trigger on every privacy_guard catalog table: tell all backends
+ * to reload, and record the change in the audit trail, naming the rows (the
+ * keys table: only how many).  A statement that changed nothing records
+ * nothing.
+ */
 Datum
 pguard_catalog_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *relname;
+	const char *op;
+	StringInfoData detail;
+	int64		count = 0;
+	bool		keys;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "catalog_changed() must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
+
+	relname = RelationGetRelationName(trigdata->tg_relation);
+	keys = strcmp(relname, "keys") == 0;
+	op = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "INSERT" :
+		TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "UPDATE" :
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "DELETE" : "TRUNCATE";
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "%s on privacy_guard.%s", op, relname);
+	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		Tuplestorestate *rows = trigdata->tg_newtable ? trigdata->tg_newtable : trigdata->tg_oldtable;
+		StringInfoData list;
+
+		initStringInfo(&list);
+		if (rows != NULL)
+			describe_rows(&list, rows, RelationGetDescr(trigdata->tg_relation), &count);
+		if (count == 0)
+			return PointerGetDatum(NULL);
+		appendStringInfo(&detail, ": %lld row%s", (long long) count, count == 1 ? "" : "s");
+		if (!keys)
+			appendStringInfo(&detail, "%s%s", list.data, count > 10 ? ", ..." : "");
+	}
+	AuditRecord(keys ? "key" : "policy", NULL, NULL, op, detail.data);
 	return PointerGetDatum(NULL);
 }
 

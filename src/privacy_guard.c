@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "audit.h"
 #include "catalog.h"
 #include "envelope.h"
 #include "keycache.h"
@@ -38,6 +39,7 @@ _PG_init(void)
 						 "privacy_guard.keyring_file, and restart the server.")));
 
 	KeyringInit();
+	AuditInit();
 	KeycacheInit();
 	EnvelopeInit();
 	CatalogInit();

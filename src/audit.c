@@ -1,0 +1,480 @@
+/*-------------------------------------------------------------------------
+ * src/audit.c
+ *	  The audit trail: a shared queue, and a background worker that writes
+ *	  it outside the caller's transaction, as a hash chain.
+ *
+ * Backends never write the trail themselves: a record made in the caller's
+ * transaction would vanish with its ROLLBACK, though the client may already
+ * have seen the data.  They copy each event into a ring buffer in shared
+ * memory and wake the writer, a background worker connected to the
+ * database named by privacy_guard.database.  The writer inserts events in
+ * order, in transactions of its own, each record carrying SHA-256 over the
+ * previous record's hash and its own content (privacy_guard.audit_link(),
+ * the same function verify_audit() recomputes), and then advances the
+ * queue and wakes waiters.
+ *
+ * A full queue makes callers wait for the writer, up to
+ * privacy_guard.audit_wait_timeout, and then fail: an event is never
+ * silently dropped.  audit_flush() waits until everything queued before it
+ * is committed.
+ *
+ * Locking: AuditShared.lock guards every field of AuditShared and the ring.
+ * Each queue epoch is random at shared-memory initialisation; the writer
+ * stores (epoch, seq) with every record, so after a restart of the writer
+ * alone it skips events it had already committed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "audit.h"
+#include "envelope.h"
+
+#define AUDIT_QUEUE_LEN 1024
+#define AUDIT_BATCH 256
+#define AUDIT_NAME_LEN 64
+#define AUDIT_DETAIL_LEN 512
+
+/* One queued event: fixed size, copied whole into the ring. */
+typedef struct AuditEvent
+{
+	uint64		seq;
+	TimestampTz at;
+	char		database[AUDIT_NAME_LEN];
+	char		session_user_name[AUDIT_NAME_LEN];
+	char		current_role_name[AUDIT_NAME_LEN];
+	char		event[AUDIT_NAME_LEN];
+	char		purpose[AUDIT_NAME_LEN];
+	char		category[AUDIT_NAME_LEN];
+	char		outcome[AUDIT_NAME_LEN];
+	char		detail[AUDIT_DETAIL_LEN];
+} AuditEvent;
+
+/* Shared state; every field is guarded by lock. */
+typedef struct AuditShared
+{
+	LWLock	   *lock;
+	uint64		epoch;			/* random per shared-memory lifetime */
+	uint64		next_seq;		/* seq of the next event queued */
+	uint64		written_seq;	/* every seq below it is committed */
+	uint64		head;			/* ring slot of the next event queued */
+	uint64		tail;			/* ring slot of the oldest unwritten event */
+	Latch	   *writer_latch;	/* NULL while no writer runs */
+	ConditionVariable written_cv;	/* written_seq advanced */
+	AuditEvent	ring[AUDIT_QUEUE_LEN];
+} AuditShared;
+
+static AuditShared *audit = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* settings */
+static char *audit_database = NULL;
+static int	audit_wait_timeout = 5000;
+
+
+static void
+audit_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AuditShared)));
+	RequestNamedLWLockTranche("privacy_guard_audit", 1);
+}
+
+static void
+audit_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	audit = ShmemInitStruct("privacy_guard audit queue", sizeof(AuditShared), &found);
+	if (!found)
+	{
+		memset(audit, 0, sizeof(AuditShared));
+		audit->lock = &(GetNamedLWLockTranche("privacy_guard_audit"))->lock;
+		EnvelopeRandom((uint8 *) &audit->epoch, sizeof(audit->epoch));
+		audit->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
+		audit->next_seq = 1;
+		audit->written_seq = 1;
+		ConditionVariableInit(&audit->written_cv);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+wake_writer(void)
+{
+	Latch	   *latch;
+
+	LWLockAcquire(audit->lock, LW_SHARED);
+	latch = audit->writer_latch;
+	LWLockRelease(audit->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+static void
+audit_unavailable(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("privacy_guard audit trail is not keeping up: %s", why),
+			 errdetail("An access that cannot be recorded is refused."),
+			 errhint("Check that the extension is installed in database \"%s\" (privacy_guard.database) and that its audit writer is running.",
+					 audit_database)));
+}
+
+/* Copy a string into a fixed field, truncating on a character boundary. */
+static void
+set_field(char *dst, int size, const char *src)
+{
+	int			len;
+
+	if (src == NULL)
+	{
+		dst[0] = '\0';
+		return;
+	}
+	len = strlen(src);
+	if (len >= size)
+		len = pg_mbcliplen(src, len, size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/*
+ * Queue one event.  Waits (bounded) for room when the queue is full and
+ * fails rather than drop it.  Events carry names, never values.
+ */
+void
+AuditRecord(const char *event, const char *purpose, const char *category,
+			const char *outcome, const char *detail)
+{
+	TimestampTz deadline;
+	AuditEvent	local;
+
+	if (audit == NULL)
+		elog(ERROR, "privacy_guard audit queue is not initialised");
+
+	/* fill it before taking the lock: catalog look-ups may fail or block */
+	memset(&local, 0, sizeof(AuditEvent));
+	local.at = GetCurrentTimestamp();
+	set_field(local.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+	set_field(local.session_user_name, AUDIT_NAME_LEN, GetUserNameFromId(GetSessionUserId(), true));
+	set_field(local.current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(GetUserId(), true));
+	set_field(local.event, AUDIT_NAME_LEN, event);
+	set_field(local.purpose, AUDIT_NAME_LEN, purpose);
+	set_field(local.category, AUDIT_NAME_LEN, category);
+	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
+	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
+
+	deadline = TimestampTzPlusMilliseconds(local.at, audit_wait_timeout);
+	for (;;)
+	{
+		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		if (audit->head - audit->tail < AUDIT_QUEUE_LEN)
+			break;
+		LWLockRelease(audit->lock);
+		wake_writer();
+		if (GetCurrentTimestamp() >= deadline)
+			audit_unavailable("its queue is full");
+		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
+		ConditionVariableCancelSleep();
+		CHECK_FOR_INTERRUPTS();
+	}
+	local.seq = audit->next_seq++;
+	audit->ring[audit->head % AUDIT_QUEUE_LEN] = local;
+	audit->head++;
+	LWLockRelease(audit->lock);
+	wake_writer();
+}
+
+/* Wait until every event queued before this call, by any session, is committed. */
+void
+AuditFlush(void)
+{
+	TimestampTz deadline;
+	uint64		target;
+
+	if (audit == NULL)
+		elog(ERROR, "privacy_guard audit queue is not initialised");
+	LWLockAcquire(audit->lock, LW_SHARED);
+	target = audit->next_seq;
+	LWLockRelease(audit->lock);
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+	ConditionVariablePrepareToSleep(&audit->written_cv);
+	for (;;)
+	{
+		uint64		written;
+
+		LWLockAcquire(audit->lock, LW_SHARED);
+		written = audit->written_seq;
+		LWLockRelease(audit->lock);
+		if (written >= target)
+			break;
+		wake_writer();
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			ConditionVariableCancelSleep();
+			audit_unavailable("its writer did not confirm in time");
+		}
+		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+}
+
+PG_FUNCTION_INFO_V1(pguard_audit_flush);
+
+/* audit_flush(): return once every event queued so far is in the trail. */
+Datum
+pguard_audit_flush(PG_FUNCTION_ARGS)
+{
+	AuditFlush();
+	PG_RETURN_VOID();
+}
+
+/*----------------------------------------------------------------------
+ * The writer
+ *----------------------------------------------------------------------
+ */
+
+static void
+writer_detach(int code, Datum arg)
+{
+	if (audit == NULL)
+		return;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	audit->writer_latch = NULL;
+	LWLockRelease(audit->lock);
+}
+
+/*
+ * Write the events in batch into privacy_guard.audit_records, chained.
+ * Returns false (nothing written) when the extension is not installed.
+ */
+static bool
+writer_insert(AuditEvent *batch, int n, uint64 epoch)
+{
+	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID};
+	int64		last_id = 0;
+	int64		last_epoch = -1;
+	int64		last_seq = 0;
+	Datum		prev = (Datum) 0;
+	bool		have_prev = false;
+	int			rc;
+
+	bool		isnull;
+
+	rc = SPI_execute("SELECT pg_catalog.to_regclass('privacy_guard.audit_records') IS NOT NULL", true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return false;
+
+	/* the chain's head: last id, its hash, and the queue position it came from */
+	rc = SPI_execute("SELECT id, hash, queue_epoch, queue_seq FROM privacy_guard.audit_records"
+					 " ORDER BY id DESC LIMIT 1 FOR UPDATE", false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit trail's head");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		last_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(tup, desc, 2, &isnull)));
+		have_prev = true;
+		last_epoch = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		if (isnull)
+			last_epoch = -1;
+		last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		AuditEvent *e = &batch[i];
+		Datum		args[13];
+		char		nulls[13];
+		const char *optional[4] = {e->purpose, e->category, e->outcome, e->detail};
+
+		/* already committed before a restart of this worker */
+		if ((int64) epoch == last_epoch && (int64) e->seq <= last_seq)
+			continue;
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = TimestampTzGetDatum(e->at);
+		args[1] = CStringGetTextDatum(e->database);
+		args[2] = CStringGetTextDatum(e->session_user_name);
+		args[3] = CStringGetTextDatum(e->current_role_name);
+		args[4] = CStringGetTextDatum(e->event);
+		args[5] = CStringGetTextDatum(e->purpose);
+		args[6] = CStringGetTextDatum(e->category);
+		args[7] = CStringGetTextDatum(e->outcome);
+		args[8] = CStringGetTextDatum(e->detail);
+		for (int f = 0; f < 4; f++)
+			if (optional[f][0] == '\0')
+				nulls[5 + f] = 'n';
+		args[9] = Int64GetDatum(last_id + 1);
+		args[10] = Int64GetDatum((int64) epoch);
+		args[11] = Int64GetDatum((int64) e->seq);
+		if (have_prev)
+			args[12] = prev;
+		else
+			nulls[12] = 'n';
+		rc = SPI_execute_with_args(
+			"INSERT INTO privacy_guard.audit_records"
+			" (id, at, database, session_user_name, current_role_name, event, purpose,"
+			"  category, outcome, statement, queue_epoch, queue_seq, prev_hash, hash)"
+			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, p,"
+			"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
+			"                           NULL, NULL, NULL, $8, $9)"
+			" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
+			" RETURNING hash",
+			13, types, args, nulls, false, 1);
+		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "could not write the audit trail");
+		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		have_prev = true;
+		last_id++;
+	}
+	return true;
+}
+
+PGDLLEXPORT void AuditWriterMain(Datum main_arg);
+
+void
+AuditWriterMain(Datum main_arg)
+{
+	AuditEvent *batch;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(audit_database, NULL, 0);
+	pgstat_report_appname("privacy_guard audit writer");
+
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	audit->writer_latch = MyLatch;
+	LWLockRelease(audit->lock);
+	before_shmem_exit(writer_detach, (Datum) 0);
+
+	batch = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent) * AUDIT_BATCH);
+	for (;;)
+	{
+		int			n = 0;
+		uint64		epoch;
+		uint64		tail;
+		bool		written;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(audit->lock, LW_SHARED);
+		epoch = audit->epoch;
+		tail = audit->tail;
+		while (n < AUDIT_BATCH && tail + n < audit->head)
+		{
+			batch[n] = audit->ring[(tail + n) % AUDIT_QUEUE_LEN];
+			n++;
+		}
+		LWLockRelease(audit->lock);
+
+		if (n == 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "writing the audit trail");
+		written = writer_insert(batch, n, epoch);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		if (!written)
+		{
+			/* no extension yet: keep the events, look again shortly */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+
+		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		audit->tail = tail + n;
+		audit->written_seq = batch[n - 1].seq + 1;
+		LWLockRelease(audit->lock);
+		ConditionVariableBroadcast(&audit->written_cv);
+	}
+}
+
+void
+AuditInit(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("privacy_guard.database",
+							   "Database whose privacy_guard.audit_records the audit writer fills.",
+							   "Install the extension there; events from every database are written to it.",
+							   &audit_database, "postgres", PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("privacy_guard.audit_wait_timeout",
+							"How long a session waits for the audit writer before failing.",
+							NULL, &audit_wait_timeout, 5000, 10, 600000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = audit_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = audit_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "privacy_guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AuditWriterMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "privacy_guard audit writer");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "privacy_guard audit writer");
+	RegisterBackgroundWorker(&worker);
+}

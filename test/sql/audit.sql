@@ -1,0 +1,91 @@
+-- The audit trail: what is recorded, that it survives ROLLBACK, who may read
+-- it, and that verify_audit() catches tampering.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP: nothing beyond the fixture
+
+-- TESTS
+-- every policy change of the fixture is in the trail, in order, with the rows
+SELECT privacy_guard.audit_flush();
+SELECT id, event, outcome, statement FROM privacy_guard.audit_log
+ WHERE statement LIKE '%purpose_grants%' OR statement LIKE '%health%' ORDER BY id;
+-- a statement that changed nothing records nothing
+SELECT count(*) AS before FROM privacy_guard.audit_log \gset
+SELECT privacy_guard.revoke_purpose('courier', 'support');
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :before AS new_records FROM privacy_guard.audit_log;
+
+-- a declared purpose and its justification outlive the transaction's ROLLBACK
+SET ROLE support_agent;
+BEGIN;
+SELECT privacy_guard.set_purpose('support', 'ticket 4711: customer asked for a refund');
+ROLLBACK;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT session_user_name = current_user AS by_session_user, current_role_name, event, purpose, outcome, statement
+  FROM privacy_guard.audit_log WHERE event = 'set_purpose' ORDER BY id;
+-- so does a policy change that was rolled back: the attempt is recorded
+BEGIN;
+SELECT privacy_guard.grant_purpose('analyst', 'delivery');
+ROLLBACK;
+SELECT privacy_guard.audit_flush();
+SELECT event, outcome, statement FROM privacy_guard.audit_log ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS analyst_grants FROM privacy_guard.purpose_grants WHERE role = 'analyst'::regrole;
+-- key rotation is recorded (nothing to re-wrap with one master key version)
+SELECT privacy_guard.rotate_master_key();
+SELECT privacy_guard.audit_flush();
+SELECT event, outcome, statement FROM privacy_guard.audit_log ORDER BY id DESC LIMIT 1;
+
+-- who may read it: auditors, not application roles, not policy owners
+SELECT rolcanlogin FROM pg_roles WHERE rolname = 'privacy_guard_auditor';
+SET ROLE auditor;
+SELECT count(*) > 0 AS auditor_reads FROM privacy_guard.audit_log;
+SELECT privacy_guard.verify_audit();
+SELECT * FROM privacy_guard.audit_records;
+RESET ROLE;
+SET ROLE app;
+SELECT count(*) FROM privacy_guard.audit_log;
+SELECT count(*) FROM privacy_guard.audit_records;
+SELECT privacy_guard.verify_audit();
+RESET ROLE;
+SET ROLE policy_owner;
+SELECT count(*) FROM privacy_guard.audit_log;
+RESET ROLE;
+-- and nobody but the writer writes it
+SET ROLE auditor;
+INSERT INTO privacy_guard.audit_records (id, at, database, session_user_name, current_role_name, event, prev_hash, hash)
+VALUES (1000, now(), 'x', 'x', 'x', 'forged', '\x00', '\x00');
+DELETE FROM privacy_guard.audit_records;
+RESET ROLE;
+
+-- tampering, even by a superuser, is detected; the first broken link is named
+SELECT privacy_guard.verify_audit() AS intact;
+-- altered
+UPDATE privacy_guard.audit_records SET statement = 'ticket 0000' WHERE event = 'set_purpose';
+SELECT privacy_guard.verify_audit() AS after_alteration;
+UPDATE privacy_guard.audit_records SET statement = 'ticket 4711: customer asked for a refund' WHERE event = 'set_purpose';
+SELECT privacy_guard.verify_audit() AS restored;
+-- removed
+CREATE TEMP TABLE saved AS SELECT * FROM privacy_guard.audit_records WHERE id = 3;
+DELETE FROM privacy_guard.audit_records WHERE id = 3;
+SELECT privacy_guard.verify_audit() AS after_removal;
+INSERT INTO privacy_guard.audit_records SELECT * FROM saved;
+-- reordered: records 4 and 5 swap places
+UPDATE privacy_guard.audit_records SET id = -4 WHERE id = 4;
+UPDATE privacy_guard.audit_records SET id = 4 WHERE id = 5;
+UPDATE privacy_guard.audit_records SET id = 5 WHERE id = -4;
+SELECT privacy_guard.verify_audit() AS after_reordering;
+UPDATE privacy_guard.audit_records SET id = -4 WHERE id = 4;
+UPDATE privacy_guard.audit_records SET id = 4 WHERE id = 5;
+UPDATE privacy_guard.audit_records SET id = 5 WHERE id = -4;
+-- a forged record appended with a made-up hash
+INSERT INTO privacy_guard.audit_records (id, at, database, session_user_name, current_role_name, event, prev_hash, hash)
+SELECT max(id) + 1, now(), 'x', 'x', 'x', 'forged', '\x00', '\x00' FROM privacy_guard.audit_records;
+SELECT privacy_guard.verify_audit() AS after_forgery;
+DELETE FROM privacy_guard.audit_records WHERE event = 'forged';
+SELECT privacy_guard.verify_audit() AS intact_again;
+-- the writer continues the chain after all this
+SELECT privacy_guard.define_category('after_tampering');
+SELECT privacy_guard.audit_flush();
+SELECT privacy_guard.verify_audit() AS still_intact;

@@ -1,0 +1,66 @@
+# The audit trail outside any one session: records of a session that is
+# terminated before it commits, records across a restart (the chain goes
+# on), and failing closed when the audit writer cannot write.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
+
+my ($node) = keyring_node('audit', "1:" . ('5e' x 32) . "\n");
+$node->append_conf('postgresql.conf', "privacy_guard.audit_wait_timeout = 500");
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION privacy_guard;
+	SELECT privacy_guard.define_category('contact');
+	SELECT privacy_guard.define_purpose('support');
+	SELECT privacy_guard.allow('support', 'contact');
+	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
+});
+
+# A session declares a purpose inside a transaction and is terminated
+# before it commits: the declaration is in the trail all the same.
+my $session = $node->background_psql('postgres');
+$session->query_safe(q{BEGIN});
+$session->query_safe(q{SELECT privacy_guard.set_purpose('support', 'terminated session')});
+my $pid = $session->query_safe(q{SELECT pg_backend_pid()});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$session->quit;
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM privacy_guard.audit_log WHERE statement = 'terminated session'})
+  or die 'the terminated session\'s record did not arrive';
+ok(1, 'a terminated session\'s uncommitted declaration is in the trail');
+
+# A restart: the trail persists and the chain goes on from its head.
+$node->restart;
+$node->safe_psql('postgres', q{SELECT privacy_guard.set_purpose('support', 'after restart')});
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement IN ('terminated session', 'after restart')}),
+	'2', 'records from before and after the restart');
+is($node->safe_psql('postgres', q{SELECT privacy_guard.verify_audit()}), 't', 'the chain verifies across the restart');
+
+# Tampering by a superuser is detected, naming the record.
+$node->safe_psql('postgres', q{UPDATE privacy_guard.audit_records SET purpose = 'delivery' WHERE statement = 'after restart'});
+my ($out, $err);
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'an altered record breaks the chain');
+like($err, qr/audit trail broken at record \d+: its content was altered/, 'the first broken record is named');
+$node->safe_psql('postgres', q{UPDATE privacy_guard.audit_records SET purpose = 'support' WHERE statement = 'after restart'});
+
+# No writer (its database has no extension): once the queue is full, every
+# event fails after audit_wait_timeout instead of being dropped.
+$node->append_conf('postgresql.conf', "privacy_guard.database = 'template1'");
+$node->restart;
+$node->psql('postgres', q{
+	SELECT count(privacy_guard.set_purpose('support', 'burst ' || g)) FROM generate_series(1, 1100) g},
+	stdout => \$out, stderr => \$err);
+like($err, qr/privacy_guard audit trail is not keeping up: its queue is full/, 'a full queue fails closed');
+like($err, qr/HINT:.*template1/, 'the hint names the writer\'s database');
+$node->psql('postgres', q{SELECT privacy_guard.audit_flush()}, stdout => \$out, stderr => \$err);
+like($err, qr/its writer did not confirm in time/, 'audit_flush() fails rather than pretend');
+
+$node->stop;
+done_testing();
