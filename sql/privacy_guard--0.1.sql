@@ -844,3 +844,39 @@ CREATE FUNCTION privacy_guard.audit_flush() RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_flush';
 COMMENT ON FUNCTION privacy_guard.audit_flush() IS
     'wait until every audit event queued before the call is committed to the trail';
+
+-- The data keys each reveal group touched, in chunks, so that
+-- access_history() answers exactly without scanning the trail.
+CREATE TABLE privacy_guard.audit_subjects (
+    queue_epoch bigint NOT NULL,
+    group_seq   bigint NOT NULL,
+    key_ids     bigint[] NOT NULL
+);
+CREATE INDEX audit_subjects_key_ids ON privacy_guard.audit_subjects USING gin (key_ids);
+CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq);
+COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audited reveal group';
+REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
+
+CREATE FUNCTION privacy_guard.access_history(subject text)
+RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
+               purpose text, category text, outcome text, statement text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
+           r.outcome, r.statement
+      FROM privacy_guard.audit_records r
+     WHERE r.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+       AND (EXISTS (SELECT FROM privacy_guard.keys k
+                      JOIN privacy_guard.audit_subjects s
+                        ON s.key_ids OPERATOR(pg_catalog.@>) ARRAY[k.key_id]
+                    WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
+                      AND k.name OPERATOR(pg_catalog.=) access_history.subject
+                      AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch
+                      AND s.group_seq OPERATOR(pg_catalog.=) r.queue_seq)
+            OR r.subject OPERATOR(pg_catalog.=) access_history.subject)
+     ORDER BY r.id
+$fn$;
+COMMENT ON FUNCTION privacy_guard.access_history(text) IS
+    'who accessed a subject''s data, when, under which purpose, with what outcome';
+REVOKE ALL ON FUNCTION privacy_guard.access_history(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.access_history(text) TO privacy_guard_auditor;

@@ -29,6 +29,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
@@ -44,11 +45,13 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/queryjumble.h"
 #include "utils/wait_event.h"
 
 #include "audit.h"
@@ -58,11 +61,23 @@
 #define AUDIT_BATCH 256
 #define AUDIT_NAME_LEN 64
 #define AUDIT_DETAIL_LEN 512
+#define AUDIT_KEYS_PER_EVENT 64
+#define AUDIT_MAX_GROUPS 32
+
+typedef enum AuditKind
+{
+	AUDIT_RECORD = 0,			/* a record of the chain */
+	AUDIT_SUBJECTS				/* data keys a reveal group touched */
+} AuditKind;
 
 /* One queued event: fixed size, copied whole into the ring. */
 typedef struct AuditEvent
 {
 	uint64		seq;
+	AuditKind	kind;
+	uint64		group_seq;		/* AUDIT_SUBJECTS: seq of the group's record */
+	int			nkeys;
+	int64		keys[AUDIT_KEYS_PER_EVENT];
 	TimestampTz at;
 	char		database[AUDIT_NAME_LEN];
 	char		session_user_name[AUDIT_NAME_LEN];
@@ -169,33 +184,29 @@ set_field(char *dst, int size, const char *src)
 	dst[len] = '\0';
 }
 
+/* Identity fields of an event: looked up now, while catalog access is allowed. */
+static void
+fill_identity(AuditEvent *e)
+{
+	set_field(e->database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+	set_field(e->session_user_name, AUDIT_NAME_LEN, GetUserNameFromId(GetSessionUserId(), true));
+	set_field(e->current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(GetUserId(), true));
+}
+
 /*
- * Queue one event.  Waits (bounded) for room when the queue is full and
- * fails rather than drop it.  Events carry names, never values.
+ * Put one filled event in the queue and return its seq.  Waits (bounded)
+ * for room when the queue is full and fails rather than drop it.  Touches
+ * no catalog, so it also serves at transaction abort.
  */
-void
-AuditRecord(const char *event, const char *purpose, const char *category,
-			const char *outcome, const char *detail)
+static uint64
+enqueue_ex(AuditEvent *local, bool may_wait)
 {
 	TimestampTz deadline;
-	AuditEvent	local;
+	uint64		seq;
 
 	if (audit == NULL)
 		elog(ERROR, "privacy_guard audit queue is not initialised");
-
-	/* fill it before taking the lock: catalog look-ups may fail or block */
-	memset(&local, 0, sizeof(AuditEvent));
-	local.at = GetCurrentTimestamp();
-	set_field(local.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
-	set_field(local.session_user_name, AUDIT_NAME_LEN, GetUserNameFromId(GetSessionUserId(), true));
-	set_field(local.current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(GetUserId(), true));
-	set_field(local.event, AUDIT_NAME_LEN, event);
-	set_field(local.purpose, AUDIT_NAME_LEN, purpose);
-	set_field(local.category, AUDIT_NAME_LEN, category);
-	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
-	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
-
-	deadline = TimestampTzPlusMilliseconds(local.at, audit_wait_timeout);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 	for (;;)
 	{
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
@@ -203,33 +214,59 @@ AuditRecord(const char *event, const char *purpose, const char *category,
 			break;
 		LWLockRelease(audit->lock);
 		wake_writer();
+		if (!may_wait)
+		{
+			/* at transaction end nothing may fail: say so, loudly */
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded")));
+			return 0;
+		}
 		if (GetCurrentTimestamp() >= deadline)
 			audit_unavailable("its queue is full");
 		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
 		ConditionVariableCancelSleep();
 		CHECK_FOR_INTERRUPTS();
 	}
-	local.seq = audit->next_seq++;
-	audit->ring[audit->head % AUDIT_QUEUE_LEN] = local;
+	seq = local->seq = audit->next_seq++;
+	audit->ring[audit->head % AUDIT_QUEUE_LEN] = *local;
 	audit->head++;
 	LWLockRelease(audit->lock);
 	wake_writer();
+	return seq;
 }
 
-/* Wait until every event queued before this call, by any session, is committed. */
-void
-AuditFlush(void)
+static uint64
+enqueue(AuditEvent *local)
 {
-	TimestampTz deadline;
-	uint64		target;
+	return enqueue_ex(local, true);
+}
 
-	if (audit == NULL)
-		elog(ERROR, "privacy_guard audit queue is not initialised");
-	LWLockAcquire(audit->lock, LW_SHARED);
-	target = audit->next_seq;
-	LWLockRelease(audit->lock);
+/* Queue one record of the chain.  Events carry names, never values. */
+uint64
+AuditRecord(const char *event, const char *purpose, const char *category,
+			const char *outcome, const char *detail)
+{
+	AuditEvent	local;
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+	memset(&local, 0, sizeof(AuditEvent));
+	local.kind = AUDIT_RECORD;
+	local.at = GetCurrentTimestamp();
+	fill_identity(&local);
+	set_field(local.event, AUDIT_NAME_LEN, event);
+	set_field(local.purpose, AUDIT_NAME_LEN, purpose);
+	set_field(local.category, AUDIT_NAME_LEN, category);
+	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
+	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
+	return enqueue(&local);
+}
+
+/* Wait until the event with this seq is committed; fail after the timeout. */
+static void
+wait_written(uint64 target)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+
 	ConditionVariablePrepareToSleep(&audit->written_cv);
 	for (;;)
 	{
@@ -238,7 +275,7 @@ AuditFlush(void)
 		LWLockAcquire(audit->lock, LW_SHARED);
 		written = audit->written_seq;
 		LWLockRelease(audit->lock);
-		if (written >= target)
+		if (written > target)
 			break;
 		wake_writer();
 		if (GetCurrentTimestamp() >= deadline)
@@ -252,6 +289,21 @@ AuditFlush(void)
 	ConditionVariableCancelSleep();
 }
 
+/* Wait until every event queued before this call, by any session, is committed. */
+void
+AuditFlush(void)
+{
+	uint64		target;
+
+	if (audit == NULL)
+		elog(ERROR, "privacy_guard audit queue is not initialised");
+	LWLockAcquire(audit->lock, LW_SHARED);
+	target = audit->next_seq;
+	LWLockRelease(audit->lock);
+	if (target > 1)
+		wait_written(target - 1);
+}
+
 PG_FUNCTION_INFO_V1(pguard_audit_flush);
 
 /* audit_flush(): return once every event queued so far is in the trail. */
@@ -260,6 +312,248 @@ pguard_audit_flush(PG_FUNCTION_ARGS)
 {
 	AuditFlush();
 	PG_RETURN_VOID();
+}
+
+/*----------------------------------------------------------------------
+ * Reveals, aggregated per statement
+ *
+ * Every reveal of one statement under one purpose, category and outcome
+ * is a group: one record opens it (for outcomes that return data, reveal
+ * waits until that record is committed, so a value that left the server
+ * is in the trail even if the backend is killed the next moment), the
+ * data keys it touched are kept in memory, and at the end of the
+ * statement (or of the transaction, if it fails) they are queued in
+ * chunks, followed by a record closing the group with its counts.
+ *----------------------------------------------------------------------
+ */
+
+/* a set of data key ids */
+typedef struct KeyIdEntry
+{
+	int64		key_id;
+	char		status;
+} KeyIdEntry;
+
+#define SH_PREFIX keyidset
+#define SH_ELEMENT_TYPE KeyIdEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY key_id
+#define SH_HASH_KEY(tb, key) ((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct RevealGroup
+{
+	char		purpose[AUDIT_NAME_LEN];
+	char		category[AUDIT_NAME_LEN];
+	const char *outcome;		/* a static string */
+	uint64		open_seq;
+	int64		count;
+	keyidset_hash *keys;
+	AuditEvent	identity;		/* database and role names, captured at open */
+} RevealGroup;
+
+static bool audit_subjects = true;
+static MemoryContext group_cxt = NULL;
+static RevealGroup groups[AUDIT_MAX_GROUPS];
+static int	ngroups = 0;
+static RevealGroup *last_group = NULL;
+static uint64 statement_query_id = 0;
+static int	exec_nesting = 0;
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+
+/* Queue the subjects and the closing record of every open group; forget them. */
+static void
+flush_groups(bool may_wait)
+{
+	for (int g = 0; g < ngroups; g++)
+	{
+		RevealGroup *grp = &groups[g];
+		AuditEvent	ev = grp->identity;
+		int64		nsubjects = 0;
+
+		if (grp->keys != NULL)
+		{
+			keyidset_iterator it;
+			KeyIdEntry *k;
+
+			ev.kind = AUDIT_SUBJECTS;
+			ev.group_seq = grp->open_seq;
+			ev.nkeys = 0;
+			keyidset_start_iterate(grp->keys, &it);
+			while ((k = keyidset_iterate(grp->keys, &it)) != NULL)
+			{
+				ev.keys[ev.nkeys++] = k->key_id;
+				nsubjects++;
+				if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
+				{
+					enqueue_ex(&ev, may_wait);
+					ev.nkeys = 0;
+				}
+			}
+			if (ev.nkeys > 0)
+				enqueue_ex(&ev, may_wait);
+		}
+		ev = grp->identity;
+		ev.kind = AUDIT_RECORD;
+		ev.at = GetCurrentTimestamp();
+		set_field(ev.event, AUDIT_NAME_LEN, "reveal_end");
+		set_field(ev.purpose, AUDIT_NAME_LEN, grp->purpose);
+		set_field(ev.category, AUDIT_NAME_LEN, grp->category);
+		set_field(ev.outcome, AUDIT_NAME_LEN, grp->outcome);
+		snprintf(ev.detail, AUDIT_DETAIL_LEN, "%s: %lld value%s, %lld subject%s",
+				 grp->identity.detail, (long long) grp->count, grp->count == 1 ? "" : "s",
+				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
+		enqueue_ex(&ev, may_wait);
+	}
+	ngroups = 0;
+	last_group = NULL;
+	if (group_cxt != NULL)
+		MemoryContextReset(group_cxt);
+}
+
+/*
+ * Account for one reveal.  returns_data: the outcome hands plaintext (or a
+ * mask of it) to the caller, so the group's record must be durable first.
+ */
+void
+AuditReveal(const char *purpose, int purposelen, const char *category, int catlen,
+			const char *outcome, bool returns_data, int64 key_id)
+{
+	RevealGroup *grp = last_group;
+
+	if (grp == NULL || grp->outcome != outcome ||
+		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
+		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
+	{
+		grp = NULL;
+		for (int g = 0; g < ngroups; g++)
+		{
+			RevealGroup *c = &groups[g];
+
+			if (c->outcome == outcome &&
+				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
+				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
+			{
+				grp = c;
+				break;
+			}
+		}
+	}
+	if (grp == NULL)
+	{
+		char	   *p = pnstrdup(purpose, purposelen);
+		char	   *c = pnstrdup(category, catlen);
+		char		statement[64];
+
+		if (ngroups == AUDIT_MAX_GROUPS)
+			flush_groups(true);
+		if (group_cxt == NULL)
+			group_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard reveal groups",
+											  ALLOCSET_DEFAULT_SIZES);
+		grp = &groups[ngroups++];
+		memset(grp, 0, sizeof(RevealGroup));
+		set_field(grp->purpose, AUDIT_NAME_LEN, p);
+		set_field(grp->category, AUDIT_NAME_LEN, c);
+		grp->outcome = outcome;
+		if (audit_subjects)
+			grp->keys = keyidset_create(group_cxt, 64, NULL);
+		memset(&grp->identity, 0, sizeof(AuditEvent));
+		fill_identity(&grp->identity);
+		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
+		set_field(grp->identity.detail, AUDIT_DETAIL_LEN, statement);
+		grp->open_seq = AuditRecord("reveal", p, c, outcome, statement);
+		if (returns_data)
+			wait_written(grp->open_seq);
+	}
+	last_group = grp;
+	grp->count++;
+	if (grp->keys != NULL && key_id > 0)
+	{
+		bool		found;
+
+		(void) keyidset_insert(grp->keys, key_id, &found);
+	}
+}
+
+static void
+audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (exec_nesting == 0)
+	{
+		if (ngroups > 0)
+			flush_groups(true);
+		statement_query_id = queryDesc->plannedstmt->queryId;
+	}
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+{
+	exec_nesting++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		exec_nesting--;
+	}
+	PG_END_TRY();
+}
+
+static void
+audit_ExecutorFinish(QueryDesc *queryDesc)
+{
+	exec_nesting++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		exec_nesting--;
+	}
+	PG_END_TRY();
+}
+
+static void
+audit_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	if (exec_nesting == 0 && ngroups > 0)
+		flush_groups(true);
+}
+
+/* A failed statement may have returned values before it failed: record them. */
+static void
+audit_xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		 event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		 event == XACT_EVENT_PREPARE) && ngroups > 0)
+		flush_groups(false);
+	exec_nesting = 0;
 }
 
 /*----------------------------------------------------------------------
@@ -329,6 +623,23 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 		/* already committed before a restart of this worker */
 		if ((int64) epoch == last_epoch && (int64) e->seq <= last_seq)
 			continue;
+		if (e->kind == AUDIT_SUBJECTS)
+		{
+			Oid			stypes[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+			Datum		sargs[3];
+			Datum	   *elems = palloc(sizeof(Datum) * e->nkeys);
+
+			for (int k = 0; k < e->nkeys; k++)
+				elems[k] = Int64GetDatum(e->keys[k]);
+			sargs[0] = Int64GetDatum((int64) epoch);
+			sargs[1] = Int64GetDatum((int64) e->group_seq);
+			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			rc = SPI_execute_with_args("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
+									   " VALUES ($1, $2, $3)", 3, stypes, sargs, NULL, false, 0);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "could not write the audit trail's subjects");
+			continue;
+		}
 		memset(nulls, ' ', sizeof(nulls));
 		args[0] = TimestampTzGetDatum(e->at);
 		args[1] = CStringGetTextDatum(e->database);
@@ -462,6 +773,22 @@ AuditInit(void)
 							"How long a session waits for the audit writer before failing.",
 							NULL, &audit_wait_timeout, 5000, 10, 600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("privacy_guard.audit_subjects",
+							 "Record which subjects each reveal touched (for access_history()).",
+							 "Off records only who revealed what, when, under which purpose.",
+							 &audit_subjects, true, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	EnableQueryId();
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = audit_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = audit_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = audit_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = audit_ExecutorEnd;
+	RegisterXactCallback(audit_xact_callback, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = audit_shmem_request;

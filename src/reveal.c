@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "audit.h"
 #include "keycache.h"
 #include "masking.h"
 #include "policy.h"
@@ -105,6 +106,10 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	{
 		const char *rolename = GetUserNameFromId(userid, false);
 
+		AuditRecord("reveal", purpose, catname, "denied",
+					c == NULL ? "category not defined" :
+					!PolicyRoleHolds(userid, p) ? "purpose not granted" : "category not allowed");
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\"",
@@ -149,6 +154,10 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 			 PolicyDecision **decision, KeyEntry **key)
 {
 	if (purpose == NULL)
+	{
+		char	   *catname = pnstrdup(view->category, view->catlen);
+
+		AuditRecord("reveal", NULL, catname, "denied", "no purpose declared");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%.*s\": no purpose declared",
@@ -156,6 +165,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 				 errdetail("Role \"%s\" has not declared a purpose in this session.",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
+	}
 
 	*decision = decide_policy(purpose, purposelen, view->category, view->catlen);
 	*key = KeycacheForId(view->key_id, true);
@@ -228,6 +238,9 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 		purposelen = purpose ? strlen(purpose) : 0;
 	}
 	outcome = RevealDecide(purpose, purposelen, &view, &decision, &key);
+	/* recorded before any value leaves: durably, when one does */
+	AuditReveal(purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
+				outcome == OUTCOME_REVEALED || outcome == OUTCOME_MASKED, view.key_id);
 	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
 		PG_RETURN_NULL();
 
@@ -281,11 +294,15 @@ RevealRequireSearch(const char *category)
 	const char *purpose = PolicySessionPurpose();
 
 	if (purpose == NULL)
+	{
+		AuditRecord("search", NULL, category, "denied", "no purpose declared");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\": no purpose declared", category),
 				 errdetail("Role \"%s\" has not declared a purpose in this session.",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
+	}
 	(void) decide_policy(purpose, strlen(purpose), category, strlen(category));
+	AuditReveal(purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }

@@ -37,6 +37,41 @@ SELECT privacy_guard.rotate_master_key();
 SELECT privacy_guard.audit_flush();
 SELECT event, outcome, statement FROM privacy_guard.audit_log ORDER BY id DESC LIMIT 1;
 
+-- reveals: one record per statement, purpose, category and outcome, written
+-- before any value is returned, and closed with counts at the statement's end
+CREATE TABLE customers (id int PRIMARY KEY, email text, born date);
+INSERT INTO customers SELECT g, 'customer' || g || '@example.com', date '1990-01-01' + g FROM generate_series(1, 30) g;
+SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
+SELECT privacy_guard.protect('customers', 'born', 'birth', 'id');
+GRANT SELECT ON customers TO support_agent, marketer, analyst;
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support', 'complaint 17');
+BEGIN;
+SELECT count(privacy_guard.reveal(email)) AS emails, count(privacy_guard.reveal(born)) AS birthdays
+  FROM customers WHERE id <= 20;
+SELECT privacy_guard.reveal(email) FROM customers WHERE id = 7;
+ROLLBACK;
+RESET ROLE;
+SET ROLE marketer;
+SELECT count(privacy_guard.reveal(email, 'marketing')) AS consenting FROM customers;  -- no consent: NULLs
+RESET ROLE;
+SET ROLE analyst;
+SELECT privacy_guard.reveal(email) FROM customers WHERE id = 7;   -- denied
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT event, current_role_name, purpose, category, outcome,
+       regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event IN ('reveal', 'reveal_end') ORDER BY id;
+-- who accessed customer 7's data: exactly the statements that touched it
+SET ROLE auditor;
+SELECT current_role_name, event, purpose, category, outcome FROM privacy_guard.access_history('7');
+SELECT count(*) AS customer_25 FROM privacy_guard.access_history('25');
+SELECT count(*) AS nobody FROM privacy_guard.access_history('no such customer');
+RESET ROLE;
+SET ROLE app;
+SELECT * FROM privacy_guard.access_history('7');
+RESET ROLE;
+
 -- who may read it: auditors, not application roles, not policy owners
 SELECT rolcanlogin FROM pg_roles WHERE rolname = 'privacy_guard_auditor';
 SET ROLE auditor;
@@ -62,9 +97,11 @@ RESET ROLE;
 -- tampering, even by a superuser, is detected; the first broken link is named
 SELECT privacy_guard.verify_audit() AS intact;
 -- altered
-UPDATE privacy_guard.audit_records SET statement = 'ticket 0000' WHERE event = 'set_purpose';
+UPDATE privacy_guard.audit_records SET statement = 'ticket 0000'
+ WHERE statement = 'ticket 4711: customer asked for a refund';
 SELECT privacy_guard.verify_audit() AS after_alteration;
-UPDATE privacy_guard.audit_records SET statement = 'ticket 4711: customer asked for a refund' WHERE event = 'set_purpose';
+UPDATE privacy_guard.audit_records SET statement = 'ticket 4711: customer asked for a refund'
+ WHERE statement = 'ticket 0000';
 SELECT privacy_guard.verify_audit() AS restored;
 -- removed
 CREATE TEMP TABLE saved AS SELECT * FROM privacy_guard.audit_records WHERE id = 3;
@@ -89,3 +126,6 @@ SELECT privacy_guard.verify_audit() AS intact_again;
 SELECT privacy_guard.define_category('after_tampering');
 SELECT privacy_guard.audit_flush();
 SELECT privacy_guard.verify_audit() AS still_intact;
+
+-- CLEANUP
+DROP TABLE customers;

@@ -12,6 +12,8 @@ use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
 my ($node) = keyring_node('dump', "1:" . ('4c' x 32) . "\n");
+# the audit writer fills the shop database's trail (reveals wait for it)
+$node->append_conf('postgresql.conf', "privacy_guard.database = 'shop'");
 $node->start;
 
 $node->safe_psql('postgres', q{

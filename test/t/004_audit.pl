@@ -11,7 +11,7 @@ use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
 my ($node) = keyring_node('audit', "1:" . ('5e' x 32) . "\n");
-$node->append_conf('postgresql.conf', "privacy_guard.audit_wait_timeout = 500");
+$node->append_conf('postgresql.conf', "privacy_guard.audit_wait_timeout = 500\nrestart_after_crash = on");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION privacy_guard;
@@ -33,6 +33,25 @@ $node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM privacy_guard.audit_log WHERE statement = 'terminated session'})
   or die 'the terminated session\'s record did not arrive';
 ok(1, 'a terminated session\'s uncommitted declaration is in the trail');
+
+# A value was returned, then the backend died (SIGKILL: the server resets
+# shared memory): the reveal is in the trail, because reveal waited for its
+# record before returning the value.
+$node->safe_psql('postgres', q{
+	CREATE TABLE t (id int PRIMARY KEY, email text);
+	INSERT INTO t VALUES (1, 'killed@example.com');
+	SELECT privacy_guard.protect('t', 'email', 'contact', 'id');
+});
+my $victim = $node->background_psql('postgres');
+is($victim->query_safe(q{BEGIN; SELECT privacy_guard.reveal(email, 'support') FROM t}),
+	'killed@example.com', 'the value was returned');
+my $victim_pid = $victim->query_safe(q{SELECT pg_backend_pid()});
+kill 'KILL', $victim_pid;
+$victim->quit;
+$node->poll_query_until('postgres', 'SELECT true') or die 'the server did not come back';
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'reveal' AND outcome = 'revealed'}),
+	'1', 'the reveal returned before SIGKILL is in the trail');
 
 # A restart: the trail persists and the chain goes on from its head.
 $node->restart;
