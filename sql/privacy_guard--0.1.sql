@@ -691,6 +691,23 @@ $fn$;
 COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) IS
     'convert a column to its encrypted type in place and seal every later write of plaintext';
 
+-- A dropped table takes its protection records with it (an OID reused by a
+-- later table must not inherit them).
+CREATE FUNCTION privacy_guard.forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    DELETE FROM privacy_guard.column_protection p
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.objid OPERATOR(pg_catalog.=) p.tbl::pg_catalog.oid;
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.forget_dropped_tables() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.forget_dropped_tables() IS 'event trigger: forget the protection of dropped tables';
+CREATE EVENT TRIGGER privacy_guard_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION privacy_guard.forget_dropped_tables();
+
 CREATE VIEW privacy_guard.protected_columns AS
 SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
        p.category, p.subject_col AS subject_column, p.index_col IS NOT NULL AS searchable,

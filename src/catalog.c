@@ -30,6 +30,7 @@
 static Oid	schema_oid = InvalidOid;
 static Oid	extension_owner = InvalidOid;
 static Oid	encrypted_types[ENV_TYPE_MAX + 1];
+static int	extension_installed = -1;	/* -1: not looked up yet */
 
 static const char *const encrypted_type_names[] = {
 	NULL, "encrypted_text", "encrypted_jsonb", "encrypted_date",
@@ -43,6 +44,16 @@ catalog_changed_callback(Datum arg, int cacheid, uint32 hashvalue)
 	schema_oid = InvalidOid;
 	extension_owner = InvalidOid;
 	memset(encrypted_types, 0, sizeof(encrypted_types));
+	extension_installed = -1;
+}
+
+/* Is the extension installed in this database?  Cached until pg_extension changes. */
+bool
+CatalogExtensionInstalled(void)
+{
+	if (extension_installed < 0)
+		extension_installed = OidIsValid(get_extension_oid("privacy_guard", true)) ? 1 : 0;
+	return extension_installed == 1;
 }
 
 void

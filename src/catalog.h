@@ -20,6 +20,7 @@ typedef struct CatalogOwnerState
 } CatalogOwnerState;
 
 extern Oid	CatalogSchemaOid(void);
+extern bool CatalogExtensionInstalled(void);
 extern Oid	CatalogRelid(const char *relname);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);

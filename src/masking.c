@@ -13,8 +13,9 @@
  *	  year     dates: January 1st of the same year
  *	  round    numbers: rounded to the nearest ten
  *
- * A text rule applied to jsonb masks every string in the document (keys
- * and structure stay); numbers are rounded under "round" and nulled under
+ * A text rule applied to jsonb masks every string value in the document and
+ * replaces object keys, which can be personal data too, by key1, key2...;
+ * the shape stays.  Numbers are rounded under "round" and nulled under
  * every other rule.  A rule that does not fit the type redacts.  Rules
  * work on characters, not bytes, in any server encoding.
  *-------------------------------------------------------------------------
@@ -158,9 +159,19 @@ mask_jsonb(Jsonb *in, int rule)
 	JsonbValue *res = NULL;
 	JsonbIteratorToken tok;
 
+	int			nkeys = 0;
+
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
-		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type != jbvBinary)
+		if (tok == WJB_KEY)
+		{
+			/* keys can be personal data too ({"Ada Lovelace": ...}): number them */
+			char	   *k = psprintf("key%d", ++nkeys);
+
+			v.val.string.val = k;
+			v.val.string.len = strlen(k);
+		}
+		else if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type != jbvBinary)
 		{
 			if (v.type == jbvString)
 			{

@@ -6,24 +6,55 @@
  * or computes a blind index holds personal data in its text.  When any error
  * is logged in such a transaction (ours, or one PostgreSQL raises itself,
  * such as a unique violation), this emit_log_hook suppresses the
- * "STATEMENT:" line that log_min_error_statement would add.  The mark is
- * set by every function that receives plaintext and cleared when the
- * top-level transaction ends; hiding a few unrelated statements of the same
- * transaction is the price of never showing a sensitive one.
+ * "STATEMENT:" line that log_min_error_statement would add and the
+ * "CONTEXT:" lines (a COPY line, a dynamic SQL statement, bound parameters).
+ * The mark is set by every function that receives plaintext, and after
+ * parse analysis for any INSERT, UPDATE or COPY whose target table has
+ * encrypted columns, before anything executes; it is cleared when the
+ * top-level transaction ends.  Hiding a few unrelated statements of the
+ * same transaction is the price of never showing a sensitive one.
  *
- * Settings that log statements regardless of errors (log_statement,
- * log_min_duration_statement, auto_explain) are outside this hook's reach;
- * the README says so.
+ * A statement can also fail before anything can tell that it carries
+ * personal data (a bad literal for an earlier column is rejected during
+ * parse analysis), so by default (privacy_guard.hide_error_statements =
+ * always) every error is logged without them; "plaintext" limits hiding to
+ * the marked transactions.  Settings that log statements regardless of
+ * errors (log_statement, log_min_duration_statement, auto_explain) are
+ * outside this hook's reach; the README says so.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "nodes/parsenodes.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
+#include "catalog.h"
 #include "redact.h"
 
+/* privacy_guard.hide_error_statements */
+typedef enum HideMode
+{
+	HIDE_PLAINTEXT,				/* errors of transactions that handled plaintext */
+	HIDE_ALWAYS					/* every error */
+} HideMode;
+
+static const struct config_enum_entry hide_options[] = {
+	{"plaintext", HIDE_PLAINTEXT, false},
+	{"always", HIDE_ALWAYS, false},
+	{NULL, 0, false}
+};
+static int	hide_mode = HIDE_ALWAYS;
+
 static emit_log_hook_type next_emit_log_hook = NULL;
+static post_parse_analyze_hook_type next_post_parse_analyze_hook = NULL;
 static bool statement_has_plaintext = false;
 
 /* The current transaction handled plaintext: hide its statements from error logs. */
@@ -36,8 +67,11 @@ RedactStatement(void)
 static void
 redact_emit_log(ErrorData *edata)
 {
-	if (statement_has_plaintext && edata->elevel >= ERROR)
+	if ((statement_has_plaintext || hide_mode == HIDE_ALWAYS) && edata->elevel >= ERROR)
+	{
 		edata->hide_stmt = true;
+		edata->hide_ctx = true; /* COPY lines, dynamic SQL, bound parameters */
+	}
 	if (next_emit_log_hook)
 		next_emit_log_hook(edata);
 }
@@ -51,10 +85,64 @@ redact_xact_callback(XactEvent event, void *arg)
 		statement_has_plaintext = false;
 }
 
+/* Does the relation have a column of an encrypted type? */
+static bool
+relation_is_protected(Oid relid)
+{
+	Relation	rel;
+	bool		found = false;
+
+	if (!OidIsValid(relid) || !CatalogExtensionInstalled())
+		return false;
+	rel = relation_open(relid, AccessShareLock);
+	for (int i = 0; i < RelationGetDescr(rel)->natts && !found; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), i);
+
+		if (!att->attisdropped && CatalogEncryptedType(att->atttypid) != 0)
+			found = true;
+	}
+	relation_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Mark writes to protected tables before they run. */
+static void
+redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (next_post_parse_analyze_hook)
+		next_post_parse_analyze_hook(pstate, query, jstate);
+	if (statement_has_plaintext)
+		return;
+	if ((query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE) &&
+		query->resultRelation > 0)
+	{
+		if (relation_is_protected(rt_fetch(query->resultRelation, query->rtable)->relid))
+			statement_has_plaintext = true;
+	}
+	else if (query->commandType == CMD_UTILITY && query->utilityStmt != NULL &&
+			 IsA(query->utilityStmt, CopyStmt))
+	{
+		CopyStmt   *copy = (CopyStmt *) query->utilityStmt;
+
+		if (copy->is_from && copy->relation != NULL &&
+			relation_is_protected(RangeVarGetRelid(copy->relation, NoLock, true)))
+			statement_has_plaintext = true;
+	}
+}
+
 void
 RedactInit(void)
 {
+	DefineCustomEnumVariable("privacy_guard.hide_error_statements",
+							 "Which errors are logged without their STATEMENT and CONTEXT lines.",
+							 "always: every error (a statement may carry personal data before anything "
+							 "can tell); plaintext: errors of transactions that handled personal data.",
+							 &hide_mode, HIDE_ALWAYS, hide_options, PGC_SUSET, 0, NULL, NULL, NULL);
+
 	next_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_emit_log;
+	next_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = redact_post_parse_analyze;
 	RegisterXactCallback(redact_xact_callback, NULL);
 }

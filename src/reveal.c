@@ -30,6 +30,7 @@
 #include "keycache.h"
 #include "masking.h"
 #include "policy.h"
+#include "redact.h"
 #include "reveal.h"
 #include "types.h"
 
@@ -84,7 +85,7 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	char		catname[ENVELOPE_MAX_CATEGORY + 1];
 	char	   *purpose;
 
-	if (last_decision != NULL &&
+	if (last_decision != NULL && purposelen < (int) sizeof(last_decision->purpose) &&
 		memo_matches(last_decision, gen, userid, purpose_bytes, purposelen, category, catlen))
 		return last_decision;
 	for (int i = 0; i < MEMO_SIZE; i++)
@@ -217,6 +218,8 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	/* the statement may compare the result with a literal: keep it out of the log */
+	RedactStatement();
 	value = PG_GETARG_VARLENA_PP(0);
 	TypesParseDatum(value, type, &view);
 	if (view.version == ENVELOPE_PENDING)
@@ -292,6 +295,7 @@ void
 RevealRequireSearch(const char *category)
 {
 	const char *purpose = PolicySessionPurpose();
+	PolicyDecision *d;
 
 	if (purpose == NULL)
 	{
@@ -303,6 +307,15 @@ RevealRequireSearch(const char *category)
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
 	}
-	(void) decide_policy(purpose, strlen(purpose), category, strlen(category));
+	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
+	/* consent is per subject; a search does not know whose data it finds */
+	if (d->requires_consent)
+	{
+		AuditRecord("search", purpose, category, "denied", "purpose requires consent");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
+				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
+	}
 	AuditReveal(purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }

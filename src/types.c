@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/crypto.h>
+
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "fmgr.h"
@@ -457,6 +459,7 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 	const char *why;
 	uint8		digest[ENVELOPE_DIGEST_LEN];
 	KeyEntry   *key;
+	uint8	   *scratch;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(true);
@@ -490,17 +493,16 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 	subject = PG_GETARG_TEXT_PP(2);
 	KeycacheSubjectDigest(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), digest);
 	key = KeycacheForId(view.key_id, false);
-	if (key == NULL)
+	scratch = key ? palloc(view.ctlen + 1) : NULL;
+	/* one answer for an unknown key, another subject's key and a forgery */
+	if (key == NULL || memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0 ||
+		!EnvelopeOpen(&view, key->dek, key->digest, scratch))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("sealed value refers to a data key that does not exist"),
-				 errdetail("Its subject was erased, or it comes from another database."),
+				 errmsg("sealed value does not belong to this row"),
+				 errdetail("An envelope is accepted only in a row of the subject it was sealed for, unaltered; an erased subject's envelopes are accepted nowhere."),
 				 errhidestmt(true)));
-	if (memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("sealed value belongs to another data subject"),
-				 errdetail("An envelope is accepted only in a row of the subject it was sealed for."),
-				 errhidestmt(true)));
+	OPENSSL_cleanse(scratch, view.ctlen);
+	pfree(scratch);
 	PG_RETURN_BOOL(true);
 }

@@ -33,6 +33,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "catalog.h"
 #include "keycache.h"
@@ -162,10 +163,14 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	create = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	PolicyEnsure();
-	(void) PolicyRequireCategory(catname);
 	/* a search term links a known plaintext to its row: a purpose must allow it */
 	if (!create)
+	{
+		(void) PolicyRequireCategory(catname);
 		RevealRequireSearch(catname);
+	}
+	else
+		PolicyRequireCollectable(PolicyRequireCategory(catname));
 	result = blind_index(catname, (const uint8 *) VARDATA_ANY(value),
 						 VARSIZE_ANY_EXHDR(value), create);
 	if (result == NULL)
@@ -516,12 +521,15 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("column \"%s\" of relation \"%s\" is already protected",
 						col, get_rel_name(relid))));
+	/* every protected column of the table, as committed now (not as this transaction began) */
+	PushActiveSnapshot(GetLatestSnapshot());
 	rc = SPI_execute_with_args("SELECT pg_catalog.quote_literal(col), pg_catalog.quote_literal(category),"
 							   " pg_catalog.quote_literal(subject_col),"
 							   " pg_catalog.quote_literal(COALESCE(index_col::pg_catalog.text, ''))"
 							   " FROM privacy_guard.column_protection"
 							   " WHERE tbl OPERATOR(pg_catalog.=) $1 ORDER BY col",
-							   1, types, args, NULL, false, 0);
+							   1, types, args, NULL, true, 0);
+	PopActiveSnapshot();
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read protected columns");
 	for (uint64 i = 0; i < SPI_processed; i++)

@@ -114,7 +114,12 @@ SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('hedy@exam
 -- a category nothing was indexed under has no search term
 SELECT privacy_guard.blind_index('x', 'identity') IS NULL AS no_term;
 SELECT privacy_guard.blind_index('x', 'nope');
--- a purpose not allowed the category, a role without the purpose, no purpose: refused
+-- a purpose not allowed the category, a purpose that needs each subject's
+-- consent, a role without the purpose, no purpose: refused
+SET ROLE marketer;
+SELECT privacy_guard.set_purpose('marketing');
+SELECT privacy_guard.blind_index('hedy@example.com', 'contact');
+RESET ROLE;
 SET ROLE courier;
 SELECT privacy_guard.set_purpose('delivery');
 SELECT privacy_guard.blind_index('hedy@example.com', 'contact');
@@ -194,6 +199,16 @@ SELECT privacy_guard.register_protection('customers', 'note', 'contact', 'id', N
 RESET ROLE;
 DROP TABLE owned;
 REVOKE CREATE ON SCHEMA public FROM policy_owner;
+
+-- a dropped table takes its protection records with it
+CREATE TABLE dropped (id int, v text);
+SELECT privacy_guard.protect('dropped', 'v', 'contact', 'id');
+SELECT count(*) FROM privacy_guard.column_protection WHERE tbl::oid = 'dropped'::regclass::oid;
+SELECT 'dropped'::regclass::oid AS dropped_oid \gset
+DROP TABLE dropped;
+SELECT count(*) FROM privacy_guard.column_protection WHERE tbl::oid = :dropped_oid;
+-- admins compute index terms only for collectable categories
+SELECT privacy_guard.index_term('x', 'health', true);
 
 -- COPY round trip of envelopes (what pg_dump does): accepted unchanged
 SELECT name AS dumped_name FROM customers WHERE id = 2 \gset

@@ -67,7 +67,7 @@ $node->safe_psql('nokeys', q{
 	SELECT privacy_guard.allow('support', 'contact');
 });
 $node->psql('nokeys', slurp_file($tabledump), stdout => \$out, stderr => \$err);
-like($err, qr/sealed value refers to a data key that does not exist/,
+like($err, qr/sealed value does not belong to this row/,
 	'envelopes without their keys are refused');
 is($node->safe_psql('nokeys', q{SELECT count(*) FROM customers}), '0', 'and nothing was loaded');
 
