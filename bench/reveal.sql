@@ -18,13 +18,23 @@ SELECT 'privacy_guard: reveal full (key per subject, warm cache)',
        bench($q$SELECT count(length(privacy_guard.reveal(email, 'marketing'))) FROM guarded$q$)
 UNION ALL
 SELECT 'privacy_guard: reveal masked (warm cache)',
-       bench($q$SELECT count(length(privacy_guard.reveal(email, 'support'))) FROM guarded$q$);
+       bench($q$SELECT count(length(privacy_guard.reveal(email, 'support'))) FROM guarded$q$)
+UNION ALL
+SELECT 'privacy_guard: reveal full, audit groups only (no subject sets)',
+       bench($q$SET privacy_guard.audit_subjects = off;
+                SELECT count(length(privacy_guard.reveal(email, 'marketing'))) FROM guarded;
+                RESET privacy_guard.audit_subjects$q$);
 
 SELECT query, round(ms, 1) AS ms, round(ms * 1e6 / :rows) AS ns_per_row,
        round(ms / (SELECT ms FROM results WHERE query LIKE 'plain%'), 2) AS x_plain,
        round(ms / (SELECT ms FROM results WHERE query LIKE 'pgcrypto%'), 2) AS x_pgcrypto,
        round((ms - (SELECT ms FROM results WHERE query LIKE 'plain%')) * 1e6 / :rows) AS ns_over_plain
   FROM results;
+
+-- the audit trail's cost: full recording (groups + every subject, for
+-- access_history) against the minimum (groups only)
+SELECT round(100 * ((SELECT ms FROM results WHERE query LIKE '%reveal full (key%')
+                   / (SELECT ms FROM results WHERE query LIKE '%groups only%') - 1), 1) AS audit_subjects_overhead_pct;
 
 -- memory of the key cache holding every subject's key
 SELECT 'privacy_guard key cache' AS memory, round(sum(total_bytes) / 1048576.0, 1) AS mib,

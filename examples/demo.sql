@@ -93,3 +93,12 @@ SELECT privacy_guard.reveal(address) FROM customers;
 SELECT privacy_guard.reveal(address, 'delivery') FROM customers;
 \set ON_ERROR_STOP on
 RESET ROLE;
+
+\echo
+\echo '== 10. The audit trail recorded all of it, outside the transactions, as a hash chain'
+SELECT privacy_guard.audit_flush() \gset
+SELECT id, current_role_name AS role, event, purpose, category, outcome,
+       left(regexp_replace(statement, 'query -?[0-9]+', 'query #'), 60) AS what
+  FROM privacy_guard.audit_log
+ WHERE event IN ('set_purpose', 'reveal', 'reveal_end', 'search', 'search_end') ORDER BY id;
+SELECT privacy_guard.verify_audit() AS chain_intact;

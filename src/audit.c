@@ -347,6 +347,7 @@ typedef struct KeyIdEntry
 
 typedef struct RevealGroup
 {
+	const char *event;			/* "reveal" or "search", a static string */
 	char		purpose[AUDIT_NAME_LEN];
 	char		category[AUDIT_NAME_LEN];
 	const char *outcome;		/* a static string */
@@ -357,6 +358,7 @@ typedef struct RevealGroup
 } RevealGroup;
 
 static bool audit_subjects = true;
+static bool audit_log_lines = false;
 static MemoryContext group_cxt = NULL;
 static RevealGroup groups[AUDIT_MAX_GROUPS];
 static int	ngroups = 0;
@@ -404,7 +406,7 @@ flush_groups(bool may_wait)
 		ev = grp->identity;
 		ev.kind = AUDIT_RECORD;
 		ev.at = GetCurrentTimestamp();
-		set_field(ev.event, AUDIT_NAME_LEN, "reveal_end");
+		set_field(ev.event, AUDIT_NAME_LEN, psprintf("%s_end", grp->event));
 		set_field(ev.purpose, AUDIT_NAME_LEN, grp->purpose);
 		set_field(ev.category, AUDIT_NAME_LEN, grp->category);
 		set_field(ev.outcome, AUDIT_NAME_LEN, grp->outcome);
@@ -424,12 +426,13 @@ flush_groups(bool may_wait)
  * mask of it) to the caller, so the group's record must be durable first.
  */
 void
-AuditReveal(const char *purpose, int purposelen, const char *category, int catlen,
+AuditReveal(const char *event, const char *purpose, int purposelen,
+			const char *category, int catlen,
 			const char *outcome, bool returns_data, int64 key_id)
 {
 	RevealGroup *grp = last_group;
 
-	if (grp == NULL || grp->outcome != outcome ||
+	if (grp == NULL || grp->outcome != outcome || grp->event != event ||
 		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
 		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
 	{
@@ -438,7 +441,7 @@ AuditReveal(const char *purpose, int purposelen, const char *category, int catle
 		{
 			RevealGroup *c = &groups[g];
 
-			if (c->outcome == outcome &&
+			if (c->outcome == outcome && c->event == event &&
 				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
 				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
 			{
@@ -463,13 +466,14 @@ AuditReveal(const char *purpose, int purposelen, const char *category, int catle
 		set_field(grp->purpose, AUDIT_NAME_LEN, p);
 		set_field(grp->category, AUDIT_NAME_LEN, c);
 		grp->outcome = outcome;
+		grp->event = event;
 		if (audit_subjects)
 			grp->keys = keyidset_create(group_cxt, 64, NULL);
 		memset(&grp->identity, 0, sizeof(AuditEvent));
 		fill_identity(&grp->identity);
 		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
 		set_field(grp->identity.detail, AUDIT_DETAIL_LEN, statement);
-		grp->open_seq = AuditRecord("reveal", p, c, outcome, statement);
+		grp->open_seq = AuditRecord(event, p, c, outcome, statement);
 		if (returns_data)
 			wait_written(grp->open_seq);
 	}
@@ -675,6 +679,14 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 		have_prev = true;
 		last_id++;
+		if (audit_log_lines)
+			ereport(LOG,
+					(errmsg("privacy_guard audit: id=%lld database=%s session_user=%s role=%s event=%s purpose=%s category=%s outcome=%s statement=\"%s\"",
+							(long long) last_id, e->database, e->session_user_name,
+							e->current_role_name, e->event, e->purpose[0] ? e->purpose : "-",
+							e->category[0] ? e->category : "-", e->outcome[0] ? e->outcome : "-",
+							e->detail),
+					 errhidestmt(true)));
 	}
 	return true;
 }
@@ -778,6 +790,11 @@ AuditInit(void)
 							 "Record which subjects each reveal touched (for access_history()).",
 							 "Off records only who revealed what, when, under which purpose.",
 							 &audit_subjects, true, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("privacy_guard.audit_log_lines",
+							 "Also write each audit record to the server log, as one parseable line.",
+							 NULL, &audit_log_lines, false, PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
 
 	EnableQueryId();
 	prev_ExecutorStart = ExecutorStart_hook;

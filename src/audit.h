@@ -11,7 +11,8 @@
 
 extern uint64 AuditRecord(const char *event, const char *purpose, const char *category,
 						  const char *outcome, const char *detail);
-extern void AuditReveal(const char *purpose, int purposelen, const char *category, int catlen,
+extern void AuditReveal(const char *event, const char *purpose, int purposelen,
+						const char *category, int catlen,
 						const char *outcome, bool returns_data, int64 key_id);
 extern void AuditFlush(void);
 extern void AuditInit(void);

@@ -242,7 +242,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	}
 	outcome = RevealDecide(purpose, purposelen, &view, &decision, &key);
 	/* recorded before any value leaves: durably, when one does */
-	AuditReveal(purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
+	AuditReveal("reveal", purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
 				outcome == OUTCOME_REVEALED || outcome == OUTCOME_MASKED, view.key_id);
 	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
 		PG_RETURN_NULL();
@@ -317,5 +317,5 @@ RevealRequireSearch(const char *category)
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
 				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
 	}
-	AuditReveal(purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
+	AuditReveal("search", purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }
