@@ -822,14 +822,26 @@ COMMENT ON VIEW privacy_guard.audit_log IS 'who used what, when, for which purpo
 REVOKE ALL ON privacy_guard.audit_log FROM PUBLIC;
 GRANT SELECT ON privacy_guard.audit_log TO privacy_guard_auditor;
 
+-- The head the writer last committed, kept in a file of the data directory
+-- (outside SQL's reach): records removed from the end, a TRUNCATE or a
+-- dropped table show against it.
+CREATE FUNCTION privacy_guard.audit_anchor(OUT table_oid oid, OUT last_id bigint, OUT last_hash bytea)
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_audit_anchor';
+COMMENT ON FUNCTION privacy_guard.audit_anchor() IS 'the audit trail''s head as its writer last committed it';
+REVOKE ALL ON FUNCTION privacy_guard.audit_anchor() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.audit_anchor() TO privacy_guard_auditor;
+
 -- Recompute the chain.  Any record altered, removed or reordered, even by a
--- superuser, breaks it; the first broken link is reported.
+-- superuser, breaks it; the first broken link is reported.  Records removed
+-- from the end, and an emptied or dropped trail, show against the anchor.
 CREATE FUNCTION privacy_guard.verify_audit() RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     prev bytea := privacy_guard.audit_genesis();
     expected bigint := 1;
     r record;
+    anchor record;
+    anchor_hash bytea;
 BEGIN
     FOR r IN SELECT * FROM privacy_guard.audit_records ORDER BY id LOOP
         IF r.id OPERATOR(pg_catalog.<>) expected THEN
@@ -849,6 +861,26 @@ BEGIN
         prev := r.hash;
         expected := expected OPERATOR(pg_catalog.+) 1;
     END LOOP;
+
+    SELECT * INTO anchor FROM privacy_guard.audit_anchor();
+    IF anchor.last_id IS NOT NULL THEN
+        IF anchor.table_oid OPERATOR(pg_catalog.<>) 'privacy_guard.audit_records'::pg_catalog.regclass::pg_catalog.oid THEN
+            RAISE WARNING 'audit trail replaced: the trail in table % ended at record %, and this one has nothing after it yet',
+                anchor.table_oid, anchor.last_id;
+            RETURN false;
+        END IF;
+        IF anchor.last_id OPERATOR(pg_catalog.>) (expected OPERATOR(pg_catalog.-) 1) THEN
+            RAISE WARNING 'audit trail broken after record %: records % to % were removed',
+                expected OPERATOR(pg_catalog.-) 1, expected, anchor.last_id;
+            RETURN false;
+        END IF;
+        SELECT a.hash INTO anchor_hash FROM privacy_guard.audit_records a
+         WHERE a.id OPERATOR(pg_catalog.=) anchor.last_id;
+        IF anchor_hash OPERATOR(pg_catalog.<>) anchor.last_hash THEN
+            RAISE WARNING 'audit trail broken at record %: it is not the record its writer committed', anchor.last_id;
+            RETURN false;
+        END IF;
+    END IF;
     RETURN true;
 END
 $fn$;

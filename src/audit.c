@@ -33,6 +33,8 @@
 #include "executor/spi.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "storage/fd.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -561,6 +563,102 @@ audit_xact_callback(XactEvent event, void *arg)
 }
 
 /*----------------------------------------------------------------------
+ * The anchor
+ *
+ * After every committed batch the writer leaves the trail's head (table
+ * OID, last id, last hash) in a file of the data directory, outside the
+ * reach of SQL: verify_audit() compares the table with it, so records
+ * removed from the end, a TRUNCATE or a dropped table are detected too.
+ *----------------------------------------------------------------------
+ */
+
+static char *
+anchor_path(Oid dboid, bool temp)
+{
+	return psprintf("%s/privacy_guard_audit_%u.head%s", DataDir, dboid, temp ? ".tmp" : "");
+}
+
+/* Read the anchor of a database; false if there is none. */
+static bool
+anchor_read(Oid dboid, Oid *relid, int64 *last_id, char *hash_hex, int hexlen)
+{
+	FILE	   *f = AllocateFile(anchor_path(dboid, false), "r");
+	unsigned int r = 0;
+	long long	id = 0;
+	char		fmt[32];
+	bool		ok;
+
+	if (f == NULL)
+		return false;
+	snprintf(fmt, sizeof(fmt), "%%u %%lld %%%ds", hexlen - 1);
+	ok = fscanf(f, fmt, &r, &id, hash_hex) == 3;
+	FreeFile(f);
+	*relid = r;
+	*last_id = id;
+	return ok;
+}
+
+/* Write the anchor: a new file renamed over the old one. */
+static void
+anchor_write(Oid relid, int64 last_id, bytea *hash)
+{
+	char	   *tmp = anchor_path(MyDatabaseId, true);
+	FILE	   *f = AllocateFile(tmp, "w");
+	const uint8 *h = (const uint8 *) VARDATA_ANY(hash);
+
+	if (f == NULL)
+	{
+		ereport(WARNING, (errcode_for_file_access(),
+						  errmsg("could not write the audit trail's anchor: %m")));
+		return;
+	}
+	fprintf(f, "%u %lld ", relid, (long long) last_id);
+	for (int i = 0; i < (int) VARSIZE_ANY_EXHDR(hash); i++)
+		fprintf(f, "%02x", h[i]);
+	fprintf(f, "\n");
+	if (FreeFile(f) != 0 || rename(tmp, anchor_path(MyDatabaseId, false)) != 0)
+		ereport(WARNING, (errcode_for_file_access(),
+						  errmsg("could not write the audit trail's anchor: %m")));
+}
+
+PG_FUNCTION_INFO_V1(pguard_audit_anchor);
+
+/*
+ * audit_anchor(): the head the writer last committed in this database, as
+ * (table oid, last id, last hash); no row if none was written yet.
+ */
+Datum
+pguard_audit_anchor(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	Oid			relid;
+	int64		last_id;
+	char		hex[65];
+	bytea	   *hash;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "audit_anchor() must return a composite type");
+	if (!anchor_read(MyDatabaseId, &relid, &last_id, hex, sizeof(hex)) || strlen(hex) != 64)
+		PG_RETURN_NULL();
+	hash = palloc(VARHDRSZ + 32);
+	SET_VARSIZE(hash, VARHDRSZ + 32);
+	for (int i = 0; i < 32; i++)
+	{
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			PG_RETURN_NULL();
+		((uint8 *) VARDATA(hash))[i] = (uint8) b;
+	}
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(last_id);
+	values[2] = PointerGetDatum(hash);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*----------------------------------------------------------------------
  * The writer
  *----------------------------------------------------------------------
  */
@@ -579,9 +677,18 @@ writer_detach(int code, Datum arg)
  * Write the events in batch into privacy_guard.audit_records, chained.
  * Returns false (nothing written) when the extension is not installed.
  */
-static bool
-writer_insert(AuditEvent *batch, int n, uint64 epoch)
+typedef struct AnchorState
 {
+	Oid			relid;
+	int64		last_id;
+	bytea	   *hash;
+} AnchorState;
+
+static bool
+writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
+{
+	Oid			relid;
+	bool		wrote_records = false;
 	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID};
 	int64		last_id = 0;
@@ -597,6 +704,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
 		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		return false;
+
+	relid = DatumGetObjectId(DirectFunctionCall1(to_regclass,
+												 CStringGetTextDatum("privacy_guard.audit_records")));
 
 	/* the chain's head: last id, its hash, and the queue position it came from */
 	rc = SPI_execute("SELECT id, hash, queue_epoch, queue_seq FROM privacy_guard.audit_records"
@@ -615,6 +725,40 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 		if (isnull)
 			last_epoch = -1;
 		last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	else
+	{
+		Oid			old_relid;
+		int64		old_id;
+		char		old_hash[65];
+
+		/*
+		 * An empty trail where the anchor remembers records: the table was
+		 * emptied or replaced.  The new chain starts by saying so.
+		 */
+		if (anchor_read(MyDatabaseId, &old_relid, &old_id, old_hash, sizeof(old_hash)) && old_id > 0)
+		{
+			Oid			rtypes[2] = {TEXTOID, TEXTOID};
+			Datum		rargs[2];
+
+			rargs[0] = CStringGetTextDatum(get_database_name(MyDatabaseId));
+			rargs[1] = CStringGetTextDatum(psprintf("the previous trail (table %u) ended at record %lld, hash %s; it was %s",
+													old_relid, (long long) old_id, old_hash,
+													old_relid == relid ? "emptied" : "dropped"));
+			rc = SPI_execute_with_args(
+				"INSERT INTO privacy_guard.audit_records"
+				" (id, at, database, session_user_name, current_role_name, event, outcome, statement, prev_hash, hash)"
+				" SELECT 1, pg_catalog.now(), $1, 'privacy_guard', 'privacy_guard', 'trail_restarted', 'restarted', $2,"
+				"  g, privacy_guard.audit_link(g, 1, pg_catalog.now(), $1, 'privacy_guard', 'privacy_guard',"
+				"  'trail_restarted', NULL, NULL, NULL, NULL, NULL, 'restarted', $2)"
+				" FROM (SELECT privacy_guard.audit_genesis() AS g) x RETURNING hash",
+				2, rtypes, rargs, NULL, false, 1);
+			if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+				elog(ERROR, "could not write the audit trail");
+			prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+			have_prev = true;
+			last_id = 1;
+		}
 	}
 
 	for (int i = 0; i < n; i++)
@@ -679,6 +823,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 		have_prev = true;
 		last_id++;
+		wrote_records = true;
 		if (audit_log_lines)
 			ereport(LOG,
 					(errmsg("privacy_guard audit: id=%lld database=%s session_user=%s role=%s event=%s purpose=%s category=%s outcome=%s statement=\"%s\"",
@@ -687,6 +832,15 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch)
 							e->category[0] ? e->category : "-", e->outcome[0] ? e->outcome : "-",
 							e->detail),
 					 errhidestmt(true)));
+	}
+	if (wrote_records)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		anchor_out->relid = relid;
+		anchor_out->last_id = last_id;
+		anchor_out->hash = DatumGetByteaPCopy(prev);	/* outlives SPI */
+		MemoryContextSwitchTo(old);
 	}
 	return true;
 }
@@ -716,6 +870,7 @@ AuditWriterMain(Datum main_arg)
 		uint64		epoch;
 		uint64		tail;
 		bool		written;
+		AnchorState anchor;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -747,10 +902,16 @@ AuditWriterMain(Datum main_arg)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "writing the audit trail");
-		written = writer_insert(batch, n, epoch);
+		anchor.hash = NULL;
+		written = writer_insert(batch, n, epoch, &anchor);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		if (anchor.hash != NULL)
+		{
+			anchor_write(anchor.relid, anchor.last_id, anchor.hash);
+			pfree(anchor.hash);
+		}
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
 

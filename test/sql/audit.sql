@@ -116,6 +116,13 @@ SELECT privacy_guard.verify_audit() AS after_reordering;
 UPDATE privacy_guard.audit_records SET id = -4 WHERE id = 4;
 UPDATE privacy_guard.audit_records SET id = 4 WHERE id = 5;
 UPDATE privacy_guard.audit_records SET id = 5 WHERE id = -4;
+-- the newest records removed: the chain that is left is intact, but the
+-- anchor the writer keeps outside SQL remembers more
+CREATE TEMP TABLE newest AS SELECT * FROM privacy_guard.audit_records ORDER BY id DESC LIMIT 2;
+DELETE FROM privacy_guard.audit_records WHERE id IN (SELECT id FROM newest);
+SELECT privacy_guard.verify_audit() AS after_removing_the_end;
+INSERT INTO privacy_guard.audit_records SELECT * FROM newest;
+SELECT privacy_guard.verify_audit() AS restored_again;
 -- a forged record appended with a made-up hash
 INSERT INTO privacy_guard.audit_records (id, at, database, session_user_name, current_role_name, event, prev_hash, hash)
 SELECT max(id) + 1, now(), 'x', 'x', 'x', 'forged', '\x00', '\x00' FROM privacy_guard.audit_records;

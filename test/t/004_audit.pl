@@ -69,9 +69,32 @@ is($out, 'f', 'an altered record breaks the chain');
 like($err, qr/audit trail broken at record \d+: its content was altered/, 'the first broken record is named');
 $node->safe_psql('postgres', q{UPDATE privacy_guard.audit_records SET purpose = 'support' WHERE statement = 'after restart'});
 
+# The whole trail emptied, or dropped with the extension, by a superuser:
+# verify_audit() says so, and the next chain starts by naming the old end.
+$node->safe_psql('postgres', q{TRUNCATE privacy_guard.audit_records});
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'an emptied trail does not verify');
+like($err, qr/records 1 to \d+ were removed/, 'the removed records are named');
+$node->safe_psql('postgres', q{SELECT privacy_guard.set_purpose('support', 'after truncate')});
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+like($node->safe_psql('postgres', q{SELECT statement FROM privacy_guard.audit_log WHERE id = 1}),
+	qr/the previous trail \(table \d+\) ended at record \d+, hash [0-9a-f]{64}; it was emptied/,
+	'the new chain begins by recording the old end');
+is($node->safe_psql('postgres', q{SELECT privacy_guard.verify_audit()}), 't', 'and verifies from there');
+$node->safe_psql('postgres', q{DROP EXTENSION privacy_guard CASCADE; CREATE EXTENSION privacy_guard});
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'a dropped and recreated trail does not verify');
+like($err, qr/audit trail replaced/, 'and says it was replaced');
+
 # No writer (its database has no extension): once the queue is full, every
 # event fails after audit_wait_timeout instead of being dropped.
 $node->append_conf('postgresql.conf', "privacy_guard.database = 'template1'");
+$node->safe_psql('postgres', q{
+	SELECT privacy_guard.define_category('contact');
+	SELECT privacy_guard.define_purpose('support');
+	SELECT privacy_guard.allow('support', 'contact');
+	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
+});
 $node->restart;
 $node->psql('postgres', q{
 	SELECT count(privacy_guard.set_purpose('support', 'burst ' || g)) FROM generate_series(1, 1100) g},
