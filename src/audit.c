@@ -87,6 +87,8 @@ typedef struct AuditEvent
 	char		event[AUDIT_NAME_LEN];
 	char		purpose[AUDIT_NAME_LEN];
 	char		category[AUDIT_NAME_LEN];
+	char		table_name[AUDIT_NAME_LEN * 2];
+	char		column_name[AUDIT_NAME_LEN];
 	char		outcome[AUDIT_NAME_LEN];
 	char		detail[AUDIT_DETAIL_LEN];
 } AuditEvent;
@@ -350,6 +352,8 @@ typedef struct KeyIdEntry
 typedef struct RevealGroup
 {
 	const char *event;			/* "reveal" or "search", a static string */
+	const char *table;			/* per call site, or NULL */
+	const char *column;
 	char		purpose[AUDIT_NAME_LEN];
 	char		category[AUDIT_NAME_LEN];
 	const char *outcome;		/* a static string */
@@ -367,6 +371,7 @@ static int	ngroups = 0;
 static RevealGroup *last_group = NULL;
 static uint64 statement_query_id = 0;
 static int	exec_nesting = 0;
+static QueryDesc *running[64];	/* the queries whose ExecutorRun is under way */
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -428,13 +433,15 @@ flush_groups(bool may_wait)
  * mask of it) to the caller, so the group's record must be durable first.
  */
 void
-AuditReveal(const char *event, const char *purpose, int purposelen,
+AuditReveal(const char *event, const char *table, const char *column,
+			const char *purpose, int purposelen,
 			const char *category, int catlen,
 			const char *outcome, bool returns_data, int64 key_id)
 {
 	RevealGroup *grp = last_group;
 
 	if (grp == NULL || grp->outcome != outcome || grp->event != event ||
+		grp->table != table || grp->column != column ||
 		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
 		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
 	{
@@ -444,6 +451,7 @@ AuditReveal(const char *event, const char *purpose, int purposelen,
 			RevealGroup *c = &groups[g];
 
 			if (c->outcome == outcome && c->event == event &&
+				c->table == table && c->column == column &&
 				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
 				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
 			{
@@ -469,13 +477,27 @@ AuditReveal(const char *event, const char *purpose, int purposelen,
 		set_field(grp->category, AUDIT_NAME_LEN, c);
 		grp->outcome = outcome;
 		grp->event = event;
+		grp->table = table;
+		grp->column = column;
 		if (audit_subjects)
 			grp->keys = keyidset_create(group_cxt, 64, NULL);
 		memset(&grp->identity, 0, sizeof(AuditEvent));
 		fill_identity(&grp->identity);
 		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
 		set_field(grp->identity.detail, AUDIT_DETAIL_LEN, statement);
-		grp->open_seq = AuditRecord(event, p, c, outcome, statement);
+		set_field(grp->identity.table_name, sizeof(grp->identity.table_name), table);
+		set_field(grp->identity.column_name, sizeof(grp->identity.column_name), column);
+		{
+			AuditEvent	open = grp->identity;
+
+			open.kind = AUDIT_RECORD;
+			open.at = GetCurrentTimestamp();
+			set_field(open.event, AUDIT_NAME_LEN, event);
+			set_field(open.purpose, AUDIT_NAME_LEN, p);
+			set_field(open.category, AUDIT_NAME_LEN, c);
+			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
+			grp->open_seq = enqueue(&open);
+		}
 		if (returns_data)
 			wait_written(grp->open_seq);
 	}
@@ -504,9 +526,20 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/* The range table of the innermost query being run, or NIL. */
+List *
+AuditRunningRangeTable(void)
+{
+	if (exec_nesting <= 0 || exec_nesting > (int) lengthof(running))
+		return NIL;
+	return running[exec_nesting - 1]->plannedstmt->rtable;
+}
+
 static void
 audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
 {
+	if (exec_nesting < (int) lengthof(running))
+		running[exec_nesting] = queryDesc;
 	exec_nesting++;
 	PG_TRY();
 	{
@@ -525,6 +558,8 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 static void
 audit_ExecutorFinish(QueryDesc *queryDesc)
 {
+	if (exec_nesting < (int) lengthof(running))
+		running[exec_nesting] = queryDesc;
 	exec_nesting++;
 	PG_TRY();
 	{
@@ -689,8 +724,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 {
 	Oid			relid;
 	bool		wrote_records = false;
-	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID};
+	Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
 	int64		last_id = 0;
 	int64		last_epoch = -1;
 	int64		last_seq = 0;
@@ -764,8 +799,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	for (int i = 0; i < n; i++)
 	{
 		AuditEvent *e = &batch[i];
-		Datum		args[13];
-		char		nulls[13];
+		Datum		args[15];
+		char		nulls[15];
 		const char *optional[4] = {e->purpose, e->category, e->outcome, e->detail};
 
 		/* already committed before a restart of this worker */
@@ -808,16 +843,23 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			args[12] = prev;
 		else
 			nulls[12] = 'n';
+		args[13] = CStringGetTextDatum(e->table_name);
+		args[14] = CStringGetTextDatum(e->column_name);
+		if (e->table_name[0] == '\0')
+			nulls[13] = 'n';
+		if (e->column_name[0] == '\0')
+			nulls[14] = 'n';
 		rc = SPI_execute_with_args(
 			"INSERT INTO privacy_guard.audit_records"
 			" (id, at, database, session_user_name, current_role_name, event, purpose,"
-			"  category, outcome, statement, queue_epoch, queue_seq, prev_hash, hash)"
-			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, p,"
+			"  category, table_name, column_name, outcome, statement, queue_epoch, queue_seq,"
+			"  prev_hash, hash)"
+			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $8, $9, $11, $12, p,"
 			"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
-			"                           NULL, NULL, NULL, $8, $9)"
+			"                           $14, $15, NULL, $8, $9)"
 			" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
 			" RETURNING hash",
-			13, types, args, nulls, false, 1);
+			15, types, args, nulls, false, 1);
 		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "could not write the audit trail");
 		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));

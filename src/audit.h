@@ -8,12 +8,15 @@
 #define PGUARD_AUDIT_H
 
 #include "postgres.h"
+#include "nodes/pg_list.h"
 
 extern uint64 AuditRecord(const char *event, const char *purpose, const char *category,
 						  const char *outcome, const char *detail);
-extern void AuditReveal(const char *event, const char *purpose, int purposelen,
+extern void AuditReveal(const char *event, const char *table, const char *column,
+						const char *purpose, int purposelen,
 						const char *category, int catlen,
 						const char *outcome, bool returns_data, int64 key_id);
+extern List *AuditRunningRangeTable(void);
 extern void AuditFlush(void);
 extern void AuditInit(void);
 

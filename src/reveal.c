@@ -24,6 +24,9 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 
 #include "audit.h"
@@ -201,6 +204,59 @@ check_encoding(const char *s, int len)
 				 errhint("The value was sealed in a database with another encoding.")));
 }
 
+/* Where a reveal's argument comes from, resolved once per call site. */
+typedef struct RevealSite
+{
+	const char *table;			/* schema-qualified, or NULL */
+	const char *column;
+} RevealSite;
+
+/*
+ * The table and column a reveal reads, when its argument is a column: Vars
+ * keep their syntactic origin through planning, which names an entry of
+ * the range table of the query being run.
+ */
+static RevealSite *
+reveal_site(FunctionCallInfo fcinfo)
+{
+	RevealSite *site = (RevealSite *) fcinfo->flinfo->fn_extra;
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+
+	if (site != NULL)
+		return site;
+	site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RevealSite));
+	if (expr != NULL && IsA(expr, FuncExpr) && list_length(((FuncExpr *) expr)->args) >= 1)
+	{
+		Node	   *arg = linitial(((FuncExpr *) expr)->args);
+		List	   *rtable = AuditRunningRangeTable();
+
+		while (arg != NULL && IsA(arg, RelabelType))
+			arg = (Node *) ((RelabelType *) arg)->arg;
+		if (arg != NULL && IsA(arg, Var) && rtable != NIL &&
+			((Var *) arg)->varnosyn > 0 && ((Var *) arg)->varnosyn <= list_length(rtable))
+		{
+			Var		   *var = (Var *) arg;
+			RangeTblEntry *rte = rt_fetch(var->varnosyn, rtable);
+
+			if (rte->rtekind == RTE_RELATION && var->varattnosyn > 0)
+			{
+				char	   *rel = get_rel_name(rte->relid);
+				char	   *nsp = get_namespace_name(get_rel_namespace(rte->relid));
+				char	   *att = get_attname(rte->relid, var->varattnosyn, true);
+
+				if (rel != NULL && nsp != NULL && att != NULL)
+				{
+					site->table = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt,
+													  quote_qualified_identifier(nsp, rel));
+					site->column = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, att);
+				}
+			}
+		}
+	}
+	fcinfo->flinfo->fn_extra = site;
+	return site;
+}
+
 /* reveal() for every type. */
 static Datum
 reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
@@ -209,6 +265,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	EnvelopeView view;
 	const char *purpose;
 	int			purposelen;
+	RevealSite *site;
 	PolicyDecision *decision;
 	KeyEntry   *key;
 	RevealOutcome outcome;
@@ -241,8 +298,9 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 		purposelen = purpose ? strlen(purpose) : 0;
 	}
 	outcome = RevealDecide(purpose, purposelen, &view, &decision, &key);
+	site = reveal_site(fcinfo);
 	/* recorded before any value leaves: durably, when one does */
-	AuditReveal("reveal", purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
+	AuditReveal("reveal", site->table, site->column, purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
 				outcome == OUTCOME_REVEALED || outcome == OUTCOME_MASKED, view.key_id);
 	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
 		PG_RETURN_NULL();
@@ -317,5 +375,5 @@ RevealRequireSearch(const char *category)
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
 				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
 	}
-	AuditReveal("search", purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
+	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }

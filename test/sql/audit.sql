@@ -59,9 +59,14 @@ SET ROLE analyst;
 SELECT privacy_guard.reveal(email) FROM customers WHERE id = 7;   -- denied
 RESET ROLE;
 SELECT privacy_guard.audit_flush();
-SELECT event, current_role_name, purpose, category, outcome,
+SELECT event, current_role_name, purpose, category, table_name, column_name, outcome,
        regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event IN ('reveal', 'reveal_end') ORDER BY id;
+-- where the value does not come straight from a column, table and column are not known
+SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
+SELECT privacy_guard.audit_flush();
+SELECT event, table_name IS NULL AS no_table, column_name IS NULL AS no_column
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
 -- who accessed customer 7's data: exactly the statements that touched it
 SET ROLE auditor;
 SELECT current_role_name, event, purpose, category, outcome FROM privacy_guard.access_history('7');
