@@ -899,6 +899,8 @@ AuditWriterMain(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(audit_database, NULL, 0);
 	pgstat_report_appname("privacy_guard audit writer");
+	/* reveals wait for this commit: it must be on disk, whatever the server's default */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 	audit->writer_latch = MyLatch;
