@@ -58,6 +58,7 @@
 
 #include "audit.h"
 #include "envelope.h"
+#include "keycache.h"
 
 #define AUDIT_QUEUE_LEN 1024
 #define AUDIT_BATCH 256
@@ -331,23 +332,6 @@ pguard_audit_flush(PG_FUNCTION_ARGS)
  *----------------------------------------------------------------------
  */
 
-/* a set of data key ids */
-typedef struct KeyIdEntry
-{
-	int64		key_id;
-	char		status;
-} KeyIdEntry;
-
-#define SH_PREFIX keyidset
-#define SH_ELEMENT_TYPE KeyIdEntry
-#define SH_KEY_TYPE int64
-#define SH_KEY key_id
-#define SH_HASH_KEY(tb, key) ((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
 
 typedef struct RevealGroup
 {
@@ -359,7 +343,7 @@ typedef struct RevealGroup
 	const char *outcome;		/* a static string */
 	uint64		open_seq;
 	int64		count;
-	keyidset_hash *keys;
+	keyslot_hash *keys;
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
 
@@ -390,14 +374,14 @@ flush_groups(bool may_wait)
 
 		if (grp->keys != NULL)
 		{
-			keyidset_iterator it;
-			KeyIdEntry *k;
+			keyslot_iterator it;
+			KeySlot *k;
 
 			ev.kind = AUDIT_SUBJECTS;
 			ev.group_seq = grp->open_seq;
 			ev.nkeys = 0;
-			keyidset_start_iterate(grp->keys, &it);
-			while ((k = keyidset_iterate(grp->keys, &it)) != NULL)
+			keyslot_start_iterate(grp->keys, &it);
+			while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
 			{
 				ev.keys[ev.nkeys++] = k->key_id;
 				nsubjects++;
@@ -480,7 +464,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 		grp->table = table;
 		grp->column = column;
 		if (audit_subjects)
-			grp->keys = keyidset_create(group_cxt, 64, NULL);
+			grp->keys = keyslot_create(group_cxt, 64, NULL);
 		memset(&grp->identity, 0, sizeof(AuditEvent));
 		fill_identity(&grp->identity);
 		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
@@ -506,8 +490,10 @@ AuditReveal(const char *event, const char *table, const char *column,
 	if (grp->keys != NULL && key_id > 0)
 	{
 		bool		found;
+		KeySlot    *k = keyslot_insert(grp->keys, key_id, &found);
 
-		(void) keyidset_insert(grp->keys, key_id, &found);
+		if (!found)
+			k->entry = NULL;	/* a set: ids only */
 	}
 }
 
@@ -712,6 +698,65 @@ writer_detach(int code, Datum arg)
  * Write the events in batch into privacy_guard.audit_records, chained.
  * Returns false (nothing written) when the extension is not installed.
  */
+/*
+ * Insert one record of the chain after prev (NULL: the first record) and
+ * return its hash, copied into the current memory context.  queue_seq 0:
+ * the record did not come through the queue.
+ */
+static Datum
+insert_record(const AuditEvent *e, int64 id, Datum prev, bool have_prev,
+			  uint64 epoch, uint64 queue_seq)
+{
+	Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
+	Datum		args[15];
+	char		nulls[15];
+	const char *optional[6] = {e->purpose, e->category, e->outcome, e->detail,
+	e->table_name, e->column_name};
+	const int	optional_arg[6] = {5, 6, 7, 8, 13, 14};
+	bool		isnull;
+	int			rc;
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = TimestampTzGetDatum(e->at);
+	args[1] = CStringGetTextDatum(e->database);
+	args[2] = CStringGetTextDatum(e->session_user_name);
+	args[3] = CStringGetTextDatum(e->current_role_name);
+	args[4] = CStringGetTextDatum(e->event);
+	args[5] = CStringGetTextDatum(e->purpose);
+	args[6] = CStringGetTextDatum(e->category);
+	args[7] = CStringGetTextDatum(e->outcome);
+	args[8] = CStringGetTextDatum(e->detail);
+	args[9] = Int64GetDatum(id);
+	args[10] = Int64GetDatum((int64) epoch);
+	args[11] = Int64GetDatum((int64) queue_seq);
+	args[12] = prev;
+	args[13] = CStringGetTextDatum(e->table_name);
+	args[14] = CStringGetTextDatum(e->column_name);
+	for (int f = 0; f < 6; f++)
+		if (optional[f][0] == '\0')
+			nulls[optional_arg[f]] = 'n';
+	if (!have_prev)
+		nulls[12] = 'n';
+	if (queue_seq == 0)
+		nulls[10] = nulls[11] = 'n';
+	rc = SPI_execute_with_args(
+		"INSERT INTO privacy_guard.audit_records"
+		" (id, at, database, session_user_name, current_role_name, event, purpose,"
+		"  category, table_name, column_name, outcome, statement, queue_epoch, queue_seq,"
+		"  prev_hash, hash)"
+		" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $8, $9, $11, $12, p,"
+		"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
+		"                           $14, $15, NULL, $8, $9)"
+		" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
+		" RETURNING hash",
+		15, types, args, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write the audit trail");
+	return PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+}
+
 typedef struct AnchorState
 {
 	Oid			relid;
@@ -724,8 +769,6 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 {
 	Oid			relid;
 	bool		wrote_records = false;
-	Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
 	int64		last_id = 0;
 	int64		last_epoch = -1;
 	int64		last_seq = 0;
@@ -773,24 +816,20 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		 */
 		if (anchor_read(MyDatabaseId, &old_relid, &old_id, old_hash, sizeof(old_hash)) && old_id > 0)
 		{
-			Oid			rtypes[2] = {TEXTOID, TEXTOID};
-			Datum		rargs[2];
+			AuditEvent	restart;
 
-			rargs[0] = CStringGetTextDatum(get_database_name(MyDatabaseId));
-			rargs[1] = CStringGetTextDatum(psprintf("the previous trail (table %u) ended at record %lld, hash %s; it was %s",
-													old_relid, (long long) old_id, old_hash,
-													old_relid == relid ? "emptied" : "dropped"));
-			rc = SPI_execute_with_args(
-				"INSERT INTO privacy_guard.audit_records"
-				" (id, at, database, session_user_name, current_role_name, event, outcome, statement, prev_hash, hash)"
-				" SELECT 1, pg_catalog.now(), $1, 'privacy_guard', 'privacy_guard', 'trail_restarted', 'restarted', $2,"
-				"  g, privacy_guard.audit_link(g, 1, pg_catalog.now(), $1, 'privacy_guard', 'privacy_guard',"
-				"  'trail_restarted', NULL, NULL, NULL, NULL, NULL, 'restarted', $2)"
-				" FROM (SELECT privacy_guard.audit_genesis() AS g) x RETURNING hash",
-				2, rtypes, rargs, NULL, false, 1);
-			if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-				elog(ERROR, "could not write the audit trail");
-			prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+			memset(&restart, 0, sizeof(restart));
+			restart.at = GetCurrentTimestamp();
+			set_field(restart.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+			set_field(restart.session_user_name, AUDIT_NAME_LEN, "privacy_guard");
+			set_field(restart.current_role_name, AUDIT_NAME_LEN, "privacy_guard");
+			set_field(restart.event, AUDIT_NAME_LEN, "trail_restarted");
+			set_field(restart.outcome, AUDIT_NAME_LEN, "restarted");
+			snprintf(restart.detail, AUDIT_DETAIL_LEN,
+					 "the previous trail (table %u) ended at record %lld, hash %s; it was %s",
+					 old_relid, (long long) old_id, old_hash,
+					 old_relid == relid ? "emptied" : "dropped");
+			prev = insert_record(&restart, 1, (Datum) 0, false, epoch, 0);
 			have_prev = true;
 			last_id = 1;
 		}
@@ -799,9 +838,6 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	for (int i = 0; i < n; i++)
 	{
 		AuditEvent *e = &batch[i];
-		Datum		args[15];
-		char		nulls[15];
-		const char *optional[4] = {e->purpose, e->category, e->outcome, e->detail};
 
 		/* already committed before a restart of this worker */
 		if ((int64) epoch == last_epoch && (int64) e->seq <= last_seq)
@@ -823,46 +859,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 				elog(ERROR, "could not write the audit trail's subjects");
 			continue;
 		}
-		memset(nulls, ' ', sizeof(nulls));
-		args[0] = TimestampTzGetDatum(e->at);
-		args[1] = CStringGetTextDatum(e->database);
-		args[2] = CStringGetTextDatum(e->session_user_name);
-		args[3] = CStringGetTextDatum(e->current_role_name);
-		args[4] = CStringGetTextDatum(e->event);
-		args[5] = CStringGetTextDatum(e->purpose);
-		args[6] = CStringGetTextDatum(e->category);
-		args[7] = CStringGetTextDatum(e->outcome);
-		args[8] = CStringGetTextDatum(e->detail);
-		for (int f = 0; f < 4; f++)
-			if (optional[f][0] == '\0')
-				nulls[5 + f] = 'n';
-		args[9] = Int64GetDatum(last_id + 1);
-		args[10] = Int64GetDatum((int64) epoch);
-		args[11] = Int64GetDatum((int64) e->seq);
-		if (have_prev)
-			args[12] = prev;
-		else
-			nulls[12] = 'n';
-		args[13] = CStringGetTextDatum(e->table_name);
-		args[14] = CStringGetTextDatum(e->column_name);
-		if (e->table_name[0] == '\0')
-			nulls[13] = 'n';
-		if (e->column_name[0] == '\0')
-			nulls[14] = 'n';
-		rc = SPI_execute_with_args(
-			"INSERT INTO privacy_guard.audit_records"
-			" (id, at, database, session_user_name, current_role_name, event, purpose,"
-			"  category, table_name, column_name, outcome, statement, queue_epoch, queue_seq,"
-			"  prev_hash, hash)"
-			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $8, $9, $11, $12, p,"
-			"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
-			"                           $14, $15, NULL, $8, $9)"
-			" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
-			" RETURNING hash",
-			15, types, args, nulls, false, 1);
-		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "could not write the audit trail");
-		prev = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		prev = insert_record(e, last_id + 1, prev, have_prev, epoch, e->seq);
 		have_prev = true;
 		last_id++;
 		wrote_records = true;

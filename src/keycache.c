@@ -48,31 +48,6 @@
 #include "keycache.h"
 #include "keyring.h"
 
-/*
- * key id -> cached entry: simplehash, open addressing, inlined (dynahash
- * cost a quarter of reveal's time here).  Entries live apart from the
- * table so their addresses stay stable while the table grows.  Key ids are
- * dense (an identity column) and rows of a table usually follow their
- * subjects' creation order, so the id itself is the hash: neighbouring rows
- * hit neighbouring slots instead of a cache miss each.
- */
-typedef struct KeySlot
-{
-	int64		key_id;
-	KeyEntry   *entry;
-	char		status;
-} KeySlot;
-
-#define SH_PREFIX keyslot
-#define SH_ELEMENT_TYPE KeySlot
-#define SH_KEY_TYPE int64
-#define SH_KEY key_id
-#define SH_HASH_KEY(tb, key) ((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
 
 #define WRAPPED_LEN (ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN + ENVELOPE_TAG_LEN)
 #define BULK_AFTER_MISSES 8
