@@ -835,7 +835,7 @@ GRANT EXECUTE ON FUNCTION privacy_guard.audit_anchor() TO privacy_guard_auditor;
 -- superuser, breaks it; the first broken link is reported.  Records removed
 -- from the end, and an emptied or dropped trail, show against the anchor.
 CREATE FUNCTION privacy_guard.verify_audit() RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     prev bytea := privacy_guard.audit_genesis();
     expected bigint := 1;
@@ -843,6 +843,14 @@ DECLARE
     anchor record;
     anchor_hash bytea;
 BEGIN
+    -- the anchor first, then a snapshot taken after it: the table can only be ahead
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION 'verify_audit() must run at READ COMMITTED'
+            USING ERRCODE = 'invalid_transaction_state',
+                  HINT = 'Under a transaction snapshot, records written since it began would look removed.';
+    END IF;
+    SELECT * INTO anchor FROM privacy_guard.audit_anchor();
+
     FOR r IN SELECT * FROM privacy_guard.audit_records ORDER BY id LOOP
         IF r.id OPERATOR(pg_catalog.<>) expected THEN
             RAISE WARNING 'audit trail broken at record %: record % is missing', r.id, expected;
@@ -858,11 +866,15 @@ BEGIN
             RAISE WARNING 'audit trail broken at record %: its content was altered', r.id;
             RETURN false;
         END IF;
+        -- the writer found the trail tampered with, or emptied, and said so
+        IF r.event IN ('trail_tampered', 'trail_restarted') THEN
+            RAISE WARNING 'audit trail broken at record %: %', r.id, r.statement;
+            RETURN false;
+        END IF;
         prev := r.hash;
         expected := expected OPERATOR(pg_catalog.+) 1;
     END LOOP;
 
-    SELECT * INTO anchor FROM privacy_guard.audit_anchor();
     IF anchor.last_id IS NOT NULL THEN
         IF anchor.table_oid OPERATOR(pg_catalog.<>) 'privacy_guard.audit_records'::pg_catalog.regclass::pg_catalog.oid THEN
             RAISE WARNING 'audit trail replaced: the trail in table % ended at record %, and this one has nothing after it yet',

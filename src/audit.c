@@ -212,6 +212,8 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	if (audit == NULL)
 		elog(ERROR, "privacy_guard audit queue is not initialised");
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+	if (may_wait)
+		ConditionVariablePrepareToSleep(&audit->written_cv);
 	for (;;)
 	{
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
@@ -221,22 +223,26 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 		wake_writer();
 		if (!may_wait)
 		{
-			/* at transaction end nothing may fail: say so, loudly */
+			/* at transaction abort nothing may fail: say so, loudly */
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded")));
 			return 0;
 		}
 		if (GetCurrentTimestamp() >= deadline)
+		{
+			ConditionVariableCancelSleep();
 			audit_unavailable("its queue is full");
+		}
 		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
-		ConditionVariableCancelSleep();
 		CHECK_FOR_INTERRUPTS();
 	}
 	seq = local->seq = audit->next_seq++;
 	audit->ring[audit->head % AUDIT_QUEUE_LEN] = *local;
 	audit->head++;
 	LWLockRelease(audit->lock);
+	if (may_wait)
+		ConditionVariableCancelSleep();
 	wake_writer();
 	return seq;
 }
@@ -338,6 +344,7 @@ typedef struct RevealGroup
 	const char *event;			/* "reveal" or "search", a static string */
 	const char *table;			/* per call site, or NULL */
 	const char *column;
+	Oid			userid;
 	char		purpose[AUDIT_NAME_LEN];
 	char		category[AUDIT_NAME_LEN];
 	const char *outcome;		/* a static string */
@@ -424,8 +431,10 @@ AuditReveal(const char *event, const char *table, const char *column,
 {
 	RevealGroup *grp = last_group;
 
+	Oid			userid = GetUserId();
+
 	if (grp == NULL || grp->outcome != outcome || grp->event != event ||
-		grp->table != table || grp->column != column ||
+		grp->table != table || grp->column != column || grp->userid != userid ||
 		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
 		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
 	{
@@ -435,7 +444,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			RevealGroup *c = &groups[g];
 
 			if (c->outcome == outcome && c->event == event &&
-				c->table == table && c->column == column &&
+				c->table == table && c->column == column && c->userid == userid &&
 				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
 				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
 			{
@@ -450,29 +459,35 @@ AuditReveal(const char *event, const char *table, const char *column,
 		char	   *c = pnstrdup(category, catlen);
 		char		statement[64];
 
+		RevealGroup fresh;
+
 		if (ngroups == AUDIT_MAX_GROUPS)
 			flush_groups(true);
 		if (group_cxt == NULL)
 			group_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard reveal groups",
 											  ALLOCSET_DEFAULT_SIZES);
-		grp = &groups[ngroups++];
-		memset(grp, 0, sizeof(RevealGroup));
-		set_field(grp->purpose, AUDIT_NAME_LEN, p);
-		set_field(grp->category, AUDIT_NAME_LEN, c);
-		grp->outcome = outcome;
-		grp->event = event;
-		grp->table = table;
-		grp->column = column;
-		if (audit_subjects)
-			grp->keys = keyslot_create(group_cxt, 64, NULL);
-		memset(&grp->identity, 0, sizeof(AuditEvent));
-		fill_identity(&grp->identity);
+
+		/*
+		 * Build the group aside; it joins the open groups only once its
+		 * record is queued and, when data is returned, committed.  A failure
+		 * here (queue full, timeout, cancel) leaves nothing half-made for a
+		 * retry to slip through.
+		 */
+		memset(&fresh, 0, sizeof(RevealGroup));
+		set_field(fresh.purpose, AUDIT_NAME_LEN, p);
+		set_field(fresh.category, AUDIT_NAME_LEN, c);
+		fresh.outcome = outcome;
+		fresh.event = event;
+		fresh.table = table;
+		fresh.column = column;
+		fresh.userid = userid;
+		fill_identity(&fresh.identity);
 		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
-		set_field(grp->identity.detail, AUDIT_DETAIL_LEN, statement);
-		set_field(grp->identity.table_name, sizeof(grp->identity.table_name), table);
-		set_field(grp->identity.column_name, sizeof(grp->identity.column_name), column);
+		set_field(fresh.identity.detail, AUDIT_DETAIL_LEN, statement);
+		set_field(fresh.identity.table_name, sizeof(fresh.identity.table_name), table);
+		set_field(fresh.identity.column_name, sizeof(fresh.identity.column_name), column);
 		{
-			AuditEvent	open = grp->identity;
+			AuditEvent	open = fresh.identity;
 
 			open.kind = AUDIT_RECORD;
 			open.at = GetCurrentTimestamp();
@@ -480,10 +495,14 @@ AuditReveal(const char *event, const char *table, const char *column,
 			set_field(open.purpose, AUDIT_NAME_LEN, p);
 			set_field(open.category, AUDIT_NAME_LEN, c);
 			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
-			grp->open_seq = enqueue(&open);
+			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
-			wait_written(grp->open_seq);
+			wait_written(fresh.open_seq);
+		if (audit_subjects)
+			fresh.keys = keyslot_create(group_cxt, 64, NULL);
+		grp = &groups[ngroups++];
+		*grp = fresh;
 	}
 	last_group = grp;
 	grp->count++;
@@ -572,15 +591,26 @@ audit_ExecutorEnd(QueryDesc *queryDesc)
 		flush_groups(true);
 }
 
-/* A failed statement may have returned values before it failed: record them. */
+/*
+ * Groups still open at transaction end (values returned outside any
+ * executor's end, or by a statement that failed): before commit they are
+ * queued with waiting, so a full queue fails the commit rather than lose
+ * them; at abort nothing may fail, so they are queued without waiting and
+ * a full queue is reported as a warning.
+ */
 static void
 audit_xact_callback(XactEvent event, void *arg)
 {
-	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		 event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		 event == XACT_EVENT_PREPARE) && ngroups > 0)
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
+		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
+		flush_groups(true);
+	else if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+			  event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+			  event == XACT_EVENT_PREPARE) && ngroups > 0)
 		flush_groups(false);
-	exec_nesting = 0;
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE)
+		exec_nesting = 0;
 }
 
 /*----------------------------------------------------------------------
@@ -593,22 +623,25 @@ audit_xact_callback(XactEvent event, void *arg)
  *----------------------------------------------------------------------
  */
 
-static char *
-anchor_path(Oid dboid, bool temp)
+static void
+anchor_path(char *buf, Oid dboid, bool temp)
 {
-	return psprintf("%s/privacy_guard_audit_%u.head%s", DataDir, dboid, temp ? ".tmp" : "");
+	snprintf(buf, MAXPGPATH, "%s/privacy_guard_audit_%u.head%s", DataDir, dboid, temp ? ".tmp" : "");
 }
 
 /* Read the anchor of a database; false if there is none. */
 static bool
 anchor_read(Oid dboid, Oid *relid, int64 *last_id, char *hash_hex, int hexlen)
 {
-	FILE	   *f = AllocateFile(anchor_path(dboid, false), "r");
+	char		path[MAXPGPATH];
+	FILE	   *f;
 	unsigned int r = 0;
 	long long	id = 0;
 	char		fmt[32];
 	bool		ok;
 
+	anchor_path(path, dboid, false);
+	f = AllocateFile(path, "r");
 	if (f == NULL)
 		return false;
 	snprintf(fmt, sizeof(fmt), "%%u %%lld %%%ds", hexlen - 1);
@@ -623,10 +656,14 @@ anchor_read(Oid dboid, Oid *relid, int64 *last_id, char *hash_hex, int hexlen)
 static void
 anchor_write(Oid relid, int64 last_id, bytea *hash)
 {
-	char	   *tmp = anchor_path(MyDatabaseId, true);
-	FILE	   *f = AllocateFile(tmp, "w");
+	char		tmp[MAXPGPATH];
+	char		path[MAXPGPATH];
+	FILE	   *f;
 	const uint8 *h = (const uint8 *) VARDATA_ANY(hash);
 
+	anchor_path(tmp, MyDatabaseId, true);
+	anchor_path(path, MyDatabaseId, false);
+	f = AllocateFile(tmp, "w");
 	if (f == NULL)
 	{
 		ereport(WARNING, (errcode_for_file_access(),
@@ -637,7 +674,7 @@ anchor_write(Oid relid, int64 last_id, bytea *hash)
 	for (int i = 0; i < (int) VARSIZE_ANY_EXHDR(hash); i++)
 		fprintf(f, "%02x", h[i]);
 	fprintf(f, "\n");
-	if (FreeFile(f) != 0 || rename(tmp, anchor_path(MyDatabaseId, false)) != 0)
+	if (FreeFile(f) != 0 || durable_rename(tmp, path, WARNING) != 0)
 		ereport(WARNING, (errcode_for_file_access(),
 						  errmsg("could not write the audit trail's anchor: %m")));
 }
@@ -699,12 +736,29 @@ writer_detach(int code, Datum arg)
  * Returns false (nothing written) when the extension is not installed.
  */
 /*
+ * Make a field valid text in the writer's database: events come from any
+ * database of the cluster, in its encoding.  Bytes that are not valid here
+ * become '?', so one event can never stop the writer.
+ */
+static void
+sanitize(char *field)
+{
+	int			len = strlen(field);
+
+	if (pg_verifymbstr(field, len, true))
+		return;
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) field[i] >= 0x80)
+			field[i] = '?';
+}
+
+/*
  * Insert one record of the chain after prev (NULL: the first record) and
  * return its hash, copied into the current memory context.  queue_seq 0:
  * the record did not come through the queue.
  */
 static Datum
-insert_record(const AuditEvent *e, int64 id, Datum prev, bool have_prev,
+insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 			  uint64 epoch, uint64 queue_seq)
 {
 	Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -717,6 +771,12 @@ insert_record(const AuditEvent *e, int64 id, Datum prev, bool have_prev,
 	bool		isnull;
 	int			rc;
 
+	sanitize(e->database);
+	sanitize(e->session_user_name);
+	sanitize(e->current_role_name);
+	sanitize(e->event);
+	for (int f = 0; f < 6; f++)
+		sanitize((char *) optional[f]);
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = TimestampTzGetDatum(e->at);
 	args[1] = CStringGetTextDatum(e->database);
@@ -804,6 +864,55 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			last_epoch = -1;
 		last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 	}
+	if (SPI_processed == 1)
+	{
+		Oid			old_relid;
+		int64		old_id;
+		char		old_hash[65];
+		char	   *problem = NULL;
+
+		/*
+		 * The head the anchor remembers must still be there, unchanged
+		 * (the anchor may lag behind the table after a crash, never lead).
+		 * If not, the chain goes on from what is there, but first says so.
+		 */
+		if (anchor_read(MyDatabaseId, &old_relid, &old_id, old_hash, sizeof(old_hash)) &&
+			old_relid == relid && old_id > 0)
+		{
+			if (old_id > last_id)
+				problem = psprintf("records %lld to %lld were removed", (long long) last_id + 1,
+								   (long long) old_id);
+			else
+			{
+				Oid			htypes[1] = {INT8OID};
+				Datum		hargs[1] = {Int64GetDatum(old_id)};
+
+				rc = SPI_execute_with_args("SELECT pg_catalog.encode(hash, 'hex') FROM privacy_guard.audit_records"
+										   " WHERE id OPERATOR(pg_catalog.=) $1",
+										   1, htypes, hargs, NULL, true, 1);
+				if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
+					strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), old_hash) != 0)
+					problem = psprintf("record %lld is not the record that was committed", (long long) old_id);
+			}
+		}
+		if (problem != NULL)
+		{
+			AuditEvent	tampered;
+
+			memset(&tampered, 0, sizeof(tampered));
+			tampered.at = GetCurrentTimestamp();
+			set_field(tampered.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+			set_field(tampered.session_user_name, AUDIT_NAME_LEN, "privacy_guard");
+			set_field(tampered.current_role_name, AUDIT_NAME_LEN, "privacy_guard");
+			set_field(tampered.event, AUDIT_NAME_LEN, "trail_tampered");
+			set_field(tampered.outcome, AUDIT_NAME_LEN, "tampered");
+			snprintf(tampered.detail, AUDIT_DETAIL_LEN, "found before record %lld: %s",
+					 (long long) last_id + 1, problem);
+			prev = insert_record(&tampered, last_id + 1, prev, true, epoch, 0);
+			last_id++;
+			wrote_records = true;
+		}
+	}
 	else
 	{
 		Oid			old_relid;
@@ -832,6 +941,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			prev = insert_record(&restart, 1, (Datum) 0, false, epoch, 0);
 			have_prev = true;
 			last_id = 1;
+			wrote_records = true;
 		}
 	}
 
@@ -864,6 +974,11 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		last_id++;
 		wrote_records = true;
 		if (audit_log_lines)
+		{
+			/* quotes and line breaks in a justification must not forge lines */
+			for (char *c = e->detail; *c; c++)
+				if (*c == '"' || *c == '\n' || *c == '\r' || *c == '\\')
+					*c = ' ';
 			ereport(LOG,
 					(errmsg("privacy_guard audit: id=%lld database=%s session_user=%s role=%s event=%s purpose=%s category=%s outcome=%s statement=\"%s\"",
 							(long long) last_id, e->database, e->session_user_name,
@@ -871,6 +986,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 							e->category[0] ? e->category : "-", e->outcome[0] ? e->outcome : "-",
 							e->detail),
 					 errhidestmt(true)));
+		}
 	}
 	if (wrote_records)
 	{
@@ -948,11 +1064,6 @@ AuditWriterMain(Datum main_arg)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		if (anchor.hash != NULL)
-		{
-			anchor_write(anchor.relid, anchor.last_id, anchor.hash);
-			pfree(anchor.hash);
-		}
 		pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -970,6 +1081,13 @@ AuditWriterMain(Datum main_arg)
 		audit->written_seq = batch[n - 1].seq + 1;
 		LWLockRelease(audit->lock);
 		ConditionVariableBroadcast(&audit->written_cv);
+
+		/* the anchor follows the committed head; waiters need not wait for it */
+		if (anchor.hash != NULL)
+		{
+			anchor_write(anchor.relid, anchor.last_id, anchor.hash);
+			pfree(anchor.hash);
+		}
 	}
 }
 

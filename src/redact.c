@@ -8,7 +8,10 @@
  * such as a unique violation), this emit_log_hook suppresses the
  * "STATEMENT:" line that log_min_error_statement would add and the
  * "CONTEXT:" lines (a COPY line, a dynamic SQL statement, bound parameters).
- * The mark is set by every function that receives plaintext, and after
+ * Data exceptions and integrity violations, whose messages quote values,
+ * are kept out of the server log altogether: a line with their SQLSTATE
+ * stands in for them.  The mark is set by every function that receives
+ * plaintext, and after
  * parse analysis for any INSERT, UPDATE or COPY whose target table has
  * encrypted columns, before anything executes; it is cleared when the
  * top-level transaction ends.  Hiding a few unrelated statements of the
@@ -71,6 +74,21 @@ redact_emit_log(ErrorData *edata)
 	{
 		edata->hide_stmt = true;
 		edata->hide_ctx = true; /* COPY lines, dynamic SQL, bound parameters */
+
+		/*
+		 * Data exceptions and integrity violations quote the offending value
+		 * in their message or detail ("invalid input syntax ... "x"", "Key
+		 * (e)=(x)", "Failing row contains (...)").  The client still gets the error; the server log gets
+		 * only its SQLSTATE.
+		 */
+		if (edata->output_to_server &&
+			(ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+			 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
+		{
+			edata->output_to_server = false;
+			write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
+						 unpack_sql_state(edata->sqlerrcode));
+		}
 	}
 	if (next_emit_log_hook)
 		next_emit_log_hook(edata);

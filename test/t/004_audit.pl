@@ -80,7 +80,24 @@ $node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
 like($node->safe_psql('postgres', q{SELECT statement FROM privacy_guard.audit_log WHERE id = 1}),
 	qr/the previous trail \(table \d+\) ended at record \d+, hash [0-9a-f]{64}; it was emptied/,
 	'the new chain begins by recording the old end');
-is($node->safe_psql('postgres', q{SELECT privacy_guard.verify_audit()}), 't', 'and verifies from there');
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'and the trail stays marked as broken');
+like($err, qr/audit trail broken at record 1: the previous trail/, 'naming the restart');
+
+# The newest records deleted while the server runs: the writer notices
+# before it appends, and the chain carries a trail_tampered record.
+$node->safe_psql('postgres', q{DROP EXTENSION privacy_guard CASCADE; CREATE EXTENSION privacy_guard});
+$node->safe_psql('postgres', q{
+	SELECT privacy_guard.define_category('contact');
+	SELECT privacy_guard.define_purpose('support');
+	SELECT privacy_guard.audit_flush();
+});
+$node->safe_psql('postgres', q{DELETE FROM privacy_guard.audit_records WHERE id = (SELECT max(id) FROM privacy_guard.audit_records)});
+$node->safe_psql('postgres', q{SELECT privacy_guard.allow('support', 'contact'); SELECT privacy_guard.audit_flush()});
+like($node->safe_psql('postgres', q{SELECT statement FROM privacy_guard.audit_log WHERE event = 'trail_tampered'}),
+	qr/records \d+ to \d+ were removed/, 'the writer records the removal before it appends');
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'and verify_audit() reports it');
 $node->safe_psql('postgres', q{DROP EXTENSION privacy_guard CASCADE; CREATE EXTENSION privacy_guard});
 $node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
 is($out, 'f', 'a dropped and recreated trail does not verify');
@@ -94,6 +111,9 @@ $node->safe_psql('postgres', q{
 	SELECT privacy_guard.define_purpose('support');
 	SELECT privacy_guard.allow('support', 'contact');
 	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
+	CREATE TABLE r (id int PRIMARY KEY, v text);
+	INSERT INTO r VALUES (1, 'never-returned@example.com');
+	SELECT privacy_guard.protect('r', 'v', 'contact', 'id');
 });
 $node->restart;
 $node->psql('postgres', q{
@@ -103,6 +123,21 @@ like($err, qr/privacy_guard audit trail is not keeping up: its queue is full/, '
 like($err, qr/HINT:.*template1/, 'the hint names the writer\'s database');
 $node->psql('postgres', q{SELECT privacy_guard.audit_flush()}, stdout => \$out, stderr => \$err);
 like($err, qr/its writer did not confirm in time/, 'audit_flush() fails rather than pretend');
+# a reveal that could not be recorded, retried in the same statement after
+# catching the error, is refused again: no value without its record
+$node->psql('postgres', q{
+	DO $$
+	DECLARE got text;
+	BEGIN
+		BEGIN
+			got := (SELECT privacy_guard.reveal(v, 'support') FROM r);
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
+		got := (SELECT privacy_guard.reveal(v, 'support') FROM r);
+		RAISE NOTICE 'got %', got;
+	END $$}, stdout => \$out, stderr => \$err);
+like($err, qr/audit trail is not keeping up/, 'the retried reveal fails too');
+unlike($err, qr/never-returned/, 'and returns nothing');
 
 $node->stop;
 done_testing();
