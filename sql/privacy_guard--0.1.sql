@@ -941,3 +941,61 @@ COMMENT ON FUNCTION privacy_guard.access_history(text) IS
     'who accessed a subject''s data, when, under which purpose, with what outcome';
 REVOKE ALL ON FUNCTION privacy_guard.access_history(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.access_history(text) TO privacy_guard_auditor;
+
+------------------------------------------------------------------------------
+-- Consent
+------------------------------------------------------------------------------
+
+-- Roles that record customers' consent (the application's sign-up and
+-- preference pages).  Consent cannot be given by any role that can write.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'privacy_guard_consent') THEN
+        CREATE ROLE privacy_guard_consent NOLOGIN;
+    END IF;
+END
+$$;
+
+-- Append-only: a grant and a withdrawal are both new rows; nothing is
+-- overwritten.  The latest event of a (subject, purpose) decides.
+CREATE TABLE privacy_guard.consent_events (
+    id             bigserial PRIMARY KEY,
+    subject        text NOT NULL,
+    subject_digest bytea NOT NULL,       -- SHA-256 of subject, as reveal knows it
+    purpose        text NOT NULL REFERENCES privacy_guard.purposes (name),
+    action         text NOT NULL CHECK (action IN ('granted', 'withdrawn')),
+    evidence       text,
+    recorded_by    name NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX consent_events_subject ON privacy_guard.consent_events (subject, purpose, id);
+CREATE INDEX consent_events_purpose ON privacy_guard.consent_events (purpose, subject_digest, id);
+COMMENT ON TABLE privacy_guard.consent_events IS 'every consent given and withdrawn, never overwritten';
+REVOKE ALL ON privacy_guard.consent_events FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.consent_events', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.consent_events_id_seq', '');
+CREATE FUNCTION privacy_guard.consent_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_consent_changed';
+REVOKE ALL ON FUNCTION privacy_guard.consent_changed() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.consent_changed() IS 'statement trigger: every backend forgets its consent cache';
+CREATE TRIGGER consent_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.consent_events
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
+
+CREATE FUNCTION privacy_guard.grant_consent(subject text, purpose text, evidence text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_grant_consent';
+CREATE FUNCTION privacy_guard.withdraw_consent(subject text, purpose text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_withdraw_consent';
+CREATE FUNCTION privacy_guard.has_consent(subject text, purpose text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_has_consent';
+COMMENT ON FUNCTION privacy_guard.grant_consent(text, text, text) IS
+    'record a subject''s consent to a consent-bound purpose (and its sub-purposes), with evidence; audited';
+COMMENT ON FUNCTION privacy_guard.withdraw_consent(text, text) IS
+    'record the withdrawal of a subject''s consent; audited; the history is kept';
+COMMENT ON FUNCTION privacy_guard.has_consent(text, text) IS
+    'does the subject consent, now, to the purpose (or to one of its ancestors)?';
+REVOKE ALL ON FUNCTION privacy_guard.grant_consent(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.withdraw_consent(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.has_consent(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.grant_consent(text, text, text),
+    privacy_guard.withdraw_consent(text, text), privacy_guard.has_consent(text, text)
+    TO privacy_guard_consent, privacy_guard_admin;

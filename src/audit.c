@@ -90,6 +90,7 @@ typedef struct AuditEvent
 	char		category[AUDIT_NAME_LEN];
 	char		table_name[AUDIT_NAME_LEN * 2];
 	char		column_name[AUDIT_NAME_LEN];
+	char		subject[AUDIT_NAME_LEN * 2];
 	char		outcome[AUDIT_NAME_LEN];
 	char		detail[AUDIT_DETAIL_LEN];
 } AuditEvent;
@@ -258,9 +259,18 @@ uint64
 AuditRecord(const char *event, const char *purpose, const char *category,
 			const char *outcome, const char *detail)
 {
+	return AuditRecordSubject(event, purpose, category, outcome, detail, NULL);
+}
+
+/* The same, about one data subject (consent, erasure): access_history() finds it. */
+uint64
+AuditRecordSubject(const char *event, const char *purpose, const char *category,
+				   const char *outcome, const char *detail, const char *subject)
+{
 	AuditEvent	local;
 
 	memset(&local, 0, sizeof(AuditEvent));
+	set_field(local.subject, sizeof(local.subject), subject);
 	local.kind = AUDIT_RECORD;
 	local.at = GetCurrentTimestamp();
 	fill_identity(&local);
@@ -761,13 +771,13 @@ static Datum
 insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 			  uint64 epoch, uint64 queue_seq)
 {
-	Oid			types[15] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID};
-	Datum		args[15];
-	char		nulls[15];
-	const char *optional[6] = {e->purpose, e->category, e->outcome, e->detail,
-	e->table_name, e->column_name};
-	const int	optional_arg[6] = {5, 6, 7, 8, 13, 14};
+	Oid			types[16] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[16];
+	char		nulls[16];
+	const char *optional[7] = {e->purpose, e->category, e->outcome, e->detail,
+	e->table_name, e->column_name, e->subject};
+	const int	optional_arg[7] = {5, 6, 7, 8, 13, 14, 15};
 	bool		isnull;
 	int			rc;
 
@@ -775,7 +785,7 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 	sanitize(e->session_user_name);
 	sanitize(e->current_role_name);
 	sanitize(e->event);
-	for (int f = 0; f < 6; f++)
+	for (int f = 0; f < 7; f++)
 		sanitize((char *) optional[f]);
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = TimestampTzGetDatum(e->at);
@@ -793,7 +803,8 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 	args[12] = prev;
 	args[13] = CStringGetTextDatum(e->table_name);
 	args[14] = CStringGetTextDatum(e->column_name);
-	for (int f = 0; f < 6; f++)
+	args[15] = CStringGetTextDatum(e->subject);
+	for (int f = 0; f < 7; f++)
 		if (optional[f][0] == '\0')
 			nulls[optional_arg[f]] = 'n';
 	if (!have_prev)
@@ -803,14 +814,14 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 	rc = SPI_execute_with_args(
 		"INSERT INTO privacy_guard.audit_records"
 		" (id, at, database, session_user_name, current_role_name, event, purpose,"
-		"  category, table_name, column_name, outcome, statement, queue_epoch, queue_seq,"
+		"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
 		"  prev_hash, hash)"
-		" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $8, $9, $11, $12, p,"
+		" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9, $11, $12, p,"
 		"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
-		"                           $14, $15, NULL, $8, $9)"
+		"                           $14, $15, $16, $8, $9)"
 		" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
 		" RETURNING hash",
-		15, types, args, nulls, false, 1);
+		16, types, args, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write the audit trail");
 	return PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],

@@ -524,3 +524,21 @@ PolicyInit(void)
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, policy_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, policy_syscache_callback, (Datum) 0);
 }
+
+/*
+ * Names of a purpose and its ancestors, nearest first: consent given to a
+ * purpose covers its sub-purposes.  Returns how many were written.
+ */
+int
+PolicyPurposeLineage(PolicyPurpose *purpose, const char **names, int max)
+{
+	int			target = purpose - purposes;
+	int			n = 0;
+
+	for (int depth = 0; target >= 0 && depth <= npurposes && n < max; depth++)
+	{
+		names[n++] = purposes[target].name;
+		target = purposes[target].parent;
+	}
+	return n;
+}

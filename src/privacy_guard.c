@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "consent.h"
 #include "envelope.h"
 #include "keycache.h"
 #include "keyring.h"
@@ -44,6 +45,7 @@ _PG_init(void)
 	EnvelopeInit();
 	CatalogInit();
 	PolicyInit();
+	ConsentInit();
 	RedactInit();
 	MarkGUCPrefixReserved("privacy_guard");
 }

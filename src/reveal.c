@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 
 #include "audit.h"
+#include "consent.h"
 #include "keycache.h"
 #include "masking.h"
 #include "policy.h"
@@ -175,8 +176,8 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	*key = KeycacheForId(view->key_id, true);
 	if (*key == NULL)
 		return OUTCOME_ERASED;
-	/* consent is recorded by issue 5's grant_consent(); until then, nobody has given it */
-	if ((*decision)->requires_consent)
+	/* a consent-bound purpose sees only the subjects who consent to it */
+	if ((*decision)->requires_consent && !ConsentGiven(purpose, purposelen, (*key)->digest))
 		return OUTCOME_NO_CONSENT;
 	return (*decision)->level == LEVEL_FULL ? OUTCOME_REVEALED : OUTCOME_MASKED;
 }

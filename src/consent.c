@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ * src/consent.c
+ *	  Consent: given, withdrawn, and checked on every consent-bound reveal.
+ *
+ * Consent is an append-only history in privacy_guard.consent_events: a
+ * grant and a withdrawal are both new rows, with who recorded them, when,
+ * and (for a grant) the evidence.  The latest event of a (subject,
+ * purpose) decides, and consent to a purpose covers its sub-purposes.
+ * Every change is audited with its subject, so access_history() shows it.
+ *
+ * A consent-bound reveal checks the row's subject against the set of
+ * subjects (by SHA-256 digest, as the key cache knows them) that consent to
+ * the purpose or an ancestor: loaded in one query per purpose, read with
+ * the latest snapshot, and dropped in every backend when consent or the
+ * policy changes.  A bulk marketing query costs one query and a hash probe
+ * a row, and simply gets the consenting customers.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "audit.h"
+#include "catalog.h"
+#include "consent.h"
+#include "envelope.h"
+#include "keycache.h"
+#include "policy.h"
+
+#define CONSENT_PURPOSES 8
+#define LINEAGE_MAX 64
+
+/* one purpose's consenting subjects */
+typedef struct ConsentSet
+{
+	char		purpose[NAMEDATALEN * 2];
+	HTAB	   *digests;
+} ConsentSet;
+
+static MemoryContext consent_cxt = NULL;
+static ConsentSet sets[CONSENT_PURPOSES];
+static int	nsets = 0;
+static bool consent_stale = false;
+static uint64 consent_generation = 0;	/* policy generation the sets were built for */
+static Oid	consent_relid = InvalidOid;
+
+static void
+consent_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || (OidIsValid(consent_relid) && relid == consent_relid))
+		consent_stale = true;
+}
+
+static void
+consent_forget(void)
+{
+	if (consent_cxt != NULL)
+		MemoryContextReset(consent_cxt);
+	nsets = 0;
+	consent_stale = false;
+}
+
+/* Names of the purpose and its ancestors as a text[] Datum. */
+static Datum
+lineage_array(const char *purpose)
+{
+	PolicyPurpose *p;
+	const char *names[LINEAGE_MAX];
+	Datum		elems[LINEAGE_MAX];
+	int			n;
+
+	PolicyEnsure();
+	p = PolicyRequirePurpose(purpose);
+	n = PolicyPurposeLineage(p, names, LINEAGE_MAX);
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(names[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Load the subjects consenting to a purpose (or an ancestor) into a new set. */
+static ConsentSet *
+consent_load(const char *purpose)
+{
+	ConsentSet *set;
+	HASHCTL		ctl;
+	CatalogOwnerState owner;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	int			rc;
+
+	if (consent_cxt == NULL)
+		consent_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard consent",
+											ALLOCSET_DEFAULT_SIZES);
+	if (nsets == CONSENT_PURPOSES)
+		consent_forget();
+	set = &sets[nsets];
+	strlcpy(set->purpose, purpose, sizeof(set->purpose));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ENVELOPE_DIGEST_LEN;
+	ctl.entrysize = ENVELOPE_DIGEST_LEN;
+	ctl.hcxt = consent_cxt;
+	set->digests = hash_create("privacy_guard consenting subjects", 1024, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	args[0] = lineage_array(purpose);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	consent_relid = CatalogRelid("consent_events");
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_with_args(
+		"SELECT subject_digest FROM ("
+		"  SELECT DISTINCT ON (subject_digest, purpose) subject_digest, action"
+		"    FROM privacy_guard.consent_events"
+		"   WHERE purpose OPERATOR(pg_catalog.=) ANY ($1)"
+		"   ORDER BY subject_digest, purpose, id DESC) latest"
+		" WHERE action OPERATOR(pg_catalog.=) 'granted'",
+		1, types, args, NULL, true, 0);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read consent");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		bytea	   *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && VARSIZE_ANY_EXHDR(d) == ENVELOPE_DIGEST_LEN)
+			(void) hash_search(set->digests, VARDATA_ANY(d), HASH_ENTER, NULL);
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	nsets++;
+	return set;
+}
+
+/* Does the subject (by digest) consent to the purpose or one of its ancestors? */
+bool
+ConsentGiven(const char *purpose, int purposelen, const uint8 *digest)
+{
+	ConsentSet *set = NULL;
+
+	if (consent_stale || consent_generation != PolicyGeneration())
+	{
+		consent_forget();
+		consent_generation = PolicyGeneration();
+	}
+	for (int i = 0; i < nsets; i++)
+		if (strncmp(sets[i].purpose, purpose, purposelen) == 0 && sets[i].purpose[purposelen] == '\0')
+		{
+			set = &sets[i];
+			break;
+		}
+	if (set == NULL)
+		set = consent_load(pnstrdup(purpose, purposelen));
+	return hash_search(set->digests, digest, HASH_FIND, NULL) != NULL;
+}
+
+/* Purpose that consent may be given to; raises otherwise. */
+static PolicyPurpose *
+consent_purpose(const char *name)
+{
+	PolicyPurpose *p;
+
+	PolicyEnsure();
+	p = PolicyRequirePurpose(name);
+	if (!p->requires_consent)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purpose \"%s\" does not require consent", name),
+				 errhint("Consent is recorded for purposes defined with requires_consent or third_party.")));
+	return p;
+}
+
+/* Is the subject's latest event for the purpose or an ancestor a grant? */
+static bool
+consent_current(const char *subject, const char *purpose)
+{
+	CatalogOwnerState owner;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		args[2];
+	bool		result = false;
+	int			rc;
+
+	args[0] = CStringGetTextDatum(subject);
+	args[1] = lineage_array(purpose);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_with_args(
+		"SELECT EXISTS (SELECT FROM ("
+		"  SELECT DISTINCT ON (purpose) action FROM privacy_guard.consent_events"
+		"   WHERE subject OPERATOR(pg_catalog.=) $1 AND purpose OPERATOR(pg_catalog.=) ANY ($2)"
+		"   ORDER BY purpose, id DESC) latest"
+		" WHERE action OPERATOR(pg_catalog.=) 'granted')",
+		2, types, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	return result;
+}
+
+/* Append one consent event, as the extension's owner, and audit it. */
+static void
+consent_append(const char *subject, const char *purpose, const char *action, const char *evidence)
+{
+	CatalogOwnerState owner;
+	Oid			types[6] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bytea	   *digest = palloc(VARHDRSZ + ENVELOPE_DIGEST_LEN);
+	const char *recorder = GetUserNameFromId(GetUserId(), false);
+	int			rc;
+
+	SET_VARSIZE(digest, VARHDRSZ + ENVELOPE_DIGEST_LEN);
+	KeycacheSubjectDigest(subject, strlen(subject), (uint8 *) VARDATA(digest));
+	args[0] = CStringGetTextDatum(subject);
+	args[1] = PointerGetDatum(digest);
+	args[2] = CStringGetTextDatum(purpose);
+	args[3] = CStringGetTextDatum(action);
+	if (evidence)
+		args[4] = CStringGetTextDatum(evidence);
+	else
+		nulls[4] = 'n';
+	/* who recorded it: the caller, named before acting as the extension's owner */
+	args[5] = DirectFunctionCall1(namein, CStringGetDatum(recorder));
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	rc = SPI_execute_with_args(
+		"INSERT INTO privacy_guard.consent_events"
+		" (subject, subject_digest, purpose, action, evidence, recorded_by)"
+		" VALUES ($1, $2, $3, $4, $5, $6)",
+		6, types, args, nulls, false, 0);
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record consent");
+	AuditRecordSubject("consent", purpose, NULL, action,
+					   psprintf("recorded by %s", recorder), subject);
+}
+
+static char *
+required_text(FunctionCallInfo fcinfo, int arg, const char *what)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	s = text_to_cstring(PG_GETARG_TEXT_PP(arg));
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(pguard_grant_consent);
+
+/* grant_consent(subject, purpose, evidence) */
+Datum
+pguard_grant_consent(PG_FUNCTION_ARGS)
+{
+	char	   *subject = required_text(fcinfo, 0, "subject");
+	char	   *purpose = required_text(fcinfo, 1, "purpose");
+	char	   *evidence;
+
+	if (PG_ARGISNULL(2) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("consent needs evidence"),
+				 errhint("Say how and when the customer consented, e.g. \"preferences page, 2026-11-25\".")));
+	evidence = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	(void) consent_purpose(purpose);
+	consent_append(subject, purpose, "granted", evidence);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_withdraw_consent);
+
+/* withdraw_consent(subject, purpose) */
+Datum
+pguard_withdraw_consent(PG_FUNCTION_ARGS)
+{
+	char	   *subject = required_text(fcinfo, 0, "subject");
+	char	   *purpose = required_text(fcinfo, 1, "purpose");
+
+	(void) consent_purpose(purpose);
+	if (!consent_current(subject, purpose))
+	{
+		ereport(NOTICE,
+				(errmsg("subject has no consent to purpose \"%s\" to withdraw", purpose)));
+		PG_RETURN_VOID();
+	}
+	consent_append(subject, purpose, "withdrawn", NULL);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_has_consent);
+
+/* has_consent(subject, purpose) */
+Datum
+pguard_has_consent(PG_FUNCTION_ARGS)
+{
+	char	   *subject = required_text(fcinfo, 0, "subject");
+	char	   *purpose = required_text(fcinfo, 1, "purpose");
+
+	PolicyEnsure();
+	(void) PolicyRequirePurpose(purpose);
+	PG_RETURN_BOOL(consent_current(subject, purpose));
+}
+
+PG_FUNCTION_INFO_V1(pguard_consent_changed);
+
+/* Statement trigger on consent_events: every backend drops its consent sets. */
+Datum
+pguard_consent_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "consent_changed() must be called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+void
+ConsentInit(void)
+{
+	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
+}

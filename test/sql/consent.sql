@@ -1,0 +1,73 @@
+-- Consent: given with evidence, withdrawn, never overwritten; a
+-- consent-bound purpose reveals only the subjects who consent.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE TABLE customers (id int PRIMARY KEY, email text);
+INSERT INTO customers SELECT g, 'customer' || g || '@example.com' FROM generate_series(1, 5) g;
+SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
+GRANT SELECT ON customers TO marketer;
+SELECT privacy_guard.define_purpose('newsletter', parent => 'marketing');
+
+-- TESTS
+-- refusals
+SET ROLE signup;
+SELECT privacy_guard.grant_consent(NULL, 'marketing', 'form');
+SELECT privacy_guard.grant_consent('', 'marketing', 'form');
+SELECT privacy_guard.grant_consent('1', 'marketing', NULL);
+SELECT privacy_guard.grant_consent('1', 'marketing', '');
+SELECT privacy_guard.grant_consent('1', 'no_such_purpose', 'form');
+SELECT privacy_guard.grant_consent('1', 'support', 'form');   -- needs no consent
+RESET ROLE;
+-- only consent collectors (and policy owners) record consent
+SET ROLE app;
+SELECT privacy_guard.grant_consent('2', 'marketing', 'forged');
+SELECT privacy_guard.has_consent('2', 'marketing');
+RESET ROLE;
+SET ROLE marketer;
+SELECT privacy_guard.grant_consent('2', 'marketing', 'forged');
+RESET ROLE;
+
+-- customers 1 and 3 consent to marketing; 4 only to the newsletter
+SET ROLE signup;
+SELECT privacy_guard.grant_consent('1', 'marketing', 'preferences page, 2026-11-25');
+SELECT privacy_guard.grant_consent('3', 'marketing', 'checkout opt-in, order 991');
+SELECT privacy_guard.grant_consent('4', 'newsletter', 'newsletter sign-up');
+SELECT s, privacy_guard.has_consent(s, 'marketing') AS marketing,
+       privacy_guard.has_consent(s, 'newsletter') AS newsletter
+  FROM unnest(ARRAY['1', '2', '3', '4']) AS s;
+RESET ROLE;
+
+-- a bulk marketing query gets exactly the consenting customers
+SET ROLE marketer;
+SELECT privacy_guard.set_purpose('marketing');
+SELECT id, privacy_guard.reveal(email) FROM customers ORDER BY id;
+-- withdrawal takes effect at once, also in this session's cache
+SET ROLE signup;
+SELECT privacy_guard.withdraw_consent('1', 'marketing');
+SELECT privacy_guard.withdraw_consent('1', 'marketing');   -- nothing left to withdraw
+SET ROLE marketer;
+SELECT id, privacy_guard.reveal(email) FROM customers ORDER BY id;
+RESET ROLE;
+-- and a new consent too
+SET ROLE signup;
+SELECT privacy_guard.grant_consent('5', 'marketing', 'phone call, agent 7');
+SET ROLE marketer;
+SELECT id FROM customers WHERE privacy_guard.reveal(email) IS NOT NULL ORDER BY id;
+RESET ROLE;
+
+-- the history is kept, never overwritten
+SELECT subject, purpose, action, evidence, recorded_by FROM privacy_guard.consent_events ORDER BY id;
+SET ROLE app;
+SELECT * FROM privacy_guard.consent_events;
+RESET ROLE;
+
+-- consent changes are audited with their subject
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT event, purpose, outcome, statement FROM privacy_guard.access_history('1') WHERE event = 'consent';
+RESET ROLE;
+
+-- CLEANUP
+DROP TABLE customers;
