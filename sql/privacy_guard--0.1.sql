@@ -204,7 +204,9 @@ REVOKE ALL ON SEQUENCE privacy_guard.keys_key_id_seq FROM PUBLIC;
 
 -- pg_dump keeps their contents (a dump without keys cannot be read back).
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.categories', '');
-SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purposes', '');
+-- built-in purposes come with the extension, not with the dump
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purposes',
+    'WHERE name OPERATOR(pg_catalog.<>) ALL (ARRAY[''subject_access''])');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.allowances', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purpose_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.column_protection', '');
@@ -998,4 +1000,42 @@ REVOKE ALL ON FUNCTION privacy_guard.withdraw_consent(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.has_consent(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.grant_consent(text, text, text),
     privacy_guard.withdraw_consent(text, text), privacy_guard.has_consent(text, text)
+    TO privacy_guard_consent, privacy_guard_admin;
+
+------------------------------------------------------------------------------
+-- Restriction of processing
+------------------------------------------------------------------------------
+
+-- The built-in purpose under which a customer's own data is shown to them
+-- (their right of access): it still sees a restricted subject's data.
+INSERT INTO privacy_guard.purposes (name, description)
+VALUES ('subject_access', 'the data subject''s own access to their data (built in)');
+
+CREATE TABLE privacy_guard.restriction_events (
+    id             bigserial PRIMARY KEY,
+    subject        text NOT NULL,
+    subject_digest bytea NOT NULL,
+    action         text NOT NULL CHECK (action IN ('restricted', 'lifted')),
+    reason         text,
+    recorded_by    name NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX restriction_events_subject ON privacy_guard.restriction_events (subject, id);
+COMMENT ON TABLE privacy_guard.restriction_events IS 'every restriction of processing and its lifting, never overwritten';
+REVOKE ALL ON privacy_guard.restriction_events FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events_id_seq', '');
+CREATE TRIGGER restriction_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.restriction_events
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
+
+CREATE FUNCTION privacy_guard.restrict_processing(subject text, reason text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_restrict_processing';
+CREATE FUNCTION privacy_guard.lift_restriction(subject text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_lift_restriction';
+COMMENT ON FUNCTION privacy_guard.restrict_processing(text, text) IS
+    'restrict processing of a subject''s data: reveal returns NULL except under subject_access; audited';
+COMMENT ON FUNCTION privacy_guard.lift_restriction(text) IS 'lift a restriction; audited; the history is kept';
+REVOKE ALL ON FUNCTION privacy_guard.restrict_processing(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.lift_restriction(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.restrict_processing(text, text), privacy_guard.lift_restriction(text)
     TO privacy_guard_consent, privacy_guard_admin;

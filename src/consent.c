@@ -14,6 +14,10 @@
  * the latest snapshot, and dropped in every backend when consent or the
  * policy changes.  A bulk marketing query costs one query and a hash probe
  * a row, and simply gets the consenting customers.
+ *
+ * Restriction of processing works the same way (restriction_events, one
+ * cached set of restricted subjects): a restricted subject reveals NULL
+ * except under the built-in purpose subject_access.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -53,11 +57,14 @@ static int	nsets = 0;
 static bool consent_stale = false;
 static uint64 consent_generation = 0;	/* policy generation the sets were built for */
 static Oid	consent_relid = InvalidOid;
+static Oid	restriction_relid = InvalidOid;
+static HTAB *restricted = NULL;	/* digests of restricted subjects, or NULL */
 
 static void
 consent_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || (OidIsValid(consent_relid) && relid == consent_relid))
+	if (relid == InvalidOid || (OidIsValid(consent_relid) && relid == consent_relid) ||
+		(OidIsValid(restriction_relid) && relid == restriction_relid))
 		consent_stale = true;
 }
 
@@ -67,6 +74,7 @@ consent_forget(void)
 	if (consent_cxt != NULL)
 		MemoryContextReset(consent_cxt);
 	nsets = 0;
+	restricted = NULL;
 	consent_stale = false;
 }
 
@@ -163,6 +171,124 @@ ConsentGiven(const char *purpose, int purposelen, const uint8 *digest)
 	if (set == NULL)
 		set = consent_load(pnstrdup(purpose, purposelen));
 	return hash_search(set->digests, digest, HASH_FIND, NULL) != NULL;
+}
+
+/* Is the subject (by digest) restricted?  One cached set of restricted subjects. */
+bool
+ConsentRestricted(const uint8 *digest)
+{
+	if (consent_stale || consent_generation != PolicyGeneration())
+	{
+		consent_forget();
+		consent_generation = PolicyGeneration();
+	}
+	if (restricted == NULL)
+	{
+		HASHCTL		ctl;
+		CatalogOwnerState owner;
+		int			rc;
+
+		if (consent_cxt == NULL)
+			consent_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard consent",
+												ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = ENVELOPE_DIGEST_LEN;
+		ctl.entrysize = ENVELOPE_DIGEST_LEN;
+		ctl.hcxt = consent_cxt;
+		restricted = hash_create("privacy_guard restricted subjects", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CatalogBecomeOwner(&owner);
+		SPI_connect();
+		restriction_relid = CatalogRelid("restriction_events");
+		PushActiveSnapshot(GetLatestSnapshot());
+		rc = SPI_execute("SELECT subject_digest FROM ("
+						 "  SELECT DISTINCT ON (subject) subject_digest, action"
+						 "    FROM privacy_guard.restriction_events ORDER BY subject, id DESC) latest"
+						 " WHERE action OPERATOR(pg_catalog.=) 'restricted'", true, 0);
+		PopActiveSnapshot();
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read restrictions");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			bytea	   *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (!isnull && VARSIZE_ANY_EXHDR(d) == ENVELOPE_DIGEST_LEN)
+				(void) hash_search(restricted, VARDATA_ANY(d), HASH_ENTER, NULL);
+		}
+		SPI_finish();
+		CatalogRestoreUser(&owner);
+	}
+	/* the usual case, no restriction anywhere, costs no probe */
+	if (hash_get_num_entries(restricted) == 0)
+		return false;
+	return hash_search(restricted, digest, HASH_FIND, NULL) != NULL;
+}
+
+/* Append one restriction event, as the extension's owner, and audit it. */
+static void
+restriction_append(const char *subject, const char *action, const char *reason)
+{
+	CatalogOwnerState owner;
+	Oid			types[5] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, NAMEOID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bytea	   *digest = palloc(VARHDRSZ + ENVELOPE_DIGEST_LEN);
+	const char *recorder = GetUserNameFromId(GetUserId(), false);
+	int			rc;
+
+	SET_VARSIZE(digest, VARHDRSZ + ENVELOPE_DIGEST_LEN);
+	KeycacheSubjectDigest(subject, strlen(subject), (uint8 *) VARDATA(digest));
+	args[0] = CStringGetTextDatum(subject);
+	args[1] = PointerGetDatum(digest);
+	args[2] = CStringGetTextDatum(action);
+	if (reason)
+		args[3] = CStringGetTextDatum(reason);
+	else
+		nulls[3] = 'n';
+	args[4] = DirectFunctionCall1(namein, CStringGetDatum(recorder));
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	rc = SPI_execute_with_args(
+		"INSERT INTO privacy_guard.restriction_events"
+		" (subject, subject_digest, action, reason, recorded_by) VALUES ($1, $2, $3, $4, $5)",
+		5, types, args, nulls, false, 0);
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record the restriction");
+	AuditRecordSubject("restriction", NULL, NULL, action,
+					   psprintf("recorded by %s", recorder), subject);
+}
+
+/* Is the subject restricted now (latest event), read from the table? */
+static bool
+restriction_current(const char *subject)
+{
+	CatalogOwnerState owner;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+	bool		result = false;
+	int			rc;
+
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_with_args(
+		"SELECT action OPERATOR(pg_catalog.=) 'restricted' FROM privacy_guard.restriction_events"
+		" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY id DESC LIMIT 1",
+		1, types, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	return result;
 }
 
 /* Purpose that consent may be given to; raises otherwise. */
@@ -344,4 +470,45 @@ void
 ConsentInit(void)
 {
 	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
+}
+
+PG_FUNCTION_INFO_V1(pguard_restrict_processing);
+
+/* restrict_processing(subject, reason) */
+Datum
+pguard_restrict_processing(PG_FUNCTION_ARGS)
+{
+	char	   *subject = required_text(fcinfo, 0, "subject");
+	char	   *reason;
+
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a restriction needs a reason"),
+				 errhint("Say why, e.g. \"customer contests accuracy, ticket 4711\".")));
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (restriction_current(subject))
+	{
+		ereport(NOTICE, (errmsg("processing of the subject's data is already restricted")));
+		PG_RETURN_VOID();
+	}
+	restriction_append(subject, "restricted", reason);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_lift_restriction);
+
+/* lift_restriction(subject) */
+Datum
+pguard_lift_restriction(PG_FUNCTION_ARGS)
+{
+	char	   *subject = required_text(fcinfo, 0, "subject");
+
+	if (!restriction_current(subject))
+	{
+		ereport(NOTICE, (errmsg("processing of the subject's data is not restricted")));
+		PG_RETURN_VOID();
+	}
+	restriction_append(subject, "lifted", NULL);
+	PG_RETURN_VOID();
 }

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 extern bool ConsentGiven(const char *purpose, int purposelen, const uint8 *digest);
+extern bool ConsentRestricted(const uint8 *digest);
 extern void ConsentInit(void);
 
 #endif

@@ -4,9 +4,10 @@
  *
  * reveal(value, purpose) runs one decision, RevealDecide, in a fixed order:
  * purpose declared, purpose known, role granted it, category allowed (full
- * or masked), then the subject's state (erased: its data key is gone) and
- * consent (a consent-bound purpose reveals NULL without it).  Restriction
- * and lockdown slot into the same function.  A refusal is an
+ * or masked), then the subject's state (erased: its data key is gone),
+ * consent (a consent-bound purpose reveals NULL without it) and restriction
+ * (NULL except under subject_access).  Lockdown slots into the same
+ * function.  A refusal is an
  * insufficient_privilege error naming role, purpose and category, never
  * the value; an erased or non-consenting subject reveals NULL.
  *
@@ -179,6 +180,10 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	/* a consent-bound purpose sees only the subjects who consent to it */
 	if ((*decision)->requires_consent && !ConsentGiven(purpose, purposelen, (*key)->digest))
 		return OUTCOME_NO_CONSENT;
+	/* a restricted subject's data is shown to the subject alone */
+	if (!(purposelen == 14 && memcmp(purpose, "subject_access", 14) == 0) &&
+		ConsentRestricted((*key)->digest))
+		return OUTCOME_RESTRICTED;
 	return (*decision)->level == LEVEL_FULL ? OUTCOME_REVEALED : OUTCOME_MASKED;
 }
 

@@ -69,5 +69,33 @@ SET ROLE auditor;
 SELECT event, purpose, outcome, statement FROM privacy_guard.access_history('1') WHERE event = 'consent';
 RESET ROLE;
 
+-- restriction of processing: NULL for every purpose but the subject's own access
+SELECT privacy_guard.allow('subject_access', 'contact');
+SELECT privacy_guard.grant_purpose('signup', 'subject_access');   -- the customer's own page
+GRANT SELECT ON customers TO signup;
+SET ROLE signup;
+SELECT privacy_guard.restrict_processing('3', NULL);
+SELECT privacy_guard.restrict_processing('3', 'customer contests accuracy, ticket 4711');
+SELECT privacy_guard.restrict_processing('3', 'again');   -- already restricted
+RESET ROLE;
+SET ROLE app;
+SELECT privacy_guard.restrict_processing('2', 'forged');
+RESET ROLE;
+SET ROLE marketer;
+SELECT id, privacy_guard.reveal(email) FROM customers WHERE id IN (3, 5) ORDER BY id;
+SELECT id, privacy_guard.reveal(email, 'profile') FROM customers WHERE id IN (2, 3) ORDER BY id;
+SET ROLE signup;
+SELECT id, privacy_guard.reveal(email, 'subject_access') FROM customers WHERE id = 3;
+SELECT privacy_guard.lift_restriction('3');
+SELECT privacy_guard.lift_restriction('3');   -- not restricted any more
+SET ROLE marketer;
+SELECT id, privacy_guard.reveal(email, 'profile') FROM customers WHERE id = 3;
+RESET ROLE;
+SELECT subject, action, reason, recorded_by FROM privacy_guard.restriction_events ORDER BY id;
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT event, outcome FROM privacy_guard.access_history('3') WHERE event IN ('restriction', 'reveal') ORDER BY 1, 2;
+RESET ROLE;
+
 -- CLEANUP
 DROP TABLE customers;
