@@ -923,10 +923,11 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
 
 CREATE FUNCTION privacy_guard.access_history(subject text)
 RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
-               purpose text, category text, outcome text, statement text)
+               purpose text, category text, table_name text, column_name text, outcome text,
+               statement text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
-           r.outcome, r.statement
+           r.table_name, r.column_name, r.outcome, r.statement
       FROM privacy_guard.audit_records r
      WHERE r.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
        AND (EXISTS (SELECT FROM privacy_guard.keys k
@@ -1039,3 +1040,51 @@ REVOKE ALL ON FUNCTION privacy_guard.restrict_processing(text, text) FROM PUBLIC
 REVOKE ALL ON FUNCTION privacy_guard.lift_restriction(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.restrict_processing(text, text), privacy_guard.lift_restriction(text)
     TO privacy_guard_consent, privacy_guard_admin;
+
+------------------------------------------------------------------------------
+-- The customer's right of access
+------------------------------------------------------------------------------
+
+-- Everything held on a subject, across the protected tables the caller can
+-- read, decrypted under the built-in purpose subject_access: the caller
+-- must hold that purpose, and every value goes through reveal(), so each
+-- is audited with its table and column.  Runs with the caller's rights.
+CREATE FUNCTION privacy_guard.subject_export(subject text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    t record;
+    rows jsonb;
+    data jsonb := '{}';
+BEGIN
+    IF subject IS NULL OR subject OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR t IN
+        SELECT p.table_schema, p.table_name, p.subject_column,
+               array_agg(p.column_name::text ORDER BY p.column_name) AS cols,
+               array_agg(p.column_name::text ORDER BY p.column_name)
+                   OPERATOR(pg_catalog.||) array_remove(array_agg(p.index_column::text), NULL) AS hidden
+          FROM privacy_guard.protected_columns p
+         GROUP BY p.table_schema, p.table_name, p.subject_column
+         ORDER BY p.table_schema, p.table_name
+    LOOP
+        EXECUTE format('SELECT COALESCE(jsonb_agg((to_jsonb(t) OPERATOR(pg_catalog.-) %L::text[])'
+                       ' OPERATOR(pg_catalog.||) jsonb_build_object(%s)), ''[]'')'
+                       ' FROM %I.%I t WHERE t.%I::text OPERATOR(pg_catalog.=) $1',
+                       t.hidden,
+                       (SELECT string_agg(format('%L, privacy_guard.reveal(t.%I, ''subject_access'')', c, c), ', ')
+                          FROM unnest(t.cols) AS c),
+                       t.table_schema, t.table_name, t.subject_column)
+           INTO rows USING subject;
+        IF jsonb_array_length(rows) OPERATOR(pg_catalog.>) 0 THEN
+            data := data OPERATOR(pg_catalog.||)
+                    jsonb_build_object(format('%I.%I', t.table_schema, t.table_name), rows);
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('subject', subject, 'exported_at', now(), 'data', data);
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.subject_export(text) IS
+    'everything held on a subject, decrypted under subject_access; every value audited';
+REVOKE ALL ON FUNCTION privacy_guard.subject_export(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.subject_export(text) TO privacy_guard_consent, privacy_guard_admin;

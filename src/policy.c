@@ -348,12 +348,19 @@ PolicyRoleHolds(Oid roleid, PolicyPurpose *purpose)
 	return false;
 }
 
-/* The allowance nearest to the purpose up its tree, for one category. */
+/*
+ * The allowance nearest to the purpose up its tree, for one category.  The
+ * built-in purpose subject_access (a customer's own access to their data)
+ * sees every category in full; who may act under it is still a grant.
+ */
 PolicyLevel
 PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category)
 {
 	int			target = purpose - purposes;
 	int			cat = category - categories;
+
+	if (strcmp(purpose->name, "subject_access") == 0)
+		return LEVEL_FULL;
 
 	for (int depth = 0; target >= 0 && depth <= npurposes; depth++)
 	{

@@ -97,5 +97,31 @@ SET ROLE auditor;
 SELECT event, outcome FROM privacy_guard.access_history('3') WHERE event IN ('restriction', 'reveal') ORDER BY 1, 2;
 RESET ROLE;
 
+-- the customer's right of access: everything held on them, in one document,
+-- each value revealed (and audited) under subject_access
+CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, shipping_address text, total numeric);
+INSERT INTO orders VALUES (10, 5, '5 Harbour Road, Kiel', 20.5), (11, 5, '5 Harbour Road, Kiel', 7),
+                          (12, 2, '2 Elsewhere', 1);
+SELECT privacy_guard.protect('orders', 'shipping_address', 'address', 'customer');
+GRANT SELECT ON orders TO signup;
+SET ROLE signup;
+SELECT jsonb_pretty(privacy_guard.subject_export('5') - 'exported_at');
+SELECT privacy_guard.subject_export('no such customer') -> 'data' AS nothing;
+SELECT privacy_guard.subject_export(NULL);
+RESET ROLE;
+-- not for application roles, and not for a role without subject_access
+SET ROLE app;
+SELECT privacy_guard.subject_export('5');
+RESET ROLE;
+GRANT SELECT ON customers, orders TO policy_owner;
+SET ROLE policy_owner;
+SELECT privacy_guard.subject_export('5');
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT current_role_name, purpose, table_name, column_name, outcome
+  FROM privacy_guard.access_history('5') WHERE purpose = 'subject_access' ORDER BY table_name;
+RESET ROLE;
+
 -- CLEANUP
-DROP TABLE customers;
+DROP TABLE customers, orders;
