@@ -226,69 +226,41 @@ ConsentRestricted(const uint8 *digest)
 	return hash_search(restricted, digest, HASH_FIND, NULL) != NULL;
 }
 
-/* Append one restriction event, as the extension's owner, and audit it. */
-static void
-restriction_append(const char *subject, const char *action, const char *reason)
-{
-	CatalogOwnerState owner;
-	Oid			types[5] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, NAMEOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	bytea	   *digest = palloc(VARHDRSZ + ENVELOPE_DIGEST_LEN);
-	const char *recorder = GetUserNameFromId(GetUserId(), false);
-	int			rc;
-
-	SET_VARSIZE(digest, VARHDRSZ + ENVELOPE_DIGEST_LEN);
-	KeycacheSubjectDigest(subject, strlen(subject), (uint8 *) VARDATA(digest));
-	args[0] = CStringGetTextDatum(subject);
-	args[1] = PointerGetDatum(digest);
-	args[2] = CStringGetTextDatum(action);
-	if (reason)
-		args[3] = CStringGetTextDatum(reason);
-	else
-		nulls[3] = 'n';
-	args[4] = DirectFunctionCall1(namein, CStringGetDatum(recorder));
-	CatalogBecomeOwner(&owner);
-	SPI_connect();
-	rc = SPI_execute_with_args(
-		"INSERT INTO privacy_guard.restriction_events"
-		" (subject, subject_digest, action, reason, recorded_by) VALUES ($1, $2, $3, $4, $5)",
-		5, types, args, nulls, false, 0);
-	SPI_finish();
-	CatalogRestoreUser(&owner);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record the restriction");
-	AuditRecordSubject("restriction", NULL, NULL, action,
-					   psprintf("recorded by %s", recorder), subject);
-}
-
-/* Is the subject restricted now (latest event), read from the table? */
+/* Run a one-boolean query over the histories, as the extension's owner, on the latest snapshot. */
 static bool
-restriction_current(const char *subject)
+owner_query_bool(const char *sql, int nargs, Oid *types, Datum *args)
 {
 	CatalogOwnerState owner;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(subject)};
 	bool		result = false;
 	int			rc;
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	PushActiveSnapshot(GetLatestSnapshot());
-	rc = SPI_execute_with_args(
-		"SELECT action OPERATOR(pg_catalog.=) 'restricted' FROM privacy_guard.restriction_events"
-		" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY id DESC LIMIT 1",
-		1, types, args, NULL, true, 1);
+	rc = SPI_execute_with_args(sql, nargs, types, args, NULL, true, 1);
 	PopActiveSnapshot();
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		result = !isnull && DatumGetBool(d);
 	}
 	SPI_finish();
 	CatalogRestoreUser(&owner);
 	return result;
+}
+
+/* Is the subject restricted now (latest event)? */
+static bool
+restriction_current(const char *subject)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+
+	return owner_query_bool("SELECT action OPERATOR(pg_catalog.=) 'restricted' FROM privacy_guard.restriction_events"
+							" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY id DESC LIMIT 1",
+							1, types, args);
 }
 
 /* Purpose that consent may be given to; raises otherwise. */
@@ -311,42 +283,31 @@ consent_purpose(const char *name)
 static bool
 consent_current(const char *subject, const char *purpose)
 {
-	CatalogOwnerState owner;
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		args[2];
-	bool		result = false;
-	int			rc;
 
 	args[0] = CStringGetTextDatum(subject);
 	args[1] = lineage_array(purpose);
-	CatalogBecomeOwner(&owner);
-	SPI_connect();
-	PushActiveSnapshot(GetLatestSnapshot());
-	rc = SPI_execute_with_args(
-		"SELECT EXISTS (SELECT FROM ("
-		"  SELECT DISTINCT ON (purpose) action FROM privacy_guard.consent_events"
-		"   WHERE subject OPERATOR(pg_catalog.=) $1 AND purpose OPERATOR(pg_catalog.=) ANY ($2)"
-		"   ORDER BY purpose, id DESC) latest"
-		" WHERE action OPERATOR(pg_catalog.=) 'granted')",
-		2, types, args, NULL, true, 1);
-	PopActiveSnapshot();
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-
-		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	CatalogRestoreUser(&owner);
-	return result;
+	return owner_query_bool("SELECT EXISTS (SELECT FROM ("
+							"  SELECT DISTINCT ON (purpose) action FROM privacy_guard.consent_events"
+							"   WHERE subject OPERATOR(pg_catalog.=) $1 AND purpose OPERATOR(pg_catalog.=) ANY ($2)"
+							"   ORDER BY purpose, id DESC) latest"
+							" WHERE action OPERATOR(pg_catalog.=) 'granted')",
+							2, types, args);
 }
 
-/* Append one consent event, as the extension's owner, and audit it. */
+/*
+ * Append one event to a history table (consent_events, restriction_events)
+ * as the extension's owner, recorded by the calling role, and audit it with
+ * its subject.  insert_sql takes $1 subject, $2 its digest, $3 action, $4
+ * evidence or reason, $5 recorder, $6 purpose.
+ */
 static void
-consent_append(const char *subject, const char *purpose, const char *action, const char *evidence)
+history_append(const char *insert_sql, const char *event, const char *subject,
+			   const char *purpose, const char *action, const char *text)
 {
 	CatalogOwnerState owner;
-	Oid			types[6] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Oid			types[6] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, NAMEOID, TEXTOID};
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bytea	   *digest = palloc(VARHDRSZ + ENVELOPE_DIGEST_LEN);
@@ -357,27 +318,43 @@ consent_append(const char *subject, const char *purpose, const char *action, con
 	KeycacheSubjectDigest(subject, strlen(subject), (uint8 *) VARDATA(digest));
 	args[0] = CStringGetTextDatum(subject);
 	args[1] = PointerGetDatum(digest);
-	args[2] = CStringGetTextDatum(purpose);
-	args[3] = CStringGetTextDatum(action);
-	if (evidence)
-		args[4] = CStringGetTextDatum(evidence);
+	args[2] = CStringGetTextDatum(action);
+	if (text)
+		args[3] = CStringGetTextDatum(text);
 	else
-		nulls[4] = 'n';
-	/* who recorded it: the caller, named before acting as the extension's owner */
-	args[5] = DirectFunctionCall1(namein, CStringGetDatum(recorder));
+		nulls[3] = 'n';
+	/* the caller, named before acting as the extension's owner */
+	args[4] = DirectFunctionCall1(namein, CStringGetDatum(recorder));
+	if (purpose)
+		args[5] = CStringGetTextDatum(purpose);
+	else
+		nulls[5] = 'n';
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	rc = SPI_execute_with_args(
-		"INSERT INTO privacy_guard.consent_events"
-		" (subject, subject_digest, purpose, action, evidence, recorded_by)"
-		" VALUES ($1, $2, $3, $4, $5, $6)",
-		6, types, args, nulls, false, 0);
+	rc = SPI_execute_with_args(insert_sql, 6, types, args, nulls, false, 0);
 	SPI_finish();
 	CatalogRestoreUser(&owner);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record consent");
-	AuditRecordSubject("consent", purpose, NULL, action,
-					   psprintf("recorded by %s", recorder), subject);
+		elog(ERROR, "could not record %s", event);
+	AuditRecordSubject(event, purpose, NULL, action, psprintf("recorded by %s", recorder), subject);
+}
+
+static void
+consent_append(const char *subject, const char *purpose, const char *action, const char *evidence)
+{
+	history_append("INSERT INTO privacy_guard.consent_events"
+				   " (subject, subject_digest, action, evidence, recorded_by, purpose)"
+				   " VALUES ($1, $2, $3, $4, $5, $6)",
+				   "consent", subject, purpose, action, evidence);
+}
+
+static void
+restriction_append(const char *subject, const char *action, const char *reason)
+{
+	history_append("INSERT INTO privacy_guard.restriction_events"
+				   " (subject, subject_digest, action, reason, recorded_by)"
+				   " SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL",
+				   "restriction", subject, NULL, action, reason);
 }
 
 static char *
