@@ -287,6 +287,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A purpose name is 1 to 63 lower-case letters, digits or underscores, starting with a letter.';
     END IF;
+    IF name OPERATOR(pg_catalog.=) 'subject_access' OR parent OPERATOR(pg_catalog.=) 'subject_access' THEN
+        RAISE EXCEPTION 'purpose "subject_access" is built in: it cannot be redefined or have sub-purposes'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF parent IS NOT NULL AND NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) define_purpose.parent) THEN
         RAISE EXCEPTION 'parent purpose "%" does not exist', parent
             USING ERRCODE = 'undefined_object', HINT = 'Define the parent purpose first.';
@@ -1045,42 +1049,81 @@ GRANT EXECUTE ON FUNCTION privacy_guard.restrict_processing(text, text), privacy
 -- The customer's right of access
 ------------------------------------------------------------------------------
 
+-- subject_export()'s bracket: opens (and audits) the scope in which
+-- subject_access reveals the one subject's values; closes it.
+CREATE FUNCTION privacy_guard.export_scope(subject text, open boolean) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_export_scope';
+COMMENT ON FUNCTION privacy_guard.export_scope(text, boolean) IS
+    'subject_export()''s bracket: subject_access reveals only this subject, only while open';
+REVOKE ALL ON FUNCTION privacy_guard.export_scope(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.export_scope(text, boolean) TO privacy_guard_consent, privacy_guard_admin;
+
 -- Everything held on a subject, across the protected tables the caller can
 -- read, decrypted under the built-in purpose subject_access: the caller
--- must hold that purpose, and every value goes through reveal(), so each
--- is audited with its table and column.  Runs with the caller's rights.
+-- must hold that purpose, every value goes through reveal() (audited with
+-- its table and column), and subject_access reveals nothing else, nor
+-- outside this function.  Runs with the caller's rights, without row
+-- security (a table owner's policies would run as the caller), and builds
+-- the document column by column: built-in types as JSON, others through
+-- their output function, protected and blind-index columns never as they
+-- are stored.
 CREATE FUNCTION privacy_guard.subject_export(subject text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET row_security = off AS $fn$
 DECLARE
     t record;
     rows jsonb;
     data jsonb := '{}';
+    pairs text[];
+    parts text[];
 BEGIN
     IF subject IS NULL OR subject OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    FOR t IN
-        SELECT p.table_schema, p.table_name, p.subject_column,
-               array_agg(p.column_name::text ORDER BY p.column_name) AS cols,
-               array_agg(p.column_name::text ORDER BY p.column_name)
-                   OPERATOR(pg_catalog.||) array_remove(array_agg(p.index_column::text), NULL) AS hidden
-          FROM privacy_guard.protected_columns p
-         GROUP BY p.table_schema, p.table_name, p.subject_column
-         ORDER BY p.table_schema, p.table_name
-    LOOP
-        EXECUTE format('SELECT COALESCE(jsonb_agg((to_jsonb(t) OPERATOR(pg_catalog.-) %L::text[])'
-                       ' OPERATOR(pg_catalog.||) jsonb_build_object(%s)), ''[]'')'
-                       ' FROM %I.%I t WHERE t.%I::text OPERATOR(pg_catalog.=) $1',
-                       t.hidden,
-                       (SELECT string_agg(format('%L, privacy_guard.reveal(t.%I, ''subject_access'')', c, c), ', ')
-                          FROM unnest(t.cols) AS c),
-                       t.table_schema, t.table_name, t.subject_column)
-           INTO rows USING subject;
-        IF jsonb_array_length(rows) OPERATOR(pg_catalog.>) 0 THEN
-            data := data OPERATOR(pg_catalog.||)
-                    jsonb_build_object(format('%I.%I', t.table_schema, t.table_name), rows);
-        END IF;
-    END LOOP;
+    PERFORM privacy_guard.export_scope(subject, true);
+    BEGIN
+        FOR t IN
+            SELECT p.table_schema, p.table_name, p.subject_column,
+                   array_agg(p.column_name::text) AS cols,
+                   (SELECT array_agg(q.column_name::text) OPERATOR(pg_catalog.||)
+                           array_remove(array_agg(q.index_column::text), NULL)
+                      FROM privacy_guard.protected_columns q
+                     WHERE q.table_schema OPERATOR(pg_catalog.=) p.table_schema
+                       AND q.table_name OPERATOR(pg_catalog.=) p.table_name) AS hidden
+              FROM privacy_guard.protected_columns p
+             GROUP BY p.table_schema, p.table_name, p.subject_column
+             ORDER BY p.table_schema, p.table_name, p.subject_column
+        LOOP
+            SELECT array_agg(CASE
+                       WHEN a.attname::text OPERATOR(pg_catalog.=) ANY (t.cols)
+                           THEN format('%L, privacy_guard.reveal(t.%I, ''subject_access'')', a.attname, a.attname)
+                       WHEN a.atttypid OPERATOR(pg_catalog.<) 16384
+                           THEN format('%L, to_jsonb(t.%I)', a.attname, a.attname)
+                       ELSE format('%L, format(''%%s'', t.%I)', a.attname, a.attname)
+                   END ORDER BY a.attnum)
+              INTO pairs
+              FROM pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) format('%I.%I', t.table_schema, t.table_name)::regclass
+               AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+               AND (a.attname::text OPERATOR(pg_catalog.=) ANY (t.cols)
+                    OR NOT a.attname::text OPERATOR(pg_catalog.=) ANY (t.hidden));
+            -- jsonb_build_object takes at most 100 arguments: 40 pairs a call
+            SELECT array_agg(format('jsonb_build_object(%s)', array_to_string(pairs[i:i + 39], ', ')))
+              INTO parts FROM generate_series(1, array_length(pairs, 1), 40) AS i;
+            EXECUTE format('SELECT COALESCE(jsonb_agg(%s), ''[]'') FROM %I.%I t'
+                           ' WHERE t.%I::text OPERATOR(pg_catalog.=) $1',
+                           array_to_string(parts, ' OPERATOR(pg_catalog.||) '),
+                           t.table_schema, t.table_name, t.subject_column)
+               INTO rows USING subject;
+            IF jsonb_array_length(rows) OPERATOR(pg_catalog.>) 0 THEN
+                data := data OPERATOR(pg_catalog.||)
+                        jsonb_build_object(format('%I.%I', t.table_schema, t.table_name), rows);
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM privacy_guard.export_scope(subject, false);
+        RAISE;
+    END;
+    PERFORM privacy_guard.export_scope(subject, false);
     RETURN jsonb_build_object('subject', subject, 'exported_at', now(), 'data', data);
 END
 $fn$;

@@ -4,8 +4,9 @@
  *
  * Consent is an append-only history in privacy_guard.consent_events: a
  * grant and a withdrawal are both new rows, with who recorded them, when,
- * and (for a grant) the evidence.  The latest event of a (subject,
- * purpose) decides, and consent to a purpose covers its sub-purposes.
+ * and (for a grant) the evidence.  Consent to a purpose covers its
+ * sub-purposes, and a withdrawal covers them too: for a purpose, the
+ * subject's latest event about it or any of its ancestors decides.
  * Every change is audited with its subject, so access_history() shows it.
  *
  * A consent-bound reveal checks the row's subject against the set of
@@ -22,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -57,6 +59,7 @@ static int	nsets = 0;
 static bool consent_stale = false;
 static uint64 consent_generation = 0;	/* policy generation the sets were built for */
 static Oid	consent_relid = InvalidOid;
+static void export_xact_callback(XactEvent event, void *arg);
 static Oid	restriction_relid = InvalidOid;
 static HTAB *restricted = NULL;	/* digests of restricted subjects, or NULL */
 
@@ -127,10 +130,10 @@ consent_load(const char *purpose)
 	PushActiveSnapshot(GetLatestSnapshot());
 	rc = SPI_execute_with_args(
 		"SELECT subject_digest FROM ("
-		"  SELECT DISTINCT ON (subject_digest, purpose) subject_digest, action"
+		"  SELECT DISTINCT ON (subject_digest) subject_digest, action"
 		"    FROM privacy_guard.consent_events"
 		"   WHERE purpose OPERATOR(pg_catalog.=) ANY ($1)"
-		"   ORDER BY subject_digest, purpose, id DESC) latest"
+		"   ORDER BY subject_digest, id DESC) latest"
 		" WHERE action OPERATOR(pg_catalog.=) 'granted'",
 		1, types, args, NULL, true, 0);
 	PopActiveSnapshot();
@@ -251,6 +254,18 @@ owner_query_bool(const char *sql, int nargs, Oid *types, Datum *args)
 	return result;
 }
 
+/* Does a data key exist under exactly this subject text? */
+static bool
+subject_known(const char *subject)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+
+	return owner_query_bool("SELECT EXISTS (SELECT FROM privacy_guard.keys"
+							" WHERE kind OPERATOR(pg_catalog.=) 'subject' AND name OPERATOR(pg_catalog.=) $1)",
+							1, types, args);
+}
+
 /* Is the subject restricted now (latest event)? */
 static bool
 restriction_current(const char *subject)
@@ -288,11 +303,9 @@ consent_current(const char *subject, const char *purpose)
 
 	args[0] = CStringGetTextDatum(subject);
 	args[1] = lineage_array(purpose);
-	return owner_query_bool("SELECT EXISTS (SELECT FROM ("
-							"  SELECT DISTINCT ON (purpose) action FROM privacy_guard.consent_events"
-							"   WHERE subject OPERATOR(pg_catalog.=) $1 AND purpose OPERATOR(pg_catalog.=) ANY ($2)"
-							"   ORDER BY purpose, id DESC) latest"
-							" WHERE action OPERATOR(pg_catalog.=) 'granted')",
+	return owner_query_bool("SELECT action OPERATOR(pg_catalog.=) 'granted' FROM privacy_guard.consent_events"
+							" WHERE subject OPERATOR(pg_catalog.=) $1 AND purpose OPERATOR(pg_catalog.=) ANY ($2)"
+							" ORDER BY id DESC LIMIT 1",
 							2, types, args);
 }
 
@@ -404,11 +417,18 @@ pguard_withdraw_consent(PG_FUNCTION_ARGS)
 	char	   *subject = required_text(fcinfo, 0, "subject");
 	char	   *purpose = required_text(fcinfo, 1, "purpose");
 
-	(void) consent_purpose(purpose);
-	if (!consent_current(subject, purpose))
+	PolicyPurpose *p = consent_purpose(purpose);
+	const char *subtree[LINEAGE_MAX];
+	int			n = PolicyPurposeSubtree(p, subtree, LINEAGE_MAX);
+	bool		any = false;
+
+	/* consent to the purpose, or to any purpose below it, is withdrawn */
+	for (int i = 0; i < n && !any; i++)
+		any = consent_current(subject, subtree[i]);
+	if (!any)
 	{
 		ereport(NOTICE,
-				(errmsg("subject has no consent to purpose \"%s\" to withdraw", purpose)));
+				(errmsg("subject has no consent to purpose \"%s\" or below it to withdraw", purpose)));
 		PG_RETURN_VOID();
 	}
 	consent_append(subject, purpose, "withdrawn", NULL);
@@ -447,6 +467,7 @@ void
 ConsentInit(void)
 {
 	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
+	RegisterXactCallback(export_xact_callback, NULL);
 }
 
 PG_FUNCTION_INFO_V1(pguard_restrict_processing);
@@ -464,6 +485,12 @@ pguard_restrict_processing(PG_FUNCTION_ARGS)
 				 errmsg("a restriction needs a reason"),
 				 errhint("Say why, e.g. \"customer contests accuracy, ticket 4711\".")));
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!subject_known(subject))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no data is held for this subject"),
+				 errdetail("Subjects are matched by the text of their subject column (column::text), exactly."),
+				 errhint("Write the subject as its column renders it, e.g. a lower-case uuid, no padding.")));
 	if (restriction_current(subject))
 	{
 		ereport(NOTICE, (errmsg("processing of the subject's data is already restricted")));
@@ -487,5 +514,52 @@ pguard_lift_restriction(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	restriction_append(subject, "lifted", NULL);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The subject an export is running for: subject_access reveals that
+ * subject's values and nothing else, and only while the scope is open.
+ */
+static bool export_open = false;
+static uint8 export_digest[ENVELOPE_DIGEST_LEN];
+
+/* May a value of the subject with this key digest be revealed under subject_access? */
+bool
+ConsentExportAllows(const uint8 *digest)
+{
+	return export_open && memcmp(export_digest, digest, ENVELOPE_DIGEST_LEN) == 0;
+}
+
+static void
+export_xact_callback(XactEvent event, void *arg)
+{
+	export_open = false;
+}
+
+PG_FUNCTION_INFO_V1(pguard_export_scope);
+
+/*
+ * export_scope(subject, open): subject_export()'s bracket.  Opening records
+ * the export in the audit trail; the scope also closes at transaction end.
+ */
+Datum
+pguard_export_scope(PG_FUNCTION_ARGS)
+{
+	bool		open = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+
+	if (!open)
+	{
+		export_open = false;
+		PG_RETURN_VOID();
+	}
+	{
+		char	   *subject = required_text(fcinfo, 0, "subject");
+
+		KeycacheSubjectDigest(subject, strlen(subject), export_digest);
+		AuditRecordSubject("subject_export", "subject_access", NULL, "requested",
+						   psprintf("requested by %s", GetUserNameFromId(GetUserId(), false)), subject);
+		export_open = true;
+	}
 	PG_RETURN_VOID();
 }

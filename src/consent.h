@@ -10,6 +10,7 @@
 
 extern bool ConsentGiven(const char *purpose, int purposelen, const uint8 *digest);
 extern bool ConsentRestricted(const uint8 *digest);
+extern bool ConsentExportAllows(const uint8 *digest);
 extern void ConsentInit(void);
 
 #endif

@@ -549,3 +549,24 @@ PolicyPurposeLineage(PolicyPurpose *purpose, const char **names, int max)
 	}
 	return n;
 }
+
+/* Names of a purpose and every purpose below it; returns how many. */
+int
+PolicyPurposeSubtree(PolicyPurpose *purpose, const char **names, int max)
+{
+	int			root = purpose - purposes;
+	int			n = 0;
+
+	for (int i = 0; i < npurposes && n < max; i++)
+	{
+		int			p = i;
+
+		for (int depth = 0; p >= 0 && depth <= npurposes; depth++, p = purposes[p].parent)
+			if (p == root)
+			{
+				names[n++] = purposes[i].name;
+				break;
+			}
+	}
+	return n;
+}

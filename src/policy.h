@@ -49,6 +49,7 @@ extern bool PolicyRoleHolds(Oid roleid, PolicyPurpose *purpose);
 extern PolicyLevel PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category);
 extern const char *PolicySessionPurpose(void);
 extern int	PolicyPurposeLineage(PolicyPurpose *purpose, const char **names, int max);
+extern int	PolicyPurposeSubtree(PolicyPurpose *purpose, const char **names, int max);
 extern void PolicyRequireCollectable(PolicyCategory *category);
 extern void PolicyInit(void);
 

@@ -177,6 +177,17 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	*key = KeycacheForId(view->key_id, true);
 	if (*key == NULL)
 		return OUTCOME_ERASED;
+	/* the subject's own access reveals only within subject_export(), only that subject */
+	if (purposelen == 14 && memcmp(purpose, "subject_access", 14) == 0 &&
+		!ConsentExportAllows((*key)->digest))
+	{
+		AuditRecord("reveal", "subject_access", pnstrdup(view->category, view->catlen), "denied",
+					"outside subject_export()");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("purpose \"subject_access\" reveals only within privacy_guard.subject_export()"),
+				 errdetail("It shows a subject's own data to that subject, one subject at a time.")));
+	}
 	/* a consent-bound purpose sees only the subjects who consent to it */
 	if ((*decision)->requires_consent && !ConsentGiven(purpose, purposelen, (*key)->digest))
 		return OUTCOME_NO_CONSENT;
@@ -370,6 +381,14 @@ RevealRequireSearch(const char *category)
 				 errdetail("Role \"%s\" has not declared a purpose in this session.",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
+	}
+	if (strcmp(purpose, "subject_access") == 0)
+	{
+		AuditRecord("search", purpose, category, "denied", "subject_access cannot search");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to search category \"%s\" for purpose \"subject_access\"", category),
+				 errdetail("subject_access shows one subject's own data through subject_export(); it does not search.")));
 	}
 	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
 	/* consent is per subject; a search does not know whose data it finds */

@@ -69,6 +69,17 @@ SET ROLE auditor;
 SELECT event, purpose, outcome, statement FROM privacy_guard.access_history('1') WHERE event = 'consent';
 RESET ROLE;
 
+-- a withdrawal covers the purposes below the one withdrawn, and a
+-- withdrawal of a sub-purpose leaves the parent's consent standing
+SET ROLE signup;
+SELECT privacy_guard.withdraw_consent('3', 'newsletter');
+SELECT privacy_guard.has_consent('3', 'marketing') AS marketing, privacy_guard.has_consent('3', 'newsletter') AS newsletter;
+SELECT privacy_guard.withdraw_consent('4', 'marketing');   -- 4 consented to the newsletter only
+SELECT privacy_guard.has_consent('4', 'newsletter') AS newsletter_after_withdrawing_marketing;
+SELECT privacy_guard.grant_consent('3', 'newsletter', 'newsletter sign-up again');
+SELECT privacy_guard.has_consent('3', 'newsletter') AS newsletter_again;
+RESET ROLE;
+
 -- restriction of processing: NULL for every purpose but the subject's own access
 SELECT privacy_guard.allow('subject_access', 'contact');
 SELECT privacy_guard.grant_purpose('signup', 'subject_access');   -- the customer's own page
@@ -77,6 +88,7 @@ SET ROLE signup;
 SELECT privacy_guard.restrict_processing('3', NULL);
 SELECT privacy_guard.restrict_processing('3', 'customer contests accuracy, ticket 4711');
 SELECT privacy_guard.restrict_processing('3', 'again');   -- already restricted
+SELECT privacy_guard.restrict_processing('03', 'not how the subject column renders it');
 RESET ROLE;
 SET ROLE app;
 SELECT privacy_guard.restrict_processing('2', 'forged');
@@ -85,6 +97,8 @@ SET ROLE marketer;
 SELECT id, privacy_guard.reveal(email) FROM customers WHERE id IN (3, 5) ORDER BY id;
 SELECT id, privacy_guard.reveal(email, 'profile') FROM customers WHERE id IN (2, 3) ORDER BY id;
 SET ROLE signup;
+-- the subject's own access still shows it, through subject_export() only
+SELECT privacy_guard.subject_export('3') -> 'data' AS own_access;
 SELECT id, privacy_guard.reveal(email, 'subject_access') FROM customers WHERE id = 3;
 SELECT privacy_guard.lift_restriction('3');
 SELECT privacy_guard.lift_restriction('3');   -- not restricted any more
@@ -122,6 +136,17 @@ SET ROLE auditor;
 SELECT current_role_name, purpose, table_name, column_name, outcome
   FROM privacy_guard.access_history('5') WHERE purpose = 'subject_access' ORDER BY table_name;
 RESET ROLE;
+
+-- subject_access is the subject's alone: no bulk reveal, no search, no redefinition
+SET ROLE signup;
+SELECT count(privacy_guard.reveal(email, 'subject_access')) FROM customers;
+SELECT privacy_guard.set_purpose('subject_access');
+SELECT privacy_guard.blind_index('customer5@example.com', 'contact');
+RESET ROLE;
+SELECT privacy_guard.define_purpose('subject_access', description => 'mine now');
+SELECT privacy_guard.define_purpose('peek', parent => 'subject_access');
+-- the export itself is in the trail, with its subject
+SELECT event, purpose, outcome FROM privacy_guard.audit_log WHERE event = 'subject_export' AND subject = '5';
 
 -- CLEANUP
 DROP TABLE customers, orders;
