@@ -828,6 +828,24 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 															SPI_tuptable->tupdesc, 1, &isnull)));
 }
 
+/* Insert a record the writer makes itself (the trail's own events) after prev. */
+static Datum
+insert_marker(const char *event, const char *outcome, const char *detail,
+			  int64 id, Datum prev, bool have_prev, uint64 epoch)
+{
+	AuditEvent	marker;
+
+	memset(&marker, 0, sizeof(marker));
+	marker.at = GetCurrentTimestamp();
+	set_field(marker.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+	set_field(marker.session_user_name, AUDIT_NAME_LEN, "privacy_guard");
+	set_field(marker.current_role_name, AUDIT_NAME_LEN, "privacy_guard");
+	set_field(marker.event, AUDIT_NAME_LEN, event);
+	set_field(marker.outcome, AUDIT_NAME_LEN, outcome);
+	set_field(marker.detail, AUDIT_DETAIL_LEN, detail);
+	return insert_record(&marker, id, prev, have_prev, epoch, 0);
+}
+
 typedef struct AnchorState
 {
 	Oid			relid;
@@ -908,18 +926,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		}
 		if (problem != NULL)
 		{
-			AuditEvent	tampered;
-
-			memset(&tampered, 0, sizeof(tampered));
-			tampered.at = GetCurrentTimestamp();
-			set_field(tampered.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
-			set_field(tampered.session_user_name, AUDIT_NAME_LEN, "privacy_guard");
-			set_field(tampered.current_role_name, AUDIT_NAME_LEN, "privacy_guard");
-			set_field(tampered.event, AUDIT_NAME_LEN, "trail_tampered");
-			set_field(tampered.outcome, AUDIT_NAME_LEN, "tampered");
-			snprintf(tampered.detail, AUDIT_DETAIL_LEN, "found before record %lld: %s",
-					 (long long) last_id + 1, problem);
-			prev = insert_record(&tampered, last_id + 1, prev, true, epoch, 0);
+			prev = insert_marker("trail_tampered", "tampered",
+								 psprintf("found before record %lld: %s", (long long) last_id + 1, problem),
+								 last_id + 1, prev, true, epoch);
 			last_id++;
 			wrote_records = true;
 		}
@@ -936,20 +945,11 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		 */
 		if (anchor_read(MyDatabaseId, &old_relid, &old_id, old_hash, sizeof(old_hash)) && old_id > 0)
 		{
-			AuditEvent	restart;
-
-			memset(&restart, 0, sizeof(restart));
-			restart.at = GetCurrentTimestamp();
-			set_field(restart.database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
-			set_field(restart.session_user_name, AUDIT_NAME_LEN, "privacy_guard");
-			set_field(restart.current_role_name, AUDIT_NAME_LEN, "privacy_guard");
-			set_field(restart.event, AUDIT_NAME_LEN, "trail_restarted");
-			set_field(restart.outcome, AUDIT_NAME_LEN, "restarted");
-			snprintf(restart.detail, AUDIT_DETAIL_LEN,
-					 "the previous trail (table %u) ended at record %lld, hash %s; it was %s",
-					 old_relid, (long long) old_id, old_hash,
-					 old_relid == relid ? "emptied" : "dropped");
-			prev = insert_record(&restart, 1, (Datum) 0, false, epoch, 0);
+			prev = insert_marker("trail_restarted", "restarted",
+								 psprintf("the previous trail (table %u) ended at record %lld, hash %s; it was %s",
+										  old_relid, (long long) old_id, old_hash,
+										  old_relid == relid ? "emptied" : "dropped"),
+								 1, (Datum) 0, false, epoch);
 			have_prev = true;
 			last_id = 1;
 			wrote_records = true;
