@@ -29,7 +29,7 @@ all install installcheck:
 	@echo "pg_config not found: run 'sudo scripts/setup.sh' first (or 'make test')" >&2; exit 1
 endif
 
-# The regression keyring: two random master keys, mode 0600, never committed.
+# The regression keyring: one random master key, mode 0600, never committed.
 test/regress.keyring:
 	umask 077 && { echo "1:$$(openssl rand -hex 32)"; } > $@
 

@@ -312,8 +312,9 @@ consent_current(const char *subject, const char *purpose)
 /*
  * Append one event to a history table (consent_events, restriction_events)
  * as the extension's owner, recorded by the calling role, and audit it with
- * its subject.  insert_sql takes $1 subject, $2 its digest, $3 action, $4
- * evidence or reason, $5 recorder, $6 purpose.
+ * its subject.  insert_sql may use $1 subject, $2 its digest, $3 action, $4
+ * evidence or reason, $5 recorder, $6 purpose (types are fixed, so a
+ * statement may leave some unused).
  */
 static void
 history_append(const char *insert_sql, const char *event, const char *subject,
@@ -366,7 +367,7 @@ restriction_append(const char *subject, const char *action, const char *reason)
 {
 	history_append("INSERT INTO privacy_guard.restriction_events"
 				   " (subject, subject_digest, action, reason, recorded_by)"
-				   " SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL",
+				   " VALUES ($1, $2, $3, $4, $5)",
 				   "restriction", subject, NULL, action, reason);
 }
 
@@ -557,7 +558,7 @@ pguard_export_scope(PG_FUNCTION_ARGS)
 		char	   *subject = required_text(fcinfo, 0, "subject");
 
 		KeycacheSubjectDigest(subject, strlen(subject), export_digest);
-		AuditRecordSubject("subject_export", "subject_access", NULL, "requested",
+		AuditRecordSubject("subject_export", POLICY_SUBJECT_ACCESS, NULL, "requested",
 						   psprintf("requested by %s", GetUserNameFromId(GetUserId(), false)), subject);
 		export_open = true;
 	}

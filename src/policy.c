@@ -208,6 +208,7 @@ PolicyEnsure(void)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		purposes[i].name = col_text(i, 1);
+		purposes[i].subject_access = strcmp(purposes[i].name, POLICY_SUBJECT_ACCESS) == 0;
 		parents[i] = col_text(i, 2);
 		purposes[i].requires_consent = col_bool(i, 3);
 		purposes[i].third_party = col_bool(i, 4);
@@ -359,7 +360,7 @@ PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category)
 	int			target = purpose - purposes;
 	int			cat = category - categories;
 
-	if (strcmp(purpose->name, "subject_access") == 0)
+	if (purpose->subject_access)
 		return LEVEL_FULL;
 
 	for (int depth = 0; target >= 0 && depth <= npurposes; depth++)

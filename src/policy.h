@@ -30,9 +30,13 @@ typedef struct PolicyCategory
 	bool		allowed_somewhere;	/* some purpose allows it */
 } PolicyCategory;
 
+/* the built-in purpose of a subject's own access (subject_export) */
+#define POLICY_SUBJECT_ACCESS "subject_access"
+
 typedef struct PolicyPurpose
 {
 	char	   *name;
+	bool		subject_access;	/* the built-in POLICY_SUBJECT_ACCESS */
 	int			parent;			/* index into purposes, or -1 */
 	bool		requires_consent;	/* itself or an ancestor */
 	bool		third_party;

@@ -51,6 +51,7 @@ typedef struct PolicyDecision
 	PolicyLevel level;
 	int			mask;
 	bool		requires_consent;
+	bool		subject_access; /* the built-in purpose: one subject, in an export */
 } PolicyDecision;
 
 static PolicyDecision memo[MEMO_SIZE];
@@ -137,6 +138,7 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 		once.level = PolicyAllowance(p, c);
 		once.mask = c->mask;
 		once.requires_consent = p->requires_consent;
+		once.subject_access = p->subject_access;
 		return &once;
 	}
 	d = &memo[memo_next];
@@ -148,6 +150,7 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	d->level = PolicyAllowance(p, c);
 	d->mask = c->mask;
 	d->requires_consent = p->requires_consent;
+	d->subject_access = p->subject_access;
 	return last_decision = d;
 }
 
@@ -178,10 +181,9 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	if (*key == NULL)
 		return OUTCOME_ERASED;
 	/* the subject's own access reveals only within subject_export(), only that subject */
-	if (purposelen == 14 && memcmp(purpose, "subject_access", 14) == 0 &&
-		!ConsentExportAllows((*key)->digest))
+	if ((*decision)->subject_access && !ConsentExportAllows((*key)->digest))
 	{
-		AuditRecord("reveal", "subject_access", pnstrdup(view->category, view->catlen), "denied",
+		AuditRecord("reveal", POLICY_SUBJECT_ACCESS, pnstrdup(view->category, view->catlen), "denied",
 					"outside subject_export()");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -192,8 +194,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	if ((*decision)->requires_consent && !ConsentGiven(purpose, purposelen, (*key)->digest))
 		return OUTCOME_NO_CONSENT;
 	/* a restricted subject's data is shown to the subject alone */
-	if (!(purposelen == 14 && memcmp(purpose, "subject_access", 14) == 0) &&
-		ConsentRestricted((*key)->digest))
+	if (!(*decision)->subject_access && ConsentRestricted((*key)->digest))
 		return OUTCOME_RESTRICTED;
 	return (*decision)->level == LEVEL_FULL ? OUTCOME_REVEALED : OUTCOME_MASKED;
 }
@@ -382,7 +383,8 @@ RevealRequireSearch(const char *category)
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
 	}
-	if (strcmp(purpose, "subject_access") == 0)
+	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
+	if (d->subject_access)
 	{
 		AuditRecord("search", purpose, category, "denied", "subject_access cannot search");
 		ereport(ERROR,
@@ -390,7 +392,6 @@ RevealRequireSearch(const char *category)
 				 errmsg("permission denied to search category \"%s\" for purpose \"subject_access\"", category),
 				 errdetail("subject_access shows one subject's own data through subject_export(); it does not search.")));
 	}
-	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
 	/* consent is per subject; a search does not know whose data it finds */
 	if (d->requires_consent)
 	{
