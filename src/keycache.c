@@ -59,10 +59,11 @@ typedef struct SubjectEntry
 	int64		key_id;
 } SubjectEntry;
 
-/* category -> blind-index key */
+/* "kind/name" -> a named key: blind-index keys, the pseudonym key */
+#define NAMED_KEY_LEN (16 + ENVELOPE_MAX_CATEGORY + 1)
 typedef struct IndexKeyEntry
 {
-	char		category[ENVELOPE_MAX_CATEGORY + 1];	/* hash key */
+	char		name[NAMED_KEY_LEN];	/* hash key */
 	uint8		key[ENVELOPE_KEY_LEN];
 } IndexKeyEntry;
 
@@ -174,10 +175,10 @@ keycache_ensure(void)
 	by_subject = hash_create("privacy_guard keys by subject", 1024, &ctl,
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = ENVELOPE_MAX_CATEGORY + 1;
+	ctl.keysize = NAMED_KEY_LEN;
 	ctl.entrysize = sizeof(IndexKeyEntry);
 	ctl.hcxt = cache_cxt;
-	index_keys = hash_create("privacy_guard blind-index keys", 16, &ctl,
+	index_keys = hash_create("privacy_guard named keys", 16, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
@@ -323,9 +324,9 @@ cache_row(int i, bool quiet)
 	TupleDesc	desc = SPI_tuptable->tupdesc;
 	bool		isnull;
 	int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-	int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
+	char	   *name;
+	int32		version;
+	bytea	   *wrapped;
 	uint8		digest[ENVELOPE_DIGEST_LEN];
 	uint8		dek[ENVELOPE_KEY_LEN];
 	KeyEntry   *e;
@@ -333,6 +334,13 @@ cache_row(int i, bool quiet)
 	e = lookup(key_id);
 	if (e != NULL)
 		return e;
+	/* an erased subject's tombstone: the key is gone */
+	wrapped = (bytea *) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull));
+	if (isnull)
+		return NULL;
+	wrapped = DatumGetByteaPP(PointerGetDatum(wrapped));
+	name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	if (!key_unwrap(key_id, "subject", name, version, wrapped, dek, quiet))
 		return NULL;
 	KeycacheSubjectDigest(name, strlen(name), digest);
@@ -342,7 +350,24 @@ cache_row(int i, bool quiet)
 }
 
 /*
- * The data key of a subject, created if it has none.  The returned entry
+ * An erased subject keeps a tombstone in privacy_guard.keys (its key id and
+ * name, no key), so that nothing is sealed for it again under a new key and
+ * its access history still resolves.
+ */
+static void
+subject_erased(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot seal personal data for an erased data subject"),
+			 errdetail("The subject's data key was destroyed by an erasure request."),
+			 errhint("An erased subject's id cannot be reused; give the person a new id."),
+			 errhidestmt(true)));
+}
+
+/*
+ * The data key of a subject, created if it has none; an erased subject is
+ * refused.  The returned entry
  * stays valid until the next call into this module.
  */
 KeyEntry *
@@ -382,7 +407,11 @@ KeycacheForSubject(const char *subject, int len)
 	keys_relid = CatalogRelid("keys");
 	rc = read_latest(plan_by_subject, args, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
 		e = cache_row(0, false);
+		if (e == NULL)
+			subject_erased();
+	}
 	else
 	{
 		uint8		dek[ENVELOPE_KEY_LEN];
@@ -414,10 +443,14 @@ KeycacheForSubject(const char *subject, int len)
 		}
 		else
 		{
-			/* another session created it first: use theirs */
+			/* another session created it first, or erased the subject */
 			rc = read_latest(plan_by_subject, args, 1);
 			if (rc == SPI_OK_SELECT && SPI_processed == 1)
+			{
 				e = cache_row(0, false);
+				if (e == NULL)
+					subject_erased();
+			}
 		}
 		OPENSSL_cleanse(dek, sizeof(dek));
 	}
@@ -444,7 +477,7 @@ bulk_load(void)
 
 		plan_bulk = keep_plan(
 			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
-			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
+			" WHERE kind OPERATOR(pg_catalog.=) 'subject' AND wrapped IS NOT NULL"
 			" ORDER BY key_id DESC LIMIT $1", 1, types);
 	}
 	args[0] = Int64GetDatum((int64) key_cache_size);
@@ -505,24 +538,23 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 }
 
 /*
- * The blind-index key of a category.  When the category has none yet it is
- * created if create is true; otherwise returns false (nothing was indexed
- * under the category yet, so no search term can match).
+ * A key known by kind and name (not a subject's).  When there is none yet
+ * it is created if create is true; otherwise returns false.
  */
-bool
-KeycacheIndexKey(const char *category, uint8 *key, bool create)
+static bool
+named_key(const char *kind, const char *name, uint8 *key, bool create)
 {
 	IndexKeyEntry *ie;
-	char		hkey[ENVELOPE_MAX_CATEGORY + 1];
+	char		hkey[NAMED_KEY_LEN];
 	CatalogOwnerState owner;
-	Datum		args[3];
-	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
 	bool		found = false;
 	int			rc;
 
 	keycache_ensure();
 	memset(hkey, 0, sizeof(hkey));
-	strlcpy(hkey, category, sizeof(hkey));
+	snprintf(hkey, sizeof(hkey), "%s/%s", kind, name);
 	ie = hash_search(index_keys, hkey, HASH_FIND, NULL);
 	if (ie != NULL)
 	{
@@ -530,7 +562,8 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 		return true;
 	}
 
-	args[0] = CStringGetTextDatum(category);
+	args[0] = CStringGetTextDatum(name);
+	args[1] = CStringGetTextDatum(kind);
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	for (int attempt = 0; attempt < 2 && !found; attempt++)
@@ -538,8 +571,8 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 		PushActiveSnapshot(GetLatestSnapshot());
 		rc = SPI_execute_with_args(
 			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
-			" WHERE kind OPERATOR(pg_catalog.=) 'index'"
-			" AND name OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, true, 1);
+			" WHERE kind OPERATOR(pg_catalog.=) $2"
+			" AND name OPERATOR(pg_catalog.=) $1", 2, types, args, NULL, true, 1);
 		PopActiveSnapshot();
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 		{
@@ -548,7 +581,7 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 			bool		isnull;
 
 			key_unwrap(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-					   "index", category,
+					   kind, name,
 					   DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
 					   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
 					   key, false);
@@ -560,18 +593,23 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 		{
 			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 
+			Oid			itypes[4] = {TEXTOID, TEXTOID, INT4OID, BYTEAOID};
+			Datum		iargs[4];
+
 			EnvelopeRandom(key, ENVELOPE_KEY_LEN);
 			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-			args[1] = Int32GetDatum(key_wrap("index", category, key,
-											 (uint8 *) VARDATA(wrapped)));
-			args[2] = PointerGetDatum(wrapped);
+			iargs[0] = args[0];
+			iargs[1] = args[1];
+			iargs[2] = Int32GetDatum(key_wrap(kind, name, key,
+											  (uint8 *) VARDATA(wrapped)));
+			iargs[3] = PointerGetDatum(wrapped);
 			OPENSSL_cleanse(key, ENVELOPE_KEY_LEN);
 			rc = SPI_execute_with_args(
 				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
-				" VALUES ('index', $1, $2, $3) ON CONFLICT (kind, name) DO NOTHING",
-				3, types, args, NULL, false, 0);
+				" VALUES ($2, $1, $3, $4) ON CONFLICT (kind, name) DO NOTHING",
+				4, itypes, iargs, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
-				elog(ERROR, "could not store blind-index key");
+				elog(ERROR, "could not store %s key", kind);
 		}
 	}
 	SPI_finish();
@@ -581,11 +619,29 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to a concurrent blind-index key creation"),
+				 errmsg("could not serialize access due to a concurrent %s key creation", kind),
 				 errhint("The transaction might succeed if retried.")));
 	ie = hash_search(index_keys, hkey, HASH_ENTER, NULL);
 	memcpy(ie->key, key, ENVELOPE_KEY_LEN);
 	return true;
+}
+
+/*
+ * The blind-index key of a category.  When the category has none yet it is
+ * created if create is true; otherwise returns false (nothing was indexed
+ * under the category yet, so no search term can match).
+ */
+bool
+KeycacheIndexKey(const char *category, uint8 *key, bool create)
+{
+	return named_key("index", category, key, create);
+}
+
+/* The key of erasure pseudonyms, created on first use. */
+void
+KeycachePseudonymKey(uint8 *key)
+{
+	(void) named_key("pseudonym", "erasure", key, true);
 }
 
 PG_FUNCTION_INFO_V1(pguard_rotate_master_key);

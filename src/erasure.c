@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ * src/erasure.c
+ *	  The C parts of erasure and retention: keyed pseudonyms, statements
+ *	  run as a table's owner, and audit records written from SQL.
+ *
+ * process_erasures() and apply_retention() are PL/pgSQL functions running
+ * as the extension's owner.  They must not run an application table's
+ * triggers, defaults or row-security policies with those rights: every
+ * statement they run on an application table goes through run_as_owner(),
+ * which runs it as the table's owner, in a security-restricted operation,
+ * the way VACUUM and REFRESH MATERIALIZED VIEW run a table's own code.
+ *
+ * The pseudonym that replaces an anonymised row's subject link is the
+ * HMAC-SHA256 of the subject under a key of its own (kind 'pseudonym' in
+ * privacy_guard.keys): stable for one subject, so anonymised orders of one
+ * customer still group together, and not computable from the id without
+ * the key.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+
+#include "audit.h"
+#include "keycache.h"
+
+#define PSEUDONYM_LEN 32
+
+/* These functions are the extension owner's internals: refuse anyone else. */
+static void
+require_internal(const char *fname)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s() is internal to privacy_guard", fname)));
+}
+
+PG_FUNCTION_INFO_V1(pguard_pseudonym);
+
+/* pseudonym(subject text) -> bytea: keyed HMAC of the subject. */
+Datum
+pguard_pseudonym(PG_FUNCTION_ARGS)
+{
+	text	   *subject = PG_GETARG_TEXT_PP(0);
+	uint8		key[ENVELOPE_KEY_LEN];
+	bytea	   *result;
+	unsigned int outlen = 0;
+	uint8	   *ok;
+
+	require_internal("pseudonym");
+	KeycachePseudonymKey(key);
+	result = palloc(VARHDRSZ + PSEUDONYM_LEN);
+	ok = HMAC(EVP_sha256(), key, sizeof(key),
+			  (const uint8 *) VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject),
+			  (uint8 *) VARDATA(result), &outlen);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ok == NULL || outlen != PSEUDONYM_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute pseudonym")));
+	SET_VARSIZE(result, VARHDRSZ + PSEUDONYM_LEN);
+	PG_RETURN_BYTEA_P(result);
+}
+
+PG_FUNCTION_INFO_V1(pguard_run_as_owner);
+
+/*
+ * run_as_owner(tbl regclass, query text, params text[]) -> text[]
+ *
+ * Runs query, whose parameters $1.. are the text elements of params, as the
+ * owner of tbl in a security-restricted operation, and returns the first
+ * column of the rows it returns, as text.  The caller's identity comes
+ * back when it returns, and on error with the (sub)transaction's abort.
+ */
+Datum
+pguard_run_as_owner(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *query;
+	Datum	   *elems = NULL;
+	bool	   *elemnulls = NULL;
+	int			nparams = 0;
+	Oid		   *types;
+	char	   *nulls;
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+	ArrayBuildState *out;
+	bool		returned;
+
+	require_internal("run_as_owner");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		elog(ERROR, "run_as_owner() needs a table and a query");
+	relid = PG_GETARG_OID(0);
+	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(2))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &elemnulls, &nparams);
+	types = palloc(sizeof(Oid) * (nparams + 1));
+	nulls = palloc(nparams + 1);
+	for (int i = 0; i < nparams; i++)
+	{
+		types[i] = TEXTOID;
+		nulls[i] = elemnulls[i] ? 'n' : ' ';
+	}
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	/* the result lives in the caller's context, which outlives SPI's */
+	out = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(query, nparams, types, elems, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "run_as_owner(): %s", SPI_result_code_string(rc));
+	returned = SPI_tuptable != NULL;
+	for (uint64 i = 0; returned && i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		accumArrayResult(out, v ? CStringGetTextDatum(v) : (Datum) 0, v == NULL,
+						 TEXTOID, out->mcontext);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (!returned)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(makeArrayResult(out, CurrentMemoryContext));
+}
+
+PG_FUNCTION_INFO_V1(pguard_audit_event);
+
+/* audit_event(event, outcome, detail, subject): one record, from SQL. */
+Datum
+pguard_audit_event(PG_FUNCTION_ARGS)
+{
+	require_internal("audit_event");
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "audit_event() needs an event");
+	AuditRecordSubject(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, NULL,
+					   PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	PG_RETURN_VOID();
+}

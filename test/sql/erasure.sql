@@ -1,0 +1,203 @@
+-- Erasure: requested with a deadline, carried out by destroying the
+-- subject's key first, then deleting or anonymising rows children first;
+-- certified; idempotent.  Retention deletes or anonymises old rows.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers (id),
+                     total numeric NOT NULL, address text, placed_at timestamptz NOT NULL);
+CREATE TABLE page_views (customer_id int NOT NULL REFERENCES customers (id), url text, at timestamptz NOT NULL);
+CREATE TABLE invoices (customer_ref text NOT NULL, amount numeric NOT NULL,  -- no protected column
+                       issued_on date NOT NULL);
+INSERT INTO customers SELECT g, 'Customer ' || g, 'customer' || g || '@example.com' FROM generate_series(1, 4) g;
+INSERT INTO orders SELECT g, 1 + g % 4, g * 10, g || ' Main Street', now() - g * interval '100 days'
+  FROM generate_series(1, 8) g;
+INSERT INTO page_views SELECT 1 + g % 4, '/product/' || g, now() - g * interval '6 days' FROM generate_series(1, 8) g;
+INSERT INTO invoices VALUES ('2', 30, current_date - 400), ('2', 70, current_date - 10),
+                            ('3', 40, current_date - 400), ('4', 50, current_date - 10);
+SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');
+SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('orders', 'address', 'address', 'customer_id');
+SELECT privacy_guard.protect('page_views', 'url', 'browsing', 'customer_id');
+GRANT SELECT ON customers, orders, page_views, invoices TO support_agent;
+-- protect() gave each subject column an index, for erasure to find rows by
+SELECT indexrelid::regclass FROM pg_index
+ WHERE indrelid IN ('orders'::regclass, 'page_views'::regclass) ORDER BY indexrelid::regclass::text;
+-- a copy made before the erasure: it keeps the ciphertext
+CREATE TABLE customers_copy AS SELECT * FROM customers;
+GRANT SELECT ON customers_copy TO support_agent;
+
+-- TESTS
+-- set_erasure_action(): refusals
+SELECT privacy_guard.set_erasure_action(NULL, 'delete');
+SELECT privacy_guard.set_erasure_action('orders', 'shred');
+SELECT privacy_guard.set_erasure_action('invoices', 'delete');            -- subject column unknown
+SELECT privacy_guard.set_erasure_action('invoices', 'delete', 'nope');
+SELECT privacy_guard.set_erasure_action('invoices', 'delete', 'amount');   -- not an id type
+SELECT privacy_guard.set_erasure_action('page_views', 'anonymise');        -- NOT NULL foreign key
+CREATE VIEW order_totals AS SELECT id, total FROM orders;
+SELECT privacy_guard.set_erasure_action('order_totals', 'delete');
+SET ROLE app;
+SELECT privacy_guard.set_erasure_action('orders', 'anonymise');
+RESET ROLE;
+-- orders stay for accounting; invoices too, keyed by a pseudonym
+SET ROLE policy_owner;
+SELECT privacy_guard.set_erasure_action('orders', 'anonymize');
+SELECT privacy_guard.set_erasure_action('invoices', 'anonymise', 'customer_ref');
+RESET ROLE;
+SELECT tbl, action, subject_col FROM privacy_guard.erasure_actions ORDER BY tbl::text;
+-- children before parents; page_views is deleted (the default)
+SELECT ord, tbl::regclass, action, subject_col, subject_type, protected_cols, fk_link
+  FROM privacy_guard.erasure_units();
+
+-- request_erasure(): refusals, then a request, due after the deadline
+SET ROLE signup;
+SELECT privacy_guard.request_erasure(NULL);
+SELECT privacy_guard.request_erasure('');
+RESET ROLE;
+SET ROLE app;
+SELECT privacy_guard.request_erasure('2');
+SELECT * FROM privacy_guard.erasure_requests;
+RESET ROLE;
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('2', 'customer e-mail of 2026-11-20') AS request \gset
+SELECT privacy_guard.request_erasure('2') = :request AS same_request;      -- one open request
+SELECT id = :request AS ours, subject, status, overdue, due_at - requested_at AS deadline, reason
+  FROM privacy_guard.erasure_requests;
+RESET ROLE;
+SELECT privacy_guard.erasure_certificate(:request);                        -- not completed yet
+SELECT privacy_guard.erasure_certificate(-1);
+SET ROLE policy_owner;
+SELECT privacy_guard.set_erasure_deadline('0 days');
+SELECT privacy_guard.set_erasure_deadline('14 days');
+RESET ROLE;
+-- a request past its due date is overdue
+UPDATE privacy_guard.erasures SET due_at = now() - interval '1 day', requested_at = now() - interval '31 days';
+SELECT subject, status, overdue FROM privacy_guard.erasure_requests;
+
+-- a foreign key that erasure does not know blocks it: nothing is applied
+CREATE TABLE reviews (customer_id int REFERENCES customers (id), stars int);
+INSERT INTO reviews VALUES (2, 5);
+SET ROLE policy_owner;
+SELECT privacy_guard.process_erasures();
+RESET ROLE;
+SELECT status, attempts, last_error FROM privacy_guard.erasure_requests;
+SELECT count(*) AS customer_2_rows FROM customers WHERE id = 2;
+SELECT erased_at IS NULL AS key_intact FROM privacy_guard.keys WHERE kind = 'subject' AND name = '2';
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.reveal(email) FROM customers WHERE id = 2;
+RESET ROLE;
+
+-- once erasure knows the table, the request completes
+SET ROLE policy_owner;
+SELECT privacy_guard.set_erasure_action('reviews', 'delete', 'customer_id');
+SELECT privacy_guard.process_erasures();
+RESET ROLE;
+SELECT subject, status, overdue, attempts, last_error FROM privacy_guard.erasure_requests;
+-- the subject's rows: deleted, or kept anonymised
+SELECT count(*) AS customers_2 FROM customers WHERE id = 2;
+SELECT count(*) AS page_views_2 FROM page_views WHERE customer_id = 2;
+SELECT count(*) AS reviews_2 FROM reviews;
+SELECT id, customer_id, total, address FROM orders WHERE customer_id IS NULL ORDER BY id;
+SELECT customer_ref ~ '^anon-[0-9a-f]{24}$' AS pseudonym, count(DISTINCT customer_ref), sum(amount)
+  FROM invoices GROUP BY 1 ORDER BY 1;
+-- others are untouched
+SELECT count(*) AS other_orders FROM orders WHERE customer_id IS NOT NULL AND address IS NOT NULL;
+-- the key is a tombstone: the copy made before no longer reveals the subject
+SELECT name, master_version IS NULL AS no_version, wrapped IS NULL AS no_key, erased_at IS NOT NULL AS erased
+  FROM privacy_guard.keys WHERE kind = 'subject' AND name = '2';
+SET ROLE support_agent;
+SELECT id, privacy_guard.reveal(email) FROM customers_copy ORDER BY id;
+RESET ROLE;
+-- and nothing is sealed for the subject again
+INSERT INTO customers VALUES (2, 'Customer 2 again', 'back@example.com');
+-- re-running does nothing more; a new request for the erased subject says so
+SELECT privacy_guard.process_erasures();
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('2') = :request AS same_request;
+RESET ROLE;
+
+-- the certificate: what, where, how many rows, when; its hash is in the chain
+SET ROLE auditor;
+SELECT c->'certificate'->'request' = to_jsonb(:request) AS request, c->'certificate'->>'subject' AS subject,
+       c->'certificate'->>'on_time' AS on_time, c->'certificate'->'data_key'->>'destroyed' AS data_key,
+       c->'certificate'->'rows' AS rows,
+       encode(sha256(convert_to((c->'certificate')::text, 'UTF8')), 'hex') = c->>'certificate_sha256' AS hash_matches,
+       c->'audit_record' IS NOT NULL AS in_audit_chain
+  FROM privacy_guard.erasure_certificate(:request) c;
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'subject_column' AS subject_column,
+       t->>'link' AS link, t->'shredded_columns' AS shredded, t->'rows' AS rows
+  FROM privacy_guard.erasure_certificate(:request) c, jsonb_array_elements(c->'certificate'->'tables') t;
+SELECT a.hash = decode(c->'audit_record'->>'hash', 'hex') AS chained,
+       a.statement LIKE '%' || (c->>'certificate_sha256') AS names_certificate
+  FROM privacy_guard.erasure_certificate(:request) c
+  JOIN privacy_guard.audit_log a ON a.id = (c->'audit_record'->>'id')::bigint;
+SELECT a.hash = privacy_guard.audit_link(a.prev_hash, a.id, a.at, a.database, a.session_user_name,
+           a.current_role_name, a.event, a.purpose, a.category, a.table_name, a.column_name,
+           a.subject, a.outcome, a.statement) AS link_verifies
+  FROM privacy_guard.erasure_certificate(:request) c
+  JOIN privacy_guard.audit_log a ON a.id = (c->'audit_record'->>'id')::bigint;
+-- the investigation can still follow the erased subject
+SELECT event, outcome, category FROM privacy_guard.access_history('2')
+ WHERE event LIKE 'erasure%' OR outcome = 'erased' ORDER BY at;
+RESET ROLE;
+
+-- a subject's text must name the row exactly: '03' is not customer 3
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('03') > 0 AS requested;
+RESET ROLE;
+SELECT privacy_guard.process_erasures();
+SELECT count(*) AS customer_3_rows FROM customers WHERE id = 3;
+
+-- Retention: old page views are deleted, old orders anonymised
+SELECT privacy_guard.set_retention('page_views', 'at', '-1 day', 'delete');
+SELECT privacy_guard.set_retention('page_views', 'url', '30 days', 'delete');
+SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'archive');
+SELECT privacy_guard.set_retention('invoices', 'amount', '30 days', 'delete');
+SET ROLE app;
+SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'delete');
+SELECT privacy_guard.apply_retention();
+RESET ROLE;
+SET ROLE policy_owner;
+SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'delete');
+SELECT privacy_guard.set_retention('orders', 'placed_at', '1 year', 'anonymise');
+SELECT privacy_guard.set_retention('invoices', 'issued_on', '1 year', 'anonymise');
+RESET ROLE;
+SELECT count(*) FILTER (WHERE at < now() - interval '30 days') AS old_views,
+       count(*) AS views FROM page_views;
+SELECT count(*) FILTER (WHERE placed_at < now() - interval '1 year' AND customer_id IS NOT NULL) AS old_orders
+  FROM orders;
+SET ROLE policy_owner;
+SELECT privacy_guard.apply_retention();
+SELECT privacy_guard.apply_retention();                                     -- nothing new
+RESET ROLE;
+SELECT count(*) AS views, min(at) > now() - interval '30 days' AS all_recent FROM page_views;
+SELECT id, customer_id IS NULL AS unlinked, address IS NULL AS shredded, total FROM orders ORDER BY id;
+SELECT customer_ref ~ '^anon-[0-9a-f]{24}$' AS pseudonym, amount, issued_on < current_date - 365 AS old
+  FROM invoices ORDER BY amount;
+-- removing a rule
+SELECT privacy_guard.set_retention('page_views', 'at', NULL, NULL);
+SELECT tbl, time_col, keep, action FROM privacy_guard.retention_rules;
+
+-- a dropped table takes its rules with it
+DROP TABLE reviews;
+SELECT count(*) AS reviews_rules FROM privacy_guard.erasure_actions WHERE tbl::text = 'reviews';
+
+-- nothing of erasure or retention is PUBLIC's; the internals are nobody's
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_run,
+       has_function_privilege('privacy_guard_admin', p.oid, 'EXECUTE') AS admin_can_run
+  FROM pg_proc p
+ WHERE p.pronamespace = 'privacy_guard'::regnamespace
+   AND p.proname IN ('request_erasure', 'set_erasure_action', 'process_erasures', 'erasure_certificate',
+                     'set_erasure_deadline', 'set_retention', 'apply_retention', 'pseudonym', 'run_as_owner',
+                     'audit_event', 'pseudonym_for', 'subject_fits', 'erasure_units', 'anonymise_refusal')
+ ORDER BY 1;
+SET ROLE policy_owner;
+SELECT privacy_guard.run_as_owner('customers', 'SELECT 1', NULL);
+RESET ROLE;
+
+-- CLEANUP
+DROP TABLE customers_copy, invoices, page_views, orders, customers CASCADE;
