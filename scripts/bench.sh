@@ -4,10 +4,12 @@
 # on a large table.  Not part of CI.
 #   BENCH_ROWS     customers (= data subjects) for reveal/write (100000)
 #   PROTECT_ROWS   rows for the protect() run (1000000; 0 skips it)
+#   ERASE_CUSTOMERS  customer counts for the erasure runs ("10000 1000000"; "" skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
 protect_rows=${PROTECT_ROWS:-1000000}
+erase_customers=${ERASE_CUSTOMERS-10000 1000000}
 
 . scripts/common.sh
 prepare
@@ -27,3 +29,7 @@ if [ "$protect_rows" -gt 0 ]; then
 	echo "== protect() on an existing table"
 	server_psql -v ON_ERROR_STOP=1 -v protect_rows="$protect_rows" -f - <bench/protect.sql
 fi
+for n in $erase_customers; do
+	echo "== erasure of one subject among $n customers (two orders each)"
+	server_psql -v ON_ERROR_STOP=1 -v customers="$n" -f - <bench/erasure.sql
+done

@@ -1504,7 +1504,9 @@ SELECT e.id, e.subject, e.requested_at, e.due_at, e.completed_at,
 COMMENT ON VIEW privacy_guard.erasure_requests IS 'erasure requests: pending or completed, and which are overdue';
 
 -- Carry out every pending request.  Each one runs in a subtransaction of
--- its own, in this order: the subject's data key is destroyed (its row in
+-- its own, in this order: the tables erasure visits are locked against
+-- writes (SHARE mode, held until commit, so that no row of the subject is
+-- being written meanwhile), the subject's data key is destroyed (its row in
 -- privacy_guard.keys becomes a tombstone), then its rows are deleted or
 -- anonymised table by table, children first, each statement as the
 -- table's owner, then the certificate is stored and audited.  A failure
@@ -1535,6 +1537,12 @@ BEGIN
     FOR r IN SELECT e.id, e.subject, e.requested_at, e.due_at FROM privacy_guard.erasures e
               WHERE e.completed_at IS NULL ORDER BY e.id FOR UPDATE SKIP LOCKED LOOP
         BEGIN
+            -- 0. no new rows while we erase: writers in flight commit first
+            -- (their rows are erased too); later ones wait, then find the
+            -- subject erased and fail
+            FOR u IN SELECT DISTINCT x.tbl FROM jsonb_to_recordset(units) AS x(tbl oid) ORDER BY x.tbl LOOP
+                EXECUTE format('LOCK TABLE %s IN SHARE MODE', u.tbl::regclass);
+            END LOOP;
             -- 1. the key first: from here every copy of the ciphertext is unreadable
             SELECT k.wrapped IS NOT NULL INTO had_key FROM privacy_guard.keys k
              WHERE k.kind = 'subject' AND k.name = r.subject FOR UPDATE;
