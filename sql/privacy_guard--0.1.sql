@@ -182,15 +182,14 @@ CREATE TABLE privacy_guard.column_protection (
 );
 COMMENT ON TABLE privacy_guard.column_protection IS 'columns converted by protect()';
 
--- Data keys (kind 'subject', one per data subject), blind-index keys
--- (kind 'index', one per category) and the key of erasure pseudonyms (kind
--- 'pseudonym'), stored only wrapped by a master key.  An erased subject
+-- Data keys (kind 'subject', one per data subject) and blind-index keys
+-- (kind 'index', one per category), stored only wrapped by a master key.  An erased subject
 -- keeps a tombstone: its key id and name, no key (erased_at set), so that
 -- its access history still resolves and nothing is sealed for it again.
 CREATE SEQUENCE privacy_guard.keys_key_id_seq;
 CREATE TABLE privacy_guard.keys (
     key_id         bigint PRIMARY KEY DEFAULT pg_catalog.nextval('privacy_guard.keys_key_id_seq'),
-    kind           text NOT NULL CHECK (kind IN ('subject', 'index', 'pseudonym')),
+    kind           text NOT NULL CHECK (kind IN ('subject', 'index')),
     name           text NOT NULL,
     master_version integer,
     wrapped        bytea,
@@ -1162,16 +1161,22 @@ GRANT EXECUTE ON FUNCTION privacy_guard.subject_export(text) TO privacy_guard_co
 ------------------------------------------------------------------------------
 
 -- The C internals (src/erasure.c): the extension owner's only.
-CREATE FUNCTION privacy_guard.pseudonym(subject text) RETURNS bytea
+CREATE FUNCTION privacy_guard.pseudonym(subject text, scope text) RETURNS bytea
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_pseudonym';
+CREATE FUNCTION privacy_guard.caller_owns(tbl regclass) RETURNS boolean
+    LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_caller_owns';
 CREATE FUNCTION privacy_guard.run_as_owner(tbl regclass, query text, params text[]) RETURNS text[]
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_run_as_owner';
 CREATE FUNCTION privacy_guard.audit_event(event text, outcome text, detail text, subject text) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_event';
-REVOKE ALL ON FUNCTION privacy_guard.pseudonym(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.pseudonym(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.caller_owns(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.run_as_owner(regclass, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.audit_event(text, text, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_guard.pseudonym(text) IS 'keyed HMAC of a subject: what replaces its link in anonymised rows';
+COMMENT ON FUNCTION privacy_guard.pseudonym(text, text) IS
+    'HMAC of a subject under a random key that lives for one scope (an erasure request, a retention run)';
+COMMENT ON FUNCTION privacy_guard.caller_owns(regclass) IS
+    'does the calling role own the table (and is it an application table)?';
 COMMENT ON FUNCTION privacy_guard.run_as_owner(regclass, text, text[]) IS
     'run a statement as the table''s owner, security-restricted; returns its rows'' first column';
 COMMENT ON FUNCTION privacy_guard.audit_event(text, text, text, text) IS 'queue one audit record about a subject';
@@ -1293,10 +1298,10 @@ $fn$;
 -- The pseudonym that replaces an anonymised row's subject link, as text of
 -- the column's type: 'anon-' and 24 hex digits, a negative integer, or a
 -- version-8 UUID.  apply_retention() recognises them by that shape.
-CREATE FUNCTION privacy_guard.pseudonym_for(subject text, typ regtype) RETURNS text
+CREATE FUNCTION privacy_guard.pseudonym_for(subject text, typ regtype, scope text) RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    h bytea := privacy_guard.pseudonym(subject);
+    h bytea := privacy_guard.pseudonym(subject, scope);
 BEGIN
     CASE typ
         WHEN 'text'::regtype, 'varchar'::regtype, 'bpchar'::regtype THEN
@@ -1372,6 +1377,11 @@ BEGIN
     END IF;
     IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION '"%" is not an ordinary table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT privacy_guard.caller_owns(tbl) THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Erasure and retention act on application tables as their owner; their owner sets them.';
     END IF;
     IF act IS NULL OR act NOT IN ('delete', 'anonymise') THEN
         RAISE EXCEPTION 'invalid erasure action %', coalesce(quote_literal(action), 'NULL')
@@ -1465,6 +1475,8 @@ DECLARE
     req record;
     id bigint;
     due timestamptz;
+    u record;
+    held boolean;
 BEGIN
     IF subject IS NULL OR subject = '' THEN
         RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
@@ -1481,6 +1493,25 @@ BEGIN
                                                          AND k.erased_at IS NOT NULL) THEN
         RAISE NOTICE 'subject "%" was already erased, by request %', subject, req.id;
         RETURN req.id;
+    END IF;
+    -- the subject must be one the database holds data on, written as its
+    -- column renders it: a request for '042' must not be certified while
+    -- customer 42 stays
+    IF NOT EXISTS (SELECT FROM privacy_guard.keys k WHERE k.kind = 'subject' AND k.name = request_erasure.subject) THEN
+        held := false;
+        FOR u IN SELECT * FROM privacy_guard.erasure_units() x WHERE x.subject_type IS NOT NULL LOOP
+            CONTINUE WHEN NOT privacy_guard.subject_fits(subject, u.subject_type);
+            held := cardinality(privacy_guard.run_as_owner(u.tbl,
+                        format('SELECT 1 FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s LIMIT 1',
+                               u.tbl::regclass, u.subject_col, privacy_guard.subject_cast(u.subject_type)),
+                        ARRAY[subject])) > 0;
+            EXIT WHEN held;
+        END LOOP;
+        IF NOT held THEN
+            RAISE EXCEPTION 'no data is held on subject "%"', subject
+                USING ERRCODE = 'no_data_found',
+                      HINT = 'Write the subject as its column renders it (column::text): 42, not 042; a uuid in lower case.';
+        END IF;
     END IF;
     due := now() + coalesce((SELECT s.value::interval FROM privacy_guard.policy_settings s
                               WHERE s.setting = 'erasure_deadline'), '30 days');
@@ -1505,7 +1536,7 @@ COMMENT ON VIEW privacy_guard.erasure_requests IS 'erasure requests: pending or 
 
 -- Carry out every pending request.  Each one runs in a subtransaction of
 -- its own, in this order: the tables erasure visits are locked against
--- writes (SHARE mode, held until commit, so that no row of the subject is
+-- writes (SHARE ROW EXCLUSIVE, held until commit, so that no row of the subject is
 -- being written meanwhile), the subject's data key is destroyed (its row in
 -- privacy_guard.keys becomes a tombstone), then its rows are deleted or
 -- anonymised table by table, children first, each statement as the
@@ -1532,6 +1563,14 @@ DECLARE
     msg text;
     state text;
 BEGIN
+    -- each statement must see the rows committed before it, not a transaction's snapshot
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'process_erasures() must run at READ COMMITTED'
+            USING ERRCODE = 'invalid_transaction_state',
+                  HINT = 'Under a transaction snapshot, rows committed since it began would escape the erasure.';
+    END IF;
+    -- deferred foreign keys are checked where the owner's statements run
+    SET CONSTRAINTS ALL IMMEDIATE;
     SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.ord, x.subject_col), '[]') INTO units
       FROM privacy_guard.erasure_units() x;
     FOR r IN SELECT e.id, e.subject, e.requested_at, e.due_at FROM privacy_guard.erasures e
@@ -1541,7 +1580,7 @@ BEGIN
             -- (their rows are erased too); later ones wait, then find the
             -- subject erased and fail
             FOR u IN SELECT DISTINCT x.tbl FROM jsonb_to_recordset(units) AS x(tbl oid) ORDER BY x.tbl LOOP
-                EXECUTE format('LOCK TABLE %s IN SHARE MODE', u.tbl::regclass);
+                EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', u.tbl::regclass);
             END LOOP;
             -- 1. the key first: from here every copy of the ciphertext is unreadable
             SELECT k.wrapped IS NOT NULL INTO had_key FROM privacy_guard.keys k
@@ -1563,7 +1602,7 @@ BEGIN
                 END IF;
                 CONTINUE WHEN NOT privacy_guard.subject_fits(r.subject, u.subject_type);
                 IF u.action = 'delete' THEN
-                    q := format('WITH d AS (DELETE FROM %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
+                    q := format('WITH d AS (DELETE FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
                                 'SELECT pg_catalog.count(*) FROM d',
                                 u.tbl::regclass, u.subject_col, privacy_guard.subject_cast(u.subject_type));
                     n := (privacy_guard.run_as_owner(u.tbl, q, ARRAY[r.subject]))[1]::bigint;
@@ -1574,8 +1613,9 @@ BEGIN
                             privacy_guard.anonymise_refusal(u.tbl, u.subject_col)
                             USING ERRCODE = 'invalid_table_definition';
                     END IF;
-                    link := CASE WHEN u.fk_link THEN NULL ELSE privacy_guard.pseudonym_for(r.subject, u.subject_type) END;
-                    q := format('WITH a AS (UPDATE %s t SET %I = $2::%s%s WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
+                    link := CASE WHEN u.fk_link THEN NULL
+                                 ELSE privacy_guard.pseudonym_for(r.subject, u.subject_type, 'erasure ' || r.id) END;
+                    q := format('WITH a AS (UPDATE ONLY %s t SET %I = $2::%s%s WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
                                 'SELECT pg_catalog.count(*) FROM a',
                                 u.tbl::regclass, u.subject_col, privacy_guard.subject_cast(u.subject_type),
                                 (SELECT coalesce(string_agg(format(', %I = NULL', c), ''), '') FROM unnest(u.protected_cols) c),
@@ -1678,6 +1718,11 @@ BEGIN
     IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION '"%" is not an ordinary table', tbl USING ERRCODE = 'wrong_object_type';
     END IF;
+    IF NOT privacy_guard.caller_owns(tbl) THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Erasure and retention act on application tables as their owner; their owner sets them.';
+    END IF;
     IF keep IS NULL THEN
         DELETE FROM privacy_guard.retention_rules r WHERE r.tbl = set_retention.tbl;
         RETURN;
@@ -1744,22 +1789,24 @@ BEGIN
         cutoff := now() - r.keep;
         IF r.action = 'delete' THEN
             rule_rows := (privacy_guard.run_as_owner(r.tbl,
-                format('WITH d AS (DELETE FROM %s t WHERE t.%I OPERATOR(pg_catalog.<) $1::pg_catalog.timestamptz RETURNING 1) '
+                format('WITH d AS (DELETE FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.<) $1::pg_catalog.timestamptz RETURNING 1) '
                        'SELECT pg_catalog.count(*) FROM d', r.tbl, r.time_col), ARRAY[cutoff::text]))[1]::bigint;
         ELSE
             rule_rows := 0;
             FOR u IN SELECT * FROM privacy_guard.erasure_units() x WHERE x.tbl = r.tbl::oid LOOP
                 -- the subjects of old rows not yet anonymised, as their owner sees them
                 subjects := privacy_guard.run_as_owner(r.tbl,
-                    format('SELECT DISTINCT t.%I::pg_catalog.text FROM %s t WHERE t.%I OPERATOR(pg_catalog.<) $1::pg_catalog.timestamptz'
-                           ' AND t.%I IS NOT NULL AND NOT (%s)',
-                           u.subject_col, r.tbl, r.time_col, u.subject_col, privacy_guard.pseudonym_test(u.subject_col, u.subject_type)),
+                    format('SELECT DISTINCT t.%I::pg_catalog.text FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.<) $1::pg_catalog.timestamptz'
+                           ' AND t.%I IS NOT NULL AND (NOT (%s)%s)',
+                           u.subject_col, r.tbl, r.time_col, u.subject_col, privacy_guard.pseudonym_test(u.subject_col, u.subject_type),
+                           (SELECT coalesce(string_agg(format(' OR t.%I IS NOT NULL', c), ''), '') FROM unnest(u.protected_cols) c)),
                     ARRAY[cutoff::text]);
                 CONTINUE WHEN cardinality(subjects) = 0;
-                SELECT array_agg(CASE WHEN u.fk_link THEN NULL ELSE privacy_guard.pseudonym_for(s, u.subject_type) END ORDER BY i)
+                SELECT array_agg(CASE WHEN u.fk_link THEN NULL
+                                      ELSE privacy_guard.pseudonym_for(s, u.subject_type, 'retention ' || txid_current()) END ORDER BY i)
                   INTO links FROM unnest(subjects) WITH ORDINALITY AS x(s, i);
                 n := (privacy_guard.run_as_owner(r.tbl,
-                    format('WITH a AS (UPDATE %s t SET %I = m.link::%s%s'
+                    format('WITH a AS (UPDATE ONLY %s t SET %I = m.link::%s%s'
                            ' FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS m(subject, link)'
                            ' WHERE t.%I OPERATOR(pg_catalog.=) m.subject::%s AND t.%I OPERATOR(pg_catalog.<) $1::pg_catalog.timestamptz'
                            ' RETURNING 1) SELECT pg_catalog.count(*) FROM a',
@@ -1787,7 +1834,7 @@ COMMENT ON FUNCTION privacy_guard.apply_retention() IS
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION privacy_guard.set_erasure_deadline(interval), privacy_guard.subject_cast(regtype),
-    privacy_guard.subject_fits(text, regtype), privacy_guard.pseudonym_for(text, regtype),
+    privacy_guard.subject_fits(text, regtype), privacy_guard.pseudonym_for(text, regtype, text),
     privacy_guard.pseudonym_test(name, regtype), privacy_guard.anonymise_refusal(regclass, name),
     privacy_guard.set_erasure_action(regclass, text, name), privacy_guard.erasure_units(),
     privacy_guard.request_erasure(text, text), privacy_guard.process_erasures(),

@@ -11,10 +11,13 @@
  * the way VACUUM and REFRESH MATERIALIZED VIEW run a table's own code.
  *
  * The pseudonym that replaces an anonymised row's subject link is the
- * HMAC-SHA256 of the subject under a key of its own (kind 'pseudonym' in
- * privacy_guard.keys): stable for one subject, so anonymised orders of one
- * customer still group together, and not computable from the id without
- * the key.
+ * HMAC-SHA256 of the subject under a random key that lives for one scope
+ * (one erasure request, one retention run) in this backend's memory only,
+ * and is wiped when the scope changes: the rows of one subject get the same
+ * pseudonym within the scope, so an erased customer's orders still group
+ * together, but nobody can compute it again afterwards.  (A key kept for
+ * good would be an oracle: anyone able to insert a row with a chosen id
+ * under a retention rule would learn that id's pseudonym.)
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,17 +27,22 @@
 #include <openssl/hmac.h>
 
 #include "access/htup_details.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
-#include "keycache.h"
+#include "envelope.h"
 
 #define PSEUDONYM_LEN 32
 
@@ -48,25 +56,36 @@ require_internal(const char *fname)
 				 errmsg("%s() is internal to privacy_guard", fname)));
 }
 
+/* the key of the current pseudonym scope */
+static uint8 scope_key[ENVELOPE_KEY_LEN];
+static char scope_name[64] = "";
+
 PG_FUNCTION_INFO_V1(pguard_pseudonym);
 
-/* pseudonym(subject text) -> bytea: keyed HMAC of the subject. */
+/*
+ * pseudonym(subject text, scope text) -> bytea: HMAC of the subject under
+ * the scope's random key; a new scope wipes the previous key.
+ */
 Datum
 pguard_pseudonym(PG_FUNCTION_ARGS)
 {
 	text	   *subject = PG_GETARG_TEXT_PP(0);
-	uint8		key[ENVELOPE_KEY_LEN];
+	char	   *scope = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bytea	   *result;
 	unsigned int outlen = 0;
 	uint8	   *ok;
 
 	require_internal("pseudonym");
-	KeycachePseudonymKey(key);
+	if (scope_name[0] == '\0' || strcmp(scope, scope_name) != 0)
+	{
+		OPENSSL_cleanse(scope_key, sizeof(scope_key));
+		EnvelopeRandom(scope_key, sizeof(scope_key));
+		strlcpy(scope_name, scope, sizeof(scope_name));
+	}
 	result = palloc(VARHDRSZ + PSEUDONYM_LEN);
-	ok = HMAC(EVP_sha256(), key, sizeof(key),
+	ok = HMAC(EVP_sha256(), scope_key, sizeof(scope_key),
 			  (const uint8 *) VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject),
 			  (uint8 *) VARDATA(result), &outlen);
-	OPENSSL_cleanse(key, sizeof(key));
 	if (ok == NULL || outlen != PSEUDONYM_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -102,6 +121,7 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 	int			rc;
 	ArrayBuildState *out;
 	bool		returned;
+	int			save_nestlevel;
 
 	require_internal("run_as_owner");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -132,6 +152,14 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	/*
+	 * The owner's code (triggers, defaults) runs with a safe search_path,
+	 * and whatever settings it changes are undone before the caller, who
+	 * has the extension's rights, carries on.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(query, nparams, types, elems, nulls, false, 0);
@@ -146,10 +174,40 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 						 TEXTOID, out->mcontext);
 	}
 	SPI_finish();
+	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (!returned)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(makeArrayResult(out, CurrentMemoryContext));
+}
+
+PG_FUNCTION_INFO_V1(pguard_caller_owns);
+
+/*
+ * caller_owns(tbl regclass) -> boolean: does the role calling from outside
+ * (the session's current role, not a SECURITY DEFINER function's owner)
+ * have the privileges of tbl's owner?  Tables of the system and of the
+ * extension itself are nobody's to configure.
+ */
+Datum
+pguard_caller_owns(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	HeapTuple	tup;
+	Form_pg_class form;
+	bool		owns;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		PG_RETURN_BOOL(false);
+	form = (Form_pg_class) GETSTRUCT(tup);
+	owns = has_privs_of_role(GetOuterUserId(), form->relowner) &&
+		!IsCatalogNamespace(form->relnamespace) &&
+		!IsToastNamespace(form->relnamespace) &&
+		form->relnamespace != get_namespace_oid("information_schema", true) &&
+		form->relnamespace != get_namespace_oid("privacy_guard", true);
+	ReleaseSysCache(tup);
+	PG_RETURN_BOOL(owns);
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_event);

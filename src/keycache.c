@@ -59,7 +59,7 @@ typedef struct SubjectEntry
 	int64		key_id;
 } SubjectEntry;
 
-/* "kind/name" -> a named key: blind-index keys, the pseudonym key */
+/* "kind/name" -> a named key (blind-index keys) */
 #define NAMED_KEY_LEN (16 + ENVELOPE_MAX_CATEGORY + 1)
 typedef struct IndexKeyEntry
 {
@@ -83,6 +83,13 @@ static int	exit_hook_pid = 0;
 /* per transaction: misses and whether a bulk load already ran */
 static int	xact_misses = 0;
 static bool xact_bulk_done = false;
+
+/*
+ * A key created in this transaction is cached before it commits: if the
+ * transaction (or a subtransaction) rolls back, the cache must forget it,
+ * or values would be sealed under a key the database never kept.
+ */
+static bool xact_created_key = false;
 
 static EVP_MD *sha256 = NULL;
 
@@ -146,6 +153,23 @@ keycache_xact_callback(XactEvent event, void *arg)
 {
 	xact_misses = 0;
 	xact_bulk_done = false;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		if (xact_created_key)
+			cache_stale = true;
+		xact_created_key = false;
+	}
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+			 event == XACT_EVENT_PREPARE)
+		xact_created_key = false;
+}
+
+static void
+keycache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && xact_created_key)
+		cache_stale = true;
 }
 
 /* Create the hash tables on first use, flush if invalidated. */
@@ -440,6 +464,7 @@ KeycacheForSubject(const char *subject, int len)
 															 SPI_tuptable->tupdesc, 1, &isnull));
 
 			e = cache_insert(key_id, digest, dek);
+			xact_created_key = true;
 		}
 		else
 		{
@@ -610,6 +635,7 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 				4, itypes, iargs, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
 				elog(ERROR, "could not store %s key", kind);
+			xact_created_key = true;
 		}
 	}
 	SPI_finish();
@@ -635,13 +661,6 @@ bool
 KeycacheIndexKey(const char *category, uint8 *key, bool create)
 {
 	return named_key("index", category, key, create);
-}
-
-/* The key of erasure pseudonyms, created on first use. */
-void
-KeycachePseudonymKey(uint8 *key)
-{
-	(void) named_key("pseudonym", "erasure", key, true);
 }
 
 PG_FUNCTION_INFO_V1(pguard_rotate_master_key);
@@ -732,4 +751,5 @@ KeycacheInit(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);
 	RegisterXactCallback(keycache_xact_callback, NULL);
+	RegisterSubXactCallback(keycache_subxact_callback, NULL);
 }

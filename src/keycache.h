@@ -57,7 +57,6 @@ extern void KeycacheSubjectDigest(const char *subject, int len, uint8 *digest);
 extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
 extern bool KeycacheIndexKey(const char *category, uint8 *key, bool create);
-extern void KeycachePseudonymKey(uint8 *key);
 extern void KeycacheInit(void);
 
 #endif

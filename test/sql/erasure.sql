@@ -42,11 +42,10 @@ SELECT privacy_guard.set_erasure_action('order_totals', 'delete');
 SET ROLE app;
 SELECT privacy_guard.set_erasure_action('orders', 'anonymise');
 RESET ROLE;
--- orders stay for accounting; invoices too, keyed by a pseudonym
-SET ROLE policy_owner;
+-- orders stay for accounting; invoices too, keyed by a pseudonym (set by
+-- the tables' owner)
 SELECT privacy_guard.set_erasure_action('orders', 'anonymize');
 SELECT privacy_guard.set_erasure_action('invoices', 'anonymise', 'customer_ref');
-RESET ROLE;
 SELECT tbl, action, subject_col FROM privacy_guard.erasure_actions ORDER BY tbl::text;
 -- children before parents; page_views is deleted (the default)
 SELECT ord, tbl::regclass, action, subject_col, subject_type, protected_cols, fk_link
@@ -80,6 +79,15 @@ SELECT subject, status, overdue FROM privacy_guard.erasure_requests;
 -- a foreign key that erasure does not know blocks it: nothing is applied
 CREATE TABLE reviews (customer_id int REFERENCES customers (id), stars int);
 INSERT INTO reviews VALUES (2, 5);
+-- and an owner's trigger that changes a setting: it must not outlive its statement
+CREATE TABLE trigger_log (search_path text);
+CREATE FUNCTION reviews_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.trigger_log VALUES (pg_catalog.current_setting('search_path'));
+    PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER reviews_deleted AFTER DELETE ON reviews FOR EACH STATEMENT EXECUTE FUNCTION reviews_deleted();
 SET ROLE policy_owner;
 SELECT privacy_guard.process_erasures();
 RESET ROLE;
@@ -92,11 +100,13 @@ SELECT privacy_guard.reveal(email) FROM customers WHERE id = 2;
 RESET ROLE;
 
 -- once erasure knows the table, the request completes
-SET ROLE policy_owner;
 SELECT privacy_guard.set_erasure_action('reviews', 'delete', 'customer_id');
+SET ROLE policy_owner;
 SELECT privacy_guard.process_erasures();
 RESET ROLE;
 SELECT subject, status, overdue, attempts, last_error FROM privacy_guard.erasure_requests;
+SELECT * FROM trigger_log;      -- the trigger ran with a safe search_path
+SHOW search_path;               -- and its change did not stay
 -- the subject's rows: deleted, or kept anonymised
 SELECT count(*) AS customers_2 FROM customers WHERE id = 2;
 SELECT count(*) AS page_views_2 FROM page_views WHERE customer_id = 2;
@@ -147,10 +157,28 @@ RESET ROLE;
 
 -- a subject's text must name the row exactly: '03' is not customer 3
 SET ROLE signup;
-SELECT privacy_guard.request_erasure('03') > 0 AS requested;
+SELECT privacy_guard.request_erasure('03');
+SELECT privacy_guard.request_erasure(' 3');
 RESET ROLE;
-SELECT privacy_guard.process_erasures();
 SELECT count(*) AS customer_3_rows FROM customers WHERE id = 3;
+-- only READ COMMITTED: a snapshot would hide rows committed since it began
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT privacy_guard.process_erasures();
+ROLLBACK;
+-- erasure and retention are configured by the table's owner, and never on
+-- the system's or the extension's own tables
+CREATE ROLE shop_owner;
+CREATE TABLE shop_owned (customer_id int, at timestamptz);
+ALTER TABLE shop_owned OWNER TO shop_owner;
+SET ROLE policy_owner;
+SELECT privacy_guard.set_erasure_action('shop_owned', 'delete', 'customer_id');
+SELECT privacy_guard.set_retention('shop_owned', 'at', '1 day', 'delete');
+RESET ROLE;
+SELECT privacy_guard.set_retention('privacy_guard.keys', 'created_at', '1 day', 'delete');
+SELECT privacy_guard.set_retention('pg_catalog.pg_authid', 'rolvaliduntil', '1 day', 'delete');
+SELECT privacy_guard.set_erasure_action('privacy_guard.consent_events', 'delete', 'subject');
+DROP TABLE shop_owned;
+DROP ROLE shop_owner;
 
 -- Retention: old page views are deleted, old orders anonymised
 SELECT privacy_guard.set_retention('page_views', 'at', '-1 day', 'delete');
@@ -161,11 +189,9 @@ SET ROLE app;
 SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'delete');
 SELECT privacy_guard.apply_retention();
 RESET ROLE;
-SET ROLE policy_owner;
 SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'delete');
 SELECT privacy_guard.set_retention('orders', 'placed_at', '1 year', 'anonymise');
 SELECT privacy_guard.set_retention('invoices', 'issued_on', '1 year', 'anonymise');
-RESET ROLE;
 SELECT count(*) FILTER (WHERE at < now() - interval '30 days') AS old_views,
        count(*) AS views FROM page_views;
 SELECT count(*) FILTER (WHERE placed_at < now() - interval '1 year' AND customer_id IS NOT NULL) AS old_orders
@@ -200,4 +226,5 @@ SELECT privacy_guard.run_as_owner('customers', 'SELECT 1', NULL);
 RESET ROLE;
 
 -- CLEANUP
-DROP TABLE customers_copy, invoices, page_views, orders, customers CASCADE;
+DROP TABLE customers_copy, invoices, page_views, orders, customers, trigger_log CASCADE;
+DROP FUNCTION reviews_deleted();
