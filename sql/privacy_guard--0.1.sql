@@ -1332,49 +1332,47 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $fn$
                 ELSE format('t.%I::pg_catalog.text OPERATOR(pg_catalog.~) ''^anon-[0-9a-f]{24}$''', col) END
 $fn$;
 
--- Can the rows of this subject link be anonymised?  NULL if so, else why not.
-CREATE FUNCTION privacy_guard.anonymise_refusal(tbl regclass, subject_col name) RETURNS text
+-- Refuse a subject link whose rows cannot be anonymised, saying why.
+CREATE FUNCTION privacy_guard.require_anonymisable(tbl regclass, subject_col name) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     att record;
     fk boolean;
     bad text;
+    why text;
 BEGIN
     SELECT a.attnum, a.atttypid, a.atttypmod, a.attnotnull INTO att
       FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = subject_col AND NOT a.attisdropped AND a.attnum > 0;
     fk := EXISTS (SELECT FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = tbl AND att.attnum = ANY (c.conkey));
-    IF att.atttypid = 'int2'::regtype THEN
-        RETURN format('subject column "%s" is a smallint, too small for a pseudonym', subject_col);
-    END IF;
-    IF att.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND att.atttypmod > 0 AND att.atttypmod - 4 < 29 AND NOT fk THEN
-        RETURN format('subject column "%s" holds fewer than the 29 characters of a pseudonym', subject_col);
-    END IF;
-    IF fk AND att.attnotnull THEN
-        RETURN format('subject column "%s" is a NOT NULL foreign key: anonymising sets it to NULL', subject_col);
-    END IF;
     SELECT string_agg(format('"%s"', p.col), ', ' ORDER BY p.col) INTO bad
       FROM privacy_guard.column_protection p
       JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col
-     WHERE p.tbl = anonymise_refusal.tbl AND p.subject_col = anonymise_refusal.subject_col AND a.attnotnull;
-    IF bad IS NOT NULL THEN
-        RETURN format('protected columns %s are NOT NULL: anonymising sets them to NULL', bad);
+     WHERE p.tbl = require_anonymisable.tbl AND p.subject_col = require_anonymisable.subject_col AND a.attnotnull;
+    why := CASE
+        WHEN att.atttypid = 'int2'::regtype THEN
+            format('subject column "%s" is a smallint, too small for a pseudonym', subject_col)
+        WHEN att.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND att.atttypmod > 0 AND att.atttypmod - 4 < 29 AND NOT fk THEN
+            format('subject column "%s" holds fewer than the 29 characters of a pseudonym', subject_col)
+        WHEN fk AND att.attnotnull THEN
+            format('subject column "%s" is a NOT NULL foreign key: anonymising sets it to NULL', subject_col)
+        WHEN bad IS NOT NULL THEN
+            format('protected columns %s are NOT NULL: anonymising sets them to NULL', bad)
+    END;
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot anonymise the rows of relation %: %', tbl, why
+            USING ERRCODE = 'invalid_table_definition', HINT = 'Delete these rows instead, or change the column.';
     END IF;
-    RETURN NULL;
 END
 $fn$;
 
-CREATE FUNCTION privacy_guard.set_erasure_action(tbl regclass, action text, subject_col name DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+-- The checks set_erasure_action() and set_retention() share: an ordinary
+-- table that the calling role owns, and an action; returns the action
+-- spelled as stored.
+CREATE FUNCTION privacy_guard.check_rule(tbl regclass, action text, what text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     act text := CASE lower(action) WHEN 'anonymize' THEN 'anonymise' ELSE lower(action) END;
-    typ oid;
-    attnum int2;
-    s name;
-    why text;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
     IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) IS DISTINCT FROM 'r' THEN
         RAISE EXCEPTION '"%" is not an ordinary table', tbl USING ERRCODE = 'wrong_object_type';
     END IF;
@@ -1384,9 +1382,25 @@ BEGIN
                   HINT = 'Erasure and retention act on application tables as their owner; their owner sets them.';
     END IF;
     IF act IS NULL OR act NOT IN ('delete', 'anonymise') THEN
-        RAISE EXCEPTION 'invalid erasure action %', coalesce(quote_literal(action), 'NULL')
+        RAISE EXCEPTION 'invalid % action %', what, coalesce(quote_literal(action), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'The action is delete or anonymise.';
     END IF;
+    RETURN act;
+END
+$fn$;
+
+CREATE FUNCTION privacy_guard.set_erasure_action(tbl regclass, action text, subject_col name DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    act text;
+    typ oid;
+    attnum int2;
+    s name;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    act := privacy_guard.check_rule(tbl, action, 'erasure');
     IF subject_col IS NOT NULL THEN
         SELECT a.atttypid, a.attnum INTO typ, attnum FROM pg_attribute a
          WHERE a.attrelid = tbl AND a.attname = set_erasure_action.subject_col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1406,12 +1420,7 @@ BEGIN
     IF act = 'anonymise' THEN
         FOR s IN SELECT DISTINCT p.subject_col FROM privacy_guard.column_protection p WHERE p.tbl = set_erasure_action.tbl
                  UNION SELECT set_erasure_action.subject_col WHERE set_erasure_action.subject_col IS NOT NULL LOOP
-            why := privacy_guard.anonymise_refusal(tbl, s);
-            IF why IS NOT NULL THEN
-                RAISE EXCEPTION 'cannot anonymise the rows of relation %: %', tbl, why
-                    USING ERRCODE = 'invalid_table_definition',
-                          HINT = 'Delete these rows instead, or change the column.';
-            END IF;
+            PERFORM privacy_guard.require_anonymisable(tbl, s);
         END LOOP;
     END IF;
     INSERT INTO privacy_guard.erasure_actions AS e (tbl, action, subject_col)
@@ -1608,11 +1617,7 @@ BEGIN
                     n := (privacy_guard.run_as_owner(u.tbl, q, ARRAY[r.subject]))[1]::bigint;
                     link := NULL;
                 ELSE
-                    IF privacy_guard.anonymise_refusal(u.tbl, u.subject_col) IS NOT NULL THEN
-                        RAISE EXCEPTION 'cannot anonymise the rows of relation %: %', u.tbl::regclass,
-                            privacy_guard.anonymise_refusal(u.tbl, u.subject_col)
-                            USING ERRCODE = 'invalid_table_definition';
-                    END IF;
+                    PERFORM privacy_guard.require_anonymisable(u.tbl::regclass, u.subject_col);
                     link := CASE WHEN u.fk_link THEN NULL
                                  ELSE privacy_guard.pseudonym_for(r.subject, u.subject_type, 'erasure ' || r.id) END;
                     q := format('WITH a AS (UPDATE ONLY %s t SET %I = $2::%s%s WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
@@ -1706,27 +1711,20 @@ COMMENT ON FUNCTION privacy_guard.erasure_certificate(bigint) IS
 CREATE FUNCTION privacy_guard.set_retention(tbl regclass, time_col name, keep interval, action text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    act text := CASE lower(action) WHEN 'anonymize' THEN 'anonymise' ELSE lower(action) END;
+    act text;
     typ oid;
     s name;
-    why text;
     subjects int := 0;
 BEGIN
     IF tbl IS NULL OR time_col IS NULL THEN
         RAISE EXCEPTION 'set_retention() needs a table and a time column' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) IS DISTINCT FROM 'r' THEN
-        RAISE EXCEPTION '"%" is not an ordinary table', tbl USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF NOT privacy_guard.caller_owns(tbl) THEN
-        RAISE EXCEPTION 'must be owner of table %', tbl
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Erasure and retention act on application tables as their owner; their owner sets them.';
-    END IF;
     IF keep IS NULL THEN
+        PERFORM privacy_guard.check_rule(tbl, 'delete', 'retention');
         DELETE FROM privacy_guard.retention_rules r WHERE r.tbl = set_retention.tbl;
         RETURN;
     END IF;
+    act := privacy_guard.check_rule(tbl, action, 'retention');
     IF keep <= '0' THEN
         RAISE EXCEPTION 'invalid retention period %', keep
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Keep rows for a positive interval; NULL removes the rule.';
@@ -1740,18 +1738,10 @@ BEGIN
         RAISE EXCEPTION 'time column "%" of relation % has type %', time_col, tbl, format_type(typ, NULL)
             USING ERRCODE = 'datatype_mismatch', HINT = 'The time column is a timestamptz, timestamp or date.';
     END IF;
-    IF act IS NULL OR act NOT IN ('delete', 'anonymise') THEN
-        RAISE EXCEPTION 'invalid retention action %', coalesce(quote_literal(action), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'The action is delete or anonymise.';
-    END IF;
     IF act = 'anonymise' THEN
         FOR s IN SELECT u.subject_col FROM privacy_guard.erasure_units() u WHERE u.tbl = set_retention.tbl::oid LOOP
             subjects := subjects + 1;
-            why := privacy_guard.anonymise_refusal(tbl, s);
-            IF why IS NOT NULL THEN
-                RAISE EXCEPTION 'cannot anonymise the rows of relation %: %', tbl, why
-                    USING ERRCODE = 'invalid_table_definition', HINT = 'Delete these rows instead, or change the column.';
-            END IF;
+            PERFORM privacy_guard.require_anonymisable(tbl, s);
         END LOOP;
         IF subjects = 0 THEN
             RAISE EXCEPTION 'relation % has no protected column, so its subject column is not known', tbl
@@ -1835,7 +1825,8 @@ COMMENT ON FUNCTION privacy_guard.apply_retention() IS
 
 REVOKE ALL ON FUNCTION privacy_guard.set_erasure_deadline(interval), privacy_guard.subject_cast(regtype),
     privacy_guard.subject_fits(text, regtype), privacy_guard.pseudonym_for(text, regtype, text),
-    privacy_guard.pseudonym_test(name, regtype), privacy_guard.anonymise_refusal(regclass, name),
+    privacy_guard.pseudonym_test(name, regtype), privacy_guard.require_anonymisable(regclass, name),
+    privacy_guard.check_rule(regclass, text, text),
     privacy_guard.set_erasure_action(regclass, text, name), privacy_guard.erasure_units(),
     privacy_guard.request_erasure(text, text), privacy_guard.process_erasures(),
     privacy_guard.erasure_certificate(bigint), privacy_guard.set_retention(regclass, name, interval, text),

@@ -59,11 +59,10 @@ typedef struct SubjectEntry
 	int64		key_id;
 } SubjectEntry;
 
-/* "kind/name" -> a named key (blind-index keys) */
-#define NAMED_KEY_LEN (16 + ENVELOPE_MAX_CATEGORY + 1)
+/* category -> blind-index key */
 typedef struct IndexKeyEntry
 {
-	char		name[NAMED_KEY_LEN];	/* hash key */
+	char		category[ENVELOPE_MAX_CATEGORY + 1];	/* hash key */
 	uint8		key[ENVELOPE_KEY_LEN];
 } IndexKeyEntry;
 
@@ -199,10 +198,10 @@ keycache_ensure(void)
 	by_subject = hash_create("privacy_guard keys by subject", 1024, &ctl,
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMED_KEY_LEN;
+	ctl.keysize = ENVELOPE_MAX_CATEGORY + 1;
 	ctl.entrysize = sizeof(IndexKeyEntry);
 	ctl.hcxt = cache_cxt;
-	index_keys = hash_create("privacy_guard named keys", 16, &ctl,
+	index_keys = hash_create("privacy_guard blind-index keys", 16, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
@@ -348,6 +347,7 @@ cache_row(int i, bool quiet)
 	TupleDesc	desc = SPI_tuptable->tupdesc;
 	bool		isnull;
 	int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	Datum		d;
 	char	   *name;
 	int32		version;
 	bytea	   *wrapped;
@@ -359,10 +359,10 @@ cache_row(int i, bool quiet)
 	if (e != NULL)
 		return e;
 	/* an erased subject's tombstone: the key is gone */
-	wrapped = (bytea *) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull));
+	d = SPI_getbinval(tup, desc, 4, &isnull);
 	if (isnull)
 		return NULL;
-	wrapped = DatumGetByteaPP(PointerGetDatum(wrapped));
+	wrapped = DatumGetByteaPP(d);
 	name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 	version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	if (!key_unwrap(key_id, "subject", name, version, wrapped, dek, quiet))
@@ -391,8 +391,8 @@ subject_erased(void)
 
 /*
  * The data key of a subject, created if it has none; an erased subject is
- * refused.  The returned entry
- * stays valid until the next call into this module.
+ * refused.  The returned entry stays valid until the next call into this
+ * module.
  */
 KeyEntry *
 KeycacheForSubject(const char *subject, int len)
@@ -563,23 +563,24 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 }
 
 /*
- * A key known by kind and name (not a subject's).  When there is none yet
- * it is created if create is true; otherwise returns false.
+ * The blind-index key of a category.  When the category has none yet it is
+ * created if create is true; otherwise returns false (nothing was indexed
+ * under the category yet, so no search term can match).
  */
-static bool
-named_key(const char *kind, const char *name, uint8 *key, bool create)
+bool
+KeycacheIndexKey(const char *category, uint8 *key, bool create)
 {
 	IndexKeyEntry *ie;
-	char		hkey[NAMED_KEY_LEN];
+	char		hkey[ENVELOPE_MAX_CATEGORY + 1];
 	CatalogOwnerState owner;
-	Datum		args[2];
-	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
 	bool		found = false;
 	int			rc;
 
 	keycache_ensure();
 	memset(hkey, 0, sizeof(hkey));
-	snprintf(hkey, sizeof(hkey), "%s/%s", kind, name);
+	strlcpy(hkey, category, sizeof(hkey));
 	ie = hash_search(index_keys, hkey, HASH_FIND, NULL);
 	if (ie != NULL)
 	{
@@ -587,8 +588,7 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 		return true;
 	}
 
-	args[0] = CStringGetTextDatum(name);
-	args[1] = CStringGetTextDatum(kind);
+	args[0] = CStringGetTextDatum(category);
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	for (int attempt = 0; attempt < 2 && !found; attempt++)
@@ -596,8 +596,8 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 		PushActiveSnapshot(GetLatestSnapshot());
 		rc = SPI_execute_with_args(
 			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
-			" WHERE kind OPERATOR(pg_catalog.=) $2"
-			" AND name OPERATOR(pg_catalog.=) $1", 2, types, args, NULL, true, 1);
+			" WHERE kind OPERATOR(pg_catalog.=) 'index'"
+			" AND name OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, true, 1);
 		PopActiveSnapshot();
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 		{
@@ -606,7 +606,7 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 			bool		isnull;
 
 			key_unwrap(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-					   kind, name,
+					   "index", category,
 					   DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
 					   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
 					   key, false);
@@ -618,23 +618,18 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 		{
 			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 
-			Oid			itypes[4] = {TEXTOID, TEXTOID, INT4OID, BYTEAOID};
-			Datum		iargs[4];
-
 			EnvelopeRandom(key, ENVELOPE_KEY_LEN);
 			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-			iargs[0] = args[0];
-			iargs[1] = args[1];
-			iargs[2] = Int32GetDatum(key_wrap(kind, name, key,
-											  (uint8 *) VARDATA(wrapped)));
-			iargs[3] = PointerGetDatum(wrapped);
+			args[1] = Int32GetDatum(key_wrap("index", category, key,
+											 (uint8 *) VARDATA(wrapped)));
+			args[2] = PointerGetDatum(wrapped);
 			OPENSSL_cleanse(key, ENVELOPE_KEY_LEN);
 			rc = SPI_execute_with_args(
 				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
-				" VALUES ($2, $1, $3, $4) ON CONFLICT (kind, name) DO NOTHING",
-				4, itypes, iargs, NULL, false, 0);
+				" VALUES ('index', $1, $2, $3) ON CONFLICT (kind, name) DO NOTHING",
+				3, types, args, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
-				elog(ERROR, "could not store %s key", kind);
+				elog(ERROR, "could not store blind-index key");
 			xact_created_key = true;
 		}
 	}
@@ -645,22 +640,11 @@ named_key(const char *kind, const char *name, uint8 *key, bool create)
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to a concurrent %s key creation", kind),
+				 errmsg("could not serialize access due to a concurrent blind-index key creation"),
 				 errhint("The transaction might succeed if retried.")));
 	ie = hash_search(index_keys, hkey, HASH_ENTER, NULL);
 	memcpy(ie->key, key, ENVELOPE_KEY_LEN);
 	return true;
-}
-
-/*
- * The blind-index key of a category.  When the category has none yet it is
- * created if create is true; otherwise returns false (nothing was indexed
- * under the category yet, so no search term can match).
- */
-bool
-KeycacheIndexKey(const char *category, uint8 *key, bool create)
-{
-	return named_key("index", category, key, create);
 }
 
 PG_FUNCTION_INFO_V1(pguard_rotate_master_key);

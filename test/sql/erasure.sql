@@ -219,7 +219,8 @@ SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_c
  WHERE p.pronamespace = 'privacy_guard'::regnamespace
    AND p.proname IN ('request_erasure', 'set_erasure_action', 'process_erasures', 'erasure_certificate',
                      'set_erasure_deadline', 'set_retention', 'apply_retention', 'pseudonym', 'run_as_owner',
-                     'audit_event', 'pseudonym_for', 'subject_fits', 'erasure_units', 'anonymise_refusal')
+                     'audit_event', 'pseudonym_for', 'subject_fits', 'erasure_units', 'require_anonymisable',
+                     'check_rule')
  ORDER BY 1;
 SET ROLE policy_owner;
 SELECT privacy_guard.run_as_owner('customers', 'SELECT 1', NULL);
