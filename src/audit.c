@@ -192,11 +192,17 @@ set_field(char *dst, int size, const char *src)
 
 /* Identity fields of an event: looked up now, while catalog access is allowed. */
 static void
-fill_identity(AuditEvent *e)
+fill_identity_as(AuditEvent *e, Oid roleid)
 {
 	set_field(e->database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
 	set_field(e->session_user_name, AUDIT_NAME_LEN, GetUserNameFromId(GetSessionUserId(), true));
-	set_field(e->current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(GetUserId(), true));
+	set_field(e->current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(roleid, true));
+}
+
+static void
+fill_identity(AuditEvent *e)
+{
+	fill_identity_as(e, GetUserId());
 }
 
 /*
@@ -267,19 +273,58 @@ uint64
 AuditRecordSubject(const char *event, const char *purpose, const char *category,
 				   const char *outcome, const char *detail, const char *subject)
 {
+	return AuditRecordAs(GetUserId(), event, purpose, category, outcome, detail, subject);
+}
+
+/*
+ * The same, naming another role as the current one: a SECURITY DEFINER
+ * function of the extension records the role that called it, not itself.
+ */
+uint64
+AuditRecordAs(Oid roleid, const char *event, const char *purpose, const char *category,
+			  const char *outcome, const char *detail, const char *subject)
+{
 	AuditEvent	local;
 
 	memset(&local, 0, sizeof(AuditEvent));
 	set_field(local.subject, sizeof(local.subject), subject);
 	local.kind = AUDIT_RECORD;
 	local.at = GetCurrentTimestamp();
-	fill_identity(&local);
+	fill_identity_as(&local, roleid);
 	set_field(local.event, AUDIT_NAME_LEN, event);
 	set_field(local.purpose, AUDIT_NAME_LEN, purpose);
 	set_field(local.category, AUDIT_NAME_LEN, category);
 	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
 	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
 	return enqueue(&local);
+}
+
+/*
+ * An event filled now and queued later, at commit or abort, when the
+ * catalog is out of reach: in TopMemoryContext until queued or discarded.
+ */
+void *
+AuditPrepareAs(Oid roleid, const char *event, const char *outcome, const char *detail)
+{
+	AuditEvent *e = MemoryContextAllocZero(TopMemoryContext, sizeof(AuditEvent));
+
+	e->kind = AUDIT_RECORD;
+	fill_identity_as(e, roleid);
+	set_field(e->event, AUDIT_NAME_LEN, event);
+	set_field(e->outcome, AUDIT_NAME_LEN, outcome);
+	set_field(e->detail, AUDIT_DETAIL_LEN, detail);
+	return e;
+}
+
+/* Queue a prepared event, timed now, and free it; never raises. */
+void
+AuditQueuePrepared(void *prepared)
+{
+	AuditEvent *e = prepared;
+
+	e->at = GetCurrentTimestamp();
+	enqueue_ex(e, false);
+	pfree(e);
 }
 
 /* Wait until the event with this seq is committed; fail after the timeout. */

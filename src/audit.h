@@ -14,6 +14,12 @@ extern uint64 AuditRecord(const char *event, const char *purpose, const char *ca
 						  const char *outcome, const char *detail);
 extern uint64 AuditRecordSubject(const char *event, const char *purpose, const char *category,
 								 const char *outcome, const char *detail, const char *subject);
+extern uint64 AuditRecordAs(Oid roleid, const char *event, const char *purpose,
+							const char *category, const char *outcome, const char *detail,
+							const char *subject);
+extern void *AuditPrepareAs(Oid roleid, const char *event, const char *outcome,
+							const char *detail);
+extern void AuditQueuePrepared(void *prepared);
 extern void AuditReveal(const char *event, const char *table, const char *column,
 						const char *purpose, int purposelen,
 						const char *category, int catlen,

@@ -212,14 +212,17 @@ pguard_caller_owns(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(pguard_audit_event);
 
-/* audit_event(event, outcome, detail, subject): one record, from SQL. */
+/*
+ * audit_event(event, outcome, detail, subject): one record, from the
+ * extension's SECURITY DEFINER functions, in the name of their caller.
+ */
 Datum
 pguard_audit_event(PG_FUNCTION_ARGS)
 {
 	require_internal("audit_event");
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "audit_event() needs an event");
-	AuditRecordSubject(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, NULL,
+	AuditRecordAs(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, NULL,
 					   PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
 					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));

@@ -17,8 +17,10 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "collection.h"
 #include "consent.h"
 #include "envelope.h"
+#include "incident.h"
 #include "keycache.h"
 #include "keyring.h"
 #include "policy.h"
@@ -41,9 +43,11 @@ _PG_init(void)
 
 	KeyringInit();
 	AuditInit();
+	IncidentInit();
 	KeycacheInit();
 	EnvelopeInit();
 	CatalogInit();
+	CollectionInit();
 	PolicyInit();
 	ConsentInit();
 	RedactInit();

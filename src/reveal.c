@@ -6,8 +6,8 @@
  * purpose declared, purpose known, role granted it, category allowed (full
  * or masked), then the subject's state (erased: its data key is gone),
  * consent (a consent-bound purpose reveals NULL without it) and restriction
- * (NULL except under subject_access).  Lockdown slots into the same
- * function.  A refusal is an
+ * (NULL except under subject_access).  A lockdown refuses every reveal
+ * but incident_response's before anything else.  A refusal is an
  * insufficient_privilege error naming role, purpose and category, never
  * the value; an erased or non-consenting subject reveals NULL.
  *
@@ -32,6 +32,7 @@
 
 #include "audit.h"
 #include "consent.h"
+#include "incident.h"
 #include "keycache.h"
 #include "masking.h"
 #include "policy.h"
@@ -174,6 +175,25 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 				 errdetail("Role \"%s\" has not declared a purpose in this session.",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
+	}
+
+	/* a lockdown refuses every reveal but the investigation's, at once */
+	if (IncidentLockdown(NULL) &&
+		!(purposelen == (int) strlen(POLICY_INCIDENT_RESPONSE) &&
+		  memcmp(purpose, POLICY_INCIDENT_RESPONSE, purposelen) == 0))
+	{
+		char	   *catname = pnstrdup(view->category, view->catlen);
+		char	   *purposename = pnstrdup(purpose, purposelen);
+
+		AuditRecord("reveal", purposename, catname, "denied", "lockdown in force");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\": lockdown in force",
+						catname, purposename),
+				 errdetail("Role \"%s\" cannot reveal personal data while the database is locked down.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Only purpose \"%s\" reveals during a lockdown; privacy_guard.lift_lockdown() ends it.",
+						 POLICY_INCIDENT_RESPONSE)));
 	}
 
 	*decision = decide_policy(purpose, purposelen, view->category, view->catlen);
