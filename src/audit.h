@@ -14,6 +14,8 @@ extern uint64 AuditRecord(const char *event, const char *purpose, const char *ca
 						  const char *outcome, const char *detail);
 extern uint64 AuditRecordSubject(const char *event, const char *purpose, const char *category,
 								 const char *outcome, const char *detail, const char *subject);
+extern uint64 AuditRecordColumn(const char *event, const char *category, const char *table,
+								const char *column, const char *outcome, const char *detail);
 extern void AuditReveal(const char *event, const char *table, const char *column,
 						const char *purpose, int purposelen,
 						const char *category, int catlen,
