@@ -327,6 +327,26 @@ AuditQueuePrepared(void *prepared)
 	pfree(e);
 }
 
+/* One record about one column of one table (discovery): no purpose, no subject. */
+uint64
+AuditRecordColumn(const char *event, const char *category, const char *table,
+				  const char *column, const char *outcome, const char *detail)
+{
+	AuditEvent	local;
+
+	memset(&local, 0, sizeof(AuditEvent));
+	local.kind = AUDIT_RECORD;
+	local.at = GetCurrentTimestamp();
+	fill_identity(&local);
+	set_field(local.event, AUDIT_NAME_LEN, event);
+	set_field(local.category, AUDIT_NAME_LEN, category);
+	set_field(local.table_name, sizeof(local.table_name), table);
+	set_field(local.column_name, sizeof(local.column_name), column);
+	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
+	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
+	return enqueue(&local);
+}
+
 /* Wait until the event with this seq is committed; fail after the timeout. */
 static void
 wait_written(uint64 target)

@@ -20,6 +20,8 @@ extern uint64 AuditRecordAs(Oid roleid, const char *event, const char *purpose,
 extern void *AuditPrepareAs(Oid roleid, const char *event, const char *outcome,
 							const char *detail);
 extern void AuditQueuePrepared(void *prepared);
+extern uint64 AuditRecordColumn(const char *event, const char *category, const char *table,
+								const char *column, const char *outcome, const char *detail);
 extern void AuditReveal(const char *event, const char *table, const char *column,
 						const char *purpose, int purposelen,
 						const char *category, int catlen,
