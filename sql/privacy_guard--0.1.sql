@@ -2532,3 +2532,285 @@ REVOKE ALL ON FUNCTION privacy_guard.policy_doc_builtins(), privacy_guard.policy
     privacy_guard.policy_doc_table_name(oid), privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) TO privacy_guard_admin;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy() TO privacy_guard_auditor;
+
+-- The record of processing activities (GDPR Art. 30), read from what the
+-- database enforces, so it is current whenever it is asked for: every
+-- purpose with the categories it sees (the nearest allowance up its tree,
+-- as reveal decides), the roles holding it (a grant of a purpose or of an
+-- ancestor; members counted as those with the role's privileges), consent;
+-- categories and where they are stored; retention and erasure; and the
+-- technical measures in force, with the audit chain verified now.  No JIT:
+-- the recursive queries' estimates would compile it, for a few rows.
+CREATE FUNCTION privacy_guard.processing_record() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET intervalstyle = 'postgres'
+    SET jit = off AS $fn$
+DECLARE
+    pol jsonb := privacy_guard.export_policy();
+    intact boolean;
+    rec jsonb;
+BEGIN
+    BEGIN
+        intact := privacy_guard.verify_audit();
+    EXCEPTION WHEN invalid_transaction_state THEN
+        intact := NULL;         -- not at READ COMMITTED: reported as not verified
+    END;
+    WITH RECURSIVE
+    -- each purpose with its ancestors, nearest first
+    up AS (SELECT p.name AS purpose, p.name AS ancestor, 0 AS depth FROM privacy_guard.purposes p
+           UNION ALL
+           SELECT up.purpose, q.parent, up.depth OPERATOR(pg_catalog.+) 1
+             FROM up JOIN privacy_guard.purposes q ON q.name OPERATOR(pg_catalog.=) up.ancestor
+            WHERE q.parent IS NOT NULL AND up.depth OPERATOR(pg_catalog.<) 1000),
+    nearest AS (SELECT DISTINCT ON (up.purpose, a.category) up.purpose, a.category, a.level,
+                       CASE WHEN up.depth OPERATOR(pg_catalog.>) 0 THEN up.ancestor END AS inherited_from
+                  FROM up JOIN privacy_guard.allowances a ON a.purpose OPERATOR(pg_catalog.=) up.ancestor
+                 ORDER BY up.purpose, a.category, up.depth),
+    -- subject_access sees every category in full, of its one subject, in subject_export()
+    sees AS (SELECT n.* FROM nearest n WHERE n.purpose OPERATOR(pg_catalog.<>) 'subject_access'
+             UNION ALL
+             SELECT 'subject_access', c.name, 'full', NULL FROM privacy_guard.categories c
+              WHERE c.sensitivity OPERATOR(pg_catalog.<>) 'prohibited'
+                AND EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) 'subject_access')),
+    holders AS (SELECT up.purpose, r.rolname, g.purpose AS granted,
+                       (WITH RECURSIVE m AS (
+                            SELECT am.member FROM pg_auth_members am JOIN pg_roles mr ON mr.oid OPERATOR(pg_catalog.=) am.member
+                             WHERE am.roleid OPERATOR(pg_catalog.=) r.oid AND mr.rolinherit
+                            UNION
+                            SELECT am.member FROM m JOIN pg_auth_members am ON am.roleid OPERATOR(pg_catalog.=) m.member
+                              JOIN pg_roles mr ON mr.oid OPERATOR(pg_catalog.=) am.member
+                             WHERE mr.rolinherit)
+                        SELECT count(*) FROM m) AS members
+                  FROM up JOIN privacy_guard.purpose_grants g ON g.purpose OPERATOR(pg_catalog.=) up.ancestor
+                  JOIN pg_roles r ON r.oid OPERATOR(pg_catalog.=) g.role::oid),
+    consent AS (SELECT up.purpose, bool_or(p.requires_consent OR p.third_party) AS required
+                  FROM up JOIN privacy_guard.purposes p ON p.name OPERATOR(pg_catalog.=) up.ancestor
+                 GROUP BY up.purpose),
+    stored AS (SELECT p.category, format('%s.%I', privacy_guard.policy_doc_table_name(p.tbl::oid), p.col) AS col,
+                      p.index_col IS NOT NULL AS searchable, p.tbl
+                 FROM privacy_guard.column_protection p)
+    SELECT jsonb_build_object(
+        'record', 'record of processing activities (GDPR Art. 30)',
+        'database', current_database(),
+        'generated_at', now(),
+        'purposes', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                         'name', p.name, 'description', p.description, 'parent', p.parent,
+                         'built_in', p.name OPERATOR(pg_catalog.=) ANY (privacy_guard.policy_doc_builtins()),
+                         'requires_consent', c.required, 'third_party', p.third_party,
+                         'categories', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                                  'category', s.category, 'level', s.level, 'inherited_from', s.inherited_from)
+                                                  ORDER BY s.category COLLATE "C"), '[]')
+                                          FROM sees s WHERE s.purpose OPERATOR(pg_catalog.=) p.name),
+                         'roles', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                             'role', h.rolname, 'granted', h.granted, 'members', h.members)
+                                             ORDER BY h.rolname COLLATE "C", h.granted COLLATE "C"), '[]')
+                                     FROM holders h WHERE h.purpose OPERATOR(pg_catalog.=) p.name))
+                         ORDER BY p.name COLLATE "C"), '[]')
+                       FROM privacy_guard.purposes p JOIN consent c ON c.purpose OPERATOR(pg_catalog.=) p.name),
+        'categories', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                           'name', c.name, 'sensitivity', c.sensitivity, 'mask', c.mask, 'description', c.description,
+                           'stored_in', (SELECT coalesce(jsonb_agg(s.col ORDER BY s.col COLLATE "C"), '[]')
+                                           FROM stored s WHERE s.category OPERATOR(pg_catalog.=) c.name),
+                           'purposes', (SELECT coalesce(jsonb_agg(jsonb_build_object('purpose', s.purpose, 'level', s.level)
+                                                                  ORDER BY s.purpose COLLATE "C"), '[]')
+                                          FROM sees s WHERE s.category OPERATOR(pg_catalog.=) c.name))
+                           ORDER BY c.name COLLATE "C"), '[]')
+                         FROM privacy_guard.categories c WHERE c.sensitivity OPERATOR(pg_catalog.<>) 'prohibited'),
+        'prohibited_categories', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                      'name', c.name, 'description', c.description,
+                                      'stored_in', (SELECT coalesce(jsonb_agg(s.col ORDER BY s.col COLLATE "C"), '[]')
+                                                      FROM stored s WHERE s.category OPERATOR(pg_catalog.=) c.name))
+                                      ORDER BY c.name COLLATE "C"), '[]')
+                                    FROM privacy_guard.categories c WHERE c.sensitivity OPERATOR(pg_catalog.=) 'prohibited'),
+        'third_party_recipients', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                       'purpose', p.name, 'description', p.description,
+                                       'categories', (SELECT coalesce(jsonb_agg(s.category ORDER BY s.category COLLATE "C"), '[]')
+                                                        FROM sees s WHERE s.purpose OPERATOR(pg_catalog.=) p.name))
+                                       ORDER BY p.name COLLATE "C"), '[]')
+                                     FROM privacy_guard.purposes p WHERE p.third_party),
+        'retention', pol OPERATOR(pg_catalog.->) 'retention',
+        'erasure', jsonb_build_object(
+            'deadline', pol OPERATOR(pg_catalog.->) 'erasure_deadline',
+            'actions', pol OPERATOR(pg_catalog.->) 'erasure_actions',
+            'default_action', 'delete',
+            'requests', (SELECT jsonb_build_object(
+                             'pending', count(*) FILTER (WHERE e.completed_at IS NULL),
+                             'overdue', count(*) FILTER (WHERE e.completed_at IS NULL AND e.due_at OPERATOR(pg_catalog.<) now()),
+                             'completed', count(*) FILTER (WHERE e.completed_at IS NOT NULL))
+                           FROM privacy_guard.erasures e)),
+        'technical_measures', jsonb_build_object(
+            'encryption', jsonb_build_object(
+                'cipher', 'AES-256-GCM',
+                'keys', 'a 256-bit data key per data subject; the subject and category are authenticated with each value',
+                'protected_columns', (SELECT count(*) FROM stored),
+                'protected_tables', (SELECT count(DISTINCT s.tbl) FROM stored s)),
+            'subject_keys', (SELECT jsonb_build_object(
+                                 'live', count(*) FILTER (WHERE k.erased_at IS NULL),
+                                 'erased', count(*) FILTER (WHERE k.erased_at IS NOT NULL))
+                               FROM privacy_guard.keys k WHERE k.kind OPERATOR(pg_catalog.=) 'subject'),
+            'key_wrapping', jsonb_build_object(
+                'cipher', 'AES-256-GCM',
+                'master_key_versions_in_use', (SELECT coalesce(jsonb_agg(DISTINCT k.master_version), '[]')
+                                                 FROM privacy_guard.keys k WHERE k.master_version IS NOT NULL),
+                'keyring', 'outside the database, in privacy_guard.keyring_file or keyring_command'),
+            'blind_indexes', jsonb_build_object(
+                'algorithm', 'HMAC-SHA256',
+                'columns', (SELECT coalesce(jsonb_agg(s.col ORDER BY s.col COLLATE "C"), '[]') FROM stored s WHERE s.searchable)),
+            'access_control', jsonb_build_object(
+                'reveal', 'through reveal() only, under a declared purpose granted to the role and allowed the category, in full or masked',
+                'superusers', (SELECT count(*) FROM pg_roles r WHERE r.rolsuper)),
+            'audit_trail', jsonb_build_object(
+                'records', (SELECT count(*) FROM privacy_guard.audit_records),
+                'hash_chain', 'SHA-256',
+                'intact', intact)))
+      INTO rec;
+    RETURN rec;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.processing_record() IS
+    'the record of processing activities (GDPR Art. 30), read from the policy and measures the database enforces';
+
+-- The same record as plain text for a data protection officer: headings,
+-- one line a fact.
+CREATE FUNCTION privacy_guard.processing_record_text() RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rec jsonb := privacy_guard.processing_record();
+    t jsonb := rec OPERATOR(pg_catalog.->) 'technical_measures';
+    er jsonb := rec OPERATOR(pg_catalog.->) 'erasure';
+    lines text[];
+    p jsonb;
+    q jsonb;
+    lst text;
+BEGIN
+    lines := ARRAY['RECORD OF PROCESSING ACTIVITIES (GDPR Art. 30)',
+                   'database: ' OPERATOR(pg_catalog.||) (rec OPERATOR(pg_catalog.->>) 'database'),
+                   'generated at: ' OPERATOR(pg_catalog.||) (rec OPERATOR(pg_catalog.->>) 'generated_at'),
+                   'source: the policy and measures this database enforces, read when generated',
+                   '', 'PURPOSES OF PROCESSING'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'purposes') z LOOP
+        lines := lines OPERATOR(pg_catalog.||) format('purpose %s%s', p OPERATOR(pg_catalog.->>) 'name',
+                                                      ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description'));
+        IF (p OPERATOR(pg_catalog.->>) 'built_in')::boolean THEN
+            lines := lines OPERATOR(pg_catalog.||) '  built in: yes'::text;
+        END IF;
+        IF p OPERATOR(pg_catalog.->>) 'parent' IS NOT NULL THEN
+            lines := lines OPERATOR(pg_catalog.||) ('  part of: ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'parent'));
+        END IF;
+        lines := lines OPERATOR(pg_catalog.||) ARRAY[
+            '  consent required: ' OPERATOR(pg_catalog.||)
+                CASE WHEN (p OPERATOR(pg_catalog.->>) 'requires_consent')::boolean THEN 'yes' ELSE 'no' END,
+            '  transfer to third parties: ' OPERATOR(pg_catalog.||)
+                CASE WHEN (p OPERATOR(pg_catalog.->>) 'third_party')::boolean THEN 'yes' ELSE 'no' END];
+        FOR q IN SELECT z.value FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'categories') z LOOP
+            lines := lines OPERATOR(pg_catalog.||) format('  category %s: %s%s', q OPERATOR(pg_catalog.->>) 'category',
+                q OPERATOR(pg_catalog.->>) 'level',
+                ' (from ' OPERATOR(pg_catalog.||) (q OPERATOR(pg_catalog.->>) 'inherited_from') OPERATOR(pg_catalog.||) ')');
+        END LOOP;
+        IF jsonb_array_length(p OPERATOR(pg_catalog.->) 'categories') OPERATOR(pg_catalog.=) 0 THEN
+            lines := lines OPERATOR(pg_catalog.||) '  categories: none'::text;
+        END IF;
+        FOR q IN SELECT z.value FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'roles') z LOOP
+            lines := lines OPERATOR(pg_catalog.||) format('  role %s: granted %s, %s member role%s', q OPERATOR(pg_catalog.->>) 'role',
+                q OPERATOR(pg_catalog.->>) 'granted', q OPERATOR(pg_catalog.->>) 'members',
+                CASE WHEN q OPERATOR(pg_catalog.->>) 'members' OPERATOR(pg_catalog.=) '1' THEN '' ELSE 's' END);
+        END LOOP;
+        IF jsonb_array_length(p OPERATOR(pg_catalog.->) 'roles') OPERATOR(pg_catalog.=) 0 THEN
+            lines := lines OPERATOR(pg_catalog.||) '  roles: none'::text;
+        END IF;
+    END LOOP;
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'CATEGORIES OF PERSONAL DATA'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'categories') z LOOP
+        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
+          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'stored_in') z;
+        lines := lines OPERATOR(pg_catalog.||) ARRAY[
+            format('category %s%s', p OPERATOR(pg_catalog.->>) 'name', ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description')),
+            '  sensitivity: ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'sensitivity'),
+            '  masked as: ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'mask'),
+            '  stored in: ' OPERATOR(pg_catalog.||) coalesce(lst, 'no protected column')];
+        SELECT string_agg(format('%s (%s)', z.value OPERATOR(pg_catalog.->>) 'purpose', z.value OPERATOR(pg_catalog.->>) 'level'), ', ')
+          INTO lst FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'purposes') z;
+        lines := lines OPERATOR(pg_catalog.||) ('  used for: ' OPERATOR(pg_catalog.||) coalesce(lst, 'no purpose'));
+    END LOOP;
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'PROHIBITED CATEGORIES (never collected)'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'prohibited_categories') z LOOP
+        lines := lines OPERATOR(pg_catalog.||) format('category %s%s', p OPERATOR(pg_catalog.->>) 'name',
+                                                      ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description'));
+        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
+          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'stored_in') z;
+        IF lst IS NOT NULL THEN
+            lines := lines OPERATOR(pg_catalog.||) ('  NEVERTHELESS STORED IN: ' OPERATOR(pg_catalog.||) lst);
+        END IF;
+    END LOOP;
+    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'prohibited_categories') OPERATOR(pg_catalog.=) 0 THEN
+        lines := lines OPERATOR(pg_catalog.||) 'none declared'::text;
+    END IF;
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'TRANSFERS TO THIRD PARTIES'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'third_party_recipients') z LOOP
+        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
+          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'categories') z;
+        lines := lines OPERATOR(pg_catalog.||) ARRAY[
+            format('purpose %s%s', p OPERATOR(pg_catalog.->>) 'purpose', ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description')),
+            '  only with the data subject''s consent: yes',
+            '  categories: ' OPERATOR(pg_catalog.||) coalesce(lst, 'none')];
+    END LOOP;
+    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'third_party_recipients') OPERATOR(pg_catalog.=) 0 THEN
+        lines := lines OPERATOR(pg_catalog.||) 'none: no purpose transfers data to a third party'::text;
+    END IF;
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'RETENTION'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'retention') z LOOP
+        lines := lines OPERATOR(pg_catalog.||) format('table %s: rows kept %s after %s, then %s', p OPERATOR(pg_catalog.->>) 'table',
+            p OPERATOR(pg_catalog.->>) 'keep', p OPERATOR(pg_catalog.->>) 'time_column',
+            CASE p OPERATOR(pg_catalog.->>) 'action' WHEN 'delete' THEN 'deleted' ELSE 'anonymised' END);
+    END LOOP;
+    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'retention') OPERATOR(pg_catalog.=) 0 THEN
+        lines := lines OPERATOR(pg_catalog.||) 'no retention rule'::text;
+    END IF;
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'ERASURE ON REQUEST',
+        format('deadline: %s after the request', er OPERATOR(pg_catalog.->>) 'deadline'),
+        'method: the data subject''s key is destroyed (crypto-shredding), then their rows are deleted or anonymised'];
+    FOR p IN SELECT z.value FROM jsonb_array_elements(er OPERATOR(pg_catalog.->) 'actions') z LOOP
+        lines := lines OPERATOR(pg_catalog.||) format('table %s: rows %s', p OPERATOR(pg_catalog.->>) 'table',
+            CASE p OPERATOR(pg_catalog.->>) 'action' WHEN 'delete' THEN 'deleted' ELSE 'anonymised' END);
+    END LOOP;
+    lines := lines OPERATOR(pg_catalog.||) ARRAY[
+        'other protected tables: rows deleted',
+        format('requests: %s pending, %s overdue, %s completed', er OPERATOR(pg_catalog.#>>) '{requests,pending}',
+               er OPERATOR(pg_catalog.#>>) '{requests,overdue}', er OPERATOR(pg_catalog.#>>) '{requests,completed}')];
+
+    lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'TECHNICAL AND ORGANISATIONAL MEASURES',
+        format('encryption: %s, %s', t OPERATOR(pg_catalog.#>>) '{encryption,cipher}', t OPERATOR(pg_catalog.#>>) '{encryption,keys}'),
+        format('protected columns: %s in %s tables', t OPERATOR(pg_catalog.#>>) '{encryption,protected_columns}',
+               t OPERATOR(pg_catalog.#>>) '{encryption,protected_tables}'),
+        format('data keys: %s live, %s destroyed by erasure', t OPERATOR(pg_catalog.#>>) '{subject_keys,live}',
+               t OPERATOR(pg_catalog.#>>) '{subject_keys,erased}')];
+    SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
+      FROM jsonb_array_elements(t OPERATOR(pg_catalog.#>) '{key_wrapping,master_key_versions_in_use}') z;
+    lines := lines OPERATOR(pg_catalog.||) ARRAY[
+        format('key wrapping: %s under the master key; versions in use: %s', t OPERATOR(pg_catalog.#>>) '{key_wrapping,cipher}',
+               coalesce(lst, 'none yet')),
+        'master keys: ' OPERATOR(pg_catalog.||) (t OPERATOR(pg_catalog.#>>) '{key_wrapping,keyring}')];
+    SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
+      FROM jsonb_array_elements(t OPERATOR(pg_catalog.#>) '{blind_indexes,columns}') z;
+    lines := lines OPERATOR(pg_catalog.||) ARRAY[
+        format('blind indexes (%s): %s', t OPERATOR(pg_catalog.#>>) '{blind_indexes,algorithm}', coalesce(lst, 'none')),
+        'access to plaintext: ' OPERATOR(pg_catalog.||) (t OPERATOR(pg_catalog.#>>) '{access_control,reveal}'),
+        format('superusers: %s (they hold every purpose, and must still declare one)',
+               t OPERATOR(pg_catalog.#>>) '{access_control,superusers}'),
+        format('audit trail: %s records, %s hash chain, %s', t OPERATOR(pg_catalog.#>>) '{audit_trail,records}',
+               t OPERATOR(pg_catalog.#>>) '{audit_trail,hash_chain}',
+               CASE t OPERATOR(pg_catalog.#>>) '{audit_trail,intact}' WHEN 'true' THEN 'intact' WHEN 'false' THEN 'BROKEN'
+                    ELSE 'not verified (verify_audit() runs at READ COMMITTED)' END)];
+    RETURN array_to_string(lines, E'\n');
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.processing_record_text() IS
+    'the record of processing activities as plain text for a data protection officer';
+
+REVOKE ALL ON FUNCTION privacy_guard.processing_record(), privacy_guard.processing_record_text() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.processing_record(), privacy_guard.processing_record_text()
+    TO privacy_guard_admin, privacy_guard_auditor;

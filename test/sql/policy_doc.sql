@@ -1,6 +1,7 @@
 -- The policy as a document: export_policy() and load_policy() round-trip,
 -- replace the policy whole, refuse what would break something in use, all
--- or nothing; every malformed document is named by its path.
+-- or nothing; every malformed document is named by its path; and the record
+-- of processing activities, read from the catalog, is current.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/fixture.psql
 
@@ -245,23 +246,30 @@ RESET ROLE;
 SELECT try_load(:'fx');
 SELECT privacy_guard.export_policy()::text = :'fx' AS identical;
 
--- who may: admins export and load, auditors export, nobody else
+-- who may: admins export and load, auditors export and read the record,
+-- nobody else (from here on, verify_audit()'s warnings about the trail
+-- the fixture restarted are not shown: they name a table oid)
+SET client_min_messages = error;
 SET ROLE app;
 SELECT try('SELECT privacy_guard.export_policy()');
 SELECT try_load(:'fx');
+SELECT try('SELECT privacy_guard.processing_record()');
+SELECT try('SELECT privacy_guard.processing_record_text()');
 RESET ROLE;
 SET ROLE auditor;
 SELECT try('SELECT privacy_guard.export_policy()::text') = :'fx' AS auditor_exports;
 SELECT try_load(:'fx');
+SELECT try('SELECT privacy_guard.processing_record()->>''record''');
 RESET ROLE;
 SET ROLE policy_owner;
 SELECT try('SELECT privacy_guard.export_policy()::text') = :'fx' AS admin_exports;
 SELECT try_load(:'fx');
+SELECT try('SELECT privacy_guard.processing_record()->>''record''');
 RESET ROLE;
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_run
   FROM pg_proc p
  WHERE p.pronamespace = 'privacy_guard'::regnamespace
-   AND (p.proname LIKE 'policy_doc%' OR p.proname IN ('export_policy', 'load_policy'))
+   AND (p.proname LIKE 'policy_doc%' OR p.proname IN ('export_policy', 'load_policy', 'processing_record', 'processing_record_text'))
  ORDER BY 1;
 
 -- the example policy of POLICY.md loads (its roles created first), and is
@@ -278,6 +286,64 @@ SELECT privacy_guard.load_policy(:'fx')->'changes' AS changes;
 SELECT privacy_guard.export_policy()::text = :'fx' AS identical;
 DROP ROLE order_clerk;
 
+-- the record of processing activities, for the fixture's policy
+SELECT privacy_guard.audit_flush();
+SELECT privacy_guard.processing_record() AS rec \gset
+SELECT :'rec'::jsonb->>'record' AS record, :'rec'::jsonb->>'database' AS database,
+       (:'rec'::jsonb->>'generated_at')::timestamptz BETWEEN now() - interval '1 minute' AND now() AS generated_now;
+-- each purpose: what it sees (inherited allowances named), who holds it
+-- (a grant of an ancestor counts; members counted), consent
+SELECT p->>'name' AS purpose, p->>'parent' AS parent, p->>'built_in' AS built_in, p->>'requires_consent' AS consent,
+       p->>'third_party' AS third_party
+  FROM jsonb_array_elements(:'rec'::jsonb->'purposes') p;
+SELECT p->>'name' AS purpose, c->>'category' AS category, c->>'level' AS level, c->>'inherited_from' AS inherited_from
+  FROM jsonb_array_elements(:'rec'::jsonb->'purposes') p, jsonb_array_elements(p->'categories') c
+ WHERE p->>'name' IN ('delivery', 'order_fulfilment', 'support');
+SELECT p->>'name' AS purpose, r->>'role' AS role, r->>'granted' AS granted, r->>'members' AS members
+  FROM jsonb_array_elements(:'rec'::jsonb->'purposes') p, jsonb_array_elements(p->'roles') r;
+-- subject_access sees every category that can be stored, in full
+SELECT jsonb_array_length(p->'categories') AS categories FROM jsonb_array_elements(:'rec'::jsonb->'purposes') p
+ WHERE p->>'name' = 'subject_access';
+-- categories: where stored, for which purposes; prohibited ones apart
+SELECT c->>'name' AS category, c->>'sensitivity' AS sensitivity, c->'stored_in' AS stored_in, c->'purposes' AS purposes
+  FROM jsonb_array_elements(:'rec'::jsonb->'categories') c WHERE c->>'name' IN ('address', 'contact', 'unused');
+SELECT :'rec'::jsonb->'prohibited_categories' AS prohibited, :'rec'::jsonb->'third_party_recipients' AS third_party;
+SELECT jsonb_pretty(:'rec'::jsonb->'erasure') AS erasure;
+-- the measures in force
+SELECT jsonb_pretty(:'rec'::jsonb->'technical_measures' #- '{audit_trail,records}' #- '{audit_trail,intact}'
+                    #- '{access_control,superusers}') AS measures;
+SELECT (:'rec'::jsonb#>>'{technical_measures,audit_trail,records}')::bigint = (SELECT count(*) FROM privacy_guard.audit_records) AS records_counted,
+       (:'rec'::jsonb#>>'{technical_measures,audit_trail,intact}')::boolean = privacy_guard.verify_audit() AS chain_verified;
+
+-- always current: a policy change, an erasure, a retention rule show at once
+SELECT privacy_guard.define_purpose('partner_offers', 'marketing', third_party => true, description => 'offers of partner shops');
+SELECT privacy_guard.set_erasure_deadline('14 days');
+SELECT privacy_guard.set_retention('orders', 'placed_at', '2 years', 'delete');
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('2', 'by e-mail') AS request \gset
+RESET ROLE;
+SELECT privacy_guard.process_erasures();
+SELECT privacy_guard.processing_record() AS rec \gset
+SELECT :'rec'::jsonb->'third_party_recipients' AS third_party, :'rec'::jsonb->'retention' AS retention;
+SELECT :'rec'::jsonb#>'{erasure,deadline}' AS deadline, :'rec'::jsonb#>'{erasure,requests}' AS requests,
+       :'rec'::jsonb#>'{technical_measures,subject_keys}' AS subject_keys;
+-- a tampered trail shows as broken; at REPEATABLE READ it is not verified
+UPDATE privacy_guard.audit_records SET statement = statement || ' (altered)' WHERE id = 1;
+SELECT privacy_guard.processing_record()#>'{technical_measures,audit_trail,intact}' AS intact;
+UPDATE privacy_guard.audit_records SET statement = left(statement, -10) WHERE id = 1;
+SELECT (privacy_guard.processing_record()#>>'{technical_measures,audit_trail,intact}')::boolean = privacy_guard.verify_audit() AS restored;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT privacy_guard.processing_record()#>'{technical_measures,audit_trail,intact}' AS intact;
+SELECT regexp_replace(line, '^audit trail: \d+ records', 'audit trail: N records') AS line
+  FROM regexp_split_to_table(privacy_guard.processing_record_text(), E'\n') AS line WHERE line LIKE 'audit trail:%';
+COMMIT;
+
+-- the text for the data protection officer (volatile lines left out)
+SELECT line AS processing_record
+  FROM regexp_split_to_table(privacy_guard.processing_record_text(), E'\n') AS line
+ WHERE line !~ '^(generated at|audit trail|superusers):';
+
 -- CLEANUP
+RESET client_min_messages;
 DROP TABLE customers, orders;
 DROP FUNCTION try_load(jsonb), try(text), without_category(jsonb, text), without_purpose(jsonb, text);
