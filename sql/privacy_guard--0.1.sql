@@ -2421,7 +2421,8 @@ SELECT pg_catalog.jsonb_build_object(
                                         FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) p.name))
                           ORDER BY p.name COLLATE "C"), '[]')
                    FROM privacy_guard.purposes p
-                  WHERE p.name OPERATOR(pg_catalog.<>) ALL (privacy_guard.policy_doc_builtins())),
+                  WHERE p.name OPERATOR(pg_catalog.<>) ALL (privacy_guard.policy_doc_builtins())
+                     OR p.name OPERATOR(pg_catalog.=) 'incident_response'),
     -- grants of dropped roles are left out (and a load removes them)
     'grants', (SELECT COALESCE(pg_catalog.jsonb_object_agg(g.rolname, g.purposes), '{}')
                  FROM (SELECT r.rolname, pg_catalog.jsonb_agg(x.purpose ORDER BY x.purpose COLLATE "C") AS purposes
@@ -2539,7 +2540,19 @@ BEGIN
         PERFORM privacy_guard.policy_doc_object(e, pth, 'a purpose',
                                                 ARRAY['name', 'parent', 'requires_consent', 'third_party', 'description', 'allow']);
         nm := privacy_guard.policy_doc_field(e, 'name', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
-        IF nm OPERATOR(pg_catalog.=) ANY (builtins) THEN
+        -- incident_response is built in, but what it sees is the policy's: its
+        -- entry sets its allowances and nothing else
+        IF nm OPERATOR(pg_catalog.=) 'incident_response' THEN
+            IF privacy_guard.policy_doc_field(e, 'parent', 'string', pth, null_ok => true) OPERATOR(pg_catalog.#>>) '{}' IS NOT NULL
+               OR coalesce(privacy_guard.policy_doc_field(e, 'requires_consent', 'boolean', pth) OPERATOR(pg_catalog.#>>) '{}', 'false') OPERATOR(pg_catalog.<>) 'false'
+               OR coalesce(privacy_guard.policy_doc_field(e, 'third_party', 'boolean', pth) OPERATOR(pg_catalog.#>>) '{}', 'false') OPERATOR(pg_catalog.<>) 'false'
+               OR coalesce(privacy_guard.policy_doc_field(e, 'description', 'string', pth, null_ok => true) OPERATOR(pg_catalog.#>>) '{}',
+                           (SELECT p.description FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) nm))
+                  IS DISTINCT FROM (SELECT p.description FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) nm) THEN
+                PERFORM privacy_guard.policy_doc_error(pth, format('purpose "%s" is built in: only its "allow" can be set', nm),
+                    '42501', 'Leave its parent, consent flags and description as export_policy() writes them.');
+            END IF;
+        ELSIF nm OPERATOR(pg_catalog.=) ANY (builtins) THEN
             PERFORM privacy_guard.policy_doc_error(pth, format('purpose "%s" is built in: a policy document cannot define it', nm),
                 '42501', 'Built-in purposes come with the extension; a document only grants them, under "grants".');
         END IF;
@@ -2558,7 +2571,9 @@ BEGIN
             'parent', privacy_guard.policy_doc_field(e, 'parent', 'string', pth, null_ok => true),
             'requires_consent', coalesce(rc, false) OR tp,
             'third_party', tp,
-            'description', privacy_guard.policy_doc_field(e, 'description', 'string', pth, null_ok => true)));
+            'description', privacy_guard.policy_doc_field(e, 'description', 'string', pth, null_ok => true))
+            OPERATOR(pg_catalog.||) CASE WHEN nm OPERATOR(pg_catalog.=) ANY (builtins)
+                                         THEN '{"builtin": true}'::jsonb ELSE '{}'::jsonb END);
         a := coalesce(privacy_guard.policy_doc_field(e, 'allow', 'array', pth), '[]');
         FOR ae, jdx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(a) WITH ORDINALITY x LOOP
             apth := format('%s.allow[%s]', pth, jdx);
@@ -2741,7 +2756,8 @@ BEGIN
                             (x.value OPERATOR(pg_catalog.->>) 'requires_consent')::boolean AS requires_consent,
                             (x.value OPERATOR(pg_catalog.->>) 'third_party')::boolean AS third_party,
                             x.value OPERATOR(pg_catalog.->>) 'description' AS description
-                       FROM jsonb_each(purps) x),
+                       FROM jsonb_each(purps) x
+                      WHERE NOT x.value OPERATOR(pg_catalog.?) 'builtin'),
                  t AS (SELECT d.*, 0 AS depth FROM d WHERE d.parent IS NULL OR NOT purps OPERATOR(pg_catalog.?) d.parent
                        UNION ALL
                        SELECT d.*, t.depth OPERATOR(pg_catalog.+) 1 FROM d JOIN t ON d.parent OPERATOR(pg_catalog.=) t.name)
@@ -2766,7 +2782,7 @@ BEGIN
 
         -- allowances of the document's purposes: exactly the document's
         FOR r IN DELETE FROM privacy_guard.allowances al
-                  WHERE purps OPERATOR(pg_catalog.?) al.purpose
+                  WHERE (purps OPERATOR(pg_catalog.?) al.purpose OR al.purpose OPERATOR(pg_catalog.=) 'incident_response')
                     AND NOT allows OPERATOR(pg_catalog.@>) jsonb_build_array(jsonb_build_object('purpose', al.purpose, 'category', al.category))
               RETURNING al.purpose, al.category LOOP
             removed := removed OPERATOR(pg_catalog.||) format('allowance %s: %s', r.purpose, r.category);
@@ -3078,7 +3094,13 @@ BEGIN
             'audit_trail', jsonb_build_object(
                 'records', (SELECT count(*) FROM privacy_guard.audit_records),
                 'hash_chain', 'SHA-256',
-                'intact', intact)))
+                'intact', intact),
+            'collection_guard', current_setting('privacy_guard.collection_guard'),
+            'incidents', (SELECT jsonb_build_object(
+                              'open', count(*) FILTER (WHERE i.kind OPERATOR(pg_catalog.=) 'report' AND i.closed_at IS NULL),
+                              'closed', count(*) FILTER (WHERE i.kind OPERATOR(pg_catalog.=) 'report' AND i.closed_at IS NOT NULL),
+                              'lockdown_since', privacy_guard.lockdown_since())
+                            FROM privacy_guard.incident_log i)))
       INTO rec;
     RETURN rec;
 END
@@ -3221,7 +3243,13 @@ BEGIN
         format('audit trail: %s records, %s hash chain, %s', t OPERATOR(pg_catalog.#>>) '{audit_trail,records}',
                t OPERATOR(pg_catalog.#>>) '{audit_trail,hash_chain}',
                CASE t OPERATOR(pg_catalog.#>>) '{audit_trail,intact}' WHEN 'true' THEN 'intact' WHEN 'false' THEN 'BROKEN'
-                    ELSE 'not verified (verify_audit() runs at READ COMMITTED)' END)];
+                    ELSE 'not verified (verify_audit() runs at READ COMMITTED)' END),
+        format('collection guard: %s on new columns whose names suggest personal data',
+               t OPERATOR(pg_catalog.#>>) '{collection_guard}'),
+        format('incidents: %s open, %s closed; %s', t OPERATOR(pg_catalog.#>>) '{incidents,open}',
+               t OPERATOR(pg_catalog.#>>) '{incidents,closed}',
+               CASE WHEN t OPERATOR(pg_catalog.#>>) '{incidents,lockdown_since}' IS NULL THEN 'no lockdown in force'
+                    ELSE 'LOCKDOWN in force: only incident_response reveals' END)];
     RETURN array_to_string(lines, E'\n');
 END
 $fn$;

@@ -167,30 +167,37 @@ SELECT try_load(jsonb_set(:'fx', '{categories,3,sensitivity}', 'true'));
 SELECT try_load(jsonb_set(:'fx', '{categories,10,mask}', '"scramble"'));
 SELECT try_load(jsonb_set(:'fx', '{categories,10,description}', '5'));
 -- purposes
-SELECT try_load(jsonb_set(:'fx', '{purposes,3}', '[]'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,requires_consnet}', 'true'));
-SELECT try_load(:'fx'::jsonb #- '{purposes,3,name}');
+SELECT try_load(jsonb_set(:'fx', '{purposes,4}', '[]'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,requires_consnet}', 'true'));
+SELECT try_load(:'fx'::jsonb #- '{purposes,4,name}');
 SELECT try_load(jsonb_insert(:'fx', '{purposes,-1}', '{"name": "Bad Name"}', true));
 SELECT try_load(jsonb_insert(:'fx', '{purposes,-1}', '{"name": "support"}', true));
 SELECT try_load(jsonb_insert(:'fx', '{purposes,-1}', '{"name": "subject_access"}', true));
-SELECT try_load(jsonb_insert(:'fx', '{purposes,-1}', '{"name": "incident_response"}', true));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,parent}', '"nope"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,parent}', '["support"]'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,parent}', '"subject_access"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,parent}', '"profile"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,2,parent}', '"delivery"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,requires_consent}', '"yes"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,third_party}', 'true'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow}', '{}'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1}', '"browsing"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,levle}', '"full"'));
-SELECT try_load(:'fx'::jsonb #- '{purposes,3,allow,1,category}');
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,category}', '"helth"'));
-SELECT privacy_guard.load_policy(jsonb_set(:'fx', '{purposes,3,allow,1,category}', '"helth"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,category}', '"health"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,category}', '"birth"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,level}', '"everything"'));
-SELECT try_load(jsonb_set(:'fx', '{purposes,3,allow,1,level}', 'null'));
+-- incident_response is built in: a document sets only what it sees
+SELECT try_load(jsonb_set(:'fx', '{purposes,1,parent}', '"support"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,1,requires_consent}', 'true'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,1,description}', '"mine now"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,1,allow}', '[{"category": "contact", "level": "masked"}]'));
+SELECT level FROM privacy_guard.allowances WHERE purpose = 'incident_response';
+SELECT try_load(:'fx');
+SELECT count(*) FROM privacy_guard.allowances WHERE purpose = 'incident_response';
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,parent}', '"nope"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,parent}', '["support"]'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,parent}', '"subject_access"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,parent}', '"profile"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,3,parent}', '"delivery"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,requires_consent}', '"yes"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,third_party}', 'true'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow}', '{}'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1}', '"browsing"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,levle}', '"full"'));
+SELECT try_load(:'fx'::jsonb #- '{purposes,4,allow,1,category}');
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,category}', '"helth"'));
+SELECT privacy_guard.load_policy(jsonb_set(:'fx', '{purposes,4,allow,1,category}', '"helth"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,category}', '"health"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,category}', '"birth"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,level}', '"everything"'));
+SELECT try_load(jsonb_set(:'fx', '{purposes,4,allow,1,level}', 'null'));
 -- a category that becomes prohibited while a purpose allows it
 SELECT try_load(jsonb_set(:'fx', '{categories,1,sensitivity}', '"prohibited"'));
 -- grants
@@ -275,6 +282,8 @@ SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_c
 -- the example policy of POLICY.md loads (its roles created first), and is
 -- what export gives back
 CREATE ROLE order_clerk;
+CREATE ROLE security_officer;
+CREATE ROLE shop_app;
 \set shop `cat :abs_srcdir/../examples/shop_policy.json`
 SELECT jsonb_pretty(privacy_guard.load_policy(:'shop')->'removed') AS removed;
 SELECT privacy_guard.export_policy() = :'shop'::jsonb AS example_is_canonical;
@@ -284,7 +293,7 @@ SELECT privacy_guard.protect('orders', 'note', 'health', 'customer_id');
 SELECT p FROM jsonb_array_elements(privacy_guard.export_policy()->'purposes') p WHERE p->>'third_party' = 'true';
 SELECT privacy_guard.load_policy(:'fx')->'changes' AS changes;
 SELECT privacy_guard.export_policy()::text = :'fx' AS identical;
-DROP ROLE order_clerk;
+DROP ROLE order_clerk, security_officer, shop_app;
 
 -- the record of processing activities, for the fixture's policy
 SELECT privacy_guard.audit_flush();
