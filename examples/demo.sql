@@ -30,7 +30,7 @@ SELECT string_agg(name, ', ' ORDER BY name) AS "prohibited: never collected"
 BEGIN;
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE, phone text);
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers (id), sku text NOT NULL,
-                     total numeric(10, 2) NOT NULL, address text NOT NULL, placed_at timestamptz NOT NULL);
+                     total numeric(10, 2) NOT NULL, address text, placed_at timestamptz NOT NULL);
 CREATE TABLE page_views (customer_id int NOT NULL REFERENCES customers (id), url text NOT NULL, at timestamptz NOT NULL);
 INSERT INTO customers VALUES
     (1, 'Ada Lovelace', 'ada@example.com', '+44 20 7946 0001'),
@@ -144,7 +144,7 @@ SELECT current_date - g, 'reader' || g || '@example.org', '+44 7700 900' || lpad
        'SKU-' || (10000 + g)
   FROM generate_series(1, 40) g;
 SELECT tbl AS "table", col AS "column", suspected, hits, sampled, protected
-  FROM privacy_guard.scan(1000) ORDER BY 1::text, 2;
+  FROM privacy_guard.scan(1000) ORDER BY protected, tbl::text, col;
 DROP TABLE newsletter_import;
 
 \echo
@@ -152,7 +152,11 @@ DROP TABLE newsletter_import;
 CREATE TABLE customers_backup AS SELECT * FROM customers;   -- a copy made before the erasure
 GRANT SELECT ON customers_backup TO support_agent;
 SET ROLE shop_app;
-SELECT jsonb_pretty(privacy_guard.subject_export('2') - 'exported_at') AS "export of customer 2";
+SELECT privacy_guard.subject_export('2') AS export \gset
+RESET ROLE;
+SELECT t.key AS "exported from", jsonb_array_length(t.value) AS rows, t.value->0 AS "first row"
+  FROM jsonb_each((:'export'::jsonb)->'data') t ORDER BY 1;
+SET ROLE shop_app;
 SELECT privacy_guard.request_erasure('2', 'asked by e-mail') AS request \gset
 RESET ROLE;
 SELECT id, subject, status, due_at::date AS due FROM privacy_guard.erasure_requests;
@@ -168,8 +172,12 @@ SELECT id, privacy_guard.reveal(name) AS name, privacy_guard.reveal(email) AS em
   FROM customers_backup ORDER BY id;
 RESET ROLE;
 \echo '   the certificate, tied into the audit chain:'
-SELECT jsonb_pretty(c - 'audit_record') AS certificate
+SELECT c #>> '{certificate,subject}' AS subject, c #>> '{certificate,data_key,destroyed}' AS data_key,
+       c #>> '{certificate,on_time}' AS on_time, left(c ->> 'certificate_sha256', 16) || '...' AS sha256,
+       c #>> '{audit_record,id}' AS audit_record
   FROM privacy_guard.erasure_certificate(:request) c;
+SELECT t.* FROM privacy_guard.erasure_certificate(:request) c,
+       jsonb_to_recordset(c #> '{certificate,tables}') AS t("table" text, action text, rows int);
 
 \echo
 \echo '== 14. Customer 4 reports a suspected leak: the investigation starts from the audit trail'
@@ -197,5 +205,17 @@ SELECT privacy_guard.close_incident(:incident, 'no leak found') \gset
 SELECT id, kind, status, description FROM privacy_guard.incidents ORDER BY id;
 
 \echo
-\echo '== 16. The record of processing activities, read from what the database enforces'
-SELECT privacy_guard.processing_record_text();
+\echo '== 16. The record of processing activities, read from what the database enforces (excerpt)'
+\pset format unaligned
+\pset tuples_only on
+WITH l AS (SELECT line, n FROM regexp_split_to_table(privacy_guard.processing_record_text(), E'\n')
+                                WITH ORDINALITY AS l(line, n)),
+     -- a part starts at each blank line, purpose and category
+     p AS (SELECT line, n, count(*) FILTER (WHERE line = '' OR line ~ '^(purpose|category) ') OVER (ORDER BY n) AS part
+             FROM l)
+SELECT line FROM p
+ WHERE n <= 4 OR part IN (SELECT part FROM p WHERE line LIKE 'purpose delivery:%'
+                                               OR line = 'TECHNICAL AND ORGANISATIONAL MEASURES')
+ ORDER BY n;
+\pset tuples_only off
+\pset format aligned
