@@ -5,11 +5,13 @@
 #   BENCH_ROWS     customers (= data subjects) for reveal/write (100000)
 #   PROTECT_ROWS   rows for the protect() run (1000000; 0 skips it)
 #   ERASE_CUSTOMERS  customer counts for the erasure runs ("10000 1000000"; "" skips)
+#   SCAN_ROWS      rows of the table scan() samples (2000000; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
 protect_rows=${PROTECT_ROWS:-1000000}
 erase_customers=${ERASE_CUSTOMERS-10000 1000000}
+scan_rows=${SCAN_ROWS:-2000000}
 
 . scripts/common.sh
 prepare
@@ -33,3 +35,7 @@ for n in $erase_customers; do
 	echo "== erasure of one subject among $n customers (two orders each)"
 	server_psql -v ON_ERROR_STOP=1 -v customers="$n" -f - <bench/erasure.sql
 done
+if [ "$scan_rows" -gt 0 ]; then
+	echo "== discovery: scan(1000) on a table of $scan_rows rows"
+	server_psql -v ON_ERROR_STOP=1 -v scan_rows="$scan_rows" -f - <bench/scan.sql
+fi
