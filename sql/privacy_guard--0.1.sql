@@ -741,16 +741,17 @@ CREATE EVENT TRIGGER privacy_guard_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION privacy_guard.forget_dropped_tables();
 
 -- The collection guard (src/collection.c): a new column whose name suggests
--- personal data, and that is not protected, gets a warning, or with
--- privacy_guard.collection_guard = error is refused at commit (and at once
--- for the special categories the policy never collects).
+-- personal data, and that is not protected, gets a warning at commit, or
+-- with privacy_guard.collection_guard = error is refused then (and at the
+-- end of the command for the special categories the policy never collects).
+-- New columns are seen as they are created; this trigger looks at them at
+-- the end of each command, and at columns renamed or retyped.
 CREATE FUNCTION privacy_guard.collection_guard() RETURNS event_trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_collection_guard';
 REVOKE ALL ON FUNCTION privacy_guard.collection_guard() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.collection_guard() IS
     'event trigger: new columns whose names suggest personal data must be protected';
 CREATE EVENT TRIGGER privacy_guard_collection_guard ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
     EXECUTE FUNCTION privacy_guard.collection_guard();
 
 CREATE VIEW privacy_guard.protected_columns AS
@@ -821,7 +822,7 @@ COMMENT ON FUNCTION privacy_guard.scan_audit(integer, integer, integer, integer,
 -- dropped meanwhile, or refused by row security is skipped and counted.
 CREATE FUNCTION privacy_guard.scan(sample_rows integer DEFAULT 1000)
 RETURNS TABLE (tbl regclass, col name, suspected text, hits integer, sampled integer, protected boolean)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET lock_timeout = '2s' AS $fn$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET lock_timeout = '2s' SET row_security = off AS $fn$
 DECLARE
     rel record;
     att record;
@@ -1500,18 +1501,28 @@ CREATE FUNCTION privacy_guard.lockdown(reason text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     since timestamptz;
+    was_locked boolean;
     incident bigint;
 BEGIN
     IF reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'a lockdown needs a reason'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Name the incident that calls for it.';
     END IF;
+    was_locked := privacy_guard.lockdown_since() IS NOT NULL;
     since := privacy_guard.lockdown_engage(reason);
-    -- one writer of lockdown rows at a time; the lockdown is already in force
-    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;
+    -- one lockdown() or lift_lockdown() at a time (the lockdown is in force
+    -- meanwhile); then engage again: a lift that committed while this one
+    -- waited must not leave it recorded but not in force
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy_guard.lockdown'));
+    was_locked := was_locked AND privacy_guard.lockdown_since() IS NOT NULL;
+    since := privacy_guard.lockdown_engage(reason);
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
      WHERE i.kind OPERATOR(pg_catalog.=) 'lockdown' AND i.closed_at IS NULL;
     IF FOUND THEN
+        IF NOT was_locked THEN
+            -- its row came back with a dump, or its lift rolled back: in force again now
+            PERFORM privacy_guard.audit_event('lockdown', 'started', pg_catalog.format('incident %s: %s', incident, reason), NULL);
+        END IF;
         RAISE NOTICE 'a lockdown is already in force (incident %)', incident;
         RETURN incident;
     END IF;
@@ -1532,7 +1543,7 @@ DECLARE
     in_force boolean;
     incident bigint;
 BEGIN
-    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy_guard.lockdown'));
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
      WHERE i.kind OPERATOR(pg_catalog.=) 'lockdown' AND i.closed_at IS NULL;
     -- audited when it takes effect, at commit

@@ -3,49 +3,55 @@
  *	  The collection guard: a new column whose name suggests personal data
  *	  must be protected.
  *
- * An event trigger at the end of CREATE TABLE, CREATE TABLE AS, SELECT
- * INTO and ALTER TABLE (ADD COLUMN, RENAME COLUMN) looks at the new
- * columns' names with privacy_guard.name_suggests().  A name that suggests
- * personal data in a column that is not protected (not of an encrypted_*
- * type) is, by privacy_guard.collection_guard:
+ * Every column that comes into being (a new table of any kind that holds
+ * rows: CREATE TABLE in any form, CREATE TABLE AS, SELECT INTO, CREATE
+ * MATERIALIZED VIEW, typed tables; ALTER TABLE ... ADD COLUMN, also when
+ * ALTER TYPE ... ADD ATTRIBUTE CASCADE adds it) is seen by an object access
+ * hook; a column renamed or given another type by ALTER TABLE is seen by
+ * the event trigger at the end of the command.  A column whose name
+ * suggests personal data (DiscoverNameSuggests) and that is not protected
+ * (not of one of the encrypted_* types, nor the bytea blind index beside
+ * one) gets, by privacy_guard.collection_guard:
  *
- *	 warn	a WARNING naming the column and the category it suggests, when
- *			the transaction commits, unless protect() has converted the
- *			column by then;
+ *	 warn	a WARNING when the transaction commits, unless protect() has
+ *			converted the column by then;
  *	 error	refused when the transaction commits unless protect() has
  *			converted the column by then (so CREATE TABLE and protect() go
  *			together in one transaction);
  *	 off	nothing.
  *
  * A name that suggests one of the special categories the policy never
- * collects (health, religion...) gets its warning, or error, at once.
+ * collects (health, religion...) gets its warning, or error, at the end of
+ * the command.
  *
- * The setting is superuser-only: the roles it guards cannot turn it off.
+ * The guard catches accidents, not a table owner set on storing personal
+ * data under a neutral name.  The setting is superuser-only: the roles it
+ * guards cannot turn it off.  Binary upgrades and CREATE EXTENSION are not
+ * checked.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "parser/parse_func.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 #include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "access/table.h"
 
 #include "collection.h"
+#include "discover.h"
 
 typedef enum CollectionGuard
 {
@@ -63,7 +69,14 @@ static const struct config_enum_entry guard_options[] = {
 
 static int	collection_guard = GUARD_WARN;
 
-/* A suspect column to check again at commit (error mode). */
+/* A new column (attnum), or every column of a new relation (0). */
+typedef struct NewColumn
+{
+	Oid			relid;
+	AttrNumber	attnum;
+} NewColumn;
+
+/* A suspect column to check again at commit. */
 typedef struct Suspect
 {
 	Oid			relid;
@@ -72,122 +85,92 @@ typedef struct Suspect
 	char		label[NAMEDATALEN];
 } Suspect;
 
-static List *suspects = NIL;	/* in TopTransactionContext */
+/* both in TopTransactionContext */
+static List *new_columns = NIL;
+static List *suspects = NIL;
 
-/* The SQL function name(colname name) -> text, or InvalidOid. */
-static Oid
-lookup_function(const char *name, int nargs, Oid argtype)
-{
-	Oid			argtypes[1] = {argtype};
+static object_access_hook_type prev_object_access_hook = NULL;
 
-	return LookupFuncName(list_make2(makeString("privacy_guard"), makeString(pstrdup(name))),
-						  nargs, argtypes, true);
-}
-
-/* The category a column name suggests, or NULL. */
-static char *
-name_suggests(Oid fn, const char *attname)
-{
-	NameData	n;
-	LOCAL_FCINFO(fcinfo, 1);
-	FmgrInfo	flinfo;
-	Datum		d;
-
-	namestrcpy(&n, attname);
-	fmgr_info(fn, &flinfo);
-	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = NameGetDatum(&n);
-	fcinfo->args[0].isnull = false;
-	d = FunctionCallInvoke(fcinfo);
-	return fcinfo->isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* Is the label one of the special categories the policy never collects? */
 static bool
-is_special(const char *label)
+guard_active(void)
 {
-	Oid			fn = lookup_function("special_categories", 0, InvalidOid);
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
+	return collection_guard != GUARD_OFF && !creating_extension && !IsBinaryUpgrade;
+}
 
-	if (!OidIsValid(fn))
-		return false;
-	arr = DatumGetArrayTypeP(OidFunctionCall0Coll(fn, InvalidOid));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), label) == 0)
-			return true;
-	return false;
+/* Is the type one of privacy_guard's encrypted_* types? */
+static bool
+is_encrypted_type(Oid typid, Oid nsp)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	bool		ours = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
+
+		ours = t->typnamespace == nsp && t->typtype == TYPTYPE_BASE &&
+			strncmp(NameStr(t->typname), "encrypted_", 10) == 0;
+		ReleaseSysCache(tup);
+	}
+	return ours;
+}
+
+/* The type of a column, or InvalidOid if it does not exist. */
+static Oid
+column_type(Oid relid, const char *attname)
+{
+	HeapTuple	tup = SearchSysCacheAttName(relid, attname);
+	Oid			typid;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	typid = ((Form_pg_attribute) GETSTRUCT(tup))->atttypid;
+	ReleaseSysCache(tup);
+	return typid;
 }
 
 /*
- * Is the column protected: of one of privacy_guard's types, or the blind
- * index protect() keeps beside a column (<col>_bidx)?  Also false when the
- * column no longer exists.
+ * Is the column protected: of one of the encrypted_* types, or the bytea
+ * blind index protect() keeps beside one (<col>_bidx)?  *exists says
+ * whether the column is there at all.
  */
 static bool
-column_state(Oid relid, const char *attname, bool *exists)
+column_protected(Oid relid, const char *attname, bool *exists)
 {
-	HeapTuple	tup;
-	Form_pg_attribute att;
-	Oid			nsp;
+	Oid			nsp = get_namespace_oid("privacy_guard", true);
+	Oid			typid = column_type(relid, attname);
 	size_t		len = strlen(attname);
 
-	*exists = false;
-	tup = SearchSysCacheAttName(relid, attname);
-	if (!HeapTupleIsValid(tup))
+	*exists = OidIsValid(typid);
+	if (!*exists || !OidIsValid(nsp))
 		return false;
-	att = (Form_pg_attribute) GETSTRUCT(tup);
-	*exists = true;
-	nsp = get_namespace_oid("privacy_guard", true);
-	if (OidIsValid(nsp))
-	{
-		HeapTuple	typ = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
-
-		if (HeapTupleIsValid(typ))
-		{
-			bool		ours = ((Form_pg_type) GETSTRUCT(typ))->typnamespace == nsp;
-
-			ReleaseSysCache(typ);
-			if (ours)
-			{
-				ReleaseSysCache(tup);
-				return true;
-			}
-		}
-	}
-	ReleaseSysCache(tup);
-	if (len > 5 && strcmp(attname + len - 5, "_bidx") == 0)
+	if (is_encrypted_type(typid, nsp))
+		return true;
+	if (typid == BYTEAOID && len > 5 && strcmp(attname + len - 5, "_bidx") == 0)
 	{
 		char	   *sibling = pnstrdup(attname, len - 5);
+		Oid			sibtype = column_type(relid, sibling);
 
-		tup = SearchSysCacheAttName(relid, sibling);
-		if (HeapTupleIsValid(tup))
-		{
-			ReleaseSysCache(tup);
-			return true;
-		}
+		return OidIsValid(sibtype) && is_encrypted_type(sibtype, nsp);
 	}
 	return false;
 }
 
-/* Look at one new column. */
+/* Look at one column now that its command has ended. */
 static void
-check_column(Oid fn, Oid relid, const char *attname)
+check_column(Oid relid, const char *attname)
 {
-	char	   *label;
+	const char *label;
 	bool		exists;
 	MemoryContext old;
 	Suspect    *s;
 
-	if (column_state(relid, attname, &exists) || !exists)
+	if (column_protected(relid, attname, &exists) || !exists)
 		return;
-	label = name_suggests(fn, attname);
+	label = DiscoverNameSuggests(attname);
 	if (label == NULL)
 		return;
-	if (is_special(label))
+	if (DiscoverLabelIsSpecial(label))
 		ereport(collection_guard == GUARD_ERROR ? ERROR : WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("column \"%s\" of table %s suggests %s data, which the policy never collects",
@@ -207,44 +190,77 @@ check_column(Oid fn, Oid relid, const char *attname)
 	}
 }
 
-/* Every column of a new table. */
-static void
-check_table(Oid fn, Oid relid)
+/* Does a relation of this kind, outside the extension's schema, hold collected rows? */
+static bool
+collects(Oid relid)
 {
-	Relation	rel;
-	TupleDesc	desc;
-	List	   *names = NIL;
-	ListCell   *lc;
+	char		kind = get_rel_relkind(relid);
 
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped)
-			names = lappend(names, pstrdup(NameStr(att->attname)));
-	}
-	table_close(rel, AccessShareLock);
-	foreach(lc, names)
-		check_column(fn, relid, lfirst(lc));
+	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE &&
+		kind != RELKIND_FOREIGN_TABLE && kind != RELKIND_MATVIEW)
+		return false;
+	return get_rel_namespace(relid) != get_namespace_oid("privacy_guard", true);
 }
 
-static Oid
-table_of(RangeVar *rv)
+/* Check the columns that came into being since the last look. */
+static void
+check_new_columns(void)
 {
-	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	char		kind;
+	List	   *pending = new_columns;
+	ListCell   *lc;
 
-	if (!OidIsValid(relid))
-		return InvalidOid;
-	kind = get_rel_relkind(relid);
-	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
-		return InvalidOid;
-	/* the extension's own tables are not collection */
-	if (get_rel_namespace(relid) == get_namespace_oid("privacy_guard", true))
-		return InvalidOid;
-	return relid;
+	new_columns = NIL;
+	foreach(lc, pending)
+	{
+		NewColumn  *nc = lfirst(lc);
+		HeapTuple	tup;
+
+		if (!collects(nc->relid))
+			continue;			/* gone, or not a table */
+		if (nc->attnum > 0)
+		{
+			char	   *attname = get_attname(nc->relid, nc->attnum, true);
+
+			if (attname != NULL)
+				check_column(nc->relid, attname);
+			continue;
+		}
+		for (AttrNumber a = 1;; a++)
+		{
+			Form_pg_attribute att;
+			char		attname[NAMEDATALEN];
+			bool		dropped;
+
+			tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(nc->relid), Int16GetDatum(a));
+			if (!HeapTupleIsValid(tup))
+				break;
+			att = (Form_pg_attribute) GETSTRUCT(tup);
+			strlcpy(attname, NameStr(att->attname), sizeof(attname));
+			dropped = att->attisdropped;
+			ReleaseSysCache(tup);
+			if (!dropped)
+				check_column(nc->relid, attname);
+		}
+	}
+}
+
+/* Note every relation and column created; they are looked at later. */
+static void
+collection_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_POST_CREATE && classId == RelationRelationId && guard_active())
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		NewColumn  *nc = palloc(sizeof(NewColumn));
+
+		nc->relid = objectId;
+		nc->attnum = (AttrNumber) subId;
+		new_columns = lappend(new_columns, nc);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 PG_FUNCTION_INFO_V1(pguard_collection_guard);
@@ -253,66 +269,49 @@ PG_FUNCTION_INFO_V1(pguard_collection_guard);
 Datum
 pguard_collection_guard(PG_FUNCTION_ARGS)
 {
-	EventTriggerData *trig;
 	Node	   *stmt;
-	Oid			fn;
 	Oid			relid;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("collection_guard() must be called as an event trigger")));
-	if (collection_guard == GUARD_OFF || creating_extension)
-		PG_RETURN_VOID();
-	fn = lookup_function("name_suggests", 1, NAMEOID);
-	if (!OidIsValid(fn))
-		PG_RETURN_VOID();
-
-	trig = (EventTriggerData *) fcinfo->context;
-	stmt = trig->parsetree;
-	switch (nodeTag(stmt))
+	if (!guard_active())
 	{
-		case T_CreateStmt:
-			if (OidIsValid(relid = table_of(((CreateStmt *) stmt)->relation)))
-				check_table(fn, relid);
-			break;
-		case T_CreateTableAsStmt:
-			if (((CreateTableAsStmt *) stmt)->objtype == OBJECT_TABLE &&
-				OidIsValid(relid = table_of(((CreateTableAsStmt *) stmt)->into->rel)))
-				check_table(fn, relid);
-			break;
-		case T_AlterTableStmt:
-			{
-				AlterTableStmt *at = (AlterTableStmt *) stmt;
-				ListCell   *lc;
+		new_columns = NIL;
+		PG_RETURN_VOID();
+	}
+	check_new_columns();
 
-				if (!OidIsValid(relid = table_of(at->relation)))
-					break;
-				foreach(lc, at->cmds)
-				{
-					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+	/* columns renamed, or given another type */
+	stmt = ((EventTriggerData *) fcinfo->context)->parsetree;
+	if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *rs = (RenameStmt *) stmt;
 
-					if (cmd->subtype == AT_AddColumn)
-						check_column(fn, relid, castNode(ColumnDef, cmd->def)->colname);
-				}
-			}
-			break;
-		case T_RenameStmt:
-			{
-				RenameStmt *rs = (RenameStmt *) stmt;
+		if (rs->renameType == OBJECT_COLUMN && rs->relation != NULL &&
+			OidIsValid(relid = RangeVarGetRelid(rs->relation, NoLock, true)) && collects(relid))
+			check_column(relid, rs->newname);
+	}
+	else if (IsA(stmt, AlterTableStmt))
+	{
+		AlterTableStmt *at = (AlterTableStmt *) stmt;
+		ListCell   *lc;
 
-				if (rs->renameType == OBJECT_COLUMN && rs->relation != NULL &&
-					OidIsValid(relid = table_of(rs->relation)))
-					check_column(fn, relid, rs->newname);
-			}
-			break;
-		default:
-			break;
+		if (!OidIsValid(relid = RangeVarGetRelid(at->relation, NoLock, true)) || !collects(relid))
+			PG_RETURN_VOID();
+		foreach(lc, at->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AlterColumnType && cmd->name != NULL)
+				check_column(relid, cmd->name);
+		}
 	}
 	PG_RETURN_VOID();
 }
 
-/* Error mode: every suspect column must be protected (or gone) by commit. */
+/* Every suspect column must be protected (or gone) by commit. */
 static void
 collection_xact_callback(XactEvent event, void *arg)
 {
@@ -321,16 +320,21 @@ collection_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			{
-				List	   *pending = suspects;
+				List	   *pending;
 				ListCell   *lc;
 
+				/* columns made by commands no event trigger saw (EXPLAIN ANALYZE ...) */
+				if (guard_active())
+					check_new_columns();
+				new_columns = NIL;
+				pending = suspects;
 				suspects = NIL;
 				foreach(lc, pending)
 				{
 					Suspect    *s = lfirst(lc);
 					bool		exists;
 
-					if (column_state(s->relid, s->attname, &exists) || !exists)
+					if (column_protected(s->relid, s->attname, &exists) || !exists)
 						continue;
 					if (s->refuse)
 						ereport(ERROR,
@@ -352,7 +356,7 @@ collection_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			suspects = NIL;		/* TopTransactionContext is going away */
+			new_columns = suspects = NIL;	/* TopTransactionContext is going away */
 			break;
 		default:
 			break;
@@ -364,13 +368,15 @@ CollectionInit(void)
 {
 	DefineCustomEnumVariable("privacy_guard.collection_guard",
 							 "What to do when a new column's name suggests personal data and it is not protected.",
-							 "warn: a warning; error: refuse unless protected by commit, "
-							 "and at once for special categories; off: nothing.",
+							 "warn: a warning at commit; error: refused at commit unless protected by then; "
+							 "special categories at once; off: nothing.",
 							 &collection_guard,
 							 GUARD_WARN,
 							 guard_options,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = collection_object_access;
 	RegisterXactCallback(collection_xact_callback, NULL);
 }

@@ -778,6 +778,28 @@ label_is_special(const char *label)
 	return false;
 }
 
+/* Is the label one of the special categories the policy never collects? */
+bool
+DiscoverLabelIsSpecial(const char *label)
+{
+	return label_is_special(label);
+}
+
+/* Is the label one that scan() reports: a value's or a name's? */
+static bool
+label_is_known(const char *label)
+{
+	static const char *const value_labels[] = {"email", "phone", "card", "iban", NULL};
+
+	for (int i = 0; value_labels[i] != NULL; i++)
+		if (strcmp(value_labels[i], label) == 0)
+			return true;
+	for (int r = 0; r < lengthof(name_rules); r++)
+		if (strcmp(name_rules[r].label, label) == 0)
+			return true;
+	return false;
+}
+
 /* The category a column's name suggests, or NULL. */
 const char *
 DiscoverNameSuggests(const char *name)
@@ -839,6 +861,7 @@ pguard_scan_audit_finding(PG_FUNCTION_ARGS)
 	char	   *nsp;
 	char	   *rel;
 	char	   *detail;
+	char	   *label;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(5))
 		elog(ERROR, "scan_audit_finding() needs a table, a column, a category and protected");
@@ -855,12 +878,23 @@ pguard_scan_audit_finding(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for column \"%s\" of relation \"%s\"", col, rel)));
+	/* what scan() can find, nothing else: the trail is no notepad */
+	label = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!label_is_known(label))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown category label for a scan finding")));
+	if (PG_ARGISNULL(3) != PG_ARGISNULL(4) ||
+		(!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 1 || PG_GETARG_INT32(4) < PG_GETARG_INT32(3))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a scan finding needs 1 <= hits <= sampled, or neither")));
 	nsp = get_namespace_name(get_rel_namespace(relid));
 	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		detail = pstrdup("by column name");
 	else
 		detail = psprintf("by value: %d of %d sampled values", PG_GETARG_INT32(3), PG_GETARG_INT32(4));
-	AuditRecordColumn("scan_finding", text_to_cstring(PG_GETARG_TEXT_PP(2)),
+	AuditRecordColumn("scan_finding", label,
 					  quote_qualified_identifier(nsp, rel), col,
 					  PG_GETARG_BOOL(5) ? "protected" : "unprotected", detail);
 	PG_RETURN_VOID();
@@ -878,8 +912,10 @@ pguard_scan_audit(PG_FUNCTION_ARGS)
 	char	   *detail;
 
 	for (int i = 0; i < 5; i++)
-		if (PG_ARGISNULL(i))
-			elog(ERROR, "scan_audit() needs every count");
+		if (PG_ARGISNULL(i) || PG_GETARG_INT32(i) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("scan_audit() needs every count, none negative")));
 	detail = psprintf("sample_rows %d: %d tables sampled, %d not readable or skipped, %d findings, %d unprotected",
 					  PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT32(2),
 					  PG_GETARG_INT32(3), PG_GETARG_INT32(4));

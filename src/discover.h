@@ -10,5 +10,6 @@
 
 extern const char *DiscoverClassifyValue(const char *s, int len);
 extern const char *DiscoverNameSuggests(const char *name);
+extern bool DiscoverLabelIsSpecial(const char *label);
 
 #endif

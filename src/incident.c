@@ -342,9 +342,11 @@ pguard_lockdown_engage(PG_FUNCTION_ARGS)
 	FILE	   *f;
 
 	require_internal("lockdown_engage");
-	/* a lift asked for earlier in this transaction no longer applies */
-	lift_subid = InvalidSubTransactionId;
-	settle_record(&lift_record, false);
+	if (lift_subid != InvalidSubTransactionId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot start a lockdown in the transaction that lifts it"),
+				 errhint("Commit or roll back the lift first.")));
 	if (engaged_subid == InvalidSubTransactionId && undo_record == NULL)
 		undo_record = AuditPrepareAs(GetOuterUserId(), "lockdown", "rolled back",
 									 PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));

@@ -44,6 +44,23 @@ ROLLBACK;
 CREATE TABLE privacy_guard.my_emails (email text);
 DROP TABLE privacy_guard.my_emails;
 
+-- other ways columns come into being, or stop being protected
+CREATE MATERIALIZED VIEW member_emails AS SELECT id, email FROM members;
+CREATE TYPE contact_card AS (nick text);
+CREATE TABLE cards OF contact_card;
+ALTER TYPE contact_card ADD ATTRIBUTE mobile_phone text CASCADE;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE explained AS SELECT 1 AS id, 'x' AS email;
+CREATE SCHEMA crm CREATE TABLE contacts (id int, phone_number text);
+ALTER TABLE notes ALTER COLUMN email TYPE text USING NULL;
+-- only the encrypted_* types protect, and a blind index only beside a protected column
+CREATE TABLE sneaky (id int, email privacy_guard.incident_log, phone_bidx bytea, phone text);
+CREATE TABLE beside (id int, email_bidx text);
+ALTER TABLE accounts ADD COLUMN phone_bidx text;
+DROP TABLE cards, explained, sneaky, beside;
+DROP TYPE contact_card;
+DROP SCHEMA crm CASCADE;
+DROP MATERIALIZED VIEW member_emails;
+
 -- error: refused at commit unless protected by then
 SET privacy_guard.collection_guard = error;
 CREATE TABLE leads (id int PRIMARY KEY, email text);

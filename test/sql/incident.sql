@@ -133,6 +133,14 @@ SELECT privacy_guard.lockdown('drill') IS NOT NULL AS started;
 SELECT privacy_guard.lift_lockdown('drill over');
 COMMIT;
 SELECT privacy_guard.lockdown_since();
+-- a lockdown cannot start in the transaction that lifts one
+SELECT privacy_guard.lockdown('for the lift') IS NOT NULL AS started;
+BEGIN;
+SELECT privacy_guard.lift_lockdown('lifting');
+SELECT privacy_guard.lockdown('and again');
+ROLLBACK;
+SELECT privacy_guard.lockdown_since() IS NOT NULL AS still_locked;
+SELECT privacy_guard.lift_lockdown('done');
 -- a prepared transaction cannot hold a lockdown
 BEGIN;
 SELECT privacy_guard.lockdown('prepared') IS NOT NULL AS started;

@@ -207,6 +207,11 @@ RESET client_min_messages;
 SELECT privacy_guard.scan_audit_finding('scan_test.customers', 'contact', 'email', 1, 1, false);
 SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'phone', 'phone', 1, 1, false);
 SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'email', 5, 5, false);
+-- the trail is no notepad: only scan()'s labels, and counts that make sense
+SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'alice@example.com', 5, 5, false);
+SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'email', 6, 5, false);
+SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'email', 5, NULL, false);
+SELECT privacy_guard.scan_audit(1000, -1, 0, 0, 0);
 RESET ROLE;
 -- the same tables as a superuser: all of them
 SELECT * FROM scan_test.found() WHERE tbl IN ('scan_test.shared', 'scan_test.partial');
@@ -261,6 +266,35 @@ PREPARE TRANSACTION 'scan_busy';
 SELECT * FROM scan_test.found() WHERE tbl = 'scan_test.busy';
 COMMIT PREPARED 'scan_busy';
 SELECT * FROM scan_test.found() WHERE tbl = 'scan_test.busy';
+
+-- a table owner's row-security policy never runs with the scanning role's
+-- rights: the table is skipped (a trap that would record who ran it)
+CREATE ROLE scan_trapper;
+GRANT CREATE, USAGE ON SCHEMA scan_test TO scan_trapper;
+SET ROLE scan_trapper;
+CREATE TABLE scan_test.trap_log (who name);
+CREATE FUNCTION scan_test.trap() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO scan_test.trap_log VALUES (current_user);
+    RETURN true;
+END $$;
+CREATE TABLE scan_test.bait (phone text);
+INSERT INTO scan_test.bait SELECT '+44 20 7946 000' || g FROM generate_series(1, 5) g;
+ALTER TABLE scan_test.bait ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY bait ON scan_test.bait USING (scan_test.trap());
+GRANT SELECT ON scan_test.bait TO PUBLIC;
+GRANT INSERT ON scan_test.trap_log TO PUBLIC;
+RESET ROLE;
+SET ROLE analyst;
+SET client_min_messages = warning;
+SELECT * FROM scan_test.found() WHERE tbl = 'scan_test.bait';
+RESET client_min_messages;
+RESET ROLE;
+SELECT count(*) AS trap_ran FROM scan_test.trap_log;
+DROP TABLE scan_test.bait, scan_test.trap_log;
+DROP FUNCTION scan_test.trap();
+REVOKE ALL ON SCHEMA scan_test FROM scan_trapper;
+DROP ROLE scan_trapper;
 
 -- sample_rows: from 1 to 100000, else 22023 with a hint
 SELECT * FROM privacy_guard.scan(0);
