@@ -2323,6 +2323,28 @@ $fn$;
 COMMENT ON FUNCTION privacy_guard.policy_doc_error(text, text, text, text, text) IS
     'raise an error about a place in a policy document, named by its path';
 
+-- Run one write of a load; its error comes back about the document's
+-- place (and, for a removal, prefixed with what was being removed), with
+-- its SQLSTATE, detail and hint.  The statement is built with %L and %s
+-- of oids only.
+CREATE FUNCTION privacy_guard.policy_doc_run(path text, statement text, what text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    st text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    EXECUTE statement;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    PERFORM privacy_guard.policy_doc_error(path, CASE WHEN what IS NULL THEN msg ELSE what OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) msg END,
+                                           st, hnt, det);
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_run(text, text, text) IS
+    'run one write of load_policy(); its error names the place in the document';
+
 -- "a string", "an array", ... for messages about JSON types.
 CREATE FUNCTION privacy_guard.policy_doc_type(value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -2748,12 +2770,8 @@ BEGIN
                    FROM jsonb_each(cats) x LEFT JOIN privacy_guard.categories c ON c.name OPERATOR(pg_catalog.=) x.key
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            BEGIN
-                PERFORM privacy_guard.define_category(r.name, r.sensitivity, r.mask, r.description);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(format('categories[%s]', r.i), msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(format('categories[%s]', r.i),
+                format('SELECT privacy_guard.define_category(%L, %L, %L, %L)', r.name, r.sensitivity, r.mask, r.description));
             IF r.cur IS NULL THEN
                 added := added OPERATOR(pg_catalog.||) ('category ' OPERATOR(pg_catalog.||) r.name);
             ELSE
@@ -2778,12 +2796,9 @@ BEGIN
                    FROM t LEFT JOIN privacy_guard.purposes p ON p.name OPERATOR(pg_catalog.=) t.name
                   ORDER BY t.depth, t.i LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            BEGIN
-                PERFORM privacy_guard.define_purpose(r.name, r.parent, r.requires_consent, r.third_party, r.description);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(format('purposes[%s]', r.i), msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(format('purposes[%s]', r.i),
+                format('SELECT privacy_guard.define_purpose(%L, %L, %L::boolean, %L::boolean, %L)',
+                       r.name, r.parent, r.requires_consent, r.third_party, r.description));
             IF r.cur IS NULL THEN
                 added := added OPERATOR(pg_catalog.||) ('purpose ' OPERATOR(pg_catalog.||) r.name);
             ELSE
@@ -2802,12 +2817,8 @@ BEGIN
                    LEFT JOIN privacy_guard.allowances al ON al.purpose OPERATOR(pg_catalog.=) x.purpose AND al.category OPERATOR(pg_catalog.=) x.category
                   ORDER BY x.i, x.j LOOP
             CONTINUE WHEN r.cur IS NOT DISTINCT FROM r.level;
-            BEGIN
-                PERFORM privacy_guard.allow(r.purpose, r.category, r.level);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(format('purposes[%s].allow[%s]', r.i, r.j), msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(format('purposes[%s].allow[%s]', r.i, r.j),
+                format('SELECT privacy_guard.allow(%L, %L, %L)', r.purpose, r.category, r.level));
             IF r.cur IS NULL THEN
                 added := added OPERATOR(pg_catalog.||) format('allowance %s: %s', r.purpose, r.category);
             ELSE
@@ -2825,12 +2836,8 @@ BEGIN
         FOR r IN SELECT x.* FROM jsonb_to_recordset(grants) AS x(path text, role oid, rolname text, purpose text)
                   WHERE NOT EXISTS (SELECT FROM privacy_guard.purpose_grants g
                                      WHERE g.role OPERATOR(pg_catalog.=) x.role::regrole AND g.purpose OPERATOR(pg_catalog.=) x.purpose) LOOP
-            BEGIN
-                PERFORM privacy_guard.grant_purpose(r.role::regrole, r.purpose);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(r.path, msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(r.path,
+                format('SELECT privacy_guard.grant_purpose(%s::pg_catalog.oid::pg_catalog.regrole, %L)', r.role, r.purpose));
             added := added OPERATOR(pg_catalog.||) format('grant %s: %s', r.rolname, r.purpose);
         END LOOP;
 
@@ -2865,12 +2872,8 @@ BEGIN
             IF deadline IS NULL THEN
                 DELETE FROM privacy_guard.policy_settings s WHERE s.setting OPERATOR(pg_catalog.=) 'erasure_deadline';
             ELSE
-                BEGIN
-                    PERFORM privacy_guard.set_erasure_deadline(deadline::interval);
-                EXCEPTION WHEN OTHERS THEN
-                    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                    PERFORM privacy_guard.policy_doc_error('erasure_deadline', msg, st, hnt, det);
-                END;
+                PERFORM privacy_guard.policy_doc_run('erasure_deadline',
+                    format('SELECT privacy_guard.set_erasure_deadline(%L::pg_catalog.interval)', deadline));
             END IF;
             changed := changed OPERATOR(pg_catalog.||) 'erasure deadline'::text;
         END IF;
@@ -2887,12 +2890,9 @@ BEGIN
                    FROM jsonb_each(rules) x LEFT JOIN privacy_guard.retention_rules k ON k.tbl::oid OPERATOR(pg_catalog.=) x.key::oid
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            BEGIN
-                PERFORM privacy_guard.set_retention(r.tbl::regclass, r.time_col::name, r.keep::interval, r.action);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(format('retention[%s]', r.i), msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(format('retention[%s]', r.i),
+                format('SELECT privacy_guard.set_retention(%s::pg_catalog.oid::pg_catalog.regclass, %L, %L::pg_catalog.interval, %L)',
+                       r.tbl, r.time_col, r.keep, r.action));
             IF r.cur IS NULL THEN
                 added := added OPERATOR(pg_catalog.||) ('retention ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
             ELSE
@@ -2902,13 +2902,10 @@ BEGIN
         FOR r IN SELECT k.tbl, k.time_col FROM privacy_guard.retention_rules k
                   WHERE NOT rules OPERATOR(pg_catalog.?) k.tbl::oid::text ORDER BY privacy_guard.policy_doc_table_name(k.tbl::oid) LOOP
             tbl_name := privacy_guard.policy_doc_table_name(r.tbl::oid);
-            BEGIN
-                PERFORM privacy_guard.set_retention(r.tbl, r.time_col, NULL, NULL);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error('retention',
-                    format('cannot remove the rule of table %s: %s', tbl_name, msg), st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run('retention',
+                format('SELECT privacy_guard.set_retention(%s::pg_catalog.oid::pg_catalog.regclass, %L, NULL, NULL)',
+                       r.tbl::oid, r.time_col),
+                format('cannot remove the rule of table %s', tbl_name));
             removed := removed OPERATOR(pg_catalog.||) ('retention ' OPERATOR(pg_catalog.||) tbl_name);
         END LOOP;
 
@@ -2923,12 +2920,9 @@ BEGIN
                    FROM jsonb_each(acts) x LEFT JOIN privacy_guard.erasure_actions k ON k.tbl::oid OPERATOR(pg_catalog.=) x.key::oid
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            BEGIN
-                PERFORM privacy_guard.set_erasure_action(r.tbl::regclass, r.action, r.subject_col::name);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error(format('erasure_actions[%s]', r.i), msg, st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run(format('erasure_actions[%s]', r.i),
+                format('SELECT privacy_guard.set_erasure_action(%s::pg_catalog.oid::pg_catalog.regclass, %L, %L)',
+                       r.tbl, r.action, r.subject_col));
             IF r.cur IS NULL THEN
                 added := added OPERATOR(pg_catalog.||) ('erasure action ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
             ELSE
@@ -2938,13 +2932,9 @@ BEGIN
         FOR r IN SELECT k.tbl FROM privacy_guard.erasure_actions k
                   WHERE NOT acts OPERATOR(pg_catalog.?) k.tbl::oid::text ORDER BY privacy_guard.policy_doc_table_name(k.tbl::oid) LOOP
             tbl_name := privacy_guard.policy_doc_table_name(r.tbl::oid);
-            BEGIN
-                PERFORM privacy_guard.check_rule(r.tbl, 'delete', 'erasure');
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-                PERFORM privacy_guard.policy_doc_error('erasure_actions',
-                    format('cannot remove the action of table %s: %s', tbl_name, msg), st, hnt, det);
-            END;
+            PERFORM privacy_guard.policy_doc_run('erasure_actions',
+                format('SELECT privacy_guard.check_rule(%s::pg_catalog.oid::pg_catalog.regclass, ''delete'', ''erasure'')', r.tbl::oid),
+                format('cannot remove the action of table %s', tbl_name));
             DELETE FROM privacy_guard.erasure_actions k WHERE k.tbl OPERATOR(pg_catalog.=) r.tbl;
             removed := removed OPERATOR(pg_catalog.||) ('erasure action ' OPERATOR(pg_catalog.||) tbl_name);
         END LOOP;
@@ -2973,7 +2963,8 @@ COMMENT ON FUNCTION privacy_guard.load_policy(jsonb) IS
 REVOKE ALL ON FUNCTION privacy_guard.policy_doc_builtins(), privacy_guard.policy_doc_error(text, text, text, text, text),
     privacy_guard.policy_doc_type(jsonb), privacy_guard.policy_doc_object(jsonb, text, text, text[]),
     privacy_guard.policy_doc_field(jsonb, text, text, text, boolean, boolean), privacy_guard.policy_doc_table(text, text),
-    privacy_guard.policy_doc_table_name(oid), privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) FROM PUBLIC;
+    privacy_guard.policy_doc_table_name(oid), privacy_guard.policy_doc_run(text, text, text),
+    privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) TO privacy_guard_admin;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy() TO privacy_guard_auditor;
 

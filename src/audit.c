@@ -276,6 +276,38 @@ AuditRecordSubject(const char *event, const char *purpose, const char *category,
 	return AuditRecordAs(GetUserId(), event, purpose, category, outcome, detail, subject);
 }
 
+/* Fill a record with every field an event of this kind can carry. */
+static void
+fill_event(AuditEvent *e, Oid roleid, const char *event, const char *purpose,
+		   const char *category, const char *table, const char *column,
+		   const char *outcome, const char *detail, const char *subject)
+{
+	memset(e, 0, sizeof(AuditEvent));
+	e->kind = AUDIT_RECORD;
+	e->at = GetCurrentTimestamp();
+	fill_identity_as(e, roleid);
+	set_field(e->event, AUDIT_NAME_LEN, event);
+	set_field(e->purpose, AUDIT_NAME_LEN, purpose);
+	set_field(e->category, AUDIT_NAME_LEN, category);
+	set_field(e->table_name, sizeof(e->table_name), table);
+	set_field(e->column_name, sizeof(e->column_name), column);
+	set_field(e->outcome, AUDIT_NAME_LEN, outcome);
+	set_field(e->detail, AUDIT_DETAIL_LEN, detail);
+	set_field(e->subject, sizeof(e->subject), subject);
+}
+
+/* Fill one record and queue it. */
+static uint64
+record_event(Oid roleid, const char *event, const char *purpose, const char *category,
+			 const char *table, const char *column, const char *outcome,
+			 const char *detail, const char *subject)
+{
+	AuditEvent	local;
+
+	fill_event(&local, roleid, event, purpose, category, table, column, outcome, detail, subject);
+	return enqueue(&local);
+}
+
 /*
  * The same, naming another role as the current one: a SECURITY DEFINER
  * function of the extension records the role that called it, not itself.
@@ -284,19 +316,7 @@ uint64
 AuditRecordAs(Oid roleid, const char *event, const char *purpose, const char *category,
 			  const char *outcome, const char *detail, const char *subject)
 {
-	AuditEvent	local;
-
-	memset(&local, 0, sizeof(AuditEvent));
-	set_field(local.subject, sizeof(local.subject), subject);
-	local.kind = AUDIT_RECORD;
-	local.at = GetCurrentTimestamp();
-	fill_identity_as(&local, roleid);
-	set_field(local.event, AUDIT_NAME_LEN, event);
-	set_field(local.purpose, AUDIT_NAME_LEN, purpose);
-	set_field(local.category, AUDIT_NAME_LEN, category);
-	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
-	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
-	return enqueue(&local);
+	return record_event(roleid, event, purpose, category, NULL, NULL, outcome, detail, subject);
 }
 
 /*
@@ -306,13 +326,9 @@ AuditRecordAs(Oid roleid, const char *event, const char *purpose, const char *ca
 void *
 AuditPrepareAs(Oid roleid, const char *event, const char *outcome, const char *detail)
 {
-	AuditEvent *e = MemoryContextAllocZero(TopMemoryContext, sizeof(AuditEvent));
+	AuditEvent *e = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent));
 
-	e->kind = AUDIT_RECORD;
-	fill_identity_as(e, roleid);
-	set_field(e->event, AUDIT_NAME_LEN, event);
-	set_field(e->outcome, AUDIT_NAME_LEN, outcome);
-	set_field(e->detail, AUDIT_DETAIL_LEN, detail);
+	fill_event(e, roleid, event, NULL, NULL, NULL, NULL, outcome, detail, NULL);
 	return e;
 }
 
@@ -332,19 +348,7 @@ uint64
 AuditRecordColumn(const char *event, const char *category, const char *table,
 				  const char *column, const char *outcome, const char *detail)
 {
-	AuditEvent	local;
-
-	memset(&local, 0, sizeof(AuditEvent));
-	local.kind = AUDIT_RECORD;
-	local.at = GetCurrentTimestamp();
-	fill_identity(&local);
-	set_field(local.event, AUDIT_NAME_LEN, event);
-	set_field(local.category, AUDIT_NAME_LEN, category);
-	set_field(local.table_name, sizeof(local.table_name), table);
-	set_field(local.column_name, sizeof(local.column_name), column);
-	set_field(local.outcome, AUDIT_NAME_LEN, outcome);
-	set_field(local.detail, AUDIT_DETAIL_LEN, detail);
-	return enqueue(&local);
+	return record_event(GetUserId(), event, NULL, category, table, column, outcome, detail, NULL);
 }
 
 /* Wait until the event with this seq is committed; fail after the timeout. */

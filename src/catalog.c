@@ -108,6 +108,19 @@ CatalogEncryptedType(Oid typid)
 	return 0;
 }
 
+/*
+ * The C internals behind the extension's SECURITY DEFINER functions run
+ * as its owner, a superuser: refuse anyone else.
+ */
+void
+CatalogRequireInternal(const char *fname)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s() is internal to privacy_guard", fname)));
+}
+
 /* OID of one of our tables. */
 Oid
 CatalogRelid(const char *relname)

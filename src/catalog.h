@@ -24,6 +24,7 @@ extern bool CatalogExtensionInstalled(void);
 extern Oid	CatalogRelid(const char *relname);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);
+extern void CatalogRequireInternal(const char *fname);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
 extern void CatalogInit(void);

@@ -50,6 +50,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "catalog.h"
 #include "collection.h"
 #include "discover.h"
 
@@ -97,24 +98,6 @@ guard_active(void)
 	return collection_guard != GUARD_OFF && !creating_extension && !IsBinaryUpgrade;
 }
 
-/* Is the type one of privacy_guard's encrypted_* types? */
-static bool
-is_encrypted_type(Oid typid, Oid nsp)
-{
-	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-	bool		ours = false;
-
-	if (HeapTupleIsValid(tup))
-	{
-		Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
-
-		ours = t->typnamespace == nsp && t->typtype == TYPTYPE_BASE &&
-			strncmp(NameStr(t->typname), "encrypted_", 10) == 0;
-		ReleaseSysCache(tup);
-	}
-	return ours;
-}
-
 /* The type of a column, or InvalidOid if it does not exist. */
 static Oid
 column_type(Oid relid, const char *attname)
@@ -137,21 +120,19 @@ column_type(Oid relid, const char *attname)
 static bool
 column_protected(Oid relid, const char *attname, bool *exists)
 {
-	Oid			nsp = get_namespace_oid("privacy_guard", true);
 	Oid			typid = column_type(relid, attname);
 	size_t		len = strlen(attname);
 
 	*exists = OidIsValid(typid);
-	if (!*exists || !OidIsValid(nsp))
+	if (!*exists)
 		return false;
-	if (is_encrypted_type(typid, nsp))
+	if (CatalogEncryptedType(typid) != 0)
 		return true;
 	if (typid == BYTEAOID && len > 5 && strcmp(attname + len - 5, "_bidx") == 0)
 	{
-		char	   *sibling = pnstrdup(attname, len - 5);
-		Oid			sibtype = column_type(relid, sibling);
+		Oid			sibtype = column_type(relid, pnstrdup(attname, len - 5));
 
-		return OidIsValid(sibtype) && is_encrypted_type(sibtype, nsp);
+		return OidIsValid(sibtype) && CatalogEncryptedType(sibtype) != 0;
 	}
 	return false;
 }
@@ -199,7 +180,7 @@ collects(Oid relid)
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE &&
 		kind != RELKIND_FOREIGN_TABLE && kind != RELKIND_MATVIEW)
 		return false;
-	return get_rel_namespace(relid) != get_namespace_oid("privacy_guard", true);
+	return get_rel_namespace(relid) != CatalogSchemaOid();
 }
 
 /* Check the columns that came into being since the last look. */
@@ -210,6 +191,13 @@ check_new_columns(void)
 	ListCell   *lc;
 
 	new_columns = NIL;
+	/*
+	 * The library is loaded in every process; the policy lives in some
+	 * databases.  (Ask only with something to check: background processes
+	 * commit without a database.)
+	 */
+	if (pending == NIL || !CatalogExtensionInstalled())
+		return;
 	foreach(lc, pending)
 	{
 		NewColumn  *nc = lfirst(lc);
@@ -329,6 +317,8 @@ collection_xact_callback(XactEvent event, void *arg)
 				new_columns = NIL;
 				pending = suspects;
 				suspects = NIL;
+				if (pending != NIL && !CatalogExtensionInstalled())
+					break;		/* dropped in this transaction */
 				foreach(lc, pending)
 				{
 					Suspect    *s = lfirst(lc);

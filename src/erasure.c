@@ -42,19 +42,10 @@
 #include "utils/syscache.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "envelope.h"
 
 #define PSEUDONYM_LEN 32
-
-/* These functions are the extension owner's internals: refuse anyone else. */
-static void
-require_internal(const char *fname)
-{
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s() is internal to privacy_guard", fname)));
-}
 
 /* the key of the current pseudonym scope */
 static uint8 scope_key[ENVELOPE_KEY_LEN];
@@ -75,7 +66,7 @@ pguard_pseudonym(PG_FUNCTION_ARGS)
 	unsigned int outlen = 0;
 	uint8	   *ok;
 
-	require_internal("pseudonym");
+	CatalogRequireInternal("pseudonym");
 	if (scope_name[0] == '\0' || strcmp(scope, scope_name) != 0)
 	{
 		OPENSSL_cleanse(scope_key, sizeof(scope_key));
@@ -123,7 +114,7 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 	bool		returned;
 	int			save_nestlevel;
 
-	require_internal("run_as_owner");
+	CatalogRequireInternal("run_as_owner");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		elog(ERROR, "run_as_owner() needs a table and a query");
 	relid = PG_GETARG_OID(0);
@@ -219,7 +210,7 @@ PG_FUNCTION_INFO_V1(pguard_audit_event);
 Datum
 pguard_audit_event(PG_FUNCTION_ARGS)
 {
-	require_internal("audit_event");
+	CatalogRequireInternal("audit_event");
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "audit_event() needs an event");
 	AuditRecordAs(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, NULL,

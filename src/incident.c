@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "incident.h"
 
 #define LOCKDOWN_SLOTS 64
@@ -314,16 +315,6 @@ lockdown_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* These functions are the extension owner's internals: refuse anyone else. */
-static void
-require_internal(const char *fname)
-{
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s() is internal to privacy_guard", fname)));
-}
-
 PG_FUNCTION_INFO_V1(pguard_lockdown_engage);
 
 /*
@@ -341,7 +332,7 @@ pguard_lockdown_engage(PG_FUNCTION_ARGS)
 	char		path[MAXPGPATH];
 	FILE	   *f;
 
-	require_internal("lockdown_engage");
+	CatalogRequireInternal("lockdown_engage");
 	if (lift_subid != InvalidSubTransactionId)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -401,7 +392,7 @@ PG_FUNCTION_INFO_V1(pguard_lockdown_release);
 Datum
 pguard_lockdown_release(PG_FUNCTION_ARGS)
 {
-	require_internal("lockdown_release");
+	CatalogRequireInternal("lockdown_release");
 	if (!IncidentLockdown(NULL))
 		PG_RETURN_BOOL(false);
 	if (lift_subid == InvalidSubTransactionId)

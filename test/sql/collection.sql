@@ -102,5 +102,15 @@ SET privacy_guard.collection_guard = nonsense;
 -- the event trigger cannot be called directly
 SELECT privacy_guard.collection_guard();
 
+-- a database without the extension is not guarded (the library is loaded everywhere)
+\set here :DBNAME
+CREATE DATABASE collection_elsewhere;
+\c collection_elsewhere
+SET privacy_guard.collection_guard = error;
+CREATE TABLE newsletter (email text, diagnosis text);
+SELECT count(*) AS created FROM pg_class WHERE relname = 'newsletter';
+\c :here
+DROP DATABASE collection_elsewhere;
+
 -- CLEANUP
 DROP TABLE members, member_copy, member_copy2, products, accounts, notes, leads;
