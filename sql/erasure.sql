@@ -84,20 +84,9 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.erasures_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.retention_rules', '');
 
 -- Policy changes are audited like the rest of the policy.
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['policy_settings', 'erasure_actions', 'retention_rules'] LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_inserted AFTER INSERT ON privacy_guard.%I
-            REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_updated AFTER UPDATE ON privacy_guard.%I
-            REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_deleted AFTER DELETE ON privacy_guard.%I
-            REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-    END LOOP;
-END
-$$;
+SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
+                               'privacy_guard.retention_rules']::pg_catalog.regclass[]) t;
 
 CREATE FUNCTION privacy_guard.set_erasure_deadline(deadline interval) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$

@@ -35,13 +35,8 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.keys', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.keys_key_id_seq', '');
 
 -- Every backend caches unwrapped keys: a changed or removed key invalidates
--- them all (sql/policy.sql).  New keys are routine, not events.
-CREATE TRIGGER catalog_updated AFTER UPDATE ON privacy_guard.keys
-    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_deleted AFTER DELETE ON privacy_guard.keys
-    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
-CREATE TRIGGER catalog_truncated AFTER TRUNCATE ON privacy_guard.keys
-    FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed();
+-- them all.  New keys are routine, not events.
+SELECT privacy_guard.watch_catalog('privacy_guard.keys', ARRAY['UPDATE', 'DELETE', 'TRUNCATE']);
 
 -- Administration is for the owner and privacy_guard_admin.
 CREATE FUNCTION privacy_guard.rotate_master_key() RETURNS integer

@@ -54,31 +54,39 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purposes',
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.allowances', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.purpose_grants', '');
 
--- Every backend caches the policy and the unwrapped keys: tell them all
--- (sql/keys.sql adds the same triggers to the keys table).
+-- Every backend caches the policy and the unwrapped keys: tell them all,
+-- and audit what changed.
 CREATE FUNCTION privacy_guard.catalog_changed() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_catalog_changed';
 REVOKE ALL ON FUNCTION privacy_guard.catalog_changed() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.catalog_changed() IS 'statement trigger: invalidates every backend''s policy or key cache';
 
--- One trigger per event, so each sees its rows (transition tables) and a
+-- Puts catalog_changed() on one of the extension's catalog tables (the
+-- policy here, the keys in keys.sql, erasure's settings in erasure.sql):
+-- one trigger per event, so each sees its rows (transition tables) and a
 -- statement that changed nothing records nothing.
-DO $$
+CREATE FUNCTION privacy_guard.watch_catalog(tbl regclass, events text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    t text;
+    ev text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['categories', 'purposes', 'allowances', 'purpose_grants'] LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_inserted AFTER INSERT ON privacy_guard.%I
-            REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_updated AFTER UPDATE ON privacy_guard.%I
-            REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_deleted AFTER DELETE ON privacy_guard.%I
-            REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER catalog_truncated AFTER TRUNCATE ON privacy_guard.%I
-            FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()', t);
+    FOREACH ev IN ARRAY events LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()',
+                       CASE ev WHEN 'INSERT' THEN 'catalog_inserted' WHEN 'UPDATE' THEN 'catalog_updated'
+                               WHEN 'DELETE' THEN 'catalog_deleted' WHEN 'TRUNCATE' THEN 'catalog_truncated' END,
+                       ev, tbl,
+                       CASE ev WHEN 'DELETE' THEN 'REFERENCING OLD TABLE AS changed'
+                               WHEN 'TRUNCATE' THEN '' ELSE 'REFERENCING NEW TABLE AS changed' END);
     END LOOP;
 END
-$$;
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.watch_catalog(regclass, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.watch_catalog(regclass, text[]) IS
+    'install-time helper: puts catalog_changed() triggers for the given events on an extension catalog table';
+
+SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'])
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
+                               'privacy_guard.purpose_grants']::pg_catalog.regclass[]) t;
 
 CREATE FUNCTION privacy_guard.define_category(name text, sensitivity text DEFAULT 'personal',
                                               mask text DEFAULT 'redact', description text DEFAULT NULL)

@@ -100,6 +100,7 @@ DECLARE
     plain_type text;
     bidx name := col || '_bidx';
     names text;
+    col_indexes oid[];
     moved jsonb := '[]';
     m jsonb;
     trig_args text;
@@ -204,7 +205,7 @@ BEGIN
     END IF;
 
     -- Indexes and UNIQUE constraints move to the blind index, or refuse.
-    SELECT string_agg(i.indexrelid::regclass::text, ', ') INTO names
+    SELECT array_agg(i.indexrelid) INTO col_indexes
       FROM pg_index i
      WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
        AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
@@ -213,6 +214,7 @@ BEGIN
                           AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
                           AND d.refobjid OPERATOR(pg_catalog.=) tbl
                           AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum));
+    SELECT string_agg(x::regclass::text, ', ' ORDER BY n) INTO names FROM unnest(col_indexes) WITH ORDINALITY u(x, n);
     IF names IS NOT NULL AND NOT searchable THEN
         RAISE EXCEPTION 'cannot protect column "%" of relation %: indexes % depend on it', col, tbl, names
             USING ERRCODE = 'dependent_objects_still_exist',
@@ -227,13 +229,7 @@ BEGIN
           JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
           LEFT JOIN pg_constraint con ON con.conindid OPERATOR(pg_catalog.=) i.indexrelid
                AND con.conrelid OPERATOR(pg_catalog.=) tbl
-         WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
-           AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
-                OR EXISTS (SELECT FROM pg_depend d
-                            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
-                              AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
-                              AND d.refobjid OPERATOR(pg_catalog.=) tbl
-                              AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum))
+         WHERE i.indexrelid OPERATOR(pg_catalog.=) ANY (col_indexes)
     LOOP
         IF idx.indisprimary OR idx.indnatts OPERATOR(pg_catalog.<>) 1 OR idx.complex
            OR idx.amname NOT IN ('btree', 'hash') OR idx.contype IN ('x') THEN
