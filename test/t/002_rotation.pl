@@ -13,19 +13,11 @@ use PrivacyGuardNode;
 
 my $k1 = '11' x 32;
 my $k2 = '22' x 32;
-my ($node, $keyfile) = keyring_node('rotation', "1:$k1\n");
-$node->start;
-
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE t (id int PRIMARY KEY, email text UNIQUE);
-	INSERT INTO t SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 200) g;
-	SELECT privacy_guard.protect('t', 'email', 'contact', 'id', searchable => true);
-});
+my ($node, $keyfile) = start_keyring_node('rotation', "1:$k1\n");
+create_policy($node, 'postgres', 'support', [ 'contact' ]);
+create_protected_table($node, 'postgres', 't', 'email', 'contact',
+	unique => 1, searchable => 1,
+	rows => q{SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 200) g});
 my $before = $node->safe_psql('postgres', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM t});
 
 write_keyring($keyfile, "1:$k1\n2:$k2\n");

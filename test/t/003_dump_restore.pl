@@ -11,24 +11,16 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('dump', "1:" . ('4c' x 32) . "\n");
 # the audit writer fills the shop database's trail (reveals wait for it)
-$node->append_conf('postgresql.conf', "privacy_guard.database = 'shop'");
-$node->start;
+my ($node) = start_keyring_node('dump', "1:" . ('4c' x 32) . "\n",
+	"privacy_guard.database = 'shop'");
 
-$node->safe_psql('postgres', q{
-	CREATE DATABASE shop;
-});
-$node->safe_psql('shop', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE);
-	INSERT INTO customers SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g;
-	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
-});
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+my $contact = [ 'contact', 'personal', 'email' ];
+create_policy($node, 'shop', 'support', [$contact]);
+create_protected_table($node, 'shop', 'customers', 'email', 'contact',
+	unique => 1, searchable => 1,
+	rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g});
 my $envelopes = $node->safe_psql('shop', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM customers});
 
 my $dump = $node->basedir . '/shop.dump';
@@ -60,12 +52,8 @@ my $tabledump = $node->basedir . '/table.sql';
 $node->command_ok([ 'pg_dump', '-t', 'customers', '-f', $tabledump, '-d', $node->connstr('shop') ],
 	'dump of the table alone');
 $node->safe_psql('postgres', 'CREATE DATABASE nokeys');
-$node->safe_psql('nokeys', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-});
+# the same policy, nobody granted, no keys
+create_policy($node, 'nokeys', 'support', [$contact], grant => 0);
 $node->psql('nokeys', slurp_file($tabledump), stdout => \$out, stderr => \$err);
 like($err, qr/sealed value does not belong to this row/,
 	'envelopes without their keys are refused');

@@ -10,22 +10,15 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('lockdown', "1:" . ('7c' x 32) . "\n");
-$node->append_conf('postgresql.conf', "restart_after_crash = on");
-$node->start;
-my $setup = q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('address');
-	SELECT privacy_guard.define_purpose('delivery');
-	SELECT privacy_guard.allow('delivery', 'address');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'delivery');
-	CREATE TABLE parcels (id int PRIMARY KEY, address text);
-	SELECT privacy_guard.protect('parcels', 'address', 'address', 'id');
-	INSERT INTO parcels VALUES (1, '1 Harbour Road');
-};
-$node->safe_psql('postgres', $setup);
+my ($node) = start_keyring_node('lockdown', "1:" . ('7c' x 32) . "\n", "restart_after_crash = on");
+# the same policy and parcel in two databases
 $node->safe_psql('postgres', 'CREATE DATABASE other');
-$node->safe_psql('other', $setup);
+for my $db ('postgres', 'other')
+{
+	create_policy($node, $db, 'delivery', [ 'address' ]);
+	create_protected_table($node, $db, 'parcels', 'address', 'address',
+		new_rows => q{VALUES (1, '1 Harbour Road')});
+}
 
 my $reveal = q{SELECT privacy_guard.reveal(address, 'delivery') FROM parcels};
 sub refused
