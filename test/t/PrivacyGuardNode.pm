@@ -10,7 +10,8 @@ use PostgreSQL::Test::Cluster;
 
 our @EXPORT = qw(
   keyring_node write_keyring start_keyring_node
-  create_policy create_protected_table);
+  create_policy create_protected_table
+  query_with_purpose envelope_digest);
 
 # Write keyring content to a file with mode 0600 (or the mode given).
 sub write_keyring
@@ -88,6 +89,25 @@ sub create_protected_table
 	$sql .= "INSERT INTO $table $opts{new_rows};\n" if defined $opts{new_rows};
 	$node->safe_psql($db, $sql);
 	return;
+}
+
+# safe_psql() of $sql in a session that first declared $purpose with
+# set_purpose(); %params as for safe_psql() (extra_params => [ '-U', $role ]).
+sub query_with_purpose
+{
+	my ($node, $db, $purpose, $sql, %params) = @_;
+	return $node->safe_psql($db,
+		"DO \$\$ BEGIN PERFORM privacy_guard.set_purpose('$purpose'); END \$\$; $sql",
+		%params);
+}
+
+# The md5 of $table's $column as text (the envelopes), in id order: equal
+# digests mean no envelope was rewritten.
+sub envelope_digest
+{
+	my ($node, $db, $table, $column) = @_;
+	return $node->safe_psql($db,
+		"SELECT md5(string_agg(${column}::text, ',' ORDER BY id)) FROM $table");
 }
 
 1;
