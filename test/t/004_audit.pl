@@ -35,10 +35,7 @@ create_protected_table($node, 'postgres', 't', 'email', 'contact',
 my $victim = $node->background_psql('postgres');
 is($victim->query_safe(q{BEGIN; SELECT privacy_guard.reveal(email, 'support') FROM t}),
 	'killed@example.com', 'the value was returned');
-my $victim_pid = $victim->query_safe(q{SELECT pg_backend_pid()});
-kill 'KILL', $victim_pid;
-$victim->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'the server did not come back';
+crash_backend($node, $victim, $victim->query_safe(q{SELECT pg_backend_pid()}));
 is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'reveal' AND outcome = 'revealed'}),
 	'1', 'the reveal returned before SIGKILL is in the trail');

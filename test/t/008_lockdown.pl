@@ -41,9 +41,7 @@ like($node->safe_psql('postgres', q{SELECT status FROM privacy_guard.incidents W
 my $session = $node->background_psql('other');
 my $victim = $session->query_safe('SELECT pg_backend_pid()');
 $session->query_safe(q{SELECT privacy_guard.lockdown('second database too')});
-kill 'KILL', $victim;
-$session->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+crash_backend($node, $session, $victim);
 ok(refused('postgres'), 'locked down after a crash');
 ok(refused('other'), 'a lockdown committed just before the crash holds too');
 
@@ -59,9 +57,7 @@ $session = $node->background_psql('postgres');
 $victim = $session->query_safe('SELECT pg_backend_pid()');
 $session->query_safe('BEGIN');
 $session->query_safe(q{SELECT privacy_guard.lockdown('cut off')});
-kill 'KILL', $victim;
-$session->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+crash_backend($node, $session, $victim);
 ok(refused('postgres'), 'a lockdown cut off by a crash before its commit fails closed');
 my $open = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM privacy_guard.incidents WHERE kind = 'lockdown' AND status <> 'lifted'});

@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 our @EXPORT = qw(
   keyring_node write_keyring start_keyring_node
   create_policy create_protected_table
-  query_with_purpose envelope_digest);
+  query_with_purpose envelope_digest crash_backend);
 
 # Write keyring content to a file with mode 0600 (or the mode given).
 sub write_keyring
@@ -108,6 +108,18 @@ sub envelope_digest
 	my ($node, $db, $table, $column) = @_;
 	return $node->safe_psql($db,
 		"SELECT md5(string_agg(${column}::text, ',' ORDER BY id)) FROM $table");
+}
+
+# SIGKILL the backend $pid of background_psql() $session, then wait until
+# the server has reset shared memory and accepts connections again.
+sub crash_backend
+{
+	my ($node, $session, $pid) = @_;
+	kill 'KILL', $pid;
+	$session->quit;
+	$node->poll_query_until('postgres', 'SELECT true')
+	  or die 'the server did not come back';
+	return;
 }
 
 1;
