@@ -42,7 +42,7 @@ build_install() {
 user_copy() {
 	local dest
 	dest=$(mktemp -d "/tmp/privacy_guard-$1.XXXXXX")
-	tar --exclude=.git --exclude='./tmp_check' --exclude='./tmp_iso' --exclude='./results' -cf - . | tar -C "$dest" -xf -
+	tar --exclude=.git --exclude='./tmp_check' --exclude='./tmp_iso' --exclude='./results' --exclude='./output_regress' --exclude='./output_iso' -cf - . | tar -C "$dest" -xf -
 	[ "$(id -u)" -eq 0 ] && chown -R "$PGUARD_USER" "$dest"
 	chmod 755 "$dest"
 	echo "$dest"

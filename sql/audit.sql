@@ -1,0 +1,180 @@
+-- sql/audit.sql (src/audit.c)
+--   The audit trail: records written by the audit writer (a background
+--   worker) outside the caller's transaction, chained by SHA-256 and
+--   anchored outside SQL's reach; the auditors' view, verification, and
+--   access history by subject.
+
+-- Written only by the audit writer (a background worker), in transactions of
+-- its own, so records outlive the ROLLBACK of the session they describe.
+CREATE TABLE privacy_guard.audit_records (
+    id                bigint PRIMARY KEY,
+    at                timestamptz NOT NULL,
+    database          text NOT NULL,
+    session_user_name text NOT NULL,
+    current_role_name text NOT NULL,
+    event             text NOT NULL,
+    purpose           text,
+    category          text,
+    table_name        text,
+    column_name       text,
+    subject           text,
+    outcome           text,
+    statement         text,
+    queue_epoch       bigint,
+    queue_seq         bigint,
+    prev_hash         bytea NOT NULL,
+    hash              bytea NOT NULL
+);
+COMMENT ON TABLE privacy_guard.audit_records IS 'the audit trail, a SHA-256 hash chain; written by the audit writer only';
+REVOKE ALL ON privacy_guard.audit_records FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_records', '');
+
+-- The chain: each record's hash covers the previous hash and its content.
+CREATE FUNCTION privacy_guard.audit_genesis() RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex') $$;
+COMMENT ON FUNCTION privacy_guard.audit_genesis() IS 'the previous hash of the first audit record';
+
+CREATE FUNCTION privacy_guard.audit_link(prev bytea, id bigint, at timestamptz, database text,
+                                         session_user_name text, current_role_name text, event text,
+                                         purpose text, category text, table_name text,
+                                         column_name text, subject text, outcome text,
+                                         statement text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT pg_catalog.sha256(prev OPERATOR(pg_catalog.||) pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+               id, pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), database,
+               session_user_name, current_role_name, event, purpose, category, table_name, column_name,
+               subject, outcome, statement)::text, 'UTF8'))
+    $$;
+COMMENT ON FUNCTION privacy_guard.audit_link(bytea, bigint, timestamptz, text, text, text, text, text, text, text, text, text, text, text) IS
+    'hash of one audit record chained to the previous one';
+
+CREATE VIEW privacy_guard.audit_log AS
+SELECT id, at, database, session_user_name, current_role_name, event, purpose, category,
+       table_name, column_name, subject, outcome, statement, prev_hash, hash
+  FROM privacy_guard.audit_records;
+COMMENT ON VIEW privacy_guard.audit_log IS 'who used what, when, for which purpose; readable by privacy_guard_auditor';
+REVOKE ALL ON privacy_guard.audit_log FROM PUBLIC;
+GRANT SELECT ON privacy_guard.audit_log TO privacy_guard_auditor;
+
+-- The head the writer last committed, kept in a file of the data directory
+-- (outside SQL's reach): records removed from the end, a TRUNCATE or a
+-- dropped table show against it.
+CREATE FUNCTION privacy_guard.audit_anchor(OUT table_oid oid, OUT last_id bigint, OUT last_hash bytea)
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_audit_anchor';
+COMMENT ON FUNCTION privacy_guard.audit_anchor() IS 'the audit trail''s head as its writer last committed it';
+REVOKE ALL ON FUNCTION privacy_guard.audit_anchor() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.audit_anchor() TO privacy_guard_auditor;
+
+-- Recompute the chain.  Any record altered, removed or reordered, even by a
+-- superuser, breaks it; the first broken link is reported.  Records removed
+-- from the end, and an emptied or dropped trail, show against the anchor.
+CREATE FUNCTION privacy_guard.verify_audit() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    prev bytea := privacy_guard.audit_genesis();
+    expected bigint := 1;
+    r record;
+    anchor record;
+    anchor_hash bytea;
+BEGIN
+    -- the anchor first, then a snapshot taken after it: the table can only be ahead
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION 'verify_audit() must run at READ COMMITTED'
+            USING ERRCODE = 'invalid_transaction_state',
+                  HINT = 'Under a transaction snapshot, records written since it began would look removed.';
+    END IF;
+    SELECT * INTO anchor FROM privacy_guard.audit_anchor();
+
+    FOR r IN SELECT * FROM privacy_guard.audit_records ORDER BY id LOOP
+        IF r.id OPERATOR(pg_catalog.<>) expected THEN
+            RAISE WARNING 'audit trail broken at record %: record % is missing', r.id, expected;
+            RETURN false;
+        END IF;
+        IF r.prev_hash OPERATOR(pg_catalog.<>) prev THEN
+            RAISE WARNING 'audit trail broken at record %: it does not follow record %', r.id, expected OPERATOR(pg_catalog.-) 1;
+            RETURN false;
+        END IF;
+        IF privacy_guard.audit_link(prev, r.id, r.at, r.database, r.session_user_name, r.current_role_name,
+                                    r.event, r.purpose, r.category, r.table_name, r.column_name,
+                                    r.subject, r.outcome, r.statement) OPERATOR(pg_catalog.<>) r.hash THEN
+            RAISE WARNING 'audit trail broken at record %: its content was altered', r.id;
+            RETURN false;
+        END IF;
+        -- the writer found the trail tampered with, or emptied, and said so
+        IF r.event IN ('trail_tampered', 'trail_restarted') THEN
+            RAISE WARNING 'audit trail broken at record %: %', r.id, r.statement;
+            RETURN false;
+        END IF;
+        prev := r.hash;
+        expected := expected OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+
+    IF anchor.last_id IS NOT NULL THEN
+        IF anchor.table_oid OPERATOR(pg_catalog.<>) 'privacy_guard.audit_records'::pg_catalog.regclass::pg_catalog.oid THEN
+            RAISE WARNING 'audit trail replaced: the trail in table % ended at record %, and this one has nothing after it yet',
+                anchor.table_oid, anchor.last_id;
+            RETURN false;
+        END IF;
+        IF anchor.last_id OPERATOR(pg_catalog.>) (expected OPERATOR(pg_catalog.-) 1) THEN
+            RAISE WARNING 'audit trail broken after record %: records % to % were removed',
+                expected OPERATOR(pg_catalog.-) 1, expected, anchor.last_id;
+            RETURN false;
+        END IF;
+        SELECT a.hash INTO anchor_hash FROM privacy_guard.audit_records a
+         WHERE a.id OPERATOR(pg_catalog.=) anchor.last_id;
+        IF anchor_hash OPERATOR(pg_catalog.<>) anchor.last_hash THEN
+            RAISE WARNING 'audit trail broken at record %: it is not the record its writer committed', anchor.last_id;
+            RETURN false;
+        END IF;
+    END IF;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.verify_audit() IS
+    'true if the audit hash chain is intact; false, with a warning naming the first broken record, if not';
+REVOKE ALL ON FUNCTION privacy_guard.verify_audit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.verify_audit() TO privacy_guard_auditor;
+
+CREATE FUNCTION privacy_guard.audit_flush() RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_flush';
+COMMENT ON FUNCTION privacy_guard.audit_flush() IS
+    'wait until every audit event queued before the call is committed to the trail';
+
+-- The data keys each reveal group touched, in chunks, so that
+-- access_history() answers exactly without scanning the trail.
+CREATE TABLE privacy_guard.audit_subjects (
+    queue_epoch bigint NOT NULL,
+    group_seq   bigint NOT NULL,
+    key_ids     bigint[] NOT NULL
+);
+CREATE INDEX audit_subjects_key_ids ON privacy_guard.audit_subjects USING gin (key_ids);
+CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq);
+COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audited reveal group';
+REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
+
+CREATE FUNCTION privacy_guard.access_history(subject text)
+RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
+               purpose text, category text, table_name text, column_name text, outcome text,
+               statement text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
+           r.table_name, r.column_name, r.outcome, r.statement
+      FROM privacy_guard.audit_records r
+     WHERE r.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+       AND (EXISTS (SELECT FROM privacy_guard.keys k
+                      JOIN privacy_guard.audit_subjects s
+                        ON s.key_ids OPERATOR(pg_catalog.@>) ARRAY[k.key_id]
+                    WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
+                      AND k.name OPERATOR(pg_catalog.=) access_history.subject
+                      AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch
+                      AND s.group_seq OPERATOR(pg_catalog.=) r.queue_seq)
+            OR r.subject OPERATOR(pg_catalog.=) access_history.subject)
+     ORDER BY r.id
+$fn$;
+COMMENT ON FUNCTION privacy_guard.access_history(text) IS
+    'who accessed a subject''s data, when, under which purpose, with what outcome';
+REVOKE ALL ON FUNCTION privacy_guard.access_history(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.access_history(text) TO privacy_guard_auditor;

@@ -1,0 +1,149 @@
+-- sql/types.sql (src/types.c, src/envelope.c)
+--   The encrypted types encrypted_text, encrypted_jsonb, encrypted_date,
+--   encrypted_numeric and encrypted_bytea: their I/O functions (a sealed
+--   value's text form is 'sealed1:' and base64) and the assignment casts
+--   from the plaintext types.  No cast back, no operator.
+
+-- Input is STABLE, not IMMUTABLE: plaintext input makes a value sealed under
+-- this session's key (random nonce every time).  PARALLEL RESTRICTED: a
+-- parallel worker has another session key and no declared purpose.
+
+CREATE TYPE privacy_guard.encrypted_text;
+CREATE FUNCTION privacy_guard.encrypted_text_in(cstring) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_in';
+CREATE FUNCTION privacy_guard.encrypted_text_out(privacy_guard.encrypted_text) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_out';
+CREATE FUNCTION privacy_guard.encrypted_text_recv(internal) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_recv';
+CREATE FUNCTION privacy_guard.encrypted_text_send(privacy_guard.encrypted_text) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_send';
+CREATE TYPE privacy_guard.encrypted_text (
+    INPUT = privacy_guard.encrypted_text_in, OUTPUT = privacy_guard.encrypted_text_out,
+    RECEIVE = privacy_guard.encrypted_text_recv, SEND = privacy_guard.encrypted_text_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_jsonb;
+CREATE FUNCTION privacy_guard.encrypted_jsonb_in(cstring) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_in';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_out(privacy_guard.encrypted_jsonb) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_out';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_recv(internal) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_recv';
+CREATE FUNCTION privacy_guard.encrypted_jsonb_send(privacy_guard.encrypted_jsonb) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_send';
+CREATE TYPE privacy_guard.encrypted_jsonb (
+    INPUT = privacy_guard.encrypted_jsonb_in, OUTPUT = privacy_guard.encrypted_jsonb_out,
+    RECEIVE = privacy_guard.encrypted_jsonb_recv, SEND = privacy_guard.encrypted_jsonb_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_date;
+CREATE FUNCTION privacy_guard.encrypted_date_in(cstring) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_date_in';
+CREATE FUNCTION privacy_guard.encrypted_date_out(privacy_guard.encrypted_date) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_out';
+CREATE FUNCTION privacy_guard.encrypted_date_recv(internal) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_recv';
+CREATE FUNCTION privacy_guard.encrypted_date_send(privacy_guard.encrypted_date) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_send';
+CREATE TYPE privacy_guard.encrypted_date (
+    INPUT = privacy_guard.encrypted_date_in, OUTPUT = privacy_guard.encrypted_date_out,
+    RECEIVE = privacy_guard.encrypted_date_recv, SEND = privacy_guard.encrypted_date_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_numeric;
+CREATE FUNCTION privacy_guard.encrypted_numeric_in(cstring) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_in';
+CREATE FUNCTION privacy_guard.encrypted_numeric_out(privacy_guard.encrypted_numeric) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_out';
+CREATE FUNCTION privacy_guard.encrypted_numeric_recv(internal) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_recv';
+CREATE FUNCTION privacy_guard.encrypted_numeric_send(privacy_guard.encrypted_numeric) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_send';
+CREATE TYPE privacy_guard.encrypted_numeric (
+    INPUT = privacy_guard.encrypted_numeric_in, OUTPUT = privacy_guard.encrypted_numeric_out,
+    RECEIVE = privacy_guard.encrypted_numeric_recv, SEND = privacy_guard.encrypted_numeric_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE TYPE privacy_guard.encrypted_bytea;
+CREATE FUNCTION privacy_guard.encrypted_bytea_in(cstring) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_in';
+CREATE FUNCTION privacy_guard.encrypted_bytea_out(privacy_guard.encrypted_bytea) RETURNS cstring
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_out';
+CREATE FUNCTION privacy_guard.encrypted_bytea_recv(internal) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_recv';
+CREATE FUNCTION privacy_guard.encrypted_bytea_send(privacy_guard.encrypted_bytea) RETURNS bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_send';
+CREATE TYPE privacy_guard.encrypted_bytea (
+    INPUT = privacy_guard.encrypted_bytea_in, OUTPUT = privacy_guard.encrypted_bytea_out,
+    RECEIVE = privacy_guard.encrypted_bytea_recv, SEND = privacy_guard.encrypted_bytea_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+COMMENT ON TYPE privacy_guard.encrypted_text IS 'text sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_jsonb IS 'jsonb sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_date IS 'date sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_numeric IS 'numeric sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+COMMENT ON TYPE privacy_guard.encrypted_bytea IS 'bytea sealed with AES-256-GCM under its subject''s key; prints as its envelope';
+
+-- Assignment casts from the plaintext types, so that applications writing
+-- typed parameters (text, varchar, jsonb, date, numeric, integers, bytea)
+-- keep their SQL.  The result is a pending value that only the write path
+-- seals.  There is deliberately no cast back, and no operator.
+CREATE FUNCTION privacy_guard.encrypted_text(text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_jsonb(jsonb) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_date(date) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_date_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_numeric(numeric) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_from_plain';
+CREATE FUNCTION privacy_guard.encrypted_numeric(integer) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_int4_to_encrypted_numeric';
+CREATE FUNCTION privacy_guard.encrypted_numeric(bigint) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_int8_to_encrypted_numeric';
+CREATE FUNCTION privacy_guard.encrypted_bytea(bytea) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_from_plain';
+
+CREATE CAST (text AS privacy_guard.encrypted_text) WITH FUNCTION privacy_guard.encrypted_text(text) AS ASSIGNMENT;
+CREATE CAST (varchar AS privacy_guard.encrypted_text) WITH FUNCTION privacy_guard.encrypted_text(text) AS ASSIGNMENT;
+CREATE CAST (jsonb AS privacy_guard.encrypted_jsonb) WITH FUNCTION privacy_guard.encrypted_jsonb(jsonb) AS ASSIGNMENT;
+CREATE CAST (date AS privacy_guard.encrypted_date) WITH FUNCTION privacy_guard.encrypted_date(date) AS ASSIGNMENT;
+CREATE CAST (numeric AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(numeric) AS ASSIGNMENT;
+CREATE CAST (integer AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(integer) AS ASSIGNMENT;
+CREATE CAST (bigint AS privacy_guard.encrypted_numeric) WITH FUNCTION privacy_guard.encrypted_numeric(bigint) AS ASSIGNMENT;
+CREATE CAST (bytea AS privacy_guard.encrypted_bytea) WITH FUNCTION privacy_guard.encrypted_bytea(bytea) AS ASSIGNMENT;
+
+-- The I/O functions and casts of the five types are alike but for the type:
+-- their comments are too.
+DO $$
+DECLARE
+    t text;
+    enc text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['text', 'jsonb', 'date', 'numeric', 'bytea'] LOOP
+        enc := 'encrypted_' || t;
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.%I(pg_catalog.cstring) IS %L', enc || '_in',
+            'text input of ' || enc || ': an envelope (sealed1:...) is checked and kept; anything else is plaintext '
+            'that becomes a pending value only the write path seals');
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.%I(privacy_guard.%I) IS %L', enc || '_out', enc,
+            'text output of ' || enc || ': the envelope, never the plaintext; refuses a pending value');
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.%I(pg_catalog.internal) IS %L', enc || '_recv',
+            'binary input of ' || enc || ': the envelope''s bytes');
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.%I(privacy_guard.%I) IS %L', enc || '_send', enc,
+            'binary output of ' || enc || ': the envelope''s bytes; refuses a pending value');
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.%I(pg_catalog.%I) IS %L', enc, t,
+            'assignment cast from ' || t || ': a pending value that only the write path seals');
+        EXECUTE pg_catalog.format('COMMENT ON CAST (pg_catalog.%I AS privacy_guard.%I) IS %L', t, enc,
+            'lets applications write ' || t || ' into a protected column unchanged; the write path seals it');
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy_guard.encrypted_numeric(integer) IS
+    'assignment cast from integer: a pending value that only the write path seals';
+COMMENT ON FUNCTION privacy_guard.encrypted_numeric(bigint) IS
+    'assignment cast from bigint: a pending value that only the write path seals';
+COMMENT ON CAST (varchar AS privacy_guard.encrypted_text) IS
+    'lets applications write varchar into a protected column unchanged; the write path seals it';
+COMMENT ON CAST (integer AS privacy_guard.encrypted_numeric) IS
+    'lets applications write integer into a protected column unchanged; the write path seals it';
+COMMENT ON CAST (bigint AS privacy_guard.encrypted_numeric) IS
+    'lets applications write bigint into a protected column unchanged; the write path seals it';

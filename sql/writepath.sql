@@ -1,0 +1,356 @@
+-- sql/writepath.sql (src/writepath.c)
+--   The write path: protect() converts a column in place to its encrypted
+--   type, with a CHECK constraint and a BEFORE trigger that seals every
+--   later write of plaintext under the row's subject key; seal() for
+--   explicit sealing; blind indexes for searchable columns; the catalog of
+--   protected columns, its view, and forgetting dropped tables.
+
+CREATE TABLE privacy_guard.column_protection (
+    tbl          regclass NOT NULL,
+    col          name NOT NULL,
+    category     text NOT NULL REFERENCES privacy_guard.categories (name),
+    subject_col  name NOT NULL,
+    index_col    name,                  -- the blind index, when searchable
+    protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tbl, col)
+);
+COMMENT ON TABLE privacy_guard.column_protection IS 'columns converted by protect()';
+-- Nobody but the extension's owner reads or writes it; pg_dump keeps it.
+REVOKE ALL ON privacy_guard.column_protection FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.column_protection', '');
+
+-- Explicit sealing.
+CREATE FUNCTION privacy_guard.seal(value text, category text, subject text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_text';
+CREATE FUNCTION privacy_guard.seal(value jsonb, category text, subject text) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_jsonb';
+CREATE FUNCTION privacy_guard.seal(value date, category text, subject text) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_date';
+CREATE FUNCTION privacy_guard.seal(value numeric, category text, subject text) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_numeric';
+CREATE FUNCTION privacy_guard.seal(value bytea, category text, subject text) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_bytea';
+COMMENT ON FUNCTION privacy_guard.seal(text, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(jsonb, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(date, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(numeric, text, text) IS 'seal a value for a subject under a category';
+COMMENT ON FUNCTION privacy_guard.seal(bytea, text, text) IS 'seal a value for a subject under a category';
+
+-- Blind indexes: the search term, and the same as protect() computes it.
+CREATE FUNCTION privacy_guard.blind_index(value text, category text) RETURNS bytea
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_blind_index';
+CREATE FUNCTION privacy_guard.index_term(value text, category text, create_key boolean) RETURNS bytea
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_blind_index';
+REVOKE ALL ON FUNCTION privacy_guard.index_term(text, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.index_term(text, text, boolean) IS
+    'blind index as protect() computes it, creating the category''s key when asked';
+COMMENT ON FUNCTION privacy_guard.blind_index(text, text) IS
+    'search term for a searchable column: WHERE col_bidx = privacy_guard.blind_index(value, category)';
+
+-- The CHECK constraint protect() adds: holds even when triggers do not fire.
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_text, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_jsonb, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_date, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_numeric, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_bytea, category text, subject text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_text, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_jsonb, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_date, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_numeric, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_bytea, text, text) IS
+    'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+
+-- The sealing trigger protect() installs; it cannot be called directly.
+CREATE FUNCTION privacy_guard.seal_row() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_seal_row';
+REVOKE ALL ON FUNCTION privacy_guard.seal_row() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.seal_row() IS
+    'BEFORE ROW trigger: seals plaintext written to protected columns and maintains blind indexes';
+
+-- protect()'s catalog step, as the extension's owner.
+CREATE FUNCTION privacy_guard.register_protection(tbl regclass, col name, category text,
+                                                  subject_col name, index_col name) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_register_protection';
+REVOKE ALL ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) IS
+    'protect()''s catalog step: checks the caller owns the table, records the column, returns the trigger arguments';
+
+-- protect() runs with the caller's rights (SECURITY INVOKER): PostgreSQL
+-- itself requires ownership of the table for the ALTERs, and the USING and
+-- CHECK expressions never run with more rights than the caller has.  Only
+-- register_protection() writes the catalog, as the extension's owner.
+CREATE FUNCTION privacy_guard.protect(tbl regclass, col name, category text, subject_col name,
+                                      searchable boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rel record;
+    att record;
+    subj record;
+    idx record;
+    enc_type text;
+    plain_type text;
+    bidx name := col || '_bidx';
+    names text;
+    col_indexes oid[];
+    moved jsonb := '[]';
+    m jsonb;
+    trig_args text;
+BEGIN
+    IF tbl IS NULL OR col IS NULL OR category IS NULL OR subject_col IS NULL THEN
+        RAISE EXCEPTION 'protect() needs a table, a column, a category and a subject column'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF rel.relkind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION '"%" is not an ordinary table', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+    END IF;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
+      FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF att.typnamespace OPERATOR(pg_catalog.=) 'privacy_guard'::regnamespace THEN
+        RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF att.attgenerated OPERATOR(pg_catalog.<>) '' OR att.attidentity OPERATOR(pg_catalog.<>) '' THEN
+        RAISE EXCEPTION 'cannot protect generated or identity column "%"', col USING ERRCODE = 'feature_not_supported';
+    END IF;
+    CASE att.atttypid
+        WHEN 'text'::regtype, 'varchar'::regtype, 'bpchar'::regtype THEN enc_type := 'encrypted_text'; plain_type := 'text';
+        WHEN 'jsonb'::regtype, 'json'::regtype THEN enc_type := 'encrypted_jsonb'; plain_type := 'jsonb';
+        WHEN 'date'::regtype THEN enc_type := 'encrypted_date'; plain_type := 'date';
+        WHEN 'numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype THEN
+            enc_type := 'encrypted_numeric'; plain_type := 'numeric';
+        WHEN 'bytea'::regtype THEN enc_type := 'encrypted_bytea'; plain_type := 'bytea';
+        ELSE
+            RAISE EXCEPTION 'cannot protect column "%" of type %', col, format_type(att.atttypid, NULL)
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Protected columns hold text, varchar, char, json, jsonb, date, numeric, integers or bytea.';
+    END CASE;
+    IF searchable AND enc_type OPERATOR(pg_catalog.<>) 'encrypted_text' THEN
+        RAISE EXCEPTION 'only text columns can be searchable' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF octet_length(col) OPERATOR(pg_catalog.+) length('_sealed') OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'column name "%" is too long to protect', col
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'protect() adds <column>_sealed and <column>_bidx; rename the column to 56 bytes or fewer.';
+    END IF;
+
+    SELECT a.attnum, a.atttypid INTO subj
+      FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) subject_col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subject column "%" of relation % does not exist', subject_col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF subject_col OPERATOR(pg_catalog.=) col THEN
+        RAISE EXCEPTION 'subject column "%" cannot itself be protected', subject_col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The subject column identifies whose key seals the value; use an id, not personal data.';
+    END IF;
+    IF subj.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int2'::regtype,
+                             'int4'::regtype, 'int8'::regtype, 'uuid'::regtype) THEN
+        RAISE EXCEPTION 'subject column "%" of relation % has type %', subject_col, tbl, format_type(subj.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid: an id, not personal data.';
+    END IF;
+    IF searchable AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) tbl
+                              AND a.attname OPERATOR(pg_catalog.=) bidx AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'column "%" already exists in relation %', bidx, tbl
+            USING ERRCODE = 'duplicate_column', HINT = 'The blind index of a searchable column is named <column>_bidx.';
+    END IF;
+
+    -- Views would keep exposing the plaintext column's old type.
+    SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') INTO names
+      FROM pg_depend d JOIN pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_rewrite'::regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) tbl AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum
+       AND r.ev_class OPERATOR(pg_catalog.<>) tbl;
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: views depend on it', col, tbl
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Drop %s, protect the column, then recreate the view with privacy_guard.reveal() where plaintext is needed.', names);
+    END IF;
+
+    -- Foreign keys and CHECK constraints compare plaintext: they cannot follow.
+    SELECT string_agg(c.conname::text, ', ') INTO names
+      FROM pg_constraint c
+     WHERE (c.contype OPERATOR(pg_catalog.=) 'f' AND
+            ((c.conrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey)) OR
+             (c.confrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.confkey))))
+        OR (c.contype OPERATOR(pg_catalog.=) 'c' AND c.conrelid OPERATOR(pg_catalog.=) tbl
+            AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey));
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: constraints % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop those foreign key or CHECK constraints first; a protected column cannot be compared in plaintext.';
+    END IF;
+
+    -- Indexes and UNIQUE constraints move to the blind index, or refuse.
+    SELECT array_agg(i.indexrelid) INTO col_indexes
+      FROM pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+       AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+            OR EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+                          AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                          AND d.refobjid OPERATOR(pg_catalog.=) tbl
+                          AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum));
+    SELECT string_agg(x::regclass::text, ', ' ORDER BY n) INTO names FROM unnest(col_indexes) WITH ORDINALITY u(x, n);
+    IF names IS NOT NULL AND NOT searchable THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: indexes % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Pass searchable => true to move %s to the blind-index column "%s", or drop them first.', names, bidx);
+    END IF;
+    FOR idx IN
+        SELECT i.indexrelid, ic.relname AS idxname, i.indisunique, i.indisprimary, i.indnatts,
+               i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS complex, am.amname,
+               con.conname, con.contype
+          FROM pg_index i
+          JOIN pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+          JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+          LEFT JOIN pg_constraint con ON con.conindid OPERATOR(pg_catalog.=) i.indexrelid
+               AND con.conrelid OPERATOR(pg_catalog.=) tbl
+         WHERE i.indexrelid OPERATOR(pg_catalog.=) ANY (col_indexes)
+    LOOP
+        IF idx.indisprimary OR idx.indnatts OPERATOR(pg_catalog.<>) 1 OR idx.complex
+           OR idx.amname NOT IN ('btree', 'hash') OR idx.contype IN ('x') THEN
+            RAISE EXCEPTION 'cannot move index "%" of column "%" to its blind index', idx.idxname, col
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Only single-column btree or hash indexes and UNIQUE constraints move to the blind index; drop this one first.';
+        END IF;
+        moved := moved || jsonb_build_array(jsonb_build_object(
+            'idxname', idx.idxname, 'unique', idx.indisunique, 'conname', idx.conname,
+            'contype', idx.contype, 'amname', idx.amname));
+        IF idx.conname IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, idx.conname);
+        ELSE
+            EXECUTE format('DROP INDEX %s', idx.indexrelid::regclass);
+        END IF;
+    END LOOP;
+
+    -- One rewrite: seal every row, fill the blind index from the old
+    -- plaintext, and add the CHECK that refuses unsealed writes.  The table
+    -- gets a new file; the old one, with the plaintext, is dropped at commit.
+    IF searchable THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I bytea', tbl, bidx);
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE bytea USING privacy_guard.index_term(%I::text, %L, true), '
+                       'ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
+                       tbl, bidx, col, category,
+                       col, enc_type, col, plain_type, category, subject_col,
+                       col || '_sealed', col, category, subject_col);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
+                       tbl, col, enc_type, col, plain_type, category, subject_col,
+                       col || '_sealed', col, category, subject_col);
+    END IF;
+
+    -- Record it (checks ownership and the category) and get the trigger's arguments.
+    trig_args := privacy_guard.register_protection(tbl, col, category, subject_col,
+                                                   CASE WHEN searchable THEN bidx END);
+
+    IF searchable THEN
+        FOR m IN SELECT e FROM jsonb_array_elements(moved) AS e LOOP
+            IF m->>'contype' IS NOT DISTINCT FROM 'u' THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE (%I)', tbl, m->>'conname', bidx);
+            ELSE
+                EXECUTE format('CREATE %s INDEX %I ON %s USING %I (%I)',
+                               CASE WHEN (m->>'unique')::boolean THEN 'UNIQUE' ELSE '' END,
+                               m->>'idxname', tbl, m->>'amname', bidx);
+            END IF;
+        END LOOP;
+        IF jsonb_array_length(moved) OPERATOR(pg_catalog.=) 0 THEN
+            EXECUTE format('CREATE INDEX ON %s (%I)', tbl, bidx);
+        END IF;
+    END IF;
+
+    -- One sealing trigger per table, listing every protected column.
+    IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl
+                  AND t.tgname OPERATOR(pg_catalog.=) 'zz_privacy_guard_seal') THEN
+        EXECUTE format('DROP TRIGGER zz_privacy_guard_seal ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, trig_args);
+
+    -- Erasure finds a subject's rows through an index on the subject column.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+                    JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) tbl AND i.indkey[0] OPERATOR(pg_catalog.=) subj.attnum
+                      AND i.indpred IS NULL AND am.amname IN ('btree', 'hash')) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', tbl, subject_col);
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) IS
+    'convert a column to its encrypted type in place and seal every later write of plaintext';
+
+-- A dropped table takes its protection records with it (an OID reused by a
+-- later table must not inherit them).
+CREATE FUNCTION privacy_guard.forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    DELETE FROM privacy_guard.column_protection p
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.objid OPERATOR(pg_catalog.=) p.tbl::pg_catalog.oid;
+    DELETE FROM privacy_guard.erasure_actions p
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.objid OPERATOR(pg_catalog.=) p.tbl::pg_catalog.oid;
+    DELETE FROM privacy_guard.retention_rules p
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid OPERATOR(pg_catalog.=) 0
+       AND d.objid OPERATOR(pg_catalog.=) p.tbl::pg_catalog.oid;
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.forget_dropped_tables() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.forget_dropped_tables() IS 'event trigger: forget the protection of dropped tables';
+CREATE EVENT TRIGGER privacy_guard_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION privacy_guard.forget_dropped_tables();
+COMMENT ON EVENT TRIGGER privacy_guard_forget_dropped_tables IS
+    'forgets the protection, erasure action and retention rule of a dropped table';
+
+CREATE VIEW privacy_guard.protected_columns AS
+SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
+       p.category, p.subject_col AS subject_column, p.index_col IS NOT NULL AS searchable,
+       p.index_col AS index_column,
+       format_type(a.atttypid, a.atttypmod) AS column_type, p.protected_at
+  FROM privacy_guard.column_protection p
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.tbl
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) p.tbl
+       AND a.attname OPERATOR(pg_catalog.=) p.col
+ WHERE pg_catalog.has_table_privilege(p.tbl, 'SELECT');
+COMMENT ON VIEW privacy_guard.protected_columns IS 'protected columns of the tables the caller may read';
+GRANT SELECT ON privacy_guard.protected_columns TO PUBLIC;
+
+-- Administration is for the owner and privacy_guard_admin.
+REVOKE ALL ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean),
+    privacy_guard.register_protection(regclass, name, text, name, name),
+    privacy_guard.index_term(text, text, boolean),
+    privacy_guard.seal_row()
+    TO privacy_guard_admin;

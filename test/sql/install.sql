@@ -1,0 +1,60 @@
+-- The install script: the regression suite runs on the script make
+-- generates from sql/<concept>.sql, every object it creates is documented,
+-- and the released 0.1 script stays as it was released.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP: the source tree (the directory above test/) and the installed script
+\set top :abs_srcdir/..
+SELECT setting || '/extension/' AS extdir FROM pg_config WHERE name = 'SHAREDIR' \gset
+SELECT pg_read_file(:'top' || '/Makefile') AS makefile \gset
+CREATE TEMP TABLE concepts AS
+SELECT c AS concept, ord
+  FROM regexp_split_to_table(
+           substring(:'makefile' FROM E'\nSQL_CONCEPTS *= *((?:[^\n]*\\\\\n)*[^\n]*)'),
+           E'[\\s\\\\]+') WITH ORDINALITY AS t(c, ord)
+ WHERE c <> '';
+CREATE TEMP VIEW undocumented AS
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS undocumented
+  FROM pg_depend d
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'privacy_guard')
+   AND d.deptype = 'e'
+   AND obj_description(d.objid, d.classid::regclass::name) IS NULL
+ ORDER BY 1;
+
+-- TESTS
+-- the extension installed is the default version, the one being built
+SELECT e.extversion, a.default_version, e.extversion = a.default_version AS is_default
+  FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname
+ WHERE e.extname = 'privacy_guard';
+-- every released version is still installable
+SELECT version FROM pg_available_extension_versions WHERE name = 'privacy_guard' ORDER BY version;
+
+-- the Makefile's order names every concept file in sql/, each once
+SELECT count(*) AS concepts, count(DISTINCT concept) AS distinct_concepts FROM concepts;
+SELECT f AS in_sql_not_in_order FROM pg_ls_dir(:'top' || '/sql') f
+ WHERE f LIKE '%.sql' AND f NOT LIKE 'privacy_guard--%'
+   AND f NOT IN (SELECT concept || '.sql' FROM concepts);
+SELECT concept AS in_order_not_in_sql FROM concepts
+ WHERE concept || '.sql' NOT IN (SELECT pg_ls_dir(:'top' || '/sql'));
+
+-- the installed script is the header and the concept files, in that order
+SELECT pg_read_file(:'extdir' || 'privacy_guard--' || extversion || '.sql') AS script
+  FROM pg_extension WHERE extname = 'privacy_guard' \gset
+SELECT string_agg(E'\n' || pg_read_file(:'top' || '/sql/' || concept || '.sql'), '' ORDER BY ord) AS body
+  FROM concepts \gset
+SELECT right(:'script', length(:'body')) = :'body' AS concepts_in_order,
+       left(:'script', length(:'script') - length(:'body')) AS header;
+
+-- every object of the extension has its COMMENT
+SELECT * FROM undocumented;
+-- (the check finds one: a comment removed is reported)
+BEGIN;
+COMMENT ON FUNCTION privacy_guard.reveal(privacy_guard.encrypted_text, text) IS NULL;
+SELECT * FROM undocumented;
+ROLLBACK;
+
+-- the released 0.1 script is frozen: its bytes are those released
+SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1.sql')), 'hex') =
+       'b6958ec5071393c5ae6245af828b41aa23bbbdaa6f4fc160f3204f35e941ac93' AS released_0_1_unchanged;
