@@ -3,6 +3,52 @@
 --   else lives in schema privacy_guard, which CREATE EXTENSION creates from
 --   the control file.
 
+-- The schema must be the extension's own.  One that another role made
+-- before CREATE EXTENSION could hold an object of theirs that our
+-- privileged code would call (an overload that matches better than ours),
+-- and one where another role may create objects could get one later.
+-- CREATE EXTENSION makes the schema when it is missing; pg_dump writes
+-- CREATE SCHEMA before CREATE EXTENSION, so an empty schema owned by a
+-- superuser, on which nobody else may create, is accepted too.
+DO $$
+DECLARE
+    s oid := pg_catalog.to_regnamespace('privacy_guard');
+    why text;
+BEGIN
+    SELECT CASE WHEN NOT r.rolsuper THEN pg_catalog.format('It is owned by role "%s", which is not a superuser.', r.rolname)
+                WHEN EXISTS (SELECT FROM pg_catalog.aclexplode(n.nspacl) a
+                              WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+                                AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner)
+                     THEN 'Roles other than its owner may create objects in it.'
+                WHEN EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_opclass WHERE opcnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_opfamily WHERE opfnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_collation WHERE collnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_conversion WHERE connamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_ts_config WHERE cfgnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_ts_dict WHERE dictnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_ts_parser WHERE prsnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_ts_template WHERE tmplnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_statistic_ext WHERE stxnamespace OPERATOR(pg_catalog.=) s
+                             UNION ALL SELECT FROM pg_catalog.pg_extension WHERE extnamespace OPERATOR(pg_catalog.=) s
+                                                                             AND extname OPERATOR(pg_catalog.<>) 'privacy_guard'
+                             UNION ALL SELECT FROM pg_catalog.pg_default_acl WHERE defaclnamespace OPERATOR(pg_catalog.=) s)
+                     THEN 'It already holds objects.'
+           END
+      INTO why
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.oid OPERATOR(pg_catalog.=) s;
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "privacy_guard" already exists and is not the extension''s own'
+            USING ERRCODE = 'duplicate_schema', DETAIL = why,
+                  HINT = 'Look at what it holds, drop it, then run CREATE EXTENSION privacy_guard again.';
+    END IF;
+END
+$$;
+
 -- Applications need USAGE to name the types and call seal(), reveal(),
 -- blind_index() and the purpose functions; the tables are readable by
 -- nobody but the extension's owner.

@@ -58,3 +58,39 @@ ROLLBACK;
 -- the released 0.1 script is frozen: its bytes are those released
 SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1.sql')), 'hex') =
        'b6958ec5071393c5ae6245af828b41aa23bbbdaa6f4fc160f3204f35e941ac93' AS released_0_1_unchanged;
+
+-- The schema privacy_guard must be the extension's own.  A role with CREATE
+-- on the database made it first and put an overload of an internal
+-- function in it: refused.
+DROP EXTENSION privacy_guard CASCADE;
+DROP SCHEMA IF EXISTS privacy_guard;
+CREATE ROLE schema_squatter;
+SELECT current_database() AS db \gset
+GRANT CREATE ON DATABASE :"db" TO schema_squatter;
+SET ROLE schema_squatter;
+CREATE SCHEMA privacy_guard;
+CREATE FUNCTION privacy_guard.audit_event(text, text, text, text) RETURNS void
+    LANGUAGE sql AS 'SELECT';
+RESET ROLE;
+CREATE EXTENSION privacy_guard;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'privacy_guard';
+DROP SCHEMA privacy_guard CASCADE;
+-- an empty schema a superuser made, as pg_dump writes it before CREATE
+-- EXTENSION, is accepted
+CREATE SCHEMA privacy_guard;
+CREATE EXTENSION privacy_guard;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'privacy_guard';
+DROP EXTENSION privacy_guard CASCADE;
+-- but not one where another role may create objects
+GRANT CREATE ON SCHEMA privacy_guard TO schema_squatter;
+CREATE EXTENSION privacy_guard;
+REVOKE CREATE ON SCHEMA privacy_guard FROM schema_squatter;
+-- nor one that already holds an object
+CREATE TABLE privacy_guard.audit_records ();
+CREATE EXTENSION privacy_guard;
+DROP TABLE privacy_guard.audit_records;
+-- and once it is empty again, the extension installs
+CREATE EXTENSION privacy_guard;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'privacy_guard';
+REVOKE CREATE ON DATABASE :"db" FROM schema_squatter;
+DROP ROLE schema_squatter;
