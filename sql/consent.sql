@@ -117,6 +117,8 @@ DECLARE
     data jsonb := '{}';
     pairs text[];
     parts text[];
+    subject_type regtype;
+    kind "char";
 BEGIN
     IF subject IS NULL OR subject OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
@@ -135,6 +137,28 @@ BEGIN
              GROUP BY p.table_schema, p.table_name, p.subject_column
              ORDER BY p.table_schema, p.table_name, p.subject_column
         LOOP
+            -- Nothing the table's owner defined may run as the caller: the relation
+            -- is still a table (a view's functions would run as the caller), and
+            -- the subject column, whose text form is compared, still has a type
+            -- whose cast to text only a superuser defines.  Both may have changed
+            -- since protect().
+            SELECT c.relkind, a.atttypid INTO kind, subject_type
+              FROM pg_class c JOIN pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+             WHERE c.oid OPERATOR(pg_catalog.=) format('%I.%I', t.table_schema, t.table_name)::regclass
+               AND a.attname OPERATOR(pg_catalog.=) t.subject_column AND NOT a.attisdropped;
+            IF kind IS DISTINCT FROM 'r' THEN
+                RAISE EXCEPTION 'relation %.% is no longer an ordinary table',
+                                quote_ident(t.table_schema), quote_ident(t.table_name)
+                    USING ERRCODE = 'wrong_object_type',
+                          HINT = 'Its owner changed it after protect(); only tables are exported.';
+            END IF;
+            IF privacy_guard.subject_cast(subject_type) IS NULL THEN
+                RAISE EXCEPTION 'subject column "%" of relation %.% has type %', t.subject_column,
+                                quote_ident(t.table_schema), quote_ident(t.table_name), subject_type
+                    USING ERRCODE = 'datatype_mismatch',
+                          HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid; '
+                                 'its type was changed after protect().';
+            END IF;
             SELECT array_agg(CASE
                        WHEN a.attname::text OPERATOR(pg_catalog.=) ANY (t.cols)
                            THEN format('%L, privacy_guard.reveal(t.%I, ''subject_access'')', a.attname, a.attname)
@@ -152,7 +176,7 @@ BEGIN
             SELECT array_agg(format('jsonb_build_object(%s)', array_to_string(pairs[i:i + 39], ', ')))
               INTO parts FROM generate_series(1, array_length(pairs, 1), 40) AS i;
             EXECUTE format('SELECT COALESCE(jsonb_agg(%s), ''[]'') FROM %I.%I t'
-                           ' WHERE t.%I::text OPERATOR(pg_catalog.=) $1',
+                           ' WHERE t.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1',
                            array_to_string(parts, ' OPERATOR(pg_catalog.||) '),
                            t.table_schema, t.table_name, t.subject_column)
                INTO rows USING subject;

@@ -112,7 +112,12 @@ BEGIN
                                WHERE p.table_schema = rel.nspname AND p.table_name = rel.relname
                                  AND a.attname IN (p.column_name, p.index_column)) AS is_protected,
                    b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int8'::regtype,
-                             'numeric'::regtype) OR b.typname = 'citext' AS sample_values
+                             'numeric'::regtype)
+                   OR (b.typname = 'citext'          -- the citext extension's, not any type so named
+                       AND EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                                    WHERE d.classid = 'pg_type'::regclass AND d.objid = b.oid
+                                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                                      AND e.extname = 'citext')) AS sample_values
               FROM pg_attribute a
               JOIN pg_type ty ON ty.oid = a.atttypid
               JOIN pg_type b ON b.oid = CASE ty.typtype WHEN 'd' THEN ty.typbasetype ELSE ty.oid END

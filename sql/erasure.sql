@@ -113,6 +113,8 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $fn$
 $fn$;
 COMMENT ON FUNCTION privacy_guard.subject_cast(regtype) IS
     'the cast, without length modifier, that turns a subject into a value of a subject column''s type; NULL for other types';
+-- It also says which types a subject column may have, for protect() and for
+-- subject_export(), which runs as its caller: PUBLIC may execute it.
 
 -- Can a row of a column of this type have this subject?  Its text form
 -- must come back unchanged ('042' is not subject '42' of an integer column,
@@ -670,7 +672,7 @@ COMMENT ON FUNCTION privacy_guard.apply_retention() IS
 -- Privileges of erasure and retention
 ------------------------------------------------------------------------------
 
-REVOKE ALL ON FUNCTION privacy_guard.set_erasure_deadline(interval), privacy_guard.subject_cast(regtype),
+REVOKE ALL ON FUNCTION privacy_guard.set_erasure_deadline(interval),
     privacy_guard.subject_fits(text, regtype), privacy_guard.pseudonym_for(text, regtype, text),
     privacy_guard.pseudonym_test(name, regtype), privacy_guard.require_anonymisable(regclass, name),
     privacy_guard.check_rule(regclass, text, text),

@@ -86,7 +86,9 @@ COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name
 
 -- protect() runs with the caller's rights (SECURITY INVOKER): PostgreSQL
 -- itself requires ownership of the table for the ALTERs, and the USING and
--- CHECK expressions never run with more rights than the caller has.  Only
+-- CHECK expressions never run with more rights than the caller has.  The
+-- table's own code that a rewrite runs (index expressions and predicates)
+-- runs as the table's owner, as PostgreSQL builds every index.  Only
 -- register_protection() writes the catalog, as the extension's owner.
 CREATE FUNCTION privacy_guard.protect(tbl regclass, col name, category text, subject_col name,
                                       searchable boolean DEFAULT false)
@@ -165,8 +167,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The subject column identifies whose key seals the value; use an id, not personal data.';
     END IF;
-    IF subj.atttypid NOT IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int2'::regtype,
-                             'int4'::regtype, 'int8'::regtype, 'uuid'::regtype) THEN
+    IF privacy_guard.subject_cast(subj.atttypid) IS NULL THEN
         RAISE EXCEPTION 'subject column "%" of relation % has type %', subject_col, tbl, format_type(subj.atttypid, NULL)
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid: an id, not personal data.';

@@ -148,5 +148,36 @@ SELECT privacy_guard.define_purpose('peek', parent => 'subject_access');
 -- the export itself is in the trail, with its subject
 SELECT event, purpose, outcome FROM privacy_guard.audit_log WHERE event = 'subject_export' AND subject = '5';
 
+-- subject_export() runs as the consent role: it never evaluates a cast that
+-- a table's owner defined.  The owner retyped the subject column after
+-- protect() to a type whose cast to text would run as the exporting role
+-- (it says whose rights it ran with): the export refuses the table instead.
+CREATE ROLE loyalty_owner;
+GRANT CREATE ON SCHEMA public TO loyalty_owner;
+SET ROLE loyalty_owner;
+CREATE TYPE member_id AS (v int);
+CREATE FUNCTION member_text(member_id) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'the cast ran as %', current_user;
+    RETURN ($1).v::text;
+END $$;
+CREATE CAST (member_id AS text) WITH FUNCTION member_text(member_id);
+CREATE TABLE loyalty (member int, card text);
+GRANT SELECT ON loyalty TO signup;
+RESET ROLE;
+SELECT privacy_guard.protect('loyalty', 'card', 'contact', 'member');
+SET ROLE loyalty_owner;
+INSERT INTO loyalty VALUES (5, 'gold card of customer 5');
+ALTER TABLE loyalty ALTER COLUMN member TYPE member_id USING row(member)::member_id;
+SET ROLE signup;
+SELECT privacy_guard.subject_export('5');
+RESET ROLE;
+DROP TABLE loyalty;
+DROP CAST (member_id AS text);
+DROP FUNCTION member_text(member_id);
+DROP TYPE member_id;
+REVOKE CREATE ON SCHEMA public FROM loyalty_owner;
+DROP ROLE loyalty_owner;
+
 -- CLEANUP
 DROP TABLE customers, orders;

@@ -296,6 +296,41 @@ DROP FUNCTION scan_test.trap();
 REVOKE ALL ON SCHEMA scan_test FROM scan_trapper;
 DROP ROLE scan_trapper;
 
+-- a type that is only named citext is not sampled: its cast to text is its
+-- owner's code, which would run with the scanning role's rights (the cast
+-- says whose rights it ran with); the citext extension's type is sampled
+CREATE ROLE type_maker;
+GRANT CREATE, USAGE ON SCHEMA scan_test TO type_maker;
+SET ROLE type_maker;
+CREATE TYPE scan_test.citext AS (v text);
+CREATE FUNCTION scan_test.citext_text(scan_test.citext) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE WARNING 'the cast ran as %', current_user;
+    RETURN ($1).v;
+END $$;
+CREATE CAST (scan_test.citext AS text) WITH FUNCTION scan_test.citext_text(scan_test.citext);
+CREATE TABLE scan_test.fake_citext (contact scan_test.citext);
+INSERT INTO scan_test.fake_citext SELECT ROW('user' || g || '@example.com')::scan_test.citext FROM generate_series(1, 5) g;
+GRANT SELECT ON scan_test.fake_citext TO PUBLIC;
+RESET ROLE;
+CREATE SCHEMA scan_ext;
+CREATE EXTENSION citext SCHEMA scan_ext;
+CREATE TABLE scan_test.real_citext (contact scan_ext.citext);
+INSERT INTO scan_test.real_citext SELECT 'user' || g || '@example.com' FROM generate_series(1, 5) g;
+GRANT SELECT ON scan_test.real_citext TO PUBLIC;
+SET ROLE analyst;
+SET client_min_messages = warning;      -- the notice counts other tests' tables too
+SELECT * FROM scan_test.found() WHERE tbl LIKE 'scan_test.%_citext';
+RESET client_min_messages;
+RESET ROLE;
+DROP TABLE scan_test.fake_citext, scan_test.real_citext;
+DROP SCHEMA scan_ext CASCADE;
+DROP CAST (scan_test.citext AS text);
+DROP FUNCTION scan_test.citext_text(scan_test.citext);
+DROP TYPE scan_test.citext;
+REVOKE ALL ON SCHEMA scan_test FROM type_maker;
+DROP ROLE type_maker;
+
 -- sample_rows: from 1 to 100000, else 22023 with a hint
 SELECT * FROM privacy_guard.scan(0);
 SELECT * FROM privacy_guard.scan(-1);
