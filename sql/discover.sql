@@ -221,3 +221,12 @@ END
 $fn$;
 COMMENT ON FUNCTION privacy_guard.scan(integer) IS
     'columns that look like personal data (by sampled values or by name) in the tables the caller may read; audited';
+
+-- Discovery writes the audit trail: it is for administrators and auditors.
+REVOKE ALL ON FUNCTION privacy_guard.scan(integer),
+    privacy_guard.scan_audit_finding(regclass, name, text, integer, integer, boolean),
+    privacy_guard.scan_audit(integer, integer, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.scan(integer),
+    privacy_guard.scan_audit_finding(regclass, name, text, integer, integer, boolean),
+    privacy_guard.scan_audit(integer, integer, integer, integer, integer)
+    TO privacy_guard_admin, privacy_guard_auditor;

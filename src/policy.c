@@ -350,6 +350,21 @@ PolicyRoleHolds(Oid roleid, PolicyPurpose *purpose)
 }
 
 /*
+ * Is the role one the policy names for this category: does it hold a purpose
+ * (other than the subject's own access) that the policy allows to see it?
+ */
+bool
+PolicyRoleUsesCategory(Oid roleid, PolicyCategory *category)
+{
+	for (int p = 0; p < npurposes; p++)
+		if (!purposes[p].subject_access &&
+			PolicyAllowance(&purposes[p], category) != LEVEL_NONE &&
+			PolicyRoleHolds(roleid, &purposes[p]))
+			return true;
+	return false;
+}
+
+/*
  * The allowance nearest to the purpose up its tree, for one category.  The
  * built-in purpose subject_access (a customer's own access to their data)
  * sees every category in full; who may act under it is still a grant.

@@ -51,6 +51,7 @@ extern PolicyCategory *PolicyRequireCategory(const char *name);
 extern PolicyPurpose *PolicyRequirePurpose(const char *name);
 extern bool PolicyRoleHolds(Oid roleid, PolicyPurpose *purpose);
 extern PolicyLevel PolicyAllowance(PolicyPurpose *purpose, PolicyCategory *category);
+extern bool PolicyRoleUsesCategory(Oid roleid, PolicyCategory *category);
 extern const char *PolicySessionPurpose(void);
 extern int	PolicyPurposeLineage(PolicyPurpose *purpose, const char **names, int max);
 extern int	PolicyPurposeSubtree(PolicyPurpose *purpose, const char **names, int max);

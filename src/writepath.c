@@ -93,6 +93,29 @@ collectable_category(const char *name)
 	return c;
 }
 
+/*
+ * seal() creates a subject's key when it has none, and fails for an erased
+ * subject: it is for the roles the policy names for the category (a purpose
+ * allowed to see it), administrators and superusers.  Writes to protected
+ * columns seal through the trigger, whoever may write the table.
+ */
+static void
+require_sealer(PolicyCategory *category)
+{
+	Oid			admin = get_role_oid("privacy_guard_admin", true);
+
+	if (superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)) ||
+		PolicyRoleUsesCategory(GetUserId(), category))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to seal category \"%s\"", category->name),
+			 errdetail("Role \"%s\" holds no purpose that the policy allows to see category \"%s\".",
+					   GetUserNameFromId(GetUserId(), false), category->name),
+			 errhint("Write the value to a protected column, or ask the policy owner for a purpose."),
+			 errhidestmt(true)));
+}
+
 /* seal(value, category, subject) for every plaintext type. */
 static Datum
 seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
@@ -115,6 +138,7 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	subject = PG_GETARG_TEXT_PP(2);
 	c = collectable_category(catname);
+	require_sealer(c);
 	plain = TypesToPlain(type, PG_GETARG_DATUM(0), &len);
 	result = seal_plain(type, c, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), plain, len);
 	OPENSSL_cleanse(plain, len);

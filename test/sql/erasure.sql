@@ -226,6 +226,20 @@ SET ROLE policy_owner;
 SELECT privacy_guard.run_as_owner('customers', 'SELECT 1', NULL);
 RESET ROLE;
 
+-- seal() is for the roles the policy names for the category: a role without
+-- such a purpose creates no key, and cannot tell an erased subject (2) from
+-- any other
+SET ROLE app;
+SELECT privacy_guard.seal('x'::text, 'contact', 'subject-never-seen');
+SELECT privacy_guard.seal('x'::text, 'contact', '2');
+RESET ROLE;
+SELECT count(*) AS keys_created FROM privacy_guard.keys WHERE name = 'subject-never-seen';
+SET ROLE courier;               -- delivery: addresses, not e-mail addresses
+SELECT privacy_guard.seal('x'::text, 'contact', 'subject-never-seen');
+SELECT privacy_guard.seal('1 Main Street'::text, 'address', 'subject-never-seen') IS NOT NULL AS sealed;
+RESET ROLE;
+SELECT count(*) AS keys_created FROM privacy_guard.keys WHERE name = 'subject-never-seen';
+
 -- CLEANUP
 DROP TABLE customers_copy, invoices, page_views, orders, customers, trigger_log CASCADE;
 DROP FUNCTION reviews_deleted();

@@ -5,6 +5,8 @@
 \i :abs_srcdir/sql/fixture.psql
 
 -- SETUP
+-- discovery is for administrators and auditors: the analyst audits
+GRANT privacy_guard_auditor TO analyst;
 -- Other tests leave tables behind: everything scanned here lives in scan_test,
 -- and found() keeps scan()'s rows about it, in a stable order.
 CREATE SCHEMA scan_test;
@@ -212,6 +214,13 @@ SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'alice@exa
 SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'email', 6, 5, false);
 SELECT privacy_guard.scan_audit_finding('scan_test.partial', 'email', 'email', 5, NULL, false);
 SELECT privacy_guard.scan_audit(1000, -1, 0, 0, 0);
+RESET ROLE;
+-- a role that is neither administrator nor auditor neither scans nor writes
+-- scan records
+SET ROLE app;
+SELECT * FROM privacy_guard.scan(10);
+SELECT privacy_guard.scan_audit_finding('pg_catalog.pg_class', 'relname', 'email', 5, 5, false);
+SELECT privacy_guard.scan_audit(1000, 0, 0, 0, 0);
 RESET ROLE;
 -- the same tables as a superuser: all of them
 SELECT * FROM scan_test.found() WHERE tbl IN ('scan_test.shared', 'scan_test.partial');
