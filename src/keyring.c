@@ -375,8 +375,9 @@ keyring_load(int elevel)
 	free(staging);
 
 done:
+	/* the reason names the file: for the server log, never a client */
 	if (!ring_ok)
-		ereport(elevel,
+		ereport(elevel == LOG ? LOG_SERVER_ONLY : elevel,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("privacy_guard keyring is not available: %s", ring_error)));
 }
@@ -393,7 +394,12 @@ keyring_ensure(void)
 	}
 	if (ring_stale)
 		keyring_load(LOG);
-	if (!ring_ok && superuser())
+	/*
+	 * The reason names the keyring file: only a superuser session sees it.
+	 * Not superuser(), which is true inside the extension's SECURITY DEFINER
+	 * functions and while the key cache acts as the extension's owner.
+	 */
+	if (!ring_ok && superuser_arg(GetSessionUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard keyring is not available"),

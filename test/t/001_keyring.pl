@@ -95,6 +95,26 @@ $node->psql('postgres', 'SHOW privacy_guard.keyring_command', extra_params => [ 
 	stdout => \$out, stderr => \$err);
 like($err, qr/permission denied|must be superuser|privileges of pg_read_all_settings/, 'SHOW is refused to ordinary roles');
 
+# Only a superuser's session sees the reason, which names the keyring file:
+# not an administrator in the extension's SECURITY DEFINER functions, nor
+# one whose key lookup reads the keys as the extension's owner, nor a client
+# asking for LOG messages.
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = ''\nprivacy_guard.keyring_file = '$keyfile'});
+write_keyring($keyfile, "1:$k1\n", 0644);
+$node->reload;
+$node->safe_psql('postgres', 'CREATE ROLE keyadmin LOGIN IN ROLE privacy_guard_admin');
+foreach my $call ('SELECT privacy_guard.rotate_master_key()',
+	q{SELECT privacy_guard.seal('x'::text, 'contact', 's9')})
+{
+	$node->psql('postgres', "SET client_min_messages = log; $call",
+		extra_params => [ '-U', 'keyadmin' ], stderr => \$err);
+	like($err, qr/keyring is not available.*The server log has the reason/s,
+		"$call: an administrator is told the keyring is not available");
+	unlike($err, qr/\Q$keyfile\E|group or world access/, "$call: without the reason, which names the file");
+}
+write_keyring($keyfile, "1:$k1\n2:$k2\n");
+$node->reload;
+
 # A restart with a good keyring: sealed data still reveals.
 $node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = ''\nprivacy_guard.keyring_file = '$keyfile'});
 $node->reload;
