@@ -2,7 +2,8 @@
 # user when started as root (the server refuses to run as root).
 
 PGUARD_USER=${PGUARD_USER:-pguard}
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+# PG_BINDIR: the bin directory of another PostgreSQL 15 installation
+export PATH="${PG_BINDIR:-/usr/lib/postgresql/15/bin}:$PATH"
 
 # Everything a demo or benchmark needs before it starts a server: packages,
 # the unprivileged user, the extension built and installed.

@@ -13,21 +13,14 @@ use PrivacyGuardNode;
 my $k1 = 'a1' x 32;
 my $k2 = 'b2' x 32;
 
-# no keyring file yet
-my ($node, $keyfile) = keyring_node('keyring', undef);
-
-# A missing keyring does not stop the server.
-$node->start;
+# A missing keyring (no keyring file yet) does not stop the server.
+my ($node, $keyfile) = start_keyring_node('keyring', undef);
 ok(1, 'server starts with a missing keyring');
 like(slurp_file($node->logfile), qr/privacy_guard keyring is not available: could not open keyring file/,
 	'the missing keyring is logged at start');
 
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-});
+# sealing needs no grant: the purpose is granted below, with the table
+create_policy($node, 'postgres', 'support', [ 'contact' ], grant => 0);
 
 # Each broken keyring: the operation fails with the reason, never the key.
 sub seal_error

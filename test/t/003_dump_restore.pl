@@ -11,25 +11,17 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('dump', "1:" . ('4c' x 32) . "\n");
 # the audit writer fills the shop database's trail (reveals wait for it)
-$node->append_conf('postgresql.conf', "privacy_guard.database = 'shop'");
-$node->start;
+my ($node) = start_keyring_node('dump', "1:" . ('4c' x 32) . "\n",
+	"privacy_guard.database = 'shop'");
 
-$node->safe_psql('postgres', q{
-	CREATE DATABASE shop;
-});
-$node->safe_psql('shop', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE);
-	INSERT INTO customers SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g;
-	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
-});
-my $envelopes = $node->safe_psql('shop', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM customers});
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+my $contact = [ 'contact', 'personal', 'email' ];
+create_policy($node, 'shop', 'support', [$contact]);
+create_protected_table($node, 'shop', 'customers', 'email', 'contact',
+	unique => 1, searchable => 1,
+	rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g});
+my $envelopes = envelope_digest($node, 'shop', 'customers', 'email');
 
 my $dump = $node->basedir . '/shop.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('shop') ], 'pg_dump succeeds');
@@ -37,12 +29,12 @@ $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ],
 	'pg_restore succeeds');
 
-is($node->safe_psql('restored', q{SELECT md5(string_agg(email::text, ',' ORDER BY id)) FROM customers}),
+is(envelope_digest($node, 'restored', 'customers', 'email'),
 	$envelopes, 'envelopes are restored byte for byte');
 is($node->safe_psql('restored', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 42}),
 	'c42@example.com', 'the restored database reveals');
-is($node->safe_psql('restored',
-	q{DO $$ BEGIN PERFORM privacy_guard.set_purpose('support'); END $$; SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('c7@example.com', 'contact')}),
+is(query_with_purpose($node, 'restored', 'support',
+		q{SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('c7@example.com', 'contact')}),
 	'7', 'the blind index survives');
 $node->safe_psql('restored', q{INSERT INTO customers VALUES (101, 'new@example.com')});
 is($node->safe_psql('restored', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 101}),
@@ -60,12 +52,8 @@ my $tabledump = $node->basedir . '/table.sql';
 $node->command_ok([ 'pg_dump', '-t', 'customers', '-f', $tabledump, '-d', $node->connstr('shop') ],
 	'dump of the table alone');
 $node->safe_psql('postgres', 'CREATE DATABASE nokeys');
-$node->safe_psql('nokeys', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-});
+# the same policy, nobody granted, no keys
+create_policy($node, 'nokeys', 'support', [$contact], grant => 0);
 $node->psql('nokeys', slurp_file($tabledump), stdout => \$out, stderr => \$err);
 like($err, qr/sealed value does not belong to this row/,
 	'envelopes without their keys are refused');

@@ -10,16 +10,9 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('audit', "1:" . ('5e' x 32) . "\n");
-$node->append_conf('postgresql.conf', "privacy_guard.audit_wait_timeout = 500\nrestart_after_crash = on");
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-});
+my ($node) = start_keyring_node('audit', "1:" . ('5e' x 32) . "\n",
+	"privacy_guard.audit_wait_timeout = 500\nrestart_after_crash = on");
+create_policy($node, 'postgres', 'support', [ 'contact' ]);
 
 # A session declares a purpose inside a transaction and is terminated
 # before it commits: the declaration is in the trail all the same.
@@ -37,18 +30,12 @@ ok(1, 'a terminated session\'s uncommitted declaration is in the trail');
 # A value was returned, then the backend died (SIGKILL: the server resets
 # shared memory): the reveal is in the trail, because reveal waited for its
 # record before returning the value.
-$node->safe_psql('postgres', q{
-	CREATE TABLE t (id int PRIMARY KEY, email text);
-	INSERT INTO t VALUES (1, 'killed@example.com');
-	SELECT privacy_guard.protect('t', 'email', 'contact', 'id');
-});
+create_protected_table($node, 'postgres', 't', 'email', 'contact',
+	rows => q{VALUES (1, 'killed@example.com')});
 my $victim = $node->background_psql('postgres');
 is($victim->query_safe(q{BEGIN; SELECT privacy_guard.reveal(email, 'support') FROM t}),
 	'killed@example.com', 'the value was returned');
-my $victim_pid = $victim->query_safe(q{SELECT pg_backend_pid()});
-kill 'KILL', $victim_pid;
-$victim->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'the server did not come back';
+crash_backend($node, $victim, $victim->query_safe(q{SELECT pg_backend_pid()}));
 is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'reveal' AND outcome = 'revealed'}),
 	'1', 'the reveal returned before SIGKILL is in the trail');
@@ -108,15 +95,10 @@ like($err, qr/audit trail replaced|the previous trail \(table \d+\) ended at rec
 # No writer (its database has no extension): once the queue is full, every
 # event fails after audit_wait_timeout instead of being dropped.
 $node->append_conf('postgresql.conf', "privacy_guard.database = 'template1'");
-$node->safe_psql('postgres', q{
-	SELECT privacy_guard.define_category('contact');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE r (id int PRIMARY KEY, v text);
-	INSERT INTO r VALUES (1, 'never-returned@example.com');
-	SELECT privacy_guard.protect('r', 'v', 'contact', 'id');
-});
+# the extension is the one recreated above, with no policy yet
+create_policy($node, 'postgres', 'support', [ 'contact' ], extension => 0);
+create_protected_table($node, 'postgres', 'r', 'v', 'contact',
+	rows => q{VALUES (1, 'never-returned@example.com')});
 $node->restart;
 $node->psql('postgres', q{
 	SELECT count(privacy_guard.set_purpose('support', 'burst ' || g)) FROM generate_series(1, 1100) g},

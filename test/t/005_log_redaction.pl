@@ -12,22 +12,14 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('redaction', "1:" . ('7a' x 32) . "\n");
-$node->append_conf('postgresql.conf', qq{
+my ($node) = start_keyring_node('redaction', "1:" . ('7a' x 32) . "\n", qq{
 log_statement = none
 log_min_error_statement = error
 log_error_verbosity = default
 privacy_guard.hide_error_statements = plaintext
 });
-$node->start;
+create_policy($node, 'postgres', 'support', [ [ 'contact', 'personal', 'email' ], 'browsing' ]);
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_category('browsing');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.allow('support', 'browsing');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
 	CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE, profile jsonb);
 	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
 	SELECT privacy_guard.protect('customers', 'profile', 'browsing', 'id');

@@ -23,24 +23,16 @@ use PrivacyGuardNode;
 
 my $k1 = '61' x 32;
 my $k2 = '62' x 32;
-my ($node, $keyfile) = keyring_node('erasure', "1:$k1\n");
-$node->start;
-
+my ($node, $keyfile) = start_keyring_node('erasure', "1:$k1\n");
+create_policy($node, 'postgres', 'support',
+	[ [ 'contact', 'personal', 'email' ], [ 'address', 'personal', 'address' ] ]);
+create_protected_table($node, 'postgres', 'customers', 'email', 'contact',
+	rows => q{SELECT g, 'customer' || g || '@example.com' FROM generate_series(1, 4) g});
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_category('address', 'personal', 'address');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.allow('support', 'address');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE customers (id int PRIMARY KEY, email text);
 	CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers (id),
 	                     total numeric NOT NULL, address text);
-	INSERT INTO customers SELECT g, 'customer' || g || '@example.com' FROM generate_series(1, 4) g;
 	-- customer 2 placed orders 1 and 5
 	INSERT INTO orders SELECT g, 1 + g % 4, g * 10, g || ' Main Street' FROM generate_series(1, 8) g;
-	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
 	SELECT privacy_guard.protect('orders', 'address', 'address', 'customer_id');
 	SELECT privacy_guard.set_erasure_action('orders', 'anonymise');
 	-- a copy made before the erasure: it keeps the ciphertext
@@ -159,8 +151,7 @@ is($node->safe_psql('postgres', q{SELECT privacy_guard.process_erasures()}), '0'
 sub restore_target
 {
 	my ($name, $keyring) = @_;
-	my ($n) = keyring_node($name, $keyring);
-	$n->start;
+	my ($n) = start_keyring_node($name, $keyring);
 	$n->safe_psql('postgres', q{CREATE EXTENSION privacy_guard; CREATE DATABASE restored});
 	return $n;
 }

@@ -26,22 +26,16 @@ max_worker_processes = 16
 });
 $node->start;
 
+$node->safe_psql('postgres', q{CREATE EXTENSION privacy_guard; CREATE EXTENSION pg_cron});
+create_policy($node, 'postgres', 'support', [ [ 'contact', 'personal', 'email' ], 'browsing' ],
+	extension => 0);
+create_protected_table($node, 'postgres', 'customers', 'email', 'contact',
+	rows => q{VALUES (1, 'one@example.com'), (2, 'two@example.com')});
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION privacy_guard;
-	CREATE EXTENSION pg_cron;
-	SELECT privacy_guard.define_category('contact', 'personal', 'email');
-	SELECT privacy_guard.define_category('browsing');
-	SELECT privacy_guard.define_purpose('support');
-	SELECT privacy_guard.allow('support', 'contact');
-	SELECT privacy_guard.allow('support', 'browsing');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'support');
-	CREATE TABLE customers (id int PRIMARY KEY, email text);
 	CREATE TABLE page_views (customer_id int NOT NULL, url text, at timestamptz NOT NULL);
-	INSERT INTO customers VALUES (1, 'one@example.com'), (2, 'two@example.com');
 	INSERT INTO page_views VALUES (1, '/old', now() - interval '40 days'),
 	                              (1, '/recent', now() - interval '1 day'),
 	                              (2, '/two', now() - interval '1 day');
-	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
 	SELECT privacy_guard.protect('page_views', 'url', 'browsing', 'customer_id');
 	SELECT privacy_guard.set_retention('page_views', 'at', '30 days', 'delete');
 });

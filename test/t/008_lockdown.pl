@@ -10,22 +10,15 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = keyring_node('lockdown', "1:" . ('7c' x 32) . "\n");
-$node->append_conf('postgresql.conf', "restart_after_crash = on");
-$node->start;
-my $setup = q{
-	CREATE EXTENSION privacy_guard;
-	SELECT privacy_guard.define_category('address');
-	SELECT privacy_guard.define_purpose('delivery');
-	SELECT privacy_guard.allow('delivery', 'address');
-	SELECT privacy_guard.grant_purpose(current_user::regrole, 'delivery');
-	CREATE TABLE parcels (id int PRIMARY KEY, address text);
-	SELECT privacy_guard.protect('parcels', 'address', 'address', 'id');
-	INSERT INTO parcels VALUES (1, '1 Harbour Road');
-};
-$node->safe_psql('postgres', $setup);
+my ($node) = start_keyring_node('lockdown', "1:" . ('7c' x 32) . "\n", "restart_after_crash = on");
+# the same policy and parcel in two databases
 $node->safe_psql('postgres', 'CREATE DATABASE other');
-$node->safe_psql('other', $setup);
+for my $db ('postgres', 'other')
+{
+	create_policy($node, $db, 'delivery', [ 'address' ]);
+	create_protected_table($node, $db, 'parcels', 'address', 'address',
+		new_rows => q{VALUES (1, '1 Harbour Road')});
+}
 
 my $reveal = q{SELECT privacy_guard.reveal(address, 'delivery') FROM parcels};
 sub refused
@@ -48,9 +41,7 @@ like($node->safe_psql('postgres', q{SELECT status FROM privacy_guard.incidents W
 my $session = $node->background_psql('other');
 my $victim = $session->query_safe('SELECT pg_backend_pid()');
 $session->query_safe(q{SELECT privacy_guard.lockdown('second database too')});
-kill 'KILL', $victim;
-$session->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+crash_backend($node, $session, $victim);
 ok(refused('postgres'), 'locked down after a crash');
 ok(refused('other'), 'a lockdown committed just before the crash holds too');
 
@@ -66,9 +57,7 @@ $session = $node->background_psql('postgres');
 $victim = $session->query_safe('SELECT pg_backend_pid()');
 $session->query_safe('BEGIN');
 $session->query_safe(q{SELECT privacy_guard.lockdown('cut off')});
-kill 'KILL', $victim;
-$session->quit;
-$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+crash_backend($node, $session, $victim);
 ok(refused('postgres'), 'a lockdown cut off by a crash before its commit fails closed');
 my $open = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM privacy_guard.incidents WHERE kind = 'lockdown' AND status <> 'lifted'});
