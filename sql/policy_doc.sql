@@ -166,6 +166,106 @@ CREATE FUNCTION privacy_guard.policy_doc_table_name(relid oid) RETURNS text
            WHERE c.oid OPERATOR(pg_catalog.=) relid $$;
 COMMENT ON FUNCTION privacy_guard.policy_doc_table_name(oid) IS 'a table as a policy document names it: schema.table';
 
+-- The entries of a list of an object of the document (none when the list
+-- is absent), each with its index and its path: "categories[3]", or below
+-- the object's path, "purposes[4].allow[1]".  Only the list is checked
+-- here; each entry is checked where it is read, in the document's order.
+CREATE FUNCTION privacy_guard.policy_doc_entries(obj jsonb, list text, path text DEFAULT NULL)
+RETURNS TABLE (i bigint, entry_path text, entry jsonb)
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT x.ordinality OPERATOR(pg_catalog.-) 1,
+                 pg_catalog.format('%s[%s]', pg_catalog.concat_ws('.', path, list), x.ordinality OPERATOR(pg_catalog.-) 1),
+                 x.value
+            FROM pg_catalog.jsonb_array_elements(COALESCE(privacy_guard.policy_doc_field(obj, list, 'array',
+                                                              COALESCE(path, 'policy document')), '[]')) WITH ORDINALITY x $$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_entries(jsonb, text, text) IS
+    'the entries of a list of a policy document, each with its index and path';
+
+-- An entry of a list: an object with only the keys it may have, the first
+-- of which is a string that must be there and names the entry (a
+-- category's name, an allowance's category, a rule's table).  Returns that
+-- name.  what: "a category", ...
+CREATE FUNCTION privacy_guard.policy_doc_entry(entry jsonb, path text, what text, keys text[])
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    PERFORM privacy_guard.policy_doc_object(entry, path, what, keys);
+    RETURN privacy_guard.policy_doc_field(entry, keys[1], 'string', path, required => true) OPERATOR(pg_catalog.#>>) '{}';
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_entry(jsonb, text, text, text[]) IS
+    'check an entry of a list of a policy document and return the name its first key gives it';
+
+-- Refuse an entry named as one before it.  seen: the entries read so far,
+-- by name, each with its index "i"; hint: where the first one is, %s
+-- standing for its index.
+CREATE FUNCTION privacy_guard.policy_doc_unique(seen jsonb, name text, path text, message text, hint text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF seen OPERATOR(pg_catalog.?) name THEN
+        PERFORM privacy_guard.policy_doc_error(path, message, '22023',
+                                               format(hint, seen OPERATOR(pg_catalog.#>>) ARRAY[name, 'i']));
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_unique(jsonb, text, text, text, text) IS
+    'refuse an entry of a policy document named as one before it, with a hint saying where that one is';
+
+-- Whether a purpose a document names will exist once it is loaded: one the
+-- document defines (purposes: name -> entry), or a built-in one installed.
+CREATE FUNCTION privacy_guard.policy_doc_has_purpose(purposes jsonb, purpose text) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT purposes OPERATOR(pg_catalog.?) purpose
+                 OR (purpose OPERATOR(pg_catalog.=) ANY (privacy_guard.policy_doc_builtins())
+                     AND EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) purpose)) $$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_has_purpose(jsonb, text) IS
+    'whether a purpose a policy document names is one it defines or a built-in one';
+
+-- Run one write of a load (policy_doc_run) that adds an entry to the
+-- catalog (is_new) or changes one, and note that entry, as "category
+-- contact", among those added or those changed.
+CREATE FUNCTION privacy_guard.policy_doc_write(path text, statement text, entry text, is_new boolean,
+                                               INOUT added text[], INOUT changed text[])
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    PERFORM privacy_guard.policy_doc_run(path, statement);
+    IF is_new THEN
+        added := added OPERATOR(pg_catalog.||) entry;
+    ELSE
+        changed := changed OPERATOR(pg_catalog.||) entry;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_write(text, text, text, boolean, text[], text[]) IS
+    'run one write of load_policy() and note the entry it added or changed';
+
+-- Remove the categories or purposes (list) that a document leaves out, but
+-- those named in spare (the built-in purposes); their allowances and grants
+-- go with them.  keep: the document's, name -> entry.  One still referred
+-- to is an error about the list.  Returns what went, as "purpose marketing".
+CREATE FUNCTION privacy_guard.policy_doc_remove(list text, what text, keep jsonb, spare text[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    removed text[] := '{}';
+    nm text;
+    det text;
+    tbl text;
+BEGIN
+    FOR nm IN EXECUTE format('DELETE FROM privacy_guard.%I x WHERE NOT $1 OPERATOR(pg_catalog.?) x.name '
+                             'AND x.name OPERATOR(pg_catalog.<>) ALL ($2) RETURNING x.name', list)
+              USING keep, spare LOOP
+        removed := removed OPERATOR(pg_catalog.||) (what OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) nm);
+    END LOOP;
+    RETURN removed;
+EXCEPTION WHEN foreign_key_violation THEN
+    GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL, tbl = TABLE_NAME;
+    PERFORM privacy_guard.policy_doc_error(list,
+        format('a %s missing from the document is still referred to by privacy_guard.%s', what, tbl),
+        '2BP01', format('Keep the %s in the document.', what), det);
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_remove(text, text, jsonb, text[]) IS
+    'remove the categories or purposes a policy document leaves out; one still in use names the list';
+
 -- The whole policy, canonically (one snapshot: one statement).
 CREATE FUNCTION privacy_guard.export_policy() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET intervalstyle = 'postgres' AS $fn$
@@ -255,10 +355,7 @@ DECLARE
     changed text[] := '{}';
     removed text[] := '{}';
     n int;
-    st text;
     msg text;
-    det text;
-    hnt text;
     tbl_name text;
     cur_deadline text;
 BEGIN
@@ -279,15 +376,10 @@ BEGIN
     END IF;
 
     -- categories
-    v := coalesce(privacy_guard.policy_doc_field(doc, 'categories', 'array', 'policy document'), '[]');
-    FOR e, idx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(v) WITH ORDINALITY x LOOP
-        pth := format('categories[%s]', idx);
-        PERFORM privacy_guard.policy_doc_object(e, pth, 'a category', ARRAY['name', 'sensitivity', 'mask', 'description']);
-        nm := privacy_guard.policy_doc_field(e, 'name', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
-        IF cats OPERATOR(pg_catalog.?) nm THEN
-            PERFORM privacy_guard.policy_doc_error(pth, format('duplicate category "%s"', nm), '22023',
-                format('It is already defined at categories[%s].', cats OPERATOR(pg_catalog.#>>) ARRAY[nm, 'i']));
-        END IF;
+    FOR idx, pth, e IN SELECT x.i, x.entry_path, x.entry FROM privacy_guard.policy_doc_entries(doc, 'categories') x LOOP
+        nm := privacy_guard.policy_doc_entry(e, pth, 'a category', ARRAY['name', 'sensitivity', 'mask', 'description']);
+        PERFORM privacy_guard.policy_doc_unique(cats, nm, pth, format('duplicate category "%s"', nm),
+                                                'It is already defined at categories[%s].');
         cats := cats OPERATOR(pg_catalog.||) jsonb_build_object(nm, jsonb_build_object(
             'i', idx,
             'sensitivity', coalesce(privacy_guard.policy_doc_field(e, 'sensitivity', 'string', pth) OPERATOR(pg_catalog.#>>) '{}', 'personal'),
@@ -296,12 +388,9 @@ BEGIN
     END LOOP;
 
     -- purposes and their allowances
-    v := coalesce(privacy_guard.policy_doc_field(doc, 'purposes', 'array', 'policy document'), '[]');
-    FOR e, idx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(v) WITH ORDINALITY x LOOP
-        pth := format('purposes[%s]', idx);
-        PERFORM privacy_guard.policy_doc_object(e, pth, 'a purpose',
-                                                ARRAY['name', 'parent', 'requires_consent', 'third_party', 'description', 'allow']);
-        nm := privacy_guard.policy_doc_field(e, 'name', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
+    FOR idx, pth, e IN SELECT x.i, x.entry_path, x.entry FROM privacy_guard.policy_doc_entries(doc, 'purposes') x LOOP
+        nm := privacy_guard.policy_doc_entry(e, pth, 'a purpose',
+                                             ARRAY['name', 'parent', 'requires_consent', 'third_party', 'description', 'allow']);
         -- incident_response is built in, but what it sees is the policy's: its
         -- entry sets its allowances and nothing else
         IF nm OPERATOR(pg_catalog.=) 'incident_response' THEN
@@ -318,10 +407,8 @@ BEGIN
             PERFORM privacy_guard.policy_doc_error(pth, format('purpose "%s" is built in: a policy document cannot define it', nm),
                 '42501', 'Built-in purposes come with the extension; a document only grants them, under "grants".');
         END IF;
-        IF purps OPERATOR(pg_catalog.?) nm THEN
-            PERFORM privacy_guard.policy_doc_error(pth, format('duplicate purpose "%s"', nm), '22023',
-                format('It is already defined at purposes[%s].', purps OPERATOR(pg_catalog.#>>) ARRAY[nm, 'i']));
-        END IF;
+        PERFORM privacy_guard.policy_doc_unique(purps, nm, pth, format('duplicate purpose "%s"', nm),
+                                                'It is already defined at purposes[%s].');
         rc := (privacy_guard.policy_doc_field(e, 'requires_consent', 'boolean', pth)) OPERATOR(pg_catalog.#>>) '{}';
         tp := coalesce((privacy_guard.policy_doc_field(e, 'third_party', 'boolean', pth) OPERATOR(pg_catalog.#>>) '{}')::boolean, false);
         IF tp AND rc IS FALSE THEN
@@ -336,11 +423,8 @@ BEGIN
             'description', privacy_guard.policy_doc_field(e, 'description', 'string', pth, null_ok => true))
             OPERATOR(pg_catalog.||) CASE WHEN nm OPERATOR(pg_catalog.=) ANY (builtins)
                                          THEN '{"builtin": true}'::jsonb ELSE '{}'::jsonb END);
-        a := coalesce(privacy_guard.policy_doc_field(e, 'allow', 'array', pth), '[]');
-        FOR ae, jdx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(a) WITH ORDINALITY x LOOP
-            apth := format('%s.allow[%s]', pth, jdx);
-            PERFORM privacy_guard.policy_doc_object(ae, apth, 'an allowance', ARRAY['category', 'level']);
-            cat := privacy_guard.policy_doc_field(ae, 'category', 'string', apth, required => true) OPERATOR(pg_catalog.#>>) '{}';
+        FOR jdx, apth, ae IN SELECT x.i, x.entry_path, x.entry FROM privacy_guard.policy_doc_entries(e, 'allow', pth) x LOOP
+            cat := privacy_guard.policy_doc_entry(ae, apth, 'an allowance', ARRAY['category', 'level']);
             lvl := coalesce(privacy_guard.policy_doc_field(ae, 'level', 'string', apth) OPERATOR(pg_catalog.#>>) '{}', 'full');
             IF NOT cats OPERATOR(pg_catalog.?) cat THEN
                 PERFORM privacy_guard.policy_doc_error(apth, format('unknown category "%s"', cat), '42704',
@@ -366,9 +450,7 @@ BEGIN
         pth := format('purposes[%s]', e OPERATOR(pg_catalog.->>) 'i');
         up := e OPERATOR(pg_catalog.->>) 'parent';
         CONTINUE WHEN up IS NULL;
-        IF NOT purps OPERATOR(pg_catalog.?) up
-           AND NOT (up OPERATOR(pg_catalog.=) ANY (builtins)
-                    AND EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) up)) THEN
+        IF NOT privacy_guard.policy_doc_has_purpose(purps, up) THEN
             PERFORM privacy_guard.policy_doc_error(pth, format('unknown parent purpose "%s"', up), '42704',
                                                    'Define the parent in the document''s "purposes".');
         END IF;
@@ -402,9 +484,7 @@ BEGIN
                 PERFORM privacy_guard.policy_doc_error(apth, format('must be a purpose name, not %s', privacy_guard.policy_doc_type(ae)));
             END IF;
             up := ae OPERATOR(pg_catalog.#>>) '{}';
-            IF NOT purps OPERATOR(pg_catalog.?) up
-               AND NOT (up OPERATOR(pg_catalog.=) ANY (builtins)
-                        AND EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) up)) THEN
+            IF NOT privacy_guard.policy_doc_has_purpose(purps, up) THEN
                 PERFORM privacy_guard.policy_doc_error(apth, format('unknown purpose "%s"', up), '42704',
                                                        'Define the purpose in the document''s "purposes".');
             END IF;
@@ -428,16 +508,11 @@ BEGIN
     END IF;
 
     -- retention rules and erasure actions: one per table
-    v := coalesce(privacy_guard.policy_doc_field(doc, 'retention', 'array', 'policy document'), '[]');
-    FOR e, idx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(v) WITH ORDINALITY x LOOP
-        pth := format('retention[%s]', idx);
-        PERFORM privacy_guard.policy_doc_object(e, pth, 'a retention rule', ARRAY['table', 'time_column', 'keep', 'action']);
-        tbl_name := privacy_guard.policy_doc_field(e, 'table', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
+    FOR idx, pth, e IN SELECT x.i, x.entry_path, x.entry FROM privacy_guard.policy_doc_entries(doc, 'retention') x LOOP
+        tbl_name := privacy_guard.policy_doc_entry(e, pth, 'a retention rule', ARRAY['table', 'time_column', 'keep', 'action']);
         relid := privacy_guard.policy_doc_table(tbl_name, pth);
-        IF rules OPERATOR(pg_catalog.?) relid::text THEN
-            PERFORM privacy_guard.policy_doc_error(pth, format('duplicate table "%s"', tbl_name), '22023',
-                format('Its rule is already at retention[%s].', rules OPERATOR(pg_catalog.#>>) ARRAY[relid::text, 'i']));
-        END IF;
+        PERFORM privacy_guard.policy_doc_unique(rules, relid::text, pth, format('duplicate table "%s"', tbl_name),
+                                                'Its rule is already at retention[%s].');
         nm := privacy_guard.policy_doc_field(e, 'time_column', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
         a := privacy_guard.policy_doc_field(e, 'keep', 'string', pth, required => true);
         BEGIN
@@ -450,16 +525,11 @@ BEGIN
             'i', idx, 'time_col', nm, 'keep', ival::text,
             'action', privacy_guard.policy_doc_field(e, 'action', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}'));
     END LOOP;
-    v := coalesce(privacy_guard.policy_doc_field(doc, 'erasure_actions', 'array', 'policy document'), '[]');
-    FOR e, idx IN SELECT x.value, x.ordinality OPERATOR(pg_catalog.-) 1 FROM jsonb_array_elements(v) WITH ORDINALITY x LOOP
-        pth := format('erasure_actions[%s]', idx);
-        PERFORM privacy_guard.policy_doc_object(e, pth, 'an erasure action', ARRAY['table', 'action', 'subject_column']);
-        tbl_name := privacy_guard.policy_doc_field(e, 'table', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}';
+    FOR idx, pth, e IN SELECT x.i, x.entry_path, x.entry FROM privacy_guard.policy_doc_entries(doc, 'erasure_actions') x LOOP
+        tbl_name := privacy_guard.policy_doc_entry(e, pth, 'an erasure action', ARRAY['table', 'action', 'subject_column']);
         relid := privacy_guard.policy_doc_table(tbl_name, pth);
-        IF acts OPERATOR(pg_catalog.?) relid::text THEN
-            PERFORM privacy_guard.policy_doc_error(pth, format('duplicate table "%s"', tbl_name), '22023',
-                format('Its action is already at erasure_actions[%s].', acts OPERATOR(pg_catalog.#>>) ARRAY[relid::text, 'i']));
-        END IF;
+        PERFORM privacy_guard.policy_doc_unique(acts, relid::text, pth, format('duplicate table "%s"', tbl_name),
+                                                'Its action is already at erasure_actions[%s].');
         acts := acts OPERATOR(pg_catalog.||) jsonb_build_object(relid::text, jsonb_build_object(
             'i', idx,
             'action', privacy_guard.policy_doc_field(e, 'action', 'string', pth, required => true) OPERATOR(pg_catalog.#>>) '{}',
@@ -499,13 +569,9 @@ BEGIN
                    FROM jsonb_each(cats) x LEFT JOIN privacy_guard.categories c ON c.name OPERATOR(pg_catalog.=) x.key
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            PERFORM privacy_guard.policy_doc_run(format('categories[%s]', r.i),
-                format('SELECT privacy_guard.define_category(%L, %L, %L, %L)', r.name, r.sensitivity, r.mask, r.description));
-            IF r.cur IS NULL THEN
-                added := added OPERATOR(pg_catalog.||) ('category ' OPERATOR(pg_catalog.||) r.name);
-            ELSE
-                changed := changed OPERATOR(pg_catalog.||) ('category ' OPERATOR(pg_catalog.||) r.name);
-            END IF;
+            SELECT * INTO added, changed FROM privacy_guard.policy_doc_write(format('categories[%s]', r.i),
+                format('SELECT privacy_guard.define_category(%L, %L, %L, %L)', r.name, r.sensitivity, r.mask, r.description),
+                'category ' OPERATOR(pg_catalog.||) r.name, r.cur IS NULL, added, changed);
         END LOOP;
 
         -- purposes, parents before children
@@ -525,14 +591,10 @@ BEGIN
                    FROM t LEFT JOIN privacy_guard.purposes p ON p.name OPERATOR(pg_catalog.=) t.name
                   ORDER BY t.depth, t.i LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            PERFORM privacy_guard.policy_doc_run(format('purposes[%s]', r.i),
+            SELECT * INTO added, changed FROM privacy_guard.policy_doc_write(format('purposes[%s]', r.i),
                 format('SELECT privacy_guard.define_purpose(%L, %L, %L::boolean, %L::boolean, %L)',
-                       r.name, r.parent, r.requires_consent, r.third_party, r.description));
-            IF r.cur IS NULL THEN
-                added := added OPERATOR(pg_catalog.||) ('purpose ' OPERATOR(pg_catalog.||) r.name);
-            ELSE
-                changed := changed OPERATOR(pg_catalog.||) ('purpose ' OPERATOR(pg_catalog.||) r.name);
-            END IF;
+                       r.name, r.parent, r.requires_consent, r.third_party, r.description),
+                'purpose ' OPERATOR(pg_catalog.||) r.name, r.cur IS NULL, added, changed);
         END LOOP;
 
         -- allowances of the document's purposes: exactly the document's
@@ -546,13 +608,9 @@ BEGIN
                    LEFT JOIN privacy_guard.allowances al ON al.purpose OPERATOR(pg_catalog.=) x.purpose AND al.category OPERATOR(pg_catalog.=) x.category
                   ORDER BY x.i, x.j LOOP
             CONTINUE WHEN r.cur IS NOT DISTINCT FROM r.level;
-            PERFORM privacy_guard.policy_doc_run(format('purposes[%s].allow[%s]', r.i, r.j),
-                format('SELECT privacy_guard.allow(%L, %L, %L)', r.purpose, r.category, r.level));
-            IF r.cur IS NULL THEN
-                added := added OPERATOR(pg_catalog.||) format('allowance %s: %s', r.purpose, r.category);
-            ELSE
-                changed := changed OPERATOR(pg_catalog.||) format('allowance %s: %s', r.purpose, r.category);
-            END IF;
+            SELECT * INTO added, changed FROM privacy_guard.policy_doc_write(format('purposes[%s].allow[%s]', r.i, r.j),
+                format('SELECT privacy_guard.allow(%L, %L, %L)', r.purpose, r.category, r.level),
+                format('allowance %s: %s', r.purpose, r.category), r.cur IS NULL, added, changed);
         END LOOP;
 
         -- grants: exactly the document's (built-in purposes' too; grants of dropped roles go)
@@ -571,28 +629,8 @@ BEGIN
         END LOOP;
 
         -- purposes and categories the document leaves out (their allowances and grants go with them)
-        BEGIN
-            FOR r IN DELETE FROM privacy_guard.purposes p
-                      WHERE NOT purps OPERATOR(pg_catalog.?) p.name AND p.name OPERATOR(pg_catalog.<>) ALL (builtins)
-                  RETURNING p.name LOOP
-                removed := removed OPERATOR(pg_catalog.||) ('purpose ' OPERATOR(pg_catalog.||) r.name);
-            END LOOP;
-        EXCEPTION WHEN foreign_key_violation THEN
-            GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL, tbl_name = TABLE_NAME;
-            PERFORM privacy_guard.policy_doc_error('purposes',
-                format('a purpose missing from the document is still referred to by privacy_guard.%s', tbl_name),
-                '2BP01', 'Keep the purpose in the document.', det);
-        END;
-        BEGIN
-            FOR r IN DELETE FROM privacy_guard.categories c WHERE NOT cats OPERATOR(pg_catalog.?) c.name RETURNING c.name LOOP
-                removed := removed OPERATOR(pg_catalog.||) ('category ' OPERATOR(pg_catalog.||) r.name);
-            END LOOP;
-        EXCEPTION WHEN foreign_key_violation THEN
-            GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL, tbl_name = TABLE_NAME;
-            PERFORM privacy_guard.policy_doc_error('categories',
-                format('a category missing from the document is still referred to by privacy_guard.%s', tbl_name),
-                '2BP01', 'Keep the category in the document.', det);
-        END;
+        removed := removed OPERATOR(pg_catalog.||) privacy_guard.policy_doc_remove('purposes', 'purpose', purps, builtins);
+        removed := removed OPERATOR(pg_catalog.||) privacy_guard.policy_doc_remove('categories', 'category', cats, '{}');
 
         -- the erasure deadline (the default needs no row)
         SELECT s.value::interval::text INTO cur_deadline FROM privacy_guard.policy_settings s
@@ -619,14 +657,10 @@ BEGIN
                    FROM jsonb_each(rules) x LEFT JOIN privacy_guard.retention_rules k ON k.tbl::oid OPERATOR(pg_catalog.=) x.key::oid
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            PERFORM privacy_guard.policy_doc_run(format('retention[%s]', r.i),
+            SELECT * INTO added, changed FROM privacy_guard.policy_doc_write(format('retention[%s]', r.i),
                 format('SELECT privacy_guard.set_retention(%s::pg_catalog.oid::pg_catalog.regclass, %L, %L::pg_catalog.interval, %L)',
-                       r.tbl, r.time_col, r.keep, r.action));
-            IF r.cur IS NULL THEN
-                added := added OPERATOR(pg_catalog.||) ('retention ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
-            ELSE
-                changed := changed OPERATOR(pg_catalog.||) ('retention ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
-            END IF;
+                       r.tbl, r.time_col, r.keep, r.action),
+                'retention ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl), r.cur IS NULL, added, changed);
         END LOOP;
         FOR r IN SELECT k.tbl, k.time_col FROM privacy_guard.retention_rules k
                   WHERE NOT rules OPERATOR(pg_catalog.?) k.tbl::oid::text ORDER BY privacy_guard.policy_doc_table_name(k.tbl::oid) LOOP
@@ -649,14 +683,10 @@ BEGIN
                    FROM jsonb_each(acts) x LEFT JOIN privacy_guard.erasure_actions k ON k.tbl::oid OPERATOR(pg_catalog.=) x.key::oid
                   ORDER BY 2 LOOP
             CONTINUE WHEN r.cur IS NOT NULL AND r.same;
-            PERFORM privacy_guard.policy_doc_run(format('erasure_actions[%s]', r.i),
+            SELECT * INTO added, changed FROM privacy_guard.policy_doc_write(format('erasure_actions[%s]', r.i),
                 format('SELECT privacy_guard.set_erasure_action(%s::pg_catalog.oid::pg_catalog.regclass, %L, %L)',
-                       r.tbl, r.action, r.subject_col));
-            IF r.cur IS NULL THEN
-                added := added OPERATOR(pg_catalog.||) ('erasure action ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
-            ELSE
-                changed := changed OPERATOR(pg_catalog.||) ('erasure action ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl));
-            END IF;
+                       r.tbl, r.action, r.subject_col),
+                'erasure action ' OPERATOR(pg_catalog.||) privacy_guard.policy_doc_table_name(r.tbl), r.cur IS NULL, added, changed);
         END LOOP;
         FOR r IN SELECT k.tbl FROM privacy_guard.erasure_actions k
                   WHERE NOT acts OPERATOR(pg_catalog.?) k.tbl::oid::text ORDER BY privacy_guard.policy_doc_table_name(k.tbl::oid) LOOP
@@ -693,9 +723,27 @@ REVOKE ALL ON FUNCTION privacy_guard.policy_doc_builtins(), privacy_guard.policy
     privacy_guard.policy_doc_type(jsonb), privacy_guard.policy_doc_object(jsonb, text, text, text[]),
     privacy_guard.policy_doc_field(jsonb, text, text, text, boolean, boolean), privacy_guard.policy_doc_table(text, text),
     privacy_guard.policy_doc_table_name(oid), privacy_guard.policy_doc_run(text, text, text),
+    privacy_guard.policy_doc_entries(jsonb, text, text), privacy_guard.policy_doc_entry(jsonb, text, text, text[]),
+    privacy_guard.policy_doc_unique(jsonb, text, text, text, text), privacy_guard.policy_doc_has_purpose(jsonb, text),
+    privacy_guard.policy_doc_write(text, text, text, boolean, text[], text[]),
+    privacy_guard.policy_doc_remove(text, text, jsonb, text[]),
     privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy(), privacy_guard.load_policy(jsonb) TO privacy_guard_admin;
 GRANT EXECUTE ON FUNCTION privacy_guard.export_policy() TO privacy_guard_auditor;
+
+-- The values of a JSON array as text, joined by ", "; NULL when it has none.
+CREATE FUNCTION privacy_guard.policy_doc_join(list jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') FROM pg_catalog.jsonb_array_elements(list) z $$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_join(jsonb) IS 'the values of a JSON array as text, joined by commas';
+
+-- The line that says a list of the record is empty: {line} when it is, no
+-- line when it is not.
+CREATE FUNCTION privacy_guard.policy_doc_if_none(list jsonb, line text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT CASE WHEN pg_catalog.jsonb_array_length(list) OPERATOR(pg_catalog.=) 0 THEN ARRAY[line] ELSE '{}' END $$;
+COMMENT ON FUNCTION privacy_guard.policy_doc_if_none(jsonb, text) IS
+    'the line saying that a list of the record of processing activities is empty, when it is';
 
 -- The record of processing activities (GDPR Art. 30), read from what the
 -- database enforces, so it is current whenever it is asked for: every
@@ -876,28 +924,23 @@ BEGIN
                 q OPERATOR(pg_catalog.->>) 'level',
                 ' (from ' OPERATOR(pg_catalog.||) (q OPERATOR(pg_catalog.->>) 'inherited_from') OPERATOR(pg_catalog.||) ')');
         END LOOP;
-        IF jsonb_array_length(p OPERATOR(pg_catalog.->) 'categories') OPERATOR(pg_catalog.=) 0 THEN
-            lines := lines OPERATOR(pg_catalog.||) '  categories: none'::text;
-        END IF;
+        lines := lines OPERATOR(pg_catalog.||) privacy_guard.policy_doc_if_none(p OPERATOR(pg_catalog.->) 'categories', '  categories: none');
         FOR q IN SELECT z.value FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'roles') z LOOP
             lines := lines OPERATOR(pg_catalog.||) format('  role %s: granted %s, %s member role%s', q OPERATOR(pg_catalog.->>) 'role',
                 q OPERATOR(pg_catalog.->>) 'granted', q OPERATOR(pg_catalog.->>) 'members',
                 CASE WHEN q OPERATOR(pg_catalog.->>) 'members' OPERATOR(pg_catalog.=) '1' THEN '' ELSE 's' END);
         END LOOP;
-        IF jsonb_array_length(p OPERATOR(pg_catalog.->) 'roles') OPERATOR(pg_catalog.=) 0 THEN
-            lines := lines OPERATOR(pg_catalog.||) '  roles: none'::text;
-        END IF;
+        lines := lines OPERATOR(pg_catalog.||) privacy_guard.policy_doc_if_none(p OPERATOR(pg_catalog.->) 'roles', '  roles: none');
     END LOOP;
 
     lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'CATEGORIES OF PERSONAL DATA'];
     FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'categories') z LOOP
-        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
-          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'stored_in') z;
         lines := lines OPERATOR(pg_catalog.||) ARRAY[
             format('category %s%s', p OPERATOR(pg_catalog.->>) 'name', ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description')),
             '  sensitivity: ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'sensitivity'),
             '  masked as: ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'mask'),
-            '  stored in: ' OPERATOR(pg_catalog.||) coalesce(lst, 'no protected column')];
+            '  stored in: ' OPERATOR(pg_catalog.||)
+                coalesce(privacy_guard.policy_doc_join(p OPERATOR(pg_catalog.->) 'stored_in'), 'no protected column')];
         SELECT string_agg(format('%s (%s)', z.value OPERATOR(pg_catalog.->>) 'purpose', z.value OPERATOR(pg_catalog.->>) 'level'), ', ')
           INTO lst FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'purposes') z;
         lines := lines OPERATOR(pg_catalog.||) ('  used for: ' OPERATOR(pg_catalog.||) coalesce(lst, 'no purpose'));
@@ -907,28 +950,22 @@ BEGIN
     FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'prohibited_categories') z LOOP
         lines := lines OPERATOR(pg_catalog.||) format('category %s%s', p OPERATOR(pg_catalog.->>) 'name',
                                                       ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description'));
-        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
-          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'stored_in') z;
+        lst := privacy_guard.policy_doc_join(p OPERATOR(pg_catalog.->) 'stored_in');
         IF lst IS NOT NULL THEN
             lines := lines OPERATOR(pg_catalog.||) ('  NEVERTHELESS STORED IN: ' OPERATOR(pg_catalog.||) lst);
         END IF;
     END LOOP;
-    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'prohibited_categories') OPERATOR(pg_catalog.=) 0 THEN
-        lines := lines OPERATOR(pg_catalog.||) 'none declared'::text;
-    END IF;
+    lines := lines OPERATOR(pg_catalog.||) privacy_guard.policy_doc_if_none(rec OPERATOR(pg_catalog.->) 'prohibited_categories', 'none declared');
 
     lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'TRANSFERS TO THIRD PARTIES'];
     FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'third_party_recipients') z LOOP
-        SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
-          FROM jsonb_array_elements(p OPERATOR(pg_catalog.->) 'categories') z;
         lines := lines OPERATOR(pg_catalog.||) ARRAY[
             format('purpose %s%s', p OPERATOR(pg_catalog.->>) 'purpose', ': ' OPERATOR(pg_catalog.||) (p OPERATOR(pg_catalog.->>) 'description')),
             '  only with the data subject''s consent: yes',
-            '  categories: ' OPERATOR(pg_catalog.||) coalesce(lst, 'none')];
+            '  categories: ' OPERATOR(pg_catalog.||) coalesce(privacy_guard.policy_doc_join(p OPERATOR(pg_catalog.->) 'categories'), 'none')];
     END LOOP;
-    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'third_party_recipients') OPERATOR(pg_catalog.=) 0 THEN
-        lines := lines OPERATOR(pg_catalog.||) 'none: no purpose transfers data to a third party'::text;
-    END IF;
+    lines := lines OPERATOR(pg_catalog.||) privacy_guard.policy_doc_if_none(rec OPERATOR(pg_catalog.->) 'third_party_recipients',
+                                                                           'none: no purpose transfers data to a third party');
 
     lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'RETENTION'];
     FOR p IN SELECT z.value FROM jsonb_array_elements(rec OPERATOR(pg_catalog.->) 'retention') z LOOP
@@ -936,9 +973,7 @@ BEGIN
             p OPERATOR(pg_catalog.->>) 'keep', p OPERATOR(pg_catalog.->>) 'time_column',
             CASE p OPERATOR(pg_catalog.->>) 'action' WHEN 'delete' THEN 'deleted' ELSE 'anonymised' END);
     END LOOP;
-    IF jsonb_array_length(rec OPERATOR(pg_catalog.->) 'retention') OPERATOR(pg_catalog.=) 0 THEN
-        lines := lines OPERATOR(pg_catalog.||) 'no retention rule'::text;
-    END IF;
+    lines := lines OPERATOR(pg_catalog.||) privacy_guard.policy_doc_if_none(rec OPERATOR(pg_catalog.->) 'retention', 'no retention rule');
 
     lines := lines OPERATOR(pg_catalog.||) ARRAY['', 'ERASURE ON REQUEST',
         format('deadline: %s after the request', er OPERATOR(pg_catalog.->>) 'deadline'),
@@ -958,16 +993,13 @@ BEGIN
                t OPERATOR(pg_catalog.#>>) '{encryption,protected_tables}'),
         format('data keys: %s live, %s destroyed by erasure', t OPERATOR(pg_catalog.#>>) '{subject_keys,live}',
                t OPERATOR(pg_catalog.#>>) '{subject_keys,erased}')];
-    SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
-      FROM jsonb_array_elements(t OPERATOR(pg_catalog.#>) '{key_wrapping,master_key_versions_in_use}') z;
     lines := lines OPERATOR(pg_catalog.||) ARRAY[
         format('key wrapping: %s under the master key; versions in use: %s', t OPERATOR(pg_catalog.#>>) '{key_wrapping,cipher}',
-               coalesce(lst, 'none yet')),
+               coalesce(privacy_guard.policy_doc_join(t OPERATOR(pg_catalog.#>) '{key_wrapping,master_key_versions_in_use}'), 'none yet')),
         'master keys: ' OPERATOR(pg_catalog.||) (t OPERATOR(pg_catalog.#>>) '{key_wrapping,keyring}')];
-    SELECT string_agg(z.value OPERATOR(pg_catalog.#>>) '{}', ', ') INTO lst
-      FROM jsonb_array_elements(t OPERATOR(pg_catalog.#>) '{blind_indexes,columns}') z;
     lines := lines OPERATOR(pg_catalog.||) ARRAY[
-        format('blind indexes (%s): %s', t OPERATOR(pg_catalog.#>>) '{blind_indexes,algorithm}', coalesce(lst, 'none')),
+        format('blind indexes (%s): %s', t OPERATOR(pg_catalog.#>>) '{blind_indexes,algorithm}',
+               coalesce(privacy_guard.policy_doc_join(t OPERATOR(pg_catalog.#>) '{blind_indexes,columns}'), 'none')),
         'access to plaintext: ' OPERATOR(pg_catalog.||) (t OPERATOR(pg_catalog.#>>) '{access_control,reveal}'),
         format('superusers: %s (they hold every purpose, and must still declare one)',
                t OPERATOR(pg_catalog.#>>) '{access_control,superusers}'),
@@ -987,6 +1019,7 @@ $fn$;
 COMMENT ON FUNCTION privacy_guard.processing_record_text() IS
     'the record of processing activities as plain text for a data protection officer';
 
-REVOKE ALL ON FUNCTION privacy_guard.processing_record(), privacy_guard.processing_record_text() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.policy_doc_join(jsonb), privacy_guard.policy_doc_if_none(jsonb, text),
+    privacy_guard.processing_record(), privacy_guard.processing_record_text() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.processing_record(), privacy_guard.processing_record_text()
     TO privacy_guard_admin, privacy_guard_auditor;
