@@ -9,6 +9,16 @@
  * does for the table owner, under a restricted security context; every
  * query it runs is schema-qualified.  Transaction abort restores the
  * caller's identity if an error escapes.
+ *
+ * Changes to the catalog reach every session at once.  Each backend caches
+ * the policy, the data keys and consent; PostgreSQL tells it of a change
+ * only when it next reads invalidation messages (at its next transaction,
+ * or when it takes a lock it did not hold), so a transaction that keeps
+ * running a cached plan would go on using a revoked grant, an erased key or
+ * a withdrawn consent.  A transaction that changed the catalog therefore
+ * also bumps a counter in shared memory when it commits; every reveal
+ * reads it (one atomic read), and when it moved, the caches are dropped
+ * and reload with the latest snapshot.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,12 +29,31 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "access/xact.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"
+
+/* catalog changes committed so far, in shared memory */
+typedef struct CatalogShared
+{
+	pg_atomic_uint64 changes;
+} CatalogShared;
+
+static CatalogShared *shared = NULL;
+static uint64 changes_seen = 0;		/* the count this backend's caches reflect */
+static bool changed_in_xact = false;	/* this transaction changed the catalog */
+static CatalogForgetCallback forget_callbacks[4];
+static int	nforget_callbacks = 0;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* cached facts about the installed extension; reset on catalog changes */
 static Oid	schema_oid = InvalidOid;
@@ -56,9 +85,101 @@ CatalogExtensionInstalled(void)
 	return extension_installed == 1;
 }
 
+/* A cache to drop when another session changed the catalog. */
+void
+CatalogOnChange(CatalogForgetCallback forget)
+{
+	if (nforget_callbacks >= lengthof(forget_callbacks))
+		elog(ERROR, "too many privacy_guard caches");
+	forget_callbacks[nforget_callbacks++] = forget;
+}
+
+/* This transaction changed the catalog: tell every session when it commits. */
+void
+CatalogChanged(void)
+{
+	changed_in_xact = true;
+}
+
+/* Drop the caches if a change was committed since they were filled. */
+void
+CatalogCheckChanges(void)
+{
+	uint64		changes;
+
+	if (shared == NULL)
+		return;
+	changes = pg_atomic_read_u64(&shared->changes);
+	if (likely(changes == changes_seen))
+		return;
+	changes_seen = changes;
+	for (int i = 0; i < nforget_callbacks; i++)
+		forget_callbacks[i] ();
+}
+
+/*
+ * The count moves after the change is visible (XACT_EVENT_COMMIT comes after
+ * the transaction left the proc array), so a session that sees it move and
+ * reloads with the latest snapshot sees the change.  A transaction whose
+ * commit another session would decide (PREPARE TRANSACTION) is refused.
+ */
+static void
+catalog_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (changed_in_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that changed the privacy policy, keys or consent"),
+						 errhint("Commit it instead: such a change must reach every session when it commits.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (changed_in_xact && shared != NULL)
+				pg_atomic_fetch_add_u64(&shared->changes, 1);
+			changed_in_xact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			changed_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+catalog_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CatalogShared)));
+}
+
+static void
+catalog_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("privacy_guard catalog changes", sizeof(CatalogShared), &found);
+	if (!found)
+		pg_atomic_init_u64(&shared->changes, 0);
+	LWLockRelease(AddinShmemInitLock);
+}
+
 void
 CatalogInit(void)
 {
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = catalog_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = catalog_shmem_startup;
+	RegisterXactCallback(catalog_xact_callback, NULL);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(EXTENSIONOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed_callback, (Datum) 0);

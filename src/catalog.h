@@ -27,6 +27,11 @@ extern bool CatalogSubjectTypeAllowed(Oid typid);
 extern void CatalogRequireInternal(const char *fname);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
+/* A backend's cache of the catalog, dropped when another session changed it. */
+typedef void (*CatalogForgetCallback) (void);
+extern void CatalogOnChange(CatalogForgetCallback forget);
+extern void CatalogChanged(void);
+extern void CatalogCheckChanges(void);
 extern void CatalogInit(void);
 
 #endif

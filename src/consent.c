@@ -72,6 +72,12 @@ consent_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
+consent_changed_elsewhere(void)
+{
+	consent_stale = true;
+}
+
+static void
 consent_forget(void)
 {
 	if (consent_cxt != NULL)
@@ -461,6 +467,7 @@ pguard_consent_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "consent_changed() must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	CatalogChanged();
 	return PointerGetDatum(NULL);
 }
 
@@ -468,6 +475,7 @@ void
 ConsentInit(void)
 {
 	CacheRegisterRelcacheCallback(consent_relcache_callback, (Datum) 0);
+	CatalogOnChange(consent_changed_elsewhere);
 	RegisterXactCallback(export_xact_callback, NULL);
 }
 

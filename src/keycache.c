@@ -148,6 +148,12 @@ keycache_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
+keycache_changed_elsewhere(void)
+{
+	cache_stale = true;
+}
+
+static void
 keycache_xact_callback(XactEvent event, void *arg)
 {
 	xact_misses = 0;
@@ -734,6 +740,7 @@ KeycacheInit(void)
 							&key_cache_size, 131072, 16, 16 * 1024 * 1024,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);
+	CatalogOnChange(keycache_changed_elsewhere);
 	RegisterXactCallback(keycache_xact_callback, NULL);
 	RegisterSubXactCallback(keycache_subxact_callback, NULL);
 }

@@ -170,10 +170,12 @@ PolicyEnsure(void)
 {
 	CatalogOwnerState owner;
 	char	  **parents;
-	uint64		start_generation = policy_generation;
+	uint64		start_generation;
 
+	CatalogCheckChanges();
 	if (policy_loaded)
 		return;
+	start_generation = policy_generation;
 	if (policy_cxt == NULL)
 		policy_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard policy",
 										   ALLOCSET_SMALL_SIZES);
@@ -514,6 +516,7 @@ pguard_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "catalog_changed() must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	CatalogChanged();
 
 	relname = RelationGetRelationName(trigdata->tg_relation);
 	keys = strcmp(relname, "keys") == 0;
@@ -544,6 +547,7 @@ void
 PolicyInit(void)
 {
 	CacheRegisterRelcacheCallback(policy_relcache_callback, (Datum) 0);
+	CatalogOnChange(policy_invalidate);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, policy_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, policy_syscache_callback, (Datum) 0);
 }

@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "consent.h"
 #include "incident.h"
 #include "keycache.h"
@@ -177,6 +178,8 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 				 errhint("Call privacy_guard.set_purpose() or pass the purpose to reveal().")));
 	}
 
+	/* an erasure, a revoked grant, a withdrawn consent: at once */
+	CatalogCheckChanges();
 	/* a lockdown refuses every reveal but the investigation's, at once */
 	if (IncidentLockdown(NULL) &&
 		!(purposelen == (int) strlen(POLICY_INCIDENT_RESPONSE) &&

@@ -62,6 +62,16 @@ SELECT privacy_guard.revoke_purpose('support_agent', 'support');
 SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');
 RESET ROLE;
+-- a change of the policy reaches every session when it commits, so it is
+-- not left for another session to commit (test/specs/cached_plan.spec shows
+-- it reaching a transaction that keeps running a cached plan)
+BEGIN;
+SELECT privacy_guard.grant_purpose('support_agent', 'support');
+PREPARE TRANSACTION 'policy_change';
+SELECT count(*) AS prepared FROM pg_prepared_xacts WHERE gid = 'policy_change';
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');     -- the grant rolled back
+RESET ROLE;
 SELECT privacy_guard.grant_purpose('support_agent', 'support');
 SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');
