@@ -3,14 +3,17 @@
  *	  Keep statements that carried plaintext out of the server log.
  *
  * A statement that writes plaintext into a protected column, seals a value
- * or computes a blind index holds personal data in its text.  When any error
- * is logged in such a transaction (ours, or one PostgreSQL raises itself,
- * such as a unique violation), this emit_log_hook suppresses the
- * "STATEMENT:" line that log_min_error_statement would add and the
- * "CONTEXT:" lines (a COPY line, a dynamic SQL statement, bound parameters).
- * Data exceptions and integrity violations, whose messages quote values,
- * are kept out of the server log altogether: a line with their SQLSTATE
- * stands in for them.  The mark is set by every function that receives
+ * or computes a blind index holds personal data in its text.  When any
+ * message is logged in such a transaction (an error of ours or of
+ * PostgreSQL itself, such as a unique violation, or a LOG line such as
+ * log_lock_waits' "still waiting", which log_min_error_statement follows
+ * with the statement too), this emit_log_hook suppresses the "STATEMENT:"
+ * line and the "CONTEXT:" lines (a COPY line, a dynamic SQL statement,
+ * bound parameters).  Data exceptions, integrity violations and syntax
+ * errors, whose messages quote values, are kept out of the server log
+ * altogether: a line with their SQLSTATE stands in for them.  A deadlock's
+ * log detail, which quotes the statement of every process involved (another
+ * session's too), is replaced by the detail the client gets.  The mark is set by every function that receives
  * plaintext, and after
  * parse analysis for any INSERT, UPDATE or COPY whose target table has
  * encrypted columns, before anything executes; it is cleared when the
@@ -70,7 +73,21 @@ RedactStatement(void)
 static void
 redact_emit_log(ErrorData *edata)
 {
-	if ((statement_has_plaintext || hide_mode == HIDE_ALWAYS) && edata->elevel >= ERROR)
+	/*
+	 * A deadlock's log detail quotes every process's statement, another
+	 * session's too (one that an attacker holding a row lock made wait):
+	 * the server log gets the detail the client gets, which names only the
+	 * locks.
+	 */
+	if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
+		edata->detail_log = NULL;
+
+	/*
+	 * Any message may be logged with its STATEMENT line: one at LOG level
+	 * too, as log_lock_waits' are, since LOG ranks above ERROR for
+	 * log_min_error_statement.
+	 */
+	if (statement_has_plaintext || hide_mode == HIDE_ALWAYS)
 	{
 		edata->hide_stmt = true;
 		edata->hide_ctx = true; /* COPY lines, dynamic SQL, bound parameters */
@@ -78,12 +95,14 @@ redact_emit_log(ErrorData *edata)
 		/*
 		 * Data exceptions and integrity violations quote the offending value
 		 * in their message or detail ("invalid input syntax ... "x"", "Key
-		 * (e)=(x)", "Failing row contains (...)").  The client still gets the error; the server log gets
-		 * only its SQLSTATE.
+		 * (e)=(x)", "Failing row contains (...)"), and a syntax error the
+		 * token where it failed, a literal as often as not.  The client
+		 * still gets the error; the server log gets only its SQLSTATE.
 		 */
-		if (edata->output_to_server &&
+		if (edata->output_to_server && edata->elevel >= ERROR &&
 			(ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
-			 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
+			 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+			 edata->sqlerrcode == ERRCODE_SYNTAX_ERROR))
 		{
 			edata->output_to_server = false;
 			write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",

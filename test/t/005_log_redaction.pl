@@ -16,6 +16,8 @@ my ($node) = start_keyring_node('redaction', "1:" . ('7a' x 32) . "\n", qq{
 log_statement = none
 log_min_error_statement = error
 log_error_verbosity = default
+log_lock_waits = on
+deadlock_timeout = 200ms
 privacy_guard.hide_error_statements = plaintext
 });
 create_policy($node, 'postgres', 'support', [ [ 'contact', 'personal', 'email' ], 'browsing' ]);
@@ -25,6 +27,8 @@ $node->safe_psql('postgres', q{
 	SELECT privacy_guard.protect('customers', 'profile', 'browsing', 'id');
 	INSERT INTO customers VALUES (1, 'canary-one@example.com', '{}');
 	CREATE TABLE plain_notes (id int PRIMARY KEY, note text);
+	CREATE TABLE locks (id int PRIMARY KEY);
+	INSERT INTO locks VALUES (1), (2);
 });
 
 my @attempts = (
@@ -82,6 +86,72 @@ like($log, qr/canary-two/, 'with "plaintext", a statement failing in parse analy
 $log = attempt('always', $bad_literal);
 unlike($log, qr/canary-two/, 'with "always", it is not');
 unlike($log, qr/control-note/, 'nor is any other statement\'s text');
+
+# Messages that are not about the statement still carry it, or another
+# session's, into the log.  Each scenario's victim writes a canary; the log
+# must show the scenario happened, and never the canary.
+
+# A deadlock's log detail quotes every process's statement: the attacker,
+# whose own transaction handled no personal data, holds a row lock the
+# victim needs, and is the one to detect the deadlock (it waits first).
+my $offset = -s $node->logfile;
+my $attacker = $node->background_psql('postgres');
+my $victim = $node->background_psql('postgres');
+$victim->query_safe(q{SET deadlock_timeout = '1min'; BEGIN; UPDATE locks SET id = id WHERE id = 1});
+$attacker->query_safe(q{SET deadlock_timeout = '1s'; BEGIN; UPDATE locks SET id = id WHERE id = 2});
+$attacker->query_until(qr/waiting/, "\\echo waiting\nUPDATE locks SET id = id WHERE id = 1;\n");
+$victim->query_until(qr/waiting/, "\\echo waiting\n"
+	. "WITH l AS (SELECT id FROM locks WHERE id = 2 FOR UPDATE) "
+	. "INSERT INTO customers SELECT 7, 'canary-seven\@example.com', '{}' FROM l;\n");
+$node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_locks WHERE NOT granted})
+  or die 'the deadlock was not resolved';
+eval { $attacker->quit };      # its psql exits on the deadlock error
+$victim->quit;
+my $log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/deadlock detected/, 'a deadlock was logged');
+unlike($log, qr/canary-seven/, 'a deadlock detected by another session logs no statement of the victim');
+
+# log_lock_waits: "still waiting" and "acquired" lines are logged at LOG,
+# which log_min_error_statement = error follows with the statement.
+$offset = -s $node->logfile;
+my $holder = $node->background_psql('postgres');
+$victim = $node->background_psql('postgres');
+$holder->query_safe(q{BEGIN; UPDATE locks SET id = id WHERE id = 2});
+$victim->query_until(qr/waiting/, "\\echo waiting\n"
+	. "WITH l AS (SELECT id FROM locks WHERE id = 2 FOR UPDATE) "
+	. "INSERT INTO customers SELECT 8, 'canary-eight\@example.com', '{}' FROM l;\n");
+$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE NOT granted})
+  or die 'the victim did not wait';
+sleep(1);                       # past deadlock_timeout: the wait is logged
+$holder->query_safe('COMMIT');
+$holder->quit;
+$victim->quit;
+$log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/still waiting for ShareLock/, 'a lock wait was logged');
+unlike($log, qr/canary-eight/, 'a lock wait is logged without the waiting statement');
+
+# A syntax error quotes the token where it failed, a literal here; only
+# its SQLSTATE is logged (with "always": nothing can tell before parsing
+# that the statement carries personal data).
+$offset = -s $node->logfile;
+$node->psql('postgres', q{SET privacy_guard.hide_error_statements = always;
+	INSERT INTO customers VALUES (9 'canary-nine@example.com', '{}')});
+$log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/SQLSTATE 42601 was not logged/, 'a syntax error was replaced by its SQLSTATE');
+unlike($log, qr/canary-nine/, 'a syntax error quoting a literal is not logged');
+
+# The keyring goes missing: the backend logs why at LOG when it reloads,
+# and that line too would carry the statement that needed a key.
+$offset = -s $node->logfile;
+my $keyfile = $node->basedir . '/keyring';
+chmod(0644, $keyfile);
+$node->reload;
+$node->psql('postgres', q{INSERT INTO customers VALUES (10, 'canary-ten@example.com', '{}')});
+chmod(0600, $keyfile);
+$node->reload;
+$log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/keyring is not available: keyring file/, 'the keyring outage was logged');
+unlike($log, qr/canary-ten/, 'the keyring outage is logged without the statement that needed a key');
 
 $node->stop;
 done_testing();
