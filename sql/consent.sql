@@ -119,6 +119,7 @@ DECLARE
     parts text[];
     subject_type regtype;
     kind "char";
+    retyped text;
 BEGIN
     IF subject IS NULL OR subject OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
@@ -137,14 +138,17 @@ BEGIN
              GROUP BY p.table_schema, p.table_name, p.subject_column
              ORDER BY p.table_schema, p.table_name, p.subject_column
         LOOP
-            -- Nothing the table's owner defined may run as the caller: the relation
-            -- is still a table (a view's functions would run as the caller), and
-            -- the subject column, whose text form is compared, still has a type
-            -- whose cast to text only a superuser defines.  Both may have changed
-            -- since protect().
-            SELECT c.relkind, a.atttypid INTO kind, subject_type
-              FROM pg_class c JOIN pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
-             WHERE c.oid OPERATOR(pg_catalog.=) format('%I.%I', t.table_schema, t.table_name)::regclass
+            -- Nothing the table's owner defined may run as the caller.  Locked
+            -- first, so that it stays what is checked: still a table (a view's
+            -- functions would run as the caller), its subject column, whose
+            -- text form is compared, of a type whose cast to text only a
+            -- superuser defines, its protected columns of their encrypted types
+            -- (another type's cast would run to reach reveal()).  Any may have
+            -- changed since protect().
+            kind := privacy_guard.lock_relation(format('%I.%I', t.table_schema, t.table_name)::regclass,
+                                                false, 'subject_export');
+            SELECT a.atttypid INTO subject_type FROM pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) format('%I.%I', t.table_schema, t.table_name)::regclass
                AND a.attname OPERATOR(pg_catalog.=) t.subject_column AND NOT a.attisdropped;
             IF kind IS DISTINCT FROM 'r' THEN
                 RAISE EXCEPTION 'relation %.% is no longer an ordinary table',
@@ -158,6 +162,17 @@ BEGIN
                     USING ERRCODE = 'datatype_mismatch',
                           HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid; '
                                  'its type was changed after protect().';
+            END IF;
+            SELECT string_agg(format('"%s"', a.attname), ', ' ORDER BY a.attnum) INTO retyped
+              FROM pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) format('%I.%I', t.table_schema, t.table_name)::regclass
+               AND a.attname::text OPERATOR(pg_catalog.=) ANY (t.cols) AND NOT a.attisdropped
+               AND a.atttypid::regtype OPERATOR(pg_catalog.<>) ALL (privacy_guard.encrypted_types());
+            IF retyped IS NOT NULL THEN
+                RAISE EXCEPTION 'protected columns % of relation %.% are no longer encrypted', retyped,
+                                quote_ident(t.table_schema), quote_ident(t.table_name)
+                    USING ERRCODE = 'datatype_mismatch',
+                          HINT = 'Their type was changed after protect(); protect them again.';
             END IF;
             SELECT array_agg(CASE
                        WHEN a.attname::text OPERATOR(pg_catalog.=) ANY (t.cols)

@@ -70,6 +70,7 @@ DECLARE
     f_hits integer[];
     f_nonnull integer[];
     label text;
+    kind "char";
     n_tables integer := 0;
     n_unreadable integer := 0;
     n_failed integer := 0;
@@ -97,6 +98,18 @@ BEGIN
             n_unreadable := n_unreadable + 1;
             CONTINUE;
         END IF;
+        -- locked before it is looked at: its owner cannot make it a view, or
+        -- retype a column, between the look and the sampling
+        BEGIN
+            kind := privacy_guard.lock_relation(rel.relid, false, 'scan');
+        EXCEPTION WHEN lock_not_available OR undefined_table THEN
+            n_failed := n_failed + 1;
+            CONTINUE;
+        END;
+        IF kind IS DISTINCT FROM 'r' AND kind IS DISTINCT FROM 'm' THEN
+            n_failed := n_failed + 1;
+            CONTINUE;
+        END IF;
 
         names := '{}';
         prot := '{}';
@@ -105,19 +118,19 @@ BEGIN
         vals := '(0, '''')';                    -- k = 0: one value per row read
         FOR att IN
             SELECT a.attname,
-                   a.atttypid IN ('privacy_guard.encrypted_text'::regtype, 'privacy_guard.encrypted_jsonb'::regtype,
-                                  'privacy_guard.encrypted_date'::regtype, 'privacy_guard.encrypted_numeric'::regtype,
-                                  'privacy_guard.encrypted_bytea'::regtype)
+                   a.atttypid::regtype = ANY (privacy_guard.encrypted_types())
                    OR EXISTS (SELECT FROM privacy_guard.protected_columns p
                                WHERE p.table_schema = rel.nspname AND p.table_name = rel.relname
                                  AND a.attname IN (p.column_name, p.index_column)) AS is_protected,
                    b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int8'::regtype,
                              'numeric'::regtype)
-                   OR (b.typname = 'citext'          -- the citext extension's, not any type so named
-                       AND EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-                                    WHERE d.classid = 'pg_type'::regclass AND d.objid = b.oid
-                                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-                                      AND e.extname = 'citext')) AS sample_values
+                   -- citext: a base type (its I/O is C a superuser installed) whose cast
+                   -- to text runs no function (binary-coercible casts are a superuser's too);
+                   -- not any type of that name
+                   OR (b.typname = 'citext' AND b.typtype = 'b'
+                       AND EXISTS (SELECT FROM pg_cast k
+                                    WHERE k.castsource = b.oid AND k.casttarget = 'text'::regtype
+                                      AND k.castmethod = 'b')) AS sample_values
               FROM pg_attribute a
               JOIN pg_type ty ON ty.oid = a.atttypid
               JOIN pg_type b ON b.oid = CASE ty.typtype WHEN 'd' THEN ty.typbasetype ELSE ty.oid END

@@ -74,3 +74,43 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Once installed, the schema holds nothing but the extension's own objects.
+-- Nobody else may create in it, but installing a trusted extension needs
+-- only CREATE on the database, and its script runs as a superuser: its
+-- functions, in our schema, could one day match a call of ours better than
+-- our own.
+CREATE FUNCTION privacy_guard.keep_schema_own() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    ext name;
+BEGIN
+    SELECT e.extname INTO ext
+      FROM pg_catalog.pg_event_trigger_ddl_commands() c
+      JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) c.objid
+     WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND e.extnamespace OPERATOR(pg_catalog.=) 'privacy_guard'::pg_catalog.regnamespace
+       AND e.extname OPERATOR(pg_catalog.<>) 'privacy_guard';
+    IF FOUND THEN
+        RAISE EXCEPTION 'extension "%" cannot be installed in schema "privacy_guard"', ext
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Schema privacy_guard holds only the extension privacy_guard; choose another schema.';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.keep_schema_own() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.keep_schema_own() IS
+    'event trigger: refuses another extension in schema privacy_guard';
+CREATE EVENT TRIGGER privacy_guard_keep_schema_own ON ddl_command_end
+    WHEN TAG IN ('CREATE EXTENSION', 'ALTER EXTENSION')
+    EXECUTE FUNCTION privacy_guard.keep_schema_own();
+COMMENT ON EVENT TRIGGER privacy_guard_keep_schema_own IS
+    'refuses another extension in schema privacy_guard';
+
+-- Lock a table of another role before looking at what it is (src/catalog.c):
+-- scan(), subject_export() and protect() read or convert tables whose owner
+-- could otherwise change them between the look and the statement.
+CREATE FUNCTION privacy_guard.lock_relation(tbl regclass, exclusive boolean, caller text) RETURNS "char"
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_lock_relation';
+COMMENT ON FUNCTION privacy_guard.lock_relation(regclass, boolean, text) IS
+    'lock a table the caller may read (or owns, to lock it exclusively), at READ COMMITTED; its kind as locked';

@@ -147,3 +147,12 @@ COMMENT ON CAST (integer AS privacy_guard.encrypted_numeric) IS
     'lets applications write integer into a protected column unchanged; the write path seals it';
 COMMENT ON CAST (bigint AS privacy_guard.encrypted_numeric) IS
     'lets applications write bigint into a protected column unchanged; the write path seals it';
+
+-- The five, for the SQL that must tell an encrypted column by its type's OID.
+CREATE FUNCTION privacy_guard.encrypted_types() RETURNS regtype[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT ARRAY['privacy_guard.encrypted_text'::regtype, 'privacy_guard.encrypted_jsonb'::regtype,
+                 'privacy_guard.encrypted_date'::regtype, 'privacy_guard.encrypted_numeric'::regtype,
+                 'privacy_guard.encrypted_bytea'::regtype]
+$fn$;
+COMMENT ON FUNCTION privacy_guard.encrypted_types() IS 'the encrypted types, by OID';

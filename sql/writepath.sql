@@ -120,6 +120,19 @@ BEGIN
     IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- Locked before it is looked at, until the rewrite: its owner cannot
+    -- retype a column (whose cast the rewrite would run with the caller's
+    -- rights) or add an inheritance child between the checks and the ALTERs.
+    PERFORM privacy_guard.lock_relation(tbl, true, 'protect');
+    -- The ALTERs would reach inheritance children, and check their
+    -- constraints with the caller's rights; and a child's rows would be
+    -- written past the parent's sealing trigger.
+    IF EXISTS (SELECT FROM pg_inherits i
+                WHERE i.inhparent OPERATOR(pg_catalog.=) tbl OR i.inhrelid OPERATOR(pg_catalog.=) tbl) THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: it is part of an inheritance tree', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Protect tables that have no inheritance parents or children.';
+    END IF;
 
     SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
       FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid

@@ -24,17 +24,22 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
-#include "access/xact.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -54,6 +59,11 @@ static CatalogForgetCallback forget_callbacks[4];
 static int	nforget_callbacks = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* who acted before the outermost CatalogBecomeOwner, while it lasts */
+static int	owner_depth = 0;
+static Oid	caller_userid = InvalidOid;
+static int	caller_sec_context = 0;
 
 /* cached facts about the installed extension; reset on catalog changes */
 static Oid	schema_oid = InvalidOid;
@@ -144,9 +154,22 @@ catalog_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			changed_in_xact = false;
+			owner_depth = 0;	/* an error skipped CatalogRestoreUser */
+			caller_userid = InvalidOid;
 			break;
 		default:
 			break;
+	}
+}
+
+static void
+catalog_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		owner_depth = 0;		/* an error skipped CatalogRestoreUser */
+		caller_userid = InvalidOid;
 	}
 }
 
@@ -180,6 +203,7 @@ CatalogInit(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = catalog_shmem_startup;
 	RegisterXactCallback(catalog_xact_callback, NULL);
+	RegisterSubXactCallback(catalog_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(EXTENSIONOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed_callback, (Datum) 0);
@@ -259,6 +283,11 @@ CatalogBecomeOwner(CatalogOwnerState *state)
 {
 	(void) CatalogSchemaOid();
 	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
+	if (owner_depth++ == 0)
+	{
+		caller_userid = state->save_userid;
+		caller_sec_context = state->save_sec_context;
+	}
 	SetUserIdAndSecContext(extension_owner,
 						   state->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
@@ -269,6 +298,24 @@ void
 CatalogRestoreUser(CatalogOwnerState *state)
 {
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
+	if (owner_depth > 0 && --owner_depth == 0)
+		caller_userid = InvalidOid;
+}
+
+/*
+ * The role whose code is running, and its security context, as they were
+ * before the extension acted as its owner on its behalf.
+ */
+void
+CatalogCaller(Oid *userid, int *sec_context)
+{
+	if (owner_depth > 0 && OidIsValid(caller_userid))
+	{
+		*userid = caller_userid;
+		*sec_context = caller_sec_context;
+	}
+	else
+		GetUserIdAndSecContext(userid, sec_context);
 }
 
 /*
@@ -292,4 +339,51 @@ CatalogSubjectTypeAllowed(Oid typid)
 		default:
 			return false;
 	}
+}
+
+PG_FUNCTION_INFO_V1(pguard_lock_relation);
+
+/*
+ * lock_relation(tbl regclass, exclusive boolean, caller text) -> "char"
+ *
+ * The functions that read or convert other roles' tables (scan(),
+ * subject_export(), protect()) must not act on what a table was when they
+ * looked at it: its owner could make it a view, or retype a column, before
+ * the statement that reads it takes its lock, and the view's functions or
+ * the new type's cast would then run with the caller's rights.  So they
+ * lock the table first (ACCESS SHARE, or ACCESS EXCLUSIVE to convert it),
+ * which waits for such a change to commit and keeps the next one out, and
+ * only then look.  Their next statements see what committed before the lock
+ * was granted only at READ COMMITTED, which is required.  The caller needs
+ * some SELECT privilege on the table (any column), or to own it to lock it
+ * exclusively.  Returns the relation's kind, or NULL when it was dropped.
+ */
+Datum
+pguard_lock_relation(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		exclusive = PG_GETARG_BOOL(1);
+	char	   *caller = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char		kind;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("%s() must run at READ COMMITTED", caller),
+				 errhint("It looks at tables of other roles after locking them, and must see what committed before.")));
+	if (IsCatalogRelationOid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: \"%s\" is a system catalog", get_rel_name(relid))));
+	if (exclusive ? !pg_class_ownercheck(relid, GetUserId()) :
+		(pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		 pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ANY) != ACLCHECK_OK))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for relation %s", get_rel_name(relid))));
+	LockRelationOid(relid, exclusive ? AccessExclusiveLock : AccessShareLock);
+	kind = get_rel_relkind(relid);
+	if (kind == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_CHAR(kind);
 }

@@ -30,6 +30,7 @@
 #include "utils/guc.h"
 
 #include "envelope.h"
+#include "catalog.h"
 #include "keyring.h"
 
 #define KEYRING_MAX_VERSIONS 256
@@ -382,6 +383,25 @@ done:
 				 errmsg("privacy_guard keyring is not available: %s", ring_error)));
 }
 
+/*
+ * The reason a keyring is unusable names its file: only a superuser sees it,
+ * acting as such.  Not superuser() alone, which is true inside the
+ * extension's SECURITY DEFINER functions and while the key cache acts as the
+ * extension's owner; and not to another role's code that a superuser's
+ * session runs as that role (a table owner's trigger, as erasure runs it,
+ * can read an error's detail).
+ */
+static bool
+reason_visible(void)
+{
+	Oid			userid;
+	int			sec_context;
+
+	CatalogCaller(&userid, &sec_context);
+	return superuser_arg(GetSessionUserId()) && superuser_arg(userid) &&
+		(sec_context & SECURITY_RESTRICTED_OPERATION) == 0;
+}
+
 /* Load if a reload made the keyring stale; raise the reason if it is unusable. */
 static void
 keyring_ensure(void)
@@ -394,12 +414,7 @@ keyring_ensure(void)
 	}
 	if (ring_stale)
 		keyring_load(LOG);
-	/*
-	 * The reason names the keyring file: only a superuser session sees it.
-	 * Not superuser(), which is true inside the extension's SECURITY DEFINER
-	 * functions and while the key cache acts as the extension's owner.
-	 */
-	if (!ring_ok && superuser_arg(GetSessionUserId()))
+	if (!ring_ok && reason_visible())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard keyring is not available"),

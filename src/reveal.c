@@ -22,6 +22,8 @@
 
 #include <openssl/crypto.h>
 
+#include "access/xact.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -71,6 +73,53 @@ RevealOutcomeName(RevealOutcome outcome)
 
 static PolicyDecision *last_decision = NULL;
 
+/* the refusals audited in the current statement (see audit_denied) */
+#define DENIED_MEMO_SIZE 16
+static TimestampTz denied_statement = 0;
+static uint32 denied_memo[DENIED_MEMO_SIZE];
+static int	ndenied = 0;
+
+/*
+ * Audit a refused reveal: once per statement for each (role, purpose,
+ * category, reason), and naming a purpose and a category only when the
+ * policy defines them.  The category comes from the envelope and the
+ * purpose from an argument, both the caller's to make up: the trail is no
+ * notepad for any role, nor a thing to flood from a loop that catches the
+ * error.
+ */
+static void
+audit_denied(const char *purpose, const char *category, int catlen, const char *reason)
+{
+	PolicyCategory *c;
+	char	   *recorded;
+	uint32		h;
+
+	PolicyEnsure();
+	if (purpose != NULL && PolicyFindPurpose(purpose) == NULL)
+		purpose = NULL;
+	c = PolicyFindCategory(category, catlen);
+	recorded = c ? c->name : NULL;
+	if (c == NULL && strcmp(reason, "category not defined") != 0)
+		reason = psprintf("%s (category not defined)", reason);
+	h = hash_combine(hash_combine(hash_bytes_uint32(GetUserId()),
+								  hash_any((const unsigned char *) (purpose ? purpose : ""),
+										   purpose ? strlen(purpose) : 0)),
+					 hash_combine(hash_any((const unsigned char *) (recorded ? recorded : ""),
+										   recorded ? strlen(recorded) : 0),
+								  hash_any((const unsigned char *) reason, strlen(reason))));
+	if (denied_statement != GetCurrentStatementStartTimestamp())
+	{
+		denied_statement = GetCurrentStatementStartTimestamp();
+		ndenied = 0;
+	}
+	for (int i = 0; i < ndenied; i++)
+		if (denied_memo[i] == h)
+			return;
+	if (ndenied < DENIED_MEMO_SIZE)
+		denied_memo[ndenied++] = h;
+	AuditRecord("reveal", purpose, recorded, "denied", reason);
+}
+
 /* Does a memo slot hold this (generation, role, purpose, category)? */
 static inline bool
 memo_matches(PolicyDecision *d, uint64 gen, Oid userid,
@@ -115,9 +164,9 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	{
 		const char *rolename = GetUserNameFromId(userid, false);
 
-		AuditRecord("reveal", purpose, catname, "denied",
-					c == NULL ? "category not defined" :
-					!PolicyRoleHolds(userid, p) ? "purpose not granted" : "category not allowed");
+		audit_denied(purpose, catname, catlen,
+					 c == NULL ? "category not defined" :
+					 !PolicyRoleHolds(userid, p) ? "purpose not granted" : "category not allowed");
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -166,9 +215,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 {
 	if (purpose == NULL)
 	{
-		char	   *catname = pnstrdup(view->category, view->catlen);
-
-		AuditRecord("reveal", NULL, catname, "denied", "no purpose declared");
+		audit_denied(NULL, view->category, view->catlen, "no purpose declared");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%.*s\": no purpose declared",
@@ -188,7 +235,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 		char	   *catname = pnstrdup(view->category, view->catlen);
 		char	   *purposename = pnstrdup(purpose, purposelen);
 
-		AuditRecord("reveal", purposename, catname, "denied", "lockdown in force");
+		audit_denied(purposename, view->category, view->catlen, "lockdown in force");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\": lockdown in force",
@@ -206,8 +253,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	/* the subject's own access reveals only within subject_export(), only that subject */
 	if ((*decision)->subject_access && !ConsentExportAllows((*key)->digest))
 	{
-		AuditRecord("reveal", POLICY_SUBJECT_ACCESS, pnstrdup(view->category, view->catlen), "denied",
-					"outside subject_export()");
+		audit_denied(POLICY_SUBJECT_ACCESS, view->category, view->catlen, "outside subject_export()");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("purpose \"subject_access\" reveals only within privacy_guard.subject_export()"),
