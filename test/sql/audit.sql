@@ -139,5 +139,30 @@ SELECT privacy_guard.define_category('after_tampering');
 SELECT privacy_guard.audit_flush();
 SELECT privacy_guard.verify_audit() AS still_intact;
 
+-- the trail is no notepad: a refused reveal of an envelope made up with a
+-- category of the caller's choosing records no such category, and a loop
+-- that catches the refusal records it once a statement, not once a try
+SELECT max(id) AS before FROM privacy_guard.audit_log \gset
+SET ROLE analyst;
+DO $$
+DECLARE
+    forged privacy_guard.encrypted_text := ('sealed1:' || translate(encode(
+        '\x0101'::bytea || '\x0000000000000001'::bytea || '\x18'::bytea
+        || convert_to('ceo_password_is_hunter2_', 'UTF8') || decode(repeat('00', 28), 'hex'), 'base64'),
+        E'\n', ''))::privacy_guard.encrypted_text;
+BEGIN
+    FOR i IN 1 .. 50 LOOP
+        BEGIN
+            PERFORM privacy_guard.reveal(forged);
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;
+        END;
+    END LOOP;
+END $$;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT current_role_name, event, purpose, category, outcome, statement
+  FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
+
 -- CLEANUP
 DROP TABLE customers;

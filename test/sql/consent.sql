@@ -172,7 +172,26 @@ ALTER TABLE loyalty ALTER COLUMN member TYPE member_id USING row(member)::member
 SET ROLE signup;
 SELECT privacy_guard.subject_export('5');
 RESET ROLE;
+-- nor through a protected column retyped to a type whose implicit cast to
+-- the encrypted type would run to reach reveal()
+SET ROLE loyalty_owner;
+ALTER TABLE loyalty ALTER COLUMN member TYPE int USING (member).v;
+CREATE TYPE card_note AS (v text);
+CREATE FUNCTION card_sealed(card_note) RETURNS privacy_guard.encrypted_text LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'the cast ran as %', current_user;
+    RETURN NULL;
+END $$;
+CREATE CAST (card_note AS privacy_guard.encrypted_text) WITH FUNCTION card_sealed(card_note) AS IMPLICIT;
+ALTER TABLE loyalty DROP CONSTRAINT card_sealed;
+ALTER TABLE loyalty ALTER COLUMN card TYPE card_note USING NULL;
+SET ROLE signup;
+SELECT privacy_guard.subject_export('5');
+RESET ROLE;
 DROP TABLE loyalty;
+DROP CAST (card_note AS privacy_guard.encrypted_text);
+DROP FUNCTION card_sealed(card_note);
+DROP TYPE card_note;
 DROP CAST (member_id AS text);
 DROP FUNCTION member_text(member_id);
 DROP TYPE member_id;

@@ -92,5 +92,17 @@ DROP TABLE privacy_guard.audit_records;
 -- and once it is empty again, the extension installs
 CREATE EXTENSION privacy_guard;
 SELECT count(*) AS installed FROM pg_extension WHERE extname = 'privacy_guard';
+-- Once installed, a role with CREATE on the database cannot put a trusted
+-- extension's objects into the schema; elsewhere it can
+SET ROLE schema_squatter;
+CREATE EXTENSION hstore SCHEMA privacy_guard;
+SELECT count(*) AS foreign_functions FROM pg_proc
+ WHERE pronamespace = 'privacy_guard'::regnamespace AND proname LIKE 'hstore%';
+CREATE SCHEMA squatter_own;
+CREATE EXTENSION hstore SCHEMA squatter_own;
+SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'hstore';
+DROP EXTENSION hstore;
+DROP SCHEMA squatter_own;
+RESET ROLE;
 REVOKE CREATE ON DATABASE :"db" FROM schema_squatter;
 DROP ROLE schema_squatter;

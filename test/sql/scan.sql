@@ -322,18 +322,27 @@ CREATE TABLE scan_test.fake_citext (contact scan_test.citext);
 INSERT INTO scan_test.fake_citext SELECT ROW('user' || g || '@example.com')::scan_test.citext FROM generate_series(1, 5) g;
 GRANT SELECT ON scan_test.fake_citext TO PUBLIC;
 RESET ROLE;
+-- nor when it was added to a citext extension (a trusted extension, which
+-- any role with CREATE on the database installs and owns)
+SELECT current_database() AS db \gset
+GRANT CREATE ON DATABASE :"db" TO type_maker;
+SET ROLE type_maker;
 CREATE SCHEMA scan_ext;
 CREATE EXTENSION citext SCHEMA scan_ext;
+ALTER EXTENSION citext ADD TYPE scan_test.citext;
 CREATE TABLE scan_test.real_citext (contact scan_ext.citext);
 INSERT INTO scan_test.real_citext SELECT 'user' || g || '@example.com' FROM generate_series(1, 5) g;
 GRANT SELECT ON scan_test.real_citext TO PUBLIC;
+RESET ROLE;
 SET ROLE analyst;
 SET client_min_messages = warning;      -- the notice counts other tests' tables too
 SELECT * FROM scan_test.found() WHERE tbl LIKE 'scan_test.%_citext';
 RESET client_min_messages;
 RESET ROLE;
 DROP TABLE scan_test.fake_citext, scan_test.real_citext;
+ALTER EXTENSION citext DROP TYPE scan_test.citext;
 DROP SCHEMA scan_ext CASCADE;
+REVOKE CREATE ON DATABASE :"db" FROM type_maker;
 DROP CAST (scan_test.citext AS text);
 DROP FUNCTION scan_test.citext_text(scan_test.citext);
 DROP TYPE scan_test.citext;

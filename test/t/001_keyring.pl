@@ -115,6 +115,44 @@ foreach my $call ('SELECT privacy_guard.rotate_master_key()',
 write_keyring($keyfile, "1:$k1\n2:$k2\n");
 $node->reload;
 
+# Nor to another role's code that a superuser's session runs as that role:
+# erasure runs a table owner's trigger (as the owner), which can read the
+# detail of an error it caught.
+$node->safe_psql('postgres', q{
+	CREATE ROLE trapper;
+	CREATE TABLE trap_rows (id text PRIMARY KEY, v text);
+	CREATE TABLE trap_other (id text PRIMARY KEY, v text);
+	CREATE TABLE trap_loot (detail text);
+	SELECT privacy_guard.protect('trap_rows', 'v', 'contact', 'id');
+	SELECT privacy_guard.protect('trap_other', 'v', 'contact', 'id');
+	ALTER TABLE trap_rows OWNER TO trapper;
+	ALTER TABLE trap_other OWNER TO trapper;
+	ALTER TABLE trap_loot OWNER TO trapper;
+	CREATE FUNCTION trap() RETURNS trigger LANGUAGE plpgsql AS $$
+	DECLARE
+		d text;
+	BEGIN
+		INSERT INTO public.trap_other VALUES ('someone new', 'y');
+		RETURN OLD;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+		INSERT INTO public.trap_loot VALUES (d);
+		RETURN OLD;
+	END $$;
+	ALTER FUNCTION trap() OWNER TO trapper;
+	CREATE TRIGGER trap BEFORE DELETE ON trap_rows FOR EACH ROW EXECUTE FUNCTION trap();
+	INSERT INTO trap_rows VALUES ('s7', 'to be erased');
+	SELECT privacy_guard.request_erasure('s7');
+});
+write_keyring($keyfile, "1:$k1\n2:$k2\n", 0644);
+$node->reload;
+$node->safe_psql('postgres', 'SELECT privacy_guard.process_erasures()');
+write_keyring($keyfile, "1:$k1\n2:$k2\n");
+$node->reload;
+my $loot = $node->safe_psql('postgres', 'SELECT string_agg(detail, \'; \') FROM trap_loot');
+like($loot, qr/The server log has the reason/, 'the trigger caught the keyring error during the erasure');
+unlike($loot, qr/\Q$keyfile\E|group or world access/, 'the owner\'s trigger did not read the keyring\'s path');
+
 # A restart with a good keyring: sealed data still reveals.
 $node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = ''\nprivacy_guard.keyring_file = '$keyfile'});
 $node->reload;
