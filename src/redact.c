@@ -11,7 +11,8 @@
  * line and the "CONTEXT:" lines (a COPY line, a dynamic SQL statement,
  * bound parameters).  Data exceptions, integrity violations and syntax
  * errors, whose messages quote values, are kept out of the server log
- * altogether: a line with their SQLSTATE stands in for them.  A deadlock's
+ * altogether: a line with their SQLSTATE stands in for them.  The values
+ * of bind parameters that statement logging prints are dropped too.  A deadlock's
  * log detail, which quotes the statement of every process involved (another
  * session's too), is replaced by the detail the client gets.  The mark is set by every function that receives
  * plaintext, and after
@@ -83,6 +84,17 @@ redact_emit_log(ErrorData *edata)
 		edata->detail_log = NULL;
 
 	/*
+	 * log_statement and log_min_duration_statement follow a statement with
+	 * the values of its bind parameters ("parameters: $1 = '...'"), whatever
+	 * the statement: a bind or execute message comes in a transaction of its
+	 * own, before anything can tell what it writes.  The statement is kept,
+	 * its values never are.  (Matched untranslated: with lc_messages other
+	 * than English, log_parameter_max_length = 0 does it.)
+	 */
+	if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
+		edata->detail = pstrdup("parameters: not logged by privacy_guard");
+
+	/*
 	 * Any message may be logged with its STATEMENT line: one at LOG level
 	 * too, as log_lock_waits' are, since LOG ranks above ERROR for
 	 * log_min_error_statement.
@@ -91,6 +103,7 @@ redact_emit_log(ErrorData *edata)
 	{
 		edata->hide_stmt = true;
 		edata->hide_ctx = true; /* COPY lines, dynamic SQL, bound parameters */
+
 
 		/*
 		 * Data exceptions and integrity violations quote the offending value

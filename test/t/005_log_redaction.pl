@@ -140,6 +140,25 @@ $log = substr(slurp_file($node->logfile), $offset);
 like($log, qr/SQLSTATE 42601 was not logged/, 'a syntax error was replaced by its SQLSTATE');
 unlike($log, qr/canary-nine/, 'a syntax error quoting a literal is not logged');
 
+# Statement logging prints the values of bind parameters after the
+# statement: a write through pgbench's extended protocol, with every
+# statement logged.  The statement is kept, the value is not.
+$offset = -s $node->logfile;
+my $script = $node->basedir . '/bind.sql';
+open(my $fh, '>', $script) or die;
+print $fh "INSERT INTO customers (id, email) VALUES (11, :email::text);\n";
+close($fh);
+{
+	local $ENV{PGOPTIONS} = '-c log_min_duration_statement=0 -c log_statement=all';
+	$node->command_ok([ 'pgbench', '-n', '-t', '1', '-M', 'prepared', '-f', $script,
+		'-D', 'email=canary-eleven@example.com',
+		'-h', $node->host, '-p', $node->port, 'postgres' ], 'pgbench writes through a bind parameter');
+}
+$log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/INSERT INTO customers \(id, email\) VALUES \(11, \$1::text\)/, 'the statement was logged');
+like($log, qr/parameters: not logged by privacy_guard/, 'its parameters line was replaced');
+unlike($log, qr/canary-eleven/, 'no bind parameter value is logged');
+
 # The keyring goes missing: the backend logs why at LOG when it reloads,
 # and that line too would carry the statement that needed a key.
 $offset = -s $node->logfile;
