@@ -134,6 +134,18 @@ $fn$;
 COMMENT ON FUNCTION privacy_guard.subject_fits(text, regtype) IS
     'whether a subject, as text, survives a round trip through a subject column''s type unchanged';
 
+-- Does a table hold rows of the subject?  Read as its owner, as erasure
+-- reads and writes every application table.
+CREATE FUNCTION privacy_guard.subject_has_rows(tbl oid, subject_col name, subject_type regtype, subject text)
+RETURNS boolean LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT pg_catalog.cardinality(privacy_guard.run_as_owner(tbl,
+               pg_catalog.format('SELECT 1 FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s LIMIT 1',
+                                 tbl::pg_catalog.regclass, subject_col, privacy_guard.subject_cast(subject_type)),
+               ARRAY[subject])) OPERATOR(pg_catalog.>) 0
+$fn$;
+COMMENT ON FUNCTION privacy_guard.subject_has_rows(oid, name, regtype, text) IS
+    'whether a table holds rows of a subject, read as its owner';
+
 -- The pseudonym that replaces an anonymised row's subject link, as text of
 -- the column's type: 'anon-' and 24 hex digits, a negative integer, or a
 -- version-8 UUID.  apply_retention() recognises them by that shape.
@@ -359,10 +371,7 @@ BEGIN
         held := false;
         FOR u IN SELECT * FROM privacy_guard.erasure_units() x WHERE x.subject_type IS NOT NULL LOOP
             CONTINUE WHEN NOT privacy_guard.subject_fits(subject, u.subject_type);
-            held := cardinality(privacy_guard.run_as_owner(u.tbl,
-                        format('SELECT 1 FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s LIMIT 1',
-                               u.tbl::regclass, u.subject_col, privacy_guard.subject_cast(u.subject_type)),
-                        ARRAY[subject])) > 0;
+            held := privacy_guard.subject_has_rows(u.tbl, u.subject_col, u.subject_type, subject);
             EXIT WHEN held;
         END LOOP;
         IF NOT held THEN
@@ -459,6 +468,10 @@ BEGIN
                               HINT = 'Protect the table''s columns again, or set its erasure action with its new subject column.';
                 END IF;
                 CONTINUE WHEN NOT privacy_guard.subject_fits(r.subject, u.subject_type);
+                -- a table without rows of the subject is left alone: its owner's
+                -- statement triggers, broken or hostile, fail only its own
+                -- subjects' erasures
+                CONTINUE WHEN NOT privacy_guard.subject_has_rows(u.tbl, u.subject_col, u.subject_type, r.subject);
                 IF u.action = 'delete' THEN
                     q := format('WITH d AS (DELETE FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s RETURNING 1) '
                                 'SELECT pg_catalog.count(*) FROM d',
@@ -673,6 +686,7 @@ COMMENT ON FUNCTION privacy_guard.apply_retention() IS
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION privacy_guard.set_erasure_deadline(interval),
+    privacy_guard.subject_has_rows(oid, name, regtype, text),
     privacy_guard.subject_fits(text, regtype), privacy_guard.pseudonym_for(text, regtype, text),
     privacy_guard.pseudonym_test(name, regtype), privacy_guard.require_anonymisable(regclass, name),
     privacy_guard.check_rule(regclass, text, text),

@@ -165,6 +165,33 @@ SELECT count(*) AS customer_3_rows FROM customers WHERE id = 3;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT privacy_guard.process_erasures();
 ROLLBACK;
+-- a table whose owner's statement trigger refuses every DELETE fails only
+-- the erasures of subjects with rows in it: 77 has none there, 78 has
+CREATE ROLE saboteur;
+CREATE TABLE loyalty_cards (customer_id int, card text);
+CREATE TABLE sabotaged (customer_id int, note text);
+ALTER TABLE sabotaged OWNER TO saboteur;
+SELECT privacy_guard.protect('loyalty_cards', 'card', 'contact', 'customer_id');
+SELECT privacy_guard.protect('sabotaged', 'note', 'contact', 'customer_id');
+INSERT INTO loyalty_cards VALUES (77, 'card of 77'), (78, 'card of 78');
+INSERT INTO sabotaged VALUES (78, 'note on 78');
+CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'no deletes here';
+END $$;
+ALTER FUNCTION refuse_delete() OWNER TO saboteur;
+CREATE TRIGGER refuse_delete BEFORE DELETE ON sabotaged FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete();
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('77') > 0 AS requested, privacy_guard.request_erasure('78') > 0 AS requested;
+RESET ROLE;
+SELECT privacy_guard.process_erasures() AS completed;
+SELECT subject, status, last_error FROM privacy_guard.erasure_requests WHERE subject IN ('77', '78') ORDER BY subject;
+DROP TRIGGER refuse_delete ON sabotaged;
+SELECT privacy_guard.process_erasures() AS completed;
+SELECT count(*) AS rows_left FROM loyalty_cards;
+DROP TABLE loyalty_cards, sabotaged;
+DROP FUNCTION refuse_delete();
+DROP ROLE saboteur;
 -- erasure and retention are configured by the table's owner, and never on
 -- the system's or the extension's own tables
 CREATE ROLE shop_owner;
