@@ -28,6 +28,8 @@ REVOKE ALL ON FUNCTION privacy_guard.consent_changed() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.consent_changed() IS 'statement trigger: every backend forgets its consent cache';
 CREATE TRIGGER consent_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.consent_events
     FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
+-- in replica mode too: a change applied there must reach every session
+ALTER TABLE privacy_guard.consent_events ENABLE ALWAYS TRIGGER consent_changed;
 
 CREATE FUNCTION privacy_guard.grant_consent(subject text, purpose text, evidence text) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_grant_consent';
@@ -74,6 +76,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events', '
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events_id_seq', '');
 CREATE TRIGGER restriction_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.restriction_events
     FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
+ALTER TABLE privacy_guard.restriction_events ENABLE ALWAYS TRIGGER restriction_changed;
 
 CREATE FUNCTION privacy_guard.restrict_processing(subject text, reason text) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_restrict_processing';

@@ -64,19 +64,23 @@ COMMENT ON FUNCTION privacy_guard.catalog_changed() IS 'statement trigger: inval
 -- Puts catalog_changed() on one of the extension's catalog tables (the
 -- policy here, the keys in keys.sql, erasure's settings in erasure.sql):
 -- one trigger per event, so each sees its rows (transition tables) and a
--- statement that changed nothing records nothing.
+-- statement that changed nothing records nothing.  They fire in replica
+-- mode too (logical replication's apply, restores that skip triggers): a
+-- change made there must reach every session all the same.
 CREATE FUNCTION privacy_guard.watch_catalog(tbl regclass, events text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     ev text;
+    trg name;
 BEGIN
     FOREACH ev IN ARRAY events LOOP
+        trg := CASE ev WHEN 'INSERT' THEN 'catalog_inserted' WHEN 'UPDATE' THEN 'catalog_updated'
+                       WHEN 'DELETE' THEN 'catalog_deleted' WHEN 'TRUNCATE' THEN 'catalog_truncated' END;
         EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.catalog_changed()',
-                       CASE ev WHEN 'INSERT' THEN 'catalog_inserted' WHEN 'UPDATE' THEN 'catalog_updated'
-                               WHEN 'DELETE' THEN 'catalog_deleted' WHEN 'TRUNCATE' THEN 'catalog_truncated' END,
-                       ev, tbl,
+                       trg, ev, tbl,
                        CASE ev WHEN 'DELETE' THEN 'REFERENCING OLD TABLE AS changed'
                                WHEN 'TRUNCATE' THEN '' ELSE 'REFERENCING NEW TABLE AS changed' END);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', tbl, trg);
     END LOOP;
 END
 $fn$;

@@ -38,10 +38,13 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"
@@ -55,6 +58,8 @@ typedef struct CatalogShared
 static CatalogShared *shared = NULL;
 static uint64 changes_seen = 0;		/* the count this backend's caches reflect */
 static bool changed_in_xact = false;	/* this transaction changed the catalog */
+static bool bump_at_commit = false;	/* ... or roles: move the count at commit */
+static ProcessUtility_hook_type prev_process_utility = NULL;
 static CatalogForgetCallback forget_callbacks[4];
 static int	nforget_callbacks = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -108,7 +113,7 @@ CatalogOnChange(CatalogForgetCallback forget)
 void
 CatalogChanged(void)
 {
-	changed_in_xact = true;
+	changed_in_xact = bump_at_commit = true;
 }
 
 /* Drop the caches if a change was committed since they were filled. */
@@ -123,15 +128,19 @@ CatalogCheckChanges(void)
 	if (likely(changes == changes_seen))
 		return;
 	changes_seen = changes;
+	/*
+	 * Read the invalidation messages the change sent (they went out before
+	 * the count moved): PostgreSQL's own caches, role membership among them,
+	 * are as stale as ours.
+	 */
+	AcceptInvalidationMessages();
 	for (int i = 0; i < nforget_callbacks; i++)
 		forget_callbacks[i] ();
 }
 
 /*
- * The count moves after the change is visible (XACT_EVENT_COMMIT comes after
- * the transaction left the proc array), so a session that sees it move and
- * reloads with the latest snapshot sees the change.  A transaction whose
- * commit another session would decide (PREPARE TRANSACTION) is refused.
+ * A transaction whose commit another session would decide (PREPARE
+ * TRANSACTION) is refused when it changed the catalog.
  */
 static void
 catalog_xact_callback(XactEvent event, void *arg)
@@ -145,21 +154,57 @@ catalog_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot prepare a transaction that changed the privacy policy, keys or consent"),
 						 errhint("Commit it instead: such a change must reach every session when it commits.")));
 			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (changed_in_xact && shared != NULL)
-				pg_atomic_fetch_add_u64(&shared->changes, 1);
-			changed_in_xact = false;
-			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			changed_in_xact = false;
+			changed_in_xact = bump_at_commit = false;
 			owner_depth = 0;	/* an error skipped CatalogRestoreUser */
 			caller_userid = InvalidOid;
 			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * The count moves once the change is visible and its invalidation messages
+ * are sent: at commit, after the transaction left the proc array and after
+ * AtEOXact_Inval(), which come before the release of its locks.  A session
+ * that sees the count move, reads the messages and reloads with the latest
+ * snapshot, sees the change.
+ */
+static void
+catalog_release_callback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel, void *arg)
+{
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel)
+		return;
+	if (isCommit && bump_at_commit && shared != NULL)
+		pg_atomic_fetch_add_u64(&shared->changes, 1);
+	changed_in_xact = bump_at_commit = false;
+}
+
+/*
+ * Who holds a purpose depends on role membership and INHERIT, whose changes
+ * reach other sessions only through invalidation messages too: they move
+ * the count as well.  So does COMMIT PREPARED, whose transaction may have
+ * carried any of them.
+ */
+static void
+catalog_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+						ProcessUtilityContext context, ParamListInfo params,
+						QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (IsA(stmt, GrantRoleStmt) || IsA(stmt, AlterRoleStmt) || IsA(stmt, DropRoleStmt) ||
+		(IsA(stmt, TransactionStmt) &&
+		 ((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED))
+		bump_at_commit = true;
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
 }
 
 static void
@@ -204,6 +249,9 @@ CatalogInit(void)
 	shmem_startup_hook = catalog_shmem_startup;
 	RegisterXactCallback(catalog_xact_callback, NULL);
 	RegisterSubXactCallback(catalog_subxact_callback, NULL);
+	RegisterResourceReleaseCallback(catalog_release_callback, NULL);
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = catalog_process_utility;
 	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(EXTENSIONOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed_callback, (Datum) 0);
@@ -300,6 +348,19 @@ CatalogRestoreUser(CatalogOwnerState *state)
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 	if (owner_depth > 0 && --owner_depth == 0)
 		caller_userid = InvalidOid;
+}
+
+/*
+ * The snapshot the caches load with: the latest, so that a REPEATABLE READ
+ * transaction's own snapshot cannot bring back a revoked grant or an erased
+ * key.  A parallel query cannot take one; its own is nearly as fresh.
+ */
+Snapshot
+CatalogFreshSnapshot(void)
+{
+	if (IsInParallelMode() && ActiveSnapshotSet())
+		return GetActiveSnapshot();
+	return GetLatestSnapshot();
 }
 
 /*

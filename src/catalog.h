@@ -28,6 +28,7 @@ extern void CatalogRequireInternal(const char *fname);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
 extern void CatalogCaller(Oid *userid, int *sec_context);
+extern struct SnapshotData *CatalogFreshSnapshot(void);
 /* A backend's cache of the catalog, dropped when another session changed it. */
 typedef void (*CatalogForgetCallback) (void);
 extern void CatalogOnChange(CatalogForgetCallback forget);

@@ -133,7 +133,7 @@ consent_load(const char *purpose)
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	consent_relid = CatalogRelid("consent_events");
-	PushActiveSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(CatalogFreshSnapshot());
 	rc = SPI_execute_with_args(
 		"SELECT subject_digest FROM ("
 		"  SELECT DISTINCT ON (subject_digest) subject_digest, action"
@@ -209,7 +209,7 @@ ConsentRestricted(const uint8 *digest)
 		CatalogBecomeOwner(&owner);
 		SPI_connect();
 		restriction_relid = CatalogRelid("restriction_events");
-		PushActiveSnapshot(GetLatestSnapshot());
+		PushActiveSnapshot(CatalogFreshSnapshot());
 		rc = SPI_execute("SELECT subject_digest FROM ("
 						 "  SELECT DISTINCT ON (subject) subject_digest, action"
 						 "    FROM privacy_guard.restriction_events ORDER BY subject, id DESC) latest"
@@ -245,7 +245,7 @@ owner_query_bool(const char *sql, int nargs, Oid *types, Datum *args)
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	PushActiveSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(CatalogFreshSnapshot());
 	rc = SPI_execute_with_args(sql, nargs, types, args, NULL, true, 1);
 	PopActiveSnapshot();
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)

@@ -324,7 +324,7 @@ read_latest(SPIPlanPtr plan, Datum *args, long count)
 {
 	int			rc;
 
-	PushActiveSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(CatalogFreshSnapshot());
 	rc = SPI_execute_plan(plan, args, NULL, true, count);
 	PopActiveSnapshot();
 	return rc;
@@ -599,7 +599,7 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	SPI_connect();
 	for (int attempt = 0; attempt < 2 && !found; attempt++)
 	{
-		PushActiveSnapshot(GetLatestSnapshot());
+		PushActiveSnapshot(CatalogFreshSnapshot());
 		rc = SPI_execute_with_args(
 			"SELECT key_id, name, master_version, wrapped FROM privacy_guard.keys"
 			" WHERE kind OPERATOR(pg_catalog.=) 'index'"

@@ -147,7 +147,7 @@ run(const char *sql)
 {
 	int			rc;
 
-	PushActiveSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(CatalogFreshSnapshot());
 	rc = SPI_execute(sql, true, 0);
 	PopActiveSnapshot();
 	if (rc != SPI_OK_SELECT)

@@ -32,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -71,6 +72,26 @@ RedactStatement(void)
 	statement_has_plaintext = true;
 }
 
+/* May the message quote a value in its text, whatever the statement? */
+static bool
+quotes_values(ErrorData *edata)
+{
+	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:	/* invalid input syntax ... "x" */
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* Key (e)=(x), Failing row contains */
+		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:	/* Failing row contains */
+			return true;
+		default:
+			break;
+	}
+	/* at or near "'x'"; a value written in double quotes, taken for a name */
+	return edata->sqlerrcode == ERRCODE_SYNTAX_ERROR ||
+		(edata->cursorpos > 0 &&
+		 (edata->sqlerrcode == ERRCODE_UNDEFINED_COLUMN ||
+		  edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE));
+}
+
 static void
 redact_emit_log(ErrorData *edata)
 {
@@ -88,34 +109,37 @@ redact_emit_log(ErrorData *edata)
 	 * the values of its bind parameters ("parameters: $1 = '...'"), whatever
 	 * the statement: a bind or execute message comes in a transaction of its
 	 * own, before anything can tell what it writes.  The statement is kept,
-	 * its values never are.  (Matched untranslated: with lc_messages other
-	 * than English, log_parameter_max_length = 0 does it.)
+	 * its values never are.  The postmaster reports the statement a crashed
+	 * backend was running; debug_print_parse and its kin, which any role may
+	 * set, print a query tree with its constants.  (Matched untranslated:
+	 * with lc_messages other than English, log_parameter_max_length = 0 and
+	 * track_activities = off do the first two.)
 	 */
 	if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
 		edata->detail = pstrdup("parameters: not logged by privacy_guard");
+	if (edata->detail != NULL && strncmp(edata->detail, "Failed process was running: ", 28) == 0)
+		edata->detail = pstrdup("Failed process was running: (not logged by privacy_guard)");
+	if (edata->funcname != NULL && strcmp(edata->funcname, "elog_node_display") == 0)
+		edata->detail = pstrdup("(not logged by privacy_guard)");
 
 	/*
 	 * Any message may be logged with its STATEMENT line: one at LOG level
 	 * too, as log_lock_waits' are, since LOG ranks above ERROR for
-	 * log_min_error_statement.
+	 * log_min_error_statement.  A parallel worker is marked when its leader
+	 * is: it cannot tell.
 	 */
-	if (statement_has_plaintext || hide_mode == HIDE_ALWAYS)
+	if (statement_has_plaintext || hide_mode == HIDE_ALWAYS || IsParallelWorker())
 	{
 		edata->hide_stmt = true;
 		edata->hide_ctx = true; /* COPY lines, dynamic SQL, bound parameters */
-
+		edata->internalquery = NULL;	/* the QUERY: line of dynamic SQL */
+		edata->internalpos = 0;
 
 		/*
-		 * Data exceptions and integrity violations quote the offending value
-		 * in their message or detail ("invalid input syntax ... "x"", "Key
-		 * (e)=(x)", "Failing row contains (...)"), and a syntax error the
-		 * token where it failed, a literal as often as not.  The client
-		 * still gets the error; the server log gets only its SQLSTATE.
+		 * Some messages quote the offending value itself.  The client still
+		 * gets the error; the server log gets only its SQLSTATE.
 		 */
-		if (edata->output_to_server && edata->elevel >= ERROR &&
-			(ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
-			 ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-			 edata->sqlerrcode == ERRCODE_SYNTAX_ERROR))
+		if (edata->output_to_server && edata->elevel >= ERROR && quotes_values(edata))
 		{
 			edata->output_to_server = false;
 			write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
@@ -156,6 +180,27 @@ relation_is_protected(Oid relid)
 	return found;
 }
 
+/* Does the query, or one of its WITH queries, write to a protected table? */
+static bool
+writes_protected(Query *query)
+{
+	ListCell   *lc;
+
+	if ((query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE ||
+		 query->commandType == CMD_MERGE) &&
+		query->resultRelation > 0 &&
+		relation_is_protected(rt_fetch(query->resultRelation, query->rtable)->relid))
+		return true;
+	foreach(lc, query->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (IsA(cte->ctequery, Query) && writes_protected((Query *) cte->ctequery))
+			return true;
+	}
+	return false;
+}
+
 /* Mark writes to protected tables before they run. */
 static void
 redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
@@ -164,14 +209,8 @@ redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		next_post_parse_analyze_hook(pstate, query, jstate);
 	if (statement_has_plaintext)
 		return;
-	if ((query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE) &&
-		query->resultRelation > 0)
-	{
-		if (relation_is_protected(rt_fetch(query->resultRelation, query->rtable)->relid))
-			statement_has_plaintext = true;
-	}
-	else if (query->commandType == CMD_UTILITY && query->utilityStmt != NULL &&
-			 IsA(query->utilityStmt, CopyStmt))
+	if (query->commandType == CMD_UTILITY && query->utilityStmt != NULL &&
+		IsA(query->utilityStmt, CopyStmt))
 	{
 		CopyStmt   *copy = (CopyStmt *) query->utilityStmt;
 
@@ -179,6 +218,8 @@ redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 			relation_is_protected(RangeVarGetRelid(copy->relation, NoLock, true)))
 			statement_has_plaintext = true;
 	}
+	else if (writes_protected(query))
+		statement_has_plaintext = true;
 }
 
 void

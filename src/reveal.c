@@ -452,6 +452,20 @@ RevealRequireSearch(const char *category)
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Call privacy_guard.set_purpose() with a purpose allowed the category.")));
 	}
+	/* a lockdown stops searches as it stops reveals: a search term confirms a value */
+	CatalogCheckChanges();
+	if (IncidentLockdown(NULL) && strcmp(purpose, POLICY_INCIDENT_RESPONSE) != 0)
+	{
+		AuditRecord("search", purpose, category, "denied", "lockdown in force");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to search category \"%s\" for purpose \"%s\": lockdown in force",
+						category, purpose),
+				 errdetail("Role \"%s\" cannot search personal data while the database is locked down.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Only purpose \"%s\" searches during a lockdown; privacy_guard.lift_lockdown() ends it.",
+						 POLICY_INCIDENT_RESPONSE)));
+	}
 	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
 	if (d->subject_access)
 	{

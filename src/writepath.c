@@ -546,7 +546,7 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 				 errmsg("column \"%s\" of relation \"%s\" is already protected",
 						col, get_rel_name(relid))));
 	/* every protected column of the table, as committed now (not as this transaction began) */
-	PushActiveSnapshot(GetLatestSnapshot());
+	PushActiveSnapshot(CatalogFreshSnapshot());
 	rc = SPI_execute_with_args("SELECT pg_catalog.quote_literal(col), pg_catalog.quote_literal(category),"
 							   " pg_catalog.quote_literal(subject_col),"
 							   " pg_catalog.quote_literal(COALESCE(index_col::pg_catalog.text, ''))"

@@ -60,6 +60,8 @@ SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');
 SELECT privacy_guard.reveal(email) FROM customers WHERE id = 1;
 SELECT id FROM customers WHERE privacy_guard.reveal(email) IS NOT NULL;
+-- and every search: a search term confirms a value
+SELECT privacy_guard.blind_index('customer1@example.com', 'contact') IS NOT NULL AS searched;
 RESET ROLE;
 -- the customer's own export too
 SET ROLE signup;

@@ -155,5 +155,20 @@ UPDATE people SET spent = 1 WHERE id = 2;
 -- NULL reveals NULL
 SELECT privacy_guard.reveal(NULL::privacy_guard.encrypted_text, 'profile');
 
+-- a reveal above a parallel scan, with its caches to reload (a policy
+-- change dropped them): the leader reloads them with the scan's snapshot
+SELECT privacy_guard.define_category('birth', 'personal', 'year');
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT id, privacy_guard.reveal(email, 'support') FROM people WHERE name IS NULL OR name IS NOT NULL ORDER BY id;
+SELECT id, privacy_guard.reveal(email, 'support') FROM people WHERE name IS NULL OR name IS NOT NULL ORDER BY id;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
 -- CLEANUP
 DROP TABLE people;

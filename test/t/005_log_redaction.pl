@@ -17,6 +17,7 @@ log_statement = none
 log_min_error_statement = error
 log_error_verbosity = default
 log_lock_waits = on
+restart_after_crash = on
 deadlock_timeout = 200ms
 privacy_guard.hide_error_statements = plaintext
 });
@@ -171,6 +172,58 @@ $node->reload;
 $log = substr(slurp_file($node->logfile), $offset);
 like($log, qr/keyring is not available: keyring file/, 'the keyring outage was logged');
 unlike($log, qr/canary-ten/, 'the keyring outage is logged without the statement that needed a key');
+
+# More messages that carry a value past the STATEMENT line: each run in a
+# mode, its log searched for its canary and for a sign it happened.
+$node->safe_psql('postgres', q{
+	INSERT INTO plain_notes VALUES (2, 'a note');
+	CREATE VIEW recent_notes AS SELECT * FROM plain_notes WHERE id < 100 WITH CHECK OPTION;
+});
+my @more = (
+	[ 'always', 'the QUERY line of dynamic SQL',
+	  q{DO $$ BEGIN EXECUTE 'SELECT ''canary-c1''::text, nosuchcol FROM plain_notes'; END $$},
+	  'canary-c1', qr/column "nosuchcol" does not exist/ ],
+	[ 'always', 'a WITH CHECK OPTION violation',
+	  q{INSERT INTO recent_notes VALUES (500, 'canary-c2')}, 'canary-c2', qr/SQLSTATE 44000 was not logged/ ],
+	[ 'always', 'a value written in double quotes',
+	  q{INSERT INTO plain_notes VALUES (7, "canary-c3")}, 'canary-c3', qr/SQLSTATE 42703 was not logged/ ],
+	# a query tree prints a text constant as its bytes, in decimal
+	[ 'always', 'debug_print_parse',
+	  q{SET debug_print_parse = on; SELECT 'canary-c4'::text},
+	  join(' ', map { ord } split(//, 'canary-c4')), qr/not logged by privacy_guard/ ],
+	[ 'plaintext', 'an error in a parallel worker of a transaction that handled personal data',
+	  q{BEGIN; SELECT privacy_guard.seal('x'::text, 'contact', '1') IS NOT NULL;
+		SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;
+		SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL parallel_leader_participation = off;
+		SELECT id FROM plain_notes WHERE note = 'canary-c5' OR 1 / (id - id) = 0; ROLLBACK},
+	  'canary-c5', qr/SQLSTATE 22012 was not logged/ ],
+	[ 'plaintext', 'MERGE into a protected table',
+	  q{MERGE INTO customers c USING (SELECT 12 AS id, 'canary-c6@example.com' AS e WHERE 1 / 0 = 0) s
+		ON c.id = s.id WHEN NOT MATCHED THEN INSERT (id, email) VALUES (s.id, s.e)},
+	  'canary-c6', qr/SQLSTATE 22012 was not logged/ ],
+);
+for my $m (@more)
+{
+	my ($mode, $name, $sql, $canary, $sign) = @$m;
+	$offset = -s $node->logfile;
+	$node->psql('postgres', "SET privacy_guard.hide_error_statements = $mode;\n$sql");
+	$log = substr(slurp_file($node->logfile), $offset);
+	like($log, $sign, "$name: logged");
+	unlike($log, qr/\Q$canary\E/, "$name: without the value");
+}
+
+# The postmaster reports what a crashed backend was running.
+$offset = -s $node->logfile;
+my $doomed = $node->background_psql('postgres');
+my $doomed_pid = $doomed->query_safe('SELECT pg_backend_pid()');
+$doomed->query_until(qr/sleeping/, "\\echo sleeping\nSELECT pg_sleep(60), 'canary-c7'::text;\n");
+$node->poll_query_until('postgres',
+	"SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = $doomed_pid")
+  or die 'the backend did not start sleeping';
+crash_backend($node, $doomed, $doomed_pid);
+$log = substr(slurp_file($node->logfile), $offset);
+like($log, qr/Failed process was running: \(not logged by privacy_guard\)/, 'a crash was logged');
+unlike($log, qr/canary-c7/, 'without the statement the backend was running');
 
 $node->stop;
 done_testing();
