@@ -298,12 +298,22 @@ BEGIN
         END IF;
     END IF;
 
-    -- One sealing trigger per table, listing every protected column.
-    IF EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl
-                  AND t.tgname OPERATOR(pg_catalog.=) 'zz_privacy_guard_seal') THEN
-        EXECUTE format('DROP TRIGGER zz_privacy_guard_seal ON %s', tbl);
+    -- One sealing trigger per table, listing every protected column: the
+    -- trigger the catalog describes, which the guard lets replace its
+    -- predecessor.  BEFORE row triggers run in name order: none may run
+    -- after it, where it could change the values and blind indexes it wrote.
+    SELECT string_agg(t.tgname::text, ', ' ORDER BY t.tgname) INTO names
+      FROM pg_trigger t
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
+       AND t.tgname OPERATOR(pg_catalog.>) 'zz_privacy_guard_seal'::name
+       AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 3) OPERATOR(pg_catalog.=) 3       -- ROW, BEFORE
+       AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 20) OPERATOR(pg_catalog.<>) 0;    -- INSERT or UPDATE
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: triggers % would run after the sealing trigger', tbl, names
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'BEFORE row triggers run in name order; rename them to sort before zz_privacy_guard_seal.';
     END IF;
-    EXECUTE format('CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
+    EXECUTE format('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, trig_args);
 
     -- Erasure finds a subject's rows through an index on the subject column.
@@ -317,6 +327,66 @@ END
 $fn$;
 COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) IS
     'convert a column to its encrypted type in place and seal every later write of plaintext';
+
+-- unprotect()'s catalog step, as the extension's owner.
+CREATE FUNCTION privacy_guard.unregister_protection(tbl regclass, col name, OUT protected boolean,
+                                                    OUT trigger_args text, OUT index_col name) RETURNS record
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_unregister_protection';
+REVOKE ALL ON FUNCTION privacy_guard.unregister_protection(regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.unregister_protection(regclass, name) IS
+    'unprotect()''s catalog step: checks the caller owns the table, forgets the column, audits, returns what the trigger becomes';
+
+-- The guard (src/writepath.c) refuses, for every role, the DDL that would
+-- undo a protection: the sealing trigger disabled, dropped, renamed or
+-- replaced, a <col>_sealed CHECK dropped or renamed, a protected, subject
+-- or blind-index column retyped, renamed or dropped, the table put in an
+-- inheritance tree.  unprotect() is the way past it, explicit and audited:
+-- it removes the column from the catalog first, so that the guard lets its
+-- own DDL through, then drops the CHECK, takes the column out of the
+-- trigger (or drops the trigger with the last column) and drops the blind
+-- index, which nothing would keep current any more.  The column keeps its
+-- encrypted type and its sealed values: reveal() still reads them, and the
+-- owner may retype the column (USING privacy_guard.reveal(col, purpose))
+-- or drop it.  Like protect(), it runs with the caller's rights.
+CREATE FUNCTION privacy_guard.unprotect(tbl regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rel record;
+    r record;
+BEGIN
+    IF tbl IS NULL OR col IS NULL THEN
+        RAISE EXCEPTION 'unprotect() needs a table and a column' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF rel.relkind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION '"%" is not an ordinary table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- held until commit: no write lands between this and what the owner
+    -- does next in the same transaction (retype or drop the column)
+    PERFORM privacy_guard.lock_relation(tbl, true, 'unprotect');
+
+    r := privacy_guard.unregister_protection(tbl, col);
+    IF NOT r.protected THEN
+        RETURN;         -- erasure's subject column: nothing else to undo
+    END IF;
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', tbl, col || '_sealed');
+    IF r.trigger_args OPERATOR(pg_catalog.<>) '' THEN
+        EXECUTE format('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, r.trigger_args);
+    ELSE
+        EXECUTE format('DROP TRIGGER IF EXISTS zz_privacy_guard_seal ON %s', tbl);
+    END IF;
+    IF r.index_col IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', tbl, r.index_col);
+        RAISE NOTICE 'dropped blind-index column "%" of relation %, with its indexes and constraints', r.index_col, tbl;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION privacy_guard.unprotect(regclass, name) IS
+    'remove a column''s protection (CHECK, trigger entry, blind index), audited; the column keeps its encrypted type and values';
 
 -- A dropped table takes its protection records with it (an OID reused by a
 -- later table must not inherit them).
@@ -363,8 +433,11 @@ GRANT SELECT ON privacy_guard.protected_columns TO PUBLIC;
 
 -- Administration is for the owner and privacy_guard_admin.
 REVOKE ALL ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.unprotect(regclass, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean),
     privacy_guard.register_protection(regclass, name, text, name, name),
+    privacy_guard.unprotect(regclass, name),
+    privacy_guard.unregister_protection(regclass, name),
     privacy_guard.index_term(text, text, boolean),
     privacy_guard.seal_row()
     TO privacy_guard_admin;

@@ -25,6 +25,7 @@
 #include "keyring.h"
 #include "policy.h"
 #include "redact.h"
+#include "writepath.h"
 
 PG_MODULE_MAGIC;
 
@@ -51,5 +52,6 @@ _PG_init(void)
 	PolicyInit();
 	ConsentInit();
 	RedactInit();
+	WritepathInit();
 	MarkGUCPrefixReserved("privacy_guard");
 }

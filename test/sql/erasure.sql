@@ -207,6 +207,57 @@ SELECT privacy_guard.set_erasure_action('privacy_guard.consent_events', 'delete'
 DROP TABLE shop_owned;
 DROP ROLE shop_owner;
 
+-- A subject column that only set_erasure_action() names is guarded too:
+-- retyped, renamed or dropped, it would fail every erasure (2BP01)
+ALTER TABLE invoices ALTER COLUMN customer_ref TYPE varchar(40);
+ALTER TABLE invoices RENAME COLUMN customer_ref TO ref;
+ALTER TABLE invoices DROP COLUMN customer_ref;
+ALTER TABLE invoices RENAME COLUMN amount TO total;               -- the others stay the owner's
+ALTER TABLE invoices RENAME COLUMN total TO amount;
+-- also through ALTER TYPE ... CASCADE, for a typed table
+CREATE TYPE ref_row AS (ref text, n int);
+CREATE TABLE typed_refs OF ref_row;
+SELECT privacy_guard.set_erasure_action('typed_refs', 'delete', 'ref');
+ALTER TYPE ref_row ALTER ATTRIBUTE ref TYPE varchar(40) CASCADE;
+ALTER TYPE ref_row RENAME ATTRIBUTE ref TO r CASCADE;
+ALTER TYPE ref_row DROP ATTRIBUTE ref CASCADE;
+ALTER TYPE ref_row ALTER ATTRIBUTE n TYPE bigint CASCADE;
+DROP TABLE typed_refs;
+DROP TYPE ref_row;
+-- and through a parent, for an inheritance child
+CREATE TABLE ref_parent (ref text);
+CREATE TABLE ref_child () INHERITS (ref_parent);
+SELECT privacy_guard.set_erasure_action('ref_child', 'delete', 'ref');
+ALTER TABLE ref_parent ALTER COLUMN ref TYPE varchar(40);
+ALTER TABLE ONLY ref_parent DROP COLUMN ref;                       -- the child keeps it
+DROP TABLE ref_parent CASCADE;
+-- unprotect() unlinks it, audited: erasure no longer visits the table, and
+-- the column is the owner's again until set_erasure_action() names it
+SELECT privacy_guard.unprotect('invoices', 'customer_ref');
+SELECT count(*) AS invoices_actions FROM privacy_guard.erasure_actions WHERE tbl = 'invoices'::regclass;
+SELECT count(*) AS invoices_units FROM privacy_guard.erasure_units() WHERE tbl = 'invoices'::regclass::oid;
+ALTER TABLE invoices ALTER COLUMN customer_ref TYPE varchar(40);
+ALTER TABLE invoices ALTER COLUMN customer_ref TYPE text;
+SELECT privacy_guard.set_erasure_action('invoices', 'anonymise', 'customer_ref');
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT event, category, table_name, column_name, outcome, statement
+  FROM privacy_guard.audit_log WHERE event = 'unprotect' ORDER BY id;
+RESET ROLE;
+-- a table with protected columns keeps its own subjects' link when its
+-- erasure subject column is unlinked; unprotecting its last protected
+-- column keeps the erasure subject column it has
+CREATE TABLE notes (customer_id int, author_id int, body text);
+SELECT privacy_guard.protect('notes', 'body', 'browsing', 'customer_id');
+SELECT privacy_guard.set_erasure_action('notes', 'delete', 'author_id');
+SELECT privacy_guard.unprotect('notes', 'author_id');
+SELECT tbl, action, subject_col FROM privacy_guard.erasure_actions WHERE tbl = 'notes'::regclass;
+ALTER TABLE notes ALTER COLUMN author_id TYPE bigint;
+SELECT privacy_guard.set_erasure_action('notes', 'delete', 'author_id');
+SELECT privacy_guard.unprotect('notes', 'body');
+SELECT tbl, action, subject_col FROM privacy_guard.erasure_actions WHERE tbl = 'notes'::regclass;
+DROP TABLE notes;
+
 -- Retention: old page views are deleted, old orders anonymised
 SELECT privacy_guard.set_retention('page_views', 'at', '-1 day', 'delete');
 SELECT privacy_guard.set_retention('page_views', 'url', '30 days', 'delete');
@@ -266,6 +317,9 @@ SELECT privacy_guard.seal('x'::text, 'contact', 'subject-never-seen');
 SELECT privacy_guard.seal('1 Main Street'::text, 'address', 'subject-never-seen') IS NOT NULL AS sealed;
 RESET ROLE;
 SELECT count(*) AS keys_created FROM privacy_guard.keys WHERE name = 'subject-never-seen';
+
+-- a retention rule that anonymises through the link keeps it
+SELECT privacy_guard.unprotect('invoices', 'customer_ref');
 
 -- CLEANUP
 DROP TABLE customers_copy, invoices, page_views, orders, customers, trigger_log CASCADE;

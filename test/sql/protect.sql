@@ -156,10 +156,16 @@ SET session_replication_role = replica;
 INSERT INTO customers (id, name) VALUES (20, 'Replica Plaintext');
 INSERT INTO customers (id, name) VALUES (21, NULL);
 RESET session_replication_role;
+-- (the guard refuses to disable the trigger, see below; past it, as only a
+-- superuser who edits privacy_guard's catalog gets, the CHECK still refuses)
+CREATE TEMP TABLE lifted AS SELECT * FROM privacy_guard.column_protection;
+DELETE FROM privacy_guard.column_protection;
 ALTER TABLE customers DISABLE TRIGGER USER;
 UPDATE customers SET name = 'Disabled Trigger' WHERE id = 2;
 UPDATE customers SET name = (SELECT name FROM customers WHERE id = 1) WHERE id = 2;
 ALTER TABLE customers ENABLE TRIGGER USER;
+INSERT INTO privacy_guard.column_protection SELECT * FROM lifted;
+DROP TABLE lifted;
 SELECT count(*) FROM customers WHERE id IN (20, 21);
 -- DELETE needs nothing
 DELETE FROM customers WHERE id = 7;
@@ -180,6 +186,8 @@ DROP TABLE long_names;
 -- the table altered behind protect()'s back: writes fail cleanly
 CREATE TABLE altered (id int, v text);
 SELECT privacy_guard.protect('altered', 'v', 'contact', 'id');
+-- (past the guard, as only a superuser who edits privacy_guard's catalog gets)
+DELETE FROM privacy_guard.column_protection WHERE tbl = 'altered'::regclass;
 ALTER TABLE altered DROP CONSTRAINT v_sealed;
 ALTER TABLE altered ALTER COLUMN v TYPE int8 USING NULL;
 INSERT INTO altered VALUES (1, 42);
@@ -225,6 +233,189 @@ INSERT INTO customers (id, name) VALUES (2, :'dumped_name');
 SELECT name::text = :'dumped_name' AS unchanged, privacy_guard.reveal(name, 'support') FROM customers WHERE id = 2;
 -- and refused in another subject's row
 INSERT INTO customers (id, name) VALUES (30, :'dumped_name');
+
+-- The guard: DDL that would undo a protection is refused, for the table's
+-- owner and for a superuser alike (2BP01), unless unprotect() goes first.
+CREATE ROLE guard_owner;
+GRANT CREATE ON SCHEMA public TO guard_owner;
+SELECT privacy_guard.grant_purpose('guard_owner', 'profile');
+SET ROLE guard_owner;
+CREATE FUNCTION guard_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+BEGIN;
+CREATE TABLE guarded (id int, email text UNIQUE, phone text, note text);
+CREATE TRIGGER early BEFORE INSERT ON guarded FOR EACH ROW EXECUTE FUNCTION guard_touch();
+CREATE TABLE guard_parent (id int);
+CREATE TABLE guard_parts (id int) PARTITION BY LIST (id);
+CREATE TYPE guard_type AS (id int);
+RESET ROLE;
+SELECT privacy_guard.protect('guarded', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('guarded', 'phone', 'phone', 'id');
+COMMIT;
+INSERT INTO guarded VALUES (1, 'one@example.com', '+1 555 0101', 'first');
+-- each statement's outcome: done, or its SQLSTATE and message
+CREATE FUNCTION ddl_outcome(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'done';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE TABLE forbidden_ddl (n int, stmt text);
+GRANT SELECT ON forbidden_ddl TO guard_owner;
+INSERT INTO forbidden_ddl VALUES
+    (1, 'ALTER TABLE guarded DISABLE TRIGGER zz_privacy_guard_seal'),
+    (2, 'ALTER TABLE guarded DISABLE TRIGGER ALL'),
+    (3, 'ALTER TABLE guarded DISABLE TRIGGER USER'),
+    (4, 'ALTER TABLE guarded ENABLE REPLICA TRIGGER zz_privacy_guard_seal'),
+    (5, 'DROP TRIGGER zz_privacy_guard_seal ON guarded'),
+    (6, 'ALTER TRIGGER zz_privacy_guard_seal ON guarded RENAME TO sealing'),
+    (7, 'CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON guarded FOR EACH ROW '
+        'EXECUTE FUNCTION privacy_guard.seal_row(''phone'', ''phone'', ''id'', '''')'),
+    (8, 'CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON guarded FOR EACH ROW '
+        'WHEN (false) EXECUTE FUNCTION privacy_guard.seal_row(''email'', ''contact'', ''id'', ''email_bidx'', '
+        '''phone'', ''phone'', ''id'', '''')'),
+    (9, 'ALTER TRIGGER zz_privacy_guard_seal ON guarded DEPENDS ON EXTENSION plpgsql'),
+    (10, 'CREATE TRIGGER zzz_late BEFORE UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION guard_touch()'),
+    (11, 'ALTER TRIGGER early ON guarded RENAME TO zzz_late'),
+    (12, 'ALTER TABLE guarded DROP CONSTRAINT email_sealed'),
+    (13, 'ALTER TABLE guarded RENAME CONSTRAINT phone_sealed TO phone_checked'),
+    (14, 'ALTER TABLE guarded ALTER COLUMN email TYPE text USING NULL'),
+    (15, 'ALTER TABLE guarded ALTER COLUMN id TYPE bigint'),
+    (16, 'ALTER TABLE guarded ALTER COLUMN email_bidx TYPE text'),
+    (17, 'ALTER TABLE guarded RENAME COLUMN phone TO mobile'),
+    (18, 'ALTER TABLE guarded RENAME COLUMN id TO customer_id'),
+    (19, 'ALTER TABLE guarded RENAME COLUMN email_bidx TO email_term'),
+    (20, 'ALTER TABLE guarded DROP COLUMN phone'),
+    (21, 'ALTER TABLE guarded DROP COLUMN id CASCADE'),
+    (22, 'ALTER TABLE guarded DROP COLUMN email_bidx'),
+    (23, 'ALTER TABLE guarded INHERIT guard_parent'),
+    (24, 'ALTER TABLE guard_parent INHERIT guarded'),
+    (25, 'CREATE TABLE guard_child () INHERITS (guarded)'),
+    (26, 'ALTER TABLE guard_parts ATTACH PARTITION guarded FOR VALUES IN (1)'),
+    (27, 'ALTER TABLE guarded OF guard_type');
+-- as the table's owner
+SET ROLE guard_owner;
+SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
+RESET ROLE;
+-- as a superuser
+SELECT n, left(ddl_outcome(stmt), 5) AS sqlstate FROM forbidden_ddl ORDER BY n;
+-- the errors name what is refused and say what to do
+SET ROLE guard_owner;
+ALTER TABLE guarded ALTER COLUMN id TYPE bigint;
+ALTER TABLE guarded DISABLE TRIGGER USER;
+-- the rest stays the owner's: other columns, triggers that run before the
+-- sealing trigger or after the row is written, the same trigger again
+ALTER TABLE guarded ALTER COLUMN note TYPE varchar(100), ALTER COLUMN email SET DEFAULT NULL;
+ALTER TABLE guarded RENAME COLUMN note TO remark;
+CREATE TRIGGER zzz_after AFTER UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION guard_touch();
+ALTER TRIGGER early ON guarded RENAME TO a_early;
+ALTER TABLE guarded ENABLE ALWAYS TRIGGER zz_privacy_guard_seal;
+RESET ROLE;
+SELECT ddl_outcome('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON guarded FOR EACH ROW '
+                   'EXECUTE FUNCTION privacy_guard.seal_row(''email'', ''contact'', ''id'', ''email_bidx'', '
+                   '''phone'', ''phone'', ''id'', '''')') AS same_trigger_again;
+-- protect() refuses a table where a BEFORE row trigger would run after the
+-- sealing trigger
+CREATE TABLE late_trigger (id int, v text);
+CREATE TRIGGER zzz_late BEFORE INSERT ON late_trigger FOR EACH ROW EXECUTE FUNCTION guard_touch();
+SELECT privacy_guard.protect('late_trigger', 'v', 'contact', 'id');
+DROP TABLE late_trigger;
+
+-- unprotect(): for the table's owner holding privacy_guard_admin; refusals
+SET ROLE guard_owner;
+SELECT privacy_guard.unprotect('guarded', 'email');          -- not an admin
+RESET ROLE;
+SET ROLE policy_owner;
+SELECT privacy_guard.unprotect('guarded', 'email');          -- not the owner
+SELECT privacy_guard.unregister_protection('guarded', 'email');
+RESET ROLE;
+GRANT guard_owner TO policy_owner;
+SET ROLE policy_owner;
+SELECT privacy_guard.unprotect('guarded', NULL);
+SELECT privacy_guard.unprotect('guarded', 'remark');         -- not protected
+SELECT privacy_guard.unprotect('guarded', 'id');             -- the subject of protected columns
+SELECT privacy_guard.unprotect('guarded', 'email_bidx');     -- a blind index
+RESET ROLE;
+SELECT privacy_guard.unprotect('pg_class', 'relname');
+SELECT privacy_guard.unprotect('privacy_guard.keys', 'name');
+-- the owner's admin unprotects one column: its CHECK, its trigger entry and
+-- its blind index go; the column keeps its type and sealed values
+SET ROLE policy_owner;
+SELECT privacy_guard.unprotect('guarded', 'email');
+RESET ROLE;
+SELECT column_name, category, subject_column, searchable FROM privacy_guard.protected_columns
+ WHERE table_name = 'guarded';
+SELECT conname FROM pg_constraint WHERE conrelid = 'guarded'::regclass ORDER BY 1;
+SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'guarded'::regclass ORDER BY 1;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'guarded'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT privacy_guard.reveal(email, 'profile') AS email FROM guarded;
+-- audited, naming the table and the column, never a value
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT current_role_name, event, category, table_name, column_name, outcome, statement
+  FROM privacy_guard.audit_log WHERE event = 'unprotect' ORDER BY id;
+RESET ROLE;
+-- the other column stays protected: its plaintext is sealed; the unprotected
+-- one takes sealed values as they are, and keeps plaintext as an unsealed
+-- value nobody can read (unprotect() locks the table until commit: retype
+-- or drop the column in the same transaction)
+INSERT INTO guarded (id, phone, email) VALUES (2, '+1 555 0102', privacy_guard.seal('two@example.com'::text, 'contact', '2'));
+SELECT id, left(phone::text, 8) AS phone, privacy_guard.reveal(phone, 'delivery') AS revealed,
+       privacy_guard.reveal(email, 'profile') AS email FROM guarded ORDER BY id;
+INSERT INTO guarded (id, phone, email) VALUES (3, '+1 555 0103', 'three@example.com');
+SELECT email FROM guarded WHERE id = 3;
+DELETE FROM guarded WHERE id = 3;
+-- and what was refused before is the owner's again: the column, by a role
+-- holding a purpose that sees it in full (each value audited)
+SET ROLE guard_owner;
+ALTER TABLE guarded ALTER COLUMN email TYPE text USING privacy_guard.reveal(email, 'profile');
+ALTER TABLE guarded RENAME COLUMN email TO mail;
+RESET ROLE;
+SELECT id, mail FROM guarded ORDER BY id;
+-- the trigger still guards the other column; protect() adds a column to it
+SET ROLE guard_owner;
+ALTER TABLE guarded DISABLE TRIGGER zz_privacy_guard_seal;
+RESET ROLE;
+SELECT privacy_guard.protect('guarded', 'remark', 'browsing', 'id');
+SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'guarded'::regclass AND tgname = 'zz_privacy_guard_seal';
+-- the last protected column takes the trigger with it; erasure keeps
+-- finding the table's rows through the subject column, which stays guarded
+SET ROLE policy_owner;
+SELECT privacy_guard.unprotect('guarded', 'remark');
+SELECT privacy_guard.unprotect('guarded', 'phone');
+RESET ROLE;
+SELECT count(*) AS sealing_triggers FROM pg_trigger WHERE tgrelid = 'guarded'::regclass AND tgname = 'zz_privacy_guard_seal';
+SELECT tbl, action, subject_col FROM privacy_guard.erasure_actions WHERE tbl = 'guarded'::regclass;
+SET ROLE guard_owner;
+ALTER TABLE guarded DISABLE TRIGGER USER;
+ALTER TABLE guarded DROP COLUMN phone;
+ALTER TABLE guarded ALTER COLUMN id TYPE bigint;
+RESET ROLE;
+SET ROLE policy_owner;
+SELECT privacy_guard.unprotect('guarded', 'id');
+RESET ROLE;
+SELECT count(*) AS erasure_actions FROM privacy_guard.erasure_actions WHERE tbl = 'guarded'::regclass;
+SET ROLE guard_owner;
+ALTER TABLE guarded ALTER COLUMN id TYPE bigint;
+CREATE TABLE guard_child () INHERITS (guarded);
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SET ROLE auditor;
+SELECT column_name, category, statement FROM privacy_guard.audit_log WHERE event = 'unprotect' ORDER BY id;
+RESET ROLE;
+-- nothing of it is PUBLIC's
+SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_run,
+       has_function_privilege('privacy_guard_admin', p.oid, 'EXECUTE') AS admin_can_run
+  FROM pg_proc p WHERE p.pronamespace = 'privacy_guard'::regnamespace
+   AND p.proname IN ('unprotect', 'unregister_protection') ORDER BY 1;
+REVOKE guard_owner FROM policy_owner;
+DROP TABLE guard_child, guarded, guard_parent, guard_parts, forbidden_ddl;
+DROP TYPE guard_type;
+DROP FUNCTION guard_touch(), ddl_outcome(text);
+REVOKE CREATE ON SCHEMA public FROM guard_owner;
+SELECT privacy_guard.revoke_purpose('guard_owner', 'profile');
+DROP ROLE guard_owner;
 
 -- CLEANUP
 DROP TABLE customers;
