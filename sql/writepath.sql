@@ -1,4 +1,4 @@
--- sql/writepath.sql (src/writepath.c)
+-- sql/writepath.sql (src/writepath.c, src/guard.c)
 --   The write path: protect() converts a column in place to its encrypted
 --   type, with a CHECK constraint and a BEFORE trigger that seals every
 --   later write of plaintext under the row's subject key; seal() for
@@ -336,7 +336,7 @@ REVOKE ALL ON FUNCTION privacy_guard.unregister_protection(regclass, name) FROM 
 COMMENT ON FUNCTION privacy_guard.unregister_protection(regclass, name) IS
     'unprotect()''s catalog step: checks the caller owns the table, forgets the column, audits, returns what the trigger becomes';
 
--- The guard (src/writepath.c) refuses, for every role, the DDL that would
+-- The guard (src/guard.c) refuses, for every role, the DDL that would
 -- undo a protection: the sealing trigger disabled, dropped, renamed or
 -- replaced, a <col>_sealed CHECK dropped or renamed, a protected, subject
 -- or blind-index column retyped, renamed or dropped, the table put in an

@@ -20,12 +20,12 @@
 #include "collection.h"
 #include "consent.h"
 #include "envelope.h"
+#include "guard.h"
 #include "incident.h"
 #include "keycache.h"
 #include "keyring.h"
 #include "policy.h"
 #include "redact.h"
-#include "writepath.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,6 +52,6 @@ _PG_init(void)
 	PolicyInit();
 	ConsentInit();
 	RedactInit();
-	WritepathInit();
+	GuardInit();				/* its hook runs before CatalogInit's */
 	MarkGUCPrefixReserved("privacy_guard");
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * src/writepath.h
- *	  Sealing on the way in, and the guard that keeps protect()'s work in
- *	  place.
+ *	  Sealing on the way in: the name of the sealing trigger, which the
+ *	  guard keeps in place.
  *-------------------------------------------------------------------------
  */
 #ifndef PGUARD_WRITEPATH_H
@@ -11,7 +11,5 @@
 
 /* The sealing trigger protect() puts on a table. */
 #define WRITEPATH_SEAL_TRIGGER "zz_privacy_guard_seal"
-
-extern void WritepathInit(void);
 
 #endif

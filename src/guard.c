@@ -1,0 +1,726 @@
+/*-------------------------------------------------------------------------
+ * src/guard.c
+ *	  The protection guard: keeps protect()'s work in place against the
+ *	  table's owner.
+ *
+ * A ProcessUtility hook refuses, for every role, the DDL that would undo a
+ * protection behind the extension's back: disabling, dropping, renaming or
+ * replacing the sealing trigger, or naming a BEFORE row trigger to run
+ * after it; dropping or renaming a <col>_sealed CHECK; retyping, renaming
+ * or dropping a protected, subject or blind-index column (or a subject
+ * column erasure_actions names), also through inheritance parents and
+ * ALTER TYPE ... CASCADE; putting the table into an inheritance tree or
+ * making it a typed table.  Let through, such DDL would let forged
+ * blind-index terms past a UNIQUE constraint, keep plaintext writes as
+ * unsealed values nobody can read, leave a column called protected that no
+ * longer is, a trigger free to rewrite what was sealed, or every erasure of
+ * the table's subjects failing.  Each refusal names the object and hints
+ * at the unprotect() call, explicit and audited, that would allow it.
+ *
+ * What is guarded is what privacy_guard's catalog says once the statement
+ * holds its lock, so the extension's own functions need no bypass:
+ * unprotect() removes a column from the catalog first, then its DDL
+ * passes; protect() registers a column, then creates the trigger the
+ * catalog describes (as unprotect() and a restore do), which the guard
+ * recognises.  The extension's own scripts and binary upgrades are not
+ * checked.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/tablecmds.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
+#include "guard.h"
+#include "writepath.h"
+
+static ProcessUtility_hook_type prev_process_utility = NULL;	/* the hook the guard runs before */
+
+/* What a column is to the guard. */
+typedef enum GuardRole
+{
+	GUARD_NONE = 0,
+	GUARD_PROTECTED,
+	GUARD_INDEX,
+	GUARD_SUBJECT,
+	GUARD_ERASURE_SUBJECT
+} GuardRole;
+
+/*
+ * Read a table's protected columns (and erasure's subject column) as the
+ * catalog holds them now, including this transaction's changes: the
+ * latest snapshot, as the extension's owner.  The caller is connected to
+ * SPI and acts as that owner; results live in context "into".
+ */
+void
+GuardReadTable(GuardedTable *g, MemoryContext into)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(g->relid)};
+	int			rc;
+
+	g->cols = NIL;
+	g->erasure_subject = NULL;
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	rc = SPI_execute_with_args("SELECT p.col, p.category, p.subject_col,"
+							   " COALESCE(p.index_col::pg_catalog.text, '')"
+							   " FROM privacy_guard.column_protection p"
+							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col",
+							   1, types, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read protected columns");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(into);
+		GuardedColumn *c = palloc(sizeof(GuardedColumn));
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		c->col = pstrdup(SPI_getvalue(t, d, 1));
+		c->category = pstrdup(SPI_getvalue(t, d, 2));
+		c->subject = pstrdup(SPI_getvalue(t, d, 3));
+		c->index = pstrdup(SPI_getvalue(t, d, 4));
+		g->cols = lappend(g->cols, c);
+		MemoryContextSwitchTo(old);
+	}
+	rc = SPI_execute_with_args("SELECT e.subject_col FROM privacy_guard.erasure_actions e"
+							   " WHERE e.tbl OPERATOR(pg_catalog.=) $1 AND e.subject_col IS NOT NULL",
+							   1, types, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read erasure actions");
+	if (SPI_processed > 0)
+		g->erasure_subject = MemoryContextStrdup(into, SPI_getvalue(SPI_tuptable->vals[0],
+																	SPI_tuptable->tupdesc, 1));
+	PopActiveSnapshot();
+}
+
+/* A table's guarded columns, read once the statement's lock is held. */
+static GuardedTable *
+guard_load(Oid relid)
+{
+	GuardedTable *g = palloc0(sizeof(GuardedTable));
+	MemoryContext outer = CurrentMemoryContext;
+	CatalogOwnerState owner;
+
+	g->relid = relid;
+	if (get_rel_namespace(relid) == CatalogSchemaOid())
+		return g;				/* the extension's own tables */
+	CatalogBecomeOwner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	GuardReadTable(g, outer);
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	return g;
+}
+
+/* The table as unprotect()'s first argument, a literal. */
+static char *
+table_literal(GuardedTable *g)
+{
+	return quote_literal_cstr(DatumGetCString(DirectFunctionCall1(regclassout,
+																  ObjectIdGetDatum(g->relid))));
+}
+
+/* The protected columns, as "a", "b". */
+static char *
+protected_list(GuardedTable *g, const char *subject)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, g->cols)
+	{
+		GuardedColumn *c = lfirst(lc);
+
+		if (subject == NULL || strcmp(c->subject, subject) == 0)
+			appendStringInfo(&buf, "%s\"%s\"", buf.len > 0 ? ", " : "", c->col);
+	}
+	return buf.data;
+}
+
+/* Every refusal's hint: unprotect() col or, col NULL, each column of subject (or of the table). */
+static int
+unprotect_hint(GuardedTable *g, const char *col, const char *subject)
+{
+	int			n = 0;
+	ListCell   *lc;
+
+	if (col == NULL)
+	{
+		foreach(lc, g->cols)
+		{
+			GuardedColumn *c = lfirst(lc);
+
+			if (subject == NULL || strcmp(c->subject, subject) == 0)
+			{
+				col = c->col;
+				n++;
+			}
+		}
+		if (n > 1)
+			return errhint("Call privacy_guard.unprotect() for each of these columns first; it is audited.");
+	}
+	return errhint("Call privacy_guard.unprotect(%s, %s) first; it is audited.",
+				   table_literal(g), quote_literal_cstr(col));
+}
+
+/* Refuse a change to a column that protection or erasure relies on. */
+static void
+guard_column(GuardedTable *g, const char *verb, const char *name)
+{
+	const char *rel = get_rel_name(g->relid);
+	GuardRole	role = GUARD_NONE;
+	GuardedColumn *which = NULL;
+	ListCell   *lc;
+
+	foreach(lc, g->cols)
+	{
+		GuardedColumn *c = lfirst(lc);
+
+		if (strcmp(c->col, name) == 0)
+			role = GUARD_PROTECTED;
+		else if (c->index[0] && strcmp(c->index, name) == 0)
+		{
+			role = GUARD_INDEX;
+			which = c;
+		}
+		else if (strcmp(c->subject, name) == 0 && role == GUARD_NONE)
+			role = GUARD_SUBJECT;
+	}
+	if (role == GUARD_NONE && g->erasure_subject && strcmp(g->erasure_subject, name) == 0)
+		role = GUARD_ERASURE_SUBJECT;
+
+	switch (role)
+	{
+		case GUARD_NONE:
+			return;
+		case GUARD_PROTECTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s protected column \"%s\" of relation \"%s\"", verb, name, rel),
+					 errdetail("The sealing trigger \"%s\" and constraint \"%s_sealed\" protect it.",
+							   WRITEPATH_SEAL_TRIGGER, name),
+					 unprotect_hint(g, name, NULL)));
+			break;
+		case GUARD_INDEX:
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s blind-index column \"%s\" of relation \"%s\"", verb, name, rel),
+					 errdetail("It is the blind index of protected column \"%s\".", which->col),
+					 unprotect_hint(g, which->col, NULL)));
+			break;
+		case GUARD_SUBJECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s subject column \"%s\" of relation \"%s\"", verb, name, rel),
+					 errdetail("It holds the data subject of protected columns %s.", protected_list(g, name)),
+					 unprotect_hint(g, NULL, name)));
+			break;
+		case GUARD_ERASURE_SUBJECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s subject column \"%s\" of relation \"%s\"", verb, name, rel),
+					 errdetail("Erasure finds the data subject's rows of relation \"%s\" through it.", rel),
+					 unprotect_hint(g, name, NULL)));
+			break;
+	}
+}
+
+/* Refuse a change to the CHECK constraint of a protected column. */
+static void
+guard_constraint(GuardedTable *g, const char *verb, const char *conname)
+{
+	ListCell   *lc;
+
+	foreach(lc, g->cols)
+	{
+		GuardedColumn *c = lfirst(lc);
+
+		if (strcmp(conname, psprintf("%s_sealed", c->col)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s constraint \"%s\" of relation \"%s\"",
+							verb, conname, get_rel_name(g->relid)),
+					 errdetail("It refuses plaintext and other subjects' or categories' sealed values in protected column \"%s\".",
+							   c->col),
+					 unprotect_hint(g, c->col, NULL)));
+	}
+}
+
+/* Refuse a change to the sealing trigger of a table with protected columns. */
+static void
+guard_trigger(GuardedTable *g, const char *verb)
+{
+	if (g->cols == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot %s trigger \"%s\" of relation \"%s\"",
+					verb, WRITEPATH_SEAL_TRIGGER, get_rel_name(g->relid)),
+			 errdetail("It seals protected columns %s.", protected_list(g, NULL)),
+			 unprotect_hint(g, NULL, NULL)));
+}
+
+/* Refuse putting a table with protected columns into an inheritance tree. */
+static void
+guard_tree(GuardedTable *g, bool typed)
+{
+	if (g->cols == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 typed ? errmsg("cannot make relation \"%s\" a typed table", get_rel_name(g->relid)) :
+			 errmsg("cannot make relation \"%s\" part of an inheritance tree", get_rel_name(g->relid)),
+			 typed ? errdetail("It has protected columns %s, which ALTER TYPE would change.",
+							   protected_list(g, NULL)) :
+			 errdetail("It has protected columns %s, and protect() refuses tables in an inheritance tree.",
+					   protected_list(g, NULL)),
+			 unprotect_hint(g, NULL, NULL)));
+}
+
+/* Would a trigger fire after the sealing trigger (BEFORE row triggers fire in name order)? */
+static bool
+runs_after_seal(const char *name, int16 tgtype)
+{
+	return TRIGGER_FOR_ROW(tgtype) && TRIGGER_FOR_BEFORE(tgtype) &&
+		(TRIGGER_FOR_INSERT(tgtype) || TRIGGER_FOR_UPDATE(tgtype)) &&
+		strcmp(name, WRITEPATH_SEAL_TRIGGER) > 0;
+}
+
+/* Refuse a trigger that would fire after the sealing trigger of a protected table. */
+static void
+guard_order(GuardedTable *g, const char *verb, const char *name)
+{
+	if (g->cols == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot %s trigger \"%s\" of relation \"%s\": it would run after trigger \"%s\"",
+					verb, name, get_rel_name(g->relid), WRITEPATH_SEAL_TRIGGER),
+			 errdetail("BEFORE row triggers run in name order; one after the sealing trigger could change the values and blind indexes it wrote."),
+			 errhint("Choose a name that sorts before \"%s\".", WRITEPATH_SEAL_TRIGGER)));
+}
+
+/* The type of a table's trigger, or -1 when it has none of that name. */
+static int
+trigger_type(Oid relid, const char *name)
+{
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			tgtype = -1;
+
+	ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(name));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		tgtype = ((Form_pg_trigger) GETSTRUCT(tup))->tgtype;
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return tgtype;
+}
+
+/* Is this CREATE TRIGGER the sealing trigger exactly as the catalog describes it? */
+static bool
+canonical_seal_trigger(CreateTrigStmt *stmt, GuardedTable *g)
+{
+	List	   *seal_row = list_make2(makeString(PGUARD_SCHEMA), makeString("seal_row"));
+	Oid			fn = LookupFuncName(stmt->funcname, 0, NULL, true);
+	ListCell   *lc;
+	ListCell   *arg;
+
+	if (!stmt->row || stmt->timing != TRIGGER_TYPE_BEFORE ||
+		stmt->events != (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE) ||
+		stmt->columns != NIL || stmt->whenClause != NULL ||
+		stmt->transitionRels != NIL || stmt->isconstraint ||
+		!OidIsValid(fn) || fn != LookupFuncName(seal_row, 0, NULL, true) ||
+		list_length(stmt->args) != 4 * list_length(g->cols))
+		return false;
+	arg = list_head(stmt->args);
+	foreach(lc, g->cols)
+	{
+		GuardedColumn *c = lfirst(lc);
+		const char *expected[4] = {c->col, c->category, c->subject, c->index};
+
+		for (int i = 0; i < 4; i++)
+		{
+			if (strcmp(strVal(lfirst(arg)), expected[i]) != 0)
+				return false;
+			arg = lnext(stmt->args, arg);
+		}
+	}
+	return true;
+}
+
+/* ALTER TABLE: each subcommand that could undo a protection. */
+static bool
+alter_cmd_guarded(AlterTableCmd *cmd)
+{
+	switch (cmd->subtype)
+	{
+		case AT_AlterColumnType:
+		case AT_DropColumn:
+		case AT_DropColumnRecurse:
+		case AT_DisableTrigAll:
+		case AT_DisableTrigUser:
+		case AT_AddInherit:
+		case AT_AttachPartition:
+		case AT_AddOf:
+			return true;
+		case AT_DropConstraint:
+		case AT_DropConstraintRecurse:
+			return cmd->name != NULL && strlen(cmd->name) > strlen("_sealed") &&
+				strcmp(cmd->name + strlen(cmd->name) - strlen("_sealed"), "_sealed") == 0;
+		case AT_DisableTrig:
+		case AT_EnableReplicaTrig:
+			return cmd->name != NULL && strcmp(cmd->name, WRITEPATH_SEAL_TRIGGER) == 0;
+		default:
+			return false;
+	}
+}
+
+/* The tables a column change reaches, locked as the change locks them. */
+static List *
+column_targets(GuardedTable *g, RangeVar *rv, LOCKMODE lockmode)
+{
+	List	   *targets = NIL;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (get_rel_relkind(g->relid) == RELKIND_COMPOSITE_TYPE)
+	{
+		/* ALTER TYPE ... CASCADE: the tables typed with it */
+		Relation	classrel = table_open(RelationRelationId, AccessShareLock);
+		ScanKeyData key;
+		TableScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(get_rel_type_id(g->relid)));
+		scan = table_beginscan_catalog(classrel, 1, &key);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+			relids = lappend_oid(relids, ((Form_pg_class) GETSTRUCT(tup))->oid);
+		table_endscan(scan);
+		table_close(classrel, AccessShareLock);
+		foreach(lc, relids)
+			LockRelationOid(lfirst_oid(lc), lockmode);
+	}
+	else
+	{
+		/* the table, and its children unless ONLY */
+		targets = list_make1(g);
+		if (rv->inh && has_subclass(g->relid))
+			relids = list_delete_first(find_all_inheritors(g->relid, lockmode, NULL));
+	}
+	foreach(lc, relids)
+		targets = lappend(targets, guard_load(lfirst_oid(lc)));
+	return targets;
+}
+
+/* A subcommand that changes a column. */
+static bool
+column_cmd(AlterTableCmd *cmd)
+{
+	return cmd->subtype == AT_AlterColumnType || cmd->subtype == AT_DropColumn ||
+		cmd->subtype == AT_DropColumnRecurse;
+}
+
+/* ALTER TABLE and ALTER TYPE: each subcommand that could undo a protection. */
+static void
+guard_alter_table(AlterTableStmt *stmt)
+{
+	LOCKMODE	lockmode;
+	Oid			relid;
+	GuardedTable *g;
+	List	   *targets = NIL;
+	ListCell   *lc;
+	ListCell   *t;
+	bool		guarded = false;
+
+	if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_TYPE)
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		/* ALTER TYPE: only what reaches the typed tables' columns */
+		guarded |= alter_cmd_guarded(cmd) && (stmt->objtype == OBJECT_TABLE || column_cmd(cmd));
+	}
+	if (!guarded)
+		return;
+	/* as ALTER TABLE itself looks the table up: permission checks, then the lock */
+	lockmode = AlterTableGetLockLevel(stmt->cmds);
+	relid = AlterTableLookupRelation(stmt, lockmode);
+	if (!OidIsValid(relid))
+		return;
+	g = guard_load(relid);
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (!alter_cmd_guarded(cmd))
+			continue;
+		switch (cmd->subtype)
+		{
+			case AT_AlterColumnType:
+			case AT_DropColumn:
+			case AT_DropColumnRecurse:
+				if (targets == NIL)
+					targets = column_targets(g, stmt->relation, lockmode);
+				foreach(t, targets)
+					guard_column(lfirst(t), cmd->subtype == AT_AlterColumnType ? "alter type of" : "drop",
+								 cmd->name);
+				break;
+			case AT_DropConstraint:
+			case AT_DropConstraintRecurse:
+				guard_constraint(g, "drop", cmd->name);
+				break;
+			case AT_DisableTrig:
+			case AT_DisableTrigAll:
+			case AT_DisableTrigUser:
+			case AT_EnableReplicaTrig:
+				guard_trigger(g, "disable");
+				break;
+			case AT_AddOf:
+				guard_tree(g, true);
+				break;
+			case AT_AddInherit:
+				guard_tree(g, false);
+				/* the parent is locked as ALTER TABLE ... INHERIT locks it */
+				guard_tree(guard_load(RangeVarGetRelid(castNode(RangeVar, cmd->def),
+													   ShareUpdateExclusiveLock, false)), false);
+				break;
+			case AT_AttachPartition:
+				/* the partition is locked as ATTACH PARTITION locks it */
+				guard_tree(guard_load(RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name,
+													   AccessExclusiveLock, false)), false);
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/* RENAME of a guarded column, a <col>_sealed CHECK, the sealing trigger or a trigger past it. */
+static void
+guard_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+	GuardedTable *g;
+	ListCell   *t;
+	int			tgtype;
+
+	switch (stmt->renameType)
+	{
+		case OBJECT_COLUMN:
+			if (stmt->relationType != OBJECT_TABLE)
+				return;
+			break;
+		case OBJECT_ATTRIBUTE:
+			break;
+		case OBJECT_TABCONSTRAINT:
+			if (strlen(stmt->subname) <= strlen("_sealed") ||
+				strcmp(stmt->subname + strlen(stmt->subname) - strlen("_sealed"), "_sealed") != 0)
+				return;
+			break;
+		case OBJECT_TRIGGER:
+			if (strcmp(stmt->subname, WRITEPATH_SEAL_TRIGGER) != 0 &&
+				strcmp(stmt->newname, WRITEPATH_SEAL_TRIGGER) <= 0)
+				return;
+			break;
+		default:
+			return;
+	}
+	relid = RangeVarGetRelidExtended(stmt->relation, AccessExclusiveLock,
+									 stmt->missing_ok ? RVR_MISSING_OK : 0,
+									 RangeVarCallbackOwnsRelation, NULL);
+	if (!OidIsValid(relid))
+		return;
+	g = guard_load(relid);
+	switch (stmt->renameType)
+	{
+		case OBJECT_COLUMN:
+		case OBJECT_ATTRIBUTE:
+			foreach(t, column_targets(g, stmt->relation, AccessExclusiveLock))
+				guard_column(lfirst(t), "rename", stmt->subname);
+			break;
+		case OBJECT_TABCONSTRAINT:
+			guard_constraint(g, "rename", stmt->subname);
+			break;
+		case OBJECT_TRIGGER:
+			if (strcmp(stmt->subname, WRITEPATH_SEAL_TRIGGER) == 0)
+				guard_trigger(g, "rename");
+			else if ((tgtype = trigger_type(relid, stmt->subname)) >= 0 &&
+					 runs_after_seal(stmt->newname, tgtype))
+				guard_order(g, "rename", stmt->subname);
+			break;
+		default:
+			break;
+	}
+}
+
+/* CREATE [OR REPLACE] TRIGGER: the sealing trigger, or one that would fire after it. */
+static void
+guard_create_trigger(CreateTrigStmt *stmt)
+{
+	int16		tgtype;
+	bool		seal = strcmp(stmt->trigname, WRITEPATH_SEAL_TRIGGER) == 0;
+	GuardedTable *g;
+
+	TRIGGER_CLEAR_TYPE(tgtype);
+	if (stmt->row)
+		TRIGGER_SETT_ROW(tgtype);
+	tgtype |= stmt->timing;
+	tgtype |= stmt->events;
+	if (!seal && !runs_after_seal(stmt->trigname, tgtype))
+		return;
+	/* locked as CREATE TRIGGER locks it */
+	g = guard_load(RangeVarGetRelid(stmt->relation, ShareRowExclusiveLock, false));
+	if (!seal)
+		guard_order(g, "create", stmt->trigname);
+	else if (g->cols != NIL && !canonical_seal_trigger(stmt, g))
+		guard_trigger(g, stmt->replace ? "replace" : "create");
+}
+
+/* DROP TRIGGER of the sealing trigger. */
+static void
+guard_drop(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_TRIGGER)
+		return;
+	foreach(lc, stmt->objects)
+	{
+		List	   *names = lfirst(lc);
+		Oid			relid;
+
+		if (strcmp(strVal(llast(names)), WRITEPATH_SEAL_TRIGGER) != 0)
+			continue;
+		/* locked as DROP TRIGGER locks it */
+		relid = RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																		list_length(names) - 1)),
+								 AccessExclusiveLock, stmt->missing_ok);
+		if (OidIsValid(relid))
+			guard_trigger(guard_load(relid), "drop");
+	}
+}
+
+/* ALTER TRIGGER of the sealing trigger ... DEPENDS ON EXTENSION. */
+static void
+guard_depends(AlterObjectDependsStmt *stmt)
+{
+	if (stmt->objectType != OBJECT_TRIGGER || stmt->remove ||
+		strcmp(strVal(linitial(castNode(List, stmt->object))), WRITEPATH_SEAL_TRIGGER) != 0)
+		return;
+	guard_trigger(guard_load(RangeVarGetRelid(stmt->relation, AccessExclusiveLock, false)),
+				  "make an extension own");
+}
+
+/* CREATE TABLE ... INHERITS (a table with protected columns). */
+static void
+guard_create_table(CreateStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->partbound != NULL)
+		return;					/* its parent is partitioned: never protected */
+	foreach(lc, stmt->inhRelations)
+	{
+		RangeVar   *parent = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(parent, NoLock, true);
+
+		if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+			continue;
+		/* locked as CREATE TABLE locks a parent */
+		guard_tree(guard_load(RangeVarGetRelid(parent, ShareUpdateExclusiveLock, false)), false);
+	}
+}
+
+/* The guard: statements that could undo protect()'s work, checked before they run. */
+static void
+guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	switch (nodeTag(stmt))
+	{
+		case T_AlterTableStmt:
+		case T_RenameStmt:
+		case T_CreateTrigStmt:
+		case T_DropStmt:
+		case T_AlterObjectDependsStmt:
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
+			/*
+			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
+			 * binary upgrade, or where the extension is not installed; a
+			 * read-only transaction (a standby's too) refuses these anyway
+			 */
+			if (creating_extension || IsBinaryUpgrade || XactReadOnly ||
+				!CatalogExtensionInstalled())
+				break;
+			if (IsA(stmt, AlterTableStmt))
+				guard_alter_table((AlterTableStmt *) stmt);
+			else if (IsA(stmt, RenameStmt))
+				guard_rename((RenameStmt *) stmt);
+			else if (IsA(stmt, CreateTrigStmt))
+				guard_create_trigger((CreateTrigStmt *) stmt);
+			else if (IsA(stmt, DropStmt))
+				guard_drop((DropStmt *) stmt);
+			else if (IsA(stmt, AlterObjectDependsStmt))
+				guard_depends((AlterObjectDependsStmt *) stmt);
+			else
+				guard_create_table((CreateStmt *) stmt);	/* CreateForeignTableStmt begins with one */
+			break;
+		default:
+			break;
+	}
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* Install the guard in front of the hooks installed before it. */
+void
+GuardInit(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = guard_process_utility;
+}
