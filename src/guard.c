@@ -544,10 +544,12 @@ guard_rename(RenameStmt *stmt)
 	switch (stmt->renameType)
 	{
 		case OBJECT_COLUMN:
-			if (stmt->relationType != OBJECT_TABLE)
-				return;
-			break;
 		case OBJECT_ATTRIBUTE:
+			/*
+			 * whatever the statement calls the relation: renameatt() renames
+			 * a table's column under ALTER VIEW, MATERIALIZED VIEW or FOREIGN
+			 * TABLE too; what is guarded is decided on the relation found
+			 */
 			break;
 		case OBJECT_TABCONSTRAINT:
 			if (strlen(stmt->subname) <= strlen("_sealed") ||

@@ -292,7 +292,13 @@ INSERT INTO forbidden_ddl VALUES
     (24, 'ALTER TABLE guard_parent INHERIT guarded'),
     (25, 'CREATE TABLE guard_child () INHERITS (guarded)'),
     (26, 'ALTER TABLE guard_parts ATTACH PARTITION guarded FOR VALUES IN (1)'),
-    (27, 'ALTER TABLE guarded OF guard_type');
+    (27, 'ALTER TABLE guarded OF guard_type'),
+    -- renameatt() renames a table's column whatever kind of relation the
+    -- statement names
+    (28, 'ALTER VIEW guarded RENAME COLUMN email TO e2'),
+    (29, 'ALTER VIEW guarded RENAME COLUMN id TO customer_id'),
+    (30, 'ALTER MATERIALIZED VIEW guarded RENAME COLUMN phone TO mobile'),
+    (31, 'ALTER FOREIGN TABLE guarded RENAME COLUMN email_bidx TO email_term');
 -- as the table's owner
 SET ROLE guard_owner;
 SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
