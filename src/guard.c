@@ -467,14 +467,17 @@ guard_alter_table(AlterTableStmt *stmt)
 	ListCell   *t;
 	bool		guarded = false;
 
-	if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_TYPE)
-		return;
+	/*
+	 * Whatever the statement calls the relation (ALTER FOREIGN TABLE f
+	 * INHERIT t puts t into a tree as ALTER TABLE does): what is guarded is
+	 * decided on the relations found.  ALTER TYPE: only what reaches the
+	 * typed tables' columns.
+	 */
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
-		/* ALTER TYPE: only what reaches the typed tables' columns */
-		guarded |= alter_cmd_guarded(cmd) && (stmt->objtype == OBJECT_TABLE || column_cmd(cmd));
+		guarded |= alter_cmd_guarded(cmd) && (stmt->objtype != OBJECT_TYPE || column_cmd(cmd));
 	}
 	if (!guarded)
 		return;
@@ -489,7 +492,7 @@ guard_alter_table(AlterTableStmt *stmt)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
-		if (!alter_cmd_guarded(cmd))
+		if (!alter_cmd_guarded(cmd) || (stmt->objtype == OBJECT_TYPE && !column_cmd(cmd)))
 			continue;
 		switch (cmd->subtype)
 		{

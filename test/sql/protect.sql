@@ -260,6 +260,18 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+-- a foreign table made to look like guarded (its columns and CHECKs), on a
+-- server its owner may use
+CREATE FOREIGN DATA WRAPPER guard_fdw;
+CREATE SERVER guard_srv FOREIGN DATA WRAPPER guard_fdw;
+GRANT USAGE ON FOREIGN SERVER guard_srv TO guard_owner;
+SET ROLE guard_owner;
+SELECT format('CREATE FOREIGN TABLE guard_foreign (%s%s) SERVER guard_srv',
+              (SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+                 FROM pg_attribute WHERE attrelid = 'guarded'::regclass AND attnum > 0 AND NOT attisdropped),
+              (SELECT string_agg(format(', CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)), '' ORDER BY conname)
+                 FROM pg_constraint WHERE conrelid = 'guarded'::regclass AND contype = 'c')) \gexec
+RESET ROLE;
 CREATE TABLE forbidden_ddl (n int, stmt text);
 GRANT SELECT ON forbidden_ddl TO guard_owner;
 INSERT INTO forbidden_ddl VALUES
@@ -298,7 +310,9 @@ INSERT INTO forbidden_ddl VALUES
     (28, 'ALTER VIEW guarded RENAME COLUMN email TO e2'),
     (29, 'ALTER VIEW guarded RENAME COLUMN id TO customer_id'),
     (30, 'ALTER MATERIALIZED VIEW guarded RENAME COLUMN phone TO mobile'),
-    (31, 'ALTER FOREIGN TABLE guarded RENAME COLUMN email_bidx TO email_term');
+    (31, 'ALTER FOREIGN TABLE guarded RENAME COLUMN email_bidx TO email_term'),
+    -- ALTER FOREIGN TABLE puts a table into an inheritance tree as ALTER TABLE does
+    (32, 'ALTER FOREIGN TABLE guard_foreign INHERIT guarded');
 -- as the table's owner
 SET ROLE guard_owner;
 SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
@@ -416,6 +430,9 @@ SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') A
   FROM pg_proc p WHERE p.pronamespace = 'privacy_guard'::regnamespace
    AND p.proname IN ('unprotect', 'unregister_protection') ORDER BY 1;
 REVOKE guard_owner FROM policy_owner;
+DROP FOREIGN TABLE guard_foreign;
+DROP SERVER guard_srv;
+DROP FOREIGN DATA WRAPPER guard_fdw;
 DROP TABLE guard_child, guarded, guard_parent, guard_parts, forbidden_ddl;
 DROP TYPE guard_type;
 DROP FUNCTION guard_touch(), ddl_outcome(text);
