@@ -10,7 +10,8 @@
  * or dropping a protected, subject or blind-index column (or a subject
  * column erasure_actions names), also through inheritance parents and
  * ALTER TYPE ... CASCADE; putting the table into an inheritance tree or
- * making it a typed table.  Let through, such DDL would let forged
+ * making it a typed table; moving it into the extension's schema, whose
+ * tables the guard leaves alone.  Let through, such DDL would let forged
  * blind-index terms past a UNIQUE constraint, keep plaintext writes as
  * unsealed values nobody can read, leave a column called protected that no
  * longer is, a trigger free to rewrite what was sealed, or every erasure of
@@ -34,6 +35,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -128,8 +130,13 @@ guard_load(Oid relid)
 	CatalogOwnerState owner;
 
 	g->relid = relid;
-	if (get_rel_namespace(relid) == CatalogSchemaOid())
-		return g;				/* the extension's own tables */
+	/*
+	 * the extension's own tables: members of the extension, in its schema
+	 * (not any table a superuser moved there or added to the extension)
+	 */
+	if (get_rel_namespace(relid) == CatalogSchemaOid() &&
+		getExtensionOfObject(RelationRelationId, relid) == get_extension_oid("privacy_guard", true))
+		return g;
 	CatalogBecomeOwner(&owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -653,6 +660,34 @@ guard_depends(AlterObjectDependsStmt *stmt)
 				  "make an extension own");
 }
 
+/* ALTER TABLE ... SET SCHEMA privacy_guard of a table with protected columns. */
+static void
+guard_set_schema(AlterObjectSchemaStmt *stmt)
+{
+	Oid			relid;
+	GuardedTable *g;
+
+	if (stmt->relation == NULL ||
+		get_namespace_oid(stmt->newschema, true) != CatalogSchemaOid())
+		return;
+	/* locked as ALTER TABLE ... SET SCHEMA locks it */
+	relid = RangeVarGetRelidExtended(stmt->relation, AccessExclusiveLock,
+									 stmt->missing_ok ? RVR_MISSING_OK : 0,
+									 RangeVarCallbackOwnsRelation, NULL);
+	if (!OidIsValid(relid))
+		return;
+	g = guard_load(relid);
+	if (g->cols == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot move relation \"%s\" into schema \"%s\"",
+					get_rel_name(relid), stmt->newschema),
+			 errdetail("It has protected columns %s, and schema \"%s\" is for the extension's own objects.",
+					   protected_list(g, NULL), stmt->newschema),
+			 unprotect_hint(g, NULL, NULL)));
+}
+
 /* CREATE TABLE ... INHERITS (a table with protected columns). */
 static void
 guard_create_table(CreateStmt *stmt)
@@ -690,6 +725,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		case T_AlterObjectDependsStmt:
 		case T_CreateStmt:
 		case T_CreateForeignTableStmt:
+		case T_AlterObjectSchemaStmt:
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
@@ -708,6 +744,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				guard_drop((DropStmt *) stmt);
 			else if (IsA(stmt, AlterObjectDependsStmt))
 				guard_depends((AlterObjectDependsStmt *) stmt);
+			else if (IsA(stmt, AlterObjectSchemaStmt))
+				guard_set_schema((AlterObjectSchemaStmt *) stmt);
 			else
 				guard_create_table((CreateStmt *) stmt);	/* CreateForeignTableStmt begins with one */
 			break;

@@ -312,14 +312,27 @@ INSERT INTO forbidden_ddl VALUES
     (30, 'ALTER MATERIALIZED VIEW guarded RENAME COLUMN phone TO mobile'),
     (31, 'ALTER FOREIGN TABLE guarded RENAME COLUMN email_bidx TO email_term'),
     -- ALTER FOREIGN TABLE puts a table into an inheritance tree as ALTER TABLE does
-    (32, 'ALTER FOREIGN TABLE guard_foreign INHERIT guarded');
+    (32, 'ALTER FOREIGN TABLE guard_foreign INHERIT guarded'),
+    -- the extension's schema: the guard leaves the extension's own tables alone
+    (33, 'ALTER TABLE guarded SET SCHEMA privacy_guard');
 -- as the table's owner
 SET ROLE guard_owner;
 SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
 RESET ROLE;
 -- as a superuser
 SELECT n, left(ddl_outcome(stmt), 5) AS sqlstate FROM forbidden_ddl ORDER BY n;
+-- a protected table in the extension's schema that is not the extension's
+-- own is guarded there too (past the SET SCHEMA refusal, as only a superuser
+-- who edits privacy_guard's catalog gets)
+CREATE TABLE privacy_guard.guard_moved (id int, v privacy_guard.encrypted_text CONSTRAINT v_sealed CHECK (true));
+INSERT INTO privacy_guard.column_protection (tbl, col, category, subject_col)
+VALUES ('privacy_guard.guard_moved', 'v', 'contact', 'id');
+SELECT ddl_outcome('ALTER TABLE privacy_guard.guard_moved DROP CONSTRAINT v_sealed') AS drop_check,
+       ddl_outcome('ALTER TABLE privacy_guard.guard_moved ALTER COLUMN v TYPE text USING NULL') AS retype;
+DELETE FROM privacy_guard.column_protection WHERE tbl = 'privacy_guard.guard_moved'::regclass;
+DROP TABLE privacy_guard.guard_moved;
 -- the errors name what is refused and say what to do
+ALTER TABLE guarded SET SCHEMA privacy_guard;
 SET ROLE guard_owner;
 ALTER TABLE guarded ALTER COLUMN id TYPE bigint;
 ALTER TABLE guarded DISABLE TRIGGER USER;
