@@ -489,6 +489,15 @@ BEGIN
                                 u.subject_col, privacy_guard.subject_cast(u.subject_type));
                     n := (privacy_guard.run_as_owner(u.tbl, q, ARRAY[r.subject, link]))[1]::bigint;
                 END IF;
+                -- the owner's BEFORE row trigger may have skipped rows (returned
+                -- NULL): none of the subject's may remain, nor carry its link
+                IF privacy_guard.subject_has_rows(u.tbl, u.subject_col, u.subject_type, r.subject) THEN
+                    RAISE EXCEPTION 'rows of the subject remain in relation % after the erasure''s %',
+                                    u.tbl::regclass, CASE WHEN u.action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END
+                        USING ERRCODE = 'triggered_action_exception',
+                              HINT = 'A BEFORE row trigger of the table may skip them by returning NULL; '
+                                     'let it pass the erasure''s statement.';
+                END IF;
                 tables := tables || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
                     'table', u.tbl::regclass::text, 'subject_column', u.subject_col, 'action', u.action,
                     'link', CASE WHEN u.action = 'anonymise' THEN CASE WHEN u.fk_link THEN 'set to null' ELSE 'pseudonym' END END,

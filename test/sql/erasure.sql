@@ -192,6 +192,38 @@ SELECT count(*) AS rows_left FROM loyalty_cards;
 DROP TABLE loyalty_cards, sabotaged;
 DROP FUNCTION refuse_delete();
 DROP ROLE saboteur;
+-- a row trigger of the owner's that skips the subject's rows (returns NULL)
+-- fails the request, which stays pending: for a delete (79) and an
+-- anonymise (80) alike; without the trigger both complete
+CREATE ROLE skipper;
+CREATE TABLE skipped (customer_id int, note text);
+CREATE TABLE skipped_anon (customer_ref text, note text);
+ALTER TABLE skipped OWNER TO skipper;
+ALTER TABLE skipped_anon OWNER TO skipper;
+SELECT privacy_guard.protect('skipped', 'note', 'contact', 'customer_id');
+SELECT privacy_guard.protect('skipped_anon', 'note', 'contact', 'customer_ref');
+SELECT privacy_guard.set_erasure_action('skipped_anon', 'anonymise', 'customer_ref');
+INSERT INTO skipped VALUES (79, 'note on 79');
+INSERT INTO skipped_anon VALUES ('80', 'note on 80');
+CREATE FUNCTION skip_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+ALTER FUNCTION skip_row() OWNER TO skipper;
+CREATE TRIGGER a_skip BEFORE DELETE ON skipped FOR EACH ROW EXECUTE FUNCTION skip_row();
+CREATE TRIGGER a_skip BEFORE UPDATE ON skipped_anon FOR EACH ROW EXECUTE FUNCTION skip_row();
+SET ROLE signup;
+SELECT privacy_guard.request_erasure('79') > 0 AS requested, privacy_guard.request_erasure('80') > 0 AS requested;
+RESET ROLE;
+SELECT privacy_guard.process_erasures() AS completed;
+SELECT subject, status, last_error FROM privacy_guard.erasure_requests WHERE subject IN ('79', '80') ORDER BY subject;
+SELECT (SELECT count(*) FROM skipped) AS rows_left, (SELECT customer_ref FROM skipped_anon) AS link_left;
+DROP TRIGGER a_skip ON skipped;
+DROP TRIGGER a_skip ON skipped_anon;
+SELECT privacy_guard.process_erasures() AS completed;
+SELECT e.subject, e.completed_at IS NOT NULL AS completed, e.certificate->'rows' AS rows
+  FROM privacy_guard.erasures e WHERE e.subject IN ('79', '80') ORDER BY e.subject;
+SELECT (SELECT count(*) FROM skipped) AS rows_left, (SELECT customer_ref LIKE 'anon-%' FROM skipped_anon) AS pseudonym;
+DROP TABLE skipped, skipped_anon;
+DROP FUNCTION skip_row();
+DROP ROLE skipper;
 -- erasure and retention are configured by the table's owner, and never on
 -- the system's or the extension's own tables
 CREATE ROLE shop_owner;
