@@ -75,6 +75,7 @@ static Oid	schema_oid = InvalidOid;
 static Oid	extension_owner = InvalidOid;
 static Oid	encrypted_types[ENV_TYPE_MAX + 1];
 static int	extension_installed = -1;	/* -1: not looked up yet */
+static bool extension_predates_guard = false;	/* installed version is 0.1 */
 
 static const char *const encrypted_type_names[] = {
 	NULL, "encrypted_text", "encrypted_jsonb", "encrypted_date",
@@ -89,6 +90,7 @@ catalog_changed_callback(Datum arg, int cacheid, uint32 hashvalue)
 	extension_owner = InvalidOid;
 	memset(encrypted_types, 0, sizeof(encrypted_types));
 	extension_installed = -1;
+	extension_predates_guard = false;
 }
 
 /* Is the extension installed in this database?  Cached until pg_extension changes. */
@@ -266,6 +268,8 @@ CatalogSchemaOid(void)
 		Oid			ext = get_extension_oid("privacy_guard", true);
 		HeapTuple	tup;
 		Form_pg_extension form;
+		Datum		version;
+		bool		isnull;
 
 		if (!OidIsValid(ext))
 			ereport(ERROR,
@@ -277,10 +281,24 @@ CatalogSchemaOid(void)
 			elog(ERROR, "cache lookup failed for extension %u", ext);
 		form = (Form_pg_extension) GETSTRUCT(tup);
 		extension_owner = form->extowner;
+		version = SysCacheGetAttr(EXTENSIONOID, tup, Anum_pg_extension_extversion, &isnull);
+		extension_predates_guard = !isnull && strcmp(TextDatumGetCString(version), "0.1") == 0;
 		schema_oid = form->extnamespace;
 		ReleaseSysCache(tup);
 	}
 	return schema_oid;
+}
+
+/*
+ * Is the installed version 0.1, whose scripts predate the protection guard
+ * (its protect() drops and re-creates the sealing trigger, and it has no
+ * unprotect())?  Cached with the schema.
+ */
+bool
+CatalogExtensionPredatesGuard(void)
+{
+	(void) CatalogSchemaOid();
+	return extension_predates_guard;
 }
 
 /* The envelope type a column type holds, or 0 if it is not ours. */

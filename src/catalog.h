@@ -21,6 +21,7 @@ typedef struct CatalogOwnerState
 
 extern Oid	CatalogSchemaOid(void);
 extern bool CatalogExtensionInstalled(void);
+extern bool CatalogExtensionPredatesGuard(void);
 extern Oid	CatalogRelid(const char *relname);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);

@@ -24,7 +24,8 @@
  * passes; protect() registers a column, then creates the trigger the
  * catalog describes (as unprotect() and a restore do), which the guard
  * recognises.  The extension's own scripts and binary upgrades are not
- * checked.
+ * checked, nor a database where version 0.1, whose scripts predate the
+ * guard, is installed.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -729,10 +730,12 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
-			 * read-only transaction (a standby's too) refuses these anyway
+			 * read-only transaction (a standby's too) refuses these anyway.
+			 * Nor where version 0.1 is installed: its protect() drops and
+			 * re-creates the sealing trigger, and it has no unprotect().
 			 */
 			if (creating_extension || IsBinaryUpgrade || XactReadOnly ||
-				!CatalogExtensionInstalled())
+				!CatalogExtensionInstalled() || CatalogExtensionPredatesGuard())
 				break;
 			if (IsA(stmt, AlterTableStmt))
 				guard_alter_table((AlterTableStmt *) stmt);

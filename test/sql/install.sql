@@ -106,3 +106,26 @@ DROP SCHEMA squatter_own;
 RESET ROLE;
 REVOKE CREATE ON DATABASE :"db" FROM schema_squatter;
 DROP ROLE schema_squatter;
+
+-- This library under a 0.1 installation (no upgrade script yet): the guard
+-- stands aside, since 0.1's protect() of a second column drops and
+-- re-creates the sealing trigger, and 0.1 has no unprotect()
+DROP EXTENSION privacy_guard CASCADE;
+CREATE EXTENSION privacy_guard VERSION '0.1';
+DO $$
+BEGIN
+    PERFORM privacy_guard.define_category('contact', 'personal', 'email');
+    PERFORM privacy_guard.define_category('phone', 'personal', 'phone');
+    PERFORM privacy_guard.define_purpose('support');
+    PERFORM privacy_guard.allow('support', 'contact');
+    PERFORM privacy_guard.allow('support', 'phone');
+END $$;
+CREATE TABLE legacy (id int, email text, phone text);
+SELECT privacy_guard.protect('legacy', 'email', 'contact', 'id');
+SELECT privacy_guard.protect('legacy', 'phone', 'phone', 'id');
+SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'legacy'::regclass ORDER BY 1;
+DROP TABLE legacy;
+-- and the default version installs again
+DROP EXTENSION privacy_guard CASCADE;
+CREATE EXTENSION privacy_guard;
+SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard';
