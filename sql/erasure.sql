@@ -282,6 +282,14 @@ BEGIN
             PERFORM privacy_guard.require_anonymisable(tbl, s);
         END LOOP;
     END IF;
+    -- a generated column goes with what it is computed from (DROP FUNCTION
+    -- ... CASCADE), unseen by the guard, and anonymise cannot set it
+    IF subject_col IS NOT NULL AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl
+                                              AND a.attname = set_erasure_action.subject_col AND a.attgenerated <> '') THEN
+        RAISE EXCEPTION 'subject column "%" of relation % is a generated column', subject_col, tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name a stored column that holds the data subject''s id.';
+    END IF;
     INSERT INTO privacy_guard.erasure_actions AS e (tbl, action, subject_col)
     VALUES (set_erasure_action.tbl, act, set_erasure_action.subject_col)
     ON CONFLICT ON CONSTRAINT erasure_actions_pkey DO UPDATE SET action = excluded.action, subject_col = excluded.subject_col, set_at = pg_catalog.now();

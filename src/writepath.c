@@ -553,6 +553,13 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("subject column \"%s\" of relation \"%s\" must be of type text, varchar, char, smallint, integer, bigint or uuid",
 						subject_col, get_rel_name(relid))));
+	/* dropped with what it is computed from (unseen by the guard); erasure cannot set it */
+	if (get_attgenerated(relid, attnum) != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject column \"%s\" of relation \"%s\" is a generated column",
+						subject_col, get_rel_name(relid)),
+				 errhint("Name a stored column that holds the data subject's id.")));
 	PolicyEnsure();
 	c = PolicyRequireCategory(catname);
 	PolicyRequireCollectable(c);

@@ -37,6 +37,9 @@ SELECT privacy_guard.set_erasure_action('invoices', 'delete');            -- sub
 SELECT privacy_guard.set_erasure_action('invoices', 'delete', 'nope');
 SELECT privacy_guard.set_erasure_action('invoices', 'delete', 'amount');   -- not an id type
 SELECT privacy_guard.set_erasure_action('page_views', 'anonymise');        -- NOT NULL foreign key
+CREATE TABLE generated_refs (ref text, gen_ref text GENERATED ALWAYS AS (lower(ref)) STORED);
+SELECT privacy_guard.set_erasure_action('generated_refs', 'delete', 'gen_ref');   -- generated
+DROP TABLE generated_refs;
 CREATE VIEW order_totals AS SELECT id, total FROM orders;
 SELECT privacy_guard.set_erasure_action('order_totals', 'delete');
 SET ROLE app;

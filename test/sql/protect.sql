@@ -32,6 +32,11 @@ SELECT privacy_guard.protect('customers', 'name', 'identity', 'name');
 SELECT privacy_guard.protect('customers', 'id', 'identity', 'name');
 SELECT privacy_guard.protect('customers', 'name', 'identity', NULL);
 SELECT privacy_guard.protect('pg_class', 'relname', 'identity', 'oid');
+-- a generated subject column: a dependency drop would remove it unseen
+CREATE TABLE generated_subject (id int, ref int GENERATED ALWAYS AS (id + 0) STORED, v text);
+SELECT privacy_guard.protect('generated_subject', 'v', 'identity', 'ref');
+SELECT privacy_guard.protect('generated_subject', 'v', 'identity', 'id');   -- a stored one is accepted
+DROP TABLE generated_subject;
 -- an index on the column: refused unless searchable
 SELECT privacy_guard.protect('customers', 'email', 'contact', 'id');
 SELECT privacy_guard.protect('customers', 'phone', 'phone', 'id');
