@@ -147,6 +147,21 @@ guard_load(Oid relid)
 	return g;
 }
 
+/*
+ * The table a RENAME or SET SCHEMA names, locked as the statement itself
+ * locks it, with PostgreSQL's own lookup and ownership check, then loaded;
+ * NULL when it is missing and the statement says IF EXISTS.
+ */
+static GuardedTable *
+guard_load_locked(RangeVar *relation, bool missing_ok)
+{
+	Oid			relid = RangeVarGetRelidExtended(relation, AccessExclusiveLock,
+												 missing_ok ? RVR_MISSING_OK : 0,
+												 RangeVarCallbackOwnsRelation, NULL);
+
+	return OidIsValid(relid) ? guard_load(relid) : NULL;
+}
+
 /* The table as unprotect()'s first argument, a literal. */
 static char *
 table_literal(GuardedTable *g)
@@ -547,7 +562,6 @@ guard_alter_table(AlterTableStmt *stmt)
 static void
 guard_rename(RenameStmt *stmt)
 {
-	Oid			relid;
 	GuardedTable *g;
 	ListCell   *t;
 	int			tgtype;
@@ -575,12 +589,9 @@ guard_rename(RenameStmt *stmt)
 		default:
 			return;
 	}
-	relid = RangeVarGetRelidExtended(stmt->relation, AccessExclusiveLock,
-									 stmt->missing_ok ? RVR_MISSING_OK : 0,
-									 RangeVarCallbackOwnsRelation, NULL);
-	if (!OidIsValid(relid))
+	g = guard_load_locked(stmt->relation, stmt->missing_ok);
+	if (g == NULL)
 		return;
-	g = guard_load(relid);
 	switch (stmt->renameType)
 	{
 		case OBJECT_COLUMN:
@@ -594,7 +605,7 @@ guard_rename(RenameStmt *stmt)
 		case OBJECT_TRIGGER:
 			if (strcmp(stmt->subname, WRITEPATH_SEAL_TRIGGER) == 0)
 				guard_trigger(g, "rename");
-			else if ((tgtype = trigger_type(relid, stmt->subname)) >= 0 &&
+			else if ((tgtype = trigger_type(g->relid, stmt->subname)) >= 0 &&
 					 runs_after_seal(stmt->newname, tgtype))
 				guard_order(g, "rename", stmt->subname);
 			break;
@@ -665,25 +676,18 @@ guard_depends(AlterObjectDependsStmt *stmt)
 static void
 guard_set_schema(AlterObjectSchemaStmt *stmt)
 {
-	Oid			relid;
 	GuardedTable *g;
 
 	if (stmt->relation == NULL ||
 		get_namespace_oid(stmt->newschema, true) != CatalogSchemaOid())
 		return;
-	/* locked as ALTER TABLE ... SET SCHEMA locks it */
-	relid = RangeVarGetRelidExtended(stmt->relation, AccessExclusiveLock,
-									 stmt->missing_ok ? RVR_MISSING_OK : 0,
-									 RangeVarCallbackOwnsRelation, NULL);
-	if (!OidIsValid(relid))
-		return;
-	g = guard_load(relid);
-	if (g->cols == NIL)
+	g = guard_load_locked(stmt->relation, stmt->missing_ok);
+	if (g == NULL || g->cols == NIL)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 			 errmsg("cannot move relation \"%s\" into schema \"%s\"",
-					get_rel_name(relid), stmt->newschema),
+					get_rel_name(g->relid), stmt->newschema),
 			 errdetail("It has protected columns %s, and schema \"%s\" is for the extension's own objects.",
 					   protected_list(g, NULL), stmt->newschema),
 			 unprotect_hint(g, NULL, NULL)));
