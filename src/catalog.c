@@ -38,7 +38,6 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -59,7 +58,6 @@ static CatalogShared *shared = NULL;
 static uint64 changes_seen = 0;		/* the count this backend's caches reflect */
 static bool changed_in_xact = false;	/* this transaction changed the catalog */
 static bool bump_at_commit = false;	/* ... or roles: move the count at commit */
-static ProcessUtility_hook_type prev_process_utility = NULL;
 static CatalogForgetCallback forget_callbacks[4];
 static int	nforget_callbacks = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -100,6 +98,19 @@ CatalogExtensionInstalled(void)
 	if (extension_installed < 0)
 		extension_installed = OidIsValid(get_extension_oid("privacy_guard", true)) ? 1 : 0;
 	return extension_installed == 1;
+}
+
+/*
+ * Is a relation in this namespace an application's table, one erasure,
+ * retention and protect() may act on: not the system's, TOAST's,
+ * information_schema's or privacy_guard's own?
+ */
+bool
+CatalogApplicationNamespace(Oid nspid)
+{
+	return !IsCatalogNamespace(nspid) && !IsToastNamespace(nspid) &&
+		nspid != get_namespace_oid("information_schema", true) &&
+		nspid != get_namespace_oid(PGUARD_SCHEMA, true);
 }
 
 /* A cache to drop when another session changed the catalog. */
@@ -188,25 +199,16 @@ catalog_release_callback(ResourceReleasePhase phase, bool isCommit, bool isTopLe
  * Who holds a purpose depends on role membership and INHERIT, whose changes
  * reach other sessions only through invalidation messages too: they move
  * the count as well.  So does COMMIT PREPARED, whose transaction may have
- * carried any of them.
+ * carried any of them.  Called for every utility statement, before it runs
+ * (by the one ProcessUtility hook, in src/guard.c).
  */
-static void
-catalog_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-						ProcessUtilityContext context, ParamListInfo params,
-						QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+void
+CatalogNoteUtility(Node *stmt)
 {
-	Node	   *stmt = pstmt->utilityStmt;
-
 	if (IsA(stmt, GrantRoleStmt) || IsA(stmt, AlterRoleStmt) || IsA(stmt, DropRoleStmt) ||
 		(IsA(stmt, TransactionStmt) &&
 		 ((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED))
 		bump_at_commit = true;
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
 }
 
 static void
@@ -252,8 +254,6 @@ CatalogInit(void)
 	RegisterXactCallback(catalog_xact_callback, NULL);
 	RegisterSubXactCallback(catalog_subxact_callback, NULL);
 	RegisterResourceReleaseCallback(catalog_release_callback, NULL);
-	prev_process_utility = ProcessUtility_hook;
-	ProcessUtility_hook = catalog_process_utility;
 	CacheRegisterSyscacheCallback(NAMESPACEOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(EXTENSIONOID, catalog_changed_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(TYPEOID, catalog_changed_callback, (Datum) 0);

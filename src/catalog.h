@@ -35,6 +35,8 @@ typedef void (*CatalogForgetCallback) (void);
 extern void CatalogOnChange(CatalogForgetCallback forget);
 extern void CatalogChanged(void);
 extern void CatalogCheckChanges(void);
+extern void CatalogNoteUtility(Node *stmt);
+extern bool CatalogApplicationNamespace(Oid nspid);
 extern void CatalogInit(void);
 
 #endif

@@ -27,8 +27,6 @@
 #include <openssl/hmac.h>
 
 #include "access/htup_details.h"
-#include "catalog/catalog.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -193,10 +191,7 @@ pguard_caller_owns(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	form = (Form_pg_class) GETSTRUCT(tup);
 	owns = has_privs_of_role(GetOuterUserId(), form->relowner) &&
-		!IsCatalogNamespace(form->relnamespace) &&
-		!IsToastNamespace(form->relnamespace) &&
-		form->relnamespace != get_namespace_oid("information_schema", true) &&
-		form->relnamespace != get_namespace_oid("privacy_guard", true);
+		CatalogApplicationNamespace(form->relnamespace);
 	ReleaseSysCache(tup);
 	PG_RETURN_BOOL(owns);
 }

@@ -721,6 +721,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
+	CatalogNoteUtility(stmt);
 	switch (nodeTag(stmt))
 	{
 		case T_AlterTableStmt:
@@ -767,7 +768,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 								queryEnv, dest, qc);
 }
 
-/* Install the guard in front of the hooks installed before it. */
+/*
+ * Install the guard in front of the hooks installed before it: the
+ * extension's one ProcessUtility hook, which also tells the catalog of
+ * role changes (CatalogNoteUtility()).
+ */
 void
 GuardInit(void)
 {

@@ -29,8 +29,6 @@
 #include <openssl/hmac.h>
 
 #include "access/htup_details.h"
-#include "catalog/catalog.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -663,8 +661,7 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	ReleaseSysCache(tup);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
-	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) ||
-		nsp == get_namespace_oid("information_schema", true) || nsp == CatalogSchemaOid())
+	if (!CatalogApplicationNamespace(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied: \"%s\" is a system or privacy_guard table", relname)));
