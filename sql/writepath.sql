@@ -417,6 +417,22 @@ CREATE EVENT TRIGGER privacy_guard_forget_dropped_tables ON sql_drop
 COMMENT ON EVENT TRIGGER privacy_guard_forget_dropped_tables IS
     'forgets the protection, erasure action and retention rule of a dropped table';
 
+-- The guard's second half (src/guard.c): a column, CHECK or sealing
+-- trigger dropped as a dependency of something else (DROP DOMAIN, TYPE,
+-- COLLATION or FUNCTION ... CASCADE) is refused as the ProcessUtility hook
+-- refuses one dropped by name.  Event trigger functions run as the role
+-- that ran the statement; the guard reads the catalog as the extension's
+-- owner.
+CREATE FUNCTION privacy_guard.guard_dropped() RETURNS event_trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_guard_dropped';
+REVOKE ALL ON FUNCTION privacy_guard.guard_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.guard_dropped() IS
+    'event trigger: refuse dropping a protected, subject or blind-index column, a _sealed CHECK or the sealing trigger as a dependency';
+CREATE EVENT TRIGGER privacy_guard_guard_dropped ON sql_drop
+    EXECUTE FUNCTION privacy_guard.guard_dropped();
+COMMENT ON EVENT TRIGGER privacy_guard_guard_dropped IS
+    'refuses a DROP ... CASCADE that would take a protection or a subject column with it';
+
 CREATE VIEW privacy_guard.protected_columns AS
 SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
        p.category, p.subject_col AS subject_column, p.index_col IS NOT NULL AS searchable,

@@ -43,6 +43,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "commands/trigger.h"
@@ -711,6 +712,79 @@ guard_create_table(CreateStmt *stmt)
 		/* locked as CREATE TABLE locks a parent */
 		guard_tree(guard_load(RangeVarGetRelid(parent, ShareUpdateExclusiveLock, false)), false);
 	}
+}
+
+/*
+ * The guard's other half, after any DROP: what a statement dropped as a
+ * dependency, not by name.  DROP DOMAIN, TYPE, COLLATION, FUNCTION or
+ * OPERATOR ... CASCADE drops the columns, constraints and triggers that
+ * depend on the object; none of them is named by the statement the hook
+ * sees.  Each dropped column, CHECK and trigger is checked against the
+ * catalog as the hook would check it by name, unless its table goes too.
+ */
+PG_FUNCTION_INFO_V1(pguard_guard_dropped);
+
+Datum
+pguard_guard_dropped(PG_FUNCTION_ARGS)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *gone = NIL;		/* tables dropped whole */
+	List	   *parts = NIL;	/* (kind, schema, table, name) of the rest */
+	ListCell   *lc;
+	int			rc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "not fired by event trigger manager");
+	if (creating_extension || IsBinaryUpgrade || !CatalogExtensionInstalled() ||
+		CatalogExtensionPredatesGuard())
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute("SELECT d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					 " AND d.objsubid OPERATOR(pg_catalog.=) 0, d.objid, d.object_type,"
+					 " d.address_names[1], d.address_names[2], d.address_names[3]"
+					 " FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+					 " WHERE d.object_type OPERATOR(pg_catalog.=) ANY"
+					 " ('{table,\"foreign table\",\"table column\",\"table constraint\",trigger}'::pg_catalog.text[])",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read dropped objects");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		if (DatumGetBool(SPI_getbinval(t, d, 1, &isnull)))
+			gone = lappend_oid(gone, DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull)));
+		else
+			parts = lappend(parts, list_make4(SPI_getvalue(t, d, 3), SPI_getvalue(t, d, 4),
+											  SPI_getvalue(t, d, 5), SPI_getvalue(t, d, 6)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	foreach(lc, parts)
+	{
+		List	   *p = lfirst(lc);
+		const char *kind = linitial(p);
+		Oid			nsp = get_namespace_oid(lsecond(p), true);
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid(lthird(p), nsp) : InvalidOid;
+		GuardedTable *g;
+
+		if (!OidIsValid(relid) || list_member_oid(gone, relid) || lfourth(p) == NULL)
+			continue;
+		g = guard_load(relid);
+		if (strcmp(kind, "table column") == 0)
+			guard_column(g, "drop", lfourth(p));
+		else if (strcmp(kind, "table constraint") == 0)
+			guard_constraint(g, "drop", lfourth(p));
+		else if (strcmp(lfourth(p), WRITEPATH_SEAL_TRIGGER) == 0)
+			guard_trigger(g, "drop");
+	}
+	PG_RETURN_VOID();
 }
 
 /* The guard: statements that could undo protect()'s work, checked before they run. */

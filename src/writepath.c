@@ -28,9 +28,15 @@
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -40,6 +46,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -497,6 +504,74 @@ trigger_arguments(List *cols)
 	return buf.data;
 }
 
+/* The subject in a sealing CHECK: the column itself, or a built-in cast of it to text. */
+static bool
+is_subject_expr(Node *n, AttrNumber subject_attnum)
+{
+	if (IsA(n, RelabelType))
+		n = (Node *) ((RelabelType *) n)->arg;
+	else if (IsA(n, CoerceViaIO))
+		n = (Node *) ((CoerceViaIO *) n)->arg;
+	else if (IsA(n, FuncExpr) && ((FuncExpr *) n)->funcid < FirstNormalObjectId &&
+			 ((FuncExpr *) n)->funcformat != COERCE_EXPLICIT_CALL &&
+			 list_length(((FuncExpr *) n)->args) == 1)
+		n = linitial(((FuncExpr *) n)->args);
+	return IsA(n, Var) && ((Var *) n)->varattno == subject_attnum;
+}
+
+/*
+ * Does the table hold the CHECK protect() adds to a column, validated:
+ * <col>_sealed CHECK (privacy_guard.check_sealed(col, 'category', subject::text))?
+ * Without it, a column registered as protected could keep plaintext.
+ */
+static bool
+sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
+					   AttrNumber subject_attnum, const char *category)
+{
+	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	char	   *conname = psprintf("%s_sealed", col);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		ok = false;
+
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin;
+		Node	   *expr;
+		FuncExpr   *f;
+
+		if (con->contype != CONSTRAINT_CHECK || strcmp(NameStr(con->conname), conname) != 0)
+			continue;
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(rel), &isnull);
+		if (!con->convalidated || isnull)
+			break;
+		expr = stringToNode(TextDatumGetCString(bin));
+		if (!IsA(expr, FuncExpr))
+			break;
+		f = (FuncExpr *) expr;
+		if (list_length(f->args) != 3 ||
+			get_func_namespace(f->funcid) != CatalogSchemaOid() ||
+			strcmp(get_func_name(f->funcid), "check_sealed") != 0 ||
+			getExtensionOfObject(ProcedureRelationId, f->funcid) != get_extension_oid("privacy_guard", true))
+			break;
+		ok = IsA(linitial(f->args), Var) && ((Var *) linitial(f->args))->varattno == attnum &&
+			IsA(lsecond(f->args), Const) && ((Const *) lsecond(f->args))->consttype == TEXTOID &&
+			!((Const *) lsecond(f->args))->constisnull &&
+			strcmp(TextDatumGetCString(((Const *) lsecond(f->args))->constvalue), category) == 0 &&
+			is_subject_expr(lthird(f->args), subject_attnum);
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return ok;
+}
+
 PG_FUNCTION_INFO_V1(pguard_register_protection);
 
 /*
@@ -561,6 +636,13 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	c = PolicyRequireCategory(catname);
 	PolicyRequireCollectable(c);
+	if (!sealing_check_in_place(relid, col, get_attnum(relid, col), attnum, c->name))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column \"%s\" of relation \"%s\" has no sealing constraint \"%s_sealed\"",
+						col, get_rel_name(relid), col),
+				 errdetail("A protected column needs the validated CHECK that refuses plaintext and other subjects' or categories' values."),
+				 errhint("Use privacy_guard.protect() to protect a column.")));
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);

@@ -252,9 +252,16 @@ CREATE TRIGGER early BEFORE INSERT ON guarded FOR EACH ROW EXECUTE FUNCTION guar
 CREATE TABLE guard_parent (id int);
 CREATE TABLE guard_parts (id int) PARTITION BY LIST (id);
 CREATE TYPE guard_type AS (id int);
+-- subject columns that depend on their owner's collations
+CREATE COLLATION guard_coll FROM "C";
+CREATE COLLATION guard_coll_erase FROM "C";
+CREATE TABLE guard_by_coll (id text COLLATE guard_coll, v text);
+CREATE TABLE guard_erase_by_coll (id text COLLATE guard_coll_erase, n int);
 RESET ROLE;
 SELECT privacy_guard.protect('guarded', 'email', 'contact', 'id', searchable => true);
 SELECT privacy_guard.protect('guarded', 'phone', 'phone', 'id');
+SELECT privacy_guard.protect('guard_by_coll', 'v', 'contact', 'id');
+SELECT privacy_guard.set_erasure_action('guard_erase_by_coll', 'delete', 'id');
 COMMIT;
 INSERT INTO guarded VALUES (1, 'one@example.com', '+1 555 0101', 'first');
 -- each statement's outcome: done, or its SQLSTATE and message
@@ -319,13 +326,31 @@ INSERT INTO forbidden_ddl VALUES
     -- ALTER FOREIGN TABLE puts a table into an inheritance tree as ALTER TABLE does
     (32, 'ALTER FOREIGN TABLE guard_foreign INHERIT guarded'),
     -- the extension's schema: the guard leaves the extension's own tables alone
-    (33, 'ALTER TABLE guarded SET SCHEMA privacy_guard');
+    (33, 'ALTER TABLE guarded SET SCHEMA privacy_guard'),
+    -- a column dropped as a dependency: the subject of a protected column,
+    -- erasure's subject column
+    (34, 'DROP COLLATION guard_coll CASCADE'),
+    (35, 'DROP COLLATION guard_coll_erase CASCADE');
 -- as the table's owner
 SET ROLE guard_owner;
 SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
 RESET ROLE;
 -- as a superuser
 SELECT n, left(ddl_outcome(stmt), 5) AS sqlstate FROM forbidden_ddl ORDER BY n;
+-- protect()'s catalog step alone does not make a column protected: it
+-- needs the validated sealing CHECK protect() adds first
+CREATE TABLE half_protected (id int, v privacy_guard.encrypted_text CONSTRAINT v_sealed CHECK (true));
+SELECT privacy_guard.register_protection('half_protected', 'v', 'contact', 'id', NULL);
+ALTER TABLE half_protected DROP CONSTRAINT v_sealed;
+ALTER TABLE half_protected ADD CONSTRAINT v_sealed
+    CHECK (privacy_guard.check_sealed(v, 'contact', id::text)) NOT VALID;
+SELECT privacy_guard.register_protection('half_protected', 'v', 'contact', 'id', NULL);
+ALTER TABLE half_protected DROP CONSTRAINT v_sealed;
+ALTER TABLE half_protected ADD CONSTRAINT v_sealed
+    CHECK (privacy_guard.check_sealed(v, 'phone', id::text));
+SELECT privacy_guard.register_protection('half_protected', 'v', 'contact', 'id', NULL);
+SELECT count(*) FROM privacy_guard.column_protection WHERE tbl::oid = 'half_protected'::regclass::oid;
+DROP TABLE half_protected;
 -- a protected table in the extension's schema that is not the extension's
 -- own is guarded there too (past the SET SCHEMA refusal, as only a superuser
 -- who edits privacy_guard's catalog gets)
@@ -452,6 +477,10 @@ DROP FOREIGN TABLE guard_foreign;
 DROP SERVER guard_srv;
 DROP FOREIGN DATA WRAPPER guard_fdw;
 DROP TABLE guard_child, guarded, guard_parent, guard_parts, forbidden_ddl;
+-- with its tables, a collation goes
+DROP TABLE guard_by_coll, guard_erase_by_coll;
+DROP COLLATION guard_coll;
+DROP COLLATION guard_coll_erase;
 DROP TYPE guard_type;
 DROP FUNCTION guard_touch(), ddl_outcome(text);
 REVOKE CREATE ON SCHEMA public FROM guard_owner;
