@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -36,6 +37,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -51,6 +54,7 @@
 
 #define WRAPPED_LEN (ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN + ENVELOPE_TAG_LEN)
 #define BULK_AFTER_MISSES 8
+#define MASTER_CHECK_LEN 16
 
 /* subject digest -> key id */
 typedef struct SubjectEntry
@@ -225,11 +229,151 @@ KeycacheSubjectDigest(const char *subject, int len, uint8 *digest)
 				 errmsg("could not compute SHA-256")));
 }
 
+static bool key_unwrap(int64 key_id, const char *kind, const char *name,
+					   int32 version, bytea *wrapped, uint8 *key, bool quiet);
+
+/*
+ * A master key version's check value: HMAC-SHA-256 of a fixed label under
+ * the key, first MASTER_CHECK_LEN bytes.  It tells whether a keyring holds
+ * the same key for a version as when the version was first used, and
+ * nothing else about the key.
+ */
+static void
+master_check_value(int32 version, uint8 *out)
+{
+	static const char label[] = "privacy_guard master key check value";
+	uint8		md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	bool		ok;
+
+	ok = HMAC(EVP_sha256(), KeyringGet(version), KEYRING_KEY_LEN,
+			  (const uint8 *) label, sizeof(label) - 1, md, &mdlen) != NULL;
+	if (ok)
+		memcpy(out, md, MASTER_CHECK_LEN);
+	OPENSSL_cleanse(md, sizeof(md));
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a master key check value")));
+}
+
+/* The keyring's key for this version is not the one first used under it. */
+static void
+master_mismatch(int32 version)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("master key version %d in the keyring is not the key first used as version %d",
+					version, version),
+			 errdetail("Its key check value differs from the one recorded in privacy_guard.master_key_checks."),
+			 errhint("Put the right key for version %d back in the keyring and reload the configuration; nothing is wrapped under a key that does not match.",
+					 version)));
+}
+
+/*
+ * The recorded check value of a version, compared with the keyring's key:
+ * 1 matches, 0 none recorded, error if it differs.  SPI connected, as the
+ * extension's owner.
+ */
+static int
+master_compare(int32 version, const uint8 *check)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(version)};
+	int			rc;
+
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	rc = SPI_execute_with_args("SELECT check_value FROM privacy_guard.master_key_checks"
+							   " WHERE master_version OPERATOR(pg_catalog.=) $1",
+							   1, types, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read master key check values");
+	if (SPI_processed == 0)
+		return 0;
+	{
+		bool		isnull;
+		bytea	   *stored = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (isnull || VARSIZE_ANY_EXHDR(stored) != MASTER_CHECK_LEN ||
+			CRYPTO_memcmp(VARDATA_ANY(stored), check, MASTER_CHECK_LEN) != 0)
+			master_mismatch(version);
+	}
+	return 1;
+}
+
+/*
+ * Before a master key version wraps a key: check it against the check value
+ * recorded when the version was first used, and record it if it never was.
+ * A version that already wraps keys but has no recorded value (keys made
+ * before check values were) must first unwrap one of them.  SPI connected,
+ * as the extension's owner.
+ */
+static void
+master_verify(int32 version)
+{
+	uint8		check[MASTER_CHECK_LEN];
+	Oid			types[2] = {INT4OID, BYTEAOID};
+	Datum		args[2];
+	bytea	   *value;
+	int			rc;
+
+	if (KeyringVerified(version))
+		return;
+	master_check_value(version, check);
+	if (master_compare(version, check) == 1)
+	{
+		KeyringSetVerified(version);
+		return;
+	}
+	args[0] = Int32GetDatum(version);
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	rc = SPI_execute_with_args("SELECT key_id, kind, name, wrapped FROM privacy_guard.keys"
+							   " WHERE master_version OPERATOR(pg_catalog.=) $1 LIMIT 1",
+							   1, types, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy_guard.keys");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		uint8		key[ENVELOPE_KEY_LEN];
+		bool		ok;
+
+		ok = key_unwrap(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+						TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)),
+						TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull)),
+						version, DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
+						key, true);
+		OPENSSL_cleanse(key, sizeof(key));
+		if (!ok)
+			master_mismatch(version);
+	}
+	value = palloc(VARHDRSZ + MASTER_CHECK_LEN);
+	SET_VARSIZE(value, VARHDRSZ + MASTER_CHECK_LEN);
+	memcpy(VARDATA(value), check, MASTER_CHECK_LEN);
+	args[1] = PointerGetDatum(value);
+	rc = SPI_execute_with_args("INSERT INTO privacy_guard.master_key_checks (master_version, check_value)"
+							   " VALUES ($1, $2) ON CONFLICT (master_version) DO NOTHING",
+							   2, types, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record a master key check value");
+	/* another session recorded it first: it must match */
+	if (SPI_processed == 0)
+		master_compare(version, check);
+	/* verified only once the value is committed: checked again until then */
+}
+
 /* Wrap a key under the active master key: out is WRAPPED_LEN bytes. */
 static int32
 key_wrap(const char *kind, const char *name, const uint8 *key, uint8 *out)
 {
 	int32		version = KeyringActiveVersion();
+
+	master_verify(version);
 
 	EnvelopeRandom(out, ENVELOPE_NONCE_LEN);
 	EnvelopeAead(true, KeyringGet(version), out,
@@ -260,8 +404,13 @@ key_unwrap(int64 key_id, const char *kind, const char *name,
 					  w + ENVELOPE_NONCE_LEN, ENVELOPE_KEY_LEN, key,
 					  (uint8 *) w + ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN))
 	{
+		uint8		check[MASTER_CHECK_LEN];
+
 		if (quiet)
 			return false;
+		/* the keyring's key for the version, rather than the row, may be wrong */
+		master_check_value(version, check);
+		master_compare(version, check);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("wrapped data key %lld failed authentication", (long long) key_id),
@@ -653,33 +802,25 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	return true;
 }
 
-PG_FUNCTION_INFO_V1(pguard_rotate_master_key);
-
 /*
- * rotate_master_key(): re-wrap every key not yet under the active master key
- * version.  Table data is untouched: data keys themselves do not change.
+ * Re-wrap, under the active version, every key the latest snapshot shows
+ * under another one; adds the count to *count.
  */
-Datum
-pguard_rotate_master_key(PG_FUNCTION_ARGS)
+static void
+rotate_pass(int32 active, int *count)
 {
-	int32		active = KeyringActiveVersion();
-	int			count = 0;
 	Oid			types[3] = {INT8OID, INT4OID, BYTEAOID};
+	Datum		a[1] = {Int32GetDatum(active)};
 	Portal		portal;
 	SPIPlanPtr	plan;
 
-	SPI_connect();
 	plan = SPI_prepare("SELECT key_id, kind, name, master_version, wrapped"
 					   " FROM privacy_guard.keys"
 					   " WHERE master_version OPERATOR(pg_catalog.<>) $1"
 					   " ORDER BY key_id FOR UPDATE", 1, &types[1]);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed");
-	{
-		Datum		a[1] = {Int32GetDatum(active)};
-
-		portal = SPI_cursor_open(NULL, plan, a, NULL, false);
-	}
+	portal = SPI_cursor_open(NULL, plan, a, NULL, false);
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -717,7 +858,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 									   3, types, args, NULL, false, 0);
 			if (rc != SPI_OK_UPDATE)
 				elog(ERROR, "could not re-wrap data key %lld", (long long) key_id);
-			count++;
+			(*count)++;
 			pfree(kind);
 			pfree(name);
 			pfree(rewrapped);
@@ -725,10 +866,57 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 		SPI_freetuptable(batch);
 	}
 	SPI_cursor_close(portal);
+}
+
+PG_FUNCTION_INFO_V1(pguard_rotate_master_key);
+
+/*
+ * rotate_master_key(): re-wrap every key not yet under the active master key
+ * version.  Table data is untouched: data keys themselves do not change.
+ *
+ * A key created by a transaction still open is invisible to a snapshot, so
+ * one pass is not enough.  After the first pass (which takes no table lock:
+ * first writes for new subjects go on), SHARE lock on privacy_guard.keys
+ * waits for every transaction that created a key to end and holds off new
+ * ones until commit; a second pass with a new snapshot then re-wraps what
+ * they created.  Hence READ COMMITTED: a transaction snapshot would not see
+ * them.
+ */
+Datum
+pguard_rotate_master_key(PG_FUNCTION_ARGS)
+{
+	int32		active = KeyringActiveVersion();
+	int			count = 0;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rotate_master_key() must run at READ COMMITTED"),
+				 errdetail("Keys created by transactions still open when it starts are re-wrapped only from a newer snapshot."),
+				 errhint("Run it outside an explicit transaction, or in one at READ COMMITTED.")));
+	SPI_connect();
+	rotate_pass(active, &count);
+	LockRelationOid(CatalogRelid("keys"), ShareLock);
+	rotate_pass(active, &count);
 	SPI_finish();
 	AuditRecord("key_rotation", NULL, NULL, "rotated",
 				psprintf("%d keys re-wrapped under master key version %d", count, active));
 	PG_RETURN_INT32(count);
+}
+
+PG_FUNCTION_INFO_V1(pguard_keyring_versions);
+
+/* keyring_versions() -> int[]: the master key versions the keyring holds, ascending. */
+Datum
+pguard_keyring_versions(PG_FUNCTION_ARGS)
+{
+	int32		versions[256];
+	Datum		elems[256];
+	int			n = KeyringVersions(versions, lengthof(versions));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(versions[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
 void

@@ -39,6 +39,7 @@
 typedef struct MasterKey
 {
 	int32		version;
+	bool		verified;		/* matched its recorded check value since loaded */
 	uint8		key[KEYRING_KEY_LEN];
 } MasterKey;
 
@@ -158,6 +159,7 @@ keyring_parse(char *text, size_t len, const char *source, MasterKey *staging)
 		}
 		mk = &staging[count];
 		mk->version = (int32) version;
+		mk->verified = false;
 		for (char *h = s; h < e; h++)
 		{
 			if (hexval(*h) < 0)
@@ -282,17 +284,18 @@ keyring_run_command(const char *command, char *buf, size_t bufsize)
 		total += n;
 	}
 	rc = IsUnderPostmaster ? ClosePipeStream(fh) : pclose(fh);
+	/* too much output first: the command then dies writing to a closed pipe */
+	if (total >= bufsize)
+	{
+		snprintf(ring_error, sizeof(ring_error),
+				 "privacy_guard.keyring_command printed more than %d bytes", KEYRING_MAX_BYTES);
+		return -1;
+	}
 	if (rc != 0)
 	{
 		snprintf(ring_error, sizeof(ring_error),
 				 "privacy_guard.keyring_command failed with exit status %d",
 				 WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
-		return -1;
-	}
-	if (total >= bufsize)
-	{
-		snprintf(ring_error, sizeof(ring_error),
-				 "privacy_guard.keyring_command printed more than %d bytes", KEYRING_MAX_BYTES);
 		return -1;
 	}
 	return (ssize_t) total;
@@ -459,6 +462,26 @@ KeyringGet(int32 version)
 			 errmsg("master key version %d is not in the keyring", version),
 			 errhint("Restore that version to the keyring, or run privacy_guard.rotate_master_key() while it is still present.")));
 	return NULL;				/* keep compiler quiet */
+}
+
+/* Has this version matched its check value since the keyring was loaded? */
+bool
+KeyringVerified(int32 version)
+{
+	keyring_ensure();
+	for (int i = 0; i < ring_count; i++)
+		if (ring[i].version == version)
+			return ring[i].verified;
+	return false;
+}
+
+/* Remember that this version matched its recorded check value. */
+void
+KeyringSetVerified(int32 version)
+{
+	for (int i = 0; i < ring_count; i++)
+		if (ring[i].version == version)
+			ring[i].verified = true;
 }
 
 /* Fill versions[] with the loaded versions, ascending; returns the count. */

@@ -15,5 +15,7 @@ extern int32 KeyringActiveVersion(void);
 extern const uint8 *KeyringGet(int32 version);
 extern bool KeyringHasVersion(int32 version);
 extern int	KeyringVersions(int32 *versions, int max);
+extern bool KeyringVerified(int32 version);
+extern void KeyringSetVerified(int32 version);
 
 #endif

@@ -87,6 +87,10 @@ like(seal_error(), qr/keyring_command failed with exit status 1/, 'a failing com
 $node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = 'echo 1:abc'});
 $node->reload;
 like(seal_error(), qr/keyring_command output line 1: key must be 64/, 'bad command output names the line');
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command = 'yes 1:ffff'});
+$node->reload;
+like(seal_error(), qr/keyring_command printed more than 262144 bytes/,
+	'a command printing too much is reported as such, not by its exit status');
 
 # Ordinary roles cannot see the settings.
 $node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');

@@ -50,5 +50,62 @@ $node->psql('postgres', q{SELECT privacy_guard.reveal(email, 'support') FROM t W
 like($err, qr/master key version 3 is not in the keyring/, 'a retired version is named in the error');
 unlike($err, qr/3333/, 'and no key material');
 
+# Each version's key is checked against the check value recorded when the
+# version first wrapped a key: a wrong key for a version (a typo, a vault
+# returning another secret) wraps nothing and is named.
+my $k3 = '33' x 32;
+my $k4 = '44' x 32;
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(master_version || ':' || keys || ':' || can_retire, ',') FROM privacy_guard.master_key_versions()}),
+	'1:0:false,2:201:false,3:1:false', 'master_key_versions() counts the keys each version wraps');
+write_keyring($keyfile, "2:$k2\n3:" . ('3f' x 32) . "\n");
+$node->reload;
+$node->psql('postgres', q{INSERT INTO t VALUES (1000, 'wrong-key@example.com')}, stderr => \$err);
+like($err, qr/master key version 3 in the keyring is not the key first used as version 3/,
+	'a wrong key for a known version wraps no new key');
+unlike($err, qr/3f3f|3333/, 'and the error shows no key material');
+$node->psql('postgres', q{SELECT privacy_guard.reveal(email, 'support') FROM t WHERE id = 999},
+	stderr => \$err);
+like($err, qr/master key version 3 in the keyring is not the key first used as version 3/,
+	'a key it fails to unwrap is blamed on the keyring, naming the version');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.keys WHERE name = '1000'}),
+	'0', 'no key was wrapped under the wrong key');
+# a version that wrapped keys before check values existed must unwrap one first
+$node->safe_psql('postgres', q{DELETE FROM privacy_guard.master_key_checks WHERE master_version = 3});
+$node->restart;
+$node->psql('postgres', q{INSERT INTO t VALUES (1000, 'wrong-key@example.com')}, stderr => \$err);
+like($err, qr/master key version 3 in the keyring is not the key first used as version 3/,
+	'without a recorded check value, a key the version wraps is the check');
+write_keyring($keyfile, "2:$k2\n3:$k3\n");
+$node->reload;
+$node->safe_psql('postgres', q{INSERT INTO t VALUES (1000, 'right-key@example.com')});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.master_key_checks WHERE master_version = 3}),
+	'1', 'and its check value is recorded again once it matched');
+
+# Rotation covers keys created by transactions still open when it starts:
+# it waits for them, then re-wraps what they created.
+$node->safe_psql('postgres', 'SELECT privacy_guard.rotate_master_key()');
+my $open = $node->background_psql('postgres');
+$open->query_safe('BEGIN');
+$open->query_safe(q{INSERT INTO t VALUES (1001, 'open@example.com')});
+write_keyring($keyfile, "3:$k3\n4:$k4\n");
+$node->reload;
+my $rotator = $node->background_psql('postgres');
+$rotator->query_until(qr/started/, "\\echo started\nSELECT privacy_guard.rotate_master_key();\n");
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareLock'
+	  AND relation = 'privacy_guard.keys'::regclass})
+  or die 'rotation did not wait for the open transaction';
+$open->query_safe('COMMIT');
+$open->quit;
+$rotator->quit;
+is($node->safe_psql('postgres',
+	q{SELECT keys || ':' || can_retire FROM privacy_guard.master_key_versions() WHERE master_version = 3}),
+	'0:true', 'the open transaction\'s key was re-wrapped: version 3 can be retired');
+write_keyring($keyfile, "4:$k4\n");
+$node->restart;
+is($node->safe_psql('postgres', q{SELECT privacy_guard.reveal(email, 'support') FROM t WHERE id = 1001}),
+	'open@example.com', 'the key created during rotation reads under version 4 alone');
+
 $node->stop;
 done_testing();
