@@ -19,7 +19,11 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -46,6 +50,7 @@ typedef struct MasterKey
 /* GUC values */
 static char *keyring_file = NULL;
 static char *keyring_command = NULL;
+static int	keyring_command_timeout = 10;	/* seconds */
 
 /* the loaded keyring, sorted by version */
 static MasterKey ring[KEYRING_MAX_VERSIONS];
@@ -259,43 +264,160 @@ keyring_read_file(const char *path, char *buf, size_t bufsize)
 	return total;
 }
 
-/* Run the keyring command and collect its standard output into buf. */
-static ssize_t
-keyring_run_command(const char *command, char *buf, size_t bufsize)
+/* Milliseconds on a monotonic clock. */
+static int64
+now_ms(void)
 {
-	FILE	   *fh;
-	size_t		total = 0;
-	int			rc;
+	struct timespec ts;
 
-	fflush(NULL);
-	fh = IsUnderPostmaster ? OpenPipeStream(command, "r") : popen(command, "r");
-	if (fh == NULL)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Run the keyring command and collect its standard output into buf.  The
+ * command runs in a process group of its own, so that when it outlives
+ * privacy_guard.keyring_command_timeout, or the backend is cancelled or
+ * terminated while waiting, the whole group is killed.  An interrupted
+ * wait leaves the keyring stale (the next use runs the command again) and
+ * sets *interrupted, for the caller to process the interrupt; a wait cut
+ * short either way sets *cut_short.
+ */
+static ssize_t
+keyring_run_command(const char *command, char *buf, size_t bufsize,
+					bool *interrupted, bool *cut_short)
+{
+	int			fds[2];
+	pid_t		pid;
+	size_t		total = 0;
+	int			status = 0;
+	int64		deadline = now_ms() + (int64) keyring_command_timeout * 1000;
+	enum
+	{
+		RUN_OK, RUN_TIMEOUT, RUN_TOO_LARGE, RUN_INTERRUPTED, RUN_READ_ERROR
+	}			outcome = RUN_OK;
+	int			read_errno = 0;
+
+	*interrupted = false;
+	*cut_short = false;
+	if (pipe(fds) != 0)
 	{
 		snprintf(ring_error, sizeof(ring_error),
 				 "could not run privacy_guard.keyring_command: %s", strerror(errno));
 		return -1;
 	}
-	while (total < bufsize)
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
 	{
-		size_t		n = fread(buf + total, 1, bufsize - total, fh);
+		int			save_errno = errno;
 
-		if (n == 0)
-			break;
-		total += n;
-	}
-	rc = IsUnderPostmaster ? ClosePipeStream(fh) : pclose(fh);
-	/* too much output first: the command then dies writing to a closed pipe */
-	if (total >= bufsize)
-	{
+		close(fds[0]);
+		close(fds[1]);
 		snprintf(ring_error, sizeof(ring_error),
-				 "privacy_guard.keyring_command printed more than %d bytes", KEYRING_MAX_BYTES);
+				 "could not run privacy_guard.keyring_command: %s", strerror(save_errno));
 		return -1;
 	}
-	if (rc != 0)
+	if (pid == 0)
+	{
+		/* the child: its own process group, default signals, stdout to the pipe */
+		sigset_t	none;
+		int			devnull = open("/dev/null", O_RDONLY);
+
+		setsid();
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/bin/sh", "sh", "-c", command, (char *) NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+
+	for (;;)
+	{
+		struct pollfd pfd = {.fd = fds[0],.events = POLLIN};
+		int64		left = deadline - now_ms();
+		int			rc;
+
+		if (left <= 0)
+		{
+			outcome = RUN_TIMEOUT;
+			break;
+		}
+		rc = poll(&pfd, 1, (int) Min(left, 100));
+		if (IsUnderPostmaster && InterruptPending && (QueryCancelPending || ProcDiePending))
+		{
+			outcome = RUN_INTERRUPTED;
+			break;
+		}
+		if (rc < 0 && errno != EINTR)
+		{
+			outcome = RUN_READ_ERROR;
+			read_errno = errno;
+			break;
+		}
+		if (rc > 0)
+		{
+			ssize_t		n = read(fds[0], buf + total, bufsize - total);
+
+			if (n == 0)
+				break;			/* end of output */
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+			{
+				outcome = RUN_READ_ERROR;
+				read_errno = errno;
+				break;
+			}
+			if (n > 0)
+				total += n;
+			if (total >= bufsize)
+			{
+				outcome = RUN_TOO_LARGE;
+				break;
+			}
+		}
+	}
+	close(fds[0]);
+	if (outcome != RUN_OK)
+		kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	switch (outcome)
+	{
+		case RUN_TIMEOUT:
+			*cut_short = true;
+			snprintf(ring_error, sizeof(ring_error),
+					 "privacy_guard.keyring_command did not finish within %d seconds (privacy_guard.keyring_command_timeout)",
+					 keyring_command_timeout);
+			return -1;
+		case RUN_TOO_LARGE:
+			snprintf(ring_error, sizeof(ring_error),
+					 "privacy_guard.keyring_command printed more than %d bytes", KEYRING_MAX_BYTES);
+			return -1;
+		case RUN_INTERRUPTED:
+			snprintf(ring_error, sizeof(ring_error),
+					 "privacy_guard.keyring_command was interrupted");
+			*interrupted = true;
+			*cut_short = true;
+			return -1;
+		case RUN_READ_ERROR:
+			snprintf(ring_error, sizeof(ring_error),
+					 "could not read the output of privacy_guard.keyring_command: %s", strerror(read_errno));
+			return -1;
+		case RUN_OK:
+			break;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 	{
 		snprintf(ring_error, sizeof(ring_error),
 				 "privacy_guard.keyring_command failed with exit status %d",
-				 WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		return -1;
 	}
 	return (ssize_t) total;
@@ -321,6 +443,8 @@ keyring_load(int elevel)
 	MasterKey  *staging;
 	ssize_t		len = -1;
 	int			count = -1;
+	bool		interrupted = false;
+	bool		cut_short = false;
 	bool		have_file = keyring_file && keyring_file[0] != '\0';
 	bool		have_cmd = keyring_command && keyring_command[0] != '\0';
 
@@ -354,7 +478,8 @@ keyring_load(int elevel)
 	if (have_file)
 		len = keyring_read_file(keyring_file, buf, KEYRING_MAX_BYTES);
 	else
-		len = keyring_run_command(keyring_command, buf, KEYRING_MAX_BYTES);
+		len = keyring_run_command(keyring_command, buf, KEYRING_MAX_BYTES,
+								  &interrupted, &cut_short);
 
 	if (len >= 0)
 	{
@@ -377,6 +502,11 @@ keyring_load(int elevel)
 	OPENSSL_cleanse(staging, sizeof(MasterKey) * KEYRING_MAX_VERSIONS);
 	free(buf);
 	free(staging);
+	/* a command cut short (interrupt or timeout) runs again at the next use */
+	if (cut_short)
+		ring_stale = true;
+	if (interrupted)
+		CHECK_FOR_INTERRUPTS();
 
 done:
 	/* the reason names the file: for the server log, never a client */
@@ -512,8 +642,28 @@ KeyringInit(void)
 							   GUC_SUPERUSER_ONLY,
 							   NULL, assign_keyring_setting, NULL);
 
-	/* read at postmaster start; problems are logged, never fatal */
-	if (!IsUnderPostmaster)
+	DefineCustomIntVariable("privacy_guard.keyring_command_timeout",
+							"Seconds privacy_guard.keyring_command may run before it is killed.",
+							"The keyring is then unavailable until the next use runs the command again.",
+							&keyring_command_timeout, 10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S | GUC_SUPERUSER_ONLY,
+							NULL, NULL, NULL);
+
+	/*
+	 * A keyring file is read at postmaster start, so that backends inherit
+	 * it; problems are logged, never fatal.  A keyring command is not run
+	 * there: one that hangs would keep the server from ever opening its
+	 * socket.  Each backend runs it when it first needs a key.
+	 */
+	if (!IsUnderPostmaster && keyring_command != NULL && keyring_command[0] != '\0' &&
+		(keyring_file == NULL || keyring_file[0] == '\0'))
+	{
+		ereport(LOG,
+				(errmsg("privacy_guard.keyring_command will run in each backend when it first needs a key")));
+		on_proc_exit(keyring_exit, (Datum) 0);
+		exit_hook_pid = MyProcPid;
+	}
+	else if (!IsUnderPostmaster)
 	{
 		keyring_load(WARNING);
 		on_proc_exit(keyring_exit, (Datum) 0);

@@ -92,6 +92,38 @@ $node->reload;
 like(seal_error(), qr/keyring_command printed more than 262144 bytes/,
 	'a command printing too much is reported as such, not by its exit status');
 
+# A command that hangs: killed after keyring_command_timeout, never in the
+# way of the server's start, and a cancelled wait kills it at once.
+$node->append_conf('postgresql.conf',
+	qq{privacy_guard.keyring_command = 'sleep 3599'\nprivacy_guard.keyring_command_timeout = 1});
+$node->reload;
+like(seal_error(), qr/keyring_command did not finish within 1 seconds/,
+	'a hanging command is killed after the timeout');
+$node->restart;
+ok(1, 'the server starts while the keyring command would hang');
+$node->append_conf('postgresql.conf', qq{privacy_guard.keyring_command_timeout = 600});
+$node->reload;
+my $waiter = $node->background_psql('postgres', on_error_stop => 0);
+$waiter->query_until(qr/started/, "\\echo started\nSELECT privacy_guard.seal('x'::text, 'contact', 's1');\n");
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT privacy_guard.seal(%'})
+  or die 'the waiting session did not start';
+sleep(1) until system('pgrep -f "sleep 359[9]" >/dev/null') == 0;
+$node->safe_psql('postgres',
+	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT privacy_guard.seal(%'});
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE 'SELECT privacy_guard.seal(%' AND state = 'active'})
+  or die 'the cancelled session still waits';
+ok(1, 'a session waiting for the keyring command can be cancelled');
+my $gone = 0;
+for (1 .. 50)
+{
+	if (system('pgrep -f "sleep 359[9]" >/dev/null') != 0) { $gone = 1; last; }
+	select(undef, undef, undef, 0.1);
+}
+ok($gone, 'and the command it waited for was killed');
+$waiter->quit;
+
 # Ordinary roles cannot see the settings.
 $node->safe_psql('postgres', 'CREATE ROLE plain LOGIN');
 my ($out, $err);
