@@ -41,7 +41,7 @@ suite() {
 		tail -n 30 "$log.$name" | sed 's/^/   | /'
 		bad=1
 	fi
-	for diffs in "$work"/output_regress/regression.diffs "$work"/output_iso/regression.diffs; do
+	for diffs in "$work"/output_regress/regression.diffs "$work"/regression.diffs; do
 		[ -s "$diffs" ] && [ "$bad" -gt 0 ] && head -n 200 "$diffs" | sed 's/^/   | /'
 	done
 	passed=$((passed + ok))

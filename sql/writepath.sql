@@ -133,6 +133,13 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Protect tables that have no inheritance parents or children.';
     END IF;
+    -- A rule rewrites the application's writes before any trigger sees them
+    -- (and could send their plaintext to a column of another category).
+    IF EXISTS (SELECT FROM pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) tbl) THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: it has rules', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the rules first; the guard refuses new ones on a table with protected columns.';
+    END IF;
 
     SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
       FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
@@ -298,21 +305,27 @@ BEGIN
         END IF;
     END IF;
 
-    -- One sealing trigger per table, listing every protected column: the
-    -- trigger the catalog describes, which the guard lets replace its
-    -- predecessor.  BEFORE row triggers run in name order: none may run
-    -- after it, where it could change the values and blind indexes it wrote.
-    SELECT string_agg(t.tgname::text, ', ' ORDER BY t.tgname) INTO names
+    -- Two triggers per table, each listing every protected column, as the
+    -- catalog describes them (the guard lets them replace their
+    -- predecessors).  BEFORE row triggers run in name order.  The binding
+    -- trigger runs first: it binds the plaintext the statement wrote to its
+    -- column's category before any other trigger sees it, so that none can
+    -- move it into a column of another category.  The sealing trigger runs
+    -- last, where no other can change the values and blind indexes it wrote.
+    SELECT string_agg(pg_catalog.quote_ident(t.tgname), ', ' ORDER BY t.tgname) INTO names
       FROM pg_trigger t
      WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
-       AND t.tgname OPERATOR(pg_catalog.>) 'zz_privacy_guard_seal'::name
+       AND (t.tgname OPERATOR(pg_catalog.>) 'zz_privacy_guard_seal'::name
+            OR t.tgname OPERATOR(pg_catalog.<) '!privacy_guard_bind'::name)
        AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 3) OPERATOR(pg_catalog.=) 3       -- ROW, BEFORE
        AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 20) OPERATOR(pg_catalog.<>) 0;    -- INSERT or UPDATE
     IF names IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot protect a column of relation %: triggers % would run after the sealing trigger', tbl, names
+        RAISE EXCEPTION 'cannot protect a column of relation %: triggers % would run before the binding trigger or after the sealing trigger', tbl, names
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'BEFORE row triggers run in name order; rename them to sort before zz_privacy_guard_seal.';
+                  HINT = 'BEFORE row triggers run in name order; rename them to sort between "!privacy_guard_bind" and zz_privacy_guard_seal.';
     END IF;
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', '!privacy_guard_bind', tbl, trig_args);
     EXECUTE format('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, trig_args);
 
@@ -374,9 +387,12 @@ BEGIN
     END IF;
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', tbl, col || '_sealed');
     IF r.trigger_args OPERATOR(pg_catalog.<>) '' THEN
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', '!privacy_guard_bind', tbl, r.trigger_args);
         EXECUTE format('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, r.trigger_args);
     ELSE
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', '!privacy_guard_bind', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS zz_privacy_guard_seal ON %s', tbl);
     END IF;
     IF r.index_col IS NOT NULL THEN

@@ -222,6 +222,20 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 			return "it is truncated";
 		pos = PENDING_HEADER_LEN;
 	}
+	else if (view->version == ENVELOPE_PENDING_BOUND)
+	{
+		/* a pending value, as far as anything but the write path is concerned */
+		view->version = ENVELOPE_PENDING;
+		if (len < PENDING_HEADER_LEN + 1)
+			return "it is truncated";
+		view->catlen = data[PENDING_HEADER_LEN];
+		if (view->catlen < 1 || view->catlen > ENVELOPE_MAX_CATEGORY)
+			return "its category length is invalid";
+		if (len < PENDING_HEADER_LEN + 1 + view->catlen + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+			return "it is truncated";
+		view->category = (const char *) data + PENDING_HEADER_LEN + 1;
+		pos = PENDING_HEADER_LEN + 1 + view->catlen;
+	}
 	else if (view->version == ENVELOPE_VERSION)
 	{
 		uint64		id = 0;
@@ -372,6 +386,41 @@ EnvelopePendingOpen(const EnvelopeView *view)
 						EnvelopeTypeName(view->type))));
 	out[view->ctlen] = '\0';
 	return out;
+}
+
+/*
+ * A pending value made by this backend, bound to the category of the
+ * column it was written to: the sealing trigger seals it into a column of
+ * that category only.  The category is part of the authenticated header.
+ */
+struct varlena *
+EnvelopePendingBind(const EnvelopeView *view, const char *category)
+{
+	int			catlen = strlen(category);
+	int			headerlen = PENDING_HEADER_LEN + 1 + catlen;
+	int			total = headerlen + ENVELOPE_NONCE_LEN + view->ctlen + ENVELOPE_TAG_LEN;
+	uint8	   *plain = EnvelopePendingOpen(view);
+	struct varlena *result;
+	uint8	   *p;
+
+	Assert(catlen >= 1 && catlen <= ENVELOPE_MAX_CATEGORY);
+	result = (struct varlena *) palloc(VARHDRSZ + total);
+	SET_VARSIZE(result, VARHDRSZ + total);
+	p = (uint8 *) VARDATA(result);
+	p[0] = ENVELOPE_PENDING_BOUND;
+	p[1] = view->type;
+	memcpy(p + 2, session_id, sizeof(session_id));
+	p[PENDING_HEADER_LEN] = (uint8) catlen;
+	memcpy(p + PENDING_HEADER_LEN + 1, category, catlen);
+	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
+	EnvelopeAead(true, session_key, p + headerlen,
+				 p, headerlen, NULL, 0,
+				 plain, view->ctlen,
+				 p + headerlen + ENVELOPE_NONCE_LEN,
+				 p + total - ENVELOPE_TAG_LEN);
+	OPENSSL_cleanse(plain, view->ctlen);
+	pfree(plain);
+	return result;
 }
 
 void

@@ -10,6 +10,7 @@
 
 #define ENVELOPE_VERSION	1		/* a sealed value */
 #define ENVELOPE_PENDING	0		/* plaintext waiting for the write path */
+#define ENVELOPE_PENDING_BOUND 2	/* the same, bound to the category it was written for */
 #define ENVELOPE_NONCE_LEN	12
 #define ENVELOPE_TAG_LEN	16
 #define ENVELOPE_KEY_LEN	32
@@ -35,7 +36,7 @@ typedef struct EnvelopeView
 	uint8		version;
 	uint8		type;
 	int64		key_id;			/* data key, sealed values only */
-	int			catlen;
+	int			catlen;			/* 0: a pending value not bound to a category */
 	const char *category;		/* not NUL-terminated */
 	const uint8 *header;		/* authenticated header bytes */
 	int			headerlen;
@@ -56,6 +57,7 @@ extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);
 extern struct varlena *EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen);
 extern uint8 *EnvelopePendingOpen(const EnvelopeView *view);
+extern struct varlena *EnvelopePendingBind(const EnvelopeView *view, const char *category);
 extern bool EnvelopeCategoryIs(const EnvelopeView *view, const char *category);
 extern void EnvelopeRandom(uint8 *buf, int len);
 extern bool EnvelopeAead(bool encrypt, const uint8 *key,

@@ -298,17 +298,27 @@ guard_constraint(GuardedTable *g, const char *verb, const char *conname)
 	}
 }
 
-/* Refuse a change to the sealing trigger of a table with protected columns. */
+/* The binding or the sealing trigger, which the guard keeps as protect() made them? */
+static bool
+protection_trigger(const char *name)
+{
+	return strcmp(name, WRITEPATH_SEAL_TRIGGER) == 0 || strcmp(name, WRITEPATH_BIND_TRIGGER) == 0;
+}
+
+/* Refuse a change to the binding or sealing trigger of a table with protected columns. */
 static void
-guard_trigger(GuardedTable *g, const char *verb)
+guard_trigger(GuardedTable *g, const char *verb, const char *name)
 {
 	if (g->cols == NIL)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 			 errmsg("cannot %s trigger \"%s\" of relation \"%s\"",
-					verb, WRITEPATH_SEAL_TRIGGER, get_rel_name(g->relid)),
-			 errdetail("It seals protected columns %s.", protected_list(g, NULL)),
+					verb, name, get_rel_name(g->relid)),
+			 strcmp(name, WRITEPATH_SEAL_TRIGGER) == 0 ?
+			 errdetail("It seals protected columns %s.", protected_list(g, NULL)) :
+			 errdetail("It binds plaintext written to protected columns %s to their categories.",
+					   protected_list(g, NULL)),
 			 unprotect_hint(g, NULL, NULL)));
 }
 
@@ -329,27 +339,39 @@ guard_tree(GuardedTable *g, bool typed)
 			 unprotect_hint(g, NULL, NULL)));
 }
 
-/* Would a trigger fire after the sealing trigger (BEFORE row triggers fire in name order)? */
+/*
+ * Would a trigger fire before the binding trigger or after the sealing
+ * trigger (BEFORE row triggers fire in name order)?
+ */
 static bool
-runs_after_seal(const char *name, int16 tgtype)
+out_of_order(const char *name, int16 tgtype)
 {
 	return TRIGGER_FOR_ROW(tgtype) && TRIGGER_FOR_BEFORE(tgtype) &&
 		(TRIGGER_FOR_INSERT(tgtype) || TRIGGER_FOR_UPDATE(tgtype)) &&
-		strcmp(name, WRITEPATH_SEAL_TRIGGER) > 0;
+		(strcmp(name, WRITEPATH_SEAL_TRIGGER) > 0 || strcmp(name, WRITEPATH_BIND_TRIGGER) < 0);
 }
 
-/* Refuse a trigger that would fire after the sealing trigger of a protected table. */
+/*
+ * Refuse a trigger that would fire outside the protection triggers of a
+ * protected table, under the name it would then have (newname).
+ */
 static void
-guard_order(GuardedTable *g, const char *verb, const char *name)
+guard_order(GuardedTable *g, const char *verb, const char *name, const char *newname)
 {
+	bool		after = strcmp(newname, WRITEPATH_SEAL_TRIGGER) > 0;
+
 	if (g->cols == NIL)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-			 errmsg("cannot %s trigger \"%s\" of relation \"%s\": it would run after trigger \"%s\"",
-					verb, name, get_rel_name(g->relid), WRITEPATH_SEAL_TRIGGER),
-			 errdetail("BEFORE row triggers run in name order; one after the sealing trigger could change the values and blind indexes it wrote."),
-			 errhint("Choose a name that sorts before \"%s\".", WRITEPATH_SEAL_TRIGGER)));
+			 errmsg("cannot %s trigger \"%s\" of relation \"%s\": it would run %s trigger \"%s\"",
+					verb, name, get_rel_name(g->relid), after ? "after" : "before",
+					after ? WRITEPATH_SEAL_TRIGGER : WRITEPATH_BIND_TRIGGER),
+			 after ?
+			 errdetail("BEFORE row triggers run in name order; one after the sealing trigger could change the values and blind indexes it wrote.") :
+			 errdetail("BEFORE row triggers run in name order; one before the binding trigger could move plaintext into a column of another category."),
+			 errhint("Choose a name that sorts between \"%s\" and \"%s\".",
+					 WRITEPATH_BIND_TRIGGER, WRITEPATH_SEAL_TRIGGER)));
 }
 
 /* The type of a table's trigger, or -1 when it has none of that name. */
@@ -427,7 +449,7 @@ alter_cmd_guarded(AlterTableCmd *cmd)
 				strcmp(cmd->name + strlen(cmd->name) - strlen("_sealed"), "_sealed") == 0;
 		case AT_DisableTrig:
 		case AT_EnableReplicaTrig:
-			return cmd->name != NULL && strcmp(cmd->name, WRITEPATH_SEAL_TRIGGER) == 0;
+			return cmd->name != NULL && protection_trigger(cmd->name);
 		default:
 			return false;
 	}
@@ -537,7 +559,7 @@ guard_alter_table(AlterTableStmt *stmt)
 			case AT_DisableTrigAll:
 			case AT_DisableTrigUser:
 			case AT_EnableReplicaTrig:
-				guard_trigger(g, "disable");
+				guard_trigger(g, "disable", cmd->name != NULL ? cmd->name : WRITEPATH_SEAL_TRIGGER);
 				break;
 			case AT_AddOf:
 				guard_tree(g, true);
@@ -583,8 +605,9 @@ guard_rename(RenameStmt *stmt)
 				return;
 			break;
 		case OBJECT_TRIGGER:
-			if (strcmp(stmt->subname, WRITEPATH_SEAL_TRIGGER) != 0 &&
-				strcmp(stmt->newname, WRITEPATH_SEAL_TRIGGER) <= 0)
+			if (!protection_trigger(stmt->subname) &&
+				strcmp(stmt->newname, WRITEPATH_SEAL_TRIGGER) <= 0 &&
+				strcmp(stmt->newname, WRITEPATH_BIND_TRIGGER) >= 0)
 				return;
 			break;
 		default:
@@ -604,23 +627,23 @@ guard_rename(RenameStmt *stmt)
 			guard_constraint(g, "rename", stmt->subname);
 			break;
 		case OBJECT_TRIGGER:
-			if (strcmp(stmt->subname, WRITEPATH_SEAL_TRIGGER) == 0)
-				guard_trigger(g, "rename");
+			if (protection_trigger(stmt->subname))
+				guard_trigger(g, "rename", stmt->subname);
 			else if ((tgtype = trigger_type(g->relid, stmt->subname)) >= 0 &&
-					 runs_after_seal(stmt->newname, tgtype))
-				guard_order(g, "rename", stmt->subname);
+					 out_of_order(stmt->newname, tgtype))
+				guard_order(g, "rename", stmt->subname, stmt->newname);
 			break;
 		default:
 			break;
 	}
 }
 
-/* CREATE [OR REPLACE] TRIGGER: the sealing trigger, or one that would fire after it. */
+/* CREATE [OR REPLACE] TRIGGER: a protection trigger, or one that would fire outside them. */
 static void
 guard_create_trigger(CreateTrigStmt *stmt)
 {
 	int16		tgtype;
-	bool		seal = strcmp(stmt->trigname, WRITEPATH_SEAL_TRIGGER) == 0;
+	bool		seal = protection_trigger(stmt->trigname);
 	GuardedTable *g;
 
 	TRIGGER_CLEAR_TYPE(tgtype);
@@ -628,14 +651,14 @@ guard_create_trigger(CreateTrigStmt *stmt)
 		TRIGGER_SETT_ROW(tgtype);
 	tgtype |= stmt->timing;
 	tgtype |= stmt->events;
-	if (!seal && !runs_after_seal(stmt->trigname, tgtype))
+	if (!seal && !out_of_order(stmt->trigname, tgtype))
 		return;
 	/* locked as CREATE TRIGGER locks it */
 	g = guard_load(RangeVarGetRelid(stmt->relation, ShareRowExclusiveLock, false));
 	if (!seal)
-		guard_order(g, "create", stmt->trigname);
+		guard_order(g, "create", stmt->trigname, stmt->trigname);
 	else if (g->cols != NIL && !canonical_seal_trigger(stmt, g))
-		guard_trigger(g, stmt->replace ? "replace" : "create");
+		guard_trigger(g, stmt->replace ? "replace" : "create", stmt->trigname);
 }
 
 /* DROP TRIGGER of the sealing trigger. */
@@ -651,14 +674,14 @@ guard_drop(DropStmt *stmt)
 		List	   *names = lfirst(lc);
 		Oid			relid;
 
-		if (strcmp(strVal(llast(names)), WRITEPATH_SEAL_TRIGGER) != 0)
+		if (!protection_trigger(strVal(llast(names))))
 			continue;
 		/* locked as DROP TRIGGER locks it */
 		relid = RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names),
 																		list_length(names) - 1)),
 								 AccessExclusiveLock, stmt->missing_ok);
 		if (OidIsValid(relid))
-			guard_trigger(guard_load(relid), "drop");
+			guard_trigger(guard_load(relid), "drop", strVal(llast(names)));
 	}
 }
 
@@ -667,10 +690,10 @@ static void
 guard_depends(AlterObjectDependsStmt *stmt)
 {
 	if (stmt->objectType != OBJECT_TRIGGER || stmt->remove ||
-		strcmp(strVal(linitial(castNode(List, stmt->object))), WRITEPATH_SEAL_TRIGGER) != 0)
+		!protection_trigger(strVal(linitial(castNode(List, stmt->object)))))
 		return;
 	guard_trigger(guard_load(RangeVarGetRelid(stmt->relation, AccessExclusiveLock, false)),
-				  "make an extension own");
+				  "make an extension own", strVal(linitial(castNode(List, stmt->object))));
 }
 
 /* ALTER TABLE ... SET SCHEMA privacy_guard of a table with protected columns. */
@@ -691,6 +714,28 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
 					get_rel_name(g->relid), stmt->newschema),
 			 errdetail("It has protected columns %s, and schema \"%s\" is for the extension's own objects.",
 					   protected_list(g, NULL), stmt->newschema),
+			 unprotect_hint(g, NULL, NULL)));
+}
+
+/*
+ * CREATE RULE on a table with protected columns: a rule rewrites the
+ * application's write before any trigger sees it, and could send the
+ * plaintext it carries to a column of another category.
+ */
+static void
+guard_create_rule(RuleStmt *stmt)
+{
+	GuardedTable *g;
+
+	/* locked as CREATE RULE locks it */
+	g = guard_load(RangeVarGetRelid(stmt->relation, AccessExclusiveLock, false));
+	if (g->cols == NIL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot create rule \"%s\" on relation \"%s\"", stmt->rulename, get_rel_name(g->relid)),
+			 errdetail("It has protected columns %s; a rule could send the plaintext written to them to a column of another category.",
+					   protected_list(g, NULL)),
 			 unprotect_hint(g, NULL, NULL)));
 }
 
@@ -781,8 +826,8 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 			guard_column(g, "drop", lfourth(p));
 		else if (strcmp(kind, "table constraint") == 0)
 			guard_constraint(g, "drop", lfourth(p));
-		else if (strcmp(lfourth(p), WRITEPATH_SEAL_TRIGGER) == 0)
-			guard_trigger(g, "drop");
+		else if (protection_trigger(lfourth(p)))
+			guard_trigger(g, "drop", lfourth(p));
 	}
 	PG_RETURN_VOID();
 }
@@ -806,6 +851,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		case T_CreateStmt:
 		case T_CreateForeignTableStmt:
 		case T_AlterObjectSchemaStmt:
+		case T_RuleStmt:
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
@@ -828,6 +874,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				guard_depends((AlterObjectDependsStmt *) stmt);
 			else if (IsA(stmt, AlterObjectSchemaStmt))
 				guard_set_schema((AlterObjectSchemaStmt *) stmt);
+			else if (IsA(stmt, RuleStmt))
+				guard_create_rule((RuleStmt *) stmt);
 			else
 				guard_create_table((CreateStmt *) stmt);	/* CreateForeignTableStmt begins with one */
 			break;

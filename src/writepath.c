@@ -310,6 +310,70 @@ protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
 				 errhidestmt(true)));
 }
 
+/*
+ * A pending value bound to another category than the column's: a trigger
+ * of the table's moved plaintext the application wrote for one category
+ * into a column of another, which its owner may be allowed to reveal.
+ */
+static void
+refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel)
+{
+	if (view->catlen == 0 || EnvelopeCategoryIs(view, pc->category))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("a value written for category \"%.*s\" cannot be stored in column \"%s\" of relation \"%s\", protected for category \"%s\"",
+					view->catlen, view->category, pc->name, RelationGetRelationName(rel), pc->category),
+			 errdetail("A trigger moved plaintext between columns protected for different categories."),
+			 errhidestmt(true)));
+}
+
+/*
+ * The binding trigger, first of the table's BEFORE row triggers: binds
+ * each plaintext value the statement wrote to a protected column to that
+ * column's category, before any trigger of the table's owner sees it.  The
+ * owner's triggers cannot read such a value, but could move it; the
+ * sealing trigger, last, seals a bound value only into a column of its
+ * category.  Values a trigger made itself are not bound.
+ */
+static HeapTuple
+bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			ncols = trigger->tgnargs / 4;
+	int		   *cols = palloc(sizeof(int) * ncols);
+	Datum	   *values = palloc(sizeof(Datum) * ncols);
+	bool	   *nulls = palloc0(sizeof(bool) * ncols);
+	int			nchanged = 0;
+
+	for (int g = 0; g < trigger->tgnargs; g += 4)
+	{
+		ProtectedColumn pc;
+		bool		isnull;
+		Datum		d;
+		struct varlena *value;
+		EnvelopeView view;
+
+		protected_column(trigger, g, rel, &pc);
+		d = heap_getattr(newtuple, pc.attnum, desc, &isnull);
+		if (isnull)
+			continue;
+		value = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
+		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL ||
+			view.version != ENVELOPE_PENDING)
+			continue;			/* the sealing trigger judges it */
+		refuse_moved(&view, &pc, rel);
+		if (view.catlen > 0)
+			continue;
+		cols[nchanged] = pc.attnum;
+		values[nchanged] = PointerGetDatum(EnvelopePendingBind(&view, pc.category));
+		nchanged++;
+	}
+	if (nchanged > 0)
+		newtuple = heap_modify_tuple_by_cols(newtuple, desc, nchanged, cols, values, nulls);
+	return newtuple;
+}
+
 PG_FUNCTION_INFO_V1(pguard_seal_row);
 
 /* The sealing trigger. */
@@ -347,6 +411,9 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		newtuple = trigdata->tg_trigtuple;
 	else
 		return PointerGetDatum(trigdata->tg_trigtuple);
+
+	if (strcmp(trigger->tgname, WRITEPATH_BIND_TRIGGER) == 0)
+		return PointerGetDatum(bind_row(trigger, rel, newtuple));
 
 	ncols = trigger->tgnargs / 2;
 	cols = palloc(sizeof(int) * ncols);
@@ -425,6 +492,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 
 		if (view.version == ENVELOPE_PENDING)
 		{
+			refuse_moved(&view, &pc, rel);
 			PolicyRequireCollectable(c);
 			plain = EnvelopePendingOpen(&view);
 			plainlen = view.ctlen;

@@ -11,5 +11,7 @@
 
 /* The sealing trigger protect() puts on a table. */
 #define WRITEPATH_SEAL_TRIGGER "zz_privacy_guard_seal"
+/* the same function, first of the BEFORE row triggers: binds plaintext to its category */
+#define WRITEPATH_BIND_TRIGGER "!privacy_guard_bind"
 
 #endif

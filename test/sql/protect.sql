@@ -330,7 +330,14 @@ INSERT INTO forbidden_ddl VALUES
     -- a column dropped as a dependency: the subject of a protected column,
     -- erasure's subject column
     (34, 'DROP COLLATION guard_coll CASCADE'),
-    (35, 'DROP COLLATION guard_coll_erase CASCADE');
+    (35, 'DROP COLLATION guard_coll_erase CASCADE'),
+    -- the binding trigger, first of the BEFORE row triggers, and a rule
+    -- that would rewrite writes before any trigger
+    (36, 'ALTER TABLE guarded DISABLE TRIGGER "!privacy_guard_bind"'),
+    (37, 'DROP TRIGGER "!privacy_guard_bind" ON guarded'),
+    (38, 'CREATE TRIGGER " early" BEFORE INSERT ON guarded FOR EACH ROW EXECUTE FUNCTION guard_touch()'),
+    (39, 'ALTER TRIGGER early ON guarded RENAME TO " early"'),
+    (40, 'CREATE RULE guard_rule AS ON INSERT TO guarded DO INSTEAD NOTHING');
 -- as the table's owner
 SET ROLE guard_owner;
 SELECT n, ddl_outcome(stmt) AS outcome FROM forbidden_ddl ORDER BY n;
@@ -382,7 +389,37 @@ SELECT ddl_outcome('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSER
 CREATE TABLE late_trigger (id int, v text);
 CREATE TRIGGER zzz_late BEFORE INSERT ON late_trigger FOR EACH ROW EXECUTE FUNCTION guard_touch();
 SELECT privacy_guard.protect('late_trigger', 'v', 'contact', 'id');
+DROP TRIGGER zzz_late ON late_trigger;
+CREATE TRIGGER " early" BEFORE UPDATE ON late_trigger FOR EACH ROW EXECUTE FUNCTION guard_touch();
+SELECT privacy_guard.protect('late_trigger', 'v', 'contact', 'id');
+DROP TRIGGER " early" ON late_trigger;
+CREATE RULE no_insert AS ON INSERT TO late_trigger DO INSTEAD NOTHING;
+SELECT privacy_guard.protect('late_trigger', 'v', 'contact', 'id');
 DROP TABLE late_trigger;
+
+-- The application's plaintext is bound to its column's category before
+-- the owner's triggers see it: one that moves it into a column of another
+-- category (which the owner might be allowed to reveal) is refused; a
+-- value a trigger makes itself is sealed as its column's.
+SET ROLE guard_owner;
+CREATE FUNCTION guard_move() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.phone := NEW.email; RETURN NEW; END $$;
+CREATE TRIGGER mover BEFORE INSERT OR UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION guard_move();
+INSERT INTO guarded VALUES (2, 'two@example.com', NULL, 'moved');
+UPDATE guarded SET email = 'one.again@example.com' WHERE id = 1;
+CREATE OR REPLACE FUNCTION guard_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO guard_by_coll VALUES ('2', NEW.email);   -- another table's column, same category
+    NEW.phone := '+1 555 0202';
+    RETURN NEW;
+END $$;
+INSERT INTO guarded VALUES (2, 'two@example.com', NULL, 'made');
+SELECT id, phone IS NOT NULL AS has_phone FROM guarded WHERE id = 2;
+SELECT count(*) FROM guard_by_coll WHERE id = '2';
+DROP TRIGGER mover ON guarded;
+DROP FUNCTION guard_move();
+DELETE FROM guarded WHERE id = 2;
+DELETE FROM guard_by_coll;
+RESET ROLE;
 
 -- unprotect(): for the table's owner holding privacy_guard_admin; refusals
 SET ROLE guard_owner;
