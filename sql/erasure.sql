@@ -134,17 +134,14 @@ $fn$;
 COMMENT ON FUNCTION privacy_guard.subject_fits(text, regtype) IS
     'whether a subject, as text, survives a round trip through a subject column''s type unchanged';
 
--- Does a table hold rows of the subject?  Read as its owner, as erasure
--- reads and writes every application table.
+-- Does a table hold rows of the subject?  Read through the table's access
+-- method (src/erasure.c), not a query: none of the owner's code runs, and
+-- row security the owner forces on the table does not make the answer fail
+-- (or lie) for subjects with no rows there.
 CREATE FUNCTION privacy_guard.subject_has_rows(tbl oid, subject_col name, subject_type regtype, subject text)
-RETURNS boolean LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
-    SELECT pg_catalog.cardinality(privacy_guard.run_as_owner(tbl,
-               pg_catalog.format('SELECT 1 FROM ONLY %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s LIMIT 1',
-                                 tbl::pg_catalog.regclass, subject_col, privacy_guard.subject_cast(subject_type)),
-               ARRAY[subject])) OPERATOR(pg_catalog.>) 0
-$fn$;
+RETURNS boolean LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'pguard_subject_has_rows';
 COMMENT ON FUNCTION privacy_guard.subject_has_rows(oid, name, regtype, text) IS
-    'whether a table holds rows of a subject, read as its owner';
+    'whether a table holds rows of a subject, read without running any of its owner''s code';
 
 -- The pseudonym that replaces an anonymised row's subject link, as text of
 -- the column's type: 'anon-' and 24 hex digits, a negative integer, or a
@@ -359,8 +356,9 @@ BEGIN
     IF subject IS NULL OR subject = '' THEN
         RAISE EXCEPTION 'subject must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- one open request per subject; an erased subject stays erased
-    PERFORM pg_advisory_xact_lock(hashtext('privacy_guard.erasure:' || subject));
+    -- one open request per subject (the unique index erasures_pending
+    -- decides between concurrent ones: no lock another role could hold);
+    -- an erased subject stays erased
     SELECT e.id, e.completed_at, e.due_at INTO req FROM privacy_guard.erasures e
      WHERE e.subject = request_erasure.subject ORDER BY e.completed_at IS NULL DESC, e.id DESC LIMIT 1;
     IF FOUND AND req.completed_at IS NULL THEN
@@ -392,7 +390,14 @@ BEGIN
                               WHERE s.setting = 'erasure_deadline'), '30 days');
     INSERT INTO privacy_guard.erasures AS e (subject, reason, requested_by, due_at)
     VALUES (request_erasure.subject, request_erasure.reason, session_user, due)
+    ON CONFLICT DO NOTHING              -- erasures_pending: a concurrent request won
     RETURNING e.id INTO id;
+    IF id IS NULL THEN
+        SELECT e.id INTO id FROM privacy_guard.erasures e
+         WHERE e.subject = request_erasure.subject AND e.completed_at IS NULL;
+        RAISE NOTICE 'subject "%" already has a pending erasure request, %', subject, id;
+        RETURN id;
+    END IF;
     PERFORM privacy_guard.audit_event('erasure_request', 'requested',
                                       format('erasure request %s, due %s', id, due), subject);
     RETURN id;
@@ -419,7 +424,8 @@ COMMENT ON VIEW privacy_guard.erasure_requests IS 'erasure requests: pending or 
 -- rolls the request back whole: no subject is ever left half erased, and
 -- the next run starts it again.  A crash does the same.
 CREATE FUNCTION privacy_guard.process_erasures() RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off AS $fn$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off
+SET lock_timeout = '10s' AS $fn$
 DECLARE
     units jsonb;
     r record;
@@ -435,8 +441,9 @@ DECLARE
     digest text;
     finished timestamptz;
     done integer := 0;
-    msg text;
     state text;
+    why text;           -- our own reason for a failure, which quotes no value
+    at_table regclass;  -- the table being worked on when a failure came
 BEGIN
     -- each statement must see the rows committed before it, not a transaction's snapshot
     IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -450,13 +457,18 @@ BEGIN
       FROM privacy_guard.erasure_units() x;
     FOR r IN SELECT e.id, e.subject, e.requested_at, e.due_at FROM privacy_guard.erasures e
               WHERE e.completed_at IS NULL ORDER BY e.id FOR UPDATE SKIP LOCKED LOOP
+        why := NULL;
+        at_table := NULL;
         BEGIN
             -- 0. no new rows while we erase: writers in flight commit first
             -- (their rows are erased too); later ones wait, then find the
-            -- subject erased and fail
+            -- subject erased and fail.  A writer holding its transaction
+            -- open past lock_timeout fails this request, not the run.
             FOR u IN SELECT DISTINCT x.tbl FROM jsonb_to_recordset(units) AS x(tbl oid) ORDER BY x.tbl LOOP
+                at_table := u.tbl;
                 EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', u.tbl::regclass);
             END LOOP;
+            at_table := NULL;
             -- 1. the key first: from here every copy of the ciphertext is unreadable
             SELECT k.wrapped IS NOT NULL INTO had_key FROM privacy_guard.keys k
              WHERE k.kind = 'subject' AND k.name = r.subject FOR UPDATE;
@@ -470,8 +482,10 @@ BEGIN
             total := 0;
             FOR u IN SELECT * FROM jsonb_to_recordset(units) AS x(ord integer, tbl oid, action text, subject_col name,
                                                                   subject_type regtype, protected_cols name[], fk_link boolean) LOOP
+                at_table := u.tbl;
                 IF u.subject_type IS NULL THEN
-                    RAISE EXCEPTION 'subject column "%" of relation % no longer exists', u.subject_col, u.tbl::regclass
+                    why := format('subject column "%s" of relation %s no longer exists', u.subject_col, u.tbl::regclass);
+                    RAISE EXCEPTION '%', why
                         USING ERRCODE = 'undefined_column',
                               HINT = 'Protect the table''s columns again, or set its erasure action with its new subject column.';
                 END IF;
@@ -500,8 +514,9 @@ BEGIN
                 -- the owner's BEFORE row trigger may have skipped rows (returned
                 -- NULL): none of the subject's may remain, nor carry its link
                 IF privacy_guard.subject_has_rows(u.tbl, u.subject_col, u.subject_type, r.subject) THEN
-                    RAISE EXCEPTION 'rows of the subject remain in relation % after the erasure''s %',
-                                    u.tbl::regclass, CASE WHEN u.action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END
+                    why := format('rows of the subject remain in relation %s after the erasure''s %s',
+                                  u.tbl::regclass, CASE WHEN u.action = 'delete' THEN 'DELETE' ELSE 'UPDATE' END);
+                    RAISE EXCEPTION '%', why
                         USING ERRCODE = 'triggered_action_exception',
                               HINT = 'A BEFORE row trigger of the table may skip them by returning NULL; '
                                      'let it pass the erasure''s statement.';
@@ -534,11 +549,18 @@ BEGIN
                        total, jsonb_array_length(tables), digest), r.subject);
             done := done + 1;
         EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-            UPDATE privacy_guard.erasures e SET attempts = e.attempts + 1, last_error = state || ': ' || msg
+            -- what went wrong, in our words: an error's message may quote a
+            -- value of the table, or text its owner's trigger chose, and
+            -- this goes to the erasures table, the audit trail and the log
+            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+            why := state || ': ' || coalesce(why,
+                CASE WHEN state = '55P03' THEN format('relation %s is locked by a transaction that stays open', at_table)
+                     WHEN at_table IS NOT NULL THEN format('error in relation %s (its message is not kept: it may quote the table''s data)', at_table)
+                     ELSE 'error (its message is not kept: it may quote data)' END);
+            UPDATE privacy_guard.erasures e SET attempts = e.attempts + 1, last_error = why
              WHERE e.id = r.id;
-            PERFORM privacy_guard.audit_event('erasure', 'failed', format('erasure request %s: %s', r.id, msg), r.subject);
-            RAISE WARNING 'erasure request % failed: %', r.id, msg
+            PERFORM privacy_guard.audit_event('erasure', 'failed', format('erasure request %s: %s', r.id, why), r.subject);
+            RAISE WARNING 'erasure request % failed: %', r.id, why
                 USING HINT = 'Nothing of this request was applied; fix the cause and run process_erasures() again.';
         END;
     END LOOP;
@@ -643,7 +665,8 @@ COMMENT ON FUNCTION privacy_guard.set_retention(regclass, name, interval, text) 
 -- NULL; the subjects' keys live on (they are still customers).  Rows already
 -- anonymised are left alone, so each run costs what is new.
 CREATE FUNCTION privacy_guard.apply_retention() RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off AS $fn$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET row_security = off
+SET lock_timeout = '10s' AS $fn$
 DECLARE
     r record;
     u record;
@@ -653,8 +676,12 @@ DECLARE
     n bigint;
     rule_rows bigint;
     total bigint := 0;
+    state text;
 BEGIN
     FOR r IN SELECT x.tbl, x.time_col, x.keep, x.action FROM privacy_guard.retention_rules x ORDER BY x.tbl::oid LOOP
+      -- each table on its own: one that fails (its owner's trigger, a lock
+      -- held too long) is reported and the others go on
+      BEGIN
         cutoff := now() - r.keep;
         IF r.action = 'delete' THEN
             rule_rows := (privacy_guard.run_as_owner(r.tbl,
@@ -691,6 +718,16 @@ BEGIN
                 format('%s: %s rows older than %s (%s before %s)', r.tbl, rule_rows, r.keep, r.time_col, cutoff), NULL);
         END IF;
         total := total + rule_rows;
+      EXCEPTION WHEN OTHERS THEN
+        -- the SQLSTATE only: the message may quote a value of the table or
+        -- text its owner's code chose
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+        PERFORM privacy_guard.audit_event('retention', 'failed',
+            format('%s: SQLSTATE %s; nothing of this table was changed', r.tbl, state), NULL);
+        RAISE WARNING 'retention of relation % failed with SQLSTATE %', r.tbl, state
+            USING HINT = 'Nothing of this table was changed; the other tables were processed.  '
+                         'Run the rule''s statement as the table''s owner to see the cause.';
+      END;
     END LOOP;
     RETURN total;
 END

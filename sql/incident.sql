@@ -121,7 +121,9 @@ BEGIN
     -- one lockdown() or lift_lockdown() at a time (the lockdown is in force
     -- meanwhile); then engage again: a lift that committed while this one
     -- waited must not leave it recorded but not in force
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy_guard.lockdown'));
+    -- (a lock on the extension's own table: no other role can take it, as
+    -- any role can take an advisory lock and hold these calls forever)
+    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;
     was_locked := was_locked AND privacy_guard.lockdown_since() IS NOT NULL;
     since := privacy_guard.lockdown_engage(reason);
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
@@ -151,7 +153,7 @@ DECLARE
     in_force boolean;
     incident bigint;
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy_guard.lockdown'));
+    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;   -- one lockdown() or lift at a time
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
      WHERE i.kind OPERATOR(pg_catalog.=) 'lockdown' AND i.closed_at IS NULL;
     -- audited when it takes effect, at commit

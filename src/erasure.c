@@ -26,8 +26,16 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -37,7 +45,12 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "access/stratnum.h"
+#include "commands/defrem.h"
+#include "executor/tuptable.h"
 
 #include "audit.h"
 #include "catalog.h"
@@ -213,4 +226,121 @@ pguard_audit_event(PG_FUNCTION_ARGS)
 					   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
 					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_subject_has_rows);
+
+/*
+ * subject_has_rows(tbl oid, subject_col name, subject_type regtype,
+ * subject text) -> boolean: does the table hold a row of the subject?
+ *
+ * Read through the table's access method, not a query: no planner, so no
+ * code of the table's owner runs (row-security policies, index expressions
+ * and predicates, which the planner simplifies), and row security, which
+ * the owner may force on the table, does not apply, as it would to a query
+ * run as the owner.  Only the subject column's built-in type, its input
+ * function and its default btree equality are used.  A plain btree index
+ * on the column is used when there is one (protect() and
+ * set_erasure_action() make one), else the table is scanned.  The latest
+ * snapshot: erasure runs at READ COMMITTED.
+ */
+Datum
+pguard_subject_has_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *colname = NameStr(*PG_GETARG_NAME(1));
+	Oid			typid = PG_GETARG_OID(2);
+	char	   *subject = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	Relation	rel;
+	AttrNumber	attnum;
+	Form_pg_attribute att;
+	Oid			opclass;
+	Oid			opfamily;
+	Oid			opcintype;
+	Oid			eqproc;
+	Oid			typinput;
+	Oid			typioparam;
+	Datum		value;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	bool		found = false;
+	bool		scanned = false;
+	List	   *indexes;
+	ListCell   *lc;
+	FmgrInfo	eqfn;
+
+	if (!CatalogSubjectTypeAllowed(typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s is not a subject column type", format_type_be(typid))));
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation %s is no longer an ordinary table", RelationGetRelationName(rel))));
+	attnum = get_attnum(relid, colname);
+	att = attnum > 0 ? TupleDescAttr(RelationGetDescr(rel), attnum - 1) : NULL;
+	if (att == NULL || att->atttypid != typid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("subject column \"%s\" of relation \"%s\" no longer exists with type %s",
+						colname, RelationGetRelationName(rel), format_type_be(typid))));
+
+	opclass = GetDefaultOpClass(typid, BTREE_AM_OID);
+	opfamily = get_opclass_family(opclass);
+	opcintype = get_opclass_input_type(opclass);
+	eqproc = get_opcode(get_opfamily_member(opfamily, opcintype, opcintype, BTEqualStrategyNumber));
+	if (!OidIsValid(eqproc))
+		elog(ERROR, "no btree equality for type %s", format_type_be(typid));
+	fmgr_info(eqproc, &eqfn);
+	getTypeInputInfo(typid, &typinput, &typioparam);
+	value = OidInputFunctionCall(typinput, subject, typioparam, -1);
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = idx->rd_index;
+
+		if (!scanned && ix->indisvalid && ix->indisready && ix->indnkeyatts >= 1 &&
+			idx->rd_rel->relam == BTREE_AM_OID && ix->indkey.values[0] == attnum &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			idx->rd_opfamily[0] == opfamily && idx->rd_indcollation[0] == att->attcollation)
+		{
+			ScanKeyData key;
+			IndexScanDesc scan;
+
+			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, opcintype,
+								   att->attcollation, eqproc, value);
+			scan = index_beginscan(rel, idx, snapshot, 1, 0);
+			index_rescan(scan, &key, 1, NULL, 0);
+			found = index_getnext_slot(scan, ForwardScanDirection, slot);
+			index_endscan(scan);
+			scanned = true;
+		}
+		index_close(idx, AccessShareLock);
+	}
+	list_free(indexes);
+	if (!scanned)
+	{
+		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+
+		while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, attnum, &isnull);
+
+			found = !isnull &&
+				DatumGetBool(FunctionCall2Coll(&eqfn, att->attcollation, d, value));
+			CHECK_FOR_INTERRUPTS();
+		}
+		table_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_BOOL(found);
 }

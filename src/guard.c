@@ -72,7 +72,8 @@ typedef enum GuardRole
 	GUARD_PROTECTED,
 	GUARD_INDEX,
 	GUARD_SUBJECT,
-	GUARD_ERASURE_SUBJECT
+	GUARD_ERASURE_SUBJECT,
+	GUARD_RETENTION_TIME
 } GuardRole;
 
 /*
@@ -120,6 +121,15 @@ GuardReadTable(GuardedTable *g, MemoryContext into)
 	if (SPI_processed > 0)
 		g->erasure_subject = MemoryContextStrdup(into, SPI_getvalue(SPI_tuptable->vals[0],
 																	SPI_tuptable->tupdesc, 1));
+	g->retention_time = NULL;
+	rc = SPI_execute_with_args("SELECT r.time_col FROM privacy_guard.retention_rules r"
+							   " WHERE r.tbl OPERATOR(pg_catalog.=) $1",
+							   1, types, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read retention rules");
+	if (SPI_processed > 0)
+		g->retention_time = MemoryContextStrdup(into, SPI_getvalue(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, 1));
 	PopActiveSnapshot();
 }
 
@@ -240,6 +250,8 @@ guard_column(GuardedTable *g, const char *verb, const char *name)
 	}
 	if (role == GUARD_NONE && g->erasure_subject && strcmp(g->erasure_subject, name) == 0)
 		role = GUARD_ERASURE_SUBJECT;
+	if (role == GUARD_NONE && g->retention_time && strcmp(g->retention_time, name) == 0)
+		role = GUARD_RETENTION_TIME;
 
 	switch (role)
 	{
@@ -266,6 +278,14 @@ guard_column(GuardedTable *g, const char *verb, const char *name)
 					 errmsg("cannot %s subject column \"%s\" of relation \"%s\"", verb, name, rel),
 					 errdetail("It holds the data subject of protected columns %s.", protected_list(g, name)),
 					 unprotect_hint(g, NULL, name)));
+			break;
+		case GUARD_RETENTION_TIME:
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s time column \"%s\" of relation \"%s\"", verb, name, rel),
+					 errdetail("The retention rule of relation \"%s\" finds its old rows through it.", rel),
+					 errhint("Remove the rule first with privacy_guard.set_retention(%s, %s, NULL, NULL).",
+							 table_literal(g), quote_literal_cstr(name))));
 			break;
 		case GUARD_ERASURE_SUBJECT:
 			ereport(ERROR,

@@ -25,6 +25,7 @@ typedef struct GuardedTable
 	Oid			relid;
 	List	   *cols;			/* GuardedColumn, in the trigger's order */
 	char	   *erasure_subject;	/* erasure_actions.subject_col, or NULL */
+	char	   *retention_time; /* retention_rules.time_col, or NULL */
 } GuardedTable;
 
 extern void GuardReadTable(GuardedTable *g, MemoryContext into);

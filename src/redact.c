@@ -11,7 +11,9 @@
  * line and the "CONTEXT:" lines (a COPY line, a dynamic SQL statement,
  * bound parameters).  Data exceptions, integrity violations and syntax
  * errors, whose messages quote values, are kept out of the server log
- * altogether: a line with their SQLSTATE stands in for them.  The values
+ * altogether, and so are errors that quote a name (undefined column,
+ * object or table, unsupported features, schemas), which may be a value
+ * taken for a name: a line with their SQLSTATE stands in for them.  The values
  * of bind parameters that statement logging prints are dropped too.  A deadlock's
  * log detail, which quotes the statement of every process involved (another
  * session's too), is replaced by the detail the client gets.  The mark is set by every function that receives
@@ -85,11 +87,28 @@ quotes_values(ErrorData *edata)
 		default:
 			break;
 	}
-	/* at or near "'x'"; a value written in double quotes, taken for a name */
-	return edata->sqlerrcode == ERRCODE_SYNTAX_ERROR ||
-		(edata->cursorpos > 0 &&
-		 (edata->sqlerrcode == ERRCODE_UNDEFINED_COLUMN ||
-		  edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE));
+	/* at or near "'x'" */
+	if (edata->sqlerrcode == ERRCODE_SYNTAX_ERROR)
+		return true;
+
+	/*
+	 * A value taken for a name, and quoted as one: a value written in double
+	 * quotes (column "ada@example.com" does not exist), passed where a name
+	 * goes (current_setting(), a ::regclass cast, a purpose), or put into
+	 * dynamic SQL with format('%I').  Such messages name what was not
+	 * found or not allowed, in double quotes; which names are values only
+	 * the application knows.
+	 */
+	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
+	{
+		case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION:
+		case ERRCODE_FEATURE_NOT_SUPPORTED:
+		case ERRCODE_INVALID_SCHEMA_NAME:
+		case ERRCODE_INVALID_CATALOG_NAME:
+			return edata->message != NULL && strchr(edata->message, '"') != NULL;
+		default:
+			return false;
+	}
 }
 
 static void

@@ -168,8 +168,10 @@ SELECT count(*) AS customer_3_rows FROM customers WHERE id = 3;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT privacy_guard.process_erasures();
 ROLLBACK;
--- a table whose owner's statement trigger refuses every DELETE fails only
--- the erasures of subjects with rows in it: 77 has none there, 78 has
+-- a table whose owner's statement trigger refuses every DELETE, and who
+-- forces row security on it, fails only the erasures of subjects with rows
+-- in it: 77 has none there, 78 has.  What the trigger's error says is not
+-- kept (it may quote data, or be text the owner chose for the trail).
 CREATE ROLE saboteur;
 CREATE TABLE loyalty_cards (customer_id int, card text);
 CREATE TABLE sabotaged (customer_id int, note text);
@@ -184,11 +186,17 @@ BEGIN
 END $$;
 ALTER FUNCTION refuse_delete() OWNER TO saboteur;
 CREATE TRIGGER refuse_delete BEFORE DELETE ON sabotaged FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete();
+ALTER TABLE sabotaged ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sabotaged FORCE ROW LEVEL SECURITY;
 SET ROLE signup;
 SELECT privacy_guard.request_erasure('77') > 0 AS requested, privacy_guard.request_erasure('78') > 0 AS requested;
 RESET ROLE;
 SELECT privacy_guard.process_erasures() AS completed;
 SELECT subject, status, last_error FROM privacy_guard.erasure_requests WHERE subject IN ('77', '78') ORDER BY subject;
+DO $$ BEGIN PERFORM privacy_guard.audit_flush(); END $$;
+SELECT count(*) AS trigger_text_in_trail FROM privacy_guard.audit_log WHERE statement LIKE '%no deletes here%';
+ALTER TABLE sabotaged NO FORCE ROW LEVEL SECURITY;
+SELECT privacy_guard.process_erasures() AS completed;
 DROP TRIGGER refuse_delete ON sabotaged;
 SELECT privacy_guard.process_erasures() AS completed;
 SELECT count(*) AS rows_left FROM loyalty_cards;
@@ -313,6 +321,26 @@ SET ROLE policy_owner;
 SELECT privacy_guard.apply_retention();
 SELECT privacy_guard.apply_retention();                                     -- nothing new
 RESET ROLE;
+-- the time column is guarded while a rule names it (2BP01); a table whose
+-- rule fails (here its owner's trigger) fails alone, its message not kept
+ALTER TABLE page_views DROP COLUMN at;
+ALTER TABLE page_views RENAME COLUMN at TO seen_at;
+ALTER TABLE page_views ALTER COLUMN at TYPE text;
+CREATE FUNCTION refuse_delete_views() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'customer 3 viewed /secret';
+END $$;
+CREATE TRIGGER refuse_delete BEFORE DELETE ON page_views FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete_views();
+INSERT INTO page_views VALUES (3, '/product/old', now() - interval '60 days');
+UPDATE orders SET placed_at = now() - interval '2 years' WHERE id = 2;
+SELECT privacy_guard.apply_retention();
+SELECT count(*) AS old_views_kept FROM page_views WHERE at < now() - interval '30 days';
+SELECT customer_id IS NULL AS order_2_unlinked FROM orders WHERE id = 2;
+DO $$ BEGIN PERFORM privacy_guard.audit_flush(); END $$;
+SELECT outcome, statement FROM privacy_guard.audit_log WHERE event = 'retention' AND outcome = 'failed';
+DROP TRIGGER refuse_delete ON page_views;
+DROP FUNCTION refuse_delete_views();
+SELECT privacy_guard.apply_retention();
 SELECT count(*) AS views, min(at) > now() - interval '30 days' AS all_recent FROM page_views;
 SELECT id, customer_id IS NULL AS unlinked, address IS NULL AS shredded, total FROM orders ORDER BY id;
 SELECT customer_ref ~ '^anon-[0-9a-f]{24}$' AS pseudonym, amount, issued_on < current_date - 365 AS old

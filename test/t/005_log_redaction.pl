@@ -181,8 +181,19 @@ $node->safe_psql('postgres', q{
 });
 my @more = (
 	[ 'always', 'the QUERY line of dynamic SQL',
-	  q{DO $$ BEGIN EXECUTE 'SELECT ''canary-c1''::text, nosuchcol FROM plain_notes'; END $$},
-	  'canary-c1', qr/column "nosuchcol" does not exist/ ],
+	  q{BEGIN READ ONLY; DO $$ BEGIN EXECUTE 'INSERT INTO plain_notes SELECT 9, ''canary-c1'''; END $$; ROLLBACK},
+	  'canary-c1', qr/cannot execute INSERT in a read-only transaction/ ],
+	# a value taken for a name, quoted as one in the message
+	[ 'always', 'a value put into dynamic SQL as a name',
+	  q{DO $$ BEGIN EXECUTE format('SELECT %I', 'canary-d1@example.com'); END $$},
+	  'canary-d1', qr/SQLSTATE 42703 was not logged/ ],
+	[ 'always', 'a value passed as a setting name',
+	  q{SELECT current_setting('canary-d2@example.com')}, 'canary-d2', qr/SQLSTATE 42704 was not logged/ ],
+	[ 'always', 'a value cast to regclass',
+	  q{SELECT ('x.canary-d3@example.com'::text)::regclass}, 'canary-d3', qr/SQLSTATE 0A000 was not logged/ ],
+	[ 'always', 'a value passed as a purpose',
+	  q{SELECT privacy_guard.reveal(email, 'canary-d4@example.com') FROM customers},
+	  'canary-d4', qr/SQLSTATE 42704 was not logged/ ],
 	[ 'always', 'a WITH CHECK OPTION violation',
 	  q{INSERT INTO recent_notes VALUES (500, 'canary-c2')}, 'canary-c2', qr/SQLSTATE 44000 was not logged/ ],
 	[ 'always', 'a value written in double quotes',

@@ -66,6 +66,31 @@ is($node->safe_psql('postgres', q{SELECT privacy_guard.lift_lockdown('after the 
 	'lift_lockdown() lifts a lockdown that has no incident row');
 is($node->safe_psql('postgres', $reveal), '1 Harbour Road', 'and reveals work again');
 
+# Nobody can hold these up: any role can take any advisory lock, so
+# lockdown(), lift_lockdown() and request_erasure() take none.
+$node->safe_psql('postgres', 'CREATE ROLE squatter LOGIN');
+my $squatter = $node->background_psql('postgres', extra_params => [ '-U', 'squatter' ]);
+$squatter->query_safe(q{SELECT pg_advisory_lock(hashtext('privacy_guard.lockdown')),
+	pg_advisory_lock(hashtext('privacy_guard.erasure:1'))});
+my ($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '5s';
+	SELECT privacy_guard.lockdown('squatted') > 0; SELECT privacy_guard.lift_lockdown('squatted');
+	SELECT privacy_guard.request_erasure('1') > 0});
+is($rc, 0, 'lockdown(), lift_lockdown() and request_erasure() do not wait for advisory locks');
+$squatter->quit;
+
+# A writer that keeps its transaction open fails the erasure it blocks, after
+# process_erasures()' lock_timeout, not the whole run: the request stays
+# pending, saying why.
+my $writer = $node->background_psql('postgres');
+$writer->query_safe(q{BEGIN; INSERT INTO parcels VALUES (2, '2 Harbour Road')});
+($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '60s'; SELECT privacy_guard.process_erasures()});
+is($out, '0', 'process_erasures() returns while a writer holds its table');
+like($node->safe_psql('postgres', q{SELECT last_error FROM privacy_guard.erasure_requests WHERE subject = '1'}),
+	qr/^55P03: relation public.parcels is locked by a transaction that stays open$/, 'the request says why it waits');
+$writer->query_safe('ROLLBACK');
+$writer->quit;
+is($node->safe_psql('postgres', q{SELECT privacy_guard.process_erasures()}), '1', 'and completes once the writer is gone');
+
 $node->safe_psql('other', q{SELECT privacy_guard.lift_lockdown()});
 my @left = glob($node->data_dir . '/privacy_guard_lockdown_*');
 is(scalar(@left), 0, 'no lockdown file is left');
