@@ -60,8 +60,16 @@ $session->query_safe(q{SELECT privacy_guard.lockdown('cut off')});
 crash_backend($node, $session, $victim);
 ok(refused('postgres'), 'a lockdown cut off by a crash before its commit fails closed');
 my $open = $node->safe_psql('postgres',
-	q{SELECT count(*) FROM privacy_guard.incidents WHERE kind = 'lockdown' AND status <> 'lifted'});
+	q{SELECT count(*) FROM privacy_guard.incidents WHERE kind = 'lockdown' AND status <> 'lifted' AND id IS NOT NULL});
 is($open, '0', 'its incident row was rolled back with it');
+is($node->safe_psql('postgres',
+	q{SELECT status || ': ' || description FROM privacy_guard.incidents WHERE kind = 'lockdown' AND id IS NULL}),
+	'in force: engaged by a lockdown() whose transaction did not commit; the audit trail has its reason',
+	'the incidents view shows the lockdown in force all the same');
+$node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
+like($node->safe_psql('postgres',
+	q{SELECT statement FROM privacy_guard.audit_log WHERE event = 'lockdown' AND outcome = 'started' ORDER BY id DESC LIMIT 1}),
+	qr/: cut off$/, 'and the trail has its start, written before the crash');
 is($node->safe_psql('postgres', q{SELECT privacy_guard.lift_lockdown('after the crash')}), 't',
 	'lift_lockdown() lifts a lockdown that has no incident row');
 is($node->safe_psql('postgres', $reveal), '1 Harbour Road', 'and reveals work again');
