@@ -287,6 +287,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name a stored column that holds the data subject''s id.';
     END IF;
+    -- a subject is one exact string: equal under a collation is not the same subject
+    IF subject_col IS NOT NULL AND EXISTS (SELECT FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                                            WHERE a.attrelid = tbl AND a.attname = set_erasure_action.subject_col
+                                              AND NOT c.collisdeterministic) THEN
+        RAISE EXCEPTION 'subject column "%" of relation % has a nondeterministic collation', subject_col, tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Erasure would take rows of subjects that are only equal under it ("hal" and "HAL") for one subject''s.',
+                  HINT = 'Give the subject column a deterministic collation, such as COLLATE "C".';
+    END IF;
     INSERT INTO privacy_guard.erasure_actions AS e (tbl, action, subject_col)
     VALUES (set_erasure_action.tbl, act, set_erasure_action.subject_col)
     ON CONFLICT ON CONSTRAINT erasure_actions_pkey DO UPDATE SET action = excluded.action, subject_col = excluded.subject_col, set_at = pg_catalog.now();
@@ -362,12 +371,12 @@ BEGIN
     SELECT e.id, e.completed_at, e.due_at INTO req FROM privacy_guard.erasures e
      WHERE e.subject = request_erasure.subject ORDER BY e.completed_at IS NULL DESC, e.id DESC LIMIT 1;
     IF FOUND AND req.completed_at IS NULL THEN
-        RAISE NOTICE 'subject "%" already has a pending erasure request, %', subject, req.id;
+        RAISE NOTICE 'this subject already has a pending erasure request, %', req.id;
         RETURN req.id;
     END IF;
     IF FOUND AND EXISTS (SELECT FROM privacy_guard.keys k WHERE k.kind = 'subject' AND k.name = request_erasure.subject
                                                          AND k.erased_at IS NOT NULL) THEN
-        RAISE NOTICE 'subject "%" was already erased, by request %', subject, req.id;
+        RAISE NOTICE 'this subject was already erased, by request %', req.id;
         RETURN req.id;
     END IF;
     -- the subject must be one the database holds data on, written as its
@@ -381,7 +390,7 @@ BEGIN
             EXIT WHEN held;
         END LOOP;
         IF NOT held THEN
-            RAISE EXCEPTION 'no data is held on subject "%"', subject
+            RAISE EXCEPTION 'no data is held on this subject'
                 USING ERRCODE = 'no_data_found',
                       HINT = 'Write the subject as its column renders it (column::text): 42, not 042; a uuid in lower case.';
         END IF;
@@ -395,7 +404,7 @@ BEGIN
     IF id IS NULL THEN
         SELECT e.id INTO id FROM privacy_guard.erasures e
          WHERE e.subject = request_erasure.subject AND e.completed_at IS NULL;
-        RAISE NOTICE 'subject "%" already has a pending erasure request, %', subject, id;
+        RAISE NOTICE 'this subject already has a pending erasure request, %', id;
         RETURN id;
     END IF;
     PERFORM privacy_guard.audit_event('erasure_request', 'requested',

@@ -33,6 +33,14 @@ REVOKE ALL ON SEQUENCE privacy_guard.incident_log_id_seq FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.incident_log', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.incident_log_id_seq', '');
 
+-- lockdown() and lift_lockdown() take turns by locking this empty table,
+-- which nothing else locks: not an advisory lock (any role can take one),
+-- nor incident_log (report_incident(), open to the consent role, writes it).
+CREATE TABLE privacy_guard.lockdown_turn ();
+COMMENT ON TABLE privacy_guard.lockdown_turn IS
+    'empty; locked by lockdown() and lift_lockdown() so that they run one at a time';
+REVOKE ALL ON privacy_guard.lockdown_turn FROM PUBLIC;
+
 -- The lockdown's state is in shared memory, not in a table (src/incident.c).
 CREATE FUNCTION privacy_guard.lockdown_engage(detail text) RETURNS timestamptz
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_lockdown_engage';
@@ -121,9 +129,7 @@ BEGIN
     -- one lockdown() or lift_lockdown() at a time (the lockdown is in force
     -- meanwhile); then engage again: a lift that committed while this one
     -- waited must not leave it recorded but not in force
-    -- (a lock on the extension's own table: no other role can take it, as
-    -- any role can take an advisory lock and hold these calls forever)
-    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;
+    LOCK TABLE privacy_guard.lockdown_turn IN EXCLUSIVE MODE;
     was_locked := was_locked AND privacy_guard.lockdown_since() IS NOT NULL;
     since := privacy_guard.lockdown_engage(reason);
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
@@ -162,7 +168,7 @@ DECLARE
     in_force boolean;
     incident bigint;
 BEGIN
-    LOCK TABLE privacy_guard.incident_log IN SHARE ROW EXCLUSIVE MODE;   -- one lockdown() or lift at a time
+    LOCK TABLE privacy_guard.lockdown_turn IN EXCLUSIVE MODE;   -- one lockdown() or lift at a time
     SELECT i.id INTO incident FROM privacy_guard.incident_log i
      WHERE i.kind OPERATOR(pg_catalog.=) 'lockdown' AND i.closed_at IS NULL;
     -- audited when it takes effect, at commit

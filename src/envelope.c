@@ -235,6 +235,20 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 			return "it is truncated";
 		view->category = (const char *) data + PENDING_HEADER_LEN + 1;
 		pos = PENDING_HEADER_LEN + 1 + view->catlen;
+		/* then 0, or 1 and the digest of the subject it was written for */
+		if (len < pos + 1 + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+			return "it is truncated";
+		if (data[pos] == 1)
+		{
+			if (len < pos + 1 + ENVELOPE_DIGEST_LEN + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+				return "it is truncated";
+			view->subject_digest = data + pos + 1;
+			pos += 1 + ENVELOPE_DIGEST_LEN;
+		}
+		else if (data[pos] == 0)
+			pos += 1;
+		else
+			return "its subject flag is invalid";
 	}
 	else if (view->version == ENVELOPE_VERSION)
 	{
@@ -390,14 +404,17 @@ EnvelopePendingOpen(const EnvelopeView *view)
 
 /*
  * A pending value made by this backend, bound to the category of the
- * column it was written to: the sealing trigger seals it into a column of
- * that category only.  The category is part of the authenticated header.
+ * column it was written to and, when the row has one yet, to the digest of
+ * the row's subject: the sealing trigger seals it into a column of that
+ * category, in a row of that subject, only.  Both are part of the
+ * authenticated header.
  */
 struct varlena *
-EnvelopePendingBind(const EnvelopeView *view, const char *category)
+EnvelopePendingBind(const EnvelopeView *view, const char *category, const uint8 *subject_digest)
 {
 	int			catlen = strlen(category);
-	int			headerlen = PENDING_HEADER_LEN + 1 + catlen;
+	int			headerlen = PENDING_HEADER_LEN + 1 + catlen + 1 +
+		(subject_digest ? ENVELOPE_DIGEST_LEN : 0);
 	int			total = headerlen + ENVELOPE_NONCE_LEN + view->ctlen + ENVELOPE_TAG_LEN;
 	uint8	   *plain = EnvelopePendingOpen(view);
 	struct varlena *result;
@@ -412,6 +429,9 @@ EnvelopePendingBind(const EnvelopeView *view, const char *category)
 	memcpy(p + 2, session_id, sizeof(session_id));
 	p[PENDING_HEADER_LEN] = (uint8) catlen;
 	memcpy(p + PENDING_HEADER_LEN + 1, category, catlen);
+	p[PENDING_HEADER_LEN + 1 + catlen] = subject_digest ? 1 : 0;
+	if (subject_digest)
+		memcpy(p + PENDING_HEADER_LEN + 2 + catlen, subject_digest, ENVELOPE_DIGEST_LEN);
 	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
 	EnvelopeAead(true, session_key, p + headerlen,
 				 p, headerlen, NULL, 0,

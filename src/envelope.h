@@ -38,6 +38,7 @@ typedef struct EnvelopeView
 	int64		key_id;			/* data key, sealed values only */
 	int			catlen;			/* 0: a pending value not bound to a category */
 	const char *category;		/* not NUL-terminated */
+	const uint8 *subject_digest;	/* a bound pending value's subject, or NULL */
 	const uint8 *header;		/* authenticated header bytes */
 	int			headerlen;
 	const uint8 *nonce;
@@ -57,7 +58,8 @@ extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);
 extern struct varlena *EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen);
 extern uint8 *EnvelopePendingOpen(const EnvelopeView *view);
-extern struct varlena *EnvelopePendingBind(const EnvelopeView *view, const char *category);
+extern struct varlena *EnvelopePendingBind(const EnvelopeView *view, const char *category,
+										   const uint8 *subject_digest);
 extern bool EnvelopeCategoryIs(const EnvelopeView *view, const char *category);
 extern void EnvelopeRandom(uint8 *buf, int len);
 extern bool EnvelopeAead(bool encrypt, const uint8 *key,

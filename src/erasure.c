@@ -34,6 +34,7 @@
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
@@ -268,6 +269,7 @@ pguard_subject_has_rows(PG_FUNCTION_ARGS)
 	List	   *indexes;
 	ListCell   *lc;
 	FmgrInfo	eqfn;
+	Oid			collation;
 
 	if (!CatalogSubjectTypeAllowed(typid))
 		ereport(ERROR,
@@ -296,6 +298,11 @@ pguard_subject_has_rows(PG_FUNCTION_ARGS)
 	getTypeInputInfo(typid, &typinput, &typioparam);
 	value = OidInputFunctionCall(typinput, subject, typioparam, -1);
 
+	/* one subject is one exact string, whatever the column's collation says */
+	collation = att->attcollation;
+	if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+		collation = C_COLLATION_OID;
+
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
 	indexes = RelationGetIndexList(rel);
@@ -308,13 +315,13 @@ pguard_subject_has_rows(PG_FUNCTION_ARGS)
 			idx->rd_rel->relam == BTREE_AM_OID && ix->indkey.values[0] == attnum &&
 			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
 			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
-			idx->rd_opfamily[0] == opfamily && idx->rd_indcollation[0] == att->attcollation)
+			idx->rd_opfamily[0] == opfamily && idx->rd_indcollation[0] == collation)
 		{
 			ScanKeyData key;
 			IndexScanDesc scan;
 
 			ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, opcintype,
-								   att->attcollation, eqproc, value);
+								   collation, eqproc, value);
 			scan = index_beginscan(rel, idx, snapshot, 1, 0);
 			index_rescan(scan, &key, 1, NULL, 0);
 			found = index_getnext_slot(scan, ForwardScanDirection, slot);
@@ -334,7 +341,7 @@ pguard_subject_has_rows(PG_FUNCTION_ARGS)
 			Datum		d = slot_getattr(slot, attnum, &isnull);
 
 			found = !isnull &&
-				DatumGetBool(FunctionCall2Coll(&eqfn, att->attcollation, d, value));
+				DatumGetBool(FunctionCall2Coll(&eqfn, collation, d, value));
 			CHECK_FOR_INTERRUPTS();
 		}
 		table_endscan(scan);

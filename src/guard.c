@@ -33,6 +33,7 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -64,6 +65,8 @@
 #include "writepath.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;	/* the hook the guard runs before */
+
+static void guard_plaintext_redirect(Oid relid, const char *what, const char *name);
 
 /* What a column is to the guard. */
 typedef enum GuardRole
@@ -671,6 +674,13 @@ guard_create_trigger(CreateTrigStmt *stmt)
 		TRIGGER_SETT_ROW(tgtype);
 	tgtype |= stmt->timing;
 	tgtype |= stmt->events;
+	if (stmt->timing == TRIGGER_TYPE_INSTEAD)
+	{
+		/* locked as CREATE TRIGGER locks it */
+		guard_plaintext_redirect(RangeVarGetRelid(stmt->relation, ShareRowExclusiveLock, false),
+								 "INSTEAD OF trigger", stmt->trigname);
+		return;
+	}
 	if (!seal && !out_of_order(stmt->trigname, tgtype))
 		return;
 	/* locked as CREATE TRIGGER locks it */
@@ -738,6 +748,36 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
 }
 
 /*
+ * A view or table with a column of an encrypted type whose writes the
+ * owner's code would receive first (an INSTEAD OF trigger, a write rule):
+ * the plaintext the application writes through it is not yet bound to any
+ * category or subject, and that code could send it to any protected column.
+ */
+static void
+guard_plaintext_redirect(Oid relid, const char *what, const char *name)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *col = NULL;
+
+	for (int i = 0; i < desc->natts && col == NULL; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && CatalogEncryptedType(att->atttypid) != 0)
+			col = pstrdup(NameStr(att->attname));
+	}
+	relation_close(rel, NoLock);
+	if (col != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create %s \"%s\" on relation \"%s\": its column \"%s\" has an encrypted type",
+						what, name, get_rel_name(relid), col),
+				 errdetail("Plaintext written to it would reach the %s before it is bound to a category and a subject.", what),
+				 errhint("Let the application write to the protected table, or through a view without INSTEAD OF triggers or rules.")));
+}
+
+/*
  * CREATE RULE on a table with protected columns: a rule rewrites the
  * application's write before any trigger sees it, and could send the
  * plaintext it carries to a column of another category.
@@ -749,14 +789,26 @@ guard_create_rule(RuleStmt *stmt)
 
 	/* locked as CREATE RULE locks it */
 	g = guard_load(RangeVarGetRelid(stmt->relation, AccessExclusiveLock, false));
-	if (g->cols == NIL)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-			 errmsg("cannot create rule \"%s\" on relation \"%s\"", stmt->rulename, get_rel_name(g->relid)),
-			 errdetail("It has protected columns %s; a rule could send the plaintext written to them to a column of another category.",
-					   protected_list(g, NULL)),
-			 unprotect_hint(g, NULL, NULL)));
+	if (g->cols != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot create rule \"%s\" on relation \"%s\"", stmt->rulename, get_rel_name(g->relid)),
+				 errdetail("It has protected columns %s; a rule could send the plaintext written to them to a column of another category.",
+						   protected_list(g, NULL)),
+				 unprotect_hint(g, NULL, NULL)));
+	/* a table erasure or retention visits must stay one (a rule can make it a view) */
+	if (g->erasure_subject != NULL || g->retention_time != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot create rule \"%s\" on relation \"%s\"", stmt->rulename, get_rel_name(g->relid)),
+				 errdetail("Erasure or retention deletes or anonymises its rows by its column \"%s\".",
+						   g->erasure_subject ? g->erasure_subject : g->retention_time),
+				 g->erasure_subject ? unprotect_hint(g, g->erasure_subject, NULL) :
+				 errhint("Remove its retention rule first with privacy_guard.set_retention(%s, %s, NULL, NULL).",
+						 table_literal(g), quote_literal_cstr(g->retention_time))));
+	/* a view's write rule gets the application's plaintext before any binding */
+	if (stmt->event != CMD_SELECT)
+		guard_plaintext_redirect(g->relid, "rule", stmt->rulename);
 }
 
 /* CREATE TABLE ... INHERITS (a table with protected columns). */

@@ -37,6 +37,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -55,6 +58,7 @@
 #define WRAPPED_LEN (ENVELOPE_NONCE_LEN + ENVELOPE_KEY_LEN + ENVELOPE_TAG_LEN)
 #define BULK_AFTER_MISSES 8
 #define MASTER_CHECK_LEN 16
+#define ROTATION_WAIT_MS 30000
 
 /* subject digest -> key id */
 typedef struct SubjectEntry
@@ -69,6 +73,34 @@ typedef struct IndexKeyEntry
 	char		category[ENVELOPE_MAX_CATEGORY + 1];	/* hash key */
 	uint8		key[ENVELOPE_KEY_LEN];
 } IndexKeyEntry;
+
+/*
+ * The check values backends of this server have verified, per database and
+ * master key version: the first backend to verify a version (against the
+ * table, or by recording it) publishes it here, and the others compare
+ * with it instead of the table.  So no backend waits on another's
+ * uncommitted recording of the same version (which an application's
+ * transaction left open could hold for as long as it likes).
+ */
+#define MASTER_CHECK_SLOTS 64
+
+typedef struct MasterCheckSlot
+{
+	Oid			dbid;
+	int32		version;
+	uint8		check[MASTER_CHECK_LEN];
+} MasterCheckSlot;
+
+typedef struct MasterCheckShared
+{
+	slock_t		mutex;
+	int			used;
+	MasterCheckSlot slots[MASTER_CHECK_SLOTS];
+} MasterCheckShared;
+
+static MasterCheckShared *master_checks = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static int	key_cache_size = 131072;
 
@@ -304,6 +336,60 @@ master_compare(int32 version, const uint8 *check)
 }
 
 /*
+ * The check value published for this database and version: 1 it matches
+ * check, 0 none is published; error if it differs.
+ */
+static int
+master_published(int32 version, const uint8 *check)
+{
+	int			found = 0;
+
+	if (master_checks == NULL)
+		return 0;
+	SpinLockAcquire(&master_checks->mutex);
+	for (int i = 0; i < master_checks->used; i++)
+	{
+		MasterCheckSlot *slot = &master_checks->slots[i];
+
+		if (slot->dbid == MyDatabaseId && slot->version == version)
+		{
+			found = CRYPTO_memcmp(slot->check, check, MASTER_CHECK_LEN) == 0 ? 1 : -1;
+			break;
+		}
+	}
+	SpinLockRelease(&master_checks->mutex);
+	if (found < 0)
+		master_mismatch(version);
+	return found;
+}
+
+/* Publish a check value verified against this database's table. */
+static void
+master_publish(int32 version, const uint8 *check)
+{
+	if (master_checks == NULL)
+		return;
+	SpinLockAcquire(&master_checks->mutex);
+	if (master_checks->used < MASTER_CHECK_SLOTS)
+	{
+		MasterCheckSlot *slot = &master_checks->slots[master_checks->used];
+		bool		dup = false;
+
+		for (int i = 0; i < master_checks->used; i++)
+			dup |= master_checks->slots[i].dbid == MyDatabaseId &&
+				master_checks->slots[i].version == version;
+		if (!dup)
+		{
+			slot->dbid = MyDatabaseId;
+			slot->version = version;
+			memcpy(slot->check, check, MASTER_CHECK_LEN);
+			master_checks->used++;
+		}
+	}
+	SpinLockRelease(&master_checks->mutex);
+}
+
+/*
  * Before a master key version wraps a key: check it against the check value
  * recorded when the version was first used, and record it if it never was.
  * A version that already wraps keys but has no recorded value (keys made
@@ -322,8 +408,9 @@ master_verify(int32 version)
 	if (KeyringVerified(version))
 		return;
 	master_check_value(version, check);
-	if (master_compare(version, check) == 1)
+	if (master_published(version, check) == 1 || master_compare(version, check) == 1)
 	{
+		master_publish(version, check);
 		KeyringSetVerified(version);
 		return;
 	}
@@ -356,15 +443,35 @@ master_verify(int32 version)
 	SET_VARSIZE(value, VARHDRSZ + MASTER_CHECK_LEN);
 	memcpy(VARDATA(value), check, MASTER_CHECK_LEN);
 	args[1] = PointerGetDatum(value);
-	rc = SPI_execute_with_args("INSERT INTO privacy_guard.master_key_checks (master_version, check_value)"
-							   " VALUES ($1, $2) ON CONFLICT (master_version) DO NOTHING",
-							   2, types, args, NULL, false, 0);
+
+	/*
+	 * Another transaction recording the same version, still open, makes
+	 * this insert wait for it: not longer than a few seconds (the caller's
+	 * transaction is an application's write).  rotate_master_key() records
+	 * the active version first, so this is the rare first key under a
+	 * version added without rotating.
+	 */
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", "5s", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		rc = SPI_execute_with_args("INSERT INTO privacy_guard.master_key_checks (master_version, check_value)"
+								   " VALUES ($1, $2) ON CONFLICT (master_version) DO NOTHING",
+								   2, types, args, NULL, false, 0);
+		AtEOXact_GUC(true, nest);
+	}
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record a master key check value");
 	/* another session recorded it first: it must match */
 	if (SPI_processed == 0)
 		master_compare(version, check);
-	/* verified only once the value is committed: checked again until then */
+	/*
+	 * Other backends compare with it from now on; this one checks the
+	 * table again until the value is committed.  Should this transaction
+	 * roll back, the next one to find the table without it records it.
+	 */
+	master_publish(version, check);
 }
 
 /* Wrap a key under the active master key: out is WRAPPED_LEN bytes. */
@@ -895,9 +1002,34 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 				 errdetail("Keys created by transactions still open when it starts are re-wrapped only from a newer snapshot."),
 				 errhint("Run it outside an explicit transaction, or in one at READ COMMITTED.")));
 	SPI_connect();
+	master_verify(active);
 	rotate_pass(active, &count);
-	LockRelationOid(CatalogRelid("keys"), ShareLock);
-	rotate_pass(active, &count);
+
+	/*
+	 * Wait for the transactions that created keys, without queueing for
+	 * the lock: a queued SHARE request would hold up every later first
+	 * write of a new customer behind a writer that keeps its transaction
+	 * open.  Given up after a while: what was re-wrapped commits, and
+	 * master_key_versions() counts what is left.
+	 */
+	for (int waited_ms = 0;; waited_ms += 10)
+	{
+		if (ConditionalLockRelationOid(CatalogRelid("keys"), ShareLock))
+		{
+			rotate_pass(active, &count);
+			break;
+		}
+		if (waited_ms >= ROTATION_WAIT_MS)
+		{
+			ereport(WARNING,
+					(errmsg("rotate_master_key() could not wait for the transactions that are creating keys"),
+					 errdetail("Keys they create stay under an older master key version."),
+					 errhint("Run it again, and check privacy_guard.master_key_versions() before removing a version from the keyring.")));
+			break;
+		}
+		pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
 	SPI_finish();
 	AuditRecord("key_rotation", NULL, NULL, "rotated",
 				psprintf("%d keys re-wrapped under master key version %d", count, active));
@@ -919,9 +1051,38 @@ pguard_keyring_versions(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
+static void
+keycache_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(MasterCheckShared)));
+}
+
+static void
+keycache_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	master_checks = ShmemInitStruct("privacy_guard master key checks", sizeof(MasterCheckShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&master_checks->mutex);
+		master_checks->used = 0;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
 void
 KeycacheInit(void)
 {
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = keycache_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = keycache_shmem_startup;
 	DefineCustomIntVariable("privacy_guard.key_cache_size",
 							"Unwrapped data keys each backend may cache.",
 							"Each entry takes about 100 bytes; keys are wiped on eviction.",

@@ -35,6 +35,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -310,22 +311,50 @@ protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
 				 errhidestmt(true)));
 }
 
+/* The digest of a row's subject into digest; false when the row has none. */
+static bool
+row_subject_digest(HeapTuple tuple, TupleDesc desc, const ProtectedColumn *pc, uint8 *digest)
+{
+	char	   *subject;
+
+	if (heap_attisnull(tuple, pc->subject_attnum, desc))
+		return false;
+	subject = subject_text(tuple, desc, pc->subject_attnum, pc->subject);
+	KeycacheSubjectDigest(subject, strlen(subject), digest);
+	return true;
+}
+
 /*
- * A pending value bound to another category than the column's: a trigger
- * of the table's moved plaintext the application wrote for one category
- * into a column of another, which its owner may be allowed to reveal.
+ * A pending value bound to another category than the column's, or to
+ * another subject than the row's: a trigger of the table's moved plaintext
+ * the application wrote for one category into a column of another, which
+ * its owner may be allowed to reveal, or into the row of another subject
+ * (one whose consent the owner controls, or who will not be erased).
  */
 static void
-refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel)
+refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
+			 HeapTuple tuple, TupleDesc desc)
 {
-	if (view->catlen == 0 || EnvelopeCategoryIs(view, pc->category))
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+
+	if (view->catlen == 0)
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("a value written for category \"%.*s\" cannot be stored in column \"%s\" of relation \"%s\", protected for category \"%s\"",
-					view->catlen, view->category, pc->name, RelationGetRelationName(rel), pc->category),
-			 errdetail("A trigger moved plaintext between columns protected for different categories."),
-			 errhidestmt(true)));
+	if (!EnvelopeCategoryIs(view, pc->category))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a value written for category \"%.*s\" cannot be stored in column \"%s\" of relation \"%s\", protected for category \"%s\"",
+						view->catlen, view->category, pc->name, RelationGetRelationName(rel), pc->category),
+				 errdetail("A trigger moved plaintext between columns protected for different categories."),
+				 errhidestmt(true)));
+	if (view->subject_digest != NULL &&
+		(!row_subject_digest(tuple, desc, pc, digest) ||
+		 memcmp(digest, view->subject_digest, ENVELOPE_DIGEST_LEN) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a value written for another data subject cannot be stored in column \"%s\" of relation \"%s\"",
+						pc->name, RelationGetRelationName(rel)),
+				 errdetail("A trigger moved plaintext into the row of another subject, or changed the row's subject after it was written."),
+				 errhidestmt(true)));
 }
 
 /*
@@ -362,12 +391,18 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
 		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL ||
 			view.version != ENVELOPE_PENDING)
 			continue;			/* the sealing trigger judges it */
-		refuse_moved(&view, &pc, rel);
+		refuse_moved(&view, &pc, rel, newtuple, desc);
 		if (view.catlen > 0)
 			continue;
-		cols[nchanged] = pc.attnum;
-		values[nchanged] = PointerGetDatum(EnvelopePendingBind(&view, pc.category));
-		nchanged++;
+		{
+			uint8		digest[ENVELOPE_DIGEST_LEN];
+			bool		has_subject = row_subject_digest(newtuple, desc, &pc, digest);
+
+			cols[nchanged] = pc.attnum;
+			values[nchanged] = PointerGetDatum(EnvelopePendingBind(&view, pc.category,
+																   has_subject ? digest : NULL));
+			nchanged++;
+		}
 	}
 	if (nchanged > 0)
 		newtuple = heap_modify_tuple_by_cols(newtuple, desc, nchanged, cols, values, nulls);
@@ -492,7 +527,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 
 		if (view.version == ENVELOPE_PENDING)
 		{
-			refuse_moved(&view, &pc, rel);
+			refuse_moved(&view, &pc, rel, newtuple, desc);
 			PolicyRequireCollectable(c);
 			plain = EnvelopePendingOpen(&view);
 			plainlen = view.ctlen;
@@ -694,6 +729,21 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("subject column \"%s\" of relation \"%s\" must be of type text, varchar, char, smallint, integer, bigint or uuid",
 						subject_col, get_rel_name(relid))));
+	/* a subject is one exact string: equal under a collation is not the same subject */
+	{
+		Oid			typ;
+		int32		typmod;
+		Oid			coll;
+
+		get_atttypetypmodcoll(relid, attnum, &typ, &typmod, &coll);
+		if (OidIsValid(coll) && !get_collation_isdeterministic(coll))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("subject column \"%s\" of relation \"%s\" has a nondeterministic collation",
+							subject_col, get_rel_name(relid)),
+					 errdetail("Erasure would take rows of subjects that are only equal under it (\"hal\" and \"HAL\") for one subject's."),
+					 errhint("Give the subject column a deterministic collation, such as COLLATE \"C\".")));
+	}
 	/* dropped with what it is computed from (unseen by the guard); erasure cannot set it */
 	if (get_attgenerated(relid, attnum) != '\0')
 		ereport(ERROR,

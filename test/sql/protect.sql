@@ -415,11 +415,57 @@ END $$;
 INSERT INTO guarded VALUES (2, 'two@example.com', NULL, 'made');
 SELECT id, phone IS NOT NULL AS has_phone FROM guarded WHERE id = 2;
 SELECT count(*) FROM guard_by_coll WHERE id = '2';
+-- nor into the row of another subject (one whose consent the owner
+-- controls, or who will not be erased), nor keep it while changing the
+-- row's subject
+CREATE OR REPLACE FUNCTION guard_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO guard_by_coll VALUES ('someone else', NEW.email);
+    RETURN NEW;
+END $$;
+INSERT INTO guarded VALUES (3, 'three@example.com', NULL, 'copied');
+CREATE OR REPLACE FUNCTION guard_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.id := 4;
+    RETURN NEW;
+END $$;
+INSERT INTO guarded VALUES (3, 'three@example.com', NULL, 'renumbered');
+SELECT count(*) AS rows_3_or_4 FROM guarded WHERE id IN (3, 4);
 DROP TRIGGER mover ON guarded;
 DROP FUNCTION guard_move();
 DELETE FROM guarded WHERE id = 2;
 DELETE FROM guard_by_coll;
+-- the owner's code may not receive the application's plaintext before it
+-- is bound: no INSTEAD OF trigger or write rule on a view (or table) with
+-- a column of an encrypted type
+CREATE VIEW guarded_v AS SELECT * FROM guarded;
+CREATE FUNCTION guard_instead() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_v FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE RULE guard_v_insert AS ON INSERT TO guarded_v DO INSTEAD
+    INSERT INTO guarded (id, email, phone) VALUES (NEW.id, NEW.phone, NEW.email);
+-- a plain view writes through to the table, and its triggers
+INSERT INTO guarded_v (id, email) VALUES (5, 'five@example.com');
+SELECT count(*) AS via_view FROM guarded WHERE id = 5;
+DELETE FROM guarded WHERE id = 5;
+DROP VIEW guarded_v;
+DROP FUNCTION guard_instead();
 RESET ROLE;
+-- a table erasure or retention visits keeps being a table: no rule on it
+CREATE TABLE erased_only (customer_id int, total numeric);
+ALTER TABLE erased_only OWNER TO guard_owner;
+SELECT privacy_guard.set_erasure_action('erased_only', 'delete', 'customer_id');
+SET ROLE guard_owner;
+CREATE RULE "_RETURN" AS ON SELECT TO erased_only DO INSTEAD SELECT 1 AS customer_id, 1::numeric AS total;
+RESET ROLE;
+DROP TABLE erased_only;
+-- a subject is one exact string: a nondeterministic collation would make
+-- "hal" and "HAL" one subject to erasure
+CREATE COLLATION guard_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE members (id text COLLATE guard_ci, email text);
+SELECT privacy_guard.protect('members', 'email', 'contact', 'id');
+SELECT privacy_guard.set_erasure_action('members', 'delete', 'id');
+DROP TABLE members;
+DROP COLLATION guard_ci;
 
 -- unprotect(): for the table's owner holding privacy_guard_admin; refusals
 SET ROLE guard_owner;

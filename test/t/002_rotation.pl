@@ -92,10 +92,18 @@ write_keyring($keyfile, "3:$k3\n4:$k4\n");
 $node->reload;
 my $rotator = $node->background_psql('postgres');
 $rotator->query_until(qr/started/, "\\echo started\nSELECT privacy_guard.rotate_master_key();\n");
+# it waits without queueing for the lock: a later first write does not wait
+# behind it
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareLock'
-	  AND relation = 'privacy_guard.keys'::regclass})
-  or die 'rotation did not wait for the open transaction';
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT privacy_guard.rotate_master_key()%'
+	  AND state = 'active'})
+  or die 'rotation did not start';
+sleep(1);
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT privacy_guard.rotate_master_key()%' AND state = 'active'}),
+	'1', 'rotation waits for the open transaction');
+$node->safe_psql('postgres', q{SET statement_timeout = '5s'; INSERT INTO t VALUES (1002, 'meanwhile@example.com')});
+ok(1, 'a new customer\'s first write meanwhile does not wait behind the rotation');
 $open->query_safe('COMMIT');
 $open->quit;
 $rotator->quit;

@@ -80,11 +80,17 @@ $node->safe_psql('postgres', 'CREATE ROLE squatter LOGIN');
 my $squatter = $node->background_psql('postgres', extra_params => [ '-U', 'squatter' ]);
 $squatter->query_safe(q{SELECT pg_advisory_lock(hashtext('privacy_guard.lockdown')),
 	pg_advisory_lock(hashtext('privacy_guard.erasure:1'))});
+# nor a consent officer whose incident report stays uncommitted
+$node->safe_psql('postgres', 'CREATE ROLE officer LOGIN IN ROLE privacy_guard_consent');
+my $officer = $node->background_psql('postgres', extra_params => [ '-U', 'officer' ]);
+$officer->query_safe(q{BEGIN; SELECT privacy_guard.report_incident('a report left open')});
 my ($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '5s';
 	SELECT privacy_guard.lockdown('squatted') > 0; SELECT privacy_guard.lift_lockdown('squatted');
 	SELECT privacy_guard.request_erasure('1') > 0});
-is($rc, 0, 'lockdown(), lift_lockdown() and request_erasure() do not wait for advisory locks');
+is($rc, 0, 'lockdown(), lift_lockdown() and request_erasure() wait neither for advisory locks nor for an open report');
 $squatter->quit;
+$officer->query_safe('ROLLBACK');
+$officer->quit;
 
 # A writer that keeps its transaction open fails the erasure it blocks, after
 # process_erasures()' lock_timeout, not the whole run: the request stays
