@@ -12,6 +12,9 @@ packages=(
 	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
 	postgresql-15-cron          # scheduling (issue: erasure and retention)
 	postgresql-contrib          # pgcrypto, the benchmark's baseline
+	clang                       # libFuzzer harnesses (scripts/fuzz.sh)
+	libclang-rt-14-dev          # libFuzzer and the sanitizers' runtime
+	sqlsmith                    # random queries against a shop (scripts/fuzz.sh)
 )
 
 missing=()

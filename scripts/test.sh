@@ -52,6 +52,20 @@ suite regress installcheck ISOLATION= TAP_TESTS=
 suite isolation installcheck REGRESS= TAP_TESTS=
 suite tap installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v
 
+# libFuzzer harnesses and sqlsmith (scripts/fuzz.sh), bounded in time
+echo "== fuzz"
+bash scripts/fuzz.sh >"$log.fuzz" 2>&1
+ok=$(grep -cE '^ok [0-9]+' "$log.fuzz")
+bad=$(grep -cE '^not ok [0-9]+' "$log.fuzz")
+grep -E '^(not )?ok [0-9]+|^# ' "$log.fuzz" | sed 's/^/   /'
+if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+	echo "   fuzz ran no test:"
+	tail -n 30 "$log.fuzz" | sed 's/^/   | /'
+	bad=1
+fi
+passed=$((passed + ok))
+failed=$((failed + bad))
+
 if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
 	rm -rf "$work"
 else
