@@ -79,6 +79,10 @@ for who in postgres shop_app; do
 	report $((crashes + alive)) "sqlsmith as $who: $SMITH_QUERIES queries, no backend crashed"
 done
 stop_server
-rm -rf "$build"
+if [ "$failed" -eq 0 ]; then
+	rm -rf "$build"
+else
+	echo "# fuzzers, their logs and any crash_* inputs kept in $build"
+fi
 echo "1..$n"
 exit $((failed > 0))
