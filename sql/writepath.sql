@@ -84,6 +84,16 @@ REVOKE ALL ON FUNCTION privacy_guard.register_protection(regclass, name, text, n
 COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) IS
     'protect()''s catalog step: checks the caller owns the table, records the column, returns the trigger arguments';
 
+-- Row-security policies of a table with protected columns may use only
+-- built-in functions and operators (src/guard.c): a policy runs as whoever
+-- reads or writes the table, with the purpose they declared.  protect()
+-- checks a table's policies; the guard checks each policy created later.
+CREATE FUNCTION privacy_guard.check_policies(tbl regclass) RETURNS void
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pguard_check_policies';
+REVOKE ALL ON FUNCTION privacy_guard.check_policies(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.check_policies(regclass) IS
+    'refuse a table whose row-security policies call functions that are not built in';
+
 -- protect() runs with the caller's rights (SECURITY INVOKER): PostgreSQL
 -- itself requires ownership of the table for the ALTERs, and the USING and
 -- CHECK expressions never run with more rights than the caller has.  The
@@ -140,6 +150,7 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Drop the rules first; the guard refuses new ones on a table with protected columns.';
     END IF;
+    PERFORM privacy_guard.check_policies(tbl);
 
     SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
       FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
@@ -471,5 +482,6 @@ GRANT EXECUTE ON FUNCTION privacy_guard.protect(regclass, name, text, name, bool
     privacy_guard.unprotect(regclass, name),
     privacy_guard.unregister_protection(regclass, name),
     privacy_guard.index_term(text, text, boolean),
-    privacy_guard.seal_row()
+    privacy_guard.seal_row(),
+    privacy_guard.check_policies(regclass)
     TO privacy_guard_admin;

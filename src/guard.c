@@ -42,6 +42,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -52,6 +53,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
@@ -904,6 +906,91 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Does a function's code come from a role (not built into the server)? */
+static bool
+role_defined_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId;
+}
+
+/*
+ * Does an expression call a function, operator or cast a role defined, or
+ * read a view (whose query may)?  Through its sublinks too.
+ */
+static bool
+runs_role_code(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, role_defined_function, context))
+		return true;
+	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_RELATION &&
+				rte->relkind != RELKIND_PARTITIONED_TABLE)
+				return true;
+		}
+		return query_tree_walker((Query *) node, runs_role_code, context, 0);
+	}
+	return expression_tree_walker(node, runs_role_code, context);
+}
+
+/*
+ * Row-security policies of a table with protected columns may use only
+ * built-in functions and operators: a policy runs as whoever reads or
+ * writes the table, with the purpose that role declared, so a function of
+ * the owner's in it could reveal what that role may see and keep it.
+ */
+void
+GuardCheckPolicies(Oid relid)
+{
+	Relation	rel = table_open(PolicyRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_policy pol = (Form_pg_policy) GETSTRUCT(tup);
+		AttrNumber	atts[2] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
+
+		for (int i = 0; i < 2; i++)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, atts[i], RelationGetDescr(rel), &isnull);
+
+			if (!isnull && runs_role_code(stringToNode(TextDatumGetCString(d)), NULL))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("row-security policy \"%s\" of relation \"%s\" calls a function that is not built in",
+								NameStr(pol->polname), get_rel_name(relid)),
+						 errdetail("A policy runs as whoever reads or writes the table, with the purpose they declared: on a table with protected columns it may use only built-in functions and operators, and no view."),
+						 errhint("Write the policy with built-in functions, operators and tables only.")));
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+PG_FUNCTION_INFO_V1(pguard_check_policies);
+
+/* check_policies(tbl): protect()'s check of a table's row-security policies. */
+Datum
+pguard_check_policies(PG_FUNCTION_ARGS)
+{
+	GuardCheckPolicies(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
+}
+
 /* The guard: statements that could undo protect()'s work, checked before they run. */
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -960,6 +1047,19 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/* a policy is checked as PostgreSQL stored it, names resolved */
+	if ((IsA(stmt, CreatePolicyStmt) || IsA(stmt, AlterPolicyStmt)) &&
+		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+	{
+		RangeVar   *table = IsA(stmt, CreatePolicyStmt) ? ((CreatePolicyStmt *) stmt)->table :
+		((AlterPolicyStmt *) stmt)->table;
+		GuardedTable *g = guard_load(RangeVarGetRelid(table, NoLock, false));
+
+		if (g->cols != NIL)
+			GuardCheckPolicies(g->relid);
+	}
 }
 
 /*

@@ -29,6 +29,7 @@ typedef struct GuardedTable
 } GuardedTable;
 
 extern void GuardReadTable(GuardedTable *g, MemoryContext into);
+extern void GuardCheckPolicies(Oid relid);
 extern void GuardInit(void);
 
 #endif

@@ -77,6 +77,12 @@ static PolicyDecision *last_decision = NULL;
 #define DENIED_MEMO_SIZE 16
 static TimestampTz denied_statement = 0;
 static uint32 denied_memo[DENIED_MEMO_SIZE];
+static bool denied_overflow = false;	/* the statement's summary record is written */
+
+/* searches of categories a purpose sees masked, in the current statement */
+#define MASKED_SEARCHES_PER_STATEMENT 10
+static TimestampTz masked_search_statement = 0;
+static int	masked_searches = 0;
 static int	ndenied = 0;
 
 /*
@@ -111,12 +117,21 @@ audit_denied(const char *purpose, const char *category, int catlen, const char *
 	{
 		denied_statement = GetCurrentStatementStartTimestamp();
 		ndenied = 0;
+		denied_overflow = false;
 	}
 	for (int i = 0; i < ndenied; i++)
 		if (denied_memo[i] == h)
 			return;
-	if (ndenied < DENIED_MEMO_SIZE)
-		denied_memo[ndenied++] = h;
+	if (ndenied == DENIED_MEMO_SIZE)
+	{
+		/* a fixed number of records a statement, however many it makes up */
+		if (!denied_overflow)
+			AuditRecord("reveal", NULL, NULL, "denied",
+						"more refusals in this statement, of other purposes, categories or reasons: not recorded one by one");
+		denied_overflow = true;
+		return;
+	}
+	denied_memo[ndenied++] = h;
 	AuditRecord("reveal", purpose, recorded, "denied", reason);
 }
 
@@ -483,6 +498,30 @@ RevealRequireSearch(const char *category)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
 				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
+	}
+	/*
+	 * A masked view narrows the guesses (+* *** *** 4567) and each search
+	 * term tests one: a purpose that sees the category masked searches a
+	 * few values a statement (a lookup), not thousands (a brute force).
+	 */
+	if (d->level != LEVEL_FULL)
+	{
+		if (masked_search_statement != GetCurrentStatementStartTimestamp())
+		{
+			masked_search_statement = GetCurrentStatementStartTimestamp();
+			masked_searches = 0;
+		}
+		if (++masked_searches > MASKED_SEARCHES_PER_STATEMENT)
+		{
+			if (masked_searches == MASKED_SEARCHES_PER_STATEMENT + 1)
+				AuditRecord("search", purpose, category, "denied", "too many searches in one statement for a masked purpose");
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to search category \"%s\" for purpose \"%s\" more than %d times in one statement",
+							category, purpose, MASKED_SEARCHES_PER_STATEMENT),
+					 errdetail("The purpose sees the category masked: with the masked value to narrow the guesses, many search terms would reveal values with little entropy in full."),
+					 errhint("Look up a few values a statement, or use a purpose allowed the category in full.")));
+		}
 	}
 	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }

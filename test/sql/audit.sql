@@ -164,5 +164,31 @@ SELECT privacy_guard.audit_flush();
 SELECT current_role_name, event, purpose, category, outcome, statement
   FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
 
+-- nor can many different refusals flood it: past 16 kinds in a statement,
+-- one record says that more were not recorded one by one (20 purposes the
+-- role does not hold, each refused 50 times: 17 records, not 1,000)
+SELECT count(privacy_guard.define_purpose('campaign_' || g)) AS purposes FROM generate_series(1, 20) g;
+SELECT max(id) AS before FROM privacy_guard.audit_log \gset
+SET ROLE analyst;
+DO $$
+DECLARE
+    e privacy_guard.encrypted_text;
+BEGIN
+    SELECT email INTO e FROM customers WHERE id = 1;
+    FOR i IN 1 .. 50 LOOP
+        FOR p IN 1 .. 20 LOOP
+            BEGIN
+                PERFORM privacy_guard.reveal(e, 'campaign_' || p);
+            EXCEPTION WHEN insufficient_privilege THEN
+                NULL;
+            END;
+        END LOOP;
+    END LOOP;
+END $$;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more refusals%') AS summaries
+  FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
+
 -- CLEANUP
 DROP TABLE customers;
