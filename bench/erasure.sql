@@ -6,6 +6,9 @@
 \set QUIET on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS e_orders, e_customers, p_orders, p_customers;
+-- a previous run erased some of these ids for good: start afresh (benchmark only)
+DELETE FROM privacy_guard.erasures;
+DELETE FROM privacy_guard.keys WHERE kind = 'subject' AND erased_at IS NOT NULL;
 CREATE TABLE p_customers (id int PRIMARY KEY, email text);
 CREATE TABLE p_orders (id bigint PRIMARY KEY, customer_id int REFERENCES p_customers, total numeric, address text);
 CREATE INDEX ON p_orders (customer_id);
