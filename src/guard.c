@@ -56,10 +56,12 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
+#include "rewrite/prs2lock.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
@@ -755,21 +757,67 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
  * the plaintext the application writes through it is not yet bound to any
  * category or subject, and that code could send it to any protected column.
  */
-static void
-guard_plaintext_redirect(Oid relid, const char *what, const char *name)
+/* The first column of an encrypted type (through domains and arrays), or NULL. */
+static char *
+encrypted_column(Oid relid)
 {
 	Relation	rel = relation_open(relid, NoLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	const char *col = NULL;
+	char	   *col = NULL;
 
 	for (int i = 0; i < desc->natts && col == NULL; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			typ;
 
-		if (!att->attisdropped && CatalogEncryptedType(att->atttypid) != 0)
+		if (att->attisdropped)
+			continue;
+		typ = getBaseType(att->atttypid);
+		if (OidIsValid(get_element_type(typ)))
+			typ = getBaseType(get_element_type(typ));
+		if (CatalogEncryptedType(typ) != 0)
 			col = pstrdup(NameStr(att->attname));
 	}
 	relation_close(rel, NoLock);
+	return col;
+}
+
+/*
+ * After CREATE OR REPLACE VIEW or ALTER TABLE: a relation that now has a
+ * column of an encrypted type must not keep an INSTEAD OF trigger or a
+ * write rule it had before.
+ */
+static void
+guard_redirect_after(Oid relid)
+{
+	Relation	rel;
+	bool		redirects = false;
+	const char *col = encrypted_column(relid);
+
+	if (col == NULL)
+		return;
+	rel = relation_open(relid, NoLock);
+	if (rel->trigdesc != NULL)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+			redirects |= TRIGGER_FOR_INSTEAD(rel->trigdesc->triggers[i].tgtype);
+	if (rel->rd_rules != NULL)
+		for (int i = 0; i < rel->rd_rules->numLocks; i++)
+			redirects |= rel->rd_rules->rules[i]->event != CMD_SELECT;
+	relation_close(rel, NoLock);
+	if (redirects)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("relation \"%s\" cannot have column \"%s\" of an encrypted type: it has INSTEAD OF triggers or write rules",
+						get_rel_name(relid), col),
+				 errdetail("Plaintext written to it would reach them before it is bound to a category and a subject."),
+				 errhint("Drop its INSTEAD OF triggers and write rules first.")));
+}
+
+static void
+guard_plaintext_redirect(Oid relid, const char *what, const char *name)
+{
+	const char *col = encrypted_column(relid);
+
 	if (col != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -906,38 +954,47 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Does a function's code come from a role (not built into the server)? */
+/*
+ * Could a function run code a role wrote?  One a role defined; or one of
+ * the server's own that runs the SQL text it is given (query_to_xml() and
+ * its kin, ts_stat(), ts_rewrite()).
+ */
 static bool
 role_defined_function(Oid funcid, void *context)
 {
-	return funcid >= FirstNormalObjectId;
+	static const char *const runs_sql[] = {
+		"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
+		"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
+		"cursor_to_xml", "cursor_to_xmlschema", "schema_to_xml", "schema_to_xmlschema",
+		"schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema",
+		"database_to_xml_and_xmlschema", "ts_stat", "ts_rewrite", NULL
+	};
+	char	   *name;
+
+	if (funcid >= FirstNormalObjectId)
+		return true;
+	name = get_func_name(funcid);
+	for (int i = 0; name != NULL && runs_sql[i] != NULL; i++)
+		if (strcmp(name, runs_sql[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
- * Does an expression call a function, operator or cast a role defined, or
- * read a view (whose query may)?  Through its sublinks too.
+ * Does a row-security expression run code a role wrote, or read another
+ * relation (whose own policies, or whose becoming a view, would)?  Role
+ * functions, operators and casts, the built-ins that run SQL text, a
+ * domain's CHECK constraints, and any subquery.
  */
 static bool
 runs_role_code(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
+	if (IsA(node, SubLink) || IsA(node, Query) || IsA(node, CoerceToDomain))
+		return true;
 	if (check_functions_in_node(node, role_defined_function, context))
 		return true;
-	if (IsA(node, Query))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((Query *) node)->rtable)
-		{
-			RangeTblEntry *rte = lfirst(lc);
-
-			if (rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_RELATION &&
-				rte->relkind != RELKIND_PARTITIONED_TABLE)
-				return true;
-		}
-		return query_tree_walker((Query *) node, runs_role_code, context, 0);
-	}
 	return expression_tree_walker(node, runs_role_code, context);
 }
 
@@ -971,10 +1028,10 @@ GuardCheckPolicies(Oid relid)
 			if (!isnull && runs_role_code(stringToNode(TextDatumGetCString(d)), NULL))
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("row-security policy \"%s\" of relation \"%s\" calls a function that is not built in",
+						 errmsg("row-security policy \"%s\" of relation \"%s\" could run code another role wrote",
 								NameStr(pol->polname), get_rel_name(relid)),
-						 errdetail("A policy runs as whoever reads or writes the table, with the purpose they declared: on a table with protected columns it may use only built-in functions and operators, and no view."),
-						 errhint("Write the policy with built-in functions, operators and tables only.")));
+						 errdetail("A policy runs as whoever reads or writes the table, with the purpose they declared: on a table with protected columns it may use only the row's columns, constants, and built-in functions and operators that run no SQL, without subqueries or domains."),
+						 errhint("Compare the row's columns with current_user or current_setting(), for example.")));
 		}
 	}
 	systable_endscan(scan);
@@ -1047,6 +1104,18 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/* a view or table that gained an encrypted column keeps no redirection */
+	if ((IsA(stmt, ViewStmt) || IsA(stmt, AlterTableStmt)) &&
+		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+	{
+		RangeVar   *rv = IsA(stmt, ViewStmt) ? ((ViewStmt *) stmt)->view : ((AlterTableStmt *) stmt)->relation;
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (OidIsValid(relid))
+			guard_redirect_after(relid);
+	}
 
 	/* a policy is checked as PostgreSQL stored it, names resolved */
 	if ((IsA(stmt, CreatePolicyStmt) || IsA(stmt, AlterPolicyStmt)) &&

@@ -86,15 +86,15 @@ static int	masked_searches = 0;
 static int	ndenied = 0;
 
 /*
- * Audit a refused reveal: once per statement for each (role, purpose,
- * category, reason), and naming a purpose and a category only when the
+ * Audit a refused reveal or search: once per statement for each (role,
+ * event, purpose, category, reason), for at most DENIED_MEMO_SIZE of them, and naming a purpose and a category only when the
  * policy defines them.  The category comes from the envelope and the
  * purpose from an argument, both the caller's to make up: the trail is no
  * notepad for any role, nor a thing to flood from a loop that catches the
  * error.
  */
 static void
-audit_denied(const char *purpose, const char *category, int catlen, const char *reason)
+audit_denied(const char *event, const char *purpose, const char *category, int catlen, const char *reason)
 {
 	PolicyCategory *c;
 	char	   *recorded;
@@ -107,7 +107,8 @@ audit_denied(const char *purpose, const char *category, int catlen, const char *
 	recorded = c ? c->name : NULL;
 	if (c == NULL && strcmp(reason, "category not defined") != 0)
 		reason = psprintf("%s (category not defined)", reason);
-	h = hash_combine(hash_combine(hash_bytes_uint32(GetUserId()),
+	h = hash_combine(hash_combine(hash_combine(hash_bytes_uint32(GetUserId()),
+											   hash_any((const unsigned char *) event, strlen(event))),
 								  hash_any((const unsigned char *) (purpose ? purpose : ""),
 										   purpose ? strlen(purpose) : 0)),
 					 hash_combine(hash_any((const unsigned char *) (recorded ? recorded : ""),
@@ -126,13 +127,13 @@ audit_denied(const char *purpose, const char *category, int catlen, const char *
 	{
 		/* a fixed number of records a statement, however many it makes up */
 		if (!denied_overflow)
-			AuditRecord("reveal", NULL, NULL, "denied",
+			AuditRecord(event, NULL, NULL, "denied",
 						"more refusals in this statement, of other purposes, categories or reasons: not recorded one by one");
 		denied_overflow = true;
 		return;
 	}
 	denied_memo[ndenied++] = h;
-	AuditRecord("reveal", purpose, recorded, "denied", reason);
+	AuditRecord(event, purpose, recorded, "denied", reason);
 }
 
 /* Does a memo slot hold this (generation, role, purpose, category)? */
@@ -179,7 +180,7 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	{
 		const char *rolename = GetUserNameFromId(userid, false);
 
-		audit_denied(purpose, catname, catlen,
+		audit_denied("reveal", purpose, catname, catlen,
 					 c == NULL ? "category not defined" :
 					 !PolicyRoleHolds(userid, p) ? "purpose not granted" : "category not allowed");
 
@@ -230,7 +231,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 {
 	if (purpose == NULL)
 	{
-		audit_denied(NULL, view->category, view->catlen, "no purpose declared");
+		audit_denied("reveal", NULL, view->category, view->catlen, "no purpose declared");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%.*s\": no purpose declared",
@@ -250,7 +251,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 		char	   *catname = pnstrdup(view->category, view->catlen);
 		char	   *purposename = pnstrdup(purpose, purposelen);
 
-		audit_denied(purposename, view->category, view->catlen, "lockdown in force");
+		audit_denied("reveal", purposename, view->category, view->catlen, "lockdown in force");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\": lockdown in force",
@@ -268,7 +269,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	/* the subject's own access reveals only within subject_export(), only that subject */
 	if ((*decision)->subject_access && !ConsentExportAllows((*key)->digest))
 	{
-		audit_denied(POLICY_SUBJECT_ACCESS, view->category, view->catlen, "outside subject_export()");
+		audit_denied("reveal", POLICY_SUBJECT_ACCESS, view->category, view->catlen, "outside subject_export()");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("purpose \"subject_access\" reveals only within privacy_guard.subject_export()"),
@@ -459,7 +460,7 @@ RevealRequireSearch(const char *category)
 
 	if (purpose == NULL)
 	{
-		AuditRecord("search", NULL, category, "denied", "no purpose declared");
+		audit_denied("search", NULL, category, strlen(category), "no purpose declared");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\": no purpose declared", category),
@@ -471,7 +472,7 @@ RevealRequireSearch(const char *category)
 	CatalogCheckChanges();
 	if (IncidentLockdown(NULL) && strcmp(purpose, POLICY_INCIDENT_RESPONSE) != 0)
 	{
-		AuditRecord("search", purpose, category, "denied", "lockdown in force");
+		audit_denied("search", purpose, category, strlen(category), "lockdown in force");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\": lockdown in force",
@@ -484,7 +485,7 @@ RevealRequireSearch(const char *category)
 	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
 	if (d->subject_access)
 	{
-		AuditRecord("search", purpose, category, "denied", "subject_access cannot search");
+		audit_denied("search", purpose, category, strlen(category), "subject_access cannot search");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\" for purpose \"subject_access\"", category),
@@ -493,7 +494,7 @@ RevealRequireSearch(const char *category)
 	/* consent is per subject; a search does not know whose data it finds */
 	if (d->requires_consent)
 	{
-		AuditRecord("search", purpose, category, "denied", "purpose requires consent");
+		audit_denied("search", purpose, category, strlen(category), "purpose requires consent");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
@@ -513,8 +514,8 @@ RevealRequireSearch(const char *category)
 		}
 		if (++masked_searches > MASKED_SEARCHES_PER_STATEMENT)
 		{
-			if (masked_searches == MASKED_SEARCHES_PER_STATEMENT + 1)
-				AuditRecord("search", purpose, category, "denied", "too many searches in one statement for a masked purpose");
+			audit_denied("search", purpose, category, strlen(category),
+						 "too many searches in one statement for a masked purpose");
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to search category \"%s\" for purpose \"%s\" more than %d times in one statement",

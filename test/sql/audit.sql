@@ -190,5 +190,22 @@ SELECT privacy_guard.audit_flush();
 SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more refusals%') AS summaries
   FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
 
+-- refused searches alike: 1,000 searches without a declared purpose, one record
+SELECT max(id) AS before FROM privacy_guard.audit_log \gset
+SET ROLE analyst;
+DO $$
+BEGIN
+    FOR i IN 1 .. 1000 LOOP
+        BEGIN
+            PERFORM privacy_guard.blind_index('x' || i, 'contact');
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;
+        END;
+    END LOOP;
+END $$;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT event, outcome, statement FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
+
 -- CLEANUP
 DROP TABLE customers;

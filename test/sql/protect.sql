@@ -447,6 +447,16 @@ CREATE FUNCTION guard_instead() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RET
 CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_v FOR EACH ROW EXECUTE FUNCTION guard_instead();
 CREATE RULE guard_v_insert AS ON INSERT TO guarded_v DO INSTEAD
     INSERT INTO guarded (id, email, phone) VALUES (NEW.id, NEW.phone, NEW.email);
+-- also through a domain over an encrypted type, or an encrypted column
+-- added to a view that has such a trigger
+CREATE DOMAIN guard_etext AS privacy_guard.encrypted_text;
+CREATE VIEW guarded_d AS SELECT id, email::guard_etext AS email FROM guarded;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_d FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE VIEW guarded_w AS SELECT id FROM guarded;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_w FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE OR REPLACE VIEW guarded_w AS SELECT id, email FROM guarded;
+DROP VIEW guarded_d, guarded_w;
+DROP DOMAIN guard_etext;
 -- a plain view writes through to the table, and its triggers
 INSERT INTO guarded_v (id, email) VALUES (5, 'five@example.com');
 SELECT count(*) AS via_view FROM guarded WHERE id = 5;
@@ -464,6 +474,17 @@ CREATE POLICY by_id ON guarded USING (id > 0);
 ALTER POLICY by_id ON guarded USING (guard_peek(phone));
 CREATE VIEW guard_ids AS SELECT 1 AS id;
 CREATE POLICY via_view ON guarded USING (id IN (SELECT id FROM guard_ids));
+-- nor through a built-in that runs SQL, a table read in a subquery (its own
+-- policies, or a rule making it a view later), or a domain's CHECK
+CREATE POLICY via_xml ON guarded USING (query_to_xml('SELECT 1', false, false, '') IS NOT NULL);
+CREATE TABLE guard_gate (k int);
+CREATE POLICY via_table ON guarded USING (EXISTS (SELECT 1 FROM guard_gate));
+CREATE DOMAIN guard_checked AS int CHECK (VALUE > 0);
+CREATE POLICY via_domain ON guarded USING ((id::guard_checked) IS NOT NULL);
+CREATE POLICY by_tenant ON guarded USING (id::text = current_setting('app.tenant', true) OR current_user = 'guard_owner');
+DROP POLICY by_tenant ON guarded;
+DROP TABLE guard_gate;
+DROP DOMAIN guard_checked;
 SELECT polname FROM pg_policy WHERE polrelid = 'guarded'::regclass;
 DROP POLICY by_id ON guarded;
 CREATE TABLE policed (id int, v text);
