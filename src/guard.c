@@ -43,6 +43,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -55,6 +56,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_func.h"
+#include "parser/parse_type.h"
 #include "storage/lmgr.h"
 #include "rewrite/prs2lock.h"
 #include "tcop/utility.h"
@@ -757,7 +759,34 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
  * the plaintext the application writes through it is not yet bound to any
  * category or subject, and that code could send it to any protected column.
  */
-/* The first column of an encrypted type (through domains and arrays), or NULL. */
+/* Does a type hold an encrypted value: itself, or through domains, arrays and composites? */
+static bool
+holds_encrypted(Oid typ, int depth)
+{
+	Oid			relid;
+
+	typ = getBaseType(typ);
+	if (OidIsValid(get_element_type(typ)))
+		typ = getBaseType(get_element_type(typ));
+	if (CatalogEncryptedType(typ) != 0)
+		return true;
+	relid = typeidTypeRelid(typ);
+	if (OidIsValid(relid) && depth < 8)
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		found = false;
+
+		for (int i = 0; i < desc->natts && !found; i++)
+			found = !TupleDescAttr(desc, i)->attisdropped &&
+				holds_encrypted(TupleDescAttr(desc, i)->atttypid, depth + 1);
+		relation_close(rel, AccessShareLock);
+		return found;
+	}
+	return false;
+}
+
+/* The first column that holds an encrypted value, or NULL. */
 static char *
 encrypted_column(Oid relid)
 {
@@ -768,14 +797,8 @@ encrypted_column(Oid relid)
 	for (int i = 0; i < desc->natts && col == NULL; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			typ;
 
-		if (att->attisdropped)
-			continue;
-		typ = getBaseType(att->atttypid);
-		if (OidIsValid(get_element_type(typ)))
-			typ = getBaseType(get_element_type(typ));
-		if (CatalogEncryptedType(typ) != 0)
+		if (!att->attisdropped && holds_encrypted(att->atttypid, 0))
 			col = pstrdup(NameStr(att->attname));
 	}
 	relation_close(rel, NoLock);
@@ -962,6 +985,7 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 static bool
 role_defined_function(Oid funcid, void *context)
 {
+	/* and none that changes the session (set_config()) or has other side effects */
 	static const char *const runs_sql[] = {
 		"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
 		"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
@@ -971,7 +995,7 @@ role_defined_function(Oid funcid, void *context)
 	};
 	char	   *name;
 
-	if (funcid >= FirstNormalObjectId)
+	if (funcid >= FirstNormalObjectId || func_volatile(funcid) == PROVOLATILE_VOLATILE)
 		return true;
 	name = get_func_name(funcid);
 	for (int i = 0; name != NULL && runs_sql[i] != NULL; i++)
@@ -992,6 +1016,19 @@ runs_role_code(Node *node, void *context)
 	if (node == NULL)
 		return false;
 	if (IsA(node, SubLink) || IsA(node, Query) || IsA(node, CoerceToDomain))
+		return true;
+	/*
+	 * Values of types a role defined: a text cast to a composite runs the
+	 * CHECKs of its domain fields (record_in), and so does an array's or a
+	 * json_populate_record()'s.  A column of the row may have such a type
+	 * (it is only passed along); the whole row, or anything computed, may
+	 * not.
+	 */
+	if (IsA(node, Var))
+		return ((Var *) node)->varattno == 0;
+	if (IsA(node, Const) || IsA(node, Param))
+		return false;
+	if (exprType(node) >= FirstNormalObjectId)
 		return true;
 	if (check_functions_in_node(node, role_defined_function, context))
 		return true;
@@ -1113,8 +1150,32 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		RangeVar   *rv = IsA(stmt, ViewStmt) ? ((ViewStmt *) stmt)->view : ((AlterTableStmt *) stmt)->relation;
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
+		/* the relation, its inheritance children, and the tables typed with it */
 		if (OidIsValid(relid))
-			guard_redirect_after(relid);
+		{
+			ListCell   *lc;
+
+			foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+				guard_redirect_after(lfirst_oid(lc));
+			if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
+			{
+				Relation	classrel = table_open(RelationRelationId, AccessShareLock);
+				ScanKeyData key;
+				TableScanDesc scan;
+				HeapTuple	tup;
+				List	   *typed = NIL;
+
+				ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ,
+							ObjectIdGetDatum(get_rel_type_id(relid)));
+				scan = table_beginscan_catalog(classrel, 1, &key);
+				while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+					typed = lappend_oid(typed, ((Form_pg_class) GETSTRUCT(tup))->oid);
+				table_endscan(scan);
+				table_close(classrel, AccessShareLock);
+				foreach(lc, typed)
+					guard_redirect_after(lfirst_oid(lc));
+			}
+		}
 	}
 
 	/* a policy is checked as PostgreSQL stored it, names resolved */

@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -402,6 +404,11 @@ PolicySessionPurpose(void)
 	return session_purpose;
 }
 
+/* set_purpose() calls recorded in the current statement */
+#define DECLARATIONS_PER_STATEMENT 16
+static TimestampTz declared_statement = 0;
+static int	declarations = 0;
+
 PG_FUNCTION_INFO_V1(pguard_set_purpose);
 
 /* set_purpose(purpose, justification): declare what this session is doing. */
@@ -429,8 +436,23 @@ pguard_set_purpose(PG_FUNCTION_ARGS)
 	strlcpy(session_purpose, p->name, sizeof(session_purpose));
 	session_purpose_set = true;
 	session_purpose_role = GetUserId();
-	AuditRecord("set_purpose", p->name, NULL, "declared",
-				PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+
+	/*
+	 * Recorded once a call, but not more than DECLARATIONS_PER_STATEMENT
+	 * times in one statement (then once more, to say so): a query calling
+	 * it for every row of a large set would fill the trail.
+	 */
+	if (declared_statement != GetCurrentStatementStartTimestamp())
+	{
+		declared_statement = GetCurrentStatementStartTimestamp();
+		declarations = 0;
+	}
+	if (++declarations <= DECLARATIONS_PER_STATEMENT)
+		AuditRecord("set_purpose", p->name, NULL, "declared",
+					PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	else if (declarations == DECLARATIONS_PER_STATEMENT + 1)
+		AuditRecord("set_purpose", p->name, NULL, "declared",
+					"more declarations in this statement: not recorded one by one");
 	PG_RETURN_TEXT_P(cstring_to_text(session_purpose));
 }
 

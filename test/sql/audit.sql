@@ -207,5 +207,15 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT event, outcome, statement FROM privacy_guard.audit_log WHERE id > :before AND current_role_name = 'analyst';
 
+-- a declared purpose is recorded once a call, but at most 16 times in one
+-- statement, then once more to say so
+SELECT max(id) AS before FROM privacy_guard.audit_log \gset
+SET ROLE support_agent;
+SELECT count(privacy_guard.set_purpose('support', repeat('x', 500))) AS declared FROM generate_series(1, 1000);
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more declarations%') AS summaries
+  FROM privacy_guard.audit_log WHERE id > :before AND event = 'set_purpose';
+
 -- CLEANUP
 DROP TABLE customers;

@@ -455,7 +455,22 @@ CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_d FOR EACH ROW EXECUTE
 CREATE VIEW guarded_w AS SELECT id FROM guarded;
 CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_w FOR EACH ROW EXECUTE FUNCTION guard_instead();
 CREATE OR REPLACE VIEW guarded_w AS SELECT id, email FROM guarded;
-DROP VIEW guarded_d, guarded_w;
+-- a composite field, an inheritance child, a typed table
+CREATE TYPE guard_wrap AS (e privacy_guard.encrypted_text);
+CREATE VIEW guarded_c AS SELECT id, ROW(email)::guard_wrap AS w FROM guarded;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_c FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE TABLE guard_par (id int);
+CREATE TABLE guard_kid () INHERITS (guard_par);
+CREATE RULE kid_insert AS ON INSERT TO guard_kid DO INSTEAD NOTHING;
+ALTER TABLE guard_par ADD COLUMN e privacy_guard.encrypted_text;
+CREATE TYPE guard_shape AS (id int);
+CREATE TABLE guard_typed OF guard_shape;
+CREATE RULE typed_insert AS ON INSERT TO guard_typed DO INSTEAD NOTHING;
+ALTER TYPE guard_shape ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+DROP TABLE guard_kid, guard_par, guard_typed;
+DROP TYPE guard_shape;
+DROP VIEW guarded_d, guarded_w, guarded_c;
+DROP TYPE guard_wrap;
 DROP DOMAIN guard_etext;
 -- a plain view writes through to the table, and its triggers
 INSERT INTO guarded_v (id, email) VALUES (5, 'five@example.com');
@@ -481,6 +496,11 @@ CREATE TABLE guard_gate (k int);
 CREATE POLICY via_table ON guarded USING (EXISTS (SELECT 1 FROM guard_gate));
 CREATE DOMAIN guard_checked AS int CHECK (VALUE > 0);
 CREATE POLICY via_domain ON guarded USING ((id::guard_checked) IS NOT NULL);
+CREATE TYPE guard_box AS (x guard_checked);
+CREATE POLICY via_composite ON guarded USING (('(' || id || ')')::guard_box IS NOT NULL);
+CREATE POLICY via_whole_row ON guarded USING (guarded::text IS NOT NULL);
+CREATE POLICY via_set_config ON guarded USING (set_config('search_path', 'public, pg_catalog', false) IS NOT NULL);
+DROP TYPE guard_box;
 CREATE POLICY by_tenant ON guarded USING (id::text = current_setting('app.tenant', true) OR current_user = 'guard_owner');
 DROP POLICY by_tenant ON guarded;
 DROP TABLE guard_gate;
