@@ -45,6 +45,7 @@
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
@@ -65,6 +66,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
 #include "guard.h"
@@ -790,7 +792,7 @@ holds_encrypted(Oid typ, int depth)
 static char *
 encrypted_column(Oid relid)
 {
-	Relation	rel = relation_open(relid, NoLock);
+	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	char	   *col = NULL;
 
@@ -801,7 +803,7 @@ encrypted_column(Oid relid)
 		if (!att->attisdropped && holds_encrypted(att->atttypid, 0))
 			col = pstrdup(NameStr(att->attname));
 	}
-	relation_close(rel, NoLock);
+	relation_close(rel, AccessShareLock);
 	return col;
 }
 
@@ -819,14 +821,14 @@ guard_redirect_after(Oid relid)
 
 	if (col == NULL)
 		return;
-	rel = relation_open(relid, NoLock);
+	rel = relation_open(relid, AccessShareLock);
 	if (rel->trigdesc != NULL)
 		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
 			redirects |= TRIGGER_FOR_INSTEAD(rel->trigdesc->triggers[i].tgtype);
 	if (rel->rd_rules != NULL)
 		for (int i = 0; i < rel->rd_rules->numLocks; i++)
 			redirects |= rel->rd_rules->rules[i]->event != CMD_SELECT;
-	relation_close(rel, NoLock);
+	relation_close(rel, AccessShareLock);
 	if (redirects)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -834,6 +836,44 @@ guard_redirect_after(Oid relid)
 						get_rel_name(relid), col),
 				 errdetail("Plaintext written to it would reach them before it is bound to a category and a subject."),
 				 errhint("Drop its INSTEAD OF triggers and write rules first.")));
+}
+
+/* guard_redirect_after() on every relation that has an INSTEAD OF trigger or a write rule. */
+static void
+guard_redirect_everywhere(void)
+{
+	List	   *relids = NIL;
+	Relation	cat;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ListCell   *lc;
+
+	cat = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(cat, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (TRIGGER_FOR_INSTEAD(t->tgtype))
+			relids = list_append_unique_oid(relids, t->tgrelid);
+	}
+	systable_endscan(scan);
+	table_close(cat, AccessShareLock);
+
+	cat = table_open(RewriteRelationId, AccessShareLock);
+	scan = systable_beginscan(cat, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_rewrite r = (Form_pg_rewrite) GETSTRUCT(tup);
+
+		if (r->ev_type != '1')	/* not an ON SELECT rule */
+			relids = list_append_unique_oid(relids, r->ev_class);
+	}
+	systable_endscan(scan);
+	table_close(cat, AccessShareLock);
+
+	foreach(lc, relids)
+		guard_redirect_after(lfirst_oid(lc));
 }
 
 static void
@@ -997,6 +1037,29 @@ role_defined_function(Oid funcid, void *context)
 
 	if (funcid >= FirstNormalObjectId || func_volatile(funcid) == PROVOLATILE_VOLATILE)
 		return true;
+
+	/*
+	 * Nor one that takes or returns a pseudo-type: type input and output
+	 * functions (cstring: record_in() and domain_in() run a domain's CHECK,
+	 * given a type's OID) and polymorphic ones, which call the functions of
+	 * whatever type they are handed.
+	 */
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+		bool		pseudo = false;
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+
+			pseudo = get_typtype(proc->prorettype) == TYPTYPE_PSEUDO;
+			for (int i = 0; i < proc->pronargs && !pseudo; i++)
+				pseudo = get_typtype(proc->proargtypes.values[i]) == TYPTYPE_PSEUDO;
+			ReleaseSysCache(tup);
+		}
+		if (pseudo)
+			return true;
+	}
 	name = get_func_name(funcid);
 	for (int i = 0; name != NULL && runs_sql[i] != NULL; i++)
 		if (strcmp(name, runs_sql[i]) == 0)
@@ -1030,6 +1093,10 @@ runs_role_code(Node *node, void *context)
 		return false;
 	if (exprType(node) >= FirstNormalObjectId)
 		return true;
+	/* a cast through text between built-in types runs their own I/O functions */
+	if (IsA(node, CoerceViaIO))
+		return exprType((Node *) ((CoerceViaIO *) node)->arg) >= FirstNormalObjectId ||
+			runs_role_code((Node *) ((CoerceViaIO *) node)->arg, context);
 	if (check_functions_in_node(node, role_defined_function, context))
 		return true;
 	return expression_tree_walker(node, runs_role_code, context);
@@ -1150,7 +1217,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		RangeVar   *rv = IsA(stmt, ViewStmt) ? ((ViewStmt *) stmt)->view : ((AlterTableStmt *) stmt)->relation;
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-		/* the relation, its inheritance children, and the tables typed with it */
+		/*
+		 * The relation, its inheritance children, and the tables typed with
+		 * it; and, as a row type can be a column's type anywhere, every
+		 * relation that has an INSTEAD OF trigger or a write rule.
+		 */
+		if (OidIsValid(relid))
+			guard_redirect_everywhere();
 		if (OidIsValid(relid))
 		{
 			ListCell   *lc;

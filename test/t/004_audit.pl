@@ -101,7 +101,7 @@ create_protected_table($node, 'postgres', 'r', 'v', 'contact',
 	rows => q{VALUES (1, 'never-returned@example.com')});
 $node->restart;
 $node->psql('postgres', q{
-	SELECT count(privacy_guard.set_purpose('support', 'burst ' || g)) FROM generate_series(1, 1100) g},
+	SELECT count(privacy_guard.audit_event('burst', 'recorded', 'burst ' || g, NULL)) FROM generate_series(1, 1100) g},
 	stdout => \$out, stderr => \$err);
 like($err, qr/privacy_guard audit trail is not keeping up: its queue is full/, 'a full queue fails closed');
 like($err, qr/HINT:.*template1/, 'the hint names the writer\'s database');
