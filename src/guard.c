@@ -761,19 +761,39 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
  * the plaintext the application writes through it is not yet bound to any
  * category or subject, and that code could send it to any protected column.
  */
-/* Does a type hold an encrypted value: itself, or through domains, arrays and composites? */
+/*
+ * Does a type hold an encrypted value: itself, or through domains, arrays,
+ * ranges, multiranges and composites, at any depth?  Past a depth no
+ * application writes, the answer is yes: what cannot be looked into is
+ * not taken for safe.
+ */
 static bool
 holds_encrypted(Oid typ, int depth)
 {
 	Oid			relid;
 
-	typ = getBaseType(typ);
-	if (OidIsValid(get_element_type(typ)))
-		typ = getBaseType(get_element_type(typ));
+	if (depth > 16)
+		return true;
+	for (;;)
+	{
+		Oid			inner;
+
+		typ = getBaseType(typ);
+		if (OidIsValid(inner = get_element_type(typ)) ||
+			OidIsValid(inner = get_multirange_range(typ)) ||
+			OidIsValid(inner = get_range_subtype(typ)))
+		{
+			if (++depth > 16)
+				return true;
+			typ = inner;
+			continue;
+		}
+		break;
+	}
 	if (CatalogEncryptedType(typ) != 0)
 		return true;
 	relid = typeidTypeRelid(typ);
-	if (OidIsValid(relid) && depth < 8)
+	if (OidIsValid(relid))
 	{
 		Relation	rel = relation_open(relid, AccessShareLock);
 		TupleDesc	desc = RelationGetDescr(rel);
@@ -1031,7 +1051,9 @@ role_defined_function(Oid funcid, void *context)
 		"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
 		"cursor_to_xml", "cursor_to_xmlschema", "schema_to_xml", "schema_to_xmlschema",
 		"schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema",
-		"database_to_xml_and_xmlschema", "ts_stat", "ts_rewrite", NULL
+		"database_to_xml_and_xmlschema", "ts_stat", "ts_rewrite",
+		/* stable, yet they assign the reader's transaction an id */
+		"pg_current_xact_id", "txid_current", NULL
 	};
 	char	   *name;
 
@@ -1091,7 +1113,8 @@ runs_role_code(Node *node, void *context)
 		return ((Var *) node)->varattno == 0;
 	if (IsA(node, Const) || IsA(node, Param))
 		return false;
-	if (exprType(node) >= FirstNormalObjectId)
+	/* lists (arguments) and parts of expressions (CASE's WHEN) have no type of their own */
+	if (!IsA(node, List) && !IsA(node, CaseWhen) && exprType(node) >= FirstNormalObjectId)
 		return true;
 	/* a cast through text between built-in types runs their own I/O functions */
 	if (IsA(node, CoerceViaIO))

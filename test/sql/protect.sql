@@ -467,6 +467,29 @@ CREATE TYPE guard_shape AS (id int);
 CREATE TABLE guard_typed OF guard_shape;
 CREATE RULE typed_insert AS ON INSERT TO guard_typed DO INSTEAD NOTHING;
 ALTER TYPE guard_shape ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+-- deep in composites, arrays of domains over arrays, ranges
+CREATE TYPE guard_c0 AS (e privacy_guard.encrypted_text);
+DO $$ BEGIN
+    FOR i IN 1 .. 10 LOOP
+        EXECUTE format('CREATE TYPE guard_c%s AS (x guard_c%s)', i, i - 1);
+    END LOOP;
+END $$;
+CREATE VIEW guarded_deep AS SELECT NULL::guard_c10 AS x;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_deep FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE DOMAIN guard_darr AS privacy_guard.encrypted_text[];
+CREATE VIEW guarded_arr AS SELECT NULL::guard_darr[] AS x;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_arr FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE TYPE guard_range AS RANGE (subtype = guard_c0);
+CREATE VIEW guarded_range AS SELECT NULL::guard_range AS x;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_range FOR EACH ROW EXECUTE FUNCTION guard_instead();
+DROP VIEW guarded_deep, guarded_arr, guarded_range;
+DROP TYPE guard_range;
+DROP DOMAIN guard_darr;
+DO $$ BEGIN
+    FOR i IN REVERSE 10 .. 0 LOOP
+        EXECUTE format('DROP TYPE guard_c%s', i);
+    END LOOP;
+END $$;
 -- a row type that a view's column uses, given an encrypted field later
 CREATE TYPE guard_note AS (note text);
 CREATE VIEW guarded_n AS SELECT 1 AS id, NULL::guard_note AS n;
@@ -509,6 +532,11 @@ CREATE POLICY via_whole_row ON guarded USING (guarded::text IS NOT NULL);
 CREATE POLICY via_set_config ON guarded USING (set_config('search_path', 'public, pg_catalog', false) IS NOT NULL);
 CREATE POLICY via_record_in ON guarded USING (record_in('(1)'::cstring, 'guard_box'::regtype, -1) IS NOT NULL);
 CREATE POLICY via_domain_in ON guarded USING (domain_in('1'::cstring, 'guard_checked'::regtype, -1) IS NOT NULL);
+CREATE POLICY via_xact_id ON guarded USING (pg_current_xact_id() IS NOT NULL);
+-- ordinary expressions pass
+CREATE POLICY plain_forms ON guarded USING (ROW(id) IS NOT NULL AND coalesce(id, 1) > 0 AND greatest(id, 1) > 0
+                                            AND id IN (1, 2) AND CASE WHEN id > 0 THEN true ELSE false END);
+DROP POLICY plain_forms ON guarded;
 DROP TYPE guard_box;
 CREATE POLICY by_tenant ON guarded USING (id::text = current_setting('app.tenant', true) OR current_user = 'guard_owner');
 DROP POLICY by_tenant ON guarded;
