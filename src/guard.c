@@ -795,6 +795,11 @@ holds_encrypted(Oid typ, int depth)
 	relid = typeidTypeRelid(typ);
 	if (OidIsValid(relid))
 	{
+		/*
+		 * Locked until commit: an ALTER TYPE or ALTER TABLE giving the row
+		 * type an encrypted field waits for this transaction, and then sees
+		 * what it created (and this one waits for such an ALTER in flight).
+		 */
 		Relation	rel = relation_open(relid, AccessShareLock);
 		TupleDesc	desc = RelationGetDescr(rel);
 		bool		found = false;
@@ -802,7 +807,7 @@ holds_encrypted(Oid typ, int depth)
 		for (int i = 0; i < desc->natts && !found; i++)
 			found = !TupleDescAttr(desc, i)->attisdropped &&
 				holds_encrypted(TupleDescAttr(desc, i)->atttypid, depth + 1);
-		relation_close(rel, AccessShareLock);
+		relation_close(rel, NoLock);
 		return found;
 	}
 	return false;
@@ -858,9 +863,60 @@ guard_redirect_after(Oid relid)
 				 errhint("Drop its INSTEAD OF triggers and write rules first.")));
 }
 
-/* guard_redirect_after() on every relation that has an INSTEAD OF trigger or a write rule. */
+/* Does a type contain another: itself, or through domains, arrays, ranges and composites? */
+static bool
+type_contains(Oid typ, Oid target, int depth)
+{
+	Oid			relid;
+
+	if (depth > 16)
+		return true;
+	for (;;)
+	{
+		Oid			inner;
+
+		if (typ == target)
+			return true;
+		if (OidIsValid(inner = getBaseType(typ)) && inner != typ)
+		{
+			typ = inner;
+			continue;
+		}
+		if (OidIsValid(inner = get_element_type(typ)) ||
+			OidIsValid(inner = get_multirange_range(typ)) ||
+			OidIsValid(inner = get_range_subtype(typ)))
+		{
+			if (++depth > 16)
+				return true;
+			typ = inner;
+			continue;
+		}
+		break;
+	}
+	relid = typeidTypeRelid(typ);
+	if (OidIsValid(relid))
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		found = false;
+
+		for (int i = 0; i < desc->natts && !found; i++)
+			found = !TupleDescAttr(desc, i)->attisdropped &&
+				type_contains(TupleDescAttr(desc, i)->atttypid, target, depth + 1);
+		relation_close(rel, AccessShareLock);
+		return found;
+	}
+	return false;
+}
+
+/*
+ * guard_redirect_after() on every relation that has an INSTEAD OF trigger
+ * or a write rule and a column whose type contains rowtype (the row type
+ * of the relation a statement changed): another relation's state is not
+ * this statement's to answer for.
+ */
 static void
-guard_redirect_everywhere(void)
+guard_redirect_everywhere(Oid rowtype)
 {
 	List	   *relids = NIL;
 	Relation	cat;
@@ -893,7 +949,18 @@ guard_redirect_everywhere(void)
 	table_close(cat, AccessShareLock);
 
 	foreach(lc, relids)
-		guard_redirect_after(lfirst_oid(lc));
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		uses = false;
+
+		for (int i = 0; i < desc->natts && !uses; i++)
+			uses = !TupleDescAttr(desc, i)->attisdropped &&
+				type_contains(TupleDescAttr(desc, i)->atttypid, rowtype, 0);
+		relation_close(rel, AccessShareLock);
+		if (uses)
+			guard_redirect_after(lfirst_oid(lc));
+	}
 }
 
 static void
@@ -1061,10 +1128,11 @@ role_defined_function(Oid funcid, void *context)
 		return true;
 
 	/*
-	 * Nor one that takes or returns a pseudo-type: type input and output
-	 * functions (cstring: record_in() and domain_in() run a domain's CHECK,
-	 * given a type's OID) and polymorphic ones, which call the functions of
-	 * whatever type they are handed.
+	 * Nor a type input function (cstring: record_in() and domain_in() run
+	 * a domain's CHECK, given a type's OID).  Polymorphic built-ins call the
+	 * output and comparison functions of the types they are handed, which
+	 * only superusers define; a value of a role's type they would build is
+	 * refused by its type (runs_role_code()).
 	 */
 	{
 		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
@@ -1074,9 +1142,9 @@ role_defined_function(Oid funcid, void *context)
 		{
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 
-			pseudo = get_typtype(proc->prorettype) == TYPTYPE_PSEUDO;
 			for (int i = 0; i < proc->pronargs && !pseudo; i++)
-				pseudo = get_typtype(proc->proargtypes.values[i]) == TYPTYPE_PSEUDO;
+				pseudo = proc->proargtypes.values[i] == CSTRINGOID ||
+					proc->proargtypes.values[i] == INTERNALOID;
 			ReleaseSysCache(tup);
 		}
 		if (pseudo)
@@ -1116,10 +1184,13 @@ runs_role_code(Node *node, void *context)
 	/* lists (arguments) and parts of expressions (CASE's WHEN) have no type of their own */
 	if (!IsA(node, List) && !IsA(node, CaseWhen) && exprType(node) >= FirstNormalObjectId)
 		return true;
-	/* a cast through text between built-in types runs their own I/O functions */
+	/*
+	 * A cast through text to a built-in type runs the source's output
+	 * function (built in for every type: base types' need a superuser) and
+	 * the target's input function; a cast to a role's type was refused above.
+	 */
 	if (IsA(node, CoerceViaIO))
-		return exprType((Node *) ((CoerceViaIO *) node)->arg) >= FirstNormalObjectId ||
-			runs_role_code((Node *) ((CoerceViaIO *) node)->arg, context);
+		return runs_role_code((Node *) ((CoerceViaIO *) node)->arg, context);
 	if (check_functions_in_node(node, role_defined_function, context))
 		return true;
 	return expression_tree_walker(node, runs_role_code, context);
@@ -1245,8 +1316,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		 * it; and, as a row type can be a column's type anywhere, every
 		 * relation that has an INSTEAD OF trigger or a write rule.
 		 */
-		if (OidIsValid(relid))
-			guard_redirect_everywhere();
+		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)))
+			guard_redirect_everywhere(get_rel_type_id(relid));
 		if (OidIsValid(relid))
 		{
 			ListCell   *lc;

@@ -535,7 +535,10 @@ CREATE POLICY via_domain_in ON guarded USING (domain_in('1'::cstring, 'guard_che
 CREATE POLICY via_xact_id ON guarded USING (pg_current_xact_id() IS NOT NULL);
 -- ordinary expressions pass
 CREATE POLICY plain_forms ON guarded USING (ROW(id) IS NOT NULL AND coalesce(id, 1) > 0 AND greatest(id, 1) > 0
-                                            AND id IN (1, 2) AND CASE WHEN id > 0 THEN true ELSE false END);
+                                            AND id IN (1, 2) AND CASE WHEN id > 0 THEN true ELSE false END
+                                            AND ARRAY[id] @> ARRAY[current_setting('app.tenant', true)::int]
+                                            AND 'tenant_' || id = current_setting('app.label', true)
+                                            AND format('%s', id) <> '');
 DROP POLICY plain_forms ON guarded;
 DROP TYPE guard_box;
 CREATE POLICY by_tenant ON guarded USING (id::text = current_setting('app.tenant', true) OR current_user = 'guard_owner');
