@@ -61,7 +61,9 @@
 #include "storage/lmgr.h"
 #include "rewrite/prs2lock.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -762,18 +764,46 @@ guard_set_schema(AlterObjectSchemaStmt *stmt)
  * category or subject, and that code could send it to any protected column.
  */
 /*
- * Does a type hold an encrypted value: itself, or through domains, arrays,
- * ranges, multiranges and composites, at any depth?  Past a depth no
- * application writes, the answer is yes: what cannot be looked into is
- * not taken for safe.
+ * A relation's live columns as (name, type) pairs, read from the catalog
+ * without locking the relation: a role holding a lock on its own view must
+ * not make other roles' DDL wait.
  */
-static bool
-holds_encrypted(Oid typ, int depth)
+typedef struct ColumnType
 {
-	Oid			relid;
+	char	   *name;
+	Oid			type;
+} ColumnType;
 
-	if (depth > 16)
-		return true;
+static List *
+column_types(Oid relid)
+{
+	CatCList   *l = SearchSysCacheList1(ATTNUM, ObjectIdGetDatum(relid));
+	List	   *cols = NIL;
+
+	for (int i = 0; i < l->n_members; i++)
+	{
+		Form_pg_attribute a = (Form_pg_attribute) GETSTRUCT(&l->members[i]->tuple);
+
+		if (a->attnum > 0 && !a->attisdropped)
+		{
+			ColumnType *c = palloc(sizeof(ColumnType));
+
+			c->name = pstrdup(NameStr(a->attname));
+			c->type = a->atttypid;
+			cols = lappend(cols, c);
+		}
+	}
+	ReleaseSysCacheList(l);
+	return cols;
+}
+
+/*
+ * Strip domains, arrays, multiranges and ranges from a type; InvalidOid
+ * past a depth no application writes (not taken for safe).
+ */
+static Oid
+innermost_type(Oid typ, int *depth)
+{
 	for (;;)
 	{
 		Oid			inner;
@@ -783,130 +813,115 @@ holds_encrypted(Oid typ, int depth)
 			OidIsValid(inner = get_multirange_range(typ)) ||
 			OidIsValid(inner = get_range_subtype(typ)))
 		{
-			if (++depth > 16)
-				return true;
+			if (++(*depth) > 16)
+				return InvalidOid;
 			typ = inner;
 			continue;
 		}
-		break;
+		return typ;
 	}
-	if (CatalogEncryptedType(typ) != 0)
+}
+
+/*
+ * Does a type hold an encrypted value (target InvalidOid), or contain the
+ * type target: itself, or through domains, arrays, ranges, multiranges and
+ * composites, at any depth?  Past a depth no application writes, the
+ * answer is yes.  With lock, the row types looked into that the current
+ * role owns stay locked until commit: an ALTER TYPE or ALTER TABLE giving
+ * one an encrypted field waits for this transaction and then sees what it
+ * created (and this one waits for such an ALTER in flight).  Other roles'
+ * row types are not locked: that would let any role hold up their owners'
+ * DDL.
+ */
+static bool
+type_holds(Oid typ, Oid target, bool lock, int depth)
+{
+	Oid			relid;
+	ListCell   *lc;
+
+	if (depth > 16)
+		return true;
+	if (OidIsValid(target) && typ == target)
+		return true;
+	typ = innermost_type(typ, &depth);
+	if (!OidIsValid(typ))
+		return true;
+	if (OidIsValid(target) ? typ == target : CatalogEncryptedType(typ) != 0)
 		return true;
 	relid = typeidTypeRelid(typ);
-	if (OidIsValid(relid))
+	if (!OidIsValid(relid))
+		return false;
+	if (lock && pg_class_ownercheck(relid, GetUserId()))
+		LockRelationOid(relid, AccessShareLock);
+	foreach(lc, column_types(relid))
 	{
-		/*
-		 * Locked until commit: an ALTER TYPE or ALTER TABLE giving the row
-		 * type an encrypted field waits for this transaction, and then sees
-		 * what it created (and this one waits for such an ALTER in flight).
-		 */
-		Relation	rel = relation_open(relid, AccessShareLock);
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		found = false;
-
-		for (int i = 0; i < desc->natts && !found; i++)
-			found = !TupleDescAttr(desc, i)->attisdropped &&
-				holds_encrypted(TupleDescAttr(desc, i)->atttypid, depth + 1);
-		relation_close(rel, NoLock);
-		return found;
+		if (type_holds(((ColumnType *) lfirst(lc))->type, target, lock, depth + 1))
+			return true;
 	}
 	return false;
 }
 
 /* The first column that holds an encrypted value, or NULL. */
 static char *
-encrypted_column(Oid relid)
+encrypted_column(Oid relid, bool lock)
 {
-	Relation	rel = relation_open(relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	char	   *col = NULL;
+	ListCell   *lc;
 
-	for (int i = 0; i < desc->natts && col == NULL; i++)
+	foreach(lc, column_types(relid))
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ColumnType *c = lfirst(lc);
 
-		if (!att->attisdropped && holds_encrypted(att->atttypid, 0))
-			col = pstrdup(NameStr(att->attname));
+		if (type_holds(c->type, InvalidOid, lock, 0))
+			return c->name;
 	}
-	relation_close(rel, AccessShareLock);
-	return col;
+	return NULL;
+}
+
+/* Has a relation an INSTEAD OF trigger or a rule other than ON SELECT? */
+static bool
+has_redirects(Oid relid)
+{
+	Relation	cat;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	cat = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(cat, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = TRIGGER_FOR_INSTEAD(((Form_pg_trigger) GETSTRUCT(tup))->tgtype);
+	systable_endscan(scan);
+	table_close(cat, AccessShareLock);
+
+	cat = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_rewrite_ev_class, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(cat, RewriteRelRulenameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = ((Form_pg_rewrite) GETSTRUCT(tup))->ev_type != '1';	/* not ON SELECT */
+	systable_endscan(scan);
+	table_close(cat, AccessShareLock);
+	return found;
 }
 
 /*
  * After CREATE OR REPLACE VIEW or ALTER TABLE: a relation that now has a
- * column of an encrypted type must not keep an INSTEAD OF trigger or a
- * write rule it had before.
+ * column holding an encrypted value must not keep an INSTEAD OF trigger or
+ * a write rule it had before.
  */
 static void
 guard_redirect_after(Oid relid)
 {
-	Relation	rel;
-	bool		redirects = false;
-	const char *col = encrypted_column(relid);
+	const char *col = encrypted_column(relid, false);
 
-	if (col == NULL)
-		return;
-	rel = relation_open(relid, AccessShareLock);
-	if (rel->trigdesc != NULL)
-		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
-			redirects |= TRIGGER_FOR_INSTEAD(rel->trigdesc->triggers[i].tgtype);
-	if (rel->rd_rules != NULL)
-		for (int i = 0; i < rel->rd_rules->numLocks; i++)
-			redirects |= rel->rd_rules->rules[i]->event != CMD_SELECT;
-	relation_close(rel, AccessShareLock);
-	if (redirects)
+	if (col != NULL && has_redirects(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("relation \"%s\" cannot have column \"%s\" of an encrypted type: it has INSTEAD OF triggers or write rules",
 						get_rel_name(relid), col),
 				 errdetail("Plaintext written to it would reach them before it is bound to a category and a subject."),
 				 errhint("Drop its INSTEAD OF triggers and write rules first.")));
-}
-
-/* Does a type contain another: itself, or through domains, arrays, ranges and composites? */
-static bool
-type_contains(Oid typ, Oid target, int depth)
-{
-	Oid			relid;
-
-	if (depth > 16)
-		return true;
-	for (;;)
-	{
-		Oid			inner;
-
-		if (typ == target)
-			return true;
-		if (OidIsValid(inner = getBaseType(typ)) && inner != typ)
-		{
-			typ = inner;
-			continue;
-		}
-		if (OidIsValid(inner = get_element_type(typ)) ||
-			OidIsValid(inner = get_multirange_range(typ)) ||
-			OidIsValid(inner = get_range_subtype(typ)))
-		{
-			if (++depth > 16)
-				return true;
-			typ = inner;
-			continue;
-		}
-		break;
-	}
-	relid = typeidTypeRelid(typ);
-	if (OidIsValid(relid))
-	{
-		Relation	rel = relation_open(relid, AccessShareLock);
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		found = false;
-
-		for (int i = 0; i < desc->natts && !found; i++)
-			found = !TupleDescAttr(desc, i)->attisdropped &&
-				type_contains(TupleDescAttr(desc, i)->atttypid, target, depth + 1);
-		relation_close(rel, AccessShareLock);
-		return found;
-	}
-	return false;
 }
 
 /*
@@ -950,14 +965,11 @@ guard_redirect_everywhere(Oid rowtype)
 
 	foreach(lc, relids)
 	{
-		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
-		TupleDesc	desc = RelationGetDescr(rel);
+		ListCell   *c;
 		bool		uses = false;
 
-		for (int i = 0; i < desc->natts && !uses; i++)
-			uses = !TupleDescAttr(desc, i)->attisdropped &&
-				type_contains(TupleDescAttr(desc, i)->atttypid, rowtype, 0);
-		relation_close(rel, AccessShareLock);
+		foreach(c, column_types(lfirst_oid(lc)))
+			uses = uses || type_holds(((ColumnType *) lfirst(c))->type, rowtype, false, 0);
 		if (uses)
 			guard_redirect_after(lfirst_oid(lc));
 	}
@@ -966,7 +978,7 @@ guard_redirect_everywhere(Oid rowtype)
 static void
 guard_plaintext_redirect(Oid relid, const char *what, const char *name)
 {
-	const char *col = encrypted_column(relid);
+	const char *col = encrypted_column(relid, true);
 
 	if (col != NULL)
 		ereport(ERROR,
@@ -1157,6 +1169,13 @@ role_defined_function(Oid funcid, void *context)
 	return false;
 }
 
+/* A type a role defined (the extension's encrypted types are not a role's). */
+static bool
+role_type(Oid typ)
+{
+	return typ >= FirstNormalObjectId && CatalogEncryptedType(typ) == 0;
+}
+
 /*
  * Does a row-security expression run code a role wrote, or read another
  * relation (whose own policies, or whose becoming a view, would)?  Role
@@ -1177,10 +1196,17 @@ runs_role_code(Node *node, void *context)
 	 * (it is only passed along); the whole row, or anything computed, may
 	 * not.
 	 */
+	/*
+	 * Columns and constants of built-in types (or the extension's encrypted
+	 * ones) only: a built-in handed a value of a role's type may look up
+	 * that role's casts for it (to_jsonb() finds a cast to json).
+	 */
 	if (IsA(node, Var))
-		return ((Var *) node)->varattno == 0;
-	if (IsA(node, Const) || IsA(node, Param))
-		return false;
+		return ((Var *) node)->varattno == 0 || role_type(((Var *) node)->vartype);
+	if (IsA(node, Const))
+		return role_type(((Const *) node)->consttype);
+	if (IsA(node, Param))
+		return role_type(((Param *) node)->paramtype);
 	/* lists (arguments) and parts of expressions (CASE's WHEN) have no type of their own */
 	if (!IsA(node, List) && !IsA(node, CaseWhen) && exprType(node) >= FirstNormalObjectId)
 		return true;
@@ -1323,7 +1349,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			ListCell   *lc;
 
 			foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+			{
 				guard_redirect_after(lfirst_oid(lc));
+				if (lfirst_oid(lc) != relid && OidIsValid(get_rel_type_id(lfirst_oid(lc))))
+					guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
+			}
 			if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
 			{
 				Relation	classrel = table_open(RelationRelationId, AccessShareLock);
@@ -1340,7 +1370,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				table_endscan(scan);
 				table_close(classrel, AccessShareLock);
 				foreach(lc, typed)
+				{
 					guard_redirect_after(lfirst_oid(lc));
+					if (OidIsValid(get_rel_type_id(lfirst_oid(lc))))
+						guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
+				}
 			}
 		}
 	}

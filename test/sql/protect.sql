@@ -490,6 +490,21 @@ DO $$ BEGIN
         EXECUTE format('DROP TYPE guard_c%s', i);
     END LOOP;
 END $$;
+-- an inheritance child's or a typed table's row type that a view uses,
+-- given an encrypted column through its parent or its type
+CREATE TABLE guard_par2 (a int);
+CREATE TABLE guard_kid2 () INHERITS (guard_par2);
+CREATE VIEW guarded_k AS SELECT NULL::guard_kid2 AS c;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_k FOR EACH ROW EXECUTE FUNCTION guard_instead();
+ALTER TABLE guard_par2 ADD COLUMN e privacy_guard.encrypted_text;
+CREATE TYPE guard_shape2 AS (a int);
+CREATE TABLE guard_typed2 OF guard_shape2;
+CREATE VIEW guarded_t AS SELECT NULL::guard_typed2 AS c;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_t FOR EACH ROW EXECUTE FUNCTION guard_instead();
+ALTER TYPE guard_shape2 ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+DROP VIEW guarded_k, guarded_t;
+DROP TABLE guard_kid2, guard_par2, guard_typed2;
+DROP TYPE guard_shape2;
 -- a row type that a view's column uses, given an encrypted field later
 CREATE TYPE guard_note AS (note text);
 CREATE VIEW guarded_n AS SELECT 1 AS id, NULL::guard_note AS n;
@@ -533,6 +548,9 @@ CREATE POLICY via_set_config ON guarded USING (set_config('search_path', 'public
 CREATE POLICY via_record_in ON guarded USING (record_in('(1)'::cstring, 'guard_box'::regtype, -1) IS NOT NULL);
 CREATE POLICY via_domain_in ON guarded USING (domain_in('1'::cstring, 'guard_checked'::regtype, -1) IS NOT NULL);
 CREATE POLICY via_xact_id ON guarded USING (pg_current_xact_id() IS NOT NULL);
+CREATE TYPE guard_mood AS ENUM ('ok');
+CREATE POLICY via_cast_lookup ON guarded USING (to_jsonb('ok'::guard_mood) IS NOT NULL);
+DROP TYPE guard_mood;
 -- ordinary expressions pass
 CREATE POLICY plain_forms ON guarded USING (ROW(id) IS NOT NULL AND coalesce(id, 1) > 0 AND greatest(id, 1) > 0
                                             AND id IN (1, 2) AND CASE WHEN id > 0 THEN true ELSE false END
