@@ -924,6 +924,29 @@ guard_redirect_after(Oid relid)
 				 errhint("Drop its INSTEAD OF triggers and write rules first.")));
 }
 
+/* The tables typed with a composite type (none for other relations). */
+static List *
+typed_tables(Oid relid)
+{
+	Relation	classrel;
+	ScanKeyData key;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *typed = NIL;
+
+	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return NIL;
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(get_rel_type_id(relid)));
+	scan = table_beginscan_catalog(classrel, 1, &key);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		typed = lappend_oid(typed, ((Form_pg_class) GETSTRUCT(tup))->oid);
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return typed;
+}
+
 /*
  * guard_redirect_after() on every relation that has an INSTEAD OF trigger
  * or a write rule and a column whose type contains rowtype (the row type
@@ -1190,6 +1213,23 @@ runs_role_code(Node *node, void *context)
 	if (IsA(node, SubLink) || IsA(node, Query) || IsA(node, CoerceToDomain))
 		return true;
 	/*
+	 * An operator a role defined, whatever function it names: the planner
+	 * may put its negator or commutator, the role's, in its place.
+	 */
+	if ((IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr)) &&
+		((OpExpr *) node)->opno >= FirstNormalObjectId)
+		return true;
+	if (IsA(node, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) node)->opno >= FirstNormalObjectId)
+		return true;
+	if (IsA(node, RowCompareExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((RowCompareExpr *) node)->opnos)
+			if (lfirst_oid(lc) >= FirstNormalObjectId)
+				return true;
+	}
+	/*
 	 * Values of types a role defined: a text cast to a composite runs the
 	 * CHECKs of its domain fields (record_in), and so does an array's or a
 	 * json_populate_record()'s.  A column of the row may have such a type
@@ -1338,43 +1378,32 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
 		/*
-		 * The relation, its inheritance children, and the tables typed with
-		 * it; and, as a row type can be a column's type anywhere, every
-		 * relation that has an INSTEAD OF trigger or a write rule.
+		 * Every relation whose row type the statement changed: the relation,
+		 * its inheritance children and partitions, the tables typed with a
+		 * composite type, and theirs in turn.  Each is checked, and so is
+		 * every relation with an INSTEAD OF trigger or a write rule whose
+		 * columns contain one of their row types.
 		 */
-		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)))
-			guard_redirect_everywhere(get_rel_type_id(relid));
 		if (OidIsValid(relid))
 		{
+			List	   *changed = list_make1_oid(relid);
 			ListCell   *lc;
 
-			foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+			foreach(lc, changed)
+			{
+				Oid			r = lfirst_oid(lc);
+				ListCell   *k;
+
+				foreach(k, find_all_inheritors(r, NoLock, NULL))
+					changed = list_append_unique_oid(changed, lfirst_oid(k));
+				foreach(k, typed_tables(r))
+					changed = list_append_unique_oid(changed, lfirst_oid(k));
+			}
+			foreach(lc, changed)
 			{
 				guard_redirect_after(lfirst_oid(lc));
-				if (lfirst_oid(lc) != relid && OidIsValid(get_rel_type_id(lfirst_oid(lc))))
+				if (OidIsValid(get_rel_type_id(lfirst_oid(lc))))
 					guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
-			}
-			if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
-			{
-				Relation	classrel = table_open(RelationRelationId, AccessShareLock);
-				ScanKeyData key;
-				TableScanDesc scan;
-				HeapTuple	tup;
-				List	   *typed = NIL;
-
-				ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ,
-							ObjectIdGetDatum(get_rel_type_id(relid)));
-				scan = table_beginscan_catalog(classrel, 1, &key);
-				while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-					typed = lappend_oid(typed, ((Form_pg_class) GETSTRUCT(tup))->oid);
-				table_endscan(scan);
-				table_close(classrel, AccessShareLock);
-				foreach(lc, typed)
-				{
-					guard_redirect_after(lfirst_oid(lc));
-					if (OidIsValid(get_rel_type_id(lfirst_oid(lc))))
-						guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
-				}
 			}
 		}
 	}

@@ -502,6 +502,14 @@ CREATE TABLE guard_typed2 OF guard_shape2;
 CREATE VIEW guarded_t AS SELECT NULL::guard_typed2 AS c;
 CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_t FOR EACH ROW EXECUTE FUNCTION guard_instead();
 ALTER TYPE guard_shape2 ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+-- and a typed table's inheritance child, whose row type follows its type
+CREATE TYPE guard_shape3 AS (a int);
+CREATE TABLE guard_typed3 OF guard_shape3;
+CREATE TABLE guard_kid3 (s text) INHERITS (guard_typed3);
+CREATE RULE kid3_insert AS ON INSERT TO guard_kid3 DO INSTEAD NOTHING;
+ALTER TYPE guard_shape3 ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+DROP TABLE guard_kid3, guard_typed3;
+DROP TYPE guard_shape3;
 DROP VIEW guarded_k, guarded_t;
 DROP TABLE guard_kid2, guard_par2, guard_typed2;
 DROP TYPE guard_shape2;
@@ -551,6 +559,13 @@ CREATE POLICY via_xact_id ON guarded USING (pg_current_xact_id() IS NOT NULL);
 CREATE TYPE guard_mood AS ENUM ('ok');
 CREATE POLICY via_cast_lookup ON guarded USING (to_jsonb('ok'::guard_mood) IS NOT NULL);
 DROP TYPE guard_mood;
+CREATE FUNCTION guard_ne(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 <> $2 $$;
+CREATE OPERATOR !== (leftarg = text, rightarg = text, function = guard_ne);
+CREATE OPERATOR === (leftarg = text, rightarg = text, function = pg_catalog.texteq, negator = !==);
+CREATE POLICY via_negator ON guarded USING (NOT (id::text === 'nobody'));
+DROP OPERATOR === (text, text);
+DROP OPERATOR !== (text, text);
+DROP FUNCTION guard_ne(text, text);
 -- ordinary expressions pass
 CREATE POLICY plain_forms ON guarded USING (ROW(id) IS NOT NULL AND coalesce(id, 1) > 0 AND greatest(id, 1) > 0
                                             AND id IN (1, 2) AND CASE WHEN id > 0 THEN true ELSE false END
