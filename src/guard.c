@@ -1375,7 +1375,17 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		!CatalogExtensionPredatesGuard())
 	{
 		RangeVar   *rv = IsA(stmt, ViewStmt) ? ((ViewStmt *) stmt)->view : ((AlterTableStmt *) stmt)->relation;
-		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		Oid			relid;
+
+		/*
+		 * Found as the statement found it: CREATE [OR REPLACE] VIEW in its
+		 * creation schema (not a same-named relation pg_temp or pg_catalog
+		 * puts first in the search), ALTER by the search.
+		 */
+		if (IsA(stmt, ViewStmt))
+			relid = get_relname_relid(rv->relname, RangeVarGetCreationNamespace(rv));
+		else
+			relid = RangeVarGetRelid(rv, NoLock, true);
 
 		/*
 		 * Every relation whose row type the statement changed: the relation,

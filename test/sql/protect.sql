@@ -455,6 +455,13 @@ CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_d FOR EACH ROW EXECUTE
 CREATE VIEW guarded_w AS SELECT id FROM guarded;
 CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_w FOR EACH ROW EXECUTE FUNCTION guard_instead();
 CREATE OR REPLACE VIEW guarded_w AS SELECT id, email FROM guarded;
+-- also when a same-named relation in pg_temp comes first in the search
+CREATE TEMP TABLE guarded_w (x int);
+CREATE OR REPLACE VIEW public.guarded_w AS SELECT id, email FROM guarded;
+SET search_path = public;
+CREATE OR REPLACE VIEW guarded_w AS SELECT id, email FROM guarded;
+RESET search_path;
+DROP TABLE pg_temp.guarded_w;
 -- a composite field, an inheritance child, a typed table
 CREATE TYPE guard_wrap AS (e privacy_guard.encrypted_text);
 CREATE VIEW guarded_c AS SELECT id, ROW(email)::guard_wrap AS w FROM guarded;
