@@ -42,6 +42,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
@@ -1180,6 +1182,17 @@ role_defined_function(Oid funcid, void *context)
 			for (int i = 0; i < proc->pronargs && !pseudo; i++)
 				pseudo = proc->proargtypes.values[i] == CSTRINGOID ||
 					proc->proargtypes.values[i] == INTERNALOID;
+			/*
+			 * A built-in written in SQL runs its text, parsed with the
+			 * reader's search path: only pg_catalog's four whose text
+			 * qualifies every name (concatenation and quoting of any type).
+			 */
+			if (proc->prolang != INTERNALlanguageId && proc->prolang != ClanguageId)
+				pseudo |= proc->pronamespace != PG_CATALOG_NAMESPACE ||
+					(strcmp(NameStr(proc->proname), "anytextcat") != 0 &&
+					 strcmp(NameStr(proc->proname), "textanycat") != 0 &&
+					 strcmp(NameStr(proc->proname), "quote_literal") != 0 &&
+					 strcmp(NameStr(proc->proname), "quote_nullable") != 0);
 			ReleaseSysCache(tup);
 		}
 		if (pseudo)
@@ -1319,8 +1332,16 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
+	Oid			altered = InvalidOid;	/* ALTER TABLE's relation, found before it runs */
 
 	CatalogNoteUtility(stmt);
+	/*
+	 * Found before the statement runs: code it runs (a CHECK being
+	 * validated, a default, a USING expression) could change the search
+	 * path, or make a same-named temporary table, before a lookup after it.
+	 */
+	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
+		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
 	switch (nodeTag(stmt))
 	{
 		case T_AlterTableStmt:
@@ -1374,18 +1395,31 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
-		RangeVar   *rv = IsA(stmt, ViewStmt) ? ((ViewStmt *) stmt)->view : ((AlterTableStmt *) stmt)->relation;
-		Oid			relid;
+		List	   *targets = NIL;
+		ListCell   *t;
 
 		/*
-		 * Found as the statement found it: CREATE [OR REPLACE] VIEW in its
-		 * creation schema (not a same-named relation pg_temp or pg_catalog
-		 * puts first in the search), ALTER by the search.
+		 * The relation as the statement found it: ALTER's, looked up before
+		 * it ran; CREATE [OR REPLACE] VIEW's in its creation schema (not a
+		 * same-named relation pg_temp or pg_catalog puts first in the
+		 * search), and in this session's temporary schema too, where
+		 * PostgreSQL puts a view that reads a temporary table.
 		 */
 		if (IsA(stmt, ViewStmt))
-			relid = get_relname_relid(rv->relname, RangeVarGetCreationNamespace(rv));
+		{
+			RangeVar   *rv = ((ViewStmt *) stmt)->view;
+			Oid			temp_nsp = LookupExplicitNamespace("pg_temp", true);
+
+			targets = lappend_oid(targets, get_relname_relid(rv->relname, RangeVarGetCreationNamespace(rv)));
+			if (OidIsValid(temp_nsp))
+				targets = lappend_oid(targets, get_relname_relid(rv->relname, temp_nsp));
+		}
 		else
-			relid = RangeVarGetRelid(rv, NoLock, true);
+			targets = list_make1_oid(altered);
+
+		foreach(t, targets)
+		{
+		Oid			relid = lfirst_oid(t);
 
 		/*
 		 * Every relation whose row type the statement changed: the relation,
@@ -1415,6 +1449,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				if (OidIsValid(get_rel_type_id(lfirst_oid(lc))))
 					guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
 			}
+		}
 		}
 	}
 

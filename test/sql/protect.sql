@@ -462,6 +462,29 @@ SET search_path = public;
 CREATE OR REPLACE VIEW guarded_w AS SELECT id, email FROM guarded;
 RESET search_path;
 DROP TABLE pg_temp.guarded_w;
+-- nor when code the ALTER runs changes the search path before the check
+CREATE TABLE guard_flipped (x int);
+INSERT INTO guard_flipped VALUES (1);
+CREATE VIEW guarded_f AS SELECT NULL::guard_flipped AS r;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guarded_f FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE FUNCTION guard_flip() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('search_path', 'pg_catalog', false);
+    RETURN true;
+END $$;
+SET search_path = public;
+ALTER TABLE guard_flipped ADD COLUMN e privacy_guard.encrypted_text, ADD CONSTRAINT flip CHECK (guard_flip());
+RESET search_path;
+DROP VIEW guarded_f;
+DROP TABLE guard_flipped;
+DROP FUNCTION guard_flip();
+-- nor when PostgreSQL makes a replaced view temporary (it reads a temporary table)
+CREATE TEMP TABLE guard_tmp (e privacy_guard.encrypted_text);
+CREATE TEMP VIEW guard_tv AS SELECT 1 AS x;
+CREATE TRIGGER guard_instead INSTEAD OF INSERT ON guard_tv FOR EACH ROW EXECUTE FUNCTION guard_instead();
+CREATE OR REPLACE VIEW guard_tv AS SELECT 1 AS x, e FROM guard_tmp;
+DROP VIEW guard_tv;
+DROP TABLE guard_tmp;
 -- a composite field, an inheritance child, a typed table
 CREATE TYPE guard_wrap AS (e privacy_guard.encrypted_text);
 CREATE VIEW guarded_c AS SELECT id, ROW(email)::guard_wrap AS w FROM guarded;
@@ -563,6 +586,7 @@ CREATE POLICY via_set_config ON guarded USING (set_config('search_path', 'public
 CREATE POLICY via_record_in ON guarded USING (record_in('(1)'::cstring, 'guard_box'::regtype, -1) IS NOT NULL);
 CREATE POLICY via_domain_in ON guarded USING (domain_in('1'::cstring, 'guard_checked'::regtype, -1) IS NOT NULL);
 CREATE POLICY via_xact_id ON guarded USING (pg_current_xact_id() IS NOT NULL);
+CREATE POLICY via_sql_builtin ON guarded USING (information_schema._pg_char_max_length(25, -1) IS NULL);
 CREATE TYPE guard_mood AS ENUM ('ok');
 CREATE POLICY via_cast_lookup ON guarded USING (to_jsonb('ok'::guard_mood) IS NOT NULL);
 DROP TYPE guard_mood;
