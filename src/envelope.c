@@ -349,11 +349,16 @@ session_key_ensure(void)
 	}
 }
 
-/* Hold plaintext under this backend's session key until it is sealed. */
-struct varlena *
-EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen)
+/*
+ * A pending value: header version, type and session id, then tail (the
+ * binding, if any), all authenticated; plaintext under the session key.
+ */
+static struct varlena *
+pending_envelope(uint8 version, uint8 type, const uint8 *tail, int taillen,
+				 const uint8 *plain, int plainlen)
 {
-	int			total = PENDING_HEADER_LEN + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
+	int			headerlen = PENDING_HEADER_LEN + taillen;
+	int			total = headerlen + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
 	struct varlena *result;
 	uint8	   *p;
 
@@ -361,16 +366,25 @@ EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen)
 	result = (struct varlena *) palloc(VARHDRSZ + total);
 	SET_VARSIZE(result, VARHDRSZ + total);
 	p = (uint8 *) VARDATA(result);
-	p[0] = ENVELOPE_PENDING;
-	p[1] = (uint8) type;
+	p[0] = version;
+	p[1] = type;
 	memcpy(p + 2, session_id, sizeof(session_id));
-	EnvelopeRandom(p + PENDING_HEADER_LEN, ENVELOPE_NONCE_LEN);
-	EnvelopeAead(true, session_key, p + PENDING_HEADER_LEN,
-				 p, PENDING_HEADER_LEN, NULL, 0,
+	if (taillen > 0)
+		memcpy(p + PENDING_HEADER_LEN, tail, taillen);
+	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
+	EnvelopeAead(true, session_key, p + headerlen,
+				 p, headerlen, NULL, 0,
 				 plain, plainlen,
-				 p + PENDING_HEADER_LEN + ENVELOPE_NONCE_LEN,
+				 p + headerlen + ENVELOPE_NONCE_LEN,
 				 p + total - ENVELOPE_TAG_LEN);
 	return result;
+}
+
+/* Hold plaintext under this backend's session key until it is sealed. */
+struct varlena *
+EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen)
+{
+	return pending_envelope(ENVELOPE_PENDING, (uint8) type, NULL, 0, plain, plainlen);
 }
 
 /*
@@ -413,31 +427,22 @@ struct varlena *
 EnvelopePendingBind(const EnvelopeView *view, const char *category, const uint8 *subject_digest)
 {
 	int			catlen = strlen(category);
-	int			headerlen = PENDING_HEADER_LEN + 1 + catlen + 1 +
-		(subject_digest ? ENVELOPE_DIGEST_LEN : 0);
-	int			total = headerlen + ENVELOPE_NONCE_LEN + view->ctlen + ENVELOPE_TAG_LEN;
+	uint8		tail[1 + ENVELOPE_MAX_CATEGORY + 1 + ENVELOPE_DIGEST_LEN];
+	int			taillen = 0;
 	uint8	   *plain = EnvelopePendingOpen(view);
 	struct varlena *result;
-	uint8	   *p;
 
 	Assert(catlen >= 1 && catlen <= ENVELOPE_MAX_CATEGORY);
-	result = (struct varlena *) palloc(VARHDRSZ + total);
-	SET_VARSIZE(result, VARHDRSZ + total);
-	p = (uint8 *) VARDATA(result);
-	p[0] = ENVELOPE_PENDING_BOUND;
-	p[1] = view->type;
-	memcpy(p + 2, session_id, sizeof(session_id));
-	p[PENDING_HEADER_LEN] = (uint8) catlen;
-	memcpy(p + PENDING_HEADER_LEN + 1, category, catlen);
-	p[PENDING_HEADER_LEN + 1 + catlen] = subject_digest ? 1 : 0;
+	tail[taillen++] = (uint8) catlen;
+	memcpy(tail + taillen, category, catlen);
+	taillen += catlen;
+	tail[taillen++] = subject_digest ? 1 : 0;
 	if (subject_digest)
-		memcpy(p + PENDING_HEADER_LEN + 2 + catlen, subject_digest, ENVELOPE_DIGEST_LEN);
-	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
-	EnvelopeAead(true, session_key, p + headerlen,
-				 p, headerlen, NULL, 0,
-				 plain, view->ctlen,
-				 p + headerlen + ENVELOPE_NONCE_LEN,
-				 p + total - ENVELOPE_TAG_LEN);
+	{
+		memcpy(tail + taillen, subject_digest, ENVELOPE_DIGEST_LEN);
+		taillen += ENVELOPE_DIGEST_LEN;
+	}
+	result = pending_envelope(ENVELOPE_PENDING_BOUND, view->type, tail, taillen, plain, view->ctlen);
 	OPENSSL_cleanse(plain, view->ctlen);
 	pfree(plain);
 	return result;

@@ -311,17 +311,13 @@ protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
 				 errhidestmt(true)));
 }
 
-/* The digest of a row's subject into digest; false when the row has none. */
-static bool
-row_subject_digest(HeapTuple tuple, TupleDesc desc, const ProtectedColumn *pc, uint8 *digest)
+/* A row's subject as text, or NULL when it has none (yet). */
+static char *
+row_subject(HeapTuple tuple, TupleDesc desc, const ProtectedColumn *pc)
 {
-	char	   *subject;
-
 	if (heap_attisnull(tuple, pc->subject_attnum, desc))
-		return false;
-	subject = subject_text(tuple, desc, pc->subject_attnum, pc->subject);
-	KeycacheSubjectDigest(subject, strlen(subject), digest);
-	return true;
+		return NULL;
+	return subject_text(tuple, desc, pc->subject_attnum, pc->subject);
 }
 
 /*
@@ -332,8 +328,7 @@ row_subject_digest(HeapTuple tuple, TupleDesc desc, const ProtectedColumn *pc, u
  * (one whose consent the owner controls, or who will not be erased).
  */
 static void
-refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
-			 HeapTuple tuple, TupleDesc desc)
+refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel, const char *subject)
 {
 	uint8		digest[ENVELOPE_DIGEST_LEN];
 
@@ -346,9 +341,10 @@ refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
 						view->catlen, view->category, pc->name, RelationGetRelationName(rel), pc->category),
 				 errdetail("A trigger moved plaintext between columns protected for different categories."),
 				 errhidestmt(true)));
+	if (view->subject_digest != NULL && subject != NULL)
+		KeycacheSubjectDigest(subject, strlen(subject), digest);
 	if (view->subject_digest != NULL &&
-		(!row_subject_digest(tuple, desc, pc, digest) ||
-		 memcmp(digest, view->subject_digest, ENVELOPE_DIGEST_LEN) != 0))
+		(subject == NULL || memcmp(digest, view->subject_digest, ENVELOPE_DIGEST_LEN) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("a value written for another data subject cannot be stored in column \"%s\" of relation \"%s\"",
@@ -382,6 +378,8 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
 		Datum		d;
 		struct varlena *value;
 		EnvelopeView view;
+		char	   *subject;
+		uint8		digest[ENVELOPE_DIGEST_LEN];
 
 		protected_column(trigger, g, rel, &pc);
 		d = heap_getattr(newtuple, pc.attnum, desc, &isnull);
@@ -391,18 +389,16 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
 		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL ||
 			view.version != ENVELOPE_PENDING)
 			continue;			/* the sealing trigger judges it */
-		refuse_moved(&view, &pc, rel, newtuple, desc);
+		subject = row_subject(newtuple, desc, &pc);
+		refuse_moved(&view, &pc, rel, subject);
 		if (view.catlen > 0)
 			continue;
-		{
-			uint8		digest[ENVELOPE_DIGEST_LEN];
-			bool		has_subject = row_subject_digest(newtuple, desc, &pc, digest);
-
-			cols[nchanged] = pc.attnum;
-			values[nchanged] = PointerGetDatum(EnvelopePendingBind(&view, pc.category,
-																   has_subject ? digest : NULL));
-			nchanged++;
-		}
+		if (subject != NULL)
+			KeycacheSubjectDigest(subject, strlen(subject), digest);
+		cols[nchanged] = pc.attnum;
+		values[nchanged] = PointerGetDatum(EnvelopePendingBind(&view, pc.category,
+															   subject ? digest : NULL));
+		nchanged++;
 	}
 	if (nchanged > 0)
 		newtuple = heap_modify_tuple_by_cols(newtuple, desc, nchanged, cols, values, nulls);
@@ -527,7 +523,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 
 		if (view.version == ENVELOPE_PENDING)
 		{
-			refuse_moved(&view, &pc, rel, newtuple, desc);
+			refuse_moved(&view, &pc, rel, subject);
 			PolicyRequireCollectable(c);
 			plain = EnvelopePendingOpen(&view);
 			plainlen = view.ctlen;
