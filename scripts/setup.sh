@@ -15,16 +15,28 @@ packages=(
 	clang                       # libFuzzer harnesses (scripts/fuzz.sh)
 	libclang-rt-14-dev          # libFuzzer and the sanitizers' runtime
 	sqlsmith                    # random queries against a shop (scripts/fuzz.sh)
+	python3-psycopg2            # real clients (test/t/012_clients.pl)
+	nodejs                      # node-postgres, from npm (test/clients)
 )
 
 missing=()
 for p in "${packages[@]%% *}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm comes with some builds of nodejs, and as its own package with Debian's
+command -v npm >/dev/null || missing+=(npm)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "setup: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# node-postgres for the client tests, at the version package-lock.json names
+cd "$(dirname "$0")/../test/clients"
+if [ ! -f node_modules/pg/package.json ]; then
+	echo "setup: installing node-postgres (npm ci in test/clients)"
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi

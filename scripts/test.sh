@@ -30,7 +30,8 @@ suite() {
 	local rc=$?
 	local ok bad
 	ok=$(grep -cE '^(test | +)?[[:alnum:]_]+ +\.\.\. ok|^ok [0-9]+' "$log.$name")
-	bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+' "$log.$name")
+	# a TAP "not ok N ... # TODO" is a known gap, named in the output, not a failure
+	bad=$(grep -E '\.\.\. FAILED|^not ok [0-9]+' "$log.$name" | grep -cv '# TODO')
 	grep -E '\.\.\. (ok|FAILED)|^(not )?ok [0-9]+|^# |Failed test|Result:' "$log.$name" | sed 's/^/   /'
 	if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
 		echo "   $name ran no test:"

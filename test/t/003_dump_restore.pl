@@ -23,29 +23,49 @@ create_protected_table($node, 'shop', 'customers', 'email', 'contact',
 	rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g});
 my $envelopes = envelope_digest($node, 'shop', 'customers', 'email');
 
-my $dump = $node->basedir . '/shop.dump';
-$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('shop') ], 'pg_dump succeeds');
-$node->safe_psql('postgres', 'CREATE DATABASE restored');
-$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ],
-	'pg_restore succeeds');
+# Every way an operator dumps and restores: a plain script through psql, the
+# custom, directory and tar formats through pg_restore, and a restore in one
+# transaction.  (A parallel restore, pg_restore -j, is issue 15's.)
+my @ways = (
+	[ 'plain', [ '-Fp' ], sub { [ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $_[0], '-d', $_[1] ] } ],
+	[ 'custom', [ '-Fc' ], sub { [ 'pg_restore', '--exit-on-error', '-d', $_[1], $_[0] ] } ],
+	[ 'directory', [ '-Fd' ], sub { [ 'pg_restore', '--exit-on-error', '-d', $_[1], $_[0] ] } ],
+	[ 'tar', [ '-Ft' ], sub { [ 'pg_restore', '--exit-on-error', '-d', $_[1], $_[0] ] } ],
+	[ 'single_transaction', [ '-Fc' ], sub { [ 'pg_restore', '-1', '-d', $_[1], $_[0] ] } ]);
+my $n = 100;
+for my $way (@ways)
+{
+	my ($name, $dump_opts, $restore) = @$way;
+	my $dump = $node->basedir . "/shop.$name";
+	my $db = "restored_$name";
+	$node->command_ok([ 'pg_dump', @$dump_opts, '-f', $dump, '-d', $node->connstr('shop') ], "$name: pg_dump");
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->command_ok($restore->($dump, $node->connstr($db)), "$name: restore");
 
-is(envelope_digest($node, 'restored', 'customers', 'email'),
-	$envelopes, 'envelopes are restored byte for byte');
-is($node->safe_psql('restored', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 42}),
-	'c42@example.com', 'the restored database reveals');
-is(query_with_purpose($node, 'restored', 'support',
-		q{SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('c7@example.com', 'contact')}),
-	'7', 'the blind index survives');
-$node->safe_psql('restored', q{INSERT INTO customers VALUES (101, 'new@example.com')});
-is($node->safe_psql('restored', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 101}),
-	'new@example.com', 'new subjects get keys after the restore (no key id collision)');
-like($node->safe_psql('restored', q{SELECT email::text FROM customers WHERE id = 101}),
-	qr/^sealed1:/, 'and their values are sealed');
+	is(envelope_digest($node, $db, 'customers', 'email'),
+		$envelopes, "$name: envelopes are restored byte for byte");
+	is($node->safe_psql($db, q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 42}),
+		'c42@example.com', "$name: the restored database reveals");
+	is(query_with_purpose($node, $db, 'support',
+			q{SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('c7@example.com', 'contact')}),
+		'7', "$name: the blind index survives");
+	is($node->safe_psql($db, q{
+		SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger
+		WHERE tgrelid = 'customers'::regclass AND NOT tgisinternal AND tgenabled = 'O'}),
+		'!privacy_guard_bind,zz_privacy_guard_seal', "$name: the binding and sealing triggers are back, enabled");
+	$n++;
+	$node->safe_psql($db, qq{INSERT INTO customers VALUES ($n, 'new\@example.com')});
+	is($node->safe_psql($db, qq{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = $n}),
+		'new@example.com', "$name: new subjects get keys after the restore (no key id collision)");
+	like($node->safe_psql($db, qq{SELECT email::text FROM customers WHERE id = $n}),
+		qr/^sealed1:/, "$name: and their values are sealed");
+	my ($out, $err);
+	$node->psql($db, q{UPDATE customers SET email = (SELECT email FROM customers WHERE id = 1) WHERE id = 2},
+		stdout => \$out, stderr => \$err);
+	like($err, qr/does not belong to the row's subject/, "$name: the restored trigger refuses copied ciphertext");
+}
+
 my ($out, $err);
-$node->psql('restored', q{UPDATE customers SET email = (SELECT email FROM customers WHERE id = 1) WHERE id = 2},
-	stdout => \$out, stderr => \$err);
-like($err, qr/does not belong to the row's subject/, 'the restored trigger refuses copied ciphertext');
-
 # The data without the keys: a dump of the table alone, into a database
 # whose extension has no keys, does not load (the CHECK refuses unknown keys).
 my $tabledump = $node->basedir . '/table.sql';

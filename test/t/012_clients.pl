@@ -1,0 +1,89 @@
+# Real clients write through the binding and sealing triggers as they wrote
+# plaintext before protect(): psycopg2 (client-side parameters, executemany,
+# an upsert, COPY FROM STDIN, PREPARE/EXECUTE past the generic-plan
+# threshold) and node-postgres (extended protocol, untyped and typed text
+# parameters, a named prepared statement).  Both rewrite a row as they read
+# it (accepted) and move its envelope to another subject (refused).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
+
+my $clients = "$FindBin::Bin/../clients";
+# The test framework sets log_statement = all; PostgreSQL's default is none.
+# Extended-protocol parameters of an encrypted type cannot be logged yet
+# (issue 17): the TODO test at the end runs node-postgres with the logging on.
+my ($node) = start_keyring_node('clients', "1:" . ('5d' x 32) . "\n", "log_statement = none");
+create_policy($node, 'postgres', 'support', [ [ 'contact', 'personal', 'email' ] ]);
+create_protected_table($node, 'postgres', $_, 'email', 'contact', unique => 1, searchable => 1)
+  for qw(py_customers js_customers js_logged);
+
+# Run a client; returns its output lines as a hash "name" => "result".
+sub run_client
+{
+	my @cmd = @_;
+	my ($out, $err) = run_command(\@cmd);
+	note($err) if $err ne '';
+	my %r = map { /^(.*?): (.*)$/ ? ($1, $2) : ($_, '') } split /\n/, $out;
+	return \%r;
+}
+
+# Ids first .. last map to "<prefix><id>@example.com" except where $special says.
+sub expected_reveals
+{
+	my ($first, $last, $prefix, $special) = @_;
+	my %e;
+	for my $id ($first .. $last)
+	{
+		my $p = ref($prefix) ? $prefix->($id) : $prefix;
+		$e{"reveal $id"} = $special->{$id} // "$p$id\@example.com";
+	}
+	return %e;
+}
+
+my $refused = "23514 sealed value written to column \"email\" does not belong to the row's subject";
+
+my $host = $node->host;
+my $port = $node->port;
+my $py = run_client('/usr/bin/python3', "$clients/psycopg2_writes.py",
+	"host=$host port=$port dbname=postgres user=" . getpwuid($<), 'py_customers', 'email');
+is_deeply($py, {
+	rewrite => 'accepted',
+	move => $refused,
+	duplicate => '23505',
+	expected_reveals(201, 230,
+		sub { $_[0] <= 210 ? 'p' : $_[0] <= 220 ? 'copy' : 'prep' },
+		{ 202 => 'changed@example.com', 203 => 'upserted@example.com' }),
+}, 'psycopg2: every write path seals, a rewrite is accepted, a move refused');
+
+$ENV{PGUSER} = getpwuid($<);
+$ENV{NODE_PATH} = "$clients/node_modules";
+my $js = run_client('node', "$clients/node_writes.js", $host, $port, 'postgres', 'js_customers', 'email');
+is_deeply($js, {
+	rewrite => 'accepted',
+	move => $refused,
+	expected_reveals(301, 312, 'n',
+		{ 302 => 'changed@example.com', 303 => 'upserted@example.com', 312 => 'typed@example.com' }),
+}, 'node-postgres: every write path seals, a rewrite is accepted, a move refused');
+
+# nothing the clients wrote stayed unsealed, nothing was half-written
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE email::text NOT LIKE 'sealed1:%'), count(*)
+	FROM (SELECT email FROM py_customers UNION ALL SELECT email FROM js_customers) v}),
+	'0|42', 'all 42 rows are sealed and no rolled-back row remains');
+
+TODO:
+{
+	local $TODO = 'issue 17: an unsealed parameter value cannot be logged';
+	$node->append_conf('postgresql.conf', 'log_statement = all');
+	$node->reload;
+	my $logged = run_client('node', "$clients/node_writes.js", $host, $port, 'postgres', 'js_logged', 'email');
+	is($logged->{'reveal 301'}, 'n301@example.com', 'node-postgres writes with log_statement = all');
+}
+
+$node->stop;
+done_testing();
