@@ -110,8 +110,7 @@ GRANT EXECUTE ON FUNCTION privacy_guard.export_scope(text, boolean) TO privacy_g
 -- outside this function.  Runs with the caller's rights, without row
 -- security (a table owner's policies would run as the caller), and builds
 -- the document column by column: built-in types as JSON, others through
--- their output function, protected and blind-index columns never as they
--- are stored.
+-- their output function, protected columns never as they are stored.
 CREATE FUNCTION privacy_guard.subject_export(subject text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET row_security = off AS $fn$
 DECLARE
@@ -132,8 +131,7 @@ BEGIN
         FOR t IN
             SELECT p.table_schema, p.table_name, p.subject_column,
                    array_agg(p.column_name::text) AS cols,
-                   (SELECT array_agg(q.column_name::text) OPERATOR(pg_catalog.||)
-                           array_remove(array_agg(q.index_column::text), NULL)
+                   (SELECT array_agg(q.column_name::text)
                       FROM privacy_guard.protected_columns q
                      WHERE q.table_schema OPERATOR(pg_catalog.=) p.table_schema
                        AND q.table_name OPERATOR(pg_catalog.=) p.table_name) AS hidden

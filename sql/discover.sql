@@ -47,9 +47,11 @@ COMMENT ON FUNCTION privacy_guard.scan_audit(integer, integer, integer, integer,
 -- readable column's name is read too; a name finding has NULL counts, and
 -- is not reported beside a value finding of the same column unless it is
 -- a special category.  Encrypted columns are never sampled; protected is
--- true for them and for protected columns and their blind indexes.  Each
+-- true for them and for protected columns.  Each
 -- finding and the scan's counts are audited; a table locked for 2 s,
--- dropped meanwhile, or refused by row security is skipped and counted.
+-- dropped meanwhile, refused by row security, or whose planning would run
+-- code another role wrote (an expression of one of its indexes, statistics
+-- objects or CHECK constraints) is skipped and counted.
 CREATE FUNCTION privacy_guard.scan(sample_rows integer DEFAULT 1000)
 RETURNS TABLE (tbl regclass, col name, suspected text, hits integer, sampled integer, protected boolean)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET lock_timeout = '2s' SET row_security = off AS $fn$
@@ -102,7 +104,9 @@ BEGIN
         -- retype a column, between the look and the sampling
         BEGIN
             kind := privacy_guard.lock_relation(rel.relid, false, 'scan');
-        EXCEPTION WHEN lock_not_available OR undefined_table THEN
+        EXCEPTION WHEN lock_not_available OR undefined_table OR insufficient_privilege THEN
+            -- insufficient_privilege: planning a query of it would run code
+            -- another role wrote (an index's expression), with our rights
             n_failed := n_failed + 1;
             CONTINUE;
         END;
@@ -121,7 +125,7 @@ BEGIN
                    a.atttypid::regtype = ANY (privacy_guard.encrypted_types())
                    OR EXISTS (SELECT FROM privacy_guard.protected_columns p
                                WHERE p.table_schema = rel.nspname AND p.table_name = rel.relname
-                                 AND a.attname IN (p.column_name, p.index_column)) AS is_protected,
+                                 AND a.attname = p.column_name) AS is_protected,
                    b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int8'::regtype,
                              'numeric'::regtype)
                    -- citext: a base type (its I/O is C a superuser installed) whose cast
@@ -227,7 +231,7 @@ BEGIN
         RAISE NOTICE 'scan skipped tables that role "%" cannot read: %', current_user, n_unreadable;
     END IF;
     IF n_failed > 0 THEN
-        RAISE NOTICE 'scan skipped tables that were locked, dropped or altered meanwhile, or refused by row security: %', n_failed;
+        RAISE NOTICE 'scan skipped tables that were locked, dropped or altered meanwhile, refused by row security, or whose indexes, statistics or constraints run code another role wrote: %', n_failed;
     END IF;
     PERFORM privacy_guard.scan_audit(sample_rows, n_tables, n_unreadable + n_failed, n_findings, n_unprotected);
 END

@@ -798,7 +798,7 @@ BEGIN
                   FROM up JOIN privacy_guard.purposes p ON p.name OPERATOR(pg_catalog.=) up.ancestor
                  GROUP BY up.purpose),
     stored AS (SELECT p.category, format('%s.%I', privacy_guard.policy_doc_table_name(p.tbl::oid), p.col) AS col,
-                      p.index_col IS NOT NULL AS searchable, p.tbl
+                      p.searchable, p.tbl
                  FROM privacy_guard.column_protection p)
     SELECT jsonb_build_object(
         'record', 'record of processing activities (GDPR Art. 30)',
@@ -865,7 +865,7 @@ BEGIN
                                                  FROM privacy_guard.keys k WHERE k.master_version IS NOT NULL),
                 'keyring', 'outside the database, in privacy_guard.keyring_file or keyring_command'),
             'blind_indexes', jsonb_build_object(
-                'algorithm', 'HMAC-SHA256',
+                'algorithm', 'HMAC-SHA256, first 128 bits, carried in each value''s authenticated envelope',
                 'columns', (SELECT coalesce(jsonb_agg(s.col ORDER BY s.col COLLATE "C"), '[]') FROM stored s WHERE s.searchable)),
             'access_control', jsonb_build_object(
                 'reveal', 'through reveal() only, under a declared purpose granted to the role and allowed the category, in full or masked',

@@ -2,7 +2,10 @@
 --   The encrypted types encrypted_text, encrypted_jsonb, encrypted_date,
 --   encrypted_numeric and encrypted_bytea: their I/O functions (a sealed
 --   value's text form is 'sealed1:' and base64) and the assignment casts
---   from the plaintext types.  No cast back, no operator.
+--   from the plaintext types; no cast back.  Values of searchable columns
+--   compare by the search term their envelope carries: a btree operator
+--   class on encrypted_text, with bytea (the term blind_index() returns) in
+--   the same family.
 
 -- Input is STABLE, not IMMUTABLE: plaintext input makes a value sealed under
 -- this session's key (random nonce every time).  PARALLEL RESTRICTED: a
@@ -87,7 +90,7 @@ COMMENT ON TYPE privacy_guard.encrypted_bytea IS 'bytea sealed with AES-256-GCM 
 -- Assignment casts from the plaintext types, so that applications writing
 -- typed parameters (text, varchar, jsonb, date, numeric, integers, bytea)
 -- keep their SQL.  The result is a pending value that only the write path
--- seals.  There is deliberately no cast back, and no operator.
+-- seals.  There is deliberately no cast back.
 CREATE FUNCTION privacy_guard.encrypted_text(text) RETURNS privacy_guard.encrypted_text
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_from_plain';
 CREATE FUNCTION privacy_guard.encrypted_jsonb(jsonb) RETURNS privacy_guard.encrypted_jsonb
@@ -156,3 +159,78 @@ CREATE FUNCTION privacy_guard.encrypted_types() RETURNS regtype[]
                  'privacy_guard.encrypted_bytea'::regtype]
 $fn$;
 COMMENT ON FUNCTION privacy_guard.encrypted_types() IS 'the encrypted types, by OID';
+
+-- Comparison by search term (src/types.c).  Only values of searchable
+-- columns carry one; any other value (plaintext, a sealed value of another
+-- column) refuses to compare.  The order is that of the terms: meaningless,
+-- but a total order, so that btree indexes, UNIQUE constraints, ON CONFLICT,
+-- DISTINCT and merge joins work on the column itself; equality is equality
+-- of plaintext within the category.  A search compares with the bytea that
+-- privacy_guard.blind_index(value, category) returns.
+DO $$
+DECLARE
+    sig text;
+    args text[][] := ARRAY[
+        ['', 'privacy_guard.encrypted_text', 'privacy_guard.encrypted_text'],
+        ['_term', 'privacy_guard.encrypted_text', 'pg_catalog.bytea'],
+        ['_term_first', 'pg_catalog.bytea', 'privacy_guard.encrypted_text']];
+    ops text[][] := ARRAY[['eq', '=', '=', '<>', 'eqsel', 'eqjoinsel'], ['ne', '<>', '<>', '=', 'neqsel', 'neqjoinsel'],
+                          ['lt', '<', '>', '>=', 'scalarltsel', 'scalarltjoinsel'],
+                          ['le', '<=', '>=', '>', 'scalarlesel', 'scalarlejoinsel'],
+                          ['gt', '>', '<', '<=', 'scalargtsel', 'scalargtjoinsel'],
+                          ['ge', '>=', '<=', '<', 'scalargesel', 'scalargejoinsel']];
+BEGIN
+    FOR i IN 1..3 LOOP
+        sig := pg_catalog.format('%s, %s', args[i][2], args[i][3]);
+        EXECUTE pg_catalog.format(
+            'CREATE FUNCTION privacy_guard.encrypted_cmp%s(%s) RETURNS integer '
+            'LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS %L, %L',
+            args[i][1], sig, 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_cmp%s(%s) IS %L', args[i][1], sig,
+            'btree comparison of search terms; refuses values that carry none');
+        FOR j IN 1..6 LOOP
+            EXECUTE pg_catalog.format(
+                'CREATE FUNCTION privacy_guard.encrypted_%s%s(%s) RETURNS boolean '
+                'LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS %L, %L',
+                ops[j][1], args[i][1], sig, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_%s%s(%s) IS %L',
+                ops[j][1], args[i][1], sig, 'search-term comparison ' || ops[j][2]);
+            EXECUTE pg_catalog.format(
+                'CREATE OPERATOR privacy_guard.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = privacy_guard.encrypted_%s%s, '
+                'COMMUTATOR = OPERATOR(privacy_guard.%s), NEGATOR = OPERATOR(privacy_guard.%s), '
+                'RESTRICT = pg_catalog.%s, JOIN = pg_catalog.%s)',
+                ops[j][2], args[i][2], args[i][3], ops[j][1], args[i][1], ops[j][3], ops[j][4], ops[j][5], ops[j][6]);
+            EXECUTE pg_catalog.format('COMMENT ON OPERATOR privacy_guard.%s (%s) IS %L', ops[j][2], sig,
+                'compares search terms (values of searchable columns, privacy_guard.blind_index())');
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+CREATE OPERATOR CLASS privacy_guard.encrypted_text_ops
+    DEFAULT FOR TYPE privacy_guard.encrypted_text USING btree AS
+        OPERATOR 1 privacy_guard.< ,
+        OPERATOR 2 privacy_guard.<= ,
+        OPERATOR 3 privacy_guard.= ,
+        OPERATOR 4 privacy_guard.>= ,
+        OPERATOR 5 privacy_guard.> ,
+        FUNCTION 1 privacy_guard.encrypted_cmp(privacy_guard.encrypted_text, privacy_guard.encrypted_text);
+ALTER OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree ADD
+    OPERATOR 1 privacy_guard.< (privacy_guard.encrypted_text, pg_catalog.bytea),
+    OPERATOR 2 privacy_guard.<= (privacy_guard.encrypted_text, pg_catalog.bytea),
+    OPERATOR 3 privacy_guard.= (privacy_guard.encrypted_text, pg_catalog.bytea),
+    OPERATOR 4 privacy_guard.>= (privacy_guard.encrypted_text, pg_catalog.bytea),
+    OPERATOR 5 privacy_guard.> (privacy_guard.encrypted_text, pg_catalog.bytea),
+    FUNCTION 1 (privacy_guard.encrypted_text, pg_catalog.bytea)
+        privacy_guard.encrypted_cmp_term(privacy_guard.encrypted_text, pg_catalog.bytea),
+    OPERATOR 1 privacy_guard.< (pg_catalog.bytea, privacy_guard.encrypted_text),
+    OPERATOR 2 privacy_guard.<= (pg_catalog.bytea, privacy_guard.encrypted_text),
+    OPERATOR 3 privacy_guard.= (pg_catalog.bytea, privacy_guard.encrypted_text),
+    OPERATOR 4 privacy_guard.>= (pg_catalog.bytea, privacy_guard.encrypted_text),
+    OPERATOR 5 privacy_guard.> (pg_catalog.bytea, privacy_guard.encrypted_text),
+    FUNCTION 1 (pg_catalog.bytea, privacy_guard.encrypted_text)
+        privacy_guard.encrypted_cmp_term_first(pg_catalog.bytea, privacy_guard.encrypted_text);
+COMMENT ON OPERATOR CLASS privacy_guard.encrypted_text_ops USING btree IS
+    'orders values of searchable columns by search term; with blind_index()''s bytea in its family';
+COMMENT ON OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree IS
+    'search terms of encrypted_text values, and the bytea terms blind_index() returns';

@@ -2,7 +2,7 @@
 --   The write path: protect() converts a column in place to its encrypted
 --   type, with a CHECK constraint and a BEFORE trigger that seals every
 --   later write of plaintext under the row's subject key; seal() for
---   explicit sealing; blind indexes for searchable columns; the catalog of
+--   explicit sealing; search terms for searchable columns; the catalog of
 --   protected columns, its view, and forgetting dropped tables.
 
 CREATE TABLE privacy_guard.column_protection (
@@ -10,7 +10,7 @@ CREATE TABLE privacy_guard.column_protection (
     col          name NOT NULL,
     category     text NOT NULL REFERENCES privacy_guard.categories (name),
     subject_col  name NOT NULL,
-    index_col    name,                  -- the blind index, when searchable
+    searchable   boolean NOT NULL DEFAULT false,   -- its values carry search terms
     protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tbl, col)
 );
@@ -36,16 +36,19 @@ COMMENT ON FUNCTION privacy_guard.seal(date, text, text) IS 'seal a value for a 
 COMMENT ON FUNCTION privacy_guard.seal(numeric, text, text) IS 'seal a value for a subject under a category';
 COMMENT ON FUNCTION privacy_guard.seal(bytea, text, text) IS 'seal a value for a subject under a category';
 
--- Blind indexes: the search term, and the same as protect() computes it.
+-- Search terms.  A searchable column's values carry theirs, computed when
+-- plaintext is sealed; blind_index() computes the same for a search, as a
+-- use of the category (purpose, lockdown, audit).  seal_searchable() is
+-- protect()'s way to seal a searchable column's existing rows.
 CREATE FUNCTION privacy_guard.blind_index(value text, category text) RETURNS bytea
     LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_blind_index';
-CREATE FUNCTION privacy_guard.index_term(value text, category text, create_key boolean) RETURNS bytea
-    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_blind_index';
-REVOKE ALL ON FUNCTION privacy_guard.index_term(text, text, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_guard.index_term(text, text, boolean) IS
-    'blind index as protect() computes it, creating the category''s key when asked';
 COMMENT ON FUNCTION privacy_guard.blind_index(text, text) IS
-    'search term for a searchable column: WHERE col_bidx = privacy_guard.blind_index(value, category)';
+    'search term for a searchable column: WHERE col = privacy_guard.blind_index(value, category)';
+CREATE FUNCTION privacy_guard.seal_searchable(value text, category text, subject text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_seal_searchable';
+REVOKE ALL ON FUNCTION privacy_guard.seal_searchable(text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.seal_searchable(text, text, text) IS
+    'seal a value with its search term, as protect() seals a searchable column''s rows';
 
 -- The CHECK constraint protect() adds: holds even when triggers do not fire.
 CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_text, category text, subject text) RETURNS boolean
@@ -60,6 +63,11 @@ CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_bytea, 
     LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
 COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_text, text, text) IS
     'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
+CREATE FUNCTION privacy_guard.check_sealed(value privacy_guard.encrypted_text, category text, subject text,
+                                           searchable boolean) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_check_sealed';
+COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_text, text, text, boolean) IS
+    'CHECK on a searchable column: as check_sealed(value, category, subject), and the value carries its own search term';
 COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_jsonb, text, text) IS
     'CHECK on a protected column: refuses plaintext and envelopes of another category or subject';
 COMMENT ON FUNCTION privacy_guard.check_sealed(privacy_guard.encrypted_date, text, text) IS
@@ -74,14 +82,14 @@ CREATE FUNCTION privacy_guard.seal_row() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_seal_row';
 REVOKE ALL ON FUNCTION privacy_guard.seal_row() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.seal_row() IS
-    'BEFORE ROW trigger: seals plaintext written to protected columns and maintains blind indexes';
+    'BEFORE ROW trigger: seals plaintext written to protected columns, with search terms where searchable';
 
 -- protect()'s catalog step, as the extension's owner.
 CREATE FUNCTION privacy_guard.register_protection(tbl regclass, col name, category text,
-                                                  subject_col name, index_col name) RETURNS text
+                                                  subject_col name, searchable boolean) RETURNS text
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_register_protection';
-REVOKE ALL ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, name) IS
+REVOKE ALL ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.register_protection(regclass, name, text, name, boolean) IS
     'protect()''s catalog step: checks the caller owns the table, records the column, returns the trigger arguments';
 
 -- Row-security policies of a table with protected columns may use only
@@ -110,7 +118,6 @@ DECLARE
     idx record;
     enc_type text;
     plain_type text;
-    bidx name := col || '_bidx';
     names text;
     col_indexes oid[];
     moved jsonb := '[]';
@@ -183,7 +190,7 @@ BEGIN
     IF octet_length(col) OPERATOR(pg_catalog.+) length('_sealed') OPERATOR(pg_catalog.>) 63 THEN
         RAISE EXCEPTION 'column name "%" is too long to protect', col
             USING ERRCODE = 'name_too_long',
-                  HINT = 'protect() adds <column>_sealed and <column>_bidx; rename the column to 56 bytes or fewer.';
+                  HINT = 'protect() adds the constraint <column>_sealed; rename the column to 56 bytes or fewer.';
     END IF;
 
     SELECT a.attnum, a.atttypid INTO subj
@@ -202,11 +209,6 @@ BEGIN
         RAISE EXCEPTION 'subject column "%" of relation % has type %', subject_col, tbl, format_type(subj.atttypid, NULL)
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid: an id, not personal data.';
-    END IF;
-    IF searchable AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) tbl
-                              AND a.attname OPERATOR(pg_catalog.=) bidx AND NOT a.attisdropped) THEN
-        RAISE EXCEPTION 'column "%" already exists in relation %', bidx, tbl
-            USING ERRCODE = 'duplicate_column', HINT = 'The blind index of a searchable column is named <column>_bidx.';
     END IF;
 
     -- Views would keep exposing the plaintext column's old type.
@@ -236,7 +238,9 @@ BEGIN
                   HINT = 'Drop those foreign key or CHECK constraints first; a protected column cannot be compared in plaintext.';
     END IF;
 
-    -- Indexes and UNIQUE constraints move to the blind index, or refuse.
+    -- Indexes and UNIQUE constraints of a searchable column are rebuilt on
+    -- its search terms (the column's default operator class); otherwise
+    -- they refuse.
     SELECT array_agg(i.indexrelid) INTO col_indexes
       FROM pg_index i
      WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
@@ -250,7 +254,7 @@ BEGIN
     IF names IS NOT NULL AND NOT searchable THEN
         RAISE EXCEPTION 'cannot protect column "%" of relation %: indexes % depend on it', col, tbl, names
             USING ERRCODE = 'dependent_objects_still_exist',
-                  HINT = format('Pass searchable => true to move %s to the blind-index column "%s", or drop them first.', names, bidx);
+                  HINT = format('Pass searchable => true to keep %s on the column''s search terms, or drop them first.', names);
     END IF;
     FOR idx IN
         SELECT i.indexrelid, ic.relname AS idxname, i.indisunique, i.indisprimary, i.indnatts,
@@ -265,9 +269,9 @@ BEGIN
     LOOP
         IF idx.indisprimary OR idx.indnatts OPERATOR(pg_catalog.<>) 1 OR idx.complex
            OR idx.amname NOT IN ('btree', 'hash') OR idx.contype IN ('x') THEN
-            RAISE EXCEPTION 'cannot move index "%" of column "%" to its blind index', idx.idxname, col
+            RAISE EXCEPTION 'cannot keep index "%" of column "%" on its search terms', idx.idxname, col
                 USING ERRCODE = 'feature_not_supported',
-                      HINT = 'Only single-column btree or hash indexes and UNIQUE constraints move to the blind index; drop this one first.';
+                      HINT = 'Only single-column btree or hash indexes and UNIQUE constraints are kept (as btree); drop this one first.';
         END IF;
         moved := moved || jsonb_build_array(jsonb_build_object(
             'idxname', idx.idxname, 'unique', idx.indisunique, 'conname', idx.conname,
@@ -279,16 +283,14 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- One rewrite: seal every row, fill the blind index from the old
-    -- plaintext, and add the CHECK that refuses unsealed writes.  The table
-    -- gets a new file; the old one, with the plaintext, is dropped at commit.
+    -- One rewrite: seal every row (with its search term when searchable)
+    -- and add the CHECK that refuses unsealed writes.  The table gets a new
+    -- file; the old one, with the plaintext, is dropped at commit.
     IF searchable THEN
-        EXECUTE format('ALTER TABLE %s ADD COLUMN %I bytea', tbl, bidx);
-        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE bytea USING privacy_guard.index_term(%I::text, %L, true), '
-                       'ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
-                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
-                       tbl, bidx, col, category,
-                       col, enc_type, col, plain_type, category, subject_col,
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.encrypted_text '
+                       'USING privacy_guard.seal_searchable(%I::text, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text, true))',
+                       tbl, col, col, category, subject_col,
                        col || '_sealed', col, category, subject_col);
     ELSE
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
@@ -298,21 +300,22 @@ BEGIN
     END IF;
 
     -- Record it (checks ownership and the category) and get the trigger's arguments.
-    trig_args := privacy_guard.register_protection(tbl, col, category, subject_col,
-                                                   CASE WHEN searchable THEN bidx END);
+    trig_args := privacy_guard.register_protection(tbl, col, category, subject_col, searchable);
 
+    -- The column's indexes and UNIQUE constraints, back under their names,
+    -- on its search terms; a searchable column gets an index in any case.
     IF searchable THEN
         FOR m IN SELECT e FROM jsonb_array_elements(moved) AS e LOOP
             IF m->>'contype' IS NOT DISTINCT FROM 'u' THEN
-                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE (%I)', tbl, m->>'conname', bidx);
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE (%I)', tbl, m->>'conname', col);
             ELSE
-                EXECUTE format('CREATE %s INDEX %I ON %s USING %I (%I)',
+                EXECUTE format('CREATE %s INDEX %I ON %s USING btree (%I)',
                                CASE WHEN (m->>'unique')::boolean THEN 'UNIQUE' ELSE '' END,
-                               m->>'idxname', tbl, m->>'amname', bidx);
+                               m->>'idxname', tbl, col);
             END IF;
         END LOOP;
         IF jsonb_array_length(moved) OPERATOR(pg_catalog.=) 0 THEN
-            EXECUTE format('CREATE INDEX ON %s (%I)', tbl, bidx);
+            EXECUTE format('CREATE INDEX ON %s (%I)', tbl, col);
         END IF;
     END IF;
 
@@ -322,7 +325,7 @@ BEGIN
     -- trigger runs first: it binds the plaintext the statement wrote to its
     -- column's category before any other trigger sees it, so that none can
     -- move it into a column of another category.  The sealing trigger runs
-    -- last, where no other can change the values and blind indexes it wrote.
+    -- last, where no other can change the values it wrote.
     SELECT string_agg(pg_catalog.quote_ident(t.tgname), ', ' ORDER BY t.tgname) INTO names
       FROM pg_trigger t
      WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
@@ -354,7 +357,7 @@ COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) I
 
 -- unprotect()'s catalog step, as the extension's owner.
 CREATE FUNCTION privacy_guard.unregister_protection(tbl regclass, col name, OUT protected boolean,
-                                                    OUT trigger_args text, OUT index_col name) RETURNS record
+                                                    OUT trigger_args text) RETURNS record
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_unregister_protection';
 REVOKE ALL ON FUNCTION privacy_guard.unregister_protection(regclass, name) FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.unregister_protection(regclass, name) IS
@@ -362,14 +365,14 @@ COMMENT ON FUNCTION privacy_guard.unregister_protection(regclass, name) IS
 
 -- The guard (src/guard.c) refuses, for every role, the DDL that would
 -- undo a protection: the sealing trigger disabled, dropped, renamed or
--- replaced, a <col>_sealed CHECK dropped or renamed, a protected, subject
--- or blind-index column retyped, renamed or dropped, the table put in an
+-- replaced, a <col>_sealed CHECK dropped or renamed, a protected or
+-- subject column retyped, renamed or dropped, the table put in an
 -- inheritance tree.  unprotect() is the way past it, explicit and audited:
 -- it removes the column from the catalog first, so that the guard lets its
--- own DDL through, then drops the CHECK, takes the column out of the
--- trigger (or drops the trigger with the last column) and drops the blind
--- index, which nothing would keep current any more.  The column keeps its
--- encrypted type and its sealed values: reveal() still reads them, and the
+-- own DDL through, then drops the CHECK and takes the column out of the
+-- trigger (or drops the trigger with the last column).  The column keeps
+-- its encrypted type and its sealed values (a searchable column's with
+-- their terms, and its indexes): reveal() still reads them, and the
 -- owner may retype the column (USING privacy_guard.reveal(col, purpose))
 -- or drop it.  Like protect(), it runs with the caller's rights.
 CREATE FUNCTION privacy_guard.unprotect(tbl regclass, col name) RETURNS void
@@ -406,14 +409,10 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', '!privacy_guard_bind', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS zz_privacy_guard_seal ON %s', tbl);
     END IF;
-    IF r.index_col IS NOT NULL THEN
-        EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', tbl, r.index_col);
-        RAISE NOTICE 'dropped blind-index column "%" of relation %, with its indexes and constraints', r.index_col, tbl;
-    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION privacy_guard.unprotect(regclass, name) IS
-    'remove a column''s protection (CHECK, trigger entry, blind index), audited; the column keeps its encrypted type and values';
+    'remove a column''s protection (CHECK, trigger entry), audited; the column keeps its encrypted type and values';
 
 -- A dropped table takes its protection records with it (an OID reused by a
 -- later table must not inherit them).
@@ -454,7 +453,7 @@ CREATE FUNCTION privacy_guard.guard_dropped() RETURNS event_trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_guard_dropped';
 REVOKE ALL ON FUNCTION privacy_guard.guard_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.guard_dropped() IS
-    'event trigger: refuse dropping a protected, subject or blind-index column, a _sealed CHECK or the sealing trigger as a dependency';
+    'event trigger: refuse dropping a protected or subject column, a _sealed CHECK or the sealing trigger as a dependency';
 CREATE EVENT TRIGGER privacy_guard_guard_dropped ON sql_drop
     EXECUTE FUNCTION privacy_guard.guard_dropped();
 COMMENT ON EVENT TRIGGER privacy_guard_guard_dropped IS
@@ -462,8 +461,7 @@ COMMENT ON EVENT TRIGGER privacy_guard_guard_dropped IS
 
 CREATE VIEW privacy_guard.protected_columns AS
 SELECT n.nspname AS table_schema, c.relname AS table_name, p.col AS column_name,
-       p.category, p.subject_col AS subject_column, p.index_col IS NOT NULL AS searchable,
-       p.index_col AS index_column,
+       p.category, p.subject_col AS subject_column, p.searchable,
        format_type(a.atttypid, a.atttypmod) AS column_type, p.protected_at
   FROM privacy_guard.column_protection p
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.tbl
@@ -478,10 +476,10 @@ GRANT SELECT ON privacy_guard.protected_columns TO PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.unprotect(regclass, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean),
-    privacy_guard.register_protection(regclass, name, text, name, name),
+    privacy_guard.register_protection(regclass, name, text, name, boolean),
     privacy_guard.unprotect(regclass, name),
     privacy_guard.unregister_protection(regclass, name),
-    privacy_guard.index_term(text, text, boolean),
+    privacy_guard.seal_searchable(text, text, text),
     privacy_guard.seal_row(),
     privacy_guard.check_policies(regclass)
     TO privacy_guard_admin;

@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "guard.h"
 
 /* catalog changes committed so far, in shared memory */
 typedef struct CatalogShared
@@ -430,9 +431,12 @@ PG_FUNCTION_INFO_V1(pguard_lock_relation);
  * looked at it: its owner could make it a view, or retype a column, before
  * the statement that reads it takes its lock, and the view's functions or
  * the new type's cast would then run with the caller's rights.  So they
- * lock the table first (ACCESS SHARE, or ACCESS EXCLUSIVE to convert it),
- * which waits for such a change to commit and keeps the next one out, and
- * only then look.  Their next statements see what committed before the lock
+ * lock the table first (SHARE UPDATE EXCLUSIVE, or ACCESS EXCLUSIVE to
+ * convert it), which waits for such a change to commit and keeps the next
+ * one out, and only then look.  A table to read must not make the planner
+ * run code another role wrote (an index's or a statistics object's
+ * expression, a CHECK used for constraint exclusion): that is refused
+ * (insufficient_privilege).  Their next statements see what committed before the lock
  * was granted only at READ COMMITTED, which is required.  The caller needs
  * some SELECT privilege on the table (any column), or to own it to lock it
  * exclusively.  Returns the relation's kind, or NULL when it was dropped.
@@ -460,9 +464,22 @@ pguard_lock_relation(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for relation %s", get_rel_name(relid))));
-	LockRelationOid(relid, exclusive ? AccessExclusiveLock : AccessShareLock);
+	/* SHARE UPDATE EXCLUSIVE: no index or statistics object comes meanwhile */
+	LockRelationOid(relid, exclusive ? AccessExclusiveLock : ShareUpdateExclusiveLock);
 	kind = get_rel_relkind(relid);
 	if (kind == '\0')
 		PG_RETURN_NULL();
+	if (!exclusive)
+	{
+		char	   *what = GuardPlannerRoleCode(relid, true);
+
+		if (what != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s() does not read relation \"%s\": its %s could run code another role wrote",
+							caller, get_rel_name(relid), what),
+					 errdetail("Planning a query of the relation would run that code with the rights of role \"%s\".",
+							   GetUserNameFromId(GetUserId(), false))));
+	}
 	PG_RETURN_CHAR(kind);
 }

@@ -10,8 +10,8 @@
  * hook; a column renamed or given another type by ALTER TABLE is seen by
  * the event trigger at the end of the command.  A column whose name
  * suggests personal data (DiscoverNameSuggests) and that is not protected
- * (not of one of the encrypted_* types, nor the bytea blind index beside
- * one) gets, by privacy_guard.collection_guard:
+ * (not of one of the encrypted_* types) gets, by
+ * privacy_guard.collection_guard:
  *
  *	 warn	a WARNING when the transaction commits, unless protect() has
  *			converted the column by then;
@@ -113,28 +113,16 @@ column_type(Oid relid, const char *attname)
 }
 
 /*
- * Is the column protected: of one of the encrypted_* types, or the bytea
- * blind index protect() keeps beside one (<col>_bidx)?  *exists says
+ * Is the column protected: of one of the encrypted_* types?  *exists says
  * whether the column is there at all.
  */
 static bool
 column_protected(Oid relid, const char *attname, bool *exists)
 {
 	Oid			typid = column_type(relid, attname);
-	size_t		len = strlen(attname);
 
 	*exists = OidIsValid(typid);
-	if (!*exists)
-		return false;
-	if (CatalogEncryptedType(typid) != 0)
-		return true;
-	if (typid == BYTEAOID && len > 5 && strcmp(attname + len - 5, "_bidx") == 0)
-	{
-		Oid			sibtype = column_type(relid, pnstrdup(attname, len - 5));
-
-		return OidIsValid(sibtype) && CatalogEncryptedType(sibtype) != 0;
-	}
-	return false;
+	return *exists && CatalogEncryptedType(typid) != 0;
 }
 
 /* Look at one column now that its command has ended. */

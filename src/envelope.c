@@ -7,6 +7,12 @@
  *	  version (1) | type (1) | key id (8, big-endian) | category length (1)
  *	  | category | nonce (12) | ciphertext | tag (16)
  *
+ * A value of a searchable column carries its search term in the header
+ * (version 3 instead of 1): after the category, the id of the category's
+ * index key (8, big-endian) and the first 16 bytes of the HMAC-SHA-256 of
+ * the plaintext under that key.  Equal plaintexts of a category have equal
+ * terms, which is what indexes, UNIQUE constraints and searches compare.
+ *
  * Everything before the nonce is authenticated, and so is the SHA-256
  * digest of the subject, so an envelope copied to another category, type or
  * subject fails to open.  Nonces are fresh from RAND_bytes for every seal.
@@ -250,7 +256,7 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 		else
 			return "its subject flag is invalid";
 	}
-	else if (view->version == ENVELOPE_VERSION)
+	else if (view->version == ENVELOPE_VERSION || view->version == ENVELOPE_VERSION_TERM)
 	{
 		uint64		id = 0;
 
@@ -275,6 +281,17 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 				return "its category name is invalid";
 		}
 		pos = 11 + view->catlen;
+		if (view->version == ENVELOPE_VERSION_TERM)
+		{
+			/* sealed, as far as anything but comparisons is concerned */
+			view->version = ENVELOPE_VERSION;
+			if (len < pos + ENVELOPE_TERM_LEN + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+				return "it is truncated";
+			if (data[pos] & 0x80)
+				return "its search term's key reference is invalid";
+			view->term = data + pos;
+			pos += ENVELOPE_TERM_LEN;
+		}
 	}
 	else
 		return "its format version is not supported";
@@ -294,14 +311,17 @@ EnvelopeCategoryIs(const EnvelopeView *view, const char *category)
 		memcmp(view->category, category, view->catlen) == 0;
 }
 
-/* Seal plaintext under a subject's data key; returns a new varlena. */
+/*
+ * Seal plaintext under a subject's data key, with its search term when term
+ * is not NULL; returns a new varlena.
+ */
 struct varlena *
 EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
-			 const uint8 *subject_digest, const uint8 *dek,
+			 const uint8 *subject_digest, const uint8 *dek, const uint8 *term,
 			 const uint8 *plain, int plainlen)
 {
 	int			catlen = strlen(category);
-	int			headerlen = 11 + catlen;
+	int			headerlen = 11 + catlen + (term ? ENVELOPE_TERM_LEN : 0);
 	int			total = headerlen + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
 	struct varlena *result;
 	uint8	   *p;
@@ -310,12 +330,14 @@ EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
 	result = (struct varlena *) palloc(VARHDRSZ + total);
 	SET_VARSIZE(result, VARHDRSZ + total);
 	p = (uint8 *) VARDATA(result);
-	p[0] = ENVELOPE_VERSION;
+	p[0] = term ? ENVELOPE_VERSION_TERM : ENVELOPE_VERSION;
 	p[1] = (uint8) type;
 	for (int i = 0; i < 8; i++)
 		p[2 + i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
 	p[10] = (uint8) catlen;
 	memcpy(p + 11, category, catlen);
+	if (term)
+		memcpy(p + 11 + catlen, term, ENVELOPE_TERM_LEN);
 	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
 	EnvelopeAead(true, dek, p + headerlen,
 				 p, headerlen, subject_digest, ENVELOPE_DIGEST_LEN,

@@ -11,12 +11,16 @@
 #define ENVELOPE_VERSION	1		/* a sealed value */
 #define ENVELOPE_PENDING	0		/* plaintext waiting for the write path */
 #define ENVELOPE_PENDING_BOUND 2	/* the same, bound to the category it was written for */
+#define ENVELOPE_VERSION_TERM 3		/* a sealed value carrying its search term */
 #define ENVELOPE_NONCE_LEN	12
 #define ENVELOPE_TAG_LEN	16
 #define ENVELOPE_KEY_LEN	32
 #define ENVELOPE_DIGEST_LEN 32
 #define ENVELOPE_MAX_CATEGORY 63
 #define ENVELOPE_TEXT_PREFIX "sealed1:"
+/* a search term: the index key's id (8, big-endian) and a truncated HMAC */
+#define ENVELOPE_TERM_HMAC_LEN 16
+#define ENVELOPE_TERM_LEN	(8 + ENVELOPE_TERM_HMAC_LEN)
 
 /* Plaintext types; the number is part of the format. */
 typedef enum EnvelopeType
@@ -39,6 +43,7 @@ typedef struct EnvelopeView
 	int			catlen;			/* 0: a pending value not bound to a category */
 	const char *category;		/* not NUL-terminated */
 	const uint8 *subject_digest;	/* a bound pending value's subject, or NULL */
+	const uint8 *term;			/* a sealed value's search term (ENVELOPE_TERM_LEN), or NULL */
 	const uint8 *header;		/* authenticated header bytes */
 	int			headerlen;
 	const uint8 *nonce;
@@ -52,7 +57,7 @@ extern const char *EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
 									const char *category,
 									const uint8 *subject_digest,
-									const uint8 *dek,
+									const uint8 *dek, const uint8 *term,
 									const uint8 *plain, int plainlen);
 extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);

@@ -7,12 +7,11 @@
  * protection behind the extension's back: disabling, dropping, renaming or
  * replacing the sealing trigger, or naming a BEFORE row trigger to run
  * after it; dropping or renaming a <col>_sealed CHECK; retyping, renaming
- * or dropping a protected, subject or blind-index column (or a subject
+ * or dropping a protected or subject column (or a subject
  * column erasure_actions names), also through inheritance parents and
  * ALTER TYPE ... CASCADE; putting the table into an inheritance tree or
  * making it a typed table; moving it into the extension's schema, whose
- * tables the guard leaves alone.  Let through, such DDL would let forged
- * blind-index terms past a UNIQUE constraint, keep plaintext writes as
+ * tables the guard leaves alone.  Let through, such DDL would keep plaintext writes as
  * unsealed values nobody can read, leave a column called protected that no
  * longer is, a trigger free to rewrite what was sealed, or every erasure of
  * the table's subjects failing.  Each refusal names the object and hints
@@ -41,13 +40,17 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
@@ -85,7 +88,6 @@ typedef enum GuardRole
 {
 	GUARD_NONE = 0,
 	GUARD_PROTECTED,
-	GUARD_INDEX,
 	GUARD_SUBJECT,
 	GUARD_ERASURE_SUBJECT,
 	GUARD_RETENTION_TIME
@@ -107,8 +109,14 @@ GuardReadTable(GuardedTable *g, MemoryContext into)
 	g->cols = NIL;
 	g->erasure_subject = NULL;
 	PushActiveSnapshot(CatalogFreshSnapshot());
-	rc = SPI_execute_with_args("SELECT p.col, p.category, p.subject_col,"
+	/* version 0.1's catalog names a blind-index column instead */
+	rc = SPI_execute_with_args(CatalogExtensionPredatesGuard() ?
+							   "SELECT p.col, p.category, p.subject_col,"
 							   " COALESCE(p.index_col::pg_catalog.text, '')"
+							   " FROM privacy_guard.column_protection p"
+							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col" :
+							   "SELECT p.col, p.category, p.subject_col,"
+							   " CASE WHEN p.searchable THEN 'searchable' ELSE '' END"
 							   " FROM privacy_guard.column_protection p"
 							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col",
 							   1, types, args, NULL, true, 0);
@@ -124,7 +132,7 @@ GuardReadTable(GuardedTable *g, MemoryContext into)
 		c->col = pstrdup(SPI_getvalue(t, d, 1));
 		c->category = pstrdup(SPI_getvalue(t, d, 2));
 		c->subject = pstrdup(SPI_getvalue(t, d, 3));
-		c->index = pstrdup(SPI_getvalue(t, d, 4));
+		c->searchable = pstrdup(SPI_getvalue(t, d, 4));
 		g->cols = lappend(g->cols, c);
 		MemoryContextSwitchTo(old);
 	}
@@ -246,7 +254,6 @@ guard_column(GuardedTable *g, const char *verb, const char *name)
 {
 	const char *rel = get_rel_name(g->relid);
 	GuardRole	role = GUARD_NONE;
-	GuardedColumn *which = NULL;
 	ListCell   *lc;
 
 	foreach(lc, g->cols)
@@ -255,11 +262,6 @@ guard_column(GuardedTable *g, const char *verb, const char *name)
 
 		if (strcmp(c->col, name) == 0)
 			role = GUARD_PROTECTED;
-		else if (c->index[0] && strcmp(c->index, name) == 0)
-		{
-			role = GUARD_INDEX;
-			which = c;
-		}
 		else if (strcmp(c->subject, name) == 0 && role == GUARD_NONE)
 			role = GUARD_SUBJECT;
 	}
@@ -279,13 +281,6 @@ guard_column(GuardedTable *g, const char *verb, const char *name)
 					 errdetail("The sealing trigger \"%s\" and constraint \"%s_sealed\" protect it.",
 							   WRITEPATH_SEAL_TRIGGER, name),
 					 unprotect_hint(g, name, NULL)));
-			break;
-		case GUARD_INDEX:
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot %s blind-index column \"%s\" of relation \"%s\"", verb, name, rel),
-					 errdetail("It is the blind index of protected column \"%s\".", which->col),
-					 unprotect_hint(g, which->col, NULL)));
 			break;
 		case GUARD_SUBJECT:
 			ereport(ERROR,
@@ -451,7 +446,7 @@ canonical_seal_trigger(CreateTrigStmt *stmt, GuardedTable *g)
 	foreach(lc, g->cols)
 	{
 		GuardedColumn *c = lfirst(lc);
-		const char *expected[4] = {c->col, c->category, c->subject, c->index};
+		const char *expected[4] = {c->col, c->category, c->subject, c->searchable};
 
 		for (int i = 0; i < 4; i++)
 		{
@@ -1142,9 +1137,23 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Is an object privacy_guard's own?  What the planner evaluates for a
+ * table's readers may use the extension's functions and operators (the
+ * sealing CHECK, comparison by search term); a policy may not.
+ */
+#define PLANNER_CODE ((void *) "planner")
+
+static bool
+extension_object(Oid classid, Oid objid, void *context)
+{
+	return context != NULL && objid >= FirstNormalObjectId &&
+		getExtensionOfObject(classid, objid) == get_extension_oid("privacy_guard", true);
+}
+
+/*
  * Could a function run code a role wrote?  One a role defined; or one of
  * the server's own that runs the SQL text it is given (query_to_xml() and
- * its kin, ts_stat(), ts_rewrite()).
+ * its kin, ts_stat(), ts_rewrite()).  context: as for runs_role_code().
  */
 static bool
 role_defined_function(Oid funcid, void *context)
@@ -1161,6 +1170,8 @@ role_defined_function(Oid funcid, void *context)
 	};
 	char	   *name;
 
+	if (extension_object(ProcedureRelationId, funcid, context))
+		return false;
 	if (funcid >= FirstNormalObjectId || func_volatile(funcid) == PROVOLATILE_VOLATILE)
 		return true;
 
@@ -1216,7 +1227,9 @@ role_type(Oid typ)
  * Does a row-security expression run code a role wrote, or read another
  * relation (whose own policies, or whose becoming a view, would)?  Role
  * functions, operators and casts, the built-ins that run SQL text, a
- * domain's CHECK constraints, and any subquery.
+ * domain's CHECK constraints, and any subquery.  With a non-NULL context,
+ * for what the planner evaluates, privacy_guard's own functions and
+ * operators are allowed.
  */
 static bool
 runs_role_code(Node *node, void *context)
@@ -1230,9 +1243,11 @@ runs_role_code(Node *node, void *context)
 	 * may put its negator or commutator, the role's, in its place.
 	 */
 	if ((IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr)) &&
-		((OpExpr *) node)->opno >= FirstNormalObjectId)
+		((OpExpr *) node)->opno >= FirstNormalObjectId &&
+		!extension_object(OperatorRelationId, ((OpExpr *) node)->opno, context))
 		return true;
-	if (IsA(node, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) node)->opno >= FirstNormalObjectId)
+	if (IsA(node, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) node)->opno >= FirstNormalObjectId &&
+		!extension_object(OperatorRelationId, ((ScalarArrayOpExpr *) node)->opno, context))
 		return true;
 	if (IsA(node, RowCompareExpr))
 	{
@@ -1315,13 +1330,97 @@ GuardCheckPolicies(Oid relid)
 	table_close(rel, AccessShareLock);
 }
 
+/*
+ * The expressions the planner evaluates for whoever queries a relation:
+ * its indexes' expressions and predicates, its statistics objects'
+ * expressions and, when checks is true, its CHECK constraints (constraint
+ * exclusion).  Planning simplifies each, running any immutable function in
+ * it, as the role that plans, with its declared purpose, outside any
+ * security-restricted operation.  Returns what runs role code ("index
+ * \"x\"", ...), or NULL.
+ */
+char *
+GuardPlannerRoleCode(Oid relid, bool checks)
+{
+	struct
+	{
+		Oid			catalog;
+		Oid			index;
+		AttrNumber	key;
+		AttrNumber	exprs[2];
+		const char *what;
+	}			sources[3] = {
+		{IndexRelationId, IndexIndrelidIndexId, Anum_pg_index_indrelid,
+		{Anum_pg_index_indexprs, Anum_pg_index_indpred}, "index"},
+		{StatisticExtRelationId, StatisticExtRelidIndexId, Anum_pg_statistic_ext_stxrelid,
+		{Anum_pg_statistic_ext_stxexprs, InvalidAttrNumber}, "statistics object"},
+		{ConstraintRelationId, ConstraintRelidTypidNameIndexId, Anum_pg_constraint_conrelid,
+		{Anum_pg_constraint_conbin, InvalidAttrNumber}, "constraint"},
+	};
+	char	   *found = NULL;
+
+	for (int i = 0; i < (checks ? 3 : 2) && found == NULL; i++)
+	{
+		Relation	cat = table_open(sources[i].catalog, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, sources[i].key, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+		scan = systable_beginscan(cat, sources[i].index, true, NULL, 1, &key);
+		while (found == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			for (int e = 0; e < 2 && sources[i].exprs[e] != InvalidAttrNumber && found == NULL; e++)
+			{
+				bool		isnull;
+				Datum		d = heap_getattr(tup, sources[i].exprs[e], RelationGetDescr(cat), &isnull);
+
+				if (isnull || !runs_role_code(stringToNode(TextDatumGetCString(d)), PLANNER_CODE))
+					continue;
+				if (sources[i].catalog == IndexRelationId)
+					found = psprintf("index \"%s\"", get_rel_name(((Form_pg_index) GETSTRUCT(tup))->indexrelid));
+				else if (sources[i].catalog == StatisticExtRelationId)
+					found = psprintf("statistics object \"%s\"", NameStr(((Form_pg_statistic_ext) GETSTRUCT(tup))->stxname));
+				else
+					found = psprintf("constraint \"%s\"", NameStr(((Form_pg_constraint) GETSTRUCT(tup))->conname));
+			}
+		}
+		systable_endscan(scan);
+		table_close(cat, AccessShareLock);
+	}
+	return found;
+}
+
+/*
+ * A table with protected columns: neither its policies nor what the
+ * planner evaluates for its readers (GuardPlannerRoleCode()) may run code
+ * a role wrote.
+ */
+void
+GuardCheckReaderCode(Oid relid)
+{
+	char	   *what;
+
+	GuardCheckPolicies(relid);
+	what = GuardPlannerRoleCode(relid, false);
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s of relation \"%s\" could run code another role wrote", what, get_rel_name(relid)),
+				 errdetail("The planner evaluates index expressions and predicates and statistics expressions for whoever queries the table, with the purpose they declared: on a table with protected columns they may use only the row's columns, constants, and built-in functions and operators that run no SQL."),
+				 errhint("Index or compute with built-in functions only, or keep the expression on a table without protected columns.")));
+}
+
 PG_FUNCTION_INFO_V1(pguard_check_policies);
 
-/* check_policies(tbl): protect()'s check of a table's row-security policies. */
+/*
+ * check_policies(tbl): protect()'s check of a table's row-security
+ * policies, and of its index and statistics expressions.
+ */
 Datum
 pguard_check_policies(PG_FUNCTION_ARGS)
 {
-	GuardCheckPolicies(PG_GETARG_OID(0));
+	GuardCheckReaderCode(PG_GETARG_OID(0));
 	PG_RETURN_VOID();
 }
 
@@ -1333,6 +1432,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			altered = InvalidOid;	/* ALTER TABLE's relation, found before it runs */
+	Oid			indexed = InvalidOid;	/* CREATE INDEX's or STATISTICS' relation, likewise */
 
 	CatalogNoteUtility(stmt);
 	/*
@@ -1342,6 +1442,12 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	 */
 	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
+	if (IsA(stmt, IndexStmt) && CatalogExtensionInstalled())
+		indexed = RangeVarGetRelid(((IndexStmt *) stmt)->relation, NoLock, true);
+	if (IsA(stmt, CreateStatsStmt) && CatalogExtensionInstalled() &&
+		list_length(((CreateStatsStmt *) stmt)->relations) == 1 &&
+		IsA(linitial(((CreateStatsStmt *) stmt)->relations), RangeVar))
+		indexed = RangeVarGetRelid(linitial(((CreateStatsStmt *) stmt)->relations), NoLock, true);
 	switch (nodeTag(stmt))
 	{
 		case T_AlterTableStmt:
@@ -1464,6 +1570,21 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 
 		if (g->cols != NIL)
 			GuardCheckPolicies(g->relid);
+	}
+
+	/*
+	 * An index, statistics object or constraint (ALTER TABLE ... ADD
+	 * UNIQUE, EXCLUDE) whose expressions the planner evaluates for the
+	 * table's readers, checked as PostgreSQL stored it.
+	 */
+	if ((OidIsValid(indexed) || OidIsValid(altered)) &&
+		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+	{
+		GuardedTable *g = guard_load(OidIsValid(indexed) ? indexed : altered);
+
+		if (g->cols != NIL)
+			GuardCheckReaderCode(g->relid);
 	}
 }
 

@@ -16,7 +16,7 @@ typedef struct GuardedColumn
 	char	   *col;
 	char	   *category;
 	char	   *subject;
-	char	   *index;			/* "" when not searchable */
+	char	   *searchable;		/* "searchable", or "" (the trigger's 4th argument) */
 } GuardedColumn;
 
 /* What the guard keeps in place on one table. */
@@ -30,6 +30,8 @@ typedef struct GuardedTable
 
 extern void GuardReadTable(GuardedTable *g, MemoryContext into);
 extern void GuardCheckPolicies(Oid relid);
+extern void GuardCheckReaderCode(Oid relid);
+extern char *GuardPlannerRoleCode(Oid relid, bool checks);
 extern void GuardInit(void);
 
 #endif

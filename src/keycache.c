@@ -71,6 +71,7 @@ typedef struct SubjectEntry
 typedef struct IndexKeyEntry
 {
 	char		category[ENVELOPE_MAX_CATEGORY + 1];	/* hash key */
+	int64		key_id;
 	uint8		key[ENVELOPE_KEY_LEN];
 } IndexKeyEntry;
 
@@ -825,11 +826,11 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 }
 
 /*
- * The blind-index key of a category.  When the category has none yet it is
- * created if create is true; otherwise returns false (nothing was indexed
- * under the category yet, so no search term can match).
+ * The blind-index key of a category, and its key id.  When the category has
+ * none yet it is created if create is true; otherwise returns 0 (nothing
+ * was indexed under the category yet, so no search term can match).
  */
-bool
+int64
 KeycacheIndexKey(const char *category, uint8 *key, bool create)
 {
 	IndexKeyEntry *ie;
@@ -838,6 +839,7 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	Datum		args[3];
 	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
 	bool		found = false;
+	int64		key_id = 0;
 	int			rc;
 
 	keycache_ensure();
@@ -847,7 +849,7 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	if (ie != NULL)
 	{
 		memcpy(key, ie->key, ENVELOPE_KEY_LEN);
-		return true;
+		return ie->key_id;
 	}
 
 	args[0] = CStringGetTextDatum(category);
@@ -867,8 +869,8 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 
-			key_unwrap(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-					   "index", category,
+			key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			key_unwrap(key_id, "index", category,
 					   DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
 					   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
 					   key, false);
@@ -898,15 +900,16 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 	SPI_finish();
 	CatalogRestoreUser(&owner);
 	if (!found && !create)
-		return false;
+		return 0;
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not serialize access due to a concurrent blind-index key creation"),
 				 errhint("The transaction might succeed if retried.")));
 	ie = hash_search(index_keys, hkey, HASH_ENTER, NULL);
+	ie->key_id = key_id;
 	memcpy(ie->key, key, ENVELOPE_KEY_LEN);
-	return true;
+	return key_id;
 }
 
 /*

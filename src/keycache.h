@@ -56,7 +56,7 @@ typedef struct KeySlot
 extern void KeycacheSubjectDigest(const char *subject, int len, uint8 *digest);
 extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
-extern bool KeycacheIndexKey(const char *category, uint8 *key, bool create);
+extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
 extern void KeycacheInit(void);
 
 #endif

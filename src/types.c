@@ -10,6 +10,14 @@
  * only the write path can seal.  Output and send refuse pending values, and
  * no error message quotes the input.
  *
+ * Values of searchable columns compare by the search term their envelope
+ * carries (src/envelope.c): equal plaintexts of a category have equal
+ * terms.  That is the btree operator class behind indexes, UNIQUE
+ * constraints and ON CONFLICT on such columns, and, with the bytea that
+ * privacy_guard.blind_index() returns, behind searches.  Values without a
+ * term refuse to compare: a pending value (plaintext), and a sealed value of
+ * a column that is not searchable.
+ *
  * Plaintext bytes inside an envelope are: text and bytea as they are, date
  * as a big-endian int32, numeric in its binary send format, jsonb as its
  * canonical text, so that envelopes move between machines and encodings.
@@ -32,6 +40,7 @@
 #include "keycache.h"
 #include "redact.h"
 #include "types.h"
+#include "writepath.h"
 
 #define PREFIX_LEN (sizeof(ENVELOPE_TEXT_PREFIX) - 1)
 
@@ -442,8 +451,10 @@ pguard_int8_to_encrypted_numeric(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(pguard_check_sealed);
 
 /*
- * check_sealed(value, category, subject): the CHECK constraint protect()
- * puts on each protected column.  It holds even when triggers do not fire
+ * check_sealed(value, category, subject [, searchable]): the CHECK
+ * constraint protect() puts on each protected column (searchable columns
+ * pass true: their values must carry the term of their plaintext, others
+ * none).  It holds even when triggers do not fire
  * (session_replication_role = replica, disabled triggers): plaintext, an
  * envelope of another category or type, and an envelope of another
  * subject's key are all refused.  Raises rather than returning false, so
@@ -460,6 +471,7 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 	uint8		digest[ENVELOPE_DIGEST_LEN];
 	KeyEntry   *key;
 	uint8	   *scratch;
+	bool		searchable = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(true);
@@ -491,6 +503,14 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 				 errmsg("the subject of a row with a protected value cannot be null"),
 				 errhidestmt(true)));
 	subject = PG_GETARG_TEXT_PP(2);
+	if (searchable != (view.term != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg(searchable ?
+						"sealed value without a search term cannot be stored in a searchable column" :
+						"sealed value with a search term cannot be stored in a column that is not searchable"),
+				 errdetail("Search terms are computed only when plaintext is sealed for a searchable column."),
+				 errhidestmt(true)));
 	KeycacheSubjectDigest(VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), digest);
 	key = KeycacheForId(view.key_id, false);
 	scratch = key ? palloc(view.ctlen + 1) : NULL;
@@ -502,7 +522,106 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 				 errmsg("sealed value does not belong to this row"),
 				 errdetail("An envelope is accepted only in a row of the subject it was sealed for, unaltered; an erased subject's envelopes are accepted nowhere."),
 				 errhidestmt(true)));
+	if (searchable && !WritepathTermMatches(&view, category, scratch, view.ctlen))
+	{
+		OPENSSL_cleanse(scratch, view.ctlen);
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value's search term does not match it under category \"%s\"'s search key", category),
+				 errhidestmt(true)));
+	}
 	OPENSSL_cleanse(scratch, view.ctlen);
 	pfree(scratch);
 	PG_RETURN_BOOL(true);
 }
+
+/*
+ * The search term a value of a searchable column carries, or an error that
+ * says why the value cannot be compared (and quotes nothing of it).
+ */
+static const uint8 *
+value_term(struct varlena *value)
+{
+	EnvelopeView view;
+
+	if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid encrypted value in a comparison")));
+	if (view.version == ENVELOPE_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("plaintext cannot be compared with a value of type %s",
+						EnvelopeTypeName(view.type)),
+				 errdetail("Encrypted values compare by their search terms, which only privacy_guard.blind_index() computes for a search."),
+				 errhint("Search a searchable column with WHERE col = privacy_guard.blind_index(value, category)."),
+				 errhidestmt(true)));
+	if (view.term == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("encrypted values of a column that is not searchable cannot be compared"),
+				 errdetail("Only values of searchable columns carry the search term they compare by."),
+				 errhint("Protect the column with searchable => true to index, constrain or search it."),
+				 errhidestmt(true)));
+	return view.term;
+}
+
+/* A total order on terms: bytes, then length (a term is ENVELOPE_TERM_LEN). */
+static int
+term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
+{
+	int			r = memcmp(a, b, Min(alen, blen));
+
+	if (r != 0)
+		return r < 0 ? -1 : 1;
+	return alen == blen ? 0 : (alen < blen ? -1 : 1);
+}
+
+static int
+encrypted_cmp(FunctionCallInfo fcinfo)
+{
+	const uint8 *a = value_term(PG_GETARG_VARLENA_PP(0));
+	const uint8 *b = value_term(PG_GETARG_VARLENA_PP(1));
+
+	return term_cmp(a, ENVELOPE_TERM_LEN, b, ENVELOPE_TERM_LEN);
+}
+
+/* an encrypted value against a search term (bytea), either way round */
+static int
+encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
+{
+	const uint8 *a = value_term(PG_GETARG_VARLENA_PP(term_first ? 1 : 0));
+	bytea	   *t = PG_GETARG_BYTEA_PP(term_first ? 0 : 1);
+	int			r = term_cmp(a, ENVELOPE_TERM_LEN,
+							 (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+	return term_first ? -r : r;
+}
+
+#define ENCRYPTED_COMPARISONS(suffix, expr) \
+PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
+Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_INT32(expr); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
+Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) == 0); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_ne##suffix); \
+Datum pguard_encrypted_ne##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) != 0); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_lt##suffix); \
+Datum pguard_encrypted_lt##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) < 0); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_le##suffix); \
+Datum pguard_encrypted_le##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) <= 0); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_gt##suffix); \
+Datum pguard_encrypted_gt##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) > 0); } \
+PG_FUNCTION_INFO_V1(pguard_encrypted_ge##suffix); \
+Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
+{ PG_RETURN_BOOL((expr) >= 0); }
+
+/* encrypted_text against encrypted_text, against bytea, and bytea against it */
+ENCRYPTED_COMPARISONS(, encrypted_cmp(fcinfo))
+ENCRYPTED_COMPARISONS(_term, encrypted_term_cmp(fcinfo, false))
+ENCRYPTED_COMPARISONS(_term_first, encrypted_term_cmp(fcinfo, true))

@@ -6,13 +6,16 @@
  * protect() installs one BEFORE INSERT OR UPDATE row trigger per table,
  * zz_privacy_guard_seal (named to run after the table's own BEFORE
  * triggers), whose arguments list each protected column as four strings:
- * column, category, subject column, blind-index column ('' if none).  For
- * each column the trigger seals a pending value (plaintext the application
- * wrote) under the row's subject key, checks that an envelope written back
- * belongs to the row's subject and category and opens, and keeps the blind
- * index equal to the keyed HMAC of the plaintext.  It first checks that the
- * table still has the shape protect() gave it.  A CHECK constraint
- * (check_sealed) backs it up for writes that bypass triggers.
+ * column, category, subject column, 'searchable' or ''.  For each column
+ * the trigger seals a pending value (plaintext the application wrote) under
+ * the row's subject key, with its search term when the column is
+ * searchable, and checks that an envelope written back belongs to the row's
+ * subject and category, opens, and carries a valid search term exactly when
+ * the column is searchable.  Terms are computed only from plaintext being
+ * sealed: an envelope without one (from a column that is not searchable)
+ * cannot become searchable by being written back.  The trigger first checks
+ * that the table still has the shape protect() gave it.  A CHECK
+ * constraint (check_sealed) backs it up for writes that bypass triggers.
  *
  * register_protection() and unregister_protection() record and forget a
  * protected column in privacy_guard's catalog, as the extension's owner,
@@ -62,43 +65,69 @@
 #include "types.h"
 #include "writepath.h"
 
-#define BIDX_LEN 32
+static void require_current_search(const char *rel, const char *col);
 
 /*
- * HMAC-SHA256 of plaintext under the category's blind-index key, as bytea.
- * Returns NULL when the category has no key and create is false.
+ * The search term of plaintext under a category's index key, into out
+ * (ENVELOPE_TERM_LEN bytes): the key's id, big-endian, then the first
+ * bytes of HMAC-SHA-256.  Returns false when the category has no key and
+ * create is false.
  */
-static bytea *
-blind_index(const char *category, const uint8 *plain, int len, bool create)
+bool
+WritepathSearchTerm(const char *category, const uint8 *plain, int len, bool create,
+					uint8 *out)
 {
 	uint8		key[ENVELOPE_KEY_LEN];
-	bytea	   *result;
+	uint8		mac[EVP_MAX_MD_SIZE];
 	unsigned int outlen = 0;
 	uint8	   *ok;
+	int64		key_id = KeycacheIndexKey(category, key, create);
 
-	if (!KeycacheIndexKey(category, key, create))
-		return NULL;
-	result = palloc(VARHDRSZ + BIDX_LEN);
-	ok = HMAC(EVP_sha256(), key, sizeof(key), plain, len,
-			  (uint8 *) VARDATA(result), &outlen);
+	if (key_id == 0)
+		return false;
+	ok = HMAC(EVP_sha256(), key, sizeof(key), plain, len, mac, &outlen);
 	OPENSSL_cleanse(key, sizeof(key));
-	if (ok == NULL || outlen != BIDX_LEN)
+	if (ok == NULL || outlen < ENVELOPE_TERM_HMAC_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute blind index")));
-	SET_VARSIZE(result, VARHDRSZ + BIDX_LEN);
-	return result;
+				 errmsg("could not compute a search term")));
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
+	memcpy(out + 8, mac, ENVELOPE_TERM_HMAC_LEN);
+	return true;
 }
 
-/* Seal plaintext bytes for a subject under a category (already checked). */
+/*
+ * Does an opened envelope's search term match its plaintext, under the
+ * category's index key?  An envelope that names another key (one of
+ * another category, or one that no longer exists) does not.
+ */
+bool
+WritepathTermMatches(const EnvelopeView *view, const char *category,
+					 const uint8 *plain, int len)
+{
+	uint8		term[ENVELOPE_TERM_LEN];
+
+	return view->term != NULL &&
+		WritepathSearchTerm(category, plain, len, false, term) &&
+		CRYPTO_memcmp(term, view->term, ENVELOPE_TERM_LEN) == 0;
+}
+
+/*
+ * Seal plaintext bytes for a subject under a category (already checked),
+ * with its search term when searchable.
+ */
 static struct varlena *
-seal_plain(EnvelopeType type, PolicyCategory *category,
+seal_plain(EnvelopeType type, PolicyCategory *category, bool searchable,
 		   const char *subject, int subjectlen, const uint8 *plain, int len)
 {
 	KeyEntry   *key = KeycacheForSubject(subject, subjectlen);
+	uint8		term[ENVELOPE_TERM_LEN];
 
+	if (searchable)
+		(void) WritepathSearchTerm(category->name, plain, len, true, term);
 	return EnvelopeSeal(type, key->key_id, category->name, key->digest,
-						key->dek, plain, len);
+						key->dek, searchable ? term : NULL, plain, len);
 }
 
 /* The category, checked against the collection rules. */
@@ -136,9 +165,13 @@ require_sealer(PolicyCategory *category)
 			 errhidestmt(true)));
 }
 
-/* seal(value, category, subject) for every plaintext type. */
+/*
+ * seal(value, category, subject) for every plaintext type; with its search
+ * term for seal_searchable(), protect()'s way to seal a searchable
+ * column's existing rows (administrators only).
+ */
 static Datum
-seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
+seal_value(FunctionCallInfo fcinfo, EnvelopeType type, bool searchable)
 {
 	char	   *catname;
 	text	   *subject;
@@ -160,7 +193,8 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	c = collectable_category(catname);
 	require_sealer(c);
 	plain = TypesToPlain(type, PG_GETARG_DATUM(0), &len);
-	result = seal_plain(type, c, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), plain, len);
+	result = seal_plain(type, c, searchable,
+						VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), plain, len);
 	OPENSSL_cleanse(plain, len);
 	pfree(plain);
 	PG_RETURN_POINTER(result);
@@ -169,7 +203,7 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 #define SEAL_FUNCTION(name, envtype) \
 PG_FUNCTION_INFO_V1(pguard_seal_##name); \
 Datum pguard_seal_##name(PG_FUNCTION_ARGS) \
-{ return seal_value(fcinfo, envtype); }
+{ return seal_value(fcinfo, envtype, false); }
 
 SEAL_FUNCTION(text, ENV_TEXT)
 SEAL_FUNCTION(jsonb, ENV_JSONB)
@@ -177,16 +211,23 @@ SEAL_FUNCTION(date, ENV_DATE)
 SEAL_FUNCTION(numeric, ENV_NUMERIC)
 SEAL_FUNCTION(bytea, ENV_BYTEA)
 
+PG_FUNCTION_INFO_V1(pguard_seal_searchable);
+Datum
+pguard_seal_searchable(PG_FUNCTION_ARGS)
+{
+	return seal_value(fcinfo, ENV_TEXT, true);
+}
+
 PG_FUNCTION_INFO_V1(pguard_blind_index);
 
 /*
  * blind_index(value text, category text): the search term for a searchable
- * column.  STABLE, so that it can drive an index scan; it never creates a
- * key (NULL, matching nothing, when nothing was indexed under the category).
- * The caller's declared purpose must be allowed the category, as for
- * reveal: a search term confirms which row holds a known value.
- * index_term(value, category, true) is protect()'s variant, which creates
- * the category's key and needs no purpose (administrators only).
+ * column, compared with the terms its values carry:
+ * WHERE col = privacy_guard.blind_index(value, category).  STABLE, so that
+ * it can drive an index scan; it never creates a key (NULL, matching
+ * nothing, when nothing was sealed searchable under the category).  The
+ * caller's declared purpose must be allowed the category, as for reveal:
+ * a search term confirms which row holds a known value.
  */
 Datum
 pguard_blind_index(PG_FUNCTION_ARGS)
@@ -194,7 +235,6 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	text	   *value;
 	char	   *catname;
 	bytea	   *result;
-	bool		create;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -205,19 +245,16 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 				 errmsg("category must not be null")));
 	value = PG_GETARG_TEXT_PP(0);
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	create = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	if (CatalogExtensionPredatesGuard())
+		require_current_search(NULL, NULL);
 	PolicyEnsure();
 	/* a search term links a known plaintext to its row: a purpose must allow it */
-	if (!create)
-	{
-		(void) PolicyRequireCategory(catname);
-		RevealRequireSearch(catname);
-	}
-	else
-		PolicyRequireCollectable(PolicyRequireCategory(catname));
-	result = blind_index(catname, (const uint8 *) VARDATA_ANY(value),
-						 VARSIZE_ANY_EXHDR(value), create);
-	if (result == NULL)
+	(void) PolicyRequireCategory(catname);
+	RevealRequireSearch(catname);
+	result = palloc(VARHDRSZ + ENVELOPE_TERM_LEN);
+	SET_VARSIZE(result, VARHDRSZ + ENVELOPE_TERM_LEN);
+	if (!WritepathSearchTerm(catname, (const uint8 *) VARDATA_ANY(value),
+							 VARSIZE_ANY_EXHDR(value), false, (uint8 *) VARDATA(result)))
 		PG_RETURN_NULL();
 	PG_RETURN_BYTEA_P(result);
 }
@@ -250,6 +287,23 @@ subject_text(HeapTuple tuple, TupleDesc desc, int attnum, const char *colname)
 	return s;
 }
 
+/*
+ * Version 0.1 kept search terms in a blind-index column beside the value
+ * (<col>_bidx); this library computes them differently, into the value.
+ * Its searches and its searchable columns' writes are refused, not left
+ * to find nothing, until the extension is updated.
+ */
+static void
+require_current_search(const char *rel, const char *col)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 rel ? errmsg("searchable column \"%s\" of relation \"%s\" was protected by privacy_guard 0.1", col, rel) :
+			 errmsg("searches of privacy_guard 0.1 need the extension updated"),
+			 errdetail("This version of the library carries search terms in the values, not in a blind-index column."),
+			 errhint("Run ALTER EXTENSION privacy_guard UPDATE.")));
+}
+
 /* Column number of a named column, which must have one of the given types. */
 static int
 column_number(TupleDesc desc, const char *name, Relation rel, const char *role)
@@ -274,7 +328,7 @@ typedef struct ProtectedColumn
 	const char *subject;
 	int			attnum;
 	int			subject_attnum;
-	int			index_attnum;	/* 0: not searchable */
+	bool		searchable;
 	EnvelopeType type;
 } ProtectedColumn;
 
@@ -287,7 +341,6 @@ static void
 protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	const char *index_col = trigger->tgargs[g + 3];
 	Oid			typid;
 
 	pc->name = trigger->tgargs[g];
@@ -295,18 +348,19 @@ protected_column(Trigger *trigger, int g, Relation rel, ProtectedColumn *pc)
 	pc->subject = trigger->tgargs[g + 2];
 	pc->attnum = column_number(desc, pc->name, rel, "protected");
 	pc->subject_attnum = column_number(desc, pc->subject, rel, "subject");
-	pc->index_attnum = index_col[0] ? column_number(desc, index_col, rel, "blind index") : 0;
+	pc->searchable = strcmp(trigger->tgargs[g + 3], "searchable") == 0;
+	if (!pc->searchable && trigger->tgargs[g + 3][0] != '\0')
+		require_current_search(RelationGetRelationName(rel), pc->name);
 
 	typid = TupleDescAttr(desc, pc->attnum - 1)->atttypid;
 	pc->type = CatalogEncryptedType(typid);
 	if (pc->type == 0 ||
-		!CatalogSubjectTypeAllowed(TupleDescAttr(desc, pc->subject_attnum - 1)->atttypid) ||
-		(pc->index_attnum > 0 && TupleDescAttr(desc, pc->index_attnum - 1)->atttypid != BYTEAOID))
+		!CatalogSubjectTypeAllowed(TupleDescAttr(desc, pc->subject_attnum - 1)->atttypid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("protected column \"%s\" of relation \"%s\" was altered since it was protected",
 						pc->name, RelationGetRelationName(rel)),
-				 errdetail("The column, its subject column or its blind index no longer has the type protect() gave it."),
+				 errdetail("The column or its subject column no longer has the type protect() gave it."),
 				 errhint("Restore the column's type, or call privacy_guard.unprotect() if the column is no longer to be protected."),
 				 errhidestmt(true)));
 }
@@ -350,6 +404,44 @@ refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel, 
 				 errmsg("a value written for another data subject cannot be stored in column \"%s\" of relation \"%s\"",
 						pc->name, RelationGetRelationName(rel)),
 				 errdetail("A trigger moved plaintext into the row of another subject, or changed the row's subject after it was written."),
+				 errhidestmt(true)));
+}
+
+/*
+ * An envelope written back into a searchable column must carry the search
+ * term of its own plaintext under the category's key (a restore, logical
+ * replication, an application writing back a row it read); one that has
+ * none was sealed for a column that is not searchable, and the trigger
+ * does not make it one: that would compute a term for a value its writer
+ * may not see, and hand it the term through a UNIQUE constraint or a
+ * search.  A column that is not searchable takes no term either.
+ */
+static void
+require_term(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
+			 const uint8 *plain, int plainlen)
+{
+	if (pc->searchable && view->term == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value written to searchable column \"%s\" of relation \"%s\" has no search term",
+						pc->name, RelationGetRelationName(rel)),
+				 errdetail("It was sealed for a column that is not searchable; search terms are computed only when plaintext is sealed."),
+				 errhint("Write the plaintext, which the column seals with its term."),
+				 errhidestmt(true)));
+	if (!pc->searchable && view->term != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value written to column \"%s\" of relation \"%s\" carries a search term, and the column is not searchable",
+						pc->name, RelationGetRelationName(rel)),
+				 errhint("Write the plaintext, which the column seals without a term."),
+				 errhidestmt(true)));
+	if (pc->searchable && !WritepathTermMatches(view, pc->category, plain, plainlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("sealed value written to searchable column \"%s\" of relation \"%s\" has a search term that does not match it",
+						pc->name, RelationGetRelationName(rel)),
+				 errdetail("The term is not that of the value under category \"%s\"'s current search key.", pc->category),
+				 errhint("Write the plaintext, which the column seals with its term."),
 				 errhidestmt(true)));
 }
 
@@ -429,7 +521,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		elog(ERROR, "seal_row() must be called as a BEFORE ROW trigger");
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs % 4 != 0)
-		elog(ERROR, "seal_row() takes column, category, subject column, blind index column");
+		elog(ERROR, "seal_row() takes column, category, subject column, searchable");
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
 	RedactStatement();
@@ -446,7 +538,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 	if (strcmp(trigger->tgname, WRITEPATH_BIND_TRIGGER) == 0)
 		return PointerGetDatum(bind_row(trigger, rel, newtuple));
 
-	ncols = trigger->tgnargs / 2;
+	ncols = trigger->tgnargs / 4;
 	cols = palloc(sizeof(int) * ncols);
 	values = palloc(sizeof(Datum) * ncols);
 	nulls = palloc(sizeof(bool) * ncols);
@@ -481,29 +573,11 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 			if (isnull == oldnull && (isnull || datumIsEqual(d, od, false, -1)) &&
 				snull == osnull &&
 				(snull || datumIsEqual(sd, osd, sattr->attbyval, sattr->attlen)))
-			{
-				if (pc.index_attnum > 0)
-				{
-					/* the blind index follows its value, never the writer */
-					cols[nchanged] = pc.index_attnum;
-					values[nchanged] = heap_getattr(oldtuple, pc.index_attnum, desc, &nulls[nchanged]);
-					nchanged++;
-				}
 				continue;
-			}
 		}
 
 		if (isnull)
-		{
-			if (pc.index_attnum > 0)
-			{
-				cols[nchanged] = pc.index_attnum;
-				values[nchanged] = (Datum) 0;
-				nulls[nchanged] = true;
-				nchanged++;
-			}
 			continue;
-		}
 
 		value = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
 		if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL ||
@@ -528,7 +602,8 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 			plain = EnvelopePendingOpen(&view);
 			plainlen = view.ctlen;
 			cols[nchanged] = pc.attnum;
-			values[nchanged] = PointerGetDatum(seal_plain(view.type, c, subject, strlen(subject),
+			values[nchanged] = PointerGetDatum(seal_plain(view.type, c, pc.searchable,
+														  subject, strlen(subject),
 														  plain, plainlen));
 			nulls[nchanged] = false;
 			nchanged++;
@@ -566,14 +641,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
 						 errdetail("The envelope was altered."),
 						 errhidestmt(true)));
-		}
-
-		if (pc.index_attnum > 0)
-		{
-			cols[nchanged] = pc.index_attnum;
-			values[nchanged] = PointerGetDatum(blind_index(pc.category, plain, plainlen, true));
-			nulls[nchanged] = false;
-			nchanged++;
+			require_term(&view, &pc, rel, plain, plainlen);
 		}
 		OPENSSL_cleanse(plain, plainlen);
 		pfree(plain);
@@ -598,7 +666,7 @@ trigger_arguments(List *cols)
 
 		appendStringInfo(&buf, "%s%s, %s, %s, %s", buf.len > 0 ? ", " : "",
 						 quote_literal_cstr(c->col), quote_literal_cstr(c->category),
-						 quote_literal_cstr(c->subject), quote_literal_cstr(c->index));
+						 quote_literal_cstr(c->subject), quote_literal_cstr(c->searchable));
 	}
 	return buf.data;
 }
@@ -620,12 +688,13 @@ is_subject_expr(Node *n, AttrNumber subject_attnum)
 
 /*
  * Does the table hold the CHECK protect() adds to a column, validated:
- * <col>_sealed CHECK (privacy_guard.check_sealed(col, 'category', subject::text))?
+ * <col>_sealed CHECK (privacy_guard.check_sealed(col, 'category', subject::text))
+ * or, for a searchable column, (col, 'category', subject::text, true)?
  * Without it, a column registered as protected could keep plaintext.
  */
 static bool
 sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
-					   AttrNumber subject_attnum, const char *category)
+					   AttrNumber subject_attnum, const char *category, bool searchable)
 {
 	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
 	char	   *conname = psprintf("%s_sealed", col);
@@ -654,7 +723,7 @@ sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
 		if (!IsA(expr, FuncExpr))
 			break;
 		f = (FuncExpr *) expr;
-		if (list_length(f->args) != 3 ||
+		if (list_length(f->args) != (searchable ? 4 : 3) ||
 			get_func_namespace(f->funcid) != CatalogSchemaOid() ||
 			strcmp(get_func_name(f->funcid), "check_sealed") != 0 ||
 			getExtensionOfObject(ProcedureRelationId, f->funcid) != get_extension_oid("privacy_guard", true))
@@ -663,7 +732,11 @@ sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
 			IsA(lsecond(f->args), Const) && ((Const *) lsecond(f->args))->consttype == TEXTOID &&
 			!((Const *) lsecond(f->args))->constisnull &&
 			strcmp(TextDatumGetCString(((Const *) lsecond(f->args))->constvalue), category) == 0 &&
-			is_subject_expr(lthird(f->args), subject_attnum);
+			is_subject_expr(lthird(f->args), subject_attnum) &&
+			(!searchable ||
+			 (IsA(lfourth(f->args), Const) && ((Const *) lfourth(f->args))->consttype == BOOLOID &&
+			  !((Const *) lfourth(f->args))->constisnull &&
+			  DatumGetBool(((Const *) lfourth(f->args))->constvalue)));
 		break;
 	}
 	systable_endscan(scan);
@@ -674,7 +747,7 @@ sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
 PG_FUNCTION_INFO_V1(pguard_register_protection);
 
 /*
- * register_protection(tbl, col, category, subject_col, index_col): record a
+ * register_protection(tbl, col, category, subject_col, searchable): record a
  * column protect() has just converted, and return the argument list of the
  * table's sealing trigger.  Called by protect(), which runs with the
  * caller's rights: the caller must own the table (checked here against the
@@ -689,11 +762,11 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	char	   *col;
 	char	   *catname;
 	char	   *subject_col;
-	char	   *index_col;
+	bool		searchable;
 	AttrNumber	attnum;
 	PolicyCategory *c;
 	CatalogOwnerState owner;
-	Oid			types[5] = {OIDOID, NAMEOID, TEXTOID, NAMEOID, NAMEOID};
+	Oid			types[5] = {OIDOID, NAMEOID, TEXTOID, NAMEOID, BOOLOID};
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	GuardedTable g;
@@ -708,7 +781,15 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	col = NameStr(*PG_GETARG_NAME(1));
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	subject_col = NameStr(*PG_GETARG_NAME(3));
-	index_col = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
+	/* version 0.1 passes a blind-index column's name, NULL when not searchable */
+	if (get_fn_expr_argtype(fcinfo->flinfo, 4) == NAMEOID)
+	{
+		if (!PG_ARGISNULL(4))
+			require_current_search(get_rel_name(relid), col);
+		searchable = false;
+	}
+	else
+		searchable = PG_GETARG_BOOL(4);
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
@@ -750,7 +831,7 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	c = PolicyRequireCategory(catname);
 	PolicyRequireCollectable(c);
-	if (!sealing_check_in_place(relid, col, get_attnum(relid, col), attnum, c->name))
+	if (!sealing_check_in_place(relid, col, get_attnum(relid, col), attnum, c->name, searchable))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("column \"%s\" of relation \"%s\" has no sealing constraint \"%s_sealed\"",
@@ -762,16 +843,18 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	args[1] = PG_GETARG_DATUM(1);
 	args[2] = CStringGetTextDatum(c->name);
 	args[3] = PG_GETARG_DATUM(3);
-	args[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	if (index_col == NULL)
-		nulls[4] = 'n';
+	args[4] = BoolGetDatum(searchable);
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	rc = SPI_execute_with_args("INSERT INTO privacy_guard.column_protection"
-							   " (tbl, col, category, subject_col, index_col)"
+	rc = SPI_execute_with_args(CatalogExtensionPredatesGuard() ?
+							   "INSERT INTO privacy_guard.column_protection"
+							   " (tbl, col, category, subject_col)"
+							   " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING" :
+							   "INSERT INTO privacy_guard.column_protection"
+							   " (tbl, col, category, subject_col, searchable)"
 							   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-							   5, types, args, nulls, false, 0);
+							   CatalogExtensionPredatesGuard() ? 4 : 5, types, args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record protected column");
 	if (SPI_processed != 1)
@@ -790,15 +873,15 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(pguard_unregister_protection);
 
 /*
- * unregister_protection(tbl, col) -> (protected, trigger_args, index_col):
+ * unregister_protection(tbl, col) -> (protected, trigger_args):
  * unprotect()'s catalog step, which must come before its DDL: the guard
  * lets that DDL through because the catalog no longer names the column.
  * The caller must own the table (checked here against the real current
  * role), which is neither the system's nor the extension's.
  *
  * For a protected column: its row goes, and the result says what the
- * sealing trigger's arguments become ('' when no column remains) and which
- * blind-index column to drop.  If no other protected column names the same
+ * sealing trigger's arguments become ('' when no column remains).  If no
+ * other protected column names the same
  * subject column, erasure keeps finding the table's rows through it: it
  * becomes the table's erasure subject column (action 'delete' unless one
  * was set), as set_erasure_action() would record it.
@@ -830,12 +913,12 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	bool		was_protected;
 	char	   *category = NULL;
 	char	   *subject = NULL;
-	char	   *index_col = NULL;
+	bool		searchable = false;
 	char	   *trigargs = NULL;
 	StringInfoData detail;
 	TupleDesc	tupdesc;
-	Datum		values[3];
-	bool		isnull[3] = {false, false, false};
+	Datum		values[2];
+	bool		isnull[2] = {false, false};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -870,7 +953,7 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("DELETE FROM privacy_guard.column_protection p"
 							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 AND p.col OPERATOR(pg_catalog.=) $2"
-							   " RETURNING p.category, p.subject_col, p.index_col",
+							   " RETURNING p.category, p.subject_col, p.searchable",
 							   2, types, args, NULL, false, 0);
 	if (rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "could not remove protected column");
@@ -879,11 +962,11 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		char	   *ix = SPI_getvalue(t, d, 3);
+		bool		isnull_s;
 
 		category = MemoryContextStrdup(outer, SPI_getvalue(t, d, 1));
 		subject = MemoryContextStrdup(outer, SPI_getvalue(t, d, 2));
-		index_col = ix ? MemoryContextStrdup(outer, ix) : NULL;
+		searchable = DatumGetBool(SPI_getbinval(t, d, 3, &isnull_s));
 	}
 	GuardReadTable(&g, outer);
 
@@ -921,7 +1004,6 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	else
 	{
 		StringInfoData users;
-		char	   *owner_of_index = NULL;
 
 		initStringInfo(&users);
 		foreach(lc, g.cols)
@@ -930,8 +1012,6 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 
 			if (strcmp(c->subject, col) == 0)
 				appendStringInfo(&users, "%s\"%s\"", users.len > 0 ? ", " : "", c->col);
-			if (strcmp(c->index, col) == 0)
-				owner_of_index = c->col;
 		}
 		if (users.len > 0)
 			ereport(ERROR,
@@ -939,12 +1019,6 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 					 errmsg("column \"%s\" of relation \"%s\" holds the data subject of protected columns %s",
 							col, relname, users.data),
 					 errhint("Unprotect those columns first.")));
-		if (owner_of_index != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("column \"%s\" of relation \"%s\" is the blind index of protected column \"%s\"",
-							col, relname, owner_of_index),
-					 errhint("Unprotect column \"%s\": that drops its blind index.", owner_of_index)));
 		if (g.erasure_subject == NULL || strcmp(g.erasure_subject, col) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -981,9 +1055,9 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 
 	initStringInfo(&detail);
 	if (was_protected)
-		appendStringInfo(&detail, "protection removed: constraint %s_sealed, %s%s; the column keeps its type and sealed values",
+		appendStringInfo(&detail, "protection removed: constraint %s_sealed, %s; the column keeps its type and sealed values%s",
 						 col, trigargs[0] ? "its entry in trigger " WRITEPATH_SEAL_TRIGGER : "trigger " WRITEPATH_SEAL_TRIGGER,
-						 index_col ? psprintf(", blind index column %s", index_col) : "");
+						 searchable ? " (with their search terms) and its indexes" : "");
 	else
 		appendStringInfoString(&detail, "erasure no longer finds the table's rows through this subject column");
 	AuditRecordColumn("unprotect", category,
@@ -994,7 +1068,5 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	values[0] = BoolGetDatum(was_protected);
 	values[1] = trigargs ? CStringGetTextDatum(trigargs) : (Datum) 0;
 	isnull[1] = trigargs == NULL;
-	values[2] = index_col ? DirectFunctionCall1(namein, CStringGetDatum(index_col)) : (Datum) 0;
-	isnull[2] = index_col == NULL;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, isnull)));
 }

@@ -52,10 +52,11 @@ ALTER TYPE contact_card ADD ATTRIBUTE mobile_phone text CASCADE;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE explained AS SELECT 1 AS id, 'x' AS email;
 CREATE SCHEMA crm CREATE TABLE contacts (id int, phone_number text);
 ALTER TABLE notes ALTER COLUMN email TYPE text USING NULL;
--- only the encrypted_* types protect, and a blind index only beside a protected column
+-- only the encrypted_* types protect; a bytea beside a protected column is no blind index
 CREATE TABLE sneaky (id int, email privacy_guard.incident_log, phone_bidx bytea, phone text);
 CREATE TABLE beside (id int, email_bidx text);
 ALTER TABLE accounts ADD COLUMN phone_bidx text;
+ALTER TABLE accounts ADD COLUMN email_bidx bytea;
 DROP TABLE cards, explained, sneaky, beside;
 DROP TYPE contact_card;
 DROP SCHEMA crm CASCADE;

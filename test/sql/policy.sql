@@ -128,7 +128,7 @@ SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_c
  WHERE p.pronamespace = 'privacy_guard'::regnamespace
    AND p.proname IN ('define_category', 'define_purpose', 'allow', 'grant_purpose',
                      'revoke_purpose', 'protect', 'rotate_master_key', 'seal_row',
-                     'catalog_changed', 'index_term', 'register_protection')
+                     'catalog_changed', 'seal_searchable', 'register_protection')
  ORDER BY 1;
 -- no table of the extension is readable by PUBLIC
 SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS public_can_read

@@ -305,6 +305,45 @@ DROP FUNCTION scan_test.trap();
 REVOKE ALL ON SCHEMA scan_test FROM scan_trapper;
 DROP ROLE scan_trapper;
 
+-- nor what the planner evaluates for whoever queries the table: an index's
+-- expression or predicate, a statistics object's expression (an IMMUTABLE
+-- function of the owner's, folded when the sample query is planned).  Each
+-- table is skipped, and the trap never ran, though a superuser scanned.
+CREATE ROLE scan_trapper;
+GRANT CREATE, USAGE ON SCHEMA scan_test TO scan_trapper;
+SET ROLE scan_trapper;
+CREATE TABLE scan_test.trap_log (who name, superuser text);
+GRANT INSERT ON scan_test.trap_log TO PUBLIC;
+CREATE FUNCTION scan_test.trap() RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF current_user <> 'scan_trapper' THEN
+        INSERT INTO scan_test.trap_log VALUES (current_user, current_setting('is_superuser'));
+    END IF;
+    RETURN '';
+END $$;
+CREATE TABLE scan_test.bait_index (phone text);
+CREATE INDEX ON scan_test.bait_index ((phone || scan_test.trap()));
+CREATE TABLE scan_test.bait_partial (phone text);
+CREATE INDEX ON scan_test.bait_partial (phone) WHERE scan_test.trap() = '';
+CREATE TABLE scan_test.bait_stats (phone text, n int);
+CREATE STATISTICS scan_test.bait_stats_s ON (phone || scan_test.trap()), n FROM scan_test.bait_stats;
+CREATE TABLE scan_test.bait_ok (phone text);
+CREATE INDEX ON scan_test.bait_ok (lower(phone));
+INSERT INTO scan_test.bait_index SELECT '+44 20 7946 000' || g FROM generate_series(1, 5) g;
+INSERT INTO scan_test.bait_partial SELECT * FROM scan_test.bait_index;
+INSERT INTO scan_test.bait_stats SELECT phone, 1 FROM scan_test.bait_index;
+INSERT INTO scan_test.bait_ok SELECT * FROM scan_test.bait_index;
+GRANT SELECT ON scan_test.bait_index, scan_test.bait_partial, scan_test.bait_stats, scan_test.bait_ok TO PUBLIC;
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT tbl, col, suspected FROM privacy_guard.scan(10) WHERE tbl::text LIKE 'scan_test.bait%' ORDER BY 1, 2;
+RESET client_min_messages;
+SELECT count(*) AS trap_ran FROM scan_test.trap_log;
+DROP TABLE scan_test.bait_index, scan_test.bait_partial, scan_test.bait_stats, scan_test.bait_ok, scan_test.trap_log;
+DROP FUNCTION scan_test.trap();
+REVOKE ALL ON SCHEMA scan_test FROM scan_trapper;
+DROP ROLE scan_trapper;
+
 -- a type that is only named citext is not sampled: its cast to text is its
 -- owner's code, which would run with the scanning role's rights (the cast
 -- says whose rights it ran with); the citext extension's type is sampled

@@ -53,7 +53,6 @@ my $shape = q{
 	  WHEN format_type(a.atttypid, NULL) = 'text'
 	       AND NOT EXISTS (SELECT FROM privacy_guard.column_protection WHERE tbl = 'big'::regclass)
 	       AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'big'::regclass)
-	       AND NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'email_bidx')
 	    THEN 'untouched'
 	  WHEN format_type(a.atttypid, NULL) = 'privacy_guard.encrypted_text'
 	       AND EXISTS (SELECT FROM privacy_guard.column_protection WHERE tbl = 'big'::regclass)
