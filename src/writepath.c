@@ -121,11 +121,17 @@ static struct varlena *
 seal_plain(EnvelopeType type, PolicyCategory *category, bool searchable,
 		   const char *subject, int subjectlen, const uint8 *plain, int len)
 {
-	KeyEntry   *key = KeycacheForSubject(subject, subjectlen);
+	KeyEntry   *key;
 	uint8		term[ENVELOPE_TERM_LEN];
 
+	/*
+	 * The term first: reading or creating the index key may process
+	 * invalidations that reset the key cache, which the subject's entry
+	 * must outlive until it has sealed.
+	 */
 	if (searchable)
 		(void) WritepathSearchTerm(category->name, plain, len, true, term);
+	key = KeycacheForSubject(subject, subjectlen);
 	return EnvelopeSeal(type, key->key_id, category->name, key->digest,
 						key->dek, searchable ? term : NULL, plain, len);
 }
