@@ -11,6 +11,13 @@
 -- this session's key (random nonce every time).  PARALLEL RESTRICTED: a
 -- parallel worker has another session key and no declared purpose.
 
+-- ANALYZE keeps the null fraction and width of encrypted columns, nothing
+-- of their values (src/types.c)
+CREATE FUNCTION privacy_guard.encrypted_typanalyze(internal) RETURNS boolean
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_typanalyze';
+COMMENT ON FUNCTION privacy_guard.encrypted_typanalyze(internal) IS
+    'ANALYZE of an encrypted column: null fraction and width only, no values';
+
 CREATE TYPE privacy_guard.encrypted_text;
 CREATE FUNCTION privacy_guard.encrypted_text_in(cstring) RETURNS privacy_guard.encrypted_text
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_in';
@@ -23,7 +30,7 @@ CREATE FUNCTION privacy_guard.encrypted_text_send(privacy_guard.encrypted_text) 
 CREATE TYPE privacy_guard.encrypted_text (
     INPUT = privacy_guard.encrypted_text_in, OUTPUT = privacy_guard.encrypted_text_out,
     RECEIVE = privacy_guard.encrypted_text_recv, SEND = privacy_guard.encrypted_text_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = external);
+    INTERNALLENGTH = VARIABLE, STORAGE = external, ANALYZE = privacy_guard.encrypted_typanalyze);
 
 CREATE TYPE privacy_guard.encrypted_jsonb;
 CREATE FUNCTION privacy_guard.encrypted_jsonb_in(cstring) RETURNS privacy_guard.encrypted_jsonb
@@ -37,7 +44,7 @@ CREATE FUNCTION privacy_guard.encrypted_jsonb_send(privacy_guard.encrypted_jsonb
 CREATE TYPE privacy_guard.encrypted_jsonb (
     INPUT = privacy_guard.encrypted_jsonb_in, OUTPUT = privacy_guard.encrypted_jsonb_out,
     RECEIVE = privacy_guard.encrypted_jsonb_recv, SEND = privacy_guard.encrypted_jsonb_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = external);
+    INTERNALLENGTH = VARIABLE, STORAGE = external, ANALYZE = privacy_guard.encrypted_typanalyze);
 
 CREATE TYPE privacy_guard.encrypted_date;
 CREATE FUNCTION privacy_guard.encrypted_date_in(cstring) RETURNS privacy_guard.encrypted_date
@@ -51,7 +58,7 @@ CREATE FUNCTION privacy_guard.encrypted_date_send(privacy_guard.encrypted_date) 
 CREATE TYPE privacy_guard.encrypted_date (
     INPUT = privacy_guard.encrypted_date_in, OUTPUT = privacy_guard.encrypted_date_out,
     RECEIVE = privacy_guard.encrypted_date_recv, SEND = privacy_guard.encrypted_date_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = external);
+    INTERNALLENGTH = VARIABLE, STORAGE = external, ANALYZE = privacy_guard.encrypted_typanalyze);
 
 CREATE TYPE privacy_guard.encrypted_numeric;
 CREATE FUNCTION privacy_guard.encrypted_numeric_in(cstring) RETURNS privacy_guard.encrypted_numeric
@@ -65,7 +72,7 @@ CREATE FUNCTION privacy_guard.encrypted_numeric_send(privacy_guard.encrypted_num
 CREATE TYPE privacy_guard.encrypted_numeric (
     INPUT = privacy_guard.encrypted_numeric_in, OUTPUT = privacy_guard.encrypted_numeric_out,
     RECEIVE = privacy_guard.encrypted_numeric_recv, SEND = privacy_guard.encrypted_numeric_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = external);
+    INTERNALLENGTH = VARIABLE, STORAGE = external, ANALYZE = privacy_guard.encrypted_typanalyze);
 
 CREATE TYPE privacy_guard.encrypted_bytea;
 CREATE FUNCTION privacy_guard.encrypted_bytea_in(cstring) RETURNS privacy_guard.encrypted_bytea
@@ -79,7 +86,7 @@ CREATE FUNCTION privacy_guard.encrypted_bytea_send(privacy_guard.encrypted_bytea
 CREATE TYPE privacy_guard.encrypted_bytea (
     INPUT = privacy_guard.encrypted_bytea_in, OUTPUT = privacy_guard.encrypted_bytea_out,
     RECEIVE = privacy_guard.encrypted_bytea_recv, SEND = privacy_guard.encrypted_bytea_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = external);
+    INTERNALLENGTH = VARIABLE, STORAGE = external, ANALYZE = privacy_guard.encrypted_typanalyze);
 
 COMMENT ON TYPE privacy_guard.encrypted_text IS 'text sealed with AES-256-GCM under its subject''s key; prints as its envelope';
 COMMENT ON TYPE privacy_guard.encrypted_jsonb IS 'jsonb sealed with AES-256-GCM under its subject''s key; prints as its envelope';

@@ -1443,7 +1443,32 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
 	if (IsA(stmt, IndexStmt) && CatalogExtensionInstalled())
-		indexed = RangeVarGetRelid(((IndexStmt *) stmt)->relation, NoLock, true);
+	{
+		IndexStmt  *is = (IndexStmt *) stmt;
+		ListCell   *lc;
+		bool		computed = is->whereClause != NULL;
+
+		indexed = RangeVarGetRelid(is->relation, NoLock, true);
+		foreach(lc, is->indexParams)
+			computed |= ((IndexElem *) lfirst(lc))->expr != NULL;
+		foreach(lc, is->indexIncludingParams)
+			computed |= ((IndexElem *) lfirst(lc))->expr != NULL;
+
+		/*
+		 * CONCURRENTLY commits the index before the check after the
+		 * statement could refuse it (and REINDEX would make it valid): an
+		 * expression or a predicate is refused before it runs.
+		 */
+		if (is->concurrent && computed && OidIsValid(indexed) &&
+			!creating_extension && !IsBinaryUpgrade && !CatalogExtensionPredatesGuard() &&
+			guard_load(indexed)->cols != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot create an index with expressions or a predicate concurrently on relation \"%s\", which has protected columns",
+							get_rel_name(indexed)),
+					 errdetail("Its expressions are checked for code another role wrote after the index is built, which CONCURRENTLY commits first."),
+					 errhint("Create the index without CONCURRENTLY.")));
+	}
 	if (IsA(stmt, CreateStatsStmt) && CatalogExtensionInstalled() &&
 		list_length(((CreateStatsStmt *) stmt)->relations) == 1 &&
 		IsA(linitial(((CreateStatsStmt *) stmt)->relations), RangeVar))

@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "catalog/pg_type.h"
+#include "commands/vacuum.h"
 #include "common/base64.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -625,3 +626,48 @@ Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
 ENCRYPTED_COMPARISONS(, encrypted_cmp(fcinfo))
 ENCRYPTED_COMPARISONS(_term, encrypted_term_cmp(fcinfo, false))
 ENCRYPTED_COMPARISONS(_term_first, encrypted_term_cmp(fcinfo, true))
+
+/*
+ * ANALYZE of an encrypted column: the fraction of nulls and the average
+ * width only.  The default operator class compares search terms, which
+ * values of columns that are not searchable do not carry; and statistics
+ * of values (most common values, histograms) would copy envelopes into
+ * pg_statistic for nothing.
+ */
+static void
+compute_encrypted_stats(VacAttrStatsP stats, AnalyzeAttrFetchFunc fetchfunc,
+						int samplerows, double totalrows)
+{
+	int			nulls = 0;
+	double		width = 0;
+
+	for (int i = 0; i < samplerows; i++)
+	{
+		bool		isnull;
+		Datum		value = fetchfunc(stats, i, &isnull);
+
+		vacuum_delay_point();
+		if (isnull)
+			nulls++;
+		else
+			width += VARSIZE_ANY(DatumGetPointer(value));
+	}
+	stats->stats_valid = true;
+	stats->stanullfrac = samplerows > 0 ? (double) nulls / samplerows : 0;
+	stats->stawidth = samplerows > nulls ? (int) (width / (samplerows - nulls)) : 0;
+	stats->stadistinct = 0.0;	/* unknown */
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_typanalyze);
+
+Datum
+pguard_encrypted_typanalyze(PG_FUNCTION_ARGS)
+{
+	VacAttrStats *stats = (VacAttrStats *) PG_GETARG_POINTER(0);
+
+	if (stats->attr->attstattarget < 0)
+		stats->attr->attstattarget = default_statistics_target;
+	stats->compute_stats = compute_encrypted_stats;
+	stats->minrows = 300 * stats->attr->attstattarget;
+	PG_RETURN_BOOL(true);
+}

@@ -423,6 +423,10 @@ CREATE INDEX guarded_k ON guarded ((id + guard_k()));
 CREATE INDEX guarded_k ON guarded (id) WHERE guard_k() = 0;
 CREATE STATISTICS guarded_k ON (id + guard_k()), note FROM guarded;
 ALTER TABLE guarded ADD CONSTRAINT guarded_k EXCLUDE USING btree ((id + guard_k()) WITH =);
+-- CONCURRENTLY would commit the index before the check (and REINDEX make it valid)
+CREATE INDEX CONCURRENTLY guarded_k ON guarded ((id + guard_k()));
+CREATE INDEX CONCURRENTLY guarded_k ON guarded (id) WHERE guard_k() = 0;
+SELECT count(*) AS leftover FROM pg_class WHERE relname = 'guarded_k';
 CREATE INDEX guarded_lower ON guarded (lower(note)) WHERE id > 0;     -- built-in: accepted
 CREATE STATISTICS guarded_stats ON (lower(note)), id FROM guarded;
 DROP INDEX guarded_lower;
@@ -432,6 +436,13 @@ CREATE TABLE k_indexed (id int, v text);
 CREATE INDEX ON k_indexed ((id + guard_k()));
 SELECT privacy_guard.protect('k_indexed', 'v', 'contact', 'id');
 DROP TABLE k_indexed;
+-- ANALYZE of a table with searchable and other encrypted columns: null
+-- fraction and width, no values of either (and no comparison of values that
+-- have no search term)
+ANALYZE guarded;
+SELECT attname, null_frac, avg_width > 0 AS width, most_common_vals IS NULL AS no_values,
+       histogram_bounds IS NULL AS no_histogram
+  FROM pg_stats WHERE tablename = 'guarded' AND attname IN ('email', 'phone') ORDER BY 1;
 DROP FUNCTION guard_k();
 -- the rest stays the owner's: other columns, triggers that run before the
 -- sealing trigger or after the row is written, the same trigger again
