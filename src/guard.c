@@ -1393,8 +1393,9 @@ GuardPlannerRoleCode(Oid relid, bool checks)
 
 /*
  * A table with protected columns: neither its policies nor what the
- * planner evaluates for its readers (GuardPlannerRoleCode()) may run code
- * a role wrote.
+ * planner evaluates for its readers (GuardPlannerRoleCode(), CHECK
+ * constraints included: constraint exclusion folds them for the members of
+ * a UNION ALL even with the default setting) may run code a role wrote.
  */
 void
 GuardCheckReaderCode(Oid relid)
@@ -1402,12 +1403,12 @@ GuardCheckReaderCode(Oid relid)
 	char	   *what;
 
 	GuardCheckPolicies(relid);
-	what = GuardPlannerRoleCode(relid, false);
+	what = GuardPlannerRoleCode(relid, true);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s of relation \"%s\" could run code another role wrote", what, get_rel_name(relid)),
-				 errdetail("The planner evaluates index expressions and predicates and statistics expressions for whoever queries the table, with the purpose they declared: on a table with protected columns they may use only the row's columns, constants, and built-in functions and operators that run no SQL."),
+				 errdetail("The planner evaluates index expressions and predicates, statistics expressions and CHECK constraints (constraint exclusion, UNION ALL) for whoever queries the table, with the purpose they declared: on a table with protected columns they may use only the row's columns, constants, and built-in functions and operators that run no SQL."),
 				 errhint("Index or compute with built-in functions only, or keep the expression on a table without protected columns.")));
 }
 
