@@ -471,7 +471,7 @@ pguard_lock_relation(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (!exclusive)
 	{
-		char	   *what = GuardPlannerRoleCode(relid, true);
+		char	   *what = GuardPlannerRoleCode(relid);
 
 		if (what != NULL)
 			ereport(ERROR,

@@ -110,15 +110,12 @@ GuardReadTable(GuardedTable *g, MemoryContext into)
 	g->erasure_subject = NULL;
 	PushActiveSnapshot(CatalogFreshSnapshot());
 	/* version 0.1's catalog names a blind-index column instead */
-	rc = SPI_execute_with_args(CatalogExtensionPredatesGuard() ?
-							   "SELECT p.col, p.category, p.subject_col,"
-							   " COALESCE(p.index_col::pg_catalog.text, '')"
-							   " FROM privacy_guard.column_protection p"
-							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col" :
-							   "SELECT p.col, p.category, p.subject_col,"
-							   " CASE WHEN p.searchable THEN 'searchable' ELSE '' END"
-							   " FROM privacy_guard.column_protection p"
-							   " WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col",
+	rc = SPI_execute_with_args(psprintf("SELECT p.col, p.category, p.subject_col, %s"
+										" FROM privacy_guard.column_protection p"
+										" WHERE p.tbl OPERATOR(pg_catalog.=) $1 ORDER BY p.col",
+										CatalogExtensionPredatesGuard() ?
+										"COALESCE(p.index_col::pg_catalog.text, '')" :
+										"CASE WHEN p.searchable THEN 'searchable' ELSE '' END"),
 							   1, types, args, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read protected columns");
@@ -1333,14 +1330,14 @@ GuardCheckPolicies(Oid relid)
 /*
  * The expressions the planner evaluates for whoever queries a relation:
  * its indexes' expressions and predicates, its statistics objects'
- * expressions and, when checks is true, its CHECK constraints (constraint
- * exclusion).  Planning simplifies each, running any immutable function in
+ * expressions and its CHECK constraints (constraint exclusion, which
+ * applies to a UNION ALL's members by default).  Planning simplifies each, running any immutable function in
  * it, as the role that plans, with its declared purpose, outside any
  * security-restricted operation.  Returns what runs role code ("index
  * \"x\"", ...), or NULL.
  */
 char *
-GuardPlannerRoleCode(Oid relid, bool checks)
+GuardPlannerRoleCode(Oid relid)
 {
 	struct
 	{
@@ -1359,7 +1356,7 @@ GuardPlannerRoleCode(Oid relid, bool checks)
 	};
 	char	   *found = NULL;
 
-	for (int i = 0; i < (checks ? 3 : 2) && found == NULL; i++)
+	for (int i = 0; i < lengthof(sources) && found == NULL; i++)
 	{
 		Relation	cat = table_open(sources[i].catalog, AccessShareLock);
 		ScanKeyData key;
@@ -1403,7 +1400,7 @@ GuardCheckReaderCode(Oid relid)
 	char	   *what;
 
 	GuardCheckPolicies(relid);
-	what = GuardPlannerRoleCode(relid, true);
+	what = GuardPlannerRoleCode(relid);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -31,7 +31,7 @@ typedef struct GuardedTable
 extern void GuardReadTable(GuardedTable *g, MemoryContext into);
 extern void GuardCheckPolicies(Oid relid);
 extern void GuardCheckReaderCode(Oid relid);
-extern char *GuardPlannerRoleCode(Oid relid, bool checks);
+extern char *GuardPlannerRoleCode(Oid relid);
 extern void GuardInit(void);
 
 #endif

@@ -98,19 +98,26 @@ WritepathSearchTerm(const char *category, const uint8 *plain, int len, bool crea
 }
 
 /*
- * Does an opened envelope's search term match its plaintext, under the
- * category's index key?  An envelope that names another key (one of
- * another category, or one that no longer exists) does not.
+ * Is an envelope's search term under the category's index key?  Only the
+ * write path computes terms, from the plaintext it seals, and the term is
+ * authenticated with the value: an envelope that opens carries the term of
+ * its own plaintext, so what is left to check is the key it was computed
+ * under (not another category's, not one that no longer exists).
  */
 bool
-WritepathTermMatches(const EnvelopeView *view, const char *category,
-					 const uint8 *plain, int len)
+WritepathTermKeyCurrent(const EnvelopeView *view, const char *category)
 {
-	uint8		term[ENVELOPE_TERM_LEN];
+	uint8		key[ENVELOPE_KEY_LEN];
+	uint64		term_key = 0;
+	int64		key_id;
 
-	return view->term != NULL &&
-		WritepathSearchTerm(category, plain, len, false, term) &&
-		CRYPTO_memcmp(term, view->term, ENVELOPE_TERM_LEN) == 0;
+	if (view->term == NULL)
+		return false;
+	key_id = KeycacheIndexKey(category, key, false);
+	OPENSSL_cleanse(key, sizeof(key));
+	for (int i = 0; i < 8; i++)
+		term_key = (term_key << 8) | view->term[i];
+	return key_id != 0 && (uint64) key_id == term_key;
 }
 
 /*
@@ -414,17 +421,16 @@ refuse_moved(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel, 
 }
 
 /*
- * An envelope written back into a searchable column must carry the search
- * term of its own plaintext under the category's key (a restore, logical
- * replication, an application writing back a row it read); one that has
+ * An envelope written back into a searchable column (a restore, logical
+ * replication, an application writing back a row it read) must carry a
+ * search term under the category's key, which it authenticates; one that has
  * none was sealed for a column that is not searchable, and the trigger
  * does not make it one: that would compute a term for a value its writer
  * may not see, and hand it the term through a UNIQUE constraint or a
  * search.  A column that is not searchable takes no term either.
  */
 static void
-require_term(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
-			 const uint8 *plain, int plainlen)
+require_term(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel)
 {
 	if (pc->searchable && view->term == NULL)
 		ereport(ERROR,
@@ -441,12 +447,12 @@ require_term(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel,
 						pc->name, RelationGetRelationName(rel)),
 				 errhint("Write the plaintext, which the column seals without a term."),
 				 errhidestmt(true)));
-	if (pc->searchable && !WritepathTermMatches(view, pc->category, plain, plainlen))
+	if (pc->searchable && !WritepathTermKeyCurrent(view, pc->category))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("sealed value written to searchable column \"%s\" of relation \"%s\" has a search term that does not match it",
+				 errmsg("sealed value written to searchable column \"%s\" of relation \"%s\" has a search term of another key",
 						pc->name, RelationGetRelationName(rel)),
-				 errdetail("The term is not that of the value under category \"%s\"'s current search key.", pc->category),
+				 errdetail("The term was not computed under category \"%s\"'s search key.", pc->category),
 				 errhint("Write the plaintext, which the column seals with its term."),
 				 errhidestmt(true)));
 }
@@ -647,7 +653,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
 						 errdetail("The envelope was altered."),
 						 errhidestmt(true)));
-			require_term(&view, &pc, rel, plain, plainlen);
+			require_term(&view, &pc, rel);
 		}
 		OPENSSL_cleanse(plain, plainlen);
 		pfree(plain);
@@ -769,6 +775,7 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	char	   *catname;
 	char	   *subject_col;
 	bool		searchable;
+	bool		legacy;
 	AttrNumber	attnum;
 	PolicyCategory *c;
 	CatalogOwnerState owner;
@@ -853,14 +860,13 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	rc = SPI_execute_with_args(CatalogExtensionPredatesGuard() ?
-							   "INSERT INTO privacy_guard.column_protection"
-							   " (tbl, col, category, subject_col)"
-							   " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING" :
-							   "INSERT INTO privacy_guard.column_protection"
-							   " (tbl, col, category, subject_col, searchable)"
-							   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-							   CatalogExtensionPredatesGuard() ? 4 : 5, types, args, nulls, false, 0);
+	/* version 0.1's catalog has no searchable column (and nothing searchable here) */
+	legacy = CatalogExtensionPredatesGuard();
+	rc = SPI_execute_with_args(psprintf("INSERT INTO privacy_guard.column_protection"
+										" (tbl, col, category, subject_col%s)"
+										" VALUES ($1, $2, $3, $4%s) ON CONFLICT DO NOTHING",
+										legacy ? "" : ", searchable", legacy ? "" : ", $5"),
+							   legacy ? 4 : 5, types, args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record protected column");
 	if (SPI_processed != 1)

@@ -18,7 +18,6 @@
 
 extern bool WritepathSearchTerm(const char *category, const uint8 *plain, int len,
 								bool create, uint8 *out);
-extern bool WritepathTermMatches(const EnvelopeView *view, const char *category,
-								 const uint8 *plain, int len);
+extern bool WritepathTermKeyCurrent(const EnvelopeView *view, const char *category);
 
 #endif
