@@ -1135,8 +1135,9 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 
 /*
  * Is an object privacy_guard's own?  What the planner evaluates for a
- * table's readers may use the extension's functions and operators (the
- * sealing CHECK, comparison by search term); a policy may not.
+ * table's readers may use the extension's operators and its immutable
+ * functions (comparison by search term) and the sealing CHECK; a policy may
+ * not.
  */
 #define PLANNER_CODE ((void *) "planner")
 
@@ -1167,8 +1168,14 @@ role_defined_function(Oid funcid, void *context)
 	};
 	char	   *name;
 
+	/*
+	 * privacy_guard's own: the pure ones (comparison by search term, the
+	 * classifiers) and the sealing CHECK, not those that reveal, search or
+	 * change the session, which would run with a writer's purpose.
+	 */
 	if (extension_object(ProcedureRelationId, funcid, context))
-		return false;
+		return func_volatile(funcid) != PROVOLATILE_IMMUTABLE &&
+			strcmp(get_func_name(funcid), "check_sealed") != 0;
 	if (funcid >= FirstNormalObjectId || func_volatile(funcid) == PROVOLATILE_VOLATILE)
 		return true;
 

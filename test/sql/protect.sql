@@ -425,6 +425,14 @@ CREATE STATISTICS guarded_k ON (id + guard_k()), note FROM guarded;
 ALTER TABLE guarded ADD CONSTRAINT guarded_k EXCLUDE USING btree ((id + guard_k()) WITH =);
 -- a CHECK too: constraint exclusion folds it for a UNION ALL's members
 ALTER TABLE guarded ADD CONSTRAINT guarded_k CHECK (guard_k() = 0);
+-- and privacy_guard's functions that reveal, search or declare a purpose
+-- (a CHECK runs them with the writer's purpose) are not the extension's
+-- to lend: only its immutable ones and the sealing CHECK
+ALTER TABLE guarded ADD CONSTRAINT guarded_k CHECK (privacy_guard.reveal(phone, 'delivery') IS NOT NULL OR true) NOT VALID;
+ALTER TABLE guarded ADD CONSTRAINT guarded_k CHECK (privacy_guard.blind_index('x', 'contact') IS NOT NULL) NOT VALID;
+ALTER TABLE guarded ADD CONSTRAINT guarded_k CHECK (privacy_guard.set_purpose('delivery') IS NOT NULL) NOT VALID;
+ALTER TABLE guarded ADD CONSTRAINT guarded_class CHECK (privacy_guard.classify_value(note) IS DISTINCT FROM 'health') NOT VALID;
+ALTER TABLE guarded DROP CONSTRAINT guarded_class;
 -- CONCURRENTLY would commit the index before the check (and REINDEX make it valid)
 CREATE INDEX CONCURRENTLY guarded_k ON guarded ((id + guard_k()));
 CREATE INDEX CONCURRENTLY guarded_k ON guarded (id) WHERE guard_k() = 0;
