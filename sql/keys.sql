@@ -61,6 +61,19 @@ COMMENT ON FUNCTION privacy_guard.rotate_master_key() IS
 REVOKE ALL ON FUNCTION privacy_guard.rotate_master_key() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.rotate_master_key() TO privacy_guard_admin;
 
+-- A category's search key: replaced, and every value of its searchable
+-- columns re-sealed with a term under the new one, in one transaction that
+-- holds off writes to those tables (reads and searches go on); the old key
+-- is deleted when it commits, so terms kept in copies and backups match no
+-- search afterwards.  Returns how many values were re-sealed.
+CREATE FUNCTION privacy_guard.rotate_search_key(category text) RETURNS bigint
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pguard_rotate_search_key';
+COMMENT ON FUNCTION privacy_guard.rotate_search_key(text) IS
+    're-seal a category''s searchable values with terms under a new search key and delete the old one; returns how many values';
+REVOKE ALL ON FUNCTION privacy_guard.rotate_search_key(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.rotate_search_key(text) TO privacy_guard_admin;
+
 -- The master key versions the keyring holds, ascending (no key material).
 CREATE FUNCTION privacy_guard.keyring_versions() RETURNS integer[]
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pguard_keyring_versions';

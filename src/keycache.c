@@ -913,6 +913,39 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 }
 
 /*
+ * Delete a category's search key (rotate_search_key(), which creates the
+ * next one in the same transaction), and forget it here at once.
+ */
+void
+KeycacheRetireIndexKey(const char *category, int64 key_id)
+{
+	IndexKeyEntry *ie;
+	char		hkey[ENVELOPE_MAX_CATEGORY + 1];
+	CatalogOwnerState owner;
+	Datum		args[1] = {Int64GetDatum(key_id)};
+	Oid			types[1] = {INT8OID};
+	int			rc;
+
+	keycache_ensure();
+	memset(hkey, 0, sizeof(hkey));
+	strlcpy(hkey, category, sizeof(hkey));
+	ie = hash_search(index_keys, hkey, HASH_FIND, NULL);
+	if (ie != NULL)
+	{
+		OPENSSL_cleanse(ie->key, sizeof(ie->key));
+		(void) hash_search(index_keys, hkey, HASH_REMOVE, NULL);
+	}
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	rc = SPI_execute_with_args("DELETE FROM privacy_guard.keys WHERE key_id OPERATOR(pg_catalog.=) $1"
+							   " AND kind OPERATOR(pg_catalog.=) 'index'", 1, types, args, NULL, false, 0);
+	if (rc != SPI_OK_DELETE || SPI_processed != 1)
+		elog(ERROR, "could not delete search key " INT64_FORMAT, key_id);
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+}
+
+/*
  * Re-wrap, under the active version, every key the latest snapshot shows
  * under another one; adds the count to *count.
  */

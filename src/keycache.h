@@ -57,6 +57,7 @@ extern void KeycacheSubjectDigest(const char *subject, int len, uint8 *digest);
 extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
 extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
+extern void KeycacheRetireIndexKey(const char *category, int64 key_id);
 extern void KeycacheInit(void);
 
 #endif

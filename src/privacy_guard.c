@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "audit.h"
+#include "budget.h"
 #include "catalog.h"
 #include "collection.h"
 #include "consent.h"
@@ -45,6 +46,7 @@ _PG_init(void)
 	KeyringInit();
 	AuditInit();
 	IncidentInit();
+	BudgetInit();
 	KeycacheInit();
 	EnvelopeInit();
 	CatalogInit();

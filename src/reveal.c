@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 
 #include "audit.h"
+#include "budget.h"
 #include "catalog.h"
 #include "consent.h"
 #include "incident.h"
@@ -79,10 +80,6 @@ static TimestampTz denied_statement = 0;
 static uint32 denied_memo[DENIED_MEMO_SIZE];
 static bool denied_overflow = false;	/* the statement's summary record is written */
 
-/* searches of categories a purpose sees masked, in the current statement */
-#define MASKED_SEARCHES_PER_STATEMENT 10
-static TimestampTz masked_search_statement = 0;
-static int	masked_searches = 0;
 static int	ndenied = 0;
 
 /*
@@ -453,7 +450,7 @@ REVEAL_FUNCTION(bytea, ENV_BYTEA)
  * purpose, may see the category (full or masked).  Raises otherwise.
  */
 void
-RevealRequireSearch(const char *category)
+RevealRequireSearch(const char *category, const char *value, int len)
 {
 	const char *purpose = PolicySessionPurpose();
 	PolicyDecision *d;
@@ -500,28 +497,32 @@ RevealRequireSearch(const char *category)
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
 				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
 	}
-	/*
-	 * A masked view narrows the guesses (+* *** *** 4567) and each search
-	 * term tests one: a purpose that sees the category masked searches a
-	 * few values a statement (a lookup), not thousands (a brute force).
-	 */
+	/* a masked view narrows the guesses: a few lookups an hour, not a brute force (budget.c) */
 	if (d->level != LEVEL_FULL)
 	{
-		if (masked_search_statement != GetCurrentStatementStartTimestamp())
+		int			used;
+		int			limit;
+		uint32		h = hash_combine(hash_any((const unsigned char *) category, strlen(category)),
+								   hash_any((const unsigned char *) value, len));
+		BudgetOutcome outcome = BudgetChargeMaskedSearch(h, &used, &limit);
+
+		if (outcome != BUDGET_OK)
 		{
-			masked_search_statement = GetCurrentStatementStartTimestamp();
-			masked_searches = 0;
-		}
-		if (++masked_searches > MASKED_SEARCHES_PER_STATEMENT)
-		{
+			const char *role = GetUserNameFromId(GetUserId(), false);
+
 			audit_denied("search", purpose, category, strlen(category),
-						 "too many searches in one statement for a masked purpose");
+						 "masked search budget exhausted");
+			if (outcome == BUDGET_EXHAUSTED_FIRST)
+				AuditRecord("incident", purpose, d->category, "reported",
+							psprintf("role %s exhausted its masked search budget (%d distinct values this hour) searching category %s",
+									 role, limit, category));
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to search category \"%s\" for purpose \"%s\" more than %d times in one statement",
-							category, purpose, MASKED_SEARCHES_PER_STATEMENT),
-					 errdetail("The purpose sees the category masked: with the masked value to narrow the guesses, many search terms would reveal values with little entropy in full."),
-					 errhint("Look up a few values a statement, or use a purpose allowed the category in full.")));
+					 errmsg("permission denied to search category \"%s\" for purpose \"%s\": masked search budget exhausted",
+							category, purpose),
+					 errdetail("Purpose \"%s\" sees the category masked; role \"%s\" may search %d distinct values an hour in such categories, and this hour's are used.",
+							   purpose, role, limit),
+					 errhint("Search again next hour, or use a purpose allowed the category in full.  A superuser sets the budget with ALTER ROLE ... SET privacy_guard.masked_search_budget.")));
 		}
 	}
 	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0);

@@ -20,6 +20,6 @@ typedef enum RevealOutcome
 } RevealOutcome;
 
 extern const char *RevealOutcomeName(RevealOutcome outcome);
-extern void RevealRequireSearch(const char *category);
+extern void RevealRequireSearch(const char *category, const char *value, int len);
 
 #endif

@@ -34,6 +34,8 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_proc.h"
@@ -52,7 +54,11 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "storage/lmgr.h"
+#include "executor/tuptable.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
@@ -263,7 +269,7 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	/* a search term links a known plaintext to its row: a purpose must allow it */
 	(void) PolicyRequireCategory(catname);
-	RevealRequireSearch(catname);
+	RevealRequireSearch(catname, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 	result = palloc(VARHDRSZ + ENVELOPE_TERM_LEN);
 	SET_VARSIZE(result, VARHDRSZ + ENVELOPE_TERM_LEN);
 	if (!WritepathSearchTerm(catname, (const uint8 *) VARDATA_ANY(value),
@@ -452,8 +458,8 @@ require_term(const EnvelopeView *view, const ProtectedColumn *pc, Relation rel)
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("sealed value written to searchable column \"%s\" of relation \"%s\" has a search term of another key",
 						pc->name, RelationGetRelationName(rel)),
-				 errdetail("The term was not computed under category \"%s\"'s search key.", pc->category),
-				 errhint("Write the plaintext, which the column seals with its term."),
+				 errdetail("The term was not computed under category \"%s\"'s current search key: the value was copied from another category's column, or read before rotate_search_key() replaced the key.", pc->category),
+				 errhint("Write the plaintext, which the column seals with its term, or read the value again."),
 				 errhidestmt(true)));
 }
 
@@ -1081,4 +1087,260 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	values[1] = trigargs ? CStringGetTextDatum(trigargs) : (Datum) 0;
 	isnull[1] = trigargs == NULL;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, isnull)));
+}
+
+/* Values re-sealed per UPDATE of a search key rotation. */
+#define REKEY_BATCH 1000
+
+/*
+ * Write a batch of re-sealed values back, as the table's owner in a
+ * security-restricted operation (its triggers run as for any UPDATE; the
+ * sealing trigger accepts an envelope with a term under the current key).
+ * A row its own trigger skips fails the rotation.
+ */
+static void
+rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, Datum *vals, int n)
+{
+	Oid			types[2] = {TIDARRAYOID, get_array_type(enctype)};
+	Datum		args[2];
+	Datum	   *tidd = palloc(sizeof(Datum) * n);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+	char	   *query;
+	int			rc;
+
+	for (int i = 0; i < n; i++)
+		tidd[i] = PointerGetDatum(&tids[i]);
+	args[0] = PointerGetDatum(construct_array(tidd, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+	get_typlenbyvalalign(enctype, &typlen, &typbyval, &typalign);
+	args[1] = PointerGetDatum(construct_array(vals, n, enctype, typlen, typbyval, typalign));
+	query = psprintf("UPDATE ONLY %s t SET %s = v.e FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(c, e)"
+					 " WHERE t.ctid OPERATOR(pg_catalog.=) v.c",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)),
+					 quote_identifier(col));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(query, 2, types, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not write re-sealed values: %s", SPI_result_code_string(rc));
+	if (SPI_processed != (uint64) n)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("%d rows of relation \"%s\" were not rewritten by the search key rotation",
+						n - (int) SPI_processed, RelationGetRelationName(rel)),
+				 errhint("A BEFORE row trigger of the table may skip them by returning NULL; let it pass the rotation's UPDATE.")));
+	SPI_finish();
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Re-seal every value of a searchable column whose term is under old_id
+ * with its term under the category's current key.  The table is read with
+ * a heap scan (no planner, so none of its owner's index or CHECK code runs
+ * with our rights), under a snapshot that does not see the rows rewritten.
+ * Values whose subject is erased (no key) or whose term is under neither
+ * key are left as they are and counted in *left.
+ */
+static int64
+rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int64 new_id,
+			 int64 *left)
+{
+	Relation	rel = table_open(relid, NoLock);
+	AttrNumber	attnum = get_attnum(relid, col);
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	MemoryContext batchcxt;
+	MemoryContext oldcxt;
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * REKEY_BATCH);
+	Datum	   *vals = palloc(sizeof(Datum) * REKEY_BATCH);
+	int			n = 0;
+	int64		done = 0;
+	uint8		dek[ENVELOPE_KEY_LEN];
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+	uint8		term[ENVELOPE_TERM_LEN];
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("protected column \"%s\" of relation \"%s\" does not exist",
+						col, RelationGetRelationName(rel))));
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "privacy_guard rekey",
+									 ALLOCSET_DEFAULT_SIZES);
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, attnum, &isnull);
+		struct varlena *env;
+		EnvelopeView view;
+		KeyEntry   *k;
+		uint8	   *plain;
+		uint64		term_key = 0;
+
+		if (isnull)
+			continue;
+		oldcxt = MemoryContextSwitchTo(batchcxt);
+		env = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+		if (EnvelopeParse((const uint8 *) VARDATA_ANY(env), VARSIZE_ANY_EXHDR(env), &view) != NULL ||
+			view.version != ENVELOPE_VERSION || view.term == NULL)
+		{
+			(*left)++;
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		for (int i = 0; i < 8; i++)
+			term_key = (term_key << 8) | view.term[i];
+		if (term_key == (uint64) new_id)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		if (term_key != (uint64) old_id || (k = KeycacheForId(view.key_id, true)) == NULL)
+		{
+			(*left)++;
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		/* our own copies: computing the term may reset the key cache */
+		memcpy(dek, k->dek, sizeof(dek));
+		memcpy(digest, k->digest, sizeof(digest));
+		EnvelopeKeyGone(dek);
+		plain = palloc(view.ctlen + 1);
+		if (!EnvelopeOpen(&view, dek, digest, plain))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a value in column \"%s\" of relation \"%s\" does not open under its key",
+							col, RelationGetRelationName(rel))));
+		(void) WritepathSearchTerm(category, plain, view.ctlen, false, term);
+		vals[n] = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, category,
+											   digest, dek, term, plain, view.ctlen));
+		EnvelopeKeyGone(dek);
+		OPENSSL_cleanse(dek, sizeof(dek));
+		OPENSSL_cleanse(plain, view.ctlen);
+		tids[n++] = slot->tts_tid;
+		MemoryContextSwitchTo(oldcxt);
+		if (n == REKEY_BATCH)
+		{
+			rekey_write(rel, col, TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, tids, vals, n);
+			done += n;
+			n = 0;
+			MemoryContextReset(batchcxt);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (n > 0)
+		rekey_write(rel, col, TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, tids, vals, n);
+	done += n;
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	MemoryContextDelete(batchcxt);
+	table_close(rel, NoLock);
+	return done;
+}
+
+PG_FUNCTION_INFO_V1(pguard_rotate_search_key);
+
+/*
+ * rotate_search_key(category text) -> bigint: replace the category's search
+ * key and re-seal, with terms under the new key, every value of its
+ * searchable columns; the old key is deleted when the transaction commits.
+ * Terms in copies and backups made before then match no search afterwards,
+ * and their envelopes are refused if written back.
+ *
+ * One transaction: the tables are locked against writes (SHARE ROW
+ * EXCLUSIVE, as an erasure locks them) while reads and searches go on
+ * under the old key, and the values and the key change together when it
+ * commits, so no search or UNIQUE constraint ever compares terms under two
+ * keys.  Returns how many values were re-sealed.
+ */
+Datum
+pguard_rotate_search_key(PG_FUNCTION_ARGS)
+{
+	char	   *catname;
+	PolicyCategory *c;
+	List	   *relids = NIL;
+	List	   *cols = NIL;
+	uint8		key[ENVELOPE_KEY_LEN];
+	int64		old_id;
+	int64		new_id;
+	int64		done = 0;
+	int64		left = 0;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	ListCell   *lr;
+	ListCell   *lc;
+	MemoryContext outer;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("category must not be null")));
+	catname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (CatalogExtensionPredatesGuard())
+		require_current_search(NULL, NULL);
+	PolicyEnsure();
+	c = PolicyRequireCategory(catname);
+
+	/* the category's searchable columns, locked against writes */
+	outer = CurrentMemoryContext;
+	args[0] = CStringGetTextDatum(c->name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT p.tbl::pg_catalog.oid, p.col::pg_catalog.text"
+							  " FROM privacy_guard.column_protection p"
+							  " WHERE p.category OPERATOR(pg_catalog.=) $1 AND p.searchable"
+							  " ORDER BY p.tbl, p.col", 1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the searchable columns");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext oldcxt = MemoryContextSwitchTo(outer);
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 1, &isnull)));
+		cols = lappend(cols, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
+	foreach(lr, relids)
+		LockRelationOid(lfirst_oid(lr), ShareRowExclusiveLock);
+
+	old_id = KeycacheIndexKey(c->name, key, false);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (old_id == 0)
+	{
+		ereport(NOTICE,
+				(errmsg("category \"%s\" has no search key: nothing was sealed searchable under it", c->name)));
+		PG_RETURN_INT64(0);
+	}
+	KeycacheRetireIndexKey(c->name, old_id);
+	new_id = KeycacheIndexKey(c->name, key, true);
+	OPENSSL_cleanse(key, sizeof(key));
+
+	forboth(lr, relids, lc, cols)
+		done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left);
+
+	AuditRecord("keys", NULL, c->name, "search key rotated",
+				psprintf("search key %lld replaced by %lld: %lld values re-sealed in %d columns, %lld left (erased subjects)",
+						 (long long) old_id, (long long) new_id, (long long) done,
+						 list_length(relids), (long long) left));
+	PG_RETURN_INT64(done);
 }

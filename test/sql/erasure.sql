@@ -133,6 +133,44 @@ SET ROLE signup;
 SELECT privacy_guard.request_erasure('2') = :request AS same_request;
 RESET ROLE;
 
+-- search terms: the erased rows took theirs with them; the copy made before
+-- still carries the erased address's term, which a search would confirm,
+-- until the category's search key is rotated
+SELECT privacy_guard.set_purpose('support');
+SELECT count(*) AS live_matches FROM customers
+ WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('customer2@example.com', 'contact');
+SELECT count(*) AS copy_matches FROM customers_copy
+ WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('customer2@example.com', 'contact');
+-- rotate_search_key(): for administrators; it re-seals the live values
+-- with terms under a new key in one transaction and deletes the old key
+SET ROLE support_agent;
+SELECT privacy_guard.rotate_search_key('contact');
+RESET ROLE;
+SELECT privacy_guard.rotate_search_key(NULL);
+SELECT privacy_guard.rotate_search_key('nope');
+SELECT privacy_guard.rotate_search_key('birth');      -- nothing searchable sealed under it
+SELECT key_id AS old_key FROM privacy_guard.keys WHERE kind = 'index' AND name = 'contact' \gset
+SELECT email AS copy_email FROM customers_copy WHERE id = 1 \gset
+SELECT privacy_guard.rotate_search_key('contact') AS resealed;
+SELECT count(*) AS index_keys, bool_and(key_id > :old_key) AS new_key
+  FROM privacy_guard.keys WHERE kind = 'index' AND name = 'contact';
+-- live rows are found under the new key; the copy's terms match nothing
+SELECT id FROM customers
+ WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('customer1@example.com', 'contact');
+SELECT count(*) AS copy_matches FROM customers_copy
+ WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('customer2@example.com', 'contact');
+SELECT count(*) AS copy_matches FROM customers_copy
+ WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('customer1@example.com', 'contact');
+-- values still reveal, and still compare (UNIQUE, joins) among themselves
+SELECT id, privacy_guard.reveal(email) FROM customers ORDER BY id;
+SELECT count(*) AS self_matches FROM customers a JOIN customers b ON a.email OPERATOR(privacy_guard.=) b.email;
+-- a value from the copy, its term under the deleted key, is refused if written back
+UPDATE customers SET email = :'copy_email' WHERE id = 1;
+-- the rotation is audited
+SELECT privacy_guard.audit_flush();
+SELECT event, category, outcome, statement FROM privacy_guard.audit_log
+ WHERE outcome = 'search key rotated' ORDER BY id;
+
 -- the certificate: what, where, how many rows, when; its hash is in the chain
 SET ROLE auditor;
 SELECT c->'certificate'->'request' = to_jsonb(:request) AS request, c->'certificate'->>'subject' AS subject,

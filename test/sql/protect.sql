@@ -113,10 +113,46 @@ SELECT id FROM customers WHERE email = privacy_guard.blind_index('katherine@exam
 SELECT id FROM customers WHERE email = privacy_guard.blind_index('kj@example.com', 'contact');
 SELECT id FROM customers WHERE privacy_guard.blind_index('ada@lovelace.example', 'contact') = email;
 SELECT id FROM customers WHERE phone OPERATOR(privacy_guard.=) privacy_guard.blind_index('+44 20 7946 0999', 'phone');
--- support sees phone numbers masked: a few lookups a statement, not a brute
--- force of the digits the mask hides
+-- support sees phone numbers masked: a few distinct lookups an hour per
+-- role (privacy_guard.masked_search_budget, across its sessions), not a
+-- brute force of the digits the mask hides; past it a search is refused
+-- and reported as an incident
+SET privacy_guard.masked_search_budget = 3;
+SET ROLE support_agent;
+SET privacy_guard.masked_search_budget = 1000;   -- only a superuser sets it
+SELECT privacy_guard.set_purpose('support');
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0999', 'phone');
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0999', 'phone');  -- the same value again: free
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0998', 'phone');
+SELECT count(*) FROM customers WHERE email = privacy_guard.blind_index('hedy@example.com', 'contact');
 SELECT count(*) FROM customers c, generate_series(0, 99) n
  WHERE c.phone = privacy_guard.blind_index('+44 20 7946 09' || lpad(n::text, 2, '0'), 'phone');
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0997', 'phone');
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT current_role_name, event, purpose, category, outcome, statement
+  FROM privacy_guard.audit_log WHERE event = 'incident' OR (event = 'search' AND outcome = 'denied') ORDER BY id;
+-- a new session does not refill it
+\c -
+SET search_path = public, privacy_guard;
+SET privacy_guard.masked_search_budget = 3;
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0996', 'phone');
+-- a purpose allowed the category in full has no such budget; 0 allows no
+-- masked search at all
+RESET ROLE;
+SET ROLE courier;
+SELECT privacy_guard.set_purpose('delivery');
+SELECT count(*) FROM customers c, generate_series(70, 99) n
+ WHERE c.phone = privacy_guard.blind_index('+44 20 7946 09' || lpad(n::text, 2, '0'), 'phone');
+RESET ROLE;
+SET privacy_guard.masked_search_budget = 0;
+SELECT privacy_guard.set_purpose('support');
+\set VERBOSITY terse
+SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0999', 'phone');
+\set VERBOSITY default
+RESET privacy_guard.masked_search_budget;
 -- a term adds 24 bytes to a value (the key's id and 16 bytes of HMAC)
 SELECT octet_length(decode(substr(email::text, 9), 'base64'))
      - octet_length(decode(substr(privacy_guard.seal(privacy_guard.reveal(email), 'contact', id::text)::text, 9), 'base64'))
