@@ -7,16 +7,18 @@
  * back unchanged after checking its structure (so pg_dump, COPY and
  * replication round-trip without re-encryption), and accepts anything else
  * as plaintext of the underlying type, which becomes a pending value that
- * only the write path can seal.  Output and send refuse pending values, and
- * no error message quotes the input.
+ * only the write path can seal.  Output and send print a pending value as a
+ * fixed placeholder, never its plaintext, which input refuses back; no
+ * error message quotes the input.
  *
  * Values of searchable columns compare by the search term their envelope
  * carries (src/envelope.c): equal plaintexts of a category have equal
  * terms.  That is the btree operator class behind indexes, UNIQUE
- * constraints and ON CONFLICT on such columns, and, with the bytea that
- * privacy_guard.blind_index() returns, behind searches.  Values without a
- * term refuse to compare: a pending value (plaintext), and a sealed value of
- * a column that is not searchable.
+ * constraints and ON CONFLICT on such columns, and behind searches: with
+ * plaintext (its term computed after the checks blind_index() makes) and
+ * with the bytea that privacy_guard.blind_index() returns.  Values without
+ * a term refuse to compare: two pending values, and a sealed value of a
+ * column that is not searchable.
  *
  * Plaintext bytes inside an envelope are: text and bytea as they are, date
  * as a big-endian int32, numeric in its binary send format, jsonb as its
@@ -31,6 +33,9 @@
 #include "commands/vacuum.h"
 #include "common/base64.h"
 #include "fmgr.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
@@ -39,6 +44,8 @@
 #include "utils/numeric.h"
 
 #include "keycache.h"
+#include "policy.h"
+#include "reveal.h"
 #include "redact.h"
 #include "types.h"
 #include "writepath.h"
@@ -280,6 +287,39 @@ parse_plain(char *str, EnvelopeType type)
 	return plain;
 }
 
+/*
+ * What an unsealed value (plaintext waiting for the write path) prints as:
+ * never its plaintext, never an error, so that EXPLAIN, auto_explain and
+ * the logging of bind parameters work on statements that write or search
+ * plaintext.  Input refuses it back: a stray unsealed value that was
+ * stored somewhere and dumped fails loudly when restored, instead of
+ * coming back as this text.
+ */
+#define UNSEALED_PLACEHOLDER_FMT "<unsealed %s>"
+
+static char *
+unsealed_placeholder(int type)
+{
+	return psprintf(UNSEALED_PLACEHOLDER_FMT, EnvelopeTypeName(type));
+}
+
+static void
+refuse_placeholder(const char *str, EnvelopeType type)
+{
+	char	   *p;
+
+	if (str[0] != '<')
+		return;
+	p = unsealed_placeholder(type);
+	if (strcmp(str, p) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("\"%s\" stands for an unsealed value and cannot be read back", p),
+				 errdetail("An unsealed value (plaintext not yet written to a protected column) prints as this placeholder; its plaintext was never printed."),
+				 errhint("Write the plaintext again.")));
+	pfree(p);
+}
+
 /* Input: an envelope back, or plaintext that becomes a pending value. */
 static Datum
 encrypted_in(char *str, EnvelopeType type)
@@ -291,6 +331,7 @@ encrypted_in(char *str, EnvelopeType type)
 
 	if (strncmp(str, ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
 		return envelope_from_text(str, type);
+	refuse_placeholder(str, type);
 
 	RedactStatement();
 	plain = parse_plain(str, type);
@@ -298,17 +339,6 @@ encrypted_in(char *str, EnvelopeType type)
 	result = EnvelopePending(type, bytes, len);
 	explicit_bzero(bytes, len);
 	return PointerGetDatum(result);
-}
-
-static void
-refuse_pending(const EnvelopeView *view)
-{
-	if (view->version == ENVELOPE_PENDING)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot output an unsealed %s value", EnvelopeTypeName(view->type)),
-				 errdetail("Plaintext is sealed when it is written to a protected column."),
-				 errhint("Use privacy_guard.seal() to seal a value explicitly.")));
 }
 
 static char *
@@ -321,7 +351,8 @@ encrypted_out(struct varlena *value, EnvelopeType type)
 	int			n;
 
 	TypesParseDatum(value, type, &view);
-	refuse_pending(&view);
+	if (view.version == ENVELOPE_PENDING)
+		return unsealed_placeholder(view.type);
 	out = palloc(PREFIX_LEN + enclen + 1);
 	memcpy(out, ENVELOPE_TEXT_PREFIX, PREFIX_LEN);
 	n = pg_b64_encode(VARDATA_ANY(value), len, out + PREFIX_LEN, enclen);
@@ -361,7 +392,14 @@ encrypted_send(struct varlena *value, EnvelopeType type)
 	bytea	   *result;
 
 	TypesParseDatum(value, type, &view);
-	refuse_pending(&view);
+	if (view.version == ENVELOPE_PENDING)
+	{
+		char	   *p = unsealed_placeholder(view.type);
+
+		result = (bytea *) cstring_to_text(p);
+		pfree(p);
+		return result;
+	}
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), VARDATA_ANY(value), len);
@@ -388,6 +426,8 @@ pending_from_value(Datum value, EnvelopeType type)
 		if (VARSIZE_ANY_EXHDR(t) >= (int) PREFIX_LEN &&
 			memcmp(VARDATA_ANY(t), ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
 			return envelope_from_text(text_to_cstring(t), type);
+		if (VARSIZE_ANY_EXHDR(t) > 0 && *VARDATA_ANY(t) == '<')
+			refuse_placeholder(text_to_cstring(t), type);
 	}
 	RedactStatement();
 	bytes = TypesToPlain(type, value, &len);
@@ -534,35 +574,121 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/* Parse a compared value; quotes nothing of it. */
+static void
+compared_view(struct varlena *value, EnvelopeView *view)
+{
+	if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), view) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid encrypted value in a comparison")));
+}
+
 /*
  * The search term a value of a searchable column carries, or an error that
  * says why the value cannot be compared (and quotes nothing of it).
  */
 static const uint8 *
-value_term(struct varlena *value)
+view_term(const EnvelopeView *view)
 {
-	EnvelopeView view;
-
-	if (EnvelopeParse((const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &view) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid encrypted value in a comparison")));
-	if (view.version == ENVELOPE_PENDING)
+	if (view->version == ENVELOPE_PENDING)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("plaintext cannot be compared with a value of type %s",
-						EnvelopeTypeName(view.type)),
-				 errdetail("Encrypted values compare by their search terms, which only privacy_guard.blind_index() computes for a search."),
-				 errhint("Search a searchable column with WHERE col = privacy_guard.blind_index(value, category)."),
+				 errmsg("plaintext cannot be compared with a value of type %s here",
+						EnvelopeTypeName(view->type)),
+				 errdetail("Plaintext compares only with the values of a searchable column, which carry search terms."),
+				 errhint("Search a searchable column with WHERE col = 'value', or WHERE col = privacy_guard.blind_index(value, category)."),
 				 errhidestmt(true)));
-	if (view.term == NULL)
+	if (view->term == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("encrypted values of a column that is not searchable cannot be compared"),
 				 errdetail("Only values of searchable columns carry the search term they compare by."),
 				 errhint("Protect the column with searchable => true to index, constrain or search it."),
 				 errhidestmt(true)));
-	return view.term;
+	return view->term;
+}
+
+static const uint8 *
+value_term(struct varlena *value)
+{
+	EnvelopeView view;
+
+	compared_view(value, &view);
+	return view_term(&view);
+}
+
+/*
+ * Plaintext compared with a searchable column's value (WHERE col = 'value'
+ * or = $1, whose parameter arrives as plaintext): its term under the
+ * value's category, computed as blind_index() computes it, after the same
+ * checks (declared purpose allowed the category, lockdown, masked search
+ * budget) and audited as a search.  A statement compares the same plaintext
+ * with many rows and index entries: the term is kept for the statement, so
+ * the checks and the audit record happen once per distinct plaintext and
+ * category in it.  Plaintext of no key yet matches nothing (key id 0).
+ */
+#define PLAIN_TERM_MEMO 8
+#define PLAIN_TERM_MEMO_MAX_BYTES 1024
+
+typedef struct PlainTermMemo
+{
+	TimestampTz statement;		/* 0: empty */
+	Oid			userid;
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+	int			len;
+	uint8		pending[PLAIN_TERM_MEMO_MAX_BYTES];	/* the pending envelope (ciphertext) */
+	uint8		term[ENVELOPE_TERM_LEN];
+} PlainTermMemo;
+
+static PlainTermMemo *plain_memo = NULL;
+static int	plain_memo_next = 0;
+
+static const uint8 *
+plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeView *sealed)
+{
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+	const uint8 *bytes = (const uint8 *) VARDATA_ANY(raw);
+	int			len = VARSIZE_ANY_EXHDR(raw);
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	PlainTermMemo *m;
+	uint8	   *plain;
+
+	(void) view_term(sealed);
+	memcpy(category, sealed->category, sealed->catlen);
+	category[sealed->catlen] = '\0';
+	if (plain_memo == NULL)
+		plain_memo = MemoryContextAllocZero(TopMemoryContext, sizeof(PlainTermMemo) * PLAIN_TERM_MEMO);
+	for (int i = 0; i < PLAIN_TERM_MEMO; i++)
+	{
+		m = &plain_memo[i];
+		if (m->statement == stmt && m->userid == GetUserId() && m->len == len &&
+			strcmp(m->category, category) == 0 && memcmp(m->pending, bytes, len) == 0)
+			return m->term;
+	}
+
+	RedactStatement();
+	plain = EnvelopePendingOpen(pending);
+	PolicyEnsure();
+	(void) PolicyRequireCategory(category);
+	RevealRequireSearch(category, (const char *) plain, pending->ctlen);
+	m = &plain_memo[plain_memo_next];
+	if (!WritepathSearchTerm(category, plain, pending->ctlen, false, m->term))
+		memset(m->term, 0, ENVELOPE_TERM_LEN);
+	OPENSSL_cleanse(plain, pending->ctlen);
+	pfree(plain);
+	if (len > PLAIN_TERM_MEMO_MAX_BYTES)
+	{
+		m->statement = 0;		/* too long to keep: the term is used once */
+		return m->term;
+	}
+	plain_memo_next = (plain_memo_next + 1) % PLAIN_TERM_MEMO;
+	m->statement = stmt;
+	m->userid = GetUserId();
+	strlcpy(m->category, category, sizeof(m->category));
+	m->len = len;
+	memcpy(m->pending, bytes, len);
+	return m->term;
 }
 
 /* A total order on terms: bytes, then length (a term is ENVELOPE_TERM_LEN). */
@@ -579,10 +705,32 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
 static int
 encrypted_cmp(FunctionCallInfo fcinfo)
 {
-	const uint8 *a = value_term(PG_GETARG_VARLENA_PP(0));
-	const uint8 *b = value_term(PG_GETARG_VARLENA_PP(1));
+	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
+	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
+	EnvelopeView a;
+	EnvelopeView b;
+	const uint8 *ta;
+	const uint8 *tb;
 
-	return term_cmp(a, ENVELOPE_TERM_LEN, b, ENVELOPE_TERM_LEN);
+	compared_view(ra, &a);
+	compared_view(rb, &b);
+	/* plaintext against a searchable column's value: its term, checked */
+	if (a.version == ENVELOPE_PENDING && b.version != ENVELOPE_PENDING)
+	{
+		tb = view_term(&b);
+		ta = plaintext_term(ra, &a, &b);
+	}
+	else if (b.version == ENVELOPE_PENDING && a.version != ENVELOPE_PENDING)
+	{
+		ta = view_term(&a);
+		tb = plaintext_term(rb, &b, &a);
+	}
+	else
+	{
+		ta = view_term(&a);
+		tb = view_term(&b);
+	}
+	return term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
 }
 
 /* an encrypted value against a search term (bytea), either way round */

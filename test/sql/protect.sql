@@ -167,10 +167,35 @@ INSERT INTO customers (id, name, email) VALUES (10, 'Copycat', 'hedy@example.com
 INSERT INTO customers (id, name, email) VALUES (5, 'Hedy K.', 'hedy@example.com')
     ON CONFLICT (email) DO UPDATE SET name = excluded.name, email = excluded.email;
 SELECT id, privacy_guard.reveal(name) FROM customers WHERE email = privacy_guard.blind_index('hedy@example.com', 'contact');
--- comparisons without terms are refused, with a hint: plaintext against the
--- column, values of a column that is not searchable
+-- the application's own filter: plaintext against the column is a search,
+-- checked and audited once per distinct value and statement, an index scan
 SELECT id FROM customers WHERE email = 'hedy@example.com';
+SELECT id FROM customers WHERE 'katherine@example.com' = email;
+SELECT id FROM customers WHERE email IN ('hedy@example.com', 'mh@example.com', 'nobody@example.com') ORDER BY id;
+PREPARE by_email AS SELECT id FROM customers WHERE email = $1;
+EXECUTE by_email('mh@example.com');
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS searches_before FROM privacy_guard.audit_log WHERE event = 'search' \gset
+SELECT count(*) FROM customers c, generate_series(1, 50) WHERE c.phone = '+44 20 7946 0999';
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :searches_before AS search_records FROM privacy_guard.audit_log WHERE event = 'search';
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM customers WHERE email = 'alan@example.com';
+SELECT id FROM customers WHERE email = 'alan@example.com';
+RESET enable_seqscan;
+-- it needs what blind_index() needs: a declared purpose allowed the category
+SELECT privacy_guard.reset_purpose();
+\set VERBOSITY terse
+SELECT id FROM customers WHERE email = 'hedy@example.com';
+\set VERBOSITY default
+SELECT privacy_guard.set_purpose('delivery');
+SELECT id FROM customers WHERE email = 'hedy@example.com';
+SELECT privacy_guard.set_purpose('support');
+-- comparisons without terms are refused, with a hint: two plaintexts,
+-- values of a column that is not searchable, plaintext against them
+SELECT 'a'::privacy_guard.encrypted_text = 'a'::privacy_guard.encrypted_text;
 SELECT count(*) FROM customers a JOIN customers b ON a.name = b.name;
+SELECT id FROM customers WHERE name = 'Hedy K.';
 RESET search_path;
 -- terms come only from plaintext: a value sealed for a column that is not
 -- searchable cannot be laundered into one of the same category (the write
@@ -789,7 +814,10 @@ RESET ROLE;
 INSERT INTO guarded (id, phone, email) VALUES (2, '+1 555 0102', privacy_guard.seal('two@example.com'::text, 'contact', '2'));
 SELECT id, left(phone::text, 8) AS phone, privacy_guard.reveal(phone, 'delivery') AS revealed,
        privacy_guard.reveal(email, 'profile') AS email FROM guarded ORDER BY id;
+-- (its UNIQUE index compares the plaintext as a search: refused without a purpose)
+\set VERBOSITY terse
 INSERT INTO guarded (id, phone, email) VALUES (3, '+1 555 0103', 'three@example.com');
+\set VERBOSITY default
 SELECT email FROM guarded WHERE id = 3;
 DELETE FROM guarded WHERE id = 3;
 -- and what was refused before is the owner's again: the column, by a role

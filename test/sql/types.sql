@@ -60,11 +60,16 @@ SELECT ('sealed1:' || encode('\x010100000000000000000761646472657373000000000000
 SELECT ('sealed1:' || encode('\x010100000000000000010741444452455353000000000000000000000000000000000000000000000000'::bytea, 'base64'))::privacy_guard.encrypted_text;
 SELECT ('sealed1:' || encode('\x0101000000000000000150'::bytea, 'base64'))::privacy_guard.encrypted_text;
 
--- plaintext input becomes an unsealed value: it cannot be printed,
--- sent, or revealed, and no cast turns it back into text
+-- plaintext input becomes an unsealed value: it prints and sends as a fixed
+-- placeholder (for EXPLAIN and the logging of parameters), never its
+-- plaintext; it cannot be revealed, and the placeholder is not read back
 SELECT 'secret'::privacy_guard.encrypted_text;
 SELECT privacy_guard.encrypted_text_send('secret'::privacy_guard.encrypted_text);
 SELECT 'secret'::privacy_guard.encrypted_text::text;
+SELECT '<unsealed encrypted_text>'::privacy_guard.encrypted_text;
+SELECT '<unsealed encrypted_text>'::text::privacy_guard.encrypted_text;
+SELECT ('secret'::privacy_guard.encrypted_text::text)::privacy_guard.encrypted_text;
+SELECT '<unsealed encrypted_date>'::text::privacy_guard.encrypted_text IS NOT NULL AS other_types_placeholder_is_plaintext;
 SELECT privacy_guard.reveal('secret'::privacy_guard.encrypted_text, 'support');
 SELECT privacy_guard.reveal('secret'::text::privacy_guard.encrypted_text, 'support');
 SELECT '2024-01-01'::privacy_guard.encrypted_date;
