@@ -6,12 +6,14 @@
 #   PROTECT_ROWS   rows for the protect() run (1000000; 0 skips it)
 #   ERASE_CUSTOMERS  customer counts for the erasure runs ("10000 1000000"; "" skips)
 #   SCAN_ROWS      rows of the table scan() samples (2000000; 0 skips it)
+#   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
 protect_rows=${PROTECT_ROWS:-1000000}
 erase_customers=${ERASE_CUSTOMERS-10000 1000000}
 scan_rows=${SCAN_ROWS:-2000000}
+search_seconds=${SEARCH_SECONDS:-20}
 
 . scripts/common.sh
 prepare
@@ -28,6 +30,19 @@ echo "== reveal: a new backend (keys loaded and unwrapped in bulk)"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/cold.sql
 echo "== writes"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/write.sql
+if [ "$search_seconds" -gt 0 ]; then
+	echo "== search: one lookup a statement, sent back to back by one pgbench client (-M prepared), ${search_seconds}s each, the audit writer's work included"
+	server_psql -v ON_ERROR_STOP=1 -f - <bench/search.sql
+	cp bench/search/*.pgb "$SERVER_DIR/"
+	plain_ms=
+	for v in plain plaintext blind_index; do
+		ms=$(as_user pgbench -n -M prepared -c 1 -T "$search_seconds" -D rows="$rows" -D purposed=0 \
+			-f "$SERVER_DIR/$v.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
+			sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
+		[ -n "$plain_ms" ] || plain_ms=$ms
+		awk -v v="$v" -v ms="$ms" -v p="$plain_ms" 'BEGIN { printf "%-12s %8.1f us a lookup  %5.2f x plain\n", v, ms * 1000, ms / p }'
+	done
+fi
 if [ "$protect_rows" -gt 0 ]; then
 	echo "== protect() on an existing table"
 	server_psql -v ON_ERROR_STOP=1 -v protect_rows="$protect_rows" -f - <bench/protect.sql

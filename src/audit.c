@@ -480,6 +480,12 @@ flush_groups(bool may_wait)
 			if (ev.nkeys > 0)
 				enqueue_ex(&ev, may_wait);
 		}
+		/*
+		 * A statement's one search (no data returned, no subjects) is said
+		 * whole by the group's opening record: no closing record.
+		 */
+		if (strcmp(grp->event, "search") == 0 && grp->count == 1 && nsubjects == 0)
+			continue;
 		ev = grp->identity;
 		ev.kind = AUDIT_RECORD;
 		ev.at = GetCurrentTimestamp();
@@ -836,6 +842,8 @@ sanitize(char *field)
  * return its hash, copied into the current memory context.  queue_seq 0:
  * the record did not come through the queue.
  */
+static SPIPlanPtr insert_plan = NULL;
+
 static Datum
 insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 			  uint64 epoch, uint64 queue_seq)
@@ -880,17 +888,30 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 		nulls[12] = 'n';
 	if (queue_seq == 0)
 		nulls[10] = nulls[11] = 'n';
-	rc = SPI_execute_with_args(
-		"INSERT INTO privacy_guard.audit_records"
-		" (id, at, database, session_user_name, current_role_name, event, purpose,"
-		"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
-		"  prev_hash, hash)"
-		" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9, $11, $12, p,"
-		"  privacy_guard.audit_link(p, $10, $1, $2, $3, $4, $5, $6, $7,"
-		"                           $14, $15, $16, $8, $9)"
-		" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
-		" RETURNING hash",
-		16, types, args, nulls, false, 1);
+	/*
+	 * Planned once per writer: parsing and planning the insert (and the SQL
+	 * function audit_link() called from it, which cannot be inlined) cost
+	 * more than the insert.  The hash is audit_link()'s expression, written
+	 * out; verify_audit() recomputes it with audit_link() itself.
+	 */
+	if (insert_plan == NULL)
+	{
+		insert_plan = SPI_prepare(
+			"INSERT INTO privacy_guard.audit_records"
+			" (id, at, database, session_user_name, current_role_name, event, purpose,"
+			"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
+			"  prev_hash, hash)"
+			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9, $11, $12, p,"
+			"  pg_catalog.sha256(p OPERATOR(pg_catalog.||) pg_catalog.convert_to(pg_catalog.jsonb_build_array("
+			"    $10, pg_catalog.to_char(pg_catalog.timezone('UTC'::pg_catalog.text, $1),"
+			"                            'YYYY-MM-DD\"T\"HH24:MI:SS.US'::pg_catalog.text),"
+			"    $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9)::pg_catalog.text, 'UTF8'::pg_catalog.name))"
+			" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
+			" RETURNING hash", 16, types);
+		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
+			elog(ERROR, "could not prepare the audit trail's insert");
+	}
+	rc = SPI_execute_plan(insert_plan, args, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write the audit trail");
 	return PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
@@ -1094,6 +1115,7 @@ AuditWriterMain(Datum main_arg)
 	pgstat_report_appname("privacy_guard audit writer");
 	/* reveals wait for this commit: it must be on disk, whatever the server's default */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 	audit->writer_latch = MyLatch;
