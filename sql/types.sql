@@ -177,7 +177,9 @@ COMMENT ON FUNCTION privacy_guard.encrypted_types() IS 'the encrypted types, by 
 -- value's category, after the same checks as blind_index(), once per
 -- statement), or with the bytea privacy_guard.blind_index(value, category)
 -- returns.  Plaintext is pending under this backend's session key, so the
--- encrypted_text pair runs in the leader only (PARALLEL RESTRICTED).
+-- encrypted_text pair runs in the leader only (PARALLEL RESTRICTED), and it
+-- is STABLE, not IMMUTABLE: a search is checked and audited when it runs,
+-- never folded into a plan.  The ordering operators refuse plaintext.
 DO $$
 DECLARE
     sig text;
@@ -195,15 +197,17 @@ BEGIN
         sig := pg_catalog.format('%s, %s', args[i][2], args[i][3]);
         EXECUTE pg_catalog.format(
             'CREATE FUNCTION privacy_guard.encrypted_cmp%s(%s) RETURNS integer '
-            'LANGUAGE C IMMUTABLE STRICT PARALLEL %s AS %L, %L',
-            args[i][1], sig, CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
+            'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
+            args[i][1], sig, CASE WHEN i = 1 THEN 'STABLE' ELSE 'IMMUTABLE' END,
+            CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
         EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_cmp%s(%s) IS %L', args[i][1], sig,
             'btree comparison of search terms (of plaintext too, checked as a search); refuses values that carry none');
         FOR j IN 1..6 LOOP
             EXECUTE pg_catalog.format(
                 'CREATE FUNCTION privacy_guard.encrypted_%s%s(%s) RETURNS boolean '
-                'LANGUAGE C IMMUTABLE STRICT PARALLEL %s AS %L, %L',
-                ops[j][1], args[i][1], sig, CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
+                'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
+                ops[j][1], args[i][1], sig, CASE WHEN i = 1 THEN 'STABLE' ELSE 'IMMUTABLE' END,
+                CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
             EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_%s%s(%s) IS %L',
                 ops[j][1], args[i][1], sig, 'search-term comparison ' || ops[j][2]);
             EXECUTE pg_catalog.format(

@@ -601,6 +601,36 @@ AuditReveal(const char *event, const char *table, const char *column,
 	}
 }
 
+/*
+ * Add a subject a search found to the statement's open search group under
+ * this purpose and category (made by the search's check); the group's
+ * count of searches is unchanged.
+ */
+void
+AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
+{
+	Oid			userid = GetUserId();
+
+	if (!audit_subjects || key_id <= 0)
+		return;
+	for (int g = 0; g < ngroups; g++)
+	{
+		RevealGroup *c = &groups[g];
+
+		if (strcmp(c->event, "search") == 0 && c->userid == userid &&
+			strcmp(c->purpose, purpose) == 0 && strcmp(c->category, category) == 0 &&
+			c->keys != NULL)
+		{
+			bool		found;
+			KeySlot    *k = keyslot_insert(c->keys, key_id, &found);
+
+			if (!found)
+				k->entry = NULL;
+			return;
+		}
+	}
+}
+
 static void
 audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {

@@ -26,6 +26,7 @@ extern void AuditReveal(const char *event, const char *table, const char *column
 						const char *purpose, int purposelen,
 						const char *category, int catlen,
 						const char *outcome, bool returns_data, int64 key_id);
+extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
 extern void AuditFlush(void);
 extern void AuditInit(void);

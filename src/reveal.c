@@ -527,3 +527,16 @@ RevealRequireSearch(const char *category, const char *value, int len)
 	}
 	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
 }
+
+/*
+ * A search of the current statement matched a value of this subject (its
+ * data key): recorded with the search, for access_history().
+ */
+void
+RevealSearchMatched(const char *category, int64 key_id)
+{
+	const char *purpose = PolicySessionPurpose();
+
+	if (purpose != NULL)
+		AuditSearchSubject(purpose, category, key_id);
+}

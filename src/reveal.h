@@ -21,5 +21,6 @@ typedef enum RevealOutcome
 
 extern const char *RevealOutcomeName(RevealOutcome outcome);
 extern void RevealRequireSearch(const char *category, const char *value, int len);
+extern void RevealSearchMatched(const char *category, int64 key_id);
 
 #endif

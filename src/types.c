@@ -429,6 +429,16 @@ pending_from_value(Datum value, EnvelopeType type)
 		if (VARSIZE_ANY_EXHDR(t) > 0 && *VARDATA_ANY(t) == '<')
 			refuse_placeholder(text_to_cstring(t), type);
 	}
+	else if (type == ENV_BYTEA)
+	{
+		bytea	   *b = DatumGetByteaPP(value);
+		int			blen = VARSIZE_ANY_EXHDR(b);
+
+		/* what send made of an unsealed encrypted_bytea, read back as bytes */
+		if (blen > 0 && blen < 64 && *VARDATA_ANY(b) == '<' &&
+			memchr(VARDATA_ANY(b), '\0', blen) == NULL)
+			refuse_placeholder(pnstrdup(VARDATA_ANY(b), blen), type);
+	}
 	RedactStatement();
 	bytes = TypesToPlain(type, value, &len);
 	result = EnvelopePending(type, bytes, len);
@@ -596,8 +606,8 @@ view_term(const EnvelopeView *view)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("plaintext cannot be compared with a value of type %s here",
 						EnvelopeTypeName(view->type)),
-				 errdetail("Plaintext compares only with the values of a searchable column, which carry search terms."),
-				 errhint("Search a searchable column with WHERE col = 'value', or WHERE col = privacy_guard.blind_index(value, category)."),
+				 errdetail("Plaintext compares, by = and <> only, with the values of a searchable column, which carry search terms; not with other plaintext (an IN list that an index scan sorts)."),
+				 errhint("Search a searchable column with WHERE col = 'value' (col = 'a' OR col = 'b' for several), or WHERE col = privacy_guard.blind_index(value, category)."),
 				 errhidestmt(true)));
 	if (view->term == NULL)
 		ereport(ERROR,
@@ -607,15 +617,6 @@ view_term(const EnvelopeView *view)
 				 errhint("Protect the column with searchable => true to index, constrain or search it."),
 				 errhidestmt(true)));
 	return view->term;
-}
-
-static const uint8 *
-value_term(struct varlena *value)
-{
-	EnvelopeView view;
-
-	compared_view(value, &view);
-	return view_term(&view);
 }
 
 /*
@@ -655,6 +656,18 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	uint8	   *plain;
 
 	(void) view_term(sealed);
+	/*
+	 * Only a literal or parameter of the caller's is a search: a value
+	 * written to a protected column is bound to its category on its way to
+	 * the sealing trigger, and code that sees it there (a trigger of the
+	 * table's owner) must not learn its term under another category.
+	 */
+	if (pending->catlen > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a value being written to a protected column cannot be compared"),
+				 errdetail("Only plaintext of the statement (a literal or a parameter) is compared with a searchable column, as a search."),
+				 errhidestmt(true)));
 	memcpy(category, sealed->category, sealed->catlen);
 	category[sealed->catlen] = '\0';
 	if (plain_memo == NULL)
@@ -691,6 +704,23 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	return m->term;
 }
 
+/*
+ * A search found a stored value: its subject (the value's data key) goes
+ * into the statement's search group, so access_history() shows the
+ * searches that located or confirmed a subject's data.
+ */
+static void
+search_matched(const EnvelopeView *stored)
+{
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+
+	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0)
+		return;
+	memcpy(category, stored->category, stored->catlen);
+	category[stored->catlen] = '\0';
+	RevealSearchMatched(category, stored->key_id);
+}
+
 /* A total order on terms: bytes, then length (a term is ENVELOPE_TERM_LEN). */
 static int
 term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
@@ -702,8 +732,15 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
 	return alen == blen ? 0 : (alen < blen ? -1 : 1);
 }
 
+/*
+ * Compare two encrypted_text values by their terms.  plaintext: one may be
+ * the caller's plaintext (=, <> and the btree support function, which an
+ * index scan for = uses); the ordering operators refuse it, so that a
+ * search answers equality only.  A search that matches a stored value
+ * records the value's subject in the search's audit group.
+ */
 static int
-encrypted_cmp(FunctionCallInfo fcinfo)
+encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 {
 	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
 	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
@@ -711,67 +748,81 @@ encrypted_cmp(FunctionCallInfo fcinfo)
 	EnvelopeView b;
 	const uint8 *ta;
 	const uint8 *tb;
+	const EnvelopeView *stored = NULL;
+	int			r;
 
 	compared_view(ra, &a);
 	compared_view(rb, &b);
-	/* plaintext against a searchable column's value: its term, checked */
-	if (a.version == ENVELOPE_PENDING && b.version != ENVELOPE_PENDING)
+	if (plaintext && a.version == ENVELOPE_PENDING && b.version != ENVELOPE_PENDING)
 	{
 		tb = view_term(&b);
 		ta = plaintext_term(ra, &a, &b);
+		stored = &b;
 	}
-	else if (b.version == ENVELOPE_PENDING && a.version != ENVELOPE_PENDING)
+	else if (plaintext && b.version == ENVELOPE_PENDING && a.version != ENVELOPE_PENDING)
 	{
 		ta = view_term(&a);
 		tb = plaintext_term(rb, &b, &a);
+		stored = &a;
 	}
 	else
 	{
 		ta = view_term(&a);
 		tb = view_term(&b);
 	}
-	return term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
+	r = term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
+	if (r == 0 && stored != NULL)
+		search_matched(stored);
+	return r;
 }
 
 /* an encrypted value against a search term (bytea), either way round */
 static int
 encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 {
-	const uint8 *a = value_term(PG_GETARG_VARLENA_PP(term_first ? 1 : 0));
+	EnvelopeView view;
+	const uint8 *a;
 	bytea	   *t = PG_GETARG_BYTEA_PP(term_first ? 0 : 1);
-	int			r = term_cmp(a, ENVELOPE_TERM_LEN,
-							 (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	int			r;
 
+	compared_view(PG_GETARG_VARLENA_PP(term_first ? 1 : 0), &view);
+	a = view_term(&view);
+	r = term_cmp(a, ENVELOPE_TERM_LEN, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	if (r == 0)
+		search_matched(&view);
 	return term_first ? -r : r;
 }
 
-#define ENCRYPTED_COMPARISONS(suffix, expr) \
+#define ENCRYPTED_COMPARISONS(suffix, expr, ordered) \
 PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
 Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_INT32(expr); } \
+{ PG_RETURN_INT32(expr(true)); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
 Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) == 0); } \
+{ PG_RETURN_BOOL(expr(true) == 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ne##suffix); \
 Datum pguard_encrypted_ne##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) != 0); } \
+{ PG_RETURN_BOOL(expr(true) != 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_lt##suffix); \
 Datum pguard_encrypted_lt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) < 0); } \
+{ PG_RETURN_BOOL(expr(ordered) < 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_le##suffix); \
 Datum pguard_encrypted_le##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) <= 0); } \
+{ PG_RETURN_BOOL(expr(ordered) <= 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_gt##suffix); \
 Datum pguard_encrypted_gt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) > 0); } \
+{ PG_RETURN_BOOL(expr(ordered) > 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ge##suffix); \
 Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL((expr) >= 0); }
+{ PG_RETURN_BOOL(expr(ordered) >= 0); }
 
-/* encrypted_text against encrypted_text, against bytea, and bytea against it */
-ENCRYPTED_COMPARISONS(, encrypted_cmp(fcinfo))
-ENCRYPTED_COMPARISONS(_term, encrypted_term_cmp(fcinfo, false))
-ENCRYPTED_COMPARISONS(_term_first, encrypted_term_cmp(fcinfo, true))
+/* encrypted_text against encrypted_text (plaintext for = and <> only), against bytea, and bytea against it */
+#define CMP_VALUES(plaintext) encrypted_cmp(fcinfo, plaintext)
+#define CMP_TERM(ignored) encrypted_term_cmp(fcinfo, false)
+#define CMP_TERM_FIRST(ignored) encrypted_term_cmp(fcinfo, true)
+ENCRYPTED_COMPARISONS(, CMP_VALUES, false)
+ENCRYPTED_COMPARISONS(_term, CMP_TERM, false)
+ENCRYPTED_COMPARISONS(_term_first, CMP_TERM_FIRST, false)
 
 /*
  * ANALYZE of an encrypted column: the fraction of nulls and the average

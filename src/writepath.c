@@ -234,6 +234,12 @@ PG_FUNCTION_INFO_V1(pguard_seal_searchable);
 Datum
 pguard_seal_searchable(PG_FUNCTION_ARGS)
 {
+	/*
+	 * protect() computes terms before it registers the column: a search
+	 * key rotation (which takes SHARE on the catalog of protected columns)
+	 * waits for it from its first term, and none starts meanwhile.
+	 */
+	LockRelationOid(CatalogRelid("column_protection"), RowExclusiveLock);
 	return seal_value(fcinfo, ENV_TEXT, true);
 }
 
@@ -1151,12 +1157,12 @@ rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, D
  * with its term under the category's current key.  The table is read with
  * a heap scan (no planner, so none of its owner's index or CHECK code runs
  * with our rights), under a snapshot that does not see the rows rewritten.
- * Values whose subject is erased (no key) or whose term is under neither
- * key are left as they are and counted in *left.
+ * Values whose subject is erased (no key) are left as they are and
+ * counted in *left; values with a term under neither key, in *stale.
  */
 static int64
 rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int64 new_id,
-			 int64 *left)
+			 int64 *left, int64 *stale)
 {
 	Relation	rel = table_open(relid, NoLock);
 	AttrNumber	attnum = get_attnum(relid, col);
@@ -1201,7 +1207,7 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 		if (EnvelopeParse((const uint8 *) VARDATA_ANY(env), VARSIZE_ANY_EXHDR(env), &view) != NULL ||
 			view.version != ENVELOPE_VERSION || view.term == NULL)
 		{
-			(*left)++;
+			(*stale)++;
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
@@ -1212,9 +1218,15 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
-		if (term_key != (uint64) old_id || (k = KeycacheForId(view.key_id, true)) == NULL)
+		if (term_key != (uint64) old_id)
 		{
-			(*left)++;
+			(*stale)++;			/* under neither key: it cannot have been sealed here since */
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		if ((k = KeycacheForId(view.key_id, true)) == NULL)
+		{
+			(*left)++;			/* its subject was erased */
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
@@ -1283,6 +1295,7 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	int64		new_id;
 	int64		done = 0;
 	int64		left = 0;
+	int64		stale = 0;
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1];
 	ListCell   *lr;
@@ -1296,10 +1309,23 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (CatalogExtensionPredatesGuard())
 		require_current_search(NULL, NULL);
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("rotate_search_key() must run at READ COMMITTED"),
+				 errdetail("It must see every column protected before it, including by transactions that commit while it waits."),
+				 errhint("Run it outside an explicit transaction, or in one at READ COMMITTED.")));
 	PolicyEnsure();
 	c = PolicyRequireCategory(catname);
 
-	/* the category's searchable columns, locked against writes */
+	/*
+	 * No protect() or unprotect() meanwhile: they change the catalog of
+	 * protected columns, whose lock waits for those under way and holds
+	 * off new ones until the rotation commits.  Then the category's
+	 * searchable columns, read with a snapshot taken after the wait, and
+	 * their tables locked against writes.
+	 */
+	LockRelationOid(CatalogRelid("column_protection"), ShareLock);
 	outer = CurrentMemoryContext;
 	args[0] = CStringGetTextDatum(c->name);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1307,7 +1333,7 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args("SELECT p.tbl::pg_catalog.oid, p.col::pg_catalog.text"
 							  " FROM privacy_guard.column_protection p"
 							  " WHERE p.category OPERATOR(pg_catalog.=) $1 AND p.searchable"
-							  " ORDER BY p.tbl, p.col", 1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+							  " ORDER BY p.tbl, p.col", 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the searchable columns");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -1336,11 +1362,17 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	OPENSSL_cleanse(key, sizeof(key));
 
 	forboth(lr, relids, lc, cols)
-		done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left);
+		done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale);
 
+	if (stale > 0)
+		ereport(WARNING,
+				(errmsg("%lld values of category \"%s\" carry a search term of neither the old nor the new key, or none",
+						(long long) stale, c->name),
+				 errdetail("They were left as they are: they cannot be searched, and writing them back is refused."),
+				 errhint("Write their plaintext again.")));
 	AuditRecord("keys", NULL, c->name, "search key rotated",
-				psprintf("search key %lld replaced by %lld: %lld values re-sealed in %d columns, %lld left (erased subjects)",
+				psprintf("search key %lld replaced by %lld: %lld values re-sealed in %d columns, %lld left (erased subjects), %lld under another key",
 						 (long long) old_id, (long long) new_id, (long long) done,
-						 list_length(relids), (long long) left));
+						 list_length(relids), (long long) left, (long long) stale));
 	PG_RETURN_INT64(done);
 }

@@ -182,7 +182,42 @@ SELECT count(*) - :searches_before AS search_records FROM privacy_guard.audit_lo
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM customers WHERE email = 'alan@example.com';
 SELECT id FROM customers WHERE email = 'alan@example.com';
+-- an IN list on an index scan would sort plaintext against plaintext:
+-- refused with a hint; ORs of equalities search each value
+SET enable_bitmapscan = off;
+SELECT id FROM customers WHERE email IN ('alan@example.com', 'mh@example.com');
+RESET enable_bitmapscan;
+SELECT id FROM customers WHERE email = 'alan@example.com' OR email = 'mh@example.com' ORDER BY id;
 RESET enable_seqscan;
+-- a search answers equality only: the ordering operators refuse plaintext
+SELECT count(*) FROM customers WHERE email < 'm';
+-- the subjects a search found are recorded with it: access_history() shows
+-- who searched for customer 2's address
+SELECT privacy_guard.audit_flush();
+SELECT event, purpose, category, outcome FROM privacy_guard.access_history('2') WHERE event = 'search';
+-- a search is checked when it runs, never folded into a plan: a prepared
+-- comparison of constants is refused once the purpose is gone
+SELECT email AS alan_email FROM customers WHERE id = 2 \gset
+PREPARE folded AS SELECT :'alan_email'::privacy_guard.encrypted_text = 'alan@example.com'::privacy_guard.encrypted_text AS is_alan;
+EXECUTE folded;
+SELECT privacy_guard.reset_purpose();
+\set VERBOSITY terse
+EXECUTE folded;
+\set VERBOSITY default
+DEALLOCATE folded;
+SELECT privacy_guard.set_purpose('support');
+-- a value on its way to a protected column is not a search: code of the
+-- table's owner that sees it between the binding and the sealing trigger
+-- cannot compare it (and learn its term under another category)
+CREATE FUNCTION spy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM NEW.name OPERATOR(privacy_guard.=) (SELECT c.email FROM customers c WHERE c.id = 2);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER m_spy BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION spy();
+UPDATE customers SET name = 'Alan M. Turing' WHERE id = 2;
+DROP TRIGGER m_spy ON customers;
+DROP FUNCTION spy();
 -- it needs what blind_index() needs: a declared purpose allowed the category
 SELECT privacy_guard.reset_purpose();
 \set VERBOSITY terse

@@ -70,6 +70,7 @@ SELECT '<unsealed encrypted_text>'::privacy_guard.encrypted_text;
 SELECT '<unsealed encrypted_text>'::text::privacy_guard.encrypted_text;
 SELECT ('secret'::privacy_guard.encrypted_text::text)::privacy_guard.encrypted_text;
 SELECT '<unsealed encrypted_date>'::text::privacy_guard.encrypted_text IS NOT NULL AS other_types_placeholder_is_plaintext;
+SELECT convert_to('<unsealed encrypted_bytea>', 'UTF8')::privacy_guard.encrypted_bytea;
 SELECT privacy_guard.reveal('secret'::privacy_guard.encrypted_text, 'support');
 SELECT privacy_guard.reveal('secret'::text::privacy_guard.encrypted_text, 'support');
 SELECT '2024-01-01'::privacy_guard.encrypted_date;
