@@ -37,6 +37,7 @@
 #include "storage/fd.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -52,6 +53,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/queryjumble.h"
 #include "utils/wait_event.h"
@@ -60,7 +62,7 @@
 #include "envelope.h"
 #include "keycache.h"
 
-#define AUDIT_QUEUE_LEN 1024
+#define AUDIT_QUEUE_LEN 512
 #define AUDIT_BATCH 256
 #define AUDIT_NAME_LEN 64
 #define AUDIT_DETAIL_LEN 512
@@ -95,35 +97,60 @@ typedef struct AuditEvent
 	char		detail[AUDIT_DETAIL_LEN];
 } AuditEvent;
 
-/* Shared state; every field is guarded by lock. */
-typedef struct AuditShared
+/*
+ * One database's queue.  Every field is guarded by AuditShared.lock; dboid
+ * InvalidOid marks a free slot.  A backend claims its database's slot at
+ * its first event; the launcher starts a writer for every claimed slot and
+ * frees the slots of databases that no longer exist.
+ */
+typedef struct AuditQueue
 {
-	LWLock	   *lock;
-	uint64		epoch;			/* random per shared-memory lifetime */
+	Oid			dboid;
+	bool		stop;			/* the writer must exit: its database is dropped, renamed or copied */
+	uint64		epoch;			/* random per claim of the slot */
 	uint64		next_seq;		/* seq of the next event queued */
 	uint64		written_seq;	/* every seq below it is committed */
 	uint64		head;			/* ring slot of the next event queued */
 	uint64		tail;			/* ring slot of the oldest unwritten event */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
-	ConditionVariable written_cv;	/* written_seq advanced */
+	int			writer_pid;		/* 0 while no writer runs */
+	ConditionVariable written_cv;	/* written_seq advanced, or the writer exited */
 	AuditEvent	ring[AUDIT_QUEUE_LEN];
+} AuditQueue;
+
+typedef struct AuditShared
+{
+	LWLock	   *lock;
+	Latch	   *launcher_latch; /* NULL while the launcher does not run */
+	int			nqueues;
+	AuditQueue	queues[FLEXIBLE_ARRAY_MEMBER];
 } AuditShared;
 
 static AuditShared *audit = NULL;
+static AuditQueue *backend_queue = NULL;	/* this backend's database's, once claimed */
+static AuditQueue *writer_queue = NULL;	/* the writer's own */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* settings */
-static char *audit_database = NULL;
+static char *audit_database = NULL;	/* obsolete: every database has its trail */
 static int	audit_wait_timeout = 5000;
+static int	audit_max_databases = 8;
 
+
+static Size
+audit_shmem_size(void)
+{
+	return add_size(offsetof(AuditShared, queues),
+					mul_size(audit_max_databases, sizeof(AuditQueue)));
+}
 
 static void
 audit_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AuditShared)));
+	RequestAddinShmemSpace(MAXALIGN(audit_shmem_size()));
 	RequestNamedLWLockTranche("privacy_guard_audit", 1);
 }
 
@@ -135,27 +162,26 @@ audit_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	audit = ShmemInitStruct("privacy_guard audit queue", sizeof(AuditShared), &found);
+	audit = ShmemInitStruct("privacy_guard audit queues", audit_shmem_size(), &found);
 	if (!found)
 	{
-		memset(audit, 0, sizeof(AuditShared));
+		memset(audit, 0, audit_shmem_size());
 		audit->lock = &(GetNamedLWLockTranche("privacy_guard_audit"))->lock;
-		EnvelopeRandom((uint8 *) &audit->epoch, sizeof(audit->epoch));
-		audit->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
-		audit->next_seq = 1;
-		audit->written_seq = 1;
-		ConditionVariableInit(&audit->written_cv);
+		audit->nqueues = audit_max_databases;
+		for (int i = 0; i < audit->nqueues; i++)
+			ConditionVariableInit(&audit->queues[i].written_cv);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* Wake whoever moves a queue on: its writer, or the launcher to start one. */
 static void
-wake_writer(void)
+wake_writer(AuditQueue *q)
 {
 	Latch	   *latch;
 
 	LWLockAcquire(audit->lock, LW_SHARED);
-	latch = audit->writer_latch;
+	latch = q->writer_latch ? q->writer_latch : audit->launcher_latch;
 	LWLockRelease(audit->lock);
 	if (latch)
 		SetLatch(latch);
@@ -168,8 +194,69 @@ audit_unavailable(const char *why)
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("privacy_guard audit trail is not keeping up: %s", why),
 			 errdetail("An access that cannot be recorded is refused."),
-			 errhint("Check that the extension is installed in database \"%s\" (privacy_guard.database) and that its audit writer is running.",
-					 audit_database)));
+			 errhint("Check that the audit writer of database \"%s\" is running (the server log says why not; it needs a free background worker, max_worker_processes).",
+					 get_database_name(MyDatabaseId))));
+}
+
+/*
+ * This backend's database's queue, claimed at its first event.  NULL (with
+ * a WARNING) when no slot is free and may_fail is false: at transaction
+ * abort nothing may raise.
+ */
+static AuditQueue *
+my_queue(bool may_fail)
+{
+	AuditQueue *q = backend_queue;
+	AuditQueue *free_slot = NULL;
+	bool		claimed = false;
+
+	if (audit == NULL)
+		elog(ERROR, "privacy_guard audit queue is not initialised");
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	if (q == NULL || q->dboid != MyDatabaseId)
+	{
+		q = NULL;
+		for (int i = 0; i < audit->nqueues && q == NULL; i++)
+		{
+			if (audit->queues[i].dboid == MyDatabaseId)
+				q = &audit->queues[i];
+			else if (audit->queues[i].dboid == InvalidOid && free_slot == NULL)
+				free_slot = &audit->queues[i];
+		}
+		if (q == NULL && free_slot != NULL)
+		{
+			q = free_slot;
+			q->dboid = MyDatabaseId;
+			EnvelopeRandom((uint8 *) &q->epoch, sizeof(q->epoch));
+			q->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
+			q->next_seq = q->written_seq = 1;
+			q->head = q->tail = 0;
+			q->stop = false;
+			claimed = true;
+		}
+	}
+	/* a database whose writer was stopped for a DROP that failed is in use again */
+	if (q != NULL && q->stop && q->writer_pid == 0)
+	{
+		q->stop = false;
+		claimed = true;
+	}
+	LWLockRelease(audit->lock);
+	if (q == NULL)
+	{
+		ereport(may_fail ? ERROR : WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("privacy_guard audit trail: no queue is free for database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errdetail("%d databases already have an audit writer (privacy_guard.max_databases).",
+						   audit->nqueues),
+				 errhint("Raise privacy_guard.max_databases (restart), or drop the extension where it is not used.")));
+		return NULL;
+	}
+	backend_queue = q;
+	if (claimed && audit->launcher_latch != NULL)
+		SetLatch(audit->launcher_latch);
+	return q;
 }
 
 /* Copy a string into a fixed field, truncating on a character boundary. */
@@ -215,19 +302,20 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 {
 	TimestampTz deadline;
 	uint64		seq;
+	AuditQueue *q = my_queue(may_wait);
 
-	if (audit == NULL)
-		elog(ERROR, "privacy_guard audit queue is not initialised");
+	if (q == NULL)
+		return 0;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 	if (may_wait)
-		ConditionVariablePrepareToSleep(&audit->written_cv);
+		ConditionVariablePrepareToSleep(&q->written_cv);
 	for (;;)
 	{
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-		if (audit->head - audit->tail < AUDIT_QUEUE_LEN)
+		if (q->head - q->tail < AUDIT_QUEUE_LEN)
 			break;
 		LWLockRelease(audit->lock);
-		wake_writer();
+		wake_writer(q);
 		if (!may_wait)
 		{
 			/* at transaction abort nothing may fail: say so, loudly */
@@ -241,16 +329,16 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 			ConditionVariableCancelSleep();
 			audit_unavailable("its queue is full");
 		}
-		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
+		ConditionVariableTimedSleep(&q->written_cv, 100, PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
-	seq = local->seq = audit->next_seq++;
-	audit->ring[audit->head % AUDIT_QUEUE_LEN] = *local;
-	audit->head++;
+	seq = local->seq = q->next_seq++;
+	q->ring[q->head % AUDIT_QUEUE_LEN] = *local;
+	q->head++;
 	LWLockRelease(audit->lock);
 	if (may_wait)
 		ConditionVariableCancelSleep();
-	wake_writer();
+	wake_writer(q);
 	return seq;
 }
 
@@ -353,45 +441,44 @@ AuditRecordColumn(const char *event, const char *category, const char *table,
 
 /* Wait until the event with this seq is committed; fail after the timeout. */
 static void
-wait_written(uint64 target)
+wait_written(AuditQueue *q, uint64 target)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 
-	ConditionVariablePrepareToSleep(&audit->written_cv);
+	ConditionVariablePrepareToSleep(&q->written_cv);
 	for (;;)
 	{
 		uint64		written;
 
 		LWLockAcquire(audit->lock, LW_SHARED);
-		written = audit->written_seq;
+		written = q->written_seq;
 		LWLockRelease(audit->lock);
 		if (written > target)
 			break;
-		wake_writer();
+		wake_writer(q);
 		if (GetCurrentTimestamp() >= deadline)
 		{
 			ConditionVariableCancelSleep();
 			audit_unavailable("its writer did not confirm in time");
 		}
-		ConditionVariableTimedSleep(&audit->written_cv, 100, PG_WAIT_EXTENSION);
+		ConditionVariableTimedSleep(&q->written_cv, 100, PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
 	ConditionVariableCancelSleep();
 }
 
-/* Wait until every event queued before this call, by any session, is committed. */
+/* Wait until every event queued before this call, by any session of this database, is committed. */
 void
 AuditFlush(void)
 {
 	uint64		target;
+	AuditQueue *q = my_queue(true);
 
-	if (audit == NULL)
-		elog(ERROR, "privacy_guard audit queue is not initialised");
 	LWLockAcquire(audit->lock, LW_SHARED);
-	target = audit->next_seq;
+	target = q->next_seq;
 	LWLockRelease(audit->lock);
 	if (target > 1)
-		wait_written(target - 1);
+		wait_written(q, target - 1);
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_flush);
@@ -583,7 +670,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
-			wait_written(fresh.open_seq);
+			wait_written(my_queue(true), fresh.open_seq);
 		if (audit_subjects)
 			fresh.keys = keyslot_create(group_cxt, 64, NULL);
 		grp = &groups[ngroups++];
@@ -839,11 +926,15 @@ pguard_audit_anchor(PG_FUNCTION_ARGS)
 static void
 writer_detach(int code, Datum arg)
 {
-	if (audit == NULL)
+	if (audit == NULL || writer_queue == NULL)
 		return;
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-	audit->writer_latch = NULL;
+	writer_queue->writer_latch = NULL;
+	writer_queue->writer_pid = 0;
 	LWLockRelease(audit->lock);
+	ConditionVariableBroadcast(&writer_queue->written_cv);
+	if (audit->launcher_latch != NULL)
+		SetLatch(audit->launcher_latch);
 }
 
 /*
@@ -987,13 +1078,14 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 
 	bool		isnull;
 
-	rc = SPI_execute("SELECT pg_catalog.to_regclass('privacy_guard.audit_records') IS NOT NULL", true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	/*
+	 * Locked as it is found: a DROP EXTENSION committing between a look-up
+	 * and the statements below would otherwise fail them (and the writer).
+	 */
+	relid = RangeVarGetRelid(makeRangeVar("privacy_guard", "audit_records", -1),
+							 RowExclusiveLock, true);
+	if (!OidIsValid(relid))
 		return false;
-
-	relid = DatumGetObjectId(DirectFunctionCall1(to_regclass,
-												 CStringGetTextDatum("privacy_guard.audit_records")));
 
 	/* the chain's head: last id, its hash, and the queue position it came from */
 	rc = SPI_execute("SELECT id, hash, queue_epoch, queue_seq FROM privacy_guard.audit_records"
@@ -1132,25 +1224,44 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 }
 
 PGDLLEXPORT void AuditWriterMain(Datum main_arg);
+PGDLLEXPORT void AuditLauncherMain(Datum main_arg);
 
+/*
+ * The writer of one database's trail: started by the launcher for the
+ * queue slot main_arg, connected to that slot's database.
+ */
 void
 AuditWriterMain(Datum main_arg)
 {
 	AuditEvent *batch;
+	int			slot = DatumGetInt32(main_arg);
+	AuditQueue *q;
+	Oid			dboid;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(audit_database, NULL, 0);
+	if (slot < 0 || slot >= audit->nqueues)
+		elog(ERROR, "privacy_guard audit writer started for queue %d of %d", slot, audit->nqueues);
+	q = &audit->queues[slot];
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	dboid = q->dboid;
+	if (!OidIsValid(dboid) || q->writer_pid != 0 || q->stop)
+	{
+		LWLockRelease(audit->lock);
+		proc_exit(0);			/* the slot changed before we started: nothing to do */
+	}
+	q->writer_pid = MyProcPid;
+	q->writer_latch = MyLatch;
+	writer_queue = q;
+	LWLockRelease(audit->lock);
+	before_shmem_exit(writer_detach, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("privacy_guard audit writer");
 	/* reveals wait for this commit: it must be on disk, whatever the server's default */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-
-	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-	audit->writer_latch = MyLatch;
-	LWLockRelease(audit->lock);
-	before_shmem_exit(writer_detach, (Datum) 0);
 
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent) * AUDIT_BATCH);
 	for (;;)
@@ -1159,6 +1270,7 @@ AuditWriterMain(Datum main_arg)
 		uint64		epoch;
 		uint64		tail;
 		bool		written;
+		bool		stop;
 		AnchorState anchor;
 
 		CHECK_FOR_INTERRUPTS();
@@ -1169,17 +1281,21 @@ AuditWriterMain(Datum main_arg)
 		}
 
 		LWLockAcquire(audit->lock, LW_SHARED);
-		epoch = audit->epoch;
-		tail = audit->tail;
-		while (n < AUDIT_BATCH && tail + n < audit->head)
+		epoch = q->epoch;
+		tail = q->tail;
+		stop = q->stop;
+		while (n < AUDIT_BATCH && tail + n < q->head)
 		{
-			batch[n] = audit->ring[(tail + n) % AUDIT_QUEUE_LEN];
+			batch[n] = q->ring[(tail + n) % AUDIT_QUEUE_LEN];
 			n++;
 		}
 		LWLockRelease(audit->lock);
 
 		if (n == 0)
 		{
+			/* asked to let go of the database (DROP, RENAME, a copy of it) */
+			if (stop)
+				proc_exit(0);
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -1201,7 +1317,9 @@ AuditWriterMain(Datum main_arg)
 
 		if (!written)
 		{
-			/* no extension yet: keep the events, look again shortly */
+			/* the extension is gone (or not yet back): keep the events, look again shortly */
+			if (stop)
+				proc_exit(0);
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -1209,10 +1327,10 @@ AuditWriterMain(Datum main_arg)
 		}
 
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-		audit->tail = tail + n;
-		audit->written_seq = batch[n - 1].seq + 1;
+		q->tail = tail + n;
+		q->written_seq = batch[n - 1].seq + 1;
 		LWLockRelease(audit->lock);
-		ConditionVariableBroadcast(&audit->written_cv);
+		ConditionVariableBroadcast(&q->written_cv);
 
 		/* the anchor follows the committed head; waiters need not wait for it */
 		if (anchor.hash != NULL)
@@ -1223,16 +1341,217 @@ AuditWriterMain(Datum main_arg)
 	}
 }
 
+/*----------------------------------------------------------------------
+ * The launcher
+ *
+ * One background worker, connected to no database (it reads the shared
+ * catalog pg_database only), starts a writer for every database whose
+ * sessions queued events (their slot is claimed), restarts writers that
+ * exit, and frees the slots of databases that were dropped.  Backends wake
+ * it when they claim a slot or find no writer.
+ *----------------------------------------------------------------------
+ */
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	if (audit == NULL)
+		return;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	audit->launcher_latch = NULL;
+	LWLockRelease(audit->lock);
+}
+
+static bool
+database_exists(Oid dboid)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboid));
+	CommitTransactionCommand();
+	return exists;
+}
+
+void
+AuditLauncherMain(Datum main_arg)
+{
+	BackgroundWorkerHandle **handles;
+	TimestampTz *next_start;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("privacy_guard audit launcher");
+	handles = MemoryContextAllocZero(TopMemoryContext, sizeof(BackgroundWorkerHandle *) * audit->nqueues);
+	next_start = MemoryContextAllocZero(TopMemoryContext, sizeof(TimestampTz) * audit->nqueues);
+
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	audit->launcher_latch = MyLatch;
+	LWLockRelease(audit->lock);
+	before_shmem_exit(launcher_detach, (Datum) 0);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		for (int i = 0; i < audit->nqueues; i++)
+		{
+			AuditQueue *q = &audit->queues[i];
+			Oid			dboid;
+			bool		running;
+			bool		stop;
+			pid_t		pid;
+
+			if (handles[i] != NULL &&
+				GetBackgroundWorkerPid(handles[i], &pid) == BGWH_STOPPED)
+			{
+				pfree(handles[i]);
+				handles[i] = NULL;
+			}
+			LWLockAcquire(audit->lock, LW_SHARED);
+			dboid = q->dboid;
+			running = q->writer_pid != 0;
+			stop = q->stop;
+			LWLockRelease(audit->lock);
+			if (!OidIsValid(dboid) || running || handles[i] != NULL)
+				continue;
+			if (!database_exists(dboid))
+			{
+				/* dropped: nobody can queue for it any more, nor read its trail */
+				LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+				if (q->dboid == dboid && q->writer_pid == 0)
+				{
+					q->dboid = InvalidOid;
+					q->stop = false;
+					q->head = q->tail = 0;
+				}
+				LWLockRelease(audit->lock);
+				ConditionVariableBroadcast(&q->written_cv);
+				continue;
+			}
+			if (stop)
+				continue;		/* held off until its database is in use again */
+			/* a writer is started at most once a second (five when no worker slot is free) */
+			if (!TimestampDifferenceExceeds(next_start[i], GetCurrentTimestamp(), 0))
+				continue;
+			next_start[i] = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+			{
+				BackgroundWorker worker;
+
+				memset(&worker, 0, sizeof(worker));
+				worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+				worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+				worker.bgw_restart_time = BGW_NEVER_RESTART;
+				worker.bgw_main_arg = Int32GetDatum(i);
+				worker.bgw_notify_pid = MyProcPid;
+				snprintf(worker.bgw_library_name, BGW_MAXLEN, "privacy_guard");
+				snprintf(worker.bgw_function_name, BGW_MAXLEN, "AuditWriterMain");
+				snprintf(worker.bgw_name, BGW_MAXLEN, "privacy_guard audit writer for database %u", dboid);
+				snprintf(worker.bgw_type, BGW_MAXLEN, "privacy_guard audit writer");
+				if (!RegisterDynamicBackgroundWorker(&worker, &handles[i]))
+				{
+					handles[i] = NULL;
+					next_start[i] = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 5000);
+					ereport(WARNING,
+							(errmsg("privacy_guard could not start the audit writer of database %u: no background worker slot is free", dboid),
+							 errhint("Raise max_worker_processes (restart): privacy_guard needs one for its launcher and one per database it is installed in.")));
+				}
+			}
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * A statement that needs a database without sessions (DROP DATABASE,
+ * ALTER DATABASE ... RENAME or SET TABLESPACE, CREATE DATABASE from it as
+ * a template) first has that database's writer write what is queued and
+ * exit; the launcher starts it again when a session of the database queues
+ * an event.
+ */
+void
+AuditReleaseDatabase(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+	AuditQueue *q = NULL;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+	Latch	   *latch = NULL;
+
+	if (audit == NULL || !OidIsValid(dboid) || dboid == MyDatabaseId)
+		return;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < audit->nqueues && q == NULL; i++)
+		if (audit->queues[i].dboid == dboid)
+			q = &audit->queues[i];
+	if (q != NULL)
+	{
+		q->stop = true;
+		latch = q->writer_latch;
+	}
+	LWLockRelease(audit->lock);
+	if (q == NULL)
+		return;
+	if (latch != NULL)
+		SetLatch(latch);
+	ConditionVariablePrepareToSleep(&q->written_cv);
+	for (;;)
+	{
+		bool		gone;
+
+		LWLockAcquire(audit->lock, LW_SHARED);
+		gone = q->dboid != dboid || q->writer_pid == 0;
+		LWLockRelease(audit->lock);
+		if (gone || GetCurrentTimestamp() >= deadline)
+			break;
+		ConditionVariableTimedSleep(&q->written_cv, 100, PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* After DROP DATABASE: its queue is free for another database at once. */
+void
+AuditForgetDatabase(Oid dboid)
+{
+	if (audit == NULL || !OidIsValid(dboid))
+		return;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < audit->nqueues; i++)
+	{
+		AuditQueue *q = &audit->queues[i];
+
+		if (q->dboid == dboid && q->writer_pid == 0)
+		{
+			q->dboid = InvalidOid;
+			q->stop = false;
+			q->head = q->tail = 0;
+		}
+	}
+	LWLockRelease(audit->lock);
+}
+
 void
 AuditInit(void)
 {
 	BackgroundWorker worker;
 
 	DefineCustomStringVariable("privacy_guard.database",
-							   "Database whose privacy_guard.audit_records the audit writer fills.",
-							   "Install the extension there; events from every database are written to it.",
-							   &audit_database, "postgres", PGC_POSTMASTER,
-							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+							   "Obsolete: every database where the extension is installed has its own audit trail.",
+							   NULL, &audit_database, "", PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+	DefineCustomIntVariable("privacy_guard.max_databases",
+							"How many databases can have an audit writer (and a queue) at once.",
+							"Each uses a background worker (max_worker_processes) and about 1 MB of shared memory.",
+							&audit_max_databases, 8, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("privacy_guard.audit_wait_timeout",
 							"How long a session waits for the audit writer before failing.",
 							NULL, &audit_wait_timeout, 5000, 10, 600000,
@@ -1269,8 +1588,8 @@ AuditInit(void)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "privacy_guard");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AuditWriterMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "privacy_guard audit writer");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "privacy_guard audit writer");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AuditLauncherMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "privacy_guard audit launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "privacy_guard audit launcher");
 	RegisterBackgroundWorker(&worker);
 }

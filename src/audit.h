@@ -29,6 +29,8 @@ extern void AuditReveal(const char *event, const char *table, const char *column
 extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
 extern void AuditFlush(void);
+extern void AuditReleaseDatabase(const char *dbname);
+extern void AuditForgetDatabase(Oid dboid);
 extern void AuditInit(void);
 
 #endif

@@ -52,6 +52,8 @@
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -75,6 +77,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
 #include "catalog.h"
 #include "guard.h"
 #include "writepath.h"
@@ -1429,6 +1432,41 @@ pguard_check_policies(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Statements that need a database without sessions: its audit writer lets
+ * go of it first (src/audit.c).
+ */
+static void
+guard_release_database(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, DropdbStmt))
+		AuditReleaseDatabase(((DropdbStmt *) stmt)->dbname);
+	else if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+		AuditReleaseDatabase(((RenameStmt *) stmt)->subname);
+	else if (IsA(stmt, CreatedbStmt))
+	{
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				AuditReleaseDatabase(defGetString(opt));
+		}
+	}
+	else if (IsA(stmt, AlterDatabaseStmt))
+	{
+		foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (strcmp(opt->defname, "tablespace") == 0)
+				AuditReleaseDatabase(((AlterDatabaseStmt *) stmt)->dbname);
+		}
+	}
+}
+
 /* The guard: statements that could undo protect()'s work, checked before they run. */
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -1438,8 +1476,12 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			altered = InvalidOid;	/* ALTER TABLE's relation, found before it runs */
 	Oid			indexed = InvalidOid;	/* CREATE INDEX's or STATISTICS' relation, likewise */
+	Oid			dropped_db = InvalidOid;
 
 	CatalogNoteUtility(stmt);
+	guard_release_database(stmt);
+	if (IsA(stmt, DropdbStmt))
+		dropped_db = get_database_oid(((DropdbStmt *) stmt)->dbname, true);
 	/*
 	 * Found before the statement runs: code it runs (a CHECK being
 	 * validated, a default, a USING expression) could change the search
@@ -1525,6 +1567,9 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	if (OidIsValid(dropped_db))
+		AuditForgetDatabase(dropped_db);
 
 	/* a view or table that gained an encrypted column keeps no redirection */
 	if ((IsA(stmt, ViewStmt) || IsA(stmt, AlterTableStmt)) &&

@@ -21,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include "commands/extension.h"
+
 #include "access/xact.h"
 
 #include "access/htup_details.h"
@@ -561,7 +563,13 @@ pguard_catalog_changed(PG_FUNCTION_ARGS)
 		if (!keys)
 			appendStringInfo(&detail, "%s%s", list.data, count > 10 ? ", ..." : "");
 	}
-	AuditRecord(keys ? "key" : "policy", NULL, NULL, op, detail.data);
+	/*
+	 * The extension's own script (CREATE or ALTER EXTENSION) writes its
+	 * built-in rows: no policy decision, and a restore's trail, loaded
+	 * right after CREATE EXTENSION, must find the new trail still empty.
+	 */
+	if (!creating_extension)
+		AuditRecord(keys ? "key" : "policy", NULL, NULL, op, detail.data);
 	return PointerGetDatum(NULL);
 }
 

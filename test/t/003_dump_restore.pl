@@ -11,9 +11,8 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-# the audit writer fills the shop database's trail (reveals wait for it)
-my ($node) = start_keyring_node('dump', "1:" . ('4c' x 32) . "\n",
-	"privacy_guard.database = 'shop'");
+# every database has its own trail, the restored ones too
+my ($node) = start_keyring_node('dump', "1:" . ('4c' x 32) . "\n");
 
 $node->safe_psql('postgres', 'CREATE DATABASE shop');
 my $contact = [ 'contact', 'personal', 'email' ];
@@ -22,6 +21,10 @@ create_protected_table($node, 'shop', 'customers', 'email', 'contact',
 	unique => 1, searchable => 1,
 	rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g});
 my $envelopes = envelope_digest($node, 'shop', 'customers', 'email');
+$node->safe_psql('shop', 'SELECT privacy_guard.audit_flush()');
+my $old_trail = q{SELECT (SELECT count(*) FROM privacy_guard.audit_records WHERE database = 'shop') || ' records, head '
+	|| (SELECT encode(hash, 'hex') FROM privacy_guard.audit_records WHERE database = 'shop' ORDER BY id DESC LIMIT 1)};
+my $trail = $node->safe_psql('shop', $old_trail);
 
 # Every way an operator dumps and restores: a plain script through psql, the
 # custom, directory and tar formats through pg_restore, and a restore in one
@@ -63,6 +66,13 @@ for my $way (@ways)
 	$node->psql($db, q{UPDATE customers SET email = (SELECT email FROM customers WHERE id = 1) WHERE id = 2},
 		stdout => \$out, stderr => \$err);
 	like($err, qr/does not belong to the row's subject/, "$name: the restored trigger refuses copied ciphertext");
+	# the restored database's own trail: the old one whole, then what was
+	# recorded during and after the restore, one chain
+	$node->safe_psql($db, 'SELECT privacy_guard.audit_flush()');
+	is($node->safe_psql($db, $old_trail), $trail, "$name: the old trail comes back whole");
+	ok($node->safe_psql($db, qq{SELECT count(*) FROM privacy_guard.audit_log WHERE database = '$db'}) > 0,
+		"$name: what the restored database records follows it");
+	is($node->safe_psql($db, 'SELECT privacy_guard.verify_audit()'), 't', "$name: and the chain verifies");
 }
 
 my ($out, $err);

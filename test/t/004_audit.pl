@@ -92,19 +92,23 @@ is($out, 'f', 'a dropped and recreated trail does not verify');
 like($err, qr/audit trail replaced|the previous trail \(table \d+\) ended at record \d+, hash \w+; it was dropped/,
 	'and says it was replaced');
 
-# No writer (its database has no extension): once the queue is full, every
-# event fails after audit_wait_timeout instead of being dropped.
-$node->append_conf('postgresql.conf', "privacy_guard.database = 'template1'");
+# A writer that does not move (stopped here with SIGSTOP): once the queue
+# is full, every event fails after audit_wait_timeout instead of being
+# dropped.
 # the extension is the one recreated above, with no policy yet
 create_policy($node, 'postgres', 'support', [ 'contact' ], extension => 0);
 create_protected_table($node, 'postgres', 'r', 'v', 'contact',
 	rows => q{VALUES (1, 'never-returned@example.com')});
-$node->restart;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+my $writer = $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'privacy_guard audit writer' AND datname = 'postgres'});
+like($writer, qr/^\d+$/, 'the database has its audit writer');
+kill 'STOP', $writer;
 $node->psql('postgres', q{
 	SELECT count(privacy_guard.audit_event('burst', 'recorded', 'burst ' || g, NULL)) FROM generate_series(1, 1100) g},
 	stdout => \$out, stderr => \$err);
 like($err, qr/privacy_guard audit trail is not keeping up: its queue is full/, 'a full queue fails closed');
-like($err, qr/HINT:.*template1/, 'the hint names the writer\'s database');
+like($err, qr/HINT:.*the audit writer of database "postgres"/, 'the hint names the database whose writer is behind');
 $node->psql('postgres', q{SELECT privacy_guard.audit_flush()}, stdout => \$out, stderr => \$err);
 like($err, qr/its writer did not confirm in time/, 'audit_flush() fails rather than pretend');
 # a reveal that could not be recorded, retried in the same statement after
@@ -122,6 +126,10 @@ $node->psql('postgres', q{
 	END $$}, stdout => \$out, stderr => \$err);
 like($err, qr/audit trail is not keeping up/, 'the retried reveal fails too');
 unlike($err, qr/never-returned/, 'and returns nothing');
+kill 'CONT', $writer;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'burst'}),
+	'512', 'once it moves again, what was queued is written, and nothing that failed');
 
 $node->stop;
 done_testing();
