@@ -130,7 +130,7 @@ RESET ROLE;
 \echo '== 10. The audit trail recorded all of it, outside the transactions, as a hash chain'
 SELECT privacy_guard.audit_flush() \gset
 SELECT id, current_role_name AS role, event, purpose, category, outcome,
-       left(regexp_replace(statement, 'query -?[0-9]+', 'query #'), 56) AS what
+       left(regexp_replace(statement, 'query -?[0-9]+: ?', ''), 70) AS what
   FROM privacy_guard.audit_log
  WHERE event IN ('set_purpose', 'reveal', 'search', 'consent') ORDER BY id;
 SELECT privacy_guard.verify_audit() AS chain_intact;

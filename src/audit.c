@@ -56,6 +56,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/queryjumble.h"
+#include "parser/analyze.h"
+#include "parser/scanner.h"
+#include "parser/gram.h"
 #include "utils/wait_event.h"
 
 #include "audit.h"
@@ -127,6 +130,7 @@ typedef struct AuditShared
 } AuditShared;
 
 static AuditShared *audit = NULL;
+static void describe_statement(char *out, int outsize, uint64 query_id);
 static AuditQueue *backend_queue = NULL;	/* this backend's database's, once claimed */
 static AuditQueue *writer_queue = NULL;	/* the writer's own */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -515,6 +519,7 @@ typedef struct RevealGroup
 	char		category[AUDIT_NAME_LEN];
 	const char *outcome;		/* a static string */
 	uint64		open_seq;
+	uint64		query_id;		/* the statement's */
 	int64		count;
 	keyslot_hash *keys;
 	AuditEvent	identity;		/* database and role names, captured at open */
@@ -580,8 +585,8 @@ flush_groups(bool may_wait)
 		set_field(ev.purpose, AUDIT_NAME_LEN, grp->purpose);
 		set_field(ev.category, AUDIT_NAME_LEN, grp->category);
 		set_field(ev.outcome, AUDIT_NAME_LEN, grp->outcome);
-		snprintf(ev.detail, AUDIT_DETAIL_LEN, "%s: %lld value%s, %lld subject%s",
-				 grp->identity.detail, (long long) grp->count, grp->count == 1 ? "" : "s",
+		snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
+				 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
 				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
 		enqueue_ex(&ev, may_wait);
 	}
@@ -629,7 +634,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 	{
 		char	   *p = pnstrdup(purpose, purposelen);
 		char	   *c = pnstrdup(category, catlen);
-		char		statement[64];
+		char		statement[AUDIT_DETAIL_LEN];
 
 		RevealGroup fresh;
 
@@ -654,7 +659,8 @@ AuditReveal(const char *event, const char *table, const char *column,
 		fresh.column = column;
 		fresh.userid = userid;
 		fill_identity(&fresh.identity);
-		snprintf(statement, sizeof(statement), "query %lld", (long long) statement_query_id);
+		fresh.query_id = statement_query_id;
+		describe_statement(statement, sizeof(statement), statement_query_id);
 		set_field(fresh.identity.detail, AUDIT_DETAIL_LEN, statement);
 		set_field(fresh.identity.table_name, sizeof(fresh.identity.table_name), table);
 		set_field(fresh.identity.column_name, sizeof(fresh.identity.column_name), column);
@@ -716,6 +722,128 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			return;
 		}
 	}
+
+/*----------------------------------------------------------------------
+ * What ran, for an auditor: the statement's text normalised as
+ * pg_stat_statements shows it, every constant replaced by $n, and without
+ * its comments (which may quote anything).  Made from the scanner's tokens
+ * at parse analysis, kept per query id in a small cache of this backend,
+ * and put in the records that name the statement.
+ *----------------------------------------------------------------------
+ */
+#define NORMALIZED_SLOTS 64
+#define NORMALIZED_LEN 400
+
+typedef struct NormalizedText
+{
+	uint64		query_id;		/* 0: empty */
+	char		text[NORMALIZED_LEN + 1];
+} NormalizedText;
+
+static NormalizedText *normalized = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+
+/* The statement src[location, location + len) with constants as $n, comments dropped. */
+static void
+normalize_statement(const char *src, int location, int len, char *out, int outsize)
+{
+	core_yy_extra_type yyextra;
+	core_yyscan_t scanner;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	StringInfoData buf;
+	char	   *str;
+	int			nparams = 0;
+	int			prev = 0;
+	List	   *tokens = NIL;
+	ListCell   *lc;
+
+	if (location < 0)
+		location = 0;
+	str = len > 0 ? pnstrdup(src + location, len) : pstrdup(src + location);
+	/* constants are numbered after the statement's own parameters, as pg_stat_statements does */
+	scanner = scanner_init(str, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	for (;;)
+	{
+		int			tok = core_yylex(&yylval, &yylloc, scanner);
+		char	   *text;
+
+		if (tok == 0)
+			break;
+		if (tok == PARAM)
+			nparams = Max(nparams, yylval.ival);
+		if (tok == SCONST || tok == USCONST || tok == BCONST || tok == XCONST ||
+			tok == ICONST || tok == FCONST)
+			text = NULL;		/* a constant */
+		else
+			text = pstrdup(yyextra.scanbuf + yylloc);	/* NUL-terminated by the scanner */
+		tokens = lappend(tokens, text);
+		tokens = lappend_int(tokens, tok);
+	}
+	scanner_finish(scanner);
+
+	initStringInfo(&buf);
+	for (int i = 0; i < list_length(tokens); i += 2)
+	{
+		char	   *text = list_nth(tokens, i);
+		int			tok = list_nth_int(tokens, i + 1);
+		bool		glue_before = tok == ',' || tok == ')' || tok == ']' || tok == '.' ||
+			tok == ';' || tok == TYPECAST || tok == '[' ||
+			(tok == '(' && (prev == IDENT || prev >= ABORT_P));	/* a call */
+		bool		glue_after = prev == '(' || prev == '[' || prev == '.' || prev == TYPECAST;
+
+		if (buf.len > 0 && !glue_before && !glue_after)
+			appendStringInfoChar(&buf, ' ');
+		if (text == NULL)
+			appendStringInfo(&buf, "$%d", ++nparams);
+		else
+			appendStringInfoString(&buf, text);
+		prev = tok;
+	}
+	/* tokens were listed as pairs in one list; free them with it */
+	foreach(lc, tokens)
+	{
+		if ((foreach_current_index(lc) % 2) == 0 && lfirst(lc) != NULL)
+			pfree(lfirst(lc));
+	}
+	list_free(tokens);
+	set_field(out, outsize, buf.data);
+	if (buf.len >= outsize)
+		strcpy(out + outsize - 4, "...");
+	pfree(buf.data);
+	pfree(str);
+}
+
+static void
+audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	NormalizedText *slot;
+
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	if (query->queryId == 0 || pstate->p_sourcetext == NULL)
+		return;
+	if (normalized == NULL)
+		normalized = MemoryContextAllocZero(TopMemoryContext, sizeof(NormalizedText) * NORMALIZED_SLOTS);
+	slot = &normalized[query->queryId % NORMALIZED_SLOTS];
+	if (slot->query_id == query->queryId)
+		return;
+	slot->query_id = 0;
+	normalize_statement(pstate->p_sourcetext, query->stmt_location, query->stmt_len,
+						slot->text, sizeof(slot->text));
+	slot->query_id = query->queryId;
+}
+
+/* "query <id>: <normalised text>", or "query <id>" when the text is not known here. */
+static void
+describe_statement(char *out, int outsize, uint64 query_id)
+{
+	NormalizedText *slot = normalized ? &normalized[query_id % NORMALIZED_SLOTS] : NULL;
+
+	if (slot != NULL && query_id != 0 && slot->query_id == query_id)
+		snprintf(out, outsize, "query %lld: %s", (long long) query_id, slot->text);
+	else
+		snprintf(out, outsize, "query %lld", (long long) query_id);
 }
 
 static void
@@ -1568,6 +1696,8 @@ AuditInit(void)
 							 NULL, NULL, NULL);
 
 	EnableQueryId();
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = audit_post_parse_analyze;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = audit_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

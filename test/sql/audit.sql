@@ -62,6 +62,23 @@ SELECT privacy_guard.audit_flush();
 SELECT event, current_role_name, purpose, category, table_name, column_name, outcome,
        regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event IN ('reveal', 'reveal_end') ORDER BY id;
+-- the statement is recorded as pg_stat_statements shows it: every constant
+-- (strings of every kind, numbers, bit strings, typed literals) a $n after
+-- the statement's own parameters, comments dropped, so no value reaches the
+-- trail; identifiers stay
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT count(privacy_guard.reveal(email)) /* ada@example.com asked */ FROM customers  -- +44 20 7946 0018
+ WHERE id IN (7, -8, 9.5) AND email::text <> 'secret' AND E'esc\'aped' <> $$dollar$$ AND U&'\0061' <> B'101'::text
+   AND X'1F'::text <> date '2024-01-01'::text AND "id" >= 1;
+PREPARE by_id(int) AS SELECT privacy_guard.reveal(email) FROM customers WHERE id = $1 AND email::text <> 'x';
+EXECUTE by_id(7);
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
+SELECT count(*) AS values_in_the_trail FROM privacy_guard.audit_log
+ WHERE statement ~ '(ada@|7946|secret|aped|dollar|0061|101|1F|2024|9\.5|''x'')';
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();
