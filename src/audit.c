@@ -722,6 +722,7 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			return;
 		}
 	}
+}
 
 /*----------------------------------------------------------------------
  * What ran, for an auditor: the statement's text normalised as
