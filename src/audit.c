@@ -71,6 +71,7 @@
 #define AUDIT_DETAIL_LEN 512
 #define AUDIT_KEYS_PER_EVENT 64
 #define AUDIT_MAX_GROUPS 32
+#define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
 
 typedef enum AuditKind
 {
@@ -117,6 +118,7 @@ typedef struct AuditQueue
 	uint64		tail;			/* ring slot of the oldest unwritten event */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
+	int			waiters;		/* sessions waiting for a commit of the writer */
 	ConditionVariable written_cv;	/* written_seq advanced, or the writer exited */
 	AuditEvent	ring[AUDIT_QUEUE_LEN];
 } AuditQueue;
@@ -448,27 +450,44 @@ static void
 wait_written(AuditQueue *q, uint64 target)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+	bool		counted = false;
 
 	ConditionVariablePrepareToSleep(&q->written_cv);
-	for (;;)
+	PG_TRY();
 	{
-		uint64		written;
-
-		LWLockAcquire(audit->lock, LW_SHARED);
-		written = q->written_seq;
-		LWLockRelease(audit->lock);
-		if (written > target)
-			break;
-		wake_writer(q);
-		if (GetCurrentTimestamp() >= deadline)
+		for (;;)
 		{
-			ConditionVariableCancelSleep();
-			audit_unavailable("its writer did not confirm in time");
+			uint64		written;
+
+			/* a waiter makes the writer commit at once, not gather a batch */
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			written = q->written_seq;
+			if (written <= target && !counted)
+			{
+				q->waiters++;
+				counted = true;
+			}
+			LWLockRelease(audit->lock);
+			if (written > target)
+				break;
+			wake_writer(q);
+			if (GetCurrentTimestamp() >= deadline)
+				audit_unavailable("its writer did not confirm in time");
+			ConditionVariableTimedSleep(&q->written_cv, 100, PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
 		}
-		ConditionVariableTimedSleep(&q->written_cv, 100, PG_WAIT_EXTENSION);
-		CHECK_FOR_INTERRUPTS();
 	}
-	ConditionVariableCancelSleep();
+	PG_FINALLY();
+	{
+		ConditionVariableCancelSleep();
+		if (counted)
+		{
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			q->waiters--;
+			LWLockRelease(audit->lock);
+		}
+	}
+	PG_END_TRY();
 }
 
 /* Wait until every event queued before this call, by any session of this database, is committed. */
@@ -1409,7 +1428,39 @@ AuditWriterMain(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/*
+		 * Events nobody waits for (searches, refusals, declared purposes)
+		 * are gathered for a moment: one commit for many, so that a steady
+		 * stream of statements costs the writer little.  A session waiting
+		 * for a commit (a reveal that returns data, audit_flush(), a full
+		 * queue) wakes the writer, which then commits at once.
+		 */
 		LWLockAcquire(audit->lock, LW_SHARED);
+		if (q->head > q->tail && q->waiters == 0 && !q->stop &&
+			q->head - q->tail < AUDIT_BATCH / 4)
+		{
+			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AUDIT_GATHER_MS);
+
+			LWLockRelease(audit->lock);
+			for (;;)
+			{
+				long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+				bool		enough;
+
+				if (left <= 0)
+					break;
+				ResetLatch(MyLatch);
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 left, PG_WAIT_EXTENSION);
+				CHECK_FOR_INTERRUPTS();
+				LWLockAcquire(audit->lock, LW_SHARED);
+				enough = q->waiters > 0 || q->stop || q->head - q->tail >= AUDIT_BATCH / 4;
+				LWLockRelease(audit->lock);
+				if (enough)
+					break;
+			}
+			LWLockAcquire(audit->lock, LW_SHARED);
+		}
 		epoch = q->epoch;
 		tail = q->tail;
 		stop = q->stop;
