@@ -26,6 +26,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/evp.h>
+
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -49,6 +51,9 @@
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
+#include "utils/json.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -71,6 +76,7 @@
 #define AUDIT_DETAIL_LEN 512
 #define AUDIT_KEYS_PER_EVENT 64
 #define AUDIT_MAX_GROUPS 32
+#define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
 
 typedef enum AuditKind
@@ -1187,6 +1193,187 @@ insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
 															SPI_tuptable->tupdesc, 1, &isnull)));
 }
 
+/*
+ * The hash of one record chained after prev, computed here as
+ * privacy_guard.audit_link() computes it in SQL (verify_audit() uses that):
+ * SHA-256 over prev and the UTF-8 text of the jsonb array of the record's
+ * fields, built with the same functions (escape_json, to_char of the UTC
+ * time).
+ */
+static void
+record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
+{
+	StringInfoData json;
+	const char *fields[11] = {e->database, e->session_user_name, e->current_role_name, e->event,
+		e->purpose, e->category, e->table_name, e->column_name, e->subject, e->outcome, e->detail};
+	const bool	optional[11] = {false, false, false, false, true, true, true, true, true, true, true};
+	Datum		utc;
+	char	   *at;
+	char	   *utf8;
+	EVP_MD_CTX *ctx;
+	unsigned int len = 0;
+
+	utc = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum("UTC"), TimestampTzGetDatum(e->at));
+	at = TextDatumGetCString(DirectFunctionCall2(timestamp_to_char, utc,
+												 CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS.US")));
+	initStringInfo(&json);
+	appendStringInfo(&json, "[" INT64_FORMAT ", ", id);
+	escape_json(&json, at);
+	for (int f = 0; f < 11; f++)
+	{
+		appendStringInfoString(&json, ", ");
+		if (optional[f] && fields[f][0] == '\0')
+			appendStringInfoString(&json, "null");
+		else
+			escape_json(&json, fields[f]);
+	}
+	appendStringInfoChar(&json, ']');
+	utf8 = pg_server_to_any(json.data, json.len, PG_UTF8);
+
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL ||
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+		EVP_DigestUpdate(ctx, prev, prevlen) != 1 ||
+		EVP_DigestUpdate(ctx, utf8, strlen(utf8)) != 1 ||
+		EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32)
+	{
+		EVP_MD_CTX_free(ctx);
+		elog(ERROR, "could not hash an audit record");
+	}
+	EVP_MD_CTX_free(ctx);
+	if (utf8 != json.data)
+		pfree(utf8);
+	pfree(json.data);
+	pfree(at);
+}
+
+/* The records of a batch, chained here and inserted by one statement. */
+typedef struct RecordBatch
+{
+	int			n;
+	Datum	   *cols[17];
+	bool	   *nulls[17];
+} RecordBatch;
+
+static SPIPlanPtr bulk_plan = NULL;
+static SPIPlanPtr subjects_plan = NULL;
+
+static void
+batch_init(RecordBatch *b, int max)
+{
+	b->n = 0;
+	for (int c = 0; c < 17; c++)
+	{
+		b->cols[c] = palloc(sizeof(Datum) * max);
+		b->nulls[c] = palloc0(sizeof(bool) * max);
+	}
+}
+
+/* Chain one record after *prev (32 bytes, or genesis) into the batch; *prev becomes its hash. */
+static void
+batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
+		  uint64 epoch, uint64 queue_seq)
+{
+	static const uint8 genesis[32] = {0};
+	uint8		hash[32];
+	bytea	   *prev_b;
+	bytea	   *hash_b;
+	int			i = b->n++;
+	const char *text_fields[11];
+
+	sanitize(e->database);
+	sanitize(e->session_user_name);
+	sanitize(e->current_role_name);
+	sanitize(e->event);
+	sanitize(e->purpose);
+	sanitize(e->category);
+	sanitize(e->table_name);
+	sanitize(e->column_name);
+	sanitize(e->subject);
+	sanitize(e->outcome);
+	sanitize(e->detail);
+	record_hash(have_prev ? prev : genesis, 32, e, id, hash);
+	prev_b = palloc(VARHDRSZ + 32);
+	SET_VARSIZE(prev_b, VARHDRSZ + 32);
+	memcpy(VARDATA(prev_b), have_prev ? prev : genesis, 32);
+	hash_b = palloc(VARHDRSZ + 32);
+	SET_VARSIZE(hash_b, VARHDRSZ + 32);
+	memcpy(VARDATA(hash_b), hash, 32);
+	memcpy(prev, hash, 32);
+
+	/* id, at, then the text columns in table order, queue position, hashes */
+	b->cols[0][i] = Int64GetDatum(id);
+	b->cols[1][i] = TimestampTzGetDatum(e->at);
+	text_fields[0] = e->database;
+	text_fields[1] = e->session_user_name;
+	text_fields[2] = e->current_role_name;
+	text_fields[3] = e->event;
+	text_fields[4] = e->purpose;
+	text_fields[5] = e->category;
+	text_fields[6] = e->table_name;
+	text_fields[7] = e->column_name;
+	text_fields[8] = e->subject;
+	text_fields[9] = e->outcome;
+	text_fields[10] = e->detail;
+	for (int f = 0; f < 11; f++)
+	{
+		b->nulls[2 + f][i] = f >= 4 && text_fields[f][0] == '\0';
+		b->cols[2 + f][i] = b->nulls[2 + f][i] ? (Datum) 0 : CStringGetTextDatum(text_fields[f]);
+	}
+	b->cols[13][i] = Int64GetDatum((int64) epoch);
+	b->nulls[13][i] = queue_seq == 0;
+	b->cols[14][i] = Int64GetDatum((int64) queue_seq);
+	b->nulls[14][i] = queue_seq == 0;
+	b->cols[15][i] = PointerGetDatum(prev_b);
+	b->cols[16][i] = PointerGetDatum(hash_b);
+}
+
+/* Insert the batch's records with one statement. */
+static void
+batch_insert(RecordBatch *b)
+{
+	static const Oid elem_types[17] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
+	Oid			types[17];
+	Datum		args[17];
+	int			rc;
+
+	if (b->n == 0)
+		return;
+	for (int c = 0; c < 17; c++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		int			dims[1] = {b->n};
+		int			lbs[1] = {1};
+
+		types[c] = get_array_type(elem_types[c]);
+		get_typlenbyvalalign(elem_types[c], &typlen, &typbyval, &typalign);
+		args[c] = PointerGetDatum(construct_md_array(b->cols[c], b->nulls[c], 1, dims, lbs,
+													 elem_types[c], typlen, typbyval, typalign));
+	}
+	if (bulk_plan == NULL)
+	{
+		bulk_plan = SPI_prepare(
+			"INSERT INTO privacy_guard.audit_records"
+			" (id, at, database, session_user_name, current_role_name, event, purpose,"
+			"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
+			"  prev_hash, hash)"
+			" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+			"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+			"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
+			"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types);
+		if (bulk_plan == NULL || SPI_keepplan(bulk_plan) != 0)
+			elog(ERROR, "could not prepare the audit trail's insert");
+	}
+	rc = SPI_execute_plan(bulk_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
+		elog(ERROR, "could not write the audit trail");
+	b->n = 0;
+}
+
 /* Insert a record the writer makes itself (the trail's own events) after prev. */
 static Datum
 insert_marker(const char *event, const char *outcome, const char *detail,
@@ -1223,6 +1410,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	Datum		prev = (Datum) 0;
 	bool		have_prev = false;
 	int			rc;
+	RecordBatch records;
+	uint8		head[32];
 
 	bool		isnull;
 
@@ -1316,6 +1505,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		}
 	}
 
+	batch_init(&records, n);
+	if (have_prev)
+		memcpy(head, VARDATA_ANY(DatumGetByteaPP(prev)), 32);
 	for (int i = 0; i < n; i++)
 	{
 		AuditEvent *e = &batch[i];
@@ -1334,13 +1526,19 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			sargs[0] = Int64GetDatum((int64) epoch);
 			sargs[1] = Int64GetDatum((int64) e->group_seq);
 			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			rc = SPI_execute_with_args("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
-									   " VALUES ($1, $2, $3)", 3, stypes, sargs, NULL, false, 0);
+			if (subjects_plan == NULL)
+			{
+				subjects_plan = SPI_prepare("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
+											" VALUES ($1, $2, $3)", 3, stypes);
+				if (subjects_plan == NULL || SPI_keepplan(subjects_plan) != 0)
+					elog(ERROR, "could not prepare the audit trail's subjects insert");
+			}
+			rc = SPI_execute_plan(subjects_plan, sargs, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
 				elog(ERROR, "could not write the audit trail's subjects");
 			continue;
 		}
-		prev = insert_record(e, last_id + 1, prev, have_prev, epoch, e->seq);
+		batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
 		have_prev = true;
 		last_id++;
 		wrote_records = true;
@@ -1358,6 +1556,15 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 							e->detail),
 					 errhidestmt(true)));
 		}
+	}
+	batch_insert(&records);
+	if (have_prev)
+	{
+		bytea	   *h = palloc(VARHDRSZ + 32);
+
+		SET_VARSIZE(h, VARHDRSZ + 32);
+		memcpy(VARDATA(h), head, 32);
+		prev = PointerGetDatum(h);
 	}
 	if (wrote_records)
 	{
@@ -1385,6 +1592,8 @@ AuditWriterMain(Datum main_arg)
 	int			slot = DatumGetInt32(main_arg);
 	AuditQueue *q;
 	Oid			dboid;
+	AnchorState pending_anchor;	/* committed, not yet in the anchor file */
+	TimestampTz anchor_written_at = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -1412,6 +1621,7 @@ AuditWriterMain(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent) * AUDIT_BATCH);
+	pending_anchor.hash = NULL;
 	for (;;)
 	{
 		int			n = 0;
@@ -1473,6 +1683,14 @@ AuditWriterMain(Datum main_arg)
 
 		if (n == 0)
 		{
+			/* idle: the anchor catches up with the head */
+			if (pending_anchor.hash != NULL)
+			{
+				anchor_write(pending_anchor.relid, pending_anchor.last_id, pending_anchor.hash);
+				anchor_written_at = GetCurrentTimestamp();
+				pfree(pending_anchor.hash);
+				pending_anchor.hash = NULL;
+			}
 			/* asked to let go of the database (DROP, RENAME, a copy of it) */
 			if (stop)
 				proc_exit(0);
@@ -1512,11 +1730,41 @@ AuditWriterMain(Datum main_arg)
 		LWLockRelease(audit->lock);
 		ConditionVariableBroadcast(&q->written_cv);
 
-		/* the anchor follows the committed head; waiters need not wait for it */
+		/*
+		 * The anchor follows the committed head; waiters need not wait for
+		 * it.  Under a steady stream it is written every so often, not
+		 * after every commit (two fsyncs each): at once when a session
+		 * waits (audit_flush(), a reveal) and when the queue runs dry.
+		 */
 		if (anchor.hash != NULL)
 		{
-			anchor_write(anchor.relid, anchor.last_id, anchor.hash);
-			pfree(anchor.hash);
+			bool		now;
+
+			LWLockAcquire(audit->lock, LW_SHARED);
+			now = q->waiters > 0 || q->head == q->tail;
+			LWLockRelease(audit->lock);
+			if (now || TimestampDifferenceExceeds(anchor_written_at, GetCurrentTimestamp(), AUDIT_ANCHOR_MS))
+			{
+				anchor_write(anchor.relid, anchor.last_id, anchor.hash);
+				anchor_written_at = GetCurrentTimestamp();
+				if (pending_anchor.hash != NULL)
+					pfree(pending_anchor.hash);
+				pending_anchor.hash = NULL;
+				pfree(anchor.hash);
+			}
+			else
+			{
+				if (pending_anchor.hash != NULL)
+					pfree(pending_anchor.hash);
+				pending_anchor = anchor;
+			}
+		}
+		else if (pending_anchor.hash != NULL)
+		{
+			anchor_write(pending_anchor.relid, pending_anchor.last_id, pending_anchor.hash);
+			anchor_written_at = GetCurrentTimestamp();
+			pfree(pending_anchor.hash);
+			pending_anchor.hash = NULL;
 		}
 	}
 }
