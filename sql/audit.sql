@@ -163,8 +163,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement
       FROM privacy_guard.audit_records r
-     WHERE r.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
-       AND (EXISTS (SELECT FROM privacy_guard.keys k
+     -- every record of this trail is this database's, under whatever name it
+     -- had then (a rename, a restore under another name)
+     WHERE (EXISTS (SELECT FROM privacy_guard.keys k
                       JOIN privacy_guard.audit_subjects s
                         ON s.key_ids OPERATOR(pg_catalog.@>) ARRAY[k.key_id]
                     WHERE k.kind OPERATOR(pg_catalog.=) 'subject'

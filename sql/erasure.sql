@@ -12,6 +12,12 @@ CREATE FUNCTION privacy_guard.run_as_owner(tbl regclass, query text, params text
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_run_as_owner';
 CREATE FUNCTION privacy_guard.audit_event(event text, outcome text, detail text, subject text) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_event';
+-- the same about work that can still roll back: queued only if it commits
+CREATE FUNCTION privacy_guard.audit_event_at_commit(event text, outcome text, detail text, subject text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_event_at_commit';
+REVOKE ALL ON FUNCTION privacy_guard.audit_event_at_commit(text, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.audit_event_at_commit(text, text, text, text) IS
+    'queue one audit record about work that can roll back, when (and only if) the transaction doing it commits';
 REVOKE ALL ON FUNCTION privacy_guard.pseudonym(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.caller_owns(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION privacy_guard.run_as_owner(regclass, text, text[]) FROM PUBLIC;
@@ -478,6 +484,8 @@ BEGIN
                 EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', u.tbl::regclass);
             END LOOP;
             at_table := NULL;
+            -- the attempt is recorded now; its completion only if it commits
+            PERFORM privacy_guard.audit_event('erasure', 'started', format('erasure request %s', r.id), r.subject);
             -- 1. the key first: from here every copy of the ciphertext is unreadable
             SELECT k.wrapped IS NOT NULL INTO had_key FROM privacy_guard.keys k
              WHERE k.kind = 'subject' AND k.name = r.subject FOR UPDATE;
@@ -552,7 +560,7 @@ BEGIN
                SET completed_at = finished, certificate = cert, certificate_sha256 = digest,
                    attempts = e.attempts + 1, last_error = NULL
              WHERE e.id = r.id;
-            PERFORM privacy_guard.audit_event('erasure', 'completed',
+            PERFORM privacy_guard.audit_event_at_commit('erasure', 'completed',
                 format('erasure request %s: data key %s %s, %s rows in %s tables; certificate sha256:%s',
                        r.id, key_id, CASE WHEN had_key THEN 'destroyed' ELSE 'never existed' END,
                        total, jsonb_array_length(tables), digest), r.subject);
@@ -723,7 +731,7 @@ BEGIN
             END LOOP;
         END IF;
         IF rule_rows > 0 THEN
-            PERFORM privacy_guard.audit_event('retention', CASE r.action WHEN 'delete' THEN 'deleted' ELSE 'anonymised' END,
+            PERFORM privacy_guard.audit_event_at_commit('retention', CASE r.action WHEN 'delete' THEN 'deleted' ELSE 'anonymised' END,
                 format('%s: %s rows older than %s (%s before %s)', r.tbl, rule_rows, r.keep, r.time_col, cutoff), NULL);
         END IF;
         total := total + rule_rows;

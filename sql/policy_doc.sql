@@ -706,7 +706,7 @@ BEGIN
 
     n := cardinality(added) OPERATOR(pg_catalog.+) cardinality(changed) OPERATOR(pg_catalog.+) cardinality(removed);
     IF n OPERATOR(pg_catalog.>) 0 THEN
-        PERFORM privacy_guard.audit_event('policy_load', 'loaded',
+        PERFORM privacy_guard.audit_event_at_commit('policy_load', 'loaded',
             format('policy document loaded: %s changes; the policy is now sha256:%s', n,
                    encode(sha256(convert_to(privacy_guard.export_policy()::text, 'UTF8')), 'hex')), NULL);
     END IF;

@@ -52,6 +52,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/json.h"
+#include "common/hashfn.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
@@ -61,6 +62,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/queryjumble.h"
+#include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "parser/scanner.h"
 #include "parser/gram.h"
@@ -76,7 +78,9 @@
 #define AUDIT_DETAIL_LEN 512
 #define AUDIT_KEYS_PER_EVENT 64
 #define AUDIT_MAX_GROUPS 32
+#define AUDIT_SUBJECT_FLUSH 2048	/* keys a reveal group keeps before it queues them */
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
+#define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
 
 typedef enum AuditKind
@@ -262,7 +266,7 @@ my_queue(bool may_fail)
 						get_database_name(MyDatabaseId)),
 				 errdetail("%d databases already have an audit writer (privacy_guard.max_databases).",
 						   audit->nqueues),
-				 errhint("Raise privacy_guard.max_databases (restart), or drop the extension where it is not used.")));
+				 errhint("Raise privacy_guard.max_databases (restart); a database's writer gives its queue back after %d minutes without events.", AUDIT_IDLE_MINUTES)));
 		return NULL;
 	}
 	backend_queue = q;
@@ -324,6 +328,19 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	for (;;)
 	{
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		/* an idle writer may have given the queue back meanwhile */
+		if (q->dboid != MyDatabaseId)
+		{
+			LWLockRelease(audit->lock);
+			if (may_wait)
+				ConditionVariableCancelSleep();
+			q = my_queue(may_wait);
+			if (q == NULL)
+				return 0;
+			if (may_wait)
+				ConditionVariablePrepareToSleep(&q->written_cv);
+			continue;
+		}
 		if (q->head - q->tail < AUDIT_QUEUE_LEN)
 			break;
 		LWLockRelease(audit->lock);
@@ -501,7 +518,18 @@ void
 AuditFlush(void)
 {
 	uint64		target;
-	AuditQueue *q = my_queue(true);
+	AuditQueue *q = NULL;
+
+	if (audit == NULL)
+		elog(ERROR, "privacy_guard audit queue is not initialised");
+	/* a database that queued nothing has nothing to flush, and takes no queue */
+	LWLockAcquire(audit->lock, LW_SHARED);
+	for (int i = 0; i < audit->nqueues && q == NULL; i++)
+		if (audit->queues[i].dboid == MyDatabaseId)
+			q = &audit->queues[i];
+	LWLockRelease(audit->lock);
+	if (q == NULL)
+		return;
 
 	LWLockAcquire(audit->lock, LW_SHARED);
 	target = q->next_seq;
@@ -546,6 +574,7 @@ typedef struct RevealGroup
 	uint64		open_seq;
 	uint64		query_id;		/* the statement's */
 	int64		count;
+	int64		nsubjects;		/* keys queued so far */
 	keyslot_hash *keys;
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
@@ -565,6 +594,43 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
+/*
+ * Queue the data keys a group has touched so far, in chunks, and empty its
+ * set: at the end of the statement, and whenever the set reaches
+ * AUDIT_SUBJECT_FLUSH keys, so that a long reveal (a cursor fetched for
+ * hours) keeps little in memory and leaves little to queue if it aborts,
+ * when queueing cannot wait.  A subject met again after a flush is queued
+ * again: access_history() is exact, the closing record's count of
+ * subjects is one per chunk entry.
+ */
+static void
+flush_group_keys(RevealGroup *grp, bool may_wait)
+{
+	AuditEvent	ev = grp->identity;
+	keyslot_iterator it;
+	KeySlot    *k;
+
+	if (grp->keys == NULL || grp->keys->members == 0)
+		return;
+	ev.kind = AUDIT_SUBJECTS;
+	ev.group_seq = grp->open_seq;
+	ev.nkeys = 0;
+	keyslot_start_iterate(grp->keys, &it);
+	while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
+	{
+		ev.keys[ev.nkeys++] = k->key_id;
+		grp->nsubjects++;
+		if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
+		{
+			enqueue_ex(&ev, may_wait);
+			ev.nkeys = 0;
+		}
+	}
+	if (ev.nkeys > 0)
+		enqueue_ex(&ev, may_wait);
+	keyslot_reset(grp->keys);
+}
+
 /* Queue the subjects and the closing record of every open group; forget them. */
 static void
 flush_groups(bool may_wait)
@@ -572,31 +638,11 @@ flush_groups(bool may_wait)
 	for (int g = 0; g < ngroups; g++)
 	{
 		RevealGroup *grp = &groups[g];
-		AuditEvent	ev = grp->identity;
-		int64		nsubjects = 0;
+		AuditEvent	ev;
+		int64		nsubjects;
 
-		if (grp->keys != NULL)
-		{
-			keyslot_iterator it;
-			KeySlot *k;
-
-			ev.kind = AUDIT_SUBJECTS;
-			ev.group_seq = grp->open_seq;
-			ev.nkeys = 0;
-			keyslot_start_iterate(grp->keys, &it);
-			while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
-			{
-				ev.keys[ev.nkeys++] = k->key_id;
-				nsubjects++;
-				if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
-				{
-					enqueue_ex(&ev, may_wait);
-					ev.nkeys = 0;
-				}
-			}
-			if (ev.nkeys > 0)
-				enqueue_ex(&ev, may_wait);
-		}
+		flush_group_keys(grp, may_wait);
+		nsubjects = grp->nsubjects;
 		/*
 		 * A statement's one search (no data returned, no subjects) is said
 		 * whole by the group's opening record: no closing record.
@@ -716,6 +762,8 @@ AuditReveal(const char *event, const char *table, const char *column,
 
 		if (!found)
 			k->entry = NULL;	/* a set: ids only */
+		if (grp->keys->members >= AUDIT_SUBJECT_FLUSH)
+			flush_group_keys(grp, true);
 	}
 }
 
@@ -762,16 +810,46 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 
 typedef struct NormalizedText
 {
-	uint64		query_id;		/* 0: empty */
+	uint32		key;			/* hash of the statement's source text; 0: empty */
+	int			len;
 	char		text[NORMALIZED_LEN + 1];
 } NormalizedText;
 
 static NormalizedText *normalized = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static uint32 statement_text_key = 0;	/* the running top-level statement's */
 
-/* The statement src[location, location + len) with constants as $n, comments dropped. */
-static void
-normalize_statement(const char *src, int location, int len, char *out, int outsize)
+/* the query string a raw parse read, and its standard_conforming_strings then */
+static const char *raw_source = NULL;
+static bool raw_scs = true;
+
+/* The key of a statement: a hash of its source text (never 0). */
+static uint32
+statement_key(const char *src, int location, int len)
+{
+	uint32		h;
+
+	if (src == NULL)
+		return 0;
+	if (location < 0)
+		location = 0;
+	if (len <= 0)
+		len = strlen(src + location);
+	h = hash_bytes((const unsigned char *) src + location, len);
+	return h == 0 ? 1 : h;
+}
+
+/*
+ * The statement src[location, location + len) with constants as $n and
+ * comments dropped, into out; false (nothing kept) when the scan does not
+ * agree with the parser: a constant the parser found (jstate) must begin
+ * where the scan finds a token, and the scan must not fail.  The scan uses
+ * the standard_conforming_strings the raw parse used (a SET earlier in the
+ * same query string changes it only for later strings).
+ */
+static bool
+normalize_statement(const char *src, int location, int len, JumbleState *jstate, bool scs,
+					char *out, int outsize)
 {
 	core_yy_extra_type yyextra;
 	core_yyscan_t scanner;
@@ -781,95 +859,175 @@ normalize_statement(const char *src, int location, int len, char *out, int outsi
 	char	   *str;
 	int			nparams = 0;
 	int			prev = 0;
-	List	   *tokens = NIL;
-	ListCell   *lc;
+	int			ntok = 0;
+	int			maxtok = 64;
+	int		   *toks = palloc(sizeof(int) * maxtok);
+	int		   *locs = palloc(sizeof(int) * maxtok);
+	char	  **texts = palloc(sizeof(char *) * maxtok);
+	bool		ok = true;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (location < 0)
 		location = 0;
 	str = len > 0 ? pnstrdup(src + location, len) : pstrdup(src + location);
-	/* constants are numbered after the statement's own parameters, as pg_stat_statements does */
-	scanner = scanner_init(str, &yyextra, &ScanKeywords, ScanKeywordTokens);
-	for (;;)
+	PG_TRY();
 	{
-		int			tok = core_yylex(&yylval, &yylloc, scanner);
-		char	   *text;
+		scanner = scanner_init(str, &yyextra, &ScanKeywords, ScanKeywordTokens);
+		yyextra.standard_conforming_strings = scs;
+		for (;;)
+		{
+			int			tok = core_yylex(&yylval, &yylloc, scanner);
 
-		if (tok == 0)
-			break;
-		if (tok == PARAM)
-			nparams = Max(nparams, yylval.ival);
-		if (tok == SCONST || tok == USCONST || tok == BCONST || tok == XCONST ||
-			tok == ICONST || tok == FCONST)
-			text = NULL;		/* a constant */
-		else
-			text = pstrdup(yyextra.scanbuf + yylloc);	/* NUL-terminated by the scanner */
-		tokens = lappend(tokens, text);
-		tokens = lappend_int(tokens, tok);
+			if (tok == 0)
+				break;
+			if (ntok == maxtok)
+			{
+				maxtok *= 2;
+				toks = repalloc(toks, sizeof(int) * maxtok);
+				locs = repalloc(locs, sizeof(int) * maxtok);
+				texts = repalloc(texts, sizeof(char *) * maxtok);
+			}
+			if (tok == PARAM)
+				nparams = Max(nparams, yylval.ival);
+			toks[ntok] = tok;
+			locs[ntok] = yylloc;
+			/* constants are never copied; everything else is NUL-terminated by the scanner */
+			texts[ntok] = (tok == SCONST || tok == USCONST || tok == BCONST || tok == XCONST ||
+						   tok == ICONST || tok == FCONST) ? NULL : pstrdup(yyextra.scanbuf + yylloc);
+			ntok++;
+		}
+		scanner_finish(scanner);
 	}
-	scanner_finish(scanner);
-
-	initStringInfo(&buf);
-	for (int i = 0; i < list_length(tokens); i += 2)
+	PG_CATCH();
 	{
-		char	   *text = list_nth(tokens, i);
-		int			tok = list_nth_int(tokens, i + 1);
-		bool		glue_before = tok == ',' || tok == ')' || tok == ']' || tok == '.' ||
-			tok == ';' || tok == TYPECAST || tok == '[' ||
-			(tok == '(' && (prev == IDENT || prev >= ABORT_P));	/* a call */
-		bool		glue_after = prev == '(' || prev == '[' || prev == '.' || prev == TYPECAST;
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
 
-		if (buf.len > 0 && !glue_before && !glue_after)
-			appendStringInfoChar(&buf, ' ');
-		if (text == NULL)
-			appendStringInfo(&buf, "$%d", ++nparams);
-		else
-			appendStringInfoString(&buf, text);
-		prev = tok;
-	}
-	/* tokens were listed as pairs in one list; free them with it */
-	foreach(lc, tokens)
+	/* every constant the parser saw begins where the scan has a token */
+	for (int c = 0; ok && jstate != NULL && c < jstate->clocations_count; c++)
 	{
-		if ((foreach_current_index(lc) % 2) == 0 && lfirst(lc) != NULL)
-			pfree(lfirst(lc));
+		int			at = jstate->clocations[c].location - location;
+		bool		found = false;
+
+		if (jstate->clocations[c].location < 0)
+			continue;
+		for (int t = 0; t < ntok && !found; t++)
+			found = locs[t] == at;
+		ok = found;
 	}
-	list_free(tokens);
-	set_field(out, outsize, buf.data);
-	if (buf.len >= outsize)
-		strcpy(out + outsize - 4, "...");
-	pfree(buf.data);
+
+	if (ok)
+	{
+		initStringInfo(&buf);
+		for (int i = 0; i < ntok; i++)
+		{
+			int			tok = toks[i];
+			bool		glue_before = tok == ',' || tok == ')' || tok == ']' || tok == '.' ||
+				tok == ';' || tok == TYPECAST || tok == '[' ||
+				(tok == '(' && (prev == IDENT || prev >= ABORT_P));	/* a call */
+			bool		glue_after = prev == '(' || prev == '[' || prev == '.' || prev == TYPECAST;
+
+			if (buf.len > 0 && !glue_before && !glue_after)
+				appendStringInfoChar(&buf, ' ');
+			if (texts[i] == NULL)
+				appendStringInfo(&buf, "$%d", ++nparams);
+			else
+				appendStringInfoString(&buf, texts[i]);
+			prev = tok;
+		}
+		set_field(out, outsize, buf.data);
+		if (buf.len >= outsize)
+			strcpy(out + outsize - 4, "...");
+		pfree(buf.data);
+	}
+	for (int i = 0; i < ntok; i++)
+		if (texts[i] != NULL)
+			pfree(texts[i]);
+	pfree(toks);
+	pfree(locs);
+	pfree(texts);
 	pfree(str);
+	return ok;
 }
 
 static void
 audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	NormalizedText *slot;
+	uint32		key;
 
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
-	if (query->queryId == 0 || pstate->p_sourcetext == NULL)
+	if (pstate->p_sourcetext == NULL)
 		return;
+	/* the first statement of a query string is analysed before any of it runs */
+	if (pstate->p_sourcetext != raw_source)
+	{
+		raw_source = pstate->p_sourcetext;
+		raw_scs = standard_conforming_strings;
+	}
+	key = statement_key(pstate->p_sourcetext, query->stmt_location, query->stmt_len);
 	if (normalized == NULL)
 		normalized = MemoryContextAllocZero(TopMemoryContext, sizeof(NormalizedText) * NORMALIZED_SLOTS);
-	slot = &normalized[query->queryId % NORMALIZED_SLOTS];
-	if (slot->query_id == query->queryId)
+	slot = &normalized[key % NORMALIZED_SLOTS];
+	if (slot->key == key)
 		return;
-	slot->query_id = 0;
-	normalize_statement(pstate->p_sourcetext, query->stmt_location, query->stmt_len,
-						slot->text, sizeof(slot->text));
-	slot->query_id = query->queryId;
+	slot->key = 0;
+	if (normalize_statement(pstate->p_sourcetext, query->stmt_location, query->stmt_len, jstate,
+							raw_scs, slot->text, sizeof(slot->text)))
+		slot->key = key;
 }
 
 /* "query <id>: <normalised text>", or "query <id>" when the text is not known here. */
 static void
 describe_statement(char *out, int outsize, uint64 query_id)
 {
-	NormalizedText *slot = normalized ? &normalized[query_id % NORMALIZED_SLOTS] : NULL;
+	NormalizedText *slot = normalized ? &normalized[statement_text_key % NORMALIZED_SLOTS] : NULL;
 
-	if (slot != NULL && query_id != 0 && slot->query_id == query_id)
+	if (slot != NULL && statement_text_key != 0 && slot->key == statement_text_key)
 		snprintf(out, outsize, "query %lld: %s", (long long) query_id, slot->text);
 	else
 		snprintf(out, outsize, "query %lld", (long long) query_id);
+}
+
+/*
+ * Planning: the planner evaluates STABLE functions only to estimate
+ * selectivity (estimate_expression_value), never for a result.  A search
+ * (blind_index(), plaintext against a searchable column) is not one then:
+ * no check, no audit record, nothing kept for the execution.
+ */
+static int	planning_depth = 0;
+static planner_hook_type prev_planner = NULL;
+
+static PlannedStmt *
+audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	planning_depth++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		planning_depth--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* Is the planner estimating (rather than the executor running)? */
+bool
+AuditPlanning(void)
+{
+	return planning_depth > 0;
 }
 
 static void
@@ -880,6 +1038,8 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		if (ngroups > 0)
 			flush_groups(true);
 		statement_query_id = queryDesc->plannedstmt->queryId;
+		statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+										   queryDesc->plannedstmt->stmt_len);
 	}
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -954,9 +1114,87 @@ audit_ExecutorEnd(QueryDesc *queryDesc)
  * them; at abort nothing may fail, so they are queued without waiting and
  * a full queue is reported as a warning.
  */
+/*
+ * Records of work that can roll back (an erasure completed, a policy
+ * document loaded, keys re-wrapped): prepared when the work is done,
+ * queued when the transaction commits, and dropped with the
+ * (sub)transaction that did the work if it rolls back, so that the trail
+ * never says "completed" of what did not happen.
+ */
+typedef struct CommitRecord
+{
+	SubTransactionId subid;
+	AuditEvent *event;
+} CommitRecord;
+
+static List *commit_records = NIL;	/* in TopTransactionContext */
+
+void
+AuditRecordAtCommit(Oid roleid, const char *event, const char *outcome, const char *detail,
+					const char *subject)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	CommitRecord *r = palloc(sizeof(CommitRecord));
+
+	r->subid = GetCurrentSubTransactionId();
+	r->event = palloc(sizeof(AuditEvent));
+	fill_event(r->event, roleid, event, NULL, NULL, NULL, NULL, outcome, detail, subject);
+	commit_records = lappend(commit_records, r);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (commit_records == NIL)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, commit_records)
+		{
+			CommitRecord *r = lfirst(lc);
+
+			if (r->subid == mySubid)
+				r->subid = parentSubid;
+		}
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, commit_records)
+		{
+			CommitRecord *r = lfirst(lc);
+
+			if (r->subid >= mySubid)
+				commit_records = foreach_delete_current(commit_records, lc);
+		}
+	}
+}
+
 static void
 audit_xact_callback(XactEvent event, void *arg)
 {
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
+		 event == XACT_EVENT_PRE_PREPARE) && commit_records != NIL)
+	{
+		ListCell   *lc;
+
+		/* the last moment a failure still rolls the work back */
+		foreach(lc, commit_records)
+		{
+			CommitRecord *r = lfirst(lc);
+
+			r->event->at = GetCurrentTimestamp();
+			enqueue(r->event);
+		}
+		commit_records = NIL;
+	}
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		commit_records = NIL;	/* freed with TopTransactionContext */
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);
@@ -1594,6 +1832,7 @@ AuditWriterMain(Datum main_arg)
 	Oid			dboid;
 	AnchorState pending_anchor;	/* committed, not yet in the anchor file */
 	TimestampTz anchor_written_at = 0;
+	TimestampTz last_event_at = GetCurrentTimestamp();
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -1614,7 +1853,8 @@ AuditWriterMain(Datum main_arg)
 	LWLockRelease(audit->lock);
 	before_shmem_exit(writer_detach, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* a database that refuses connections still has its trail written */
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	pgstat_report_appname("privacy_guard audit writer");
 	/* reveals wait for this commit: it must be on disk, whatever the server's default */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
@@ -1694,12 +1934,30 @@ AuditWriterMain(Datum main_arg)
 			/* asked to let go of the database (DROP, RENAME, a copy of it) */
 			if (stop)
 				proc_exit(0);
+			/* long idle: give the queue (and the background worker) back */
+			if (TimestampDifferenceExceeds(last_event_at, GetCurrentTimestamp(),
+										   AUDIT_IDLE_MINUTES * 60 * 1000))
+			{
+				bool		freed = false;
+
+				LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+				if (q->head == q->tail && q->waiters == 0)
+				{
+					q->dboid = InvalidOid;
+					q->stop = false;
+					freed = true;
+				}
+				LWLockRelease(audit->lock);
+				if (freed)
+					proc_exit(0);
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			continue;
 		}
 
+		last_event_at = GetCurrentTimestamp();
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
@@ -1996,6 +2254,8 @@ AuditInit(void)
 							 NULL, NULL, NULL);
 
 	EnableQueryId();
+	prev_planner = planner_hook;
+	planner_hook = audit_planner;
 	prev_post_parse_analyze = post_parse_analyze_hook;
 	post_parse_analyze_hook = audit_post_parse_analyze;
 	prev_ExecutorStart = ExecutorStart_hook;
@@ -2007,6 +2267,7 @@ AuditInit(void)
 	prev_ExecutorEnd = ExecutorEnd_hook;
 	ExecutorEnd_hook = audit_ExecutorEnd;
 	RegisterXactCallback(audit_xact_callback, NULL);
+	RegisterSubXactCallback(audit_subxact_callback, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = audit_shmem_request;

@@ -20,6 +20,8 @@ extern uint64 AuditRecordAs(Oid roleid, const char *event, const char *purpose,
 extern void *AuditPrepareAs(Oid roleid, const char *event, const char *outcome,
 							const char *detail);
 extern void AuditQueuePrepared(void *prepared);
+extern void AuditRecordAtCommit(Oid roleid, const char *event, const char *outcome,
+								const char *detail, const char *subject);
 extern uint64 AuditRecordColumn(const char *event, const char *category, const char *table,
 								const char *column, const char *outcome, const char *detail);
 extern void AuditReveal(const char *event, const char *table, const char *column,
@@ -29,6 +31,7 @@ extern void AuditReveal(const char *event, const char *table, const char *column
 extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
 extern void AuditFlush(void);
+extern bool AuditPlanning(void);
 extern void AuditReleaseDatabase(const char *dbname);
 extern void AuditForgetDatabase(Oid dboid);
 extern void AuditInit(void);

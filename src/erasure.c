@@ -229,6 +229,26 @@ pguard_audit_event(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(pguard_audit_event_at_commit);
+
+/*
+ * audit_event_at_commit(event, outcome, detail, subject): the same, about
+ * work that can still roll back: queued only if the (sub)transaction that
+ * calls it commits.
+ */
+Datum
+pguard_audit_event_at_commit(PG_FUNCTION_ARGS)
+{
+	CatalogRequireInternal("audit_event_at_commit");
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "audit_event_at_commit() needs an event");
+	AuditRecordAtCommit(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(pguard_subject_has_rows);
 
 /*

@@ -40,6 +40,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
@@ -1434,26 +1435,54 @@ pguard_check_policies(PG_FUNCTION_ARGS)
 
 /*
  * Statements that need a database without sessions: its audit writer lets
- * go of it first (src/audit.c).
+ * go of it first (src/audit.c).  Only for a role the statement will not
+ * refuse for want of rights (the statement checks them after this hook):
+ * the owner of a database dropped, renamed or moved; a role that may
+ * create databases and copy the template (its owner, or a template).
  */
+static void
+release_if_owner(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+
+	if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+		AuditReleaseDatabase(dbname);
+}
+
 static void
 guard_release_database(Node *stmt)
 {
 	ListCell   *lc;
 
 	if (IsA(stmt, DropdbStmt))
-		AuditReleaseDatabase(((DropdbStmt *) stmt)->dbname);
+		release_if_owner(((DropdbStmt *) stmt)->dbname);
 	else if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
-		AuditReleaseDatabase(((RenameStmt *) stmt)->subname);
+		release_if_owner(((RenameStmt *) stmt)->subname);
 	else if (IsA(stmt, CreatedbStmt))
 	{
+		const char *template = "template1";
+		Oid			dboid;
+		HeapTuple	tup;
+		bool		is_template = false;
+
 		foreach(lc, ((CreatedbStmt *) stmt)->options)
 		{
 			DefElem    *opt = lfirst_node(DefElem, lc);
 
 			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-				AuditReleaseDatabase(defGetString(opt));
+				template = defGetString(opt);
 		}
+		dboid = get_database_oid(template, true);
+		if (!OidIsValid(dboid) || !have_createdb_privilege())
+			return;
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+		if (HeapTupleIsValid(tup))
+		{
+			is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+			ReleaseSysCache(tup);
+		}
+		if (is_template || pg_database_ownercheck(dboid, GetUserId()))
+			AuditReleaseDatabase(template);
 	}
 	else if (IsA(stmt, AlterDatabaseStmt))
 	{
@@ -1462,7 +1491,7 @@ guard_release_database(Node *stmt)
 			DefElem    *opt = lfirst_node(DefElem, lc);
 
 			if (strcmp(opt->defname, "tablespace") == 0)
-				AuditReleaseDatabase(((AlterDatabaseStmt *) stmt)->dbname);
+				release_if_owner(((AlterDatabaseStmt *) stmt)->dbname);
 		}
 	}
 }

@@ -952,7 +952,7 @@ KeycacheRetireIndexKey(const char *category, int64 key_id)
 static void
 rotate_pass(int32 active, int *count)
 {
-	Oid			types[3] = {INT8OID, INT4OID, BYTEAOID};
+	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		a[1] = {Int32GetDatum(active)};
 	Portal		portal;
 	SPIPlanPtr	plan;
@@ -974,37 +974,54 @@ rotate_pass(int32 active, int *count)
 		batch = SPI_tuptable;
 		if (n == 0)
 			break;
-		for (uint64 i = 0; i < n; i++)
 		{
-			HeapTuple	tup = batch->vals[i];
-			TupleDesc	desc = batch->tupdesc;
-			bool		isnull;
-			int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-			char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
-			int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-			bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
-			uint8		key[ENVELOPE_KEY_LEN];
-			bytea	   *rewrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+			Datum	   *ids = palloc(sizeof(Datum) * n);
+			Datum	   *versions = palloc(sizeof(Datum) * n);
+			Datum	   *wraps = palloc(sizeof(Datum) * n);
+			Oid			utypes[3] = {INT8ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
 			Datum		args[3];
 			int			rc;
 
-			key_unwrap(key_id, kind, name, version, wrapped, key, false);
-			SET_VARSIZE(rewrapped, VARHDRSZ + WRAPPED_LEN);
-			args[1] = Int32GetDatum(key_wrap(kind, name, key, (uint8 *) VARDATA(rewrapped)));
-			OPENSSL_cleanse(key, sizeof(key));
-			args[0] = Int64GetDatum(key_id);
-			args[2] = PointerGetDatum(rewrapped);
-			rc = SPI_execute_with_args("UPDATE privacy_guard.keys"
-									   " SET master_version = $2, wrapped = $3"
-									   " WHERE key_id OPERATOR(pg_catalog.=) $1",
-									   3, types, args, NULL, false, 0);
-			if (rc != SPI_OK_UPDATE)
-				elog(ERROR, "could not re-wrap data key %lld", (long long) key_id);
-			(*count)++;
-			pfree(kind);
-			pfree(name);
-			pfree(rewrapped);
+			for (uint64 i = 0; i < n; i++)
+			{
+				HeapTuple	tup = batch->vals[i];
+				TupleDesc	desc = batch->tupdesc;
+				bool		isnull;
+				int64		key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				char	   *kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+				char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+				int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+				bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
+				uint8		key[ENVELOPE_KEY_LEN];
+				bytea	   *rewrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+
+				key_unwrap(key_id, kind, name, version, wrapped, key, false);
+				SET_VARSIZE(rewrapped, VARHDRSZ + WRAPPED_LEN);
+				versions[i] = Int32GetDatum(key_wrap(kind, name, key, (uint8 *) VARDATA(rewrapped)));
+				OPENSSL_cleanse(key, sizeof(key));
+				ids[i] = Int64GetDatum(key_id);
+				wraps[i] = PointerGetDatum(rewrapped);
+				pfree(kind);
+				pfree(name);
+			}
+			/* one statement a batch: one catalog record a batch, not one a key */
+			args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			args[1] = PointerGetDatum(construct_array(versions, n, INT4OID, 4, true, TYPALIGN_INT));
+			args[2] = PointerGetDatum(construct_array(wraps, n, BYTEAOID, -1, false, TYPALIGN_INT));
+			rc = SPI_execute_with_args("UPDATE privacy_guard.keys k"
+									   " SET master_version = v.version, wrapped = v.wrapped"
+									   " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+									   "  AS v(key_id, version, wrapped)"
+									   " WHERE k.key_id OPERATOR(pg_catalog.=) v.key_id",
+									   3, utypes, args, NULL, false, 0);
+			if (rc != SPI_OK_UPDATE || SPI_processed != n)
+				elog(ERROR, "could not re-wrap data keys");
+			(*count) += n;
+			for (uint64 i = 0; i < n; i++)
+				pfree(DatumGetPointer(wraps[i]));
+			pfree(ids);
+			pfree(versions);
+			pfree(wraps);
 		}
 		SPI_freetuptable(batch);
 	}
@@ -1067,8 +1084,9 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
-	AuditRecord("key_rotation", NULL, NULL, "rotated",
-				psprintf("%d keys re-wrapped under master key version %d", count, active));
+	/* a rotation that rolls back re-wrapped nothing */
+	AuditRecordAtCommit(GetUserId(), "key_rotation", "rotated",
+						psprintf("%d keys re-wrapped under master key version %d", count, active), NULL);
 	PG_RETURN_INT32(count);
 }
 

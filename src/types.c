@@ -43,6 +43,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "audit.h"
 #include "keycache.h"
 #include "policy.h"
 #include "reveal.h"
@@ -670,6 +671,13 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 				 errhidestmt(true)));
 	memcpy(category, sealed->category, sealed->catlen);
 	category[sealed->catlen] = '\0';
+	/* the planner estimating selectivity: not a search; a term that matches nothing */
+	if (AuditPlanning())
+	{
+		static const uint8 none[ENVELOPE_TERM_LEN] = {0};
+
+		return none;
+	}
 	if (plain_memo == NULL)
 		plain_memo = MemoryContextAllocZero(TopMemoryContext, sizeof(PlainTermMemo) * PLAIN_TERM_MEMO);
 	for (int i = 0; i < PLAIN_TERM_MEMO; i++)
@@ -714,7 +722,7 @@ search_matched(const EnvelopeView *stored)
 {
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 
-	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0)
+	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning())
 		return;
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';

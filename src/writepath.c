@@ -268,6 +268,9 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("category must not be null")));
+	/* the planner estimating selectivity: not a search (no check, no record) */
+	if (AuditPlanning())
+		PG_RETURN_NULL();
 	value = PG_GETARG_TEXT_PP(0);
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (CatalogExtensionPredatesGuard())

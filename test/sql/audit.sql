@@ -77,8 +77,22 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
+-- each statement's own text, not another's of the same shape
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.reveal(email) AS first_alias FROM customers WHERE id = 7;
+SELECT privacy_guard.reveal(email) AS second_alias FROM customers WHERE id = 7;
+-- a SET earlier in the same query string does not change how the text is
+-- read: what the parser read as one constant is never split into words
+SET standard_conforming_strings = off \; SELECT count(privacy_guard.reveal(email)) FROM customers WHERE email::text <> 'a\' AND email::text <> $$' hidden@example.com --$$
+  AND id = 7;
+RESET standard_conforming_strings;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 3;
 SELECT count(*) AS values_in_the_trail FROM privacy_guard.audit_log
- WHERE statement ~ '(ada@|7946|secret|aped|dollar|0061|101|1F|2024|9\.5|''x'')';
+ WHERE statement ~ '(ada@|7946|secret|aped|dollar|0061|101|1F|2024|9\.5|''x''|hidden)';
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();

@@ -13,7 +13,7 @@ use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
 my ($node) = start_keyring_node('trails', "1:" . ('3e' x 32) . "\n",
-	"privacy_guard.max_databases = 2\nlog_statement = none");
+	"privacy_guard.max_databases = 3\nlog_statement = none");
 my $reveal = q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 1};
 
 sub shop
@@ -50,6 +50,24 @@ is($node->safe_psql('shop_b', q{SELECT privacy_guard.verify_audit()}), 't', 'and
 is($node->safe_psql('shop_a', q{SELECT privacy_guard.verify_audit()}), 't', 'so does the first database\'s');
 is(writers(), 'shop_a,shop_b', 'one writer per database, started without a setting or a restart');
 
+# a role that may not drop, rename or copy a database cannot stop its writer
+# (the statement checks its rights after the extension's hook)
+sub writer_pid
+{
+	my ($db) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT pid FROM pg_stat_activity WHERE backend_type = 'privacy_guard audit writer' AND datname = '$db'});
+}
+$node->safe_psql('postgres', 'CREATE ROLE outsider LOGIN');
+my $pid = writer_pid('shop_a');
+for my $attempt ('DROP DATABASE shop_a', 'ALTER DATABASE shop_a RENAME TO stolen',
+	'CREATE DATABASE stolen TEMPLATE shop_a')
+{
+	my ($rc) = $node->psql('postgres', $attempt, extra_params => [ '-U', 'outsider' ]);
+	isnt($rc, 0, "outsider: $attempt is refused");
+}
+is(writer_pid('shop_a'), $pid, 'and the writer kept running all along');
+
 # statements that need a database without sessions work while its writer runs
 $node->safe_psql('postgres', 'ALTER DATABASE shop_a RENAME TO shop_a2');
 is(query_with_purpose($node, 'shop_a2', 'support', $reveal), 'one@shop_a.example', 'a renamed database reveals');
@@ -61,7 +79,17 @@ $node->safe_psql('postgres', 'DROP DATABASE shop_copy');
 $node->safe_psql('postgres', 'DROP DATABASE shop_b');
 ok(1, 'DROP DATABASE of a database with a writer');
 
-# max_databases = 2: shop_a2 holds one queue, the dropped shop_b's is freed
+# a plain CREATE DATABASE copies template1: its writer lets go of it too
+$node->safe_psql('template1', q{CREATE EXTENSION privacy_guard; SELECT privacy_guard.define_category('contact')});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'privacy_guard audit writer' AND datname = 'template1'}),
+	'template1 has a writer');
+$node->safe_psql('postgres', 'CREATE DATABASE plain_copy');
+ok(1, 'CREATE DATABASE from template1 with a writer');
+$node->safe_psql('postgres', 'DROP DATABASE plain_copy');
+$node->safe_psql('template1', 'DROP EXTENSION privacy_guard');   # its queue stays until its writer idles
+
+# max_databases = 3: shop_a2 and template1 hold two queues, the dropped shop_b's is free again
 shop('shop_c');
 is(query_with_purpose($node, 'shop_c', 'support', $reveal), 'one@shop_c.example',
 	'a dropped database\'s queue is given to another');
@@ -71,6 +99,7 @@ my ($rc, $out, $err) = $node->psql('shop_d',
 isnt($rc, 0, 'past privacy_guard.max_databases a change that cannot be recorded is refused');
 like($err, qr/no queue is free for database "shop_d".*HINT:.*max_databases/s, 'naming the setting');
 is($node->safe_psql('shop_d', q{SELECT count(*) FROM privacy_guard.categories}), '0', 'and nothing changed');
+is($node->safe_psql('shop_d', q{SELECT privacy_guard.audit_flush()}), '', 'audit_flush() takes no queue where nothing was queued');
 
 # a restart keeps every trail whole
 $node->restart;
