@@ -644,10 +644,10 @@ flush_groups(bool may_wait)
 		flush_group_keys(grp, may_wait);
 		nsubjects = grp->nsubjects;
 		/*
-		 * A statement's one search (no data returned, no subjects) is said
-		 * whole by the group's opening record: no closing record.
+		 * A statement's one search returns no data: its opening record and
+		 * the subjects it matched say it whole, without a closing record.
 		 */
-		if (strcmp(grp->event, "search") == 0 && grp->count == 1 && nsubjects == 0)
+		if (strcmp(grp->event, "search") == 0 && grp->count == 1)
 			continue;
 		ev = grp->identity;
 		ev.kind = AUDIT_RECORD;
