@@ -7,6 +7,7 @@
 #   ERASE_CUSTOMERS  customer counts for the erasure runs ("10000 1000000"; "" skips)
 #   SCAN_ROWS      rows of the table scan() samples (2000000; 0 skips it)
 #   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
+#   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
@@ -14,6 +15,7 @@ protect_rows=${PROTECT_ROWS:-1000000}
 erase_customers=${ERASE_CUSTOMERS-10000 1000000}
 scan_rows=${SCAN_ROWS:-2000000}
 search_seconds=${SEARCH_SECONDS:-20}
+stream_reps=${STREAM_REPS:-12}
 
 . scripts/common.sh
 prepare
@@ -30,6 +32,24 @@ echo "== reveal: a new backend (keys loaded and unwrapped in bulk)"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/cold.sql
 echo "== writes"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/write.sql
+if [ "$stream_reps" -gt 0 ]; then
+	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements, the audit writer's work included"
+	cp bench/stream/*.pgb "$SERVER_DIR/"
+	declare -A stream_ms
+	for v in plain pgcrypto reveal masked reveal_groups_only; do
+		f=$v opts=
+		if [ "$v" = reveal_groups_only ]; then f=reveal opts="-c privacy_guard.audit_subjects=off"; fi
+		stream_ms[$v]=$(as_user env PGOPTIONS="$opts" pgbench -n -c 1 -t "$stream_reps" -f "$SERVER_DIR/$f.pgb" \
+			-h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
+			sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
+	done
+	for v in plain pgcrypto reveal masked reveal_groups_only; do
+		awk -v v="$v" -v ms="${stream_ms[$v]}" -v p="${stream_ms[plain]}" -v c="${stream_ms[pgcrypto]}" -v r="$rows" \
+			'BEGIN { printf "%-20s %8.1f ms a statement  %6.0f ns a row  %5.2f x plain  %5.2f x pgcrypto\n", v, ms, ms * 1e6 / r, ms / p, ms / c }'
+	done
+	awk -v on="${stream_ms[reveal]}" -v off="${stream_ms[reveal_groups_only]}" \
+		'BEGIN { printf "audit subject sets: %.1f%% of an audited reveal (reveal with them / without: %.2f)\n", 100 * (on - off) / on, on / off }'
+fi
 if [ "$search_seconds" -gt 0 ]; then
 	echo "== search: one lookup a statement, sent back to back by pgbench (-M prepared), ${search_seconds}s each, the audit writer's work included"
 	server_psql -v ON_ERROR_STOP=1 -f - <bench/search.sql
