@@ -144,12 +144,16 @@ COMMENT ON FUNCTION privacy_guard.audit_flush() IS
 
 -- The data keys each reveal group touched, in chunks, so that
 -- access_history() answers exactly without scanning the trail.
+-- Each row holds up to 64 key ids, sorted, and the range they span: a
+-- subject's groups are found through the range (one GiST entry a row, not
+-- an index entry a subject), then confirmed in the row's few ids.
 CREATE TABLE privacy_guard.audit_subjects (
     queue_epoch bigint NOT NULL,
     group_seq   bigint NOT NULL,
-    key_ids     bigint[] NOT NULL
+    key_ids     bigint[] NOT NULL,
+    key_range   int8range NOT NULL
 );
-CREATE INDEX audit_subjects_key_ids ON privacy_guard.audit_subjects USING gin (key_ids);
+CREATE INDEX audit_subjects_key_range ON privacy_guard.audit_subjects USING gist (key_range);
 CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq);
 COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audited reveal group';
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
@@ -167,7 +171,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
      -- had then (a rename, a restore under another name)
      WHERE (EXISTS (SELECT FROM privacy_guard.keys k
                       JOIN privacy_guard.audit_subjects s
-                        ON s.key_ids OPERATOR(pg_catalog.@>) ARRAY[k.key_id]
+                        ON s.key_range OPERATOR(pg_catalog.@>) k.key_id
+                       AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
                     WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
                       AND k.name OPERATOR(pg_catalog.=) access_history.subject
                       AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch

@@ -603,6 +603,15 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
  * again: access_history() is exact, the closing record's count of
  * subjects is one per chunk entry.
  */
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 static void
 flush_group_keys(RevealGroup *grp, bool may_wait)
 {
@@ -610,15 +619,23 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	keyslot_iterator it;
 	KeySlot    *k;
 
+	int64	   *sorted;
+	int			n = 0;
+
 	if (grp->keys == NULL || grp->keys->members == 0)
 		return;
+	/* sorted, so that each chunk spans a narrow range of ids */
+	sorted = palloc(sizeof(int64) * grp->keys->members);
+	keyslot_start_iterate(grp->keys, &it);
+	while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
+		sorted[n++] = k->key_id;
+	qsort(sorted, n, sizeof(int64), int64_cmp);
 	ev.kind = AUDIT_SUBJECTS;
 	ev.group_seq = grp->open_seq;
 	ev.nkeys = 0;
-	keyslot_start_iterate(grp->keys, &it);
-	while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
+	for (int i = 0; i < n; i++)
 	{
-		ev.keys[ev.nkeys++] = k->key_id;
+		ev.keys[ev.nkeys++] = sorted[i];
 		grp->nsubjects++;
 		if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
 		{
@@ -628,6 +645,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	}
 	if (ev.nkeys > 0)
 		enqueue_ex(&ev, may_wait);
+	pfree(sorted);
 	keyslot_reset(grp->keys);
 }
 
@@ -1766,8 +1784,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			if (subjects_plan == NULL)
 			{
-				subjects_plan = SPI_prepare("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
-											" VALUES ($1, $2, $3)", 3, stypes);
+				subjects_plan = SPI_prepare("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
+											" VALUES ($1, $2, $3, pg_catalog.int8range($3[1], $3[pg_catalog.array_upper($3, 1)], '[]'))",
+											3, stypes);
 				if (subjects_plan == NULL || SPI_keepplan(subjects_plan) != 0)
 					elog(ERROR, "could not prepare the audit trail's subjects insert");
 			}
