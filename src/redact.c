@@ -34,6 +34,8 @@
  */
 #include "postgres.h"
 
+#include "storage/ipc.h"
+
 #include "access/parallel.h"
 #include "access/relation.h"
 #include "access/xact.h"
@@ -111,6 +113,46 @@ quotes_values(ErrorData *edata)
 	}
 }
 
+/* the SQLSTATE of an error kept out of the server log, whose stand-in is due */
+static char standin_sqlstate[6] = "";
+
+static void
+log_standin(void)
+{
+	char		state[6];
+
+	if (standin_sqlstate[0] == '\0')
+		return;
+	strlcpy(state, standin_sqlstate, sizeof(state));
+	standin_sqlstate[0] = '\0';
+	ereport(LOG,
+			(errmsg("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data", state),
+			 errhidestmt(true), errhidecontext(true)));
+}
+
+static void
+standin_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		log_standin();
+}
+
+static void
+redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		log_standin();
+}
+
+static void
+redact_exit(int code, Datum arg)
+{
+	if (standin_sqlstate[0] != '\0')
+		write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
+					 standin_sqlstate);
+}
+
 static void
 redact_emit_log(ErrorData *edata)
 {
@@ -161,8 +203,27 @@ redact_emit_log(ErrorData *edata)
 		if (edata->output_to_server && edata->elevel >= ERROR && quotes_values(edata))
 		{
 			edata->output_to_server = false;
-			write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
-						 unpack_sql_state(edata->sqlerrcode));
+			/*
+			 * Its stand-in goes through the server's logging (every
+			 * log_destination, with its prefix: time, process, user,
+			 * database) once the error has aborted the (sub)transaction,
+			 * where logging is safe again; outside a transaction, and for
+			 * a PANIC, straight to stderr.
+			 */
+			if (IsTransactionState() && edata->elevel == ERROR)
+			{
+				static bool exit_registered = false;
+
+				if (!exit_registered)
+				{
+					before_shmem_exit(redact_exit, (Datum) 0);
+					exit_registered = true;
+				}
+				strlcpy(standin_sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(standin_sqlstate));
+			}
+			else
+				write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
+							 unpack_sql_state(edata->sqlerrcode));
 		}
 	}
 	if (next_emit_log_hook)
@@ -252,6 +313,8 @@ RedactInit(void)
 
 	next_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_emit_log;
+	RegisterXactCallback(standin_xact_callback, NULL);
+	RegisterSubXactCallback(redact_subxact_callback, NULL);
 	next_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = redact_post_parse_analyze;
 	RegisterXactCallback(redact_xact_callback, NULL);

@@ -236,5 +236,25 @@ $log = substr(slurp_file($node->logfile), $offset);
 like($log, qr/Failed process was running: \(not logged by privacy_guard\)/, 'a crash was logged');
 unlike($log, qr/canary-c7/, 'without the statement the backend was running');
 
+# The stand-in line of an error kept out of the log goes through the
+# server's logging: with jsonlog it is a JSON record with its time, process,
+# user and database, like any other.
+$node->append_conf('postgresql.conf', "logging_collector = on\nlog_destination = 'stderr,jsonlog'\nlog_directory = 'jlog'");
+$node->restart;
+$node->psql('postgres', q{SET privacy_guard.hide_error_statements = always; SELECT 'canary-j1@example.com'::regclass});
+my $jdir = $node->data_dir . '/jlog';
+my $json = '';
+for my $try (1 .. 50)
+{
+	opendir(my $dh, $jdir) or last;
+	$json = join('', map { slurp_file("$jdir/$_") } grep { /\.json$/ } readdir($dh));
+	closedir($dh);
+	last if $json =~ /was not logged/;
+	sleep 0.1;
+}
+like($json, qr/\{[^\n]*"timestamp":[^\n]*"user":"[^"]+","dbname":"postgres","pid":\d+[^\n]*"message":"privacy_guard: an error with SQLSTATE 3F000 was not logged/,
+	'the stand-in is a jsonlog record with time, user, database and process');
+unlike($json, qr/canary-j1/, 'and the value is not in it');
+
 $node->stop;
 done_testing();
