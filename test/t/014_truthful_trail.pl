@@ -54,6 +54,26 @@ $node->safe_psql('postgres', 'DROP TRIGGER slow ON customers');
 $node->safe_psql('postgres', 'SELECT privacy_guard.process_erasures()');
 is(counts(), '400 completed records, 400 completed requests', 'a run that commits records every completion');
 
+# a cursor that fetched every customer, then rolled back: every subject whose
+# data left is in the trail, and the group is closed
+my $n = $node->safe_psql('postgres', 'SELECT count(*) FROM customers');
+my $mark = $node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush(); SELECT coalesce(max(id), 0) FROM privacy_guard.audit_records');
+$mark =~ s/^\s+//;
+$node->safe_psql('postgres', q{
+	BEGIN;
+	DECLARE c CURSOR FOR SELECT privacy_guard.reveal(email, 'support') FROM customers;
+	FETCH ALL FROM c;
+	ROLLBACK;
+});
+$node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
+is($node->safe_psql('postgres', qq{
+	SELECT count(DISTINCT k) FROM privacy_guard.audit_records r
+	  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+	  CROSS JOIN unnest(s.key_ids) k
+	 WHERE r.id > $mark AND r.event = 'reveal'}), $n, "a rolled-back cursor's $n subjects are all recorded");
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM privacy_guard.audit_records WHERE id > $mark AND event = 'reveal_end'}),
+	'1', 'and its group is closed');
+
 # a load_policy() rolled back is not recorded as loaded
 my $doc = $node->safe_psql('postgres', q{
 	WITH d AS (SELECT privacy_guard.export_policy() AS d),
