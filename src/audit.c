@@ -5,21 +5,22 @@
  *
  * Backends never write the trail themselves: a record made in the caller's
  * transaction would vanish with its ROLLBACK, though the client may already
- * have seen the data.  They copy each event into a ring buffer in shared
- * memory and wake the writer, a background worker connected to the
- * database named by privacy_guard.database.  The writer inserts events in
- * order, in transactions of its own, each record carrying SHA-256 over the
- * previous record's hash and its own content (privacy_guard.audit_link(),
- * the same function verify_audit() recomputes), and then advances the
- * queue and wakes waiters.
+ * have seen the data.  They copy each event into their database's queue in
+ * shared memory and wake its writer, a background worker connected to that
+ * database, which a launcher starts for every database whose sessions
+ * queue events.  The writer inserts events in order, a batch a statement,
+ * in transactions of its own, each record carrying SHA-256 over the
+ * previous record's hash and its own content (computed here as
+ * privacy_guard.audit_link() computes it, which verify_audit() uses), and
+ * then advances the queue and wakes waiters.
  *
  * A full queue makes callers wait for the writer, up to
  * privacy_guard.audit_wait_timeout, and then fail: an event is never
  * silently dropped.  audit_flush() waits until everything queued before it
  * is committed.
  *
- * Locking: AuditShared.lock guards every field of AuditShared and the ring.
- * Each queue epoch is random at shared-memory initialisation; the writer
+ * Locking: AuditShared.lock guards every field of AuditShared and of every
+ * queue.  Each queue's epoch is random when its slot is claimed; the writer
  * stores (epoch, seq) with every record, so after a restart of the writer
  * alone it skips events it had already committed.
  *-------------------------------------------------------------------------
@@ -1369,87 +1370,6 @@ sanitize(char *field)
 }
 
 /*
- * Insert one record of the chain after prev (NULL: the first record) and
- * return its hash, copied into the current memory context.  queue_seq 0:
- * the record did not come through the queue.
- */
-static SPIPlanPtr insert_plan = NULL;
-
-static Datum
-insert_record(AuditEvent *e, int64 id, Datum prev, bool have_prev,
-			  uint64 epoch, uint64 queue_seq)
-{
-	Oid			types[16] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[16];
-	char		nulls[16];
-	const char *optional[7] = {e->purpose, e->category, e->outcome, e->detail,
-	e->table_name, e->column_name, e->subject};
-	const int	optional_arg[7] = {5, 6, 7, 8, 13, 14, 15};
-	bool		isnull;
-	int			rc;
-
-	sanitize(e->database);
-	sanitize(e->session_user_name);
-	sanitize(e->current_role_name);
-	sanitize(e->event);
-	for (int f = 0; f < 7; f++)
-		sanitize((char *) optional[f]);
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = TimestampTzGetDatum(e->at);
-	args[1] = CStringGetTextDatum(e->database);
-	args[2] = CStringGetTextDatum(e->session_user_name);
-	args[3] = CStringGetTextDatum(e->current_role_name);
-	args[4] = CStringGetTextDatum(e->event);
-	args[5] = CStringGetTextDatum(e->purpose);
-	args[6] = CStringGetTextDatum(e->category);
-	args[7] = CStringGetTextDatum(e->outcome);
-	args[8] = CStringGetTextDatum(e->detail);
-	args[9] = Int64GetDatum(id);
-	args[10] = Int64GetDatum((int64) epoch);
-	args[11] = Int64GetDatum((int64) queue_seq);
-	args[12] = prev;
-	args[13] = CStringGetTextDatum(e->table_name);
-	args[14] = CStringGetTextDatum(e->column_name);
-	args[15] = CStringGetTextDatum(e->subject);
-	for (int f = 0; f < 7; f++)
-		if (optional[f][0] == '\0')
-			nulls[optional_arg[f]] = 'n';
-	if (!have_prev)
-		nulls[12] = 'n';
-	if (queue_seq == 0)
-		nulls[10] = nulls[11] = 'n';
-	/*
-	 * Planned once per writer: parsing and planning the insert (and the SQL
-	 * function audit_link() called from it, which cannot be inlined) cost
-	 * more than the insert.  The hash is audit_link()'s expression, written
-	 * out; verify_audit() recomputes it with audit_link() itself.
-	 */
-	if (insert_plan == NULL)
-	{
-		insert_plan = SPI_prepare(
-			"INSERT INTO privacy_guard.audit_records"
-			" (id, at, database, session_user_name, current_role_name, event, purpose,"
-			"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
-			"  prev_hash, hash)"
-			" SELECT $10, $1, $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9, $11, $12, p,"
-			"  pg_catalog.sha256(p OPERATOR(pg_catalog.||) pg_catalog.convert_to(pg_catalog.jsonb_build_array("
-			"    $10, pg_catalog.to_char(pg_catalog.timezone('UTC'::pg_catalog.text, $1),"
-			"                            'YYYY-MM-DD\"T\"HH24:MI:SS.US'::pg_catalog.text),"
-			"    $2, $3, $4, $5, $6, $7, $14, $15, $16, $8, $9)::pg_catalog.text, 'UTF8'::pg_catalog.name))"
-			" FROM (SELECT COALESCE($13, privacy_guard.audit_genesis()) AS p) g"
-			" RETURNING hash", 16, types);
-		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
-			elog(ERROR, "could not prepare the audit trail's insert");
-	}
-	rc = SPI_execute_plan(insert_plan, args, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "could not write the audit trail");
-	return PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 1, &isnull)));
-}
-
-/*
  * The hash of one record chained after prev, computed here as
  * privacy_guard.audit_link() computes it in SQL (verify_audit() uses that):
  * SHA-256 over prev and the UTF-8 text of the jsonb array of the record's
@@ -1630,10 +1550,10 @@ batch_insert(RecordBatch *b)
 	b->n = 0;
 }
 
-/* Insert a record the writer makes itself (the trail's own events) after prev. */
-static Datum
-insert_marker(const char *event, const char *outcome, const char *detail,
-			  int64 id, Datum prev, bool have_prev, uint64 epoch)
+/* Chain a record the writer makes itself (the trail's own events) into the batch. */
+static void
+add_marker(RecordBatch *b, const char *event, const char *outcome, const char *detail,
+		   int64 id, uint8 *head, bool have_prev, uint64 epoch)
 {
 	AuditEvent	marker;
 
@@ -1645,7 +1565,7 @@ insert_marker(const char *event, const char *outcome, const char *detail,
 	set_field(marker.event, AUDIT_NAME_LEN, event);
 	set_field(marker.outcome, AUDIT_NAME_LEN, outcome);
 	set_field(marker.detail, AUDIT_DETAIL_LEN, detail);
-	return insert_record(&marker, id, prev, have_prev, epoch, 0);
+	batch_add(b, &marker, id, head, have_prev, epoch, 0);
 }
 
 typedef struct AnchorState
@@ -1697,7 +1617,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		if (isnull)
 			last_epoch = -1;
 		last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		memcpy(head, VARDATA_ANY(DatumGetByteaPP(prev)), 32);
 	}
+	batch_init(&records, n + 1);
 	if (SPI_processed == 1)
 	{
 		Oid			old_relid;
@@ -1731,9 +1653,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		}
 		if (problem != NULL)
 		{
-			prev = insert_marker("trail_tampered", "tampered",
-								 psprintf("found before record %lld: %s", (long long) last_id + 1, problem),
-								 last_id + 1, prev, true, epoch);
+			add_marker(&records, "trail_tampered", "tampered",
+					   psprintf("found before record %lld: %s", (long long) last_id + 1, problem),
+					   last_id + 1, head, true, epoch);
 			last_id++;
 			wrote_records = true;
 		}
@@ -1750,20 +1672,17 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		 */
 		if (anchor_read(MyDatabaseId, &old_relid, &old_id, old_hash, sizeof(old_hash)) && old_id > 0)
 		{
-			prev = insert_marker("trail_restarted", "restarted",
-								 psprintf("the previous trail (table %u) ended at record %lld, hash %s; it was %s",
-										  old_relid, (long long) old_id, old_hash,
-										  old_relid == relid ? "emptied" : "dropped"),
-								 1, (Datum) 0, false, epoch);
+			add_marker(&records, "trail_restarted", "restarted",
+					   psprintf("the previous trail (table %u) ended at record %lld, hash %s; it was %s",
+								old_relid, (long long) old_id, old_hash,
+								old_relid == relid ? "emptied" : "dropped"),
+					   1, head, false, epoch);
 			have_prev = true;
 			last_id = 1;
 			wrote_records = true;
 		}
 	}
 
-	batch_init(&records, n);
-	if (have_prev)
-		memcpy(head, VARDATA_ANY(DatumGetByteaPP(prev)), 32);
 	for (int i = 0; i < n; i++)
 	{
 		AuditEvent *e = &batch[i];

@@ -38,6 +38,7 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -318,6 +319,32 @@ CatalogEncryptedType(Oid typid)
 			return (EnvelopeType) t;
 	}
 	return 0;
+}
+
+/*
+ * Run as an application table's owner, in a security-restricted operation,
+ * the way VACUUM runs a table's own code: the owner's code (triggers,
+ * defaults) runs with a safe search_path, and whatever settings it changes
+ * are undone by CatalogLeaveTableOwner() before the caller, who has the
+ * extension's rights, carries on.  On error the (sub)transaction's abort
+ * restores both.
+ */
+void
+CatalogBecomeTableOwner(Oid owner, TableOwnerState *state)
+{
+	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
+	SetUserIdAndSecContext(owner, state->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	state->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+CatalogLeaveTableOwner(TableOwnerState *state)
+{
+	AtEOXact_GUC(false, state->save_nestlevel);
+	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 }
 
 /*

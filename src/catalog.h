@@ -19,6 +19,14 @@ typedef struct CatalogOwnerState
 	int			save_sec_context;
 } CatalogOwnerState;
 
+/* Saved identity and settings while running as an application table's owner. */
+typedef struct TableOwnerState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} TableOwnerState;
+
 extern Oid	CatalogSchemaOid(void);
 extern bool CatalogExtensionInstalled(void);
 extern bool CatalogExtensionPredatesGuard(void);
@@ -28,6 +36,8 @@ extern bool CatalogSubjectTypeAllowed(Oid typid);
 extern void CatalogRequireInternal(const char *fname);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
+extern void CatalogBecomeTableOwner(Oid owner, TableOwnerState *state);
+extern void CatalogLeaveTableOwner(TableOwnerState *state);
 extern void CatalogCaller(Oid *userid, int *sec_context);
 extern struct SnapshotData *CatalogFreshSnapshot(void);
 /* A backend's cache of the catalog, dropped when another session changed it. */

@@ -119,12 +119,10 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 	char	   *nulls;
 	HeapTuple	tup;
 	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
+	TableOwnerState as_owner;
 	int			rc;
 	ArrayBuildState *out;
 	bool		returned;
-	int			save_nestlevel;
 
 	CatalogRequireInternal("run_as_owner");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -152,17 +150,7 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 
 	/* the result lives in the caller's context, which outlives SPI's */
 	out = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	/*
-	 * The owner's code (triggers, defaults) runs with a safe search_path,
-	 * and whatever settings it changes are undone before the caller, who
-	 * has the extension's rights, carries on.
-	 */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	CatalogBecomeTableOwner(owner, &as_owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(query, nparams, types, elems, nulls, false, 0);
@@ -177,8 +165,7 @@ pguard_run_as_owner(PG_FUNCTION_ARGS)
 						 TEXTOID, out->mcontext);
 	}
 	SPI_finish();
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	CatalogLeaveTableOwner(&as_owner);
 	if (!returned)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(makeArrayResult(out, CurrentMemoryContext));

@@ -54,7 +54,6 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "storage/lmgr.h"
@@ -1116,9 +1115,7 @@ rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, D
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	TableOwnerState as_owner;
 	char	   *query;
 	int			rc;
 
@@ -1133,12 +1130,7 @@ rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, D
 												RelationGetRelationName(rel)),
 					 quote_identifier(col));
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	CatalogBecomeTableOwner(rel->rd_rel->relowner, &as_owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(query, 2, types, args, NULL, false, 0);
@@ -1151,8 +1143,7 @@ rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, D
 						n - (int) SPI_processed, RelationGetRelationName(rel)),
 				 errhint("A BEFORE row trigger of the table may skip them by returning NULL; let it pass the rotation's UPDATE.")));
 	SPI_finish();
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	CatalogLeaveTableOwner(&as_owner);
 }
 
 /*
