@@ -9,7 +9,7 @@ CREATE TABLE privacy_guard.consent_events (
     id             bigserial PRIMARY KEY,
     subject        text NOT NULL,
     subject_digest bytea NOT NULL,       -- SHA-256 of subject, as reveal knows it
-    purpose        text NOT NULL REFERENCES privacy_guard.purposes (name),
+    purpose        text NOT NULL,        -- a purpose's name (see policy_references())
     action         text NOT NULL CHECK (action IN ('granted', 'withdrawn')),
     evidence       text,
     recorded_by    name NOT NULL,

@@ -27,8 +27,8 @@ CREATE TABLE privacy_guard.purposes (
 COMMENT ON TABLE privacy_guard.purposes IS 'what personal data may be used for; a tree';
 
 CREATE TABLE privacy_guard.allowances (
-    purpose  text NOT NULL REFERENCES privacy_guard.purposes (name) ON DELETE CASCADE,
-    category text NOT NULL REFERENCES privacy_guard.categories (name) ON DELETE CASCADE,
+    purpose  text NOT NULL,      -- a purpose's name (see policy_references())
+    category text NOT NULL,      -- a category's name
     level    text NOT NULL DEFAULT 'full' CHECK (level IN ('full', 'masked')),
     PRIMARY KEY (purpose, category)
 );
@@ -36,7 +36,7 @@ COMMENT ON TABLE privacy_guard.allowances IS 'which categories a purpose sees, i
 
 CREATE TABLE privacy_guard.purpose_grants (
     role       regrole NOT NULL,
-    purpose    text NOT NULL REFERENCES privacy_guard.purposes (name) ON DELETE CASCADE,
+    purpose    text NOT NULL,    -- a purpose's name (see policy_references())
     granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (role, purpose)
 );
@@ -91,6 +91,62 @@ COMMENT ON FUNCTION privacy_guard.watch_catalog(regclass, text[]) IS
 SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
                                'privacy_guard.purpose_grants']::pg_catalog.regclass[]) t;
+
+-- References between the catalog's tables are kept by this trigger, not by
+-- foreign keys: pg_restore -j loads each table's rows in a session of its
+-- own, in no particular order, and a foreign key between two of the
+-- extension's tables (created by CREATE EXTENSION, before any data) would
+-- refuse allowances that arrive before their purposes.  The functions that
+-- write the catalog check names as they write; this trigger does what the
+-- keys did when a purpose or category goes: its allowances and grants go
+-- with it, and one still referred to by consent history or a protected
+-- column cannot go, nor be renamed.
+CREATE FUNCTION privacy_guard.policy_references() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    what text := CASE TG_TABLE_NAME WHEN 'purposes' THEN 'purpose' ELSE 'category' END;
+    referrer text;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.name OPERATOR(pg_catalog.=) OLD.name THEN
+        RETURN NULL;
+    END IF;
+    IF what OPERATOR(pg_catalog.=) 'purpose' THEN
+        IF EXISTS (SELECT FROM privacy_guard.consent_events e WHERE e.purpose OPERATOR(pg_catalog.=) OLD.name) THEN
+            referrer := 'consent_events';
+        ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND
+              (EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) OLD.name) OR
+               EXISTS (SELECT FROM privacy_guard.purpose_grants g WHERE g.purpose OPERATOR(pg_catalog.=) OLD.name)) THEN
+            referrer := 'allowances';
+        END IF;
+    ELSE
+        IF EXISTS (SELECT FROM privacy_guard.column_protection p WHERE p.category OPERATOR(pg_catalog.=) OLD.name) THEN
+            referrer := 'column_protection';
+        ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND
+              EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) OLD.name) THEN
+            referrer := 'allowances';
+        END IF;
+    END IF;
+    IF referrer IS NOT NULL THEN
+        RAISE EXCEPTION '% "%" is still referred to by privacy_guard.%', what, OLD.name, referrer
+            USING ERRCODE = 'foreign_key_violation', TABLE = referrer,
+                  DETAIL = format('Key (name)=(%s) is still referenced from table "%s".', OLD.name, referrer);
+    END IF;
+    IF what OPERATOR(pg_catalog.=) 'purpose' THEN
+        DELETE FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) OLD.name;
+        DELETE FROM privacy_guard.purpose_grants g WHERE g.purpose OPERATOR(pg_catalog.=) OLD.name;
+    ELSE
+        DELETE FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) OLD.name;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.policy_references() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.policy_references() IS
+    'trigger: a purpose or category that goes takes its allowances and grants along; one still in use stays';
+CREATE TRIGGER policy_references AFTER DELETE OR UPDATE OF name ON privacy_guard.purposes
+    FOR EACH ROW EXECUTE FUNCTION privacy_guard.policy_references();
+CREATE TRIGGER policy_references AFTER DELETE OR UPDATE OF name ON privacy_guard.categories
+    FOR EACH ROW EXECUTE FUNCTION privacy_guard.policy_references();
 
 CREATE FUNCTION privacy_guard.define_category(name text, sensitivity text DEFAULT 'personal',
                                               mask text DEFAULT 'redact', description text DEFAULT NULL)

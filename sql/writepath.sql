@@ -8,7 +8,7 @@
 CREATE TABLE privacy_guard.column_protection (
     tbl          regclass NOT NULL,
     col          name NOT NULL,
-    category     text NOT NULL REFERENCES privacy_guard.categories (name),
+    category     text NOT NULL,   -- a category's name (see policy_references())
     subject_col  name NOT NULL,
     searchable   boolean NOT NULL DEFAULT false,   -- its values carry search terms
     protected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),

@@ -333,6 +333,7 @@ history_append(const char *insert_sql, const char *event, const char *subject,
 	bytea	   *digest = palloc(VARHDRSZ + ENVELOPE_DIGEST_LEN);
 	const char *recorder = GetUserNameFromId(GetUserId(), false);
 	int			rc;
+	uint64		inserted;
 
 	SET_VARSIZE(digest, VARHDRSZ + ENVELOPE_DIGEST_LEN);
 	KeycacheSubjectDigest(subject, strlen(subject), (uint8 *) VARDATA(digest));
@@ -352,19 +353,28 @@ history_append(const char *insert_sql, const char *event, const char *subject,
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
 	rc = SPI_execute_with_args(insert_sql, 6, types, args, nulls, false, 0);
+	inserted = SPI_processed;
 	SPI_finish();
 	CatalogRestoreUser(&owner);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record %s", event);
+	/* the purpose went (a policy load) after this session's cache saw it */
+	if (inserted != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("purpose \"%s\" does not exist", purpose ? purpose : ""),
+				 errhint("The policy changed meanwhile; see privacy_guard.export_policy().")));
 	AuditRecordSubject(event, purpose, NULL, action, psprintf("recorded by %s", recorder), subject);
 }
 
 static void
 consent_append(const char *subject, const char *purpose, const char *action, const char *evidence)
 {
+	/* the purpose's row is locked as a foreign key would: it cannot go meanwhile */
 	history_append("INSERT INTO privacy_guard.consent_events"
 				   " (subject, subject_digest, action, evidence, recorded_by, purpose)"
-				   " VALUES ($1, $2, $3, $4, $5, $6)",
+				   " SELECT $1, $2, $3, $4, $5, p.name FROM privacy_guard.purposes p"
+				   " WHERE p.name OPERATOR(pg_catalog.=) $6 FOR KEY SHARE OF p",
 				   "consent", subject, purpose, action, evidence);
 }
 

@@ -770,6 +770,43 @@ sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
 	return ok;
 }
 
+/*
+ * Mark a column's sealing CHECK, validated by protect()'s rewrite, as not
+ * validated.  It still refuses every later write; what changes is pg_dump,
+ * which then adds it after the data (ALTER TABLE ... NOT VALID) instead of
+ * in CREATE TABLE.  The CHECK needs the keys, and pg_restore -j loads the
+ * table and the keys in sessions of their own, in no particular order.
+ */
+static void
+sealing_check_defer(Oid relid, const char *col)
+{
+	Relation	rel = table_open(ConstraintRelationId, RowExclusiveLock);
+	char	   *conname = psprintf("%s_sealed", col);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		HeapTuple	copy;
+
+		if (con->contype != CONSTRAINT_CHECK || strcmp(NameStr(con->conname), conname) != 0)
+			continue;
+		copy = heap_copytuple(tup);
+		((Form_pg_constraint) GETSTRUCT(copy))->convalidated = false;
+		CatalogTupleUpdate(rel, &copy->t_self, copy);
+		heap_freetuple(copy);
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, RowExclusiveLock);
+	CommandCounterIncrement();
+}
+
 PG_FUNCTION_INFO_V1(pguard_register_protection);
 
 /*
@@ -865,6 +902,7 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 						col, get_rel_name(relid), col),
 				 errdetail("A protected column needs the validated CHECK that refuses plaintext and other subjects' or categories' values."),
 				 errhint("Use privacy_guard.protect() to protect a column.")));
+	sealing_check_defer(relid, col);
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);
@@ -876,6 +914,14 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	SPI_connect();
 	/* version 0.1's catalog has no searchable column (and nothing searchable here) */
 	legacy = CatalogExtensionPredatesGuard();
+	/* the category's row is locked as a foreign key would: it cannot go meanwhile */
+	rc = SPI_execute_with_args("SELECT FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) $1"
+							   " FOR KEY SHARE OF c", 1, &types[2], &args[2], NULL, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("category \"%s\" does not exist", c->name),
+				 errhint("The policy changed meanwhile; see privacy_guard.export_policy().")));
 	rc = SPI_execute_with_args(psprintf("INSERT INTO privacy_guard.column_protection"
 										" (tbl, col, category, subject_col%s)"
 										" VALUES ($1, $2, $3, $4%s) ON CONFLICT DO NOTHING",

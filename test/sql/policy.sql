@@ -26,6 +26,29 @@ SELECT privacy_guard.allow('support', 'health');
 SELECT privacy_guard.grant_purpose('support_agent', 'nope');
 SELECT privacy_guard.grant_purpose('no_such_role', 'support');
 
+-- references between the catalog's tables (kept by a trigger, not foreign
+-- keys, which would fail pg_restore -j): a purpose that goes takes its
+-- allowances and grants along; a name still referred to cannot be renamed
+-- (nor go, with consent history or a protected column: policy_doc.sql)
+SELECT privacy_guard.define_purpose('short_lived');
+SELECT privacy_guard.allow('short_lived', 'contact');
+SELECT privacy_guard.grant_purpose('support_agent', 'short_lived');
+BEGIN;
+DELETE FROM privacy_guard.purposes WHERE name = 'short_lived';
+SELECT (SELECT count(*) FROM privacy_guard.allowances WHERE purpose = 'short_lived') AS allowances,
+       (SELECT count(*) FROM privacy_guard.purpose_grants WHERE purpose = 'short_lived') AS grants;
+ROLLBACK;
+\set SHOW_CONTEXT never
+UPDATE privacy_guard.purposes SET name = 'short_lived2' WHERE name = 'short_lived';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE privacy_guard.categories SET name = 'contact2' WHERE name = 'contact';
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT errors
+UPDATE privacy_guard.purposes SET description = 'kept' WHERE name = 'short_lived';
+DELETE FROM privacy_guard.allowances WHERE purpose = 'short_lived';
+DELETE FROM privacy_guard.purpose_grants WHERE purpose = 'short_lived';
+DELETE FROM privacy_guard.purposes WHERE name = 'short_lived';
+
 -- the tree stays a tree
 SELECT privacy_guard.define_purpose('order_fulfilment', parent => 'delivery');
 SELECT privacy_guard.define_purpose('delivery', parent => 'delivery');
