@@ -16,8 +16,8 @@ SQL_SOURCES    = $(patsubst %,sql/%.sql,$(SQL_CONCEPTS))
 DATA_built     = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA           = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 PGFILEDESC     = "privacy_guard - the database enforces the privacy policy"
-SHLIB_LINK    += -lcrypto
-PG_CPPFLAGS   += -Isrc
+SHLIB_LINK    += -lcrypto $(libpq)
+PG_CPPFLAGS   += -Isrc -I$(libpq_srcdir)
 
 REGRESS        = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 # Results go to output_regress, not ".": pg_regress reads ./sql/<test>.sql

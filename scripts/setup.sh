@@ -9,6 +9,7 @@ packages=(
 	libssl-dev                  # OpenSSL headers (libcrypto)
 	postgresql-15               # the server the tests and demo run
 	postgresql-server-dev-15    # PGXS, pg_regress, pg_isolation_regress
+	libpq-dev                   # libpq: a standby's audit writer reaches its primary
 	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
 	postgresql-15-cron          # scheduling (issue: erasure and retention)
 	postgresql-contrib          # pgcrypto, the benchmark's baseline

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -70,47 +71,19 @@
 #include "utils/wait_event.h"
 
 #include "audit.h"
+#include "audit_event.h"
 #include "envelope.h"
 #include "keycache.h"
 
 #define AUDIT_QUEUE_LEN 512
+#define AUDIT_PROBLEM_LEN 256
+#define AUDIT_RETRY_MS 1000		/* a standby's writer tries its primary again after this */
 #define AUDIT_BATCH 256
-#define AUDIT_NAME_LEN 64
-#define AUDIT_DETAIL_LEN 512
-#define AUDIT_KEYS_PER_EVENT 64
 #define AUDIT_MAX_GROUPS 32
 #define AUDIT_SUBJECT_FLUSH 2048	/* keys a reveal group keeps before it queues them */
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
-
-typedef enum AuditKind
-{
-	AUDIT_RECORD = 0,			/* a record of the chain */
-	AUDIT_SUBJECTS				/* data keys a reveal group touched */
-} AuditKind;
-
-/* One queued event: fixed size, copied whole into the ring. */
-typedef struct AuditEvent
-{
-	uint64		seq;
-	AuditKind	kind;
-	uint64		group_seq;		/* AUDIT_SUBJECTS: seq of the group's record */
-	int			nkeys;
-	int64		keys[AUDIT_KEYS_PER_EVENT];
-	TimestampTz at;
-	char		database[AUDIT_NAME_LEN];
-	char		session_user_name[AUDIT_NAME_LEN];
-	char		current_role_name[AUDIT_NAME_LEN];
-	char		event[AUDIT_NAME_LEN];
-	char		purpose[AUDIT_NAME_LEN];
-	char		category[AUDIT_NAME_LEN];
-	char		table_name[AUDIT_NAME_LEN * 2];
-	char		column_name[AUDIT_NAME_LEN];
-	char		subject[AUDIT_NAME_LEN * 2];
-	char		outcome[AUDIT_NAME_LEN];
-	char		detail[AUDIT_DETAIL_LEN];
-} AuditEvent;
 
 /*
  * One database's queue.  Every field is guarded by AuditShared.lock; dboid
@@ -130,6 +103,7 @@ typedef struct AuditQueue
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
 	int			waiters;		/* sessions waiting for a commit of the writer */
+	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
 	ConditionVariable written_cv;	/* written_seq advanced, or the writer exited */
 	AuditEvent	ring[AUDIT_QUEUE_LEN];
 } AuditQueue;
@@ -144,6 +118,7 @@ typedef struct AuditShared
 
 static AuditShared *audit = NULL;
 static void describe_statement(char *out, int outsize, uint64 query_id);
+static void wait_written(AuditQueue *q, uint64 target);
 static AuditQueue *backend_queue = NULL;	/* this backend's database's, once claimed */
 static AuditQueue *writer_queue = NULL;	/* the writer's own */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -207,6 +182,24 @@ wake_writer(AuditQueue *q)
 static void
 audit_unavailable(const char *why)
 {
+	if (RecoveryInProgress())
+	{
+		char		problem[AUDIT_PROBLEM_LEN] = "";
+
+		if (backend_queue != NULL)
+		{
+			LWLockAcquire(audit->lock, LW_SHARED);
+			strlcpy(problem, backend_queue->problem, sizeof(problem));
+			LWLockRelease(audit->lock);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard cannot record this access: this standby cannot reach its primary"),
+				 problem[0] ? errdetail("%s", problem) :
+				 errdetail("The standby's audit writer did not confirm in time: %s.", why),
+				 errhint("A standby's accesses are recorded in its primary's audit trail before any value leaves. Check primary_conninfo (or privacy_guard.primary_conninfo), and that its role may connect to database \"%s\" on the primary.",
+						 get_database_name(MyDatabaseId))));
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("privacy_guard audit trail is not keeping up: %s", why),
@@ -249,6 +242,7 @@ my_queue(bool may_fail)
 			q->next_seq = q->written_seq = 1;
 			q->head = q->tail = 0;
 			q->stop = false;
+			q->problem[0] = '\0';
 			claimed = true;
 		}
 	}
@@ -375,7 +369,16 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 static uint64
 enqueue(AuditEvent *local)
 {
-	return enqueue_ex(local, true);
+	uint64		seq = enqueue_ex(local, true);
+
+	/*
+	 * On a hot standby every record waits until its primary has it: a
+	 * search, a declared purpose or a refusal there is refused rather than
+	 * held in memory, where a restart of the standby would lose it.
+	 */
+	if (local->kind == AUDIT_RECORD && local->origin_epoch == 0 && RecoveryInProgress())
+		wait_written(my_queue(true), seq);
+	return seq;
 }
 
 /* Queue one record of the chain.  Events carry names, never values. */
@@ -537,6 +540,25 @@ AuditFlush(void)
 	LWLockRelease(audit->lock);
 	if (target > 1)
 		wait_written(q, target - 1);
+}
+
+/*
+ * A standby's event, forwarded by its writer (forward.c): queued here like
+ * this server's own, under this database's name.
+ */
+uint64
+AuditEnqueueForwarded(AuditEvent *e)
+{
+	Assert(e->origin_epoch != 0);
+	set_field(e->database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+	return enqueue(e);
+}
+
+/* Wait until the event queued as seq is committed. */
+void
+AuditWaitWritten(uint64 seq)
+{
+	wait_written(my_queue(true), seq);
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_flush);
@@ -1588,6 +1610,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	int			rc;
 	RecordBatch records;
 	uint8		head[32];
+	bool		have_head;
 
 	bool		isnull;
 
@@ -1605,7 +1628,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 					 " ORDER BY id DESC LIMIT 1 FOR UPDATE", false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit trail's head");
-	if (SPI_processed == 1)
+	have_head = SPI_processed == 1;
+	if (have_head)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -1619,8 +1643,31 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		memcpy(head, VARDATA_ANY(DatumGetByteaPP(prev)), 32);
 	}
+	if (have_head && last_epoch != (int64) epoch)
+	{
+		Oid			etypes[1] = {INT8OID};
+		Datum		eargs[1] = {Int64GetDatum((int64) epoch)};
+		Datum		d;
+
+		/*
+		 * The head came from another queue (a standby's forwarded events,
+		 * or an earlier claim of this slot): what this queue committed, if
+		 * anything, is found by its position.
+		 */
+		rc = SPI_execute_with_args("SELECT pg_catalog.max(queue_seq) FROM privacy_guard.audit_records"
+								   " WHERE queue_epoch OPERATOR(pg_catalog.=) $1",
+								   1, etypes, eargs, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read the audit trail's queue positions");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			last_epoch = (int64) epoch;
+			last_seq = DatumGetInt64(d);
+		}
+	}
 	batch_init(&records, n + 1);
-	if (SPI_processed == 1)
+	if (have_head)
 	{
 		Oid			old_relid;
 		int64		old_id;
@@ -1688,7 +1735,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		AuditEvent *e = &batch[i];
 
 		/* already committed before a restart of this worker */
-		if ((int64) epoch == last_epoch && (int64) e->seq <= last_seq)
+		if (e->origin_epoch == 0 && (int64) epoch == last_epoch && (int64) e->seq <= last_seq)
 			continue;
 		if (e->kind == AUDIT_SUBJECTS)
 		{
@@ -1698,7 +1745,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 
 			for (int k = 0; k < e->nkeys; k++)
 				elems[k] = Int64GetDatum(e->keys[k]);
-			sargs[0] = Int64GetDatum((int64) epoch);
+			sargs[0] = Int64GetDatum((int64) (e->origin_epoch ? e->origin_epoch : epoch));
 			sargs[1] = Int64GetDatum((int64) e->group_seq);
 			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			if (subjects_plan == NULL)
@@ -1714,7 +1761,10 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 				elog(ERROR, "could not write the audit trail's subjects");
 			continue;
 		}
-		batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
+		if (e->origin_epoch != 0)
+			batch_add(&records, e, last_id + 1, head, have_prev, e->origin_epoch, e->origin_seq);
+		else
+			batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
 		have_prev = true;
 		last_id++;
 		wrote_records = true;
@@ -1771,6 +1821,7 @@ AuditWriterMain(Datum main_arg)
 	AnchorState pending_anchor;	/* committed, not yet in the anchor file */
 	TimestampTz anchor_written_at = 0;
 	TimestampTz last_event_at = GetCurrentTimestamp();
+	TimestampTz retry_at = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -1799,6 +1850,8 @@ AuditWriterMain(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent) * AUDIT_BATCH);
+	pending_anchor.relid = InvalidOid;
+	pending_anchor.last_id = 0;
 	pending_anchor.hash = NULL;
 	for (;;)
 	{
@@ -1896,6 +1949,52 @@ AuditWriterMain(Datum main_arg)
 		}
 
 		last_event_at = GetCurrentTimestamp();
+
+		/*
+		 * A standby writes nothing: its primary records its events (the
+		 * primary's writer chains them into the trail of this database
+		 * there), and the sessions waiting here go on only once it has.
+		 * Unreachable, the events stay queued and sessions fail with the
+		 * reason; the writer tries again every AUDIT_RETRY_MS.
+		 */
+		if (RecoveryInProgress())
+		{
+			char		problem[AUDIT_PROBLEM_LEN];
+			bool		forwarded;
+
+			if (GetCurrentTimestamp() < retry_at)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), retry_at),
+								 PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
+			pgstat_report_activity(STATE_RUNNING, "forwarding the audit trail to the primary");
+			forwarded = ForwardBatch(batch, n, epoch, problem, sizeof(problem));
+			pgstat_report_activity(STATE_IDLE, NULL);
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			if (forwarded)
+			{
+				q->problem[0] = '\0';
+				q->tail = tail + n;
+				q->written_seq = batch[n - 1].seq + 1;
+			}
+			else
+				strlcpy(q->problem, problem, sizeof(q->problem));
+			LWLockRelease(audit->lock);
+			if (forwarded)
+				ConditionVariableBroadcast(&q->written_cv);
+			else
+			{
+				ereport(LOG,
+						(errmsg("privacy_guard audit writer cannot reach the primary: %s", problem)));
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AUDIT_RETRY_MS);
+			}
+			continue;
+		}
+		ForwardDisconnect();	/* promoted: this server writes its own trail */
+
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
@@ -2070,7 +2169,7 @@ AuditLauncherMain(Datum main_arg)
 
 				memset(&worker, 0, sizeof(worker));
 				worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-				worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+				worker.bgw_start_time = BgWorkerStart_ConsistentState;
 				worker.bgw_restart_time = BGW_NEVER_RESTART;
 				worker.bgw_main_arg = Int32GetDatum(i);
 				worker.bgw_notify_pid = MyProcPid;
@@ -2191,6 +2290,8 @@ AuditInit(void)
 							 NULL, &audit_log_lines, false, PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
 
+	ForwardInit();
+
 	EnableQueryId();
 	prev_planner = planner_hook;
 	planner_hook = audit_planner;
@@ -2214,7 +2315,7 @@ AuditInit(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "privacy_guard");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AuditLauncherMain");

@@ -248,5 +248,31 @@ SELECT privacy_guard.audit_flush();
 SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more declarations%') AS summaries
   FROM privacy_guard.audit_log WHERE id > :before AND event = 'set_purpose';
 
+-- A standby's events arrive through audit_forward() (test/t/015_standby.pl
+-- runs a real standby): only a superuser or a REPLICATION role forwards,
+-- and a malformed batch is refused whole, before anything is queued.
+SET ROLE policy_owner;
+SELECT privacy_guard.audit_forward('forger', 1, '{}');
+RESET ROLE;
+\set fields '"0","1","0","0","ann","ann","reveal","support","contact","customers","email","","revealed","SELECT 1",""'
+SELECT privacy_guard.audit_forward('s1', 1, '{"0","1"}');
+SELECT privacy_guard.audit_forward('s1', 0, '{}');
+SELECT privacy_guard.audit_forward('s1', 1, NULL);
+SELECT privacy_guard.audit_forward('s1', 1, ARRAY[ARRAY['a'], ARRAY['b']]);
+SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(:'fields', '"0","1"', '"7","1"') || '}')::text[]);
+SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(:'fields', '"0","1"', '"0","x1"') || '}')::text[]);
+SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(replace(:'fields', '"0","1"', '"1","2"'), ',""', ',"' || (SELECT string_agg(g::text, ',') FROM generate_series(1, 65) g) || '"') || '}')::text[]);
+SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(replace(:'fields', '"0","1"', '"1","2"'), '""', '"5,3"') || '}')::text[]);
+SELECT privacy_guard.audit_forward('s1', 1, ('{' || :'fields' || ',' || replace(:'fields', '"0","1"', '"7","2"') || '}')::text[]);
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS nothing_queued FROM privacy_guard.audit_log WHERE statement LIKE 'on standby s1%';
+-- a record and its subjects; sent again (an answer lost), nothing twice
+SELECT max(id) AS before FROM privacy_guard.audit_log \gset
+SELECT privacy_guard.audit_forward('s1', 77, ('{' || :'fields' || ',' || replace(replace(:'fields', '"0","1","0"', '"1","2","1"'), '""', '"3,5"') || '}')::text[]) AS forwarded;
+SELECT privacy_guard.audit_forward('s1', 77, ('{' || :'fields' || '}')::text[]) AS forwarded_again;
+SELECT event, current_role_name, outcome, statement FROM privacy_guard.audit_log WHERE id > :before;
+SELECT queue_epoch, group_seq, key_ids FROM privacy_guard.audit_subjects WHERE queue_epoch = 77;
+SELECT privacy_guard.verify_audit();
+
 -- CLEANUP
 DROP TABLE customers;

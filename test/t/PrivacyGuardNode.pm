@@ -25,12 +25,13 @@ sub write_keyring
 
 # A node with privacy_guard preloaded and keyring_file pointing at
 # basedir/keyring, written with the given content unless undef.
-# Returns the node (not started) and the keyring's path.
+# Returns the node (not started) and the keyring's path.  %init goes to
+# init() (allows_streaming => 1 for a primary).
 sub keyring_node
 {
-	my ($name, $content) = @_;
+	my ($name, $content, %init) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%init);
 	my $keyfile = $node->basedir . '/keyring';
 	write_keyring($keyfile, $content) if defined $content;
 	$node->append_conf('postgresql.conf', qq{

@@ -1,0 +1,484 @@
+/*-------------------------------------------------------------------------
+ * src/forward.c
+ *	  A hot standby's audit events, recorded in its primary's trail.
+ *
+ * A standby cannot write, yet a value may leave it only once its access is
+ * in a durable trail.  Its audit writer (audit.c) therefore forwards each
+ * batch of its queue to the primary, over a libpq connection to the same
+ * database there (privacy_guard.primary_conninfo, or the standby's own
+ * primary_conninfo), as one call of privacy_guard.audit_forward().  That
+ * function, on the primary, queues the events in the primary's queue of
+ * the database, naming the standby in each record, and returns once the
+ * primary's writer has committed them.  Only then does the standby's
+ * writer let its waiting sessions go on.  A standby of a standby forwards
+ * to its upstream, which forwards further the same way.
+ *
+ * Forwarded records keep the standby queue's (epoch, seq) as their queue
+ * position, so that the subjects of a standby's reveal (which name their
+ * group by the standby's seq) find their record, and a batch sent again
+ * after a lost answer is not recorded twice.
+ *
+ * Everything waits on the latch with a deadline: a primary that does not
+ * answer never blocks the writer's shutdown, and sessions fail (closed)
+ * after privacy_guard.audit_wait_timeout with the reason.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "commands/dbcommands.h"
+#include "libpq-fe.h"
+#include "mb/pg_wchar.h"
+#include "common/ip.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/array.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "audit_event.h"
+#include "catalog.h"
+
+/* the fields of one event in audit_forward()'s array, in this order */
+enum
+{
+	FWD_KIND,
+	FWD_SEQ,
+	FWD_GROUP_SEQ,
+	FWD_AT,
+	FWD_SESSION_USER,
+	FWD_CURRENT_ROLE,
+	FWD_EVENT,
+	FWD_PURPOSE,
+	FWD_CATEGORY,
+	FWD_TABLE,
+	FWD_COLUMN,
+	FWD_SUBJECT,
+	FWD_OUTCOME,
+	FWD_DETAIL,
+	FWD_KEYS,
+	FWD_NFIELDS
+};
+
+#define FORWARD_TIMEOUT_MS 10000	/* connecting, and each call */
+
+static char *forward_conninfo = NULL;	/* privacy_guard.primary_conninfo */
+static PGconn *primary = NULL;
+
+void
+ForwardDisconnect(void)
+{
+	if (primary != NULL)
+		PQfinish(primary);
+	primary = NULL;
+}
+
+/* Wait for the socket (or the latch, or the deadline); false on timeout. */
+static bool
+wait_socket(PGconn *conn, int events, TimestampTz deadline)
+{
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		int			rc;
+
+		if (left <= 0)
+			return false;
+		rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | events,
+							   PQsocket(conn), left, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (rc & events)
+			return true;
+	}
+}
+
+/* The first line of libpq's message: no connection string, no password. */
+static void
+set_problem(char *problem, int len, const char *what, PGconn *conn)
+{
+	const char *msg = conn ? PQerrorMessage(conn) : "";
+	int			n = strcspn(msg, "\n");
+
+	snprintf(problem, len, "%s%s%.*s", what, n > 0 ? ": " : "", n, msg);
+}
+
+static bool
+connect_primary(char *problem, int len)
+{
+	const char *conninfo = forward_conninfo;
+	const char *keywords[4];
+	const char *values[4];
+	char	   *dbname;
+	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FORWARD_TIMEOUT_MS);
+
+	if (conninfo == NULL || conninfo[0] == '\0')
+		conninfo = GetConfigOption("primary_conninfo", true, false);
+	if (conninfo == NULL || conninfo[0] == '\0')
+	{
+		snprintf(problem, len, "neither privacy_guard.primary_conninfo nor primary_conninfo is set");
+		return false;
+	}
+	StartTransactionCommand();
+	dbname = pstrdup(get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+
+	/* the connection string first, then the database, which overrides one it names */
+	keywords[0] = "dbname";
+	values[0] = conninfo;
+	keywords[1] = "dbname";
+	values[1] = dbname;
+	keywords[2] = "application_name";
+	values[2] = "privacy_guard audit forwarder";
+	keywords[3] = NULL;
+	values[3] = NULL;
+	primary = PQconnectStartParams(keywords, values, 1);
+	if (primary == NULL || PQstatus(primary) == CONNECTION_BAD)
+	{
+		set_problem(problem, len, "could not connect to the primary", primary);
+		ForwardDisconnect();
+		return false;
+	}
+	while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+	{
+		if (!wait_socket(primary, status == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+						 deadline))
+		{
+			snprintf(problem, len, "could not connect to the primary: no answer within %d ms", FORWARD_TIMEOUT_MS);
+			ForwardDisconnect();
+			return false;
+		}
+		status = PQconnectPoll(primary);
+	}
+	if (PQstatus(primary) != CONNECTION_OK)
+	{
+		set_problem(problem, len, "could not connect to the primary", primary);
+		ForwardDisconnect();
+		return false;
+	}
+	return true;
+}
+
+/* One element of an array literal, quoted. */
+static void
+append_element(StringInfo buf, const char *value, bool first)
+{
+	if (!first)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoChar(buf, '"');
+	for (const char *c = value; *c; c++)
+	{
+		if (*c == '"' || *c == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *c);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Send a batch of this standby's queue to the primary and wait until it is
+ * committed there.  False, with the reason in problem, when it is not
+ * known to be: the caller sends the same batch again later.
+ */
+bool
+ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int problemlen)
+{
+	StringInfoData events;
+	char		epoch_text[32];
+	const char *name = GetConfigOption("cluster_name", true, false);
+	const char *params[3];
+	TimestampTz deadline;
+	PGresult   *res;
+	bool		ok = true;
+
+	if (primary != NULL && PQstatus(primary) != CONNECTION_OK)
+		ForwardDisconnect();
+	if (primary == NULL && !connect_primary(problem, problemlen))
+		return false;
+
+	initStringInfo(&events);
+	appendStringInfoChar(&events, '{');
+	for (int i = 0; i < n; i++)
+	{
+		const AuditEvent *e = &batch[i];
+		StringInfoData keys;
+
+		initStringInfo(&keys);
+		for (int k = 0; k < e->nkeys; k++)
+			appendStringInfo(&keys, "%s" INT64_FORMAT, k ? "," : "", e->keys[k]);
+		append_element(&events, psprintf("%d", (int) e->kind), i == 0);
+		append_element(&events, psprintf(UINT64_FORMAT, e->seq), false);
+		append_element(&events, psprintf(UINT64_FORMAT, e->group_seq), false);
+		append_element(&events, psprintf(INT64_FORMAT, (int64) e->at), false);
+		append_element(&events, e->session_user_name, false);
+		append_element(&events, e->current_role_name, false);
+		append_element(&events, e->event, false);
+		append_element(&events, e->purpose, false);
+		append_element(&events, e->category, false);
+		append_element(&events, e->table_name, false);
+		append_element(&events, e->column_name, false);
+		append_element(&events, e->subject, false);
+		append_element(&events, e->outcome, false);
+		append_element(&events, e->detail, false);
+		append_element(&events, keys.data, false);
+		pfree(keys.data);
+	}
+	appendStringInfoChar(&events, '}');
+	snprintf(epoch_text, sizeof(epoch_text), UINT64_FORMAT, epoch);
+	params[0] = (name && name[0]) ? name : "unnamed";
+	params[1] = epoch_text;
+	params[2] = events.data;
+
+	if (!PQsendQueryParams(primary,
+						   "SELECT privacy_guard.audit_forward($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.text[])",
+						   3, NULL, params, NULL, NULL, 0))
+	{
+		set_problem(problem, problemlen, "could not send to the primary", primary);
+		ForwardDisconnect();
+		pfree(events.data);
+		return false;
+	}
+	pfree(events.data);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FORWARD_TIMEOUT_MS);
+	while (PQflush(primary) == 1)
+	{
+		if (!wait_socket(primary, WL_SOCKET_WRITEABLE, deadline))
+		{
+			snprintf(problem, problemlen, "the primary did not take the events within %d ms", FORWARD_TIMEOUT_MS);
+			ForwardDisconnect();
+			return false;
+		}
+	}
+	while (PQisBusy(primary))
+	{
+		if (!wait_socket(primary, WL_SOCKET_READABLE, deadline) || !PQconsumeInput(primary))
+		{
+			if (PQstatus(primary) == CONNECTION_BAD)
+				set_problem(problem, problemlen, "lost the connection to the primary", primary);
+			else
+				snprintf(problem, problemlen, "the primary did not confirm within %d ms", FORWARD_TIMEOUT_MS);
+			ForwardDisconnect();
+			return false;
+		}
+	}
+	while ((res = PQgetResult(primary)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && ok)
+		{
+			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+			snprintf(problem, problemlen, "the primary refused the events: %s", msg ? msg : "(no message)");
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
+}
+
+/* An event's numeric field; the whole call fails on a bad one. */
+static int64
+field_int8(Datum *elems, bool *nulls, int i, int field)
+{
+	char	   *s;
+	char	   *end;
+	int64		v;
+
+	if (nulls[i * FWD_NFIELDS + field])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("forwarded audit event %d has a null field %d", i + 1, field + 1)));
+	s = TextDatumGetCString(elems[i * FWD_NFIELDS + field]);
+	errno = 0;
+	v = strtoi64(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("forwarded audit event %d has an invalid number in field %d", i + 1, field + 1)));
+	return v;
+}
+
+static void
+field_text(char *dst, int size, Datum *elems, bool *nulls, int i, int field)
+{
+	char	   *s = nulls[i * FWD_NFIELDS + field] ? "" : TextDatumGetCString(elems[i * FWD_NFIELDS + field]);
+	int			len = strlen(s);
+
+	if (len >= size)
+		len = pg_mbcliplen(s, len, size - 1);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+PG_FUNCTION_INFO_V1(pguard_audit_forward);
+
+/*
+ * audit_forward(standby, epoch, events) on the primary: record a standby's
+ * events (FWD_NFIELDS text fields each) in this database's trail, and
+ * return how many were new once they are committed.  For a superuser or a
+ * role with REPLICATION (the standby's primary_conninfo role), which
+ * already receives every row of the cluster.
+ */
+Datum
+pguard_audit_forward(PG_FUNCTION_ARGS)
+{
+	char	   *standby;
+	int64		epoch;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int64		committed = 0;
+	uint64		last = 0;
+	int64		count = 0;
+	AuditEvent *events;
+	char	   *origin;
+	CatalogOwnerState owner;
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+	int			rc;
+
+	if (!superuser() && !has_rolreplication(GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to forward audit events"),
+				 errdetail("Only a superuser or a role with the REPLICATION attribute (a standby's primary_conninfo role) may.")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("audit_forward() takes no null argument")));
+	standby = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	epoch = PG_GETARG_INT64(1);
+	arr = PG_GETARG_ARRAYTYPE_P(2);
+	if (epoch <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid audit queue epoch " INT64_FORMAT, epoch)));
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("forwarded audit events must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	if (nelems % FWD_NFIELDS != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("forwarded audit events must have %d fields each", FWD_NFIELDS)));
+	for (int c = 0; standby[c]; c++)
+		if ((unsigned char) standby[c] < ' ')
+			standby[c] = ' ';
+	{
+		char		host[NI_MAXHOST] = "local";
+
+		if (MyBEEntry != NULL && MyBEEntry->st_clientaddr.salen > 0 &&
+			MyBEEntry->st_clientaddr.addr.ss_family != AF_UNIX)
+			(void) pg_getnameinfo_all(&MyBEEntry->st_clientaddr.addr, MyBEEntry->st_clientaddr.salen,
+									  host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+		origin = psprintf("on standby %s (%s): ", standby, host);
+	}
+
+	/* sent again after a lost answer: what this epoch already committed */
+	args[0] = Int64GetDatum(epoch);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT pg_catalog.max(queue_seq) FROM privacy_guard.audit_records"
+							   " WHERE queue_epoch OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, true, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			committed = DatumGetInt64(d);
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+
+	/* all parsed first: a malformed batch is refused whole, nothing queued */
+	events = palloc(sizeof(AuditEvent) * Max(nelems / FWD_NFIELDS, 1));
+	for (int i = 0; i < nelems / FWD_NFIELDS; i++)
+	{
+		AuditEvent	e;
+		int64		kind = field_int8(elems, nulls, i, FWD_KIND);
+		char	   *keys;
+		char		detail[AUDIT_DETAIL_LEN];
+
+		memset(&e, 0, sizeof(e));
+		if (kind != AUDIT_RECORD && kind != AUDIT_SUBJECTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("forwarded audit event %d has an unknown kind", i + 1)));
+		e.kind = (AuditKind) kind;
+		e.origin_epoch = (uint64) epoch;
+		e.origin_seq = (uint64) field_int8(elems, nulls, i, FWD_SEQ);
+		e.group_seq = (uint64) field_int8(elems, nulls, i, FWD_GROUP_SEQ);
+		e.at = (TimestampTz) field_int8(elems, nulls, i, FWD_AT);
+		if ((int64) e.origin_seq <= committed)
+			continue;
+		field_text(e.session_user_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_SESSION_USER);
+		field_text(e.current_role_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_CURRENT_ROLE);
+		field_text(e.event, AUDIT_NAME_LEN, elems, nulls, i, FWD_EVENT);
+		field_text(e.purpose, AUDIT_NAME_LEN, elems, nulls, i, FWD_PURPOSE);
+		field_text(e.category, AUDIT_NAME_LEN, elems, nulls, i, FWD_CATEGORY);
+		field_text(e.table_name, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_TABLE);
+		field_text(e.column_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_COLUMN);
+		field_text(e.subject, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_SUBJECT);
+		field_text(e.outcome, AUDIT_NAME_LEN, elems, nulls, i, FWD_OUTCOME);
+		field_text(detail, AUDIT_DETAIL_LEN, elems, nulls, i, FWD_DETAIL);
+		/* the record names the standby, within the field's size */
+		snprintf(e.detail, AUDIT_DETAIL_LEN, "%s%s", origin, detail);
+		e.detail[pg_mbcliplen(e.detail, strlen(e.detail), AUDIT_DETAIL_LEN - 1)] = '\0';
+		if (e.kind == AUDIT_SUBJECTS)
+		{
+			keys = nulls[i * FWD_NFIELDS + FWD_KEYS] ? "" : TextDatumGetCString(elems[i * FWD_NFIELDS + FWD_KEYS]);
+			while (*keys)
+			{
+				char	   *end;
+				int64		id;
+
+				if (e.nkeys == AUDIT_KEYS_PER_EVENT)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("forwarded audit event %d has more than %d keys", i + 1, AUDIT_KEYS_PER_EVENT)));
+				errno = 0;
+				id = strtoi64(keys, &end, 10);
+				if (errno != 0 || end == keys || id <= 0 || (*end != ',' && *end != '\0') ||
+					(e.nkeys > 0 && id <= e.keys[e.nkeys - 1]))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("forwarded audit event %d has an invalid key list", i + 1),
+							 errdetail("Key ids are positive and ascending, separated by commas.")));
+				e.keys[e.nkeys++] = id;
+				keys = *end ? end + 1 : end;
+			}
+			if (e.nkeys == 0)
+				continue;
+		}
+		events[count++] = e;
+	}
+	for (int i = 0; i < count; i++)
+		last = AuditEnqueueForwarded(&events[i]);
+	if (last > 0)
+		AuditWaitWritten(last);
+	PG_RETURN_INT64(count);
+}
+
+void
+ForwardInit(void)
+{
+	DefineCustomStringVariable("privacy_guard.primary_conninfo",
+							   "Where a hot standby's audit writer records its events: a connection string to the primary.",
+							   "Empty: the standby's primary_conninfo; the database is the event's own.",
+							   &forward_conninfo, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+}

@@ -1,0 +1,133 @@
+# Reveals on a hot standby: the standby cannot write, so its audit writer
+# forwards every event (reveal, search, set_purpose) to the primary, which
+# chains it into that database's trail naming the standby; a value leaves
+# the standby only once the primary has committed its record.  Without its
+# primary the standby refuses, saying why; promoted, it writes its own trail.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
+
+my ($primary) = keyring_node('primary', "1:" . ('5d' x 32) . "\n", allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "log_statement = none\n");
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE DATABASE shop');
+create_policy($primary, 'shop', 'support', [ 'contact' ]);
+create_protected_table($primary, 'shop', 'customers', 'email', 'contact',
+	unique => 1, searchable => 1,
+	rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 100) g});
+$primary->safe_psql('shop', q{
+	CREATE ROLE clerk LOGIN;
+	GRANT SELECT ON customers TO clerk;
+	SELECT privacy_guard.grant_purpose('clerk', 'support');
+	SELECT privacy_guard.audit_flush()});
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+# (its cluster_name, which names it in the trail, is "standby")
+$standby->append_conf('postgresql.conf', "privacy_guard.audit_wait_timeout = 3000\n");
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+my $reveal7 = q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 7};
+sub trail
+{
+	my ($node, $where) = @_;
+	$node->safe_psql('shop', 'SELECT privacy_guard.audit_flush()');
+	return $node->safe_psql('shop', qq{SELECT count(*) FROM privacy_guard.audit_log WHERE $where});
+}
+
+# A reveal on the standby: the value, and its record in the primary's trail
+is($standby->safe_psql('shop', $reveal7, extra_params => [ '-U', 'clerk' ]), 'c7@example.com',
+	'a reveal on the standby returns the value');
+is(trail($primary, q{event = 'reveal' AND current_role_name = 'clerk' AND statement LIKE 'on standby standby (%): %'}),
+	'1', "the primary's trail has the standby's reveal, naming the standby");
+like($primary->safe_psql('shop', q{SELECT string_agg(purpose || '/' || outcome || '/' || statement, '; ') FROM privacy_guard.access_history('7')}),
+	qr{support/revealed/on standby standby \(local\): query -?\d+: SELECT privacy_guard\.reveal\(email, \$1\) FROM customers WHERE id = \$2},
+	"access_history('7') on the primary shows it, with the statement run on the standby");
+is($primary->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't', 'and the chain verifies');
+
+# a reveal of every row: its subjects reach the primary (access_history is exact)
+is($standby->safe_psql('shop', q{SELECT count(privacy_guard.reveal(email, 'support')) FROM customers}), '100',
+	'a bulk reveal on the standby');
+is($primary->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.access_history('42') WHERE statement LIKE 'on standby%count%'}),
+	'1', "the primary's access_history finds every subject of the standby's bulk reveal");
+
+# searches and declared purposes go the same way
+is($standby->safe_psql('shop', q{
+	SELECT privacy_guard.set_purpose('support', 'ticket 99');
+	SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c5@example.com'}), "support\n5", 'a search on the standby');
+is(trail($primary, q{event = 'set_purpose' AND statement LIKE 'on standby standby%'}), '1',
+	'its set_purpose() is in the primary\'s trail');
+is(trail($primary, q{event = 'search' AND statement LIKE 'on standby standby%'}), '1',
+	'and so is its search');
+like($primary->safe_psql('shop', q{SELECT string_agg(event, ',') FROM privacy_guard.access_history('5') WHERE statement LIKE 'on standby%'}),
+	qr/search/, 'which access_history() finds under the subject it matched');
+
+# the standby's own trail is the primary's, replicated: nothing written there
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement LIKE 'on standby standby%'}),
+	$primary->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement LIKE 'on standby standby%'}),
+	'the standby reads the same trail, replicated back');
+
+# a forwarded event cannot be forged: only a superuser or a REPLICATION role forwards
+my ($out, $err);
+$primary->psql('shop', q{SELECT privacy_guard.audit_forward('x', 1, '{}')},
+	extra_params => [ '-U', 'clerk' ], stdout => \$out, stderr => \$err);
+like($err, qr/permission denied to forward audit events/, 'an application role cannot forward events');
+
+# One round trip: a reveal on the standby against one on the primary (best of 20)
+sub best
+{
+	my ($node) = @_;
+	my $best = 1e9;
+	for my $i (1 .. 20)
+	{
+		my $t0 = time;
+		$node->safe_psql('shop', $reveal7);
+		my $t = time - $t0;
+		$best = $t if $t < $best;
+	}
+	return $best * 1000;
+}
+my ($on_primary, $on_standby) = (best($primary), best($standby));
+diag(sprintf('a reveal (one psql each): primary %.1f ms, standby %.1f ms', $on_primary, $on_standby));
+cmp_ok($on_standby, '<', $on_primary + 50, 'a reveal on the standby costs about one round trip more');
+
+# The primary down: the standby refuses (fails closed), and says why
+$primary->stop('fast');
+$standby->psql('shop', $reveal7, stdout => \$out, stderr => \$err);
+like($err, qr/cannot record this access: this standby cannot reach its primary/,
+	'without its primary, a reveal on the standby is refused');
+unlike($out, qr/c7\@example/, 'and returns nothing');
+like($err, qr/DETAIL:  .*primary/, 'the detail says what failed');
+$standby->psql('shop', q{SELECT privacy_guard.set_purpose('support')}, stdout => \$out, stderr => \$err);
+like($err, qr/this standby cannot reach its primary/, 'nor can a purpose be declared');
+
+# back: the events queued meanwhile reach the trail, and reveals work again
+$primary->start;
+ok($standby->poll_query_until('shop', qq{SELECT ($reveal7) = 'c7\@example.com'}),
+	'with its primary back, the standby reveals again');
+is(trail($primary, q{event = 'reveal' AND outcome = 'revealed' AND statement LIKE 'on standby standby%' AND statement LIKE '%id = \$2'}) >= 3 ? 'yes' : 'no',
+	'yes', 'the refused attempt and the new reveal are both in the primary\'s trail');
+is($primary->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't', 'which still verifies');
+
+# Promotion: the standby writes its own trail, continuing the chain it has
+$primary->wait_for_catchup($standby);
+$primary->stop('fast');
+$standby->promote;
+is($standby->safe_psql('shop', $reveal7, extra_params => [ '-U', 'clerk' ]), 'c7@example.com',
+	'promoted, it reveals');
+is(trail($standby, q{event = 'reveal' AND current_role_name = 'clerk' AND statement NOT LIKE 'on standby%'}), '1',
+	'and records the reveal in its own trail');
+is($standby->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't',
+	'whose chain, with the forwarded records, verifies');
+
+$standby->stop;
+done_testing();
