@@ -76,6 +76,7 @@
 #include "keycache.h"
 
 #define AUDIT_QUEUE_LEN 512
+#define AUDIT_QUEUE_RESERVE 64	/* slots only events of finished transactions may take */
 #define AUDIT_PROBLEM_LEN 256
 #define AUDIT_RETRY_MS 1000		/* a standby's writer tries its primary again after this */
 #define AUDIT_BATCH 256
@@ -336,7 +337,12 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 				ConditionVariablePrepareToSleep(&q->written_cv);
 			continue;
 		}
-		if (q->head - q->tail < AUDIT_QUEUE_LEN)
+		/*
+		 * Sessions that can wait leave the last slots to those that cannot
+		 * (a transaction's abort queues its open groups' last subjects and
+		 * closing records), so that these find room even under a backlog.
+		 */
+		if (q->head - q->tail < AUDIT_QUEUE_LEN - (may_wait ? AUDIT_QUEUE_RESERVE : 0))
 			break;
 		LWLockRelease(audit->lock);
 		wake_writer(q);

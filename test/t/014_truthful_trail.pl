@@ -55,24 +55,31 @@ $node->safe_psql('postgres', 'SELECT privacy_guard.process_erasures()');
 is(counts(), '400 completed records, 400 completed requests', 'a run that commits records every completion');
 
 # a cursor that fetched every customer, then rolled back: every subject whose
-# data left is in the trail, and the group is closed
-my $n = $node->safe_psql('postgres', 'SELECT count(*) FROM customers');
-my $mark = $node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush(); SELECT coalesce(max(id), 0) FROM privacy_guard.audit_records');
-$mark =~ s/^\s+//;
-$node->safe_psql('postgres', q{
-	BEGIN;
-	DECLARE c CURSOR FOR SELECT privacy_guard.reveal(email, 'support') FROM customers;
-	FETCH ALL FROM c;
-	ROLLBACK;
-});
-$node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
-is($node->safe_psql('postgres', qq{
-	SELECT count(DISTINCT k) FROM privacy_guard.audit_records r
-	  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
-	  CROSS JOIN unnest(s.key_ids) k
-	 WHERE r.id > $mark AND r.event = 'reveal'}), $n, "a rolled-back cursor's $n subjects are all recorded");
-is($node->safe_psql('postgres', qq{SELECT count(*) FROM privacy_guard.audit_records WHERE id > $mark AND event = 'reveal_end'}),
-	'1', 'and its group is closed');
+# data left is in the trail, and the group is closed (at the end: also for
+# 300,000 subjects, fetched a batch at a time, the last queued at the abort)
+sub rolled_back_cursor
+{
+	my ($table, $fetch) = @_;
+	my $n = $node->safe_psql('postgres', "SELECT count(*) FROM $table");
+	my $mark = $node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush(); SELECT coalesce(max(id), 0) FROM privacy_guard.audit_records');
+	$mark =~ s/^\s+//;
+	my $fetched = $node->safe_psql('postgres', qq{
+		BEGIN;
+		DECLARE c CURSOR FOR SELECT privacy_guard.reveal(email, 'support') FROM $table;
+		$fetch;
+		ROLLBACK;
+	});
+	is(scalar(() = $fetched =~ /\@example\.com/g), $n, "$table: the cursor fetched $n values");
+	$node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
+	is($node->safe_psql('postgres', qq{
+		SELECT count(DISTINCT k) FROM privacy_guard.audit_records r
+		  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+		  CROSS JOIN unnest(s.key_ids) k
+		 WHERE r.id > $mark AND r.event = 'reveal'}), $n, "$table: a rolled-back cursor's $n subjects are all recorded");
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM privacy_guard.audit_records WHERE id > $mark AND event = 'reveal_end'}),
+		'1', "$table: and its group is closed");
+}
+rolled_back_cursor('customers', 'FETCH ALL FROM c');
 
 # a load_policy() rolled back is not recorded as loaded
 my $doc = $node->safe_psql('postgres', q{
@@ -99,6 +106,12 @@ my $after = $node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.au
 ok($after - $before <= 4, 'with one catalog record a batch of 1,000 keys (' . ($after - $before) . ')');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'key_rotation' AND outcome = 'rotated'}),
 	'1', 'and one record of the rotation');
+
+$node->safe_psql('postgres', q{
+	CREATE TABLE members (id int PRIMARY KEY, email text);
+	INSERT INTO members SELECT g, 'm' || g || '@example.com' FROM generate_series(1000001, 1300000) g;
+	SELECT privacy_guard.protect('members', 'email', 'contact', 'id')});
+rolled_back_cursor('members', 'FETCH 100000 FROM c; FETCH 100000 FROM c; FETCH 100000 FROM c');
 
 $node->stop;
 done_testing();
