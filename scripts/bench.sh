@@ -8,6 +8,7 @@
 #   SCAN_ROWS      rows of the table scan() samples (2000000; 0 skips it)
 #   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
 #   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
+#   STANDBY_SECONDS  seconds of pgbench per server for a one-row reveal on a primary and its hot standby (10; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
@@ -16,11 +17,12 @@ erase_customers=${ERASE_CUSTOMERS-10000 1000000}
 scan_rows=${SCAN_ROWS:-2000000}
 search_seconds=${SEARCH_SECONDS:-20}
 stream_reps=${STREAM_REPS:-12}
+standby_seconds=${STANDBY_SECONDS:-10}
 
 . scripts/common.sh
 prepare
 
-trap stop_server EXIT
+trap '[ -z "${SERVER_DIR:-}" ] || as_user pg_ctl -D "$SERVER_DIR/standby" -m immediate stop >/dev/null 2>&1 || true; stop_server' EXIT
 start_server "${BENCH_PORT:-54330}" "shared_buffers = 1GB" "max_wal_size = 4GB" "work_mem = 64MB" \
 	"privacy_guard.collection_guard = off"   # the benchmark's plaintext tables are on purpose
 echo "privacy_guard benchmark: $rows subjects, $(nproc) cores, $(openssl version)"
@@ -69,6 +71,33 @@ if [ "$search_seconds" -gt 0 ]; then
 				'BEGIN { printf "%d client%s  %-12s %8.1f us a lookup  %5.2f x plain\n", c, (c > 1 ? "s" : " "), v, us, us / p }'
 		done
 	done
+fi
+if [ "$standby_seconds" -gt 0 ]; then
+	echo "== a hot standby: one-row reveals sent back to back by pgbench (-M prepared), ${standby_seconds}s on each server; the standby's record is committed by the primary first"
+	standby_port=$((SERVER_PORT + 1))
+	as_user bash -c "
+		set -e
+		pg_basebackup -h '$SERVER_DIR' -p $SERVER_PORT -U postgres -D '$SERVER_DIR/standby' -R -X stream
+		cat >> '$SERVER_DIR/standby/postgresql.conf' <<CONF
+port = $standby_port
+cluster_name = 'bench_standby'
+CONF
+		pg_ctl -D '$SERVER_DIR/standby' -l '$SERVER_DIR/standby.log' -w start >/dev/null
+	"
+	cp bench/standby/*.pgb "$SERVER_DIR/"
+	primary_us=
+	for port in "$SERVER_PORT" "$standby_port"; do
+		us=$(as_user pgbench -n -M prepared -c 1 -T "$standby_seconds" -D rows="$rows" \
+			-f "$SERVER_DIR/reveal_one.pgb" -h "$SERVER_DIR" -p "$port" -U postgres postgres 2>&1 |
+			awk '/^tps = / { printf "%.1f", 1e6 / $3 }')
+		[ -n "$primary_us" ] || primary_us=$us
+		awk -v s="$([ "$port" = "$SERVER_PORT" ] && echo primary || echo standby)" -v us="$us" -v p="$primary_us" \
+			'BEGIN { printf "%-8s %8.1f us a reveal  %+8.1f us against the primary\n", s, us, us - p }'
+	done
+	# a round trip to the primary here (a local socket), for comparison
+	as_user pgbench -n -M prepared -c 1 -T 3 -f "$SERVER_DIR/round_trip.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
+		awk '/^tps = / { printf "round trip SELECT 1 %6.1f us (the standby adds one, plus the primary writer'"'"'s commit)\n", 1e6 / $3 }'
+	as_user pg_ctl -D "$SERVER_DIR/standby" -m fast stop >/dev/null
 fi
 if [ "$protect_rows" -gt 0 ]; then
 	echo "== protect() on an existing table"
