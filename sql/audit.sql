@@ -186,9 +186,11 @@ REVOKE ALL ON FUNCTION privacy_guard.access_history(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.access_history(text) TO privacy_guard_auditor;
 
 -- A hot standby's audit writer records its events here, on the primary
--- (src/forward.c): only a superuser or a role with REPLICATION (the
--- standby's primary_conninfo role, which receives every row anyway) may.
-CREATE FUNCTION privacy_guard.audit_forward(standby text, epoch bigint, events text[]) RETURNS bigint
+-- (src/forward.c), connected as a member of privacy_guard_standby: the
+-- trail trusts that role to say what happened on its standby.
+CREATE FUNCTION privacy_guard.audit_forward(standby text, events text[]) RETURNS bigint
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_audit_forward';
-COMMENT ON FUNCTION privacy_guard.audit_forward(text, bigint, text[]) IS
-    'a standby''s audit events, recorded in this database''s trail; for the standby''s audit writer (superuser or REPLICATION)';
+COMMENT ON FUNCTION privacy_guard.audit_forward(text, text[]) IS
+    'a standby''s audit events, recorded in this database''s trail; for a standby''s audit writer (privacy_guard_standby)';
+REVOKE ALL ON FUNCTION privacy_guard.audit_forward(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_guard.audit_forward(text, text[]) TO privacy_guard_standby;

@@ -101,6 +101,12 @@ SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNC
 -- keys did when a purpose or category goes: its allowances and grants go
 -- with it, and one still referred to by consent history or a protected
 -- column cannot go, nor be renamed.
+CREATE FUNCTION privacy_guard.policy_referrer(what text, name text) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_policy_referrer';
+REVOKE ALL ON FUNCTION privacy_guard.policy_referrer(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.policy_referrer(text, text) IS
+    'the catalog table still referring to a purpose or category, read with the latest snapshot (as a foreign key checks)';
+
 CREATE FUNCTION privacy_guard.policy_references() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -110,32 +116,21 @@ BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.name OPERATOR(pg_catalog.=) OLD.name THEN
         RETURN NULL;
     END IF;
-    IF what OPERATOR(pg_catalog.=) 'purpose' THEN
-        IF EXISTS (SELECT FROM privacy_guard.consent_events e WHERE e.purpose OPERATOR(pg_catalog.=) OLD.name) THEN
-            referrer := 'consent_events';
-        ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND
-              (EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) OLD.name) OR
-               EXISTS (SELECT FROM privacy_guard.purpose_grants g WHERE g.purpose OPERATOR(pg_catalog.=) OLD.name)) THEN
-            referrer := 'allowances';
-        END IF;
-    ELSE
-        IF EXISTS (SELECT FROM privacy_guard.column_protection p WHERE p.category OPERATOR(pg_catalog.=) OLD.name) THEN
-            referrer := 'column_protection';
-        ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND
-              EXISTS (SELECT FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) OLD.name) THEN
-            referrer := 'allowances';
+    -- a name that goes takes its allowances and grants along
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        IF what OPERATOR(pg_catalog.=) 'purpose' THEN
+            DELETE FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) OLD.name;
+            DELETE FROM privacy_guard.purpose_grants g WHERE g.purpose OPERATOR(pg_catalog.=) OLD.name;
+        ELSE
+            DELETE FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) OLD.name;
         END IF;
     END IF;
+    -- anything left, committed now (not only as this transaction saw it), keeps it
+    referrer := privacy_guard.policy_referrer(what, OLD.name);
     IF referrer IS NOT NULL THEN
         RAISE EXCEPTION '% "%" is still referred to by privacy_guard.%', what, OLD.name, referrer
             USING ERRCODE = 'foreign_key_violation', TABLE = referrer,
                   DETAIL = format('Key (name)=(%s) is still referenced from table "%s".', OLD.name, referrer);
-    END IF;
-    IF what OPERATOR(pg_catalog.=) 'purpose' THEN
-        DELETE FROM privacy_guard.allowances a WHERE a.purpose OPERATOR(pg_catalog.=) OLD.name;
-        DELETE FROM privacy_guard.purpose_grants g WHERE g.purpose OPERATOR(pg_catalog.=) OLD.name;
-    ELSE
-        DELETE FROM privacy_guard.allowances a WHERE a.category OPERATOR(pg_catalog.=) OLD.name;
     END IF;
     RETURN NULL;
 END
@@ -225,11 +220,14 @@ COMMENT ON FUNCTION privacy_guard.define_purpose(text, text, boolean, boolean, t
 CREATE FUNCTION privacy_guard.allow(purpose text, category text, level text DEFAULT 'full')
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-    IF NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) allow.purpose) THEN
+    -- the names' rows are locked as a foreign key would: neither can go meanwhile
+    PERFORM FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) allow.purpose FOR KEY SHARE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'purpose "%" does not exist', purpose
             USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_purpose().';
     END IF;
-    IF NOT EXISTS (SELECT FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) allow.category) THEN
+    PERFORM FROM privacy_guard.categories c WHERE c.name OPERATOR(pg_catalog.=) allow.category FOR KEY SHARE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'category "%" does not exist', category
             USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_category().';
     END IF;
@@ -256,7 +254,8 @@ BEGIN
     IF role IS NULL THEN
         RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) grant_purpose.purpose) THEN
+    PERFORM FROM privacy_guard.purposes p WHERE p.name OPERATOR(pg_catalog.=) grant_purpose.purpose FOR KEY SHARE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'purpose "%" does not exist', purpose
             USING ERRCODE = 'undefined_object', HINT = 'Define it with privacy_guard.define_purpose().';
     END IF;

@@ -63,11 +63,15 @@ GRANT USAGE ON SCHEMA privacy_guard TO PUBLIC;
 --   privacy_guard_consent  records customers' consent (the application's
 --                          sign-up and preference pages); consent cannot be
 --                          given by any role that can write
+--   privacy_guard_standby  the role a hot standby's audit writer connects
+--                          to the primary as: it records the standby's
+--                          events in the primary's trail
 DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['privacy_guard_admin', 'privacy_guard_auditor', 'privacy_guard_consent'] LOOP
+    FOREACH r IN ARRAY ARRAY['privacy_guard_admin', 'privacy_guard_auditor', 'privacy_guard_consent',
+                             'privacy_guard_standby'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;

@@ -196,7 +196,8 @@ audit_unavailable(const char *why)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard cannot record this access: this standby cannot reach its primary"),
-				 problem[0] ? errdetail("%s", problem) :
+				 problem[0] && superuser() ? errdetail("%s", problem) :
+				 problem[0] ? errdetail("The server log says why (\"privacy_guard audit writer cannot reach the primary\").") :
 				 errdetail("The standby's audit writer did not confirm in time: %s.", why),
 				 errhint("A standby's accesses are recorded in its primary's audit trail before any value leaves. Check primary_conninfo (or privacy_guard.primary_conninfo), and that its role may connect to database \"%s\" on the primary.",
 						 get_database_name(MyDatabaseId))));
@@ -605,6 +606,7 @@ typedef struct RevealGroup
 	int64		count;
 	int64		nsubjects;		/* keys queued so far */
 	keyslot_hash *keys;
+	bool		standby;		/* opened on a hot standby: each chunk of subjects waits for its primary */
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
 
@@ -650,6 +652,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 
 	int64	   *sorted;
 	int			n = 0;
+	uint64		last = 0;
 
 	if (grp->keys == NULL || grp->keys->members == 0)
 		return;
@@ -668,14 +671,23 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 		grp->nsubjects++;
 		if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
 		{
-			enqueue_ex(&ev, may_wait);
+			last = enqueue_ex(&ev, may_wait);
 			ev.nkeys = 0;
 		}
 	}
 	if (ev.nkeys > 0)
-		enqueue_ex(&ev, may_wait);
+		last = enqueue_ex(&ev, may_wait);
 	pfree(sorted);
 	keyslot_reset(grp->keys);
+
+	/*
+	 * A standby's primary may be away for long: what its sessions revealed
+	 * is not left in its memory meanwhile.  A chunk a standby flushes (every
+	 * AUDIT_KEYS_PER_EVENT subjects there) waits for the primary, so a
+	 * reveal stops within one chunk of losing it.
+	 */
+	if (may_wait && grp->standby && last > 0)
+		wait_written(my_queue(true), last);
 }
 
 /* Queue the subjects and the closing record of every open group; forget them. */
@@ -706,7 +718,10 @@ flush_groups(bool may_wait)
 		snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
 				 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
 				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
-		enqueue_ex(&ev, may_wait);
+		if (may_wait && grp->standby)
+			enqueue(&ev);		/* waits there for the primary */
+		else
+			enqueue_ex(&ev, may_wait);
 	}
 	ngroups = 0;
 	last_group = NULL;
@@ -797,6 +812,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			wait_written(my_queue(true), fresh.open_seq);
 		if (audit_subjects)
 			fresh.keys = keyslot_create(group_cxt, 64, NULL);
+		fresh.standby = RecoveryInProgress();
 		grp = &groups[ngroups++];
 		*grp = fresh;
 	}
@@ -809,7 +825,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 
 		if (!found)
 			k->entry = NULL;	/* a set: ids only */
-		if (grp->keys->members >= AUDIT_SUBJECT_FLUSH)
+		if (grp->keys->members >= (grp->standby ? AUDIT_KEYS_PER_EVENT : AUDIT_SUBJECT_FLUSH))
 			flush_group_keys(grp, true);
 	}
 }
@@ -839,6 +855,8 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 
 			if (!found)
 				k->entry = NULL;
+			if (c->keys->members >= (c->standby ? AUDIT_KEYS_PER_EVENT : AUDIT_SUBJECT_FLUSH))
+				flush_group_keys(c, true);
 			return;
 		}
 	}
@@ -1365,12 +1383,20 @@ pguard_audit_anchor(PG_FUNCTION_ARGS)
 static void
 writer_detach(int code, Datum arg)
 {
+	uint64		unwritten;
+
 	if (audit == NULL || writer_queue == NULL)
 		return;
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 	writer_queue->writer_latch = NULL;
 	writer_queue->writer_pid = 0;
+	unwritten = writer_queue->head - writer_queue->tail;
 	LWLockRelease(audit->lock);
+	/* a standby cut off from its primary holds its events here: say so, not silently */
+	if (unwritten > 0)
+		ereport(WARNING,
+				(errmsg("privacy_guard audit writer exits with " UINT64_FORMAT " events not yet recorded", unwritten),
+				 errdetail("A writer started again records them; they are lost if the server stops first.")));
 	ConditionVariableBroadcast(&writer_queue->written_cv);
 	if (audit->launcher_latch != NULL)
 		SetLatch(audit->launcher_latch);
@@ -1476,7 +1502,7 @@ batch_init(RecordBatch *b, int max)
 /* Chain one record after *prev (32 bytes, or genesis) into the batch; *prev becomes its hash. */
 static void
 batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
-		  uint64 epoch, uint64 queue_seq)
+		  int64 epoch, uint64 queue_seq)
 {
 	static const uint8 genesis[32] = {0};
 	uint8		hash[32];
@@ -1524,7 +1550,7 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
 		b->nulls[2 + f][i] = f >= 4 && text_fields[f][0] == '\0';
 		b->cols[2 + f][i] = b->nulls[2 + f][i] ? (Datum) 0 : CStringGetTextDatum(text_fields[f]);
 	}
-	b->cols[13][i] = Int64GetDatum((int64) epoch);
+	b->cols[13][i] = Int64GetDatum(epoch);
 	b->nulls[13][i] = queue_seq == 0;
 	b->cols[14][i] = Int64GetDatum((int64) queue_seq);
 	b->nulls[14][i] = queue_seq == 0;
@@ -1751,7 +1777,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 
 			for (int k = 0; k < e->nkeys; k++)
 				elems[k] = Int64GetDatum(e->keys[k]);
-			sargs[0] = Int64GetDatum((int64) (e->origin_epoch ? e->origin_epoch : epoch));
+			/* a standby's, under its queue's negated epoch (ours are positive) */
+			sargs[0] = Int64GetDatum(e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch);
 			sargs[1] = Int64GetDatum((int64) e->group_seq);
 			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			if (subjects_plan == NULL)
@@ -1768,7 +1795,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			continue;
 		}
 		if (e->origin_epoch != 0)
-			batch_add(&records, e, last_id + 1, head, have_prev, e->origin_epoch, e->origin_seq);
+			batch_add(&records, e, last_id + 1, head, have_prev, -(int64) e->origin_epoch, e->origin_seq);
 		else
 			batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
 		have_prev = true;
@@ -1776,10 +1803,14 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		wrote_records = true;
 		if (audit_log_lines)
 		{
-			/* quotes and line breaks in a justification must not forge lines */
-			for (char *c = e->detail; *c; c++)
-				if (*c == '"' || *c == '\n' || *c == '\r' || *c == '\\')
-					*c = ' ';
+			/* quotes and line breaks in a justification or a name must not forge lines */
+			char	   *fields[] = {e->detail, e->database, e->session_user_name, e->current_role_name,
+			e->event, e->purpose, e->category, e->outcome};
+
+			for (int f = 0; f < lengthof(fields); f++)
+				for (char *c = fields[f]; *c; c++)
+					if (*c == '"' || *c == '\\' || (unsigned char) *c < ' ' || *c == 0x7f)
+						*c = ' ';
 			ereport(LOG,
 					(errmsg("privacy_guard audit: id=%lld database=%s session_user=%s role=%s event=%s purpose=%s category=%s outcome=%s statement=\"%s\"",
 							(long long) last_id, e->database, e->session_user_name,

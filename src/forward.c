@@ -13,10 +13,13 @@
  * writer let its waiting sessions go on.  A standby of a standby forwards
  * to its upstream, which forwards further the same way.
  *
- * Forwarded records keep the standby queue's (epoch, seq) as their queue
- * position, so that the subjects of a standby's reveal (which name their
- * group by the standby's seq) find their record, and a batch sent again
- * after a lost answer is not recorded twice.
+ * Forwarded records keep the standby queue's position as their own, under
+ * the negated epoch (this server's queues have positive ones), so that the
+ * subjects of a standby's reveal (which name their group by the standby's
+ * seq) find their record and nothing forwarded is taken for a position of
+ * this server's.  The caller must be a member of privacy_guard_standby: the
+ * trail trusts that role to say what happened on its standby, and each
+ * record names the standby, that role and its address.
  *
  * Everything waits on the latch with a deadline: a primary that does not
  * answer never blocks the writer's shutdown, and sessions fail (closed)
@@ -37,6 +40,7 @@
 #include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/backend_status.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -51,6 +55,7 @@
 enum
 {
 	FWD_KIND,
+	FWD_EPOCH,
 	FWD_SEQ,
 	FWD_GROUP_SEQ,
 	FWD_AT,
@@ -69,6 +74,7 @@ enum
 };
 
 #define FORWARD_TIMEOUT_MS 10000	/* connecting, and each call */
+#define FORWARD_MAX_EVENTS 1024		/* events in one call (a standby sends a batch of at most 256) */
 
 static char *forward_conninfo = NULL;	/* privacy_guard.primary_conninfo */
 static PGconn *primary = NULL;
@@ -190,18 +196,20 @@ append_element(StringInfo buf, const char *value, bool first)
 /*
  * Send a batch of this standby's queue to the primary and wait until it is
  * committed there.  False, with the reason in problem, when it is not
- * known to be: the caller sends the same batch again later.
+ * known to be: the caller sends the same batch again later (the primary
+ * may then hold some records twice; it never misses one).  Events this
+ * standby received from a standby of its own keep their origin's position.
  */
 bool
 ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int problemlen)
 {
 	StringInfoData events;
-	char		epoch_text[32];
 	const char *name = GetConfigOption("cluster_name", true, false);
-	const char *params[3];
+	const char *params[2];
 	TimestampTz deadline;
 	PGresult   *res;
 	bool		ok = true;
+	int64		expected = 0;
 
 	if (primary != NULL && PQstatus(primary) != CONNECTION_OK)
 		ForwardDisconnect();
@@ -215,11 +223,14 @@ ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int pr
 		const AuditEvent *e = &batch[i];
 		StringInfoData keys;
 
+		if (e->kind == AUDIT_SUBJECTS && e->nkeys == 0)
+			continue;
 		initStringInfo(&keys);
 		for (int k = 0; k < e->nkeys; k++)
 			appendStringInfo(&keys, "%s" INT64_FORMAT, k ? "," : "", e->keys[k]);
-		append_element(&events, psprintf("%d", (int) e->kind), i == 0);
-		append_element(&events, psprintf(UINT64_FORMAT, e->seq), false);
+		append_element(&events, psprintf("%d", (int) e->kind), expected == 0);
+		append_element(&events, psprintf(UINT64_FORMAT, e->origin_epoch ? e->origin_epoch : epoch), false);
+		append_element(&events, psprintf(UINT64_FORMAT, e->origin_epoch ? e->origin_seq : e->seq), false);
 		append_element(&events, psprintf(UINT64_FORMAT, e->group_seq), false);
 		append_element(&events, psprintf(INT64_FORMAT, (int64) e->at), false);
 		append_element(&events, e->session_user_name, false);
@@ -234,16 +245,20 @@ ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int pr
 		append_element(&events, e->detail, false);
 		append_element(&events, keys.data, false);
 		pfree(keys.data);
+		expected++;
 	}
 	appendStringInfoChar(&events, '}');
-	snprintf(epoch_text, sizeof(epoch_text), UINT64_FORMAT, epoch);
+	if (expected == 0)
+	{
+		pfree(events.data);
+		return true;
+	}
 	params[0] = (name && name[0]) ? name : "unnamed";
-	params[1] = epoch_text;
-	params[2] = events.data;
+	params[1] = events.data;
 
 	if (!PQsendQueryParams(primary,
-						   "SELECT privacy_guard.audit_forward($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.text[])",
-						   3, NULL, params, NULL, NULL, 0))
+						   "SELECT privacy_guard.audit_forward($1::pg_catalog.text, $2::pg_catalog.text[])",
+						   2, NULL, params, NULL, NULL, 0))
 	{
 		set_problem(problem, problemlen, "could not send to the primary", primary);
 		ForwardDisconnect();
@@ -275,11 +290,23 @@ ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int pr
 	}
 	while ((res = PQgetResult(primary)) != NULL)
 	{
-		if (PQresultStatus(res) != PGRES_TUPLES_OK && ok)
+		if (!ok)
+		{
+			PQclear(res);
+			continue;
+		}
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 			snprintf(problem, problemlen, "the primary refused the events: %s", msg ? msg : "(no message)");
+			ok = false;
+		}
+		/* it says how many it committed: all of them, or the batch is not recorded */
+		else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+				 strtoi64(PQgetvalue(res, 0, 0), NULL, 10) != expected)
+		{
+			snprintf(problem, problemlen, "the primary did not confirm every event (" INT64_FORMAT " sent)", expected);
 			ok = false;
 		}
 		PQclear(res);
@@ -309,6 +336,7 @@ field_int8(Datum *elems, bool *nulls, int i, int field)
 	return v;
 }
 
+/* A text field, clipped to its size, control characters made spaces (no forged log lines). */
 static void
 field_text(char *dst, int size, Datum *elems, bool *nulls, int i, int field)
 {
@@ -319,52 +347,54 @@ field_text(char *dst, int size, Datum *elems, bool *nulls, int i, int field)
 		len = pg_mbcliplen(s, len, size - 1);
 	memcpy(dst, s, len);
 	dst[len] = '\0';
+	for (char *c = dst; *c; c++)
+		if ((unsigned char) *c < ' ' || *c == 0x7f)
+			*c = ' ';
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_forward);
 
 /*
- * audit_forward(standby, epoch, events) on the primary: record a standby's
- * events (FWD_NFIELDS text fields each) in this database's trail, and
- * return how many were new once they are committed.  For a superuser or a
- * role with REPLICATION (the standby's primary_conninfo role), which
- * already receives every row of the cluster.
+ * audit_forward(standby, events) on the primary: record a standby's events
+ * (FWD_NFIELDS text fields each) in this database's trail, and return how
+ * many once they are committed.  For members of privacy_guard_standby (the
+ * role a standby's audit writer connects as), whom the trail trusts to say
+ * what happened on their standby: each record names the standby, the role
+ * that forwarded it and its address.
+ *
+ * Forwarded records and their subjects are kept under the negated epoch of
+ * their standby's queue (the own queue's epochs are positive), so that no
+ * forwarded position is ever taken for one of this server's own, and
+ * subjects attach only to records forwarded from the same standby queue.
+ * Nothing is skipped as a duplicate: a batch sent again after a lost answer
+ * is recorded twice rather than a forged position suppressing a real event.
  */
 Datum
 pguard_audit_forward(PG_FUNCTION_ARGS)
 {
 	char	   *standby;
-	int64		epoch;
 	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
-	int64		committed = 0;
+	int			nevents;
 	uint64		last = 0;
-	int64		count = 0;
 	AuditEvent *events;
 	char	   *origin;
-	CatalogOwnerState owner;
-	Oid			types[1] = {INT8OID};
-	Datum		args[1];
-	int			rc;
+	Oid			standby_role = get_role_oid("privacy_guard_standby", true);
+	TimestampTz now = GetCurrentTimestamp();
 
-	if (!superuser() && !has_rolreplication(GetUserId()))
+	if (!superuser() && !(OidIsValid(standby_role) && has_privs_of_role(GetUserId(), standby_role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to forward audit events"),
-				 errdetail("Only a superuser or a role with the REPLICATION attribute (a standby's primary_conninfo role) may.")));
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+				 errdetail("Only a superuser or a member of privacy_guard_standby (the role a standby's audit writer connects as) may.")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("audit_forward() takes no null argument")));
 	standby = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	epoch = PG_GETARG_INT64(1);
-	arr = PG_GETARG_ARRAYTYPE_P(2);
-	if (epoch <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid audit queue epoch " INT64_FORMAT, epoch)));
+	arr = PG_GETARG_ARRAYTYPE_P(1);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -374,8 +404,13 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("forwarded audit events must have %d fields each", FWD_NFIELDS)));
+	nevents = nelems / FWD_NFIELDS;
+	if (nevents > FORWARD_MAX_EVENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("at most %d audit events can be forwarded in one call", FORWARD_MAX_EVENTS)));
 	for (int c = 0; standby[c]; c++)
-		if ((unsigned char) standby[c] < ' ')
+		if ((unsigned char) standby[c] < ' ' || standby[c] == 0x7f)
 			standby[c] = ' ';
 	{
 		char		host[NI_MAXHOST] = "local";
@@ -384,61 +419,59 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 			MyBEEntry->st_clientaddr.addr.ss_family != AF_UNIX)
 			(void) pg_getnameinfo_all(&MyBEEntry->st_clientaddr.addr, MyBEEntry->st_clientaddr.salen,
 									  host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-		origin = psprintf("on standby %s (%s): ", standby, host);
+		origin = psprintf("on standby %.64s (%s, %s): ", standby,
+						  GetUserNameFromId(GetSessionUserId(), false), host);
 	}
-
-	/* sent again after a lost answer: what this epoch already committed */
-	args[0] = Int64GetDatum(epoch);
-	CatalogBecomeOwner(&owner);
-	SPI_connect();
-	rc = SPI_execute_with_args("SELECT pg_catalog.max(queue_seq) FROM privacy_guard.audit_records"
-							   " WHERE queue_epoch OPERATOR(pg_catalog.=) $1", 1, types, args, NULL, true, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			committed = DatumGetInt64(d);
-	}
-	SPI_finish();
-	CatalogRestoreUser(&owner);
 
 	/* all parsed first: a malformed batch is refused whole, nothing queued */
-	events = palloc(sizeof(AuditEvent) * Max(nelems / FWD_NFIELDS, 1));
-	for (int i = 0; i < nelems / FWD_NFIELDS; i++)
+	events = palloc0(sizeof(AuditEvent) * Max(nevents, 1));
+	for (int i = 0; i < nevents; i++)
 	{
-		AuditEvent	e;
+		AuditEvent *e = &events[i];
 		int64		kind = field_int8(elems, nulls, i, FWD_KIND);
+		int64		epoch = field_int8(elems, nulls, i, FWD_EPOCH);
+		int64		seq = field_int8(elems, nulls, i, FWD_SEQ);
 		char	   *keys;
 		char		detail[AUDIT_DETAIL_LEN];
 
-		memset(&e, 0, sizeof(e));
 		if (kind != AUDIT_RECORD && kind != AUDIT_SUBJECTS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("forwarded audit event %d has an unknown kind", i + 1)));
-		e.kind = (AuditKind) kind;
-		e.origin_epoch = (uint64) epoch;
-		e.origin_seq = (uint64) field_int8(elems, nulls, i, FWD_SEQ);
-		e.group_seq = (uint64) field_int8(elems, nulls, i, FWD_GROUP_SEQ);
-		e.at = (TimestampTz) field_int8(elems, nulls, i, FWD_AT);
-		if ((int64) e.origin_seq <= committed)
-			continue;
-		field_text(e.session_user_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_SESSION_USER);
-		field_text(e.current_role_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_CURRENT_ROLE);
-		field_text(e.event, AUDIT_NAME_LEN, elems, nulls, i, FWD_EVENT);
-		field_text(e.purpose, AUDIT_NAME_LEN, elems, nulls, i, FWD_PURPOSE);
-		field_text(e.category, AUDIT_NAME_LEN, elems, nulls, i, FWD_CATEGORY);
-		field_text(e.table_name, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_TABLE);
-		field_text(e.column_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_COLUMN);
-		field_text(e.subject, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_SUBJECT);
-		field_text(e.outcome, AUDIT_NAME_LEN, elems, nulls, i, FWD_OUTCOME);
+		if (epoch <= 0 || seq <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("forwarded audit event %d has an invalid queue position", i + 1)));
+		e->kind = (AuditKind) kind;
+		e->origin_epoch = (uint64) epoch;
+		e->origin_seq = (uint64) seq;
+		e->group_seq = (uint64) field_int8(elems, nulls, i, FWD_GROUP_SEQ);
+		e->at = (TimestampTz) field_int8(elems, nulls, i, FWD_AT);
+		/* a time the trail can print; a standby's clock may be off, not infinite */
+		if (TIMESTAMP_NOT_FINITE(e->at) || !IS_VALID_TIMESTAMP(e->at) ||
+			e->at > TimestampTzPlusMilliseconds(now, INT64CONST(86400000)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("forwarded audit event %d has an invalid time", i + 1)));
+		field_text(e->session_user_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_SESSION_USER);
+		field_text(e->current_role_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_CURRENT_ROLE);
+		field_text(e->event, AUDIT_NAME_LEN, elems, nulls, i, FWD_EVENT);
+		field_text(e->purpose, AUDIT_NAME_LEN, elems, nulls, i, FWD_PURPOSE);
+		field_text(e->category, AUDIT_NAME_LEN, elems, nulls, i, FWD_CATEGORY);
+		field_text(e->table_name, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_TABLE);
+		field_text(e->column_name, AUDIT_NAME_LEN, elems, nulls, i, FWD_COLUMN);
+		field_text(e->subject, AUDIT_NAME_LEN * 2, elems, nulls, i, FWD_SUBJECT);
+		field_text(e->outcome, AUDIT_NAME_LEN, elems, nulls, i, FWD_OUTCOME);
 		field_text(detail, AUDIT_DETAIL_LEN, elems, nulls, i, FWD_DETAIL);
+		/* the trail's own markers are the primary writer's to make, no standby's */
+		if (strncmp(e->event, "trail_", 6) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("forwarded audit event %d is a marker of the trail itself", i + 1)));
 		/* the record names the standby, within the field's size */
-		snprintf(e.detail, AUDIT_DETAIL_LEN, "%s%s", origin, detail);
-		e.detail[pg_mbcliplen(e.detail, strlen(e.detail), AUDIT_DETAIL_LEN - 1)] = '\0';
-		if (e.kind == AUDIT_SUBJECTS)
+		snprintf(e->detail, AUDIT_DETAIL_LEN, "%s%s", origin, detail);
+		e->detail[pg_mbcliplen(e->detail, strlen(e->detail), AUDIT_DETAIL_LEN - 1)] = '\0';
+		if (e->kind == AUDIT_SUBJECTS)
 		{
 			keys = nulls[i * FWD_NFIELDS + FWD_KEYS] ? "" : TextDatumGetCString(elems[i * FWD_NFIELDS + FWD_KEYS]);
 			while (*keys)
@@ -446,31 +479,32 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 				char	   *end;
 				int64		id;
 
-				if (e.nkeys == AUDIT_KEYS_PER_EVENT)
+				if (e->nkeys == AUDIT_KEYS_PER_EVENT)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("forwarded audit event %d has more than %d keys", i + 1, AUDIT_KEYS_PER_EVENT)));
 				errno = 0;
 				id = strtoi64(keys, &end, 10);
 				if (errno != 0 || end == keys || id <= 0 || (*end != ',' && *end != '\0') ||
-					(e.nkeys > 0 && id <= e.keys[e.nkeys - 1]))
+					(e->nkeys > 0 && id <= e->keys[e->nkeys - 1]))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("forwarded audit event %d has an invalid key list", i + 1),
 							 errdetail("Key ids are positive and ascending, separated by commas.")));
-				e.keys[e.nkeys++] = id;
+				e->keys[e->nkeys++] = id;
 				keys = *end ? end + 1 : end;
 			}
-			if (e.nkeys == 0)
-				continue;
+			if (e->nkeys == 0 || e->group_seq == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("forwarded audit event %d names no keys or no group", i + 1)));
 		}
-		events[count++] = e;
 	}
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < nevents; i++)
 		last = AuditEnqueueForwarded(&events[i]);
 	if (last > 0)
 		AuditWaitWritten(last);
-	PG_RETURN_INT64(count);
+	PG_RETURN_INT64(nevents);
 }
 
 void

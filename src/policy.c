@@ -620,3 +620,64 @@ PolicyPurposeSubtree(PolicyPurpose *purpose, const char **names, int max)
 	}
 	return n;
 }
+
+PG_FUNCTION_INFO_V1(pguard_policy_referrer);
+
+/*
+ * policy_referrer(what, name): the first of the catalog's tables that still
+ * refers to the purpose or category (what) of that name, or NULL; for the
+ * policy_references() trigger, which keeps what foreign keys would.  As a
+ * foreign key's check, it reads with the latest snapshot, not the
+ * transaction's: under REPEATABLE READ a consent or allowance committed
+ * since the transaction began is seen, and the purpose cannot go.
+ */
+Datum
+pguard_policy_referrer(PG_FUNCTION_ARGS)
+{
+	static const struct
+	{
+		const char *what;
+		const char *table;
+		const char *column;
+	}			refs[] = {
+		{"purpose", "consent_events", "purpose"},
+		{"purpose", "allowances", "purpose"},
+		{"purpose", "purpose_grants", "purpose"},
+		{"category", "column_protection", "category"},
+		{"category", "allowances", "category"},
+	};
+	char	   *what;
+	Datum		name;
+	Oid			types[1] = {TEXTOID};
+	const char *found = NULL;
+	CatalogOwnerState owner;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	what = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	name = PG_GETARG_DATUM(1);
+	CatalogBecomeOwner(&owner);
+	SPI_connect();
+	for (int i = 0; i < lengthof(refs) && found == NULL; i++)
+	{
+		SPIPlanPtr	plan;
+
+		if (strcmp(refs[i].what, what) != 0)
+			continue;
+		plan = SPI_prepare(psprintf("SELECT FROM privacy_guard.%s x WHERE x.%s OPERATOR(pg_catalog.=) $1 LIMIT 1",
+									refs[i].table, refs[i].column), 1, types);
+		if (plan == NULL)
+			elog(ERROR, "could not look for references to %s", what);
+		if (SPI_execute_snapshot(plan, &name, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								 true, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look for references to %s", what);
+		if (SPI_processed > 0)
+			found = refs[i].table;
+		SPI_freeplan(plan);
+	}
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (found == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(found));
+}

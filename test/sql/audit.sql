@@ -249,30 +249,64 @@ SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more declarat
   FROM privacy_guard.audit_log WHERE id > :before AND event = 'set_purpose';
 
 -- A standby's events arrive through audit_forward() (test/t/015_standby.pl
--- runs a real standby): only a superuser or a REPLICATION role forwards,
--- and a malformed batch is refused whole, before anything is queued.
+-- runs a real standby): only a superuser or a member of
+-- privacy_guard_standby forwards (REPLICATION alone is not enough), and a
+-- malformed batch is refused whole, before anything is queued.
+CREATE FUNCTION pg_temp.ev(kind int, epoch bigint, seq bigint, grp bigint DEFAULT 0, at bigint DEFAULT 0,
+                           event text DEFAULT 'reveal', keys text DEFAULT '', usr text DEFAULT 'ann')
+RETURNS text[] LANGUAGE sql AS $$
+    SELECT ARRAY[kind::text, epoch::text, seq::text, grp::text, at::text, usr, 'ann', event, 'support', 'contact',
+                 'customers', 'email', '', 'revealed', 'SELECT 1', keys]
+$$;
+CREATE ROLE forwarder REPLICATION;
 SET ROLE policy_owner;
-SELECT privacy_guard.audit_forward('forger', 1, '{}');
+SELECT privacy_guard.audit_forward('forger', '{}');
 RESET ROLE;
-\set fields '"0","1","0","0","ann","ann","reveal","support","contact","customers","email","","revealed","SELECT 1",""'
-SELECT privacy_guard.audit_forward('s1', 1, '{"0","1"}');
-SELECT privacy_guard.audit_forward('s1', 0, '{}');
-SELECT privacy_guard.audit_forward('s1', 1, NULL);
-SELECT privacy_guard.audit_forward('s1', 1, ARRAY[ARRAY['a'], ARRAY['b']]);
-SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(:'fields', '"0","1"', '"7","1"') || '}')::text[]);
-SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(:'fields', '"0","1"', '"0","x1"') || '}')::text[]);
-SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(replace(:'fields', '"0","1"', '"1","2"'), ',""', ',"' || (SELECT string_agg(g::text, ',') FROM generate_series(1, 65) g) || '"') || '}')::text[]);
-SELECT privacy_guard.audit_forward('s1', 1, ('{' || replace(replace(:'fields', '"0","1"', '"1","2"'), '""', '"5,3"') || '}')::text[]);
-SELECT privacy_guard.audit_forward('s1', 1, ('{' || :'fields' || ',' || replace(:'fields', '"0","1"', '"7","2"') || '}')::text[]);
+SET ROLE forwarder;
+SELECT privacy_guard.audit_forward('forger', pg_temp.ev(0, 1, 1));
+RESET ROLE;
+GRANT privacy_guard_standby TO forwarder;
+SET ROLE forwarder;
+SELECT privacy_guard.audit_forward('s1', '{"0","1"}');
+SELECT privacy_guard.audit_forward('s1', NULL);
+SELECT privacy_guard.audit_forward('s1', ARRAY[ARRAY['a'], ARRAY['b']]);
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(7, 1, 1));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 0, 1));
+SELECT privacy_guard.audit_forward('s1', array_replace(pg_temp.ev(0, 1, 1), '1', 'x1'));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, at => 9223372036854775807));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, event => 'trail_tampered'));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => (SELECT string_agg(g::text, ',') FROM generate_series(1, 65) g)));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => '5,3'));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 0, keys => '3'));
+SELECT privacy_guard.audit_forward('s1', (SELECT array_agg(f) FROM generate_series(1, 1025) g, unnest(pg_temp.ev(0, 1, g)) f));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1) || pg_temp.ev(7, 1, 2));
+RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT count(*) AS nothing_queued FROM privacy_guard.audit_log WHERE statement LIKE 'on standby s1%';
--- a record and its subjects; sent again (an answer lost), nothing twice
+-- a record and its subjects, under the standby queue's negated epoch (this
+-- server's are positive); control characters in a field become spaces
 SELECT max(id) AS before FROM privacy_guard.audit_log \gset
-SELECT privacy_guard.audit_forward('s1', 77, ('{' || :'fields' || ',' || replace(replace(:'fields', '"0","1","0"', '"1","2","1"'), '""', '"3,5"') || '}')::text[]) AS forwarded;
-SELECT privacy_guard.audit_forward('s1', 77, ('{' || :'fields' || '}')::text[]) AS forwarded_again;
-SELECT event, current_role_name, outcome, statement FROM privacy_guard.audit_log WHERE id > :before;
-SELECT queue_epoch, group_seq, key_ids FROM privacy_guard.audit_subjects WHERE queue_epoch = 77;
+SET ROLE forwarder;
+SELECT privacy_guard.audit_forward('s1' || chr(10) || 'x', pg_temp.ev(0, 77, 1, usr => 'ann' || chr(10) || 'id=1')
+                                                         || pg_temp.ev(1, 77, 2, 1, keys => '3,5')) AS forwarded;
+RESET ROLE;
+SELECT event, session_user_name, outcome, statement FROM privacy_guard.audit_log WHERE id > :before;
+SELECT r.queue_epoch, r.queue_seq, s.key_ids FROM privacy_guard.audit_records r
+  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+ WHERE r.id > :before;
+-- a forwarded position never stands for one of this server's own: a record
+-- forwarded under this server's epoch, far ahead, skips none of its events
+SELECT queue_epoch AS own_epoch FROM privacy_guard.audit_records WHERE queue_epoch > 0 ORDER BY id DESC LIMIT 1 \gset
+SET ROLE forwarder;
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, :own_epoch, 9000000000000000000)) AS forwarded;
+RESET ROLE;
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support', 'after the forged record');
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT event, statement FROM privacy_guard.audit_log WHERE id > :before AND statement NOT LIKE 'on standby%';
 SELECT privacy_guard.verify_audit();
+DROP ROLE forwarder;
 
 -- CLEANUP
 DROP TABLE customers;

@@ -49,7 +49,7 @@ is($standby->safe_psql('shop', $reveal7, extra_params => [ '-U', 'clerk' ]), 'c7
 is(trail($primary, q{event = 'reveal' AND current_role_name = 'clerk' AND statement LIKE 'on standby standby (%): %'}),
 	'1', "the primary's trail has the standby's reveal, naming the standby");
 like($primary->safe_psql('shop', q{SELECT string_agg(purpose || '/' || outcome || '/' || statement, '; ') FROM privacy_guard.access_history('7')}),
-	qr{support/revealed/on standby standby \(local\): query -?\d+: SELECT privacy_guard\.reveal\(email, \$1\) FROM customers WHERE id = \$2},
+	qr{support/revealed/on standby standby \(\w+, local\): query -?\d+: SELECT privacy_guard\.reveal\(email, \$1\) FROM customers WHERE id = \$2},
 	"access_history('7') on the primary shows it, with the statement run on the standby");
 is($primary->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't', 'and the chain verifies');
 
@@ -76,11 +76,27 @@ is($standby->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WH
 	$primary->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement LIKE 'on standby standby%'}),
 	'the standby reads the same trail, replicated back');
 
-# a forwarded event cannot be forged: only a superuser or a REPLICATION role forwards
+# a forwarded event cannot be forged: only a member of privacy_guard_standby forwards
 my ($out, $err);
-$primary->psql('shop', q{SELECT privacy_guard.audit_forward('x', 1, '{}')},
+$primary->psql('shop', q{SELECT privacy_guard.audit_forward('x', '{}')},
 	extra_params => [ '-U', 'clerk' ], stdout => \$out, stderr => \$err);
-like($err, qr/permission denied to forward audit events/, 'an application role cannot forward events');
+like($err, qr/permission denied for function audit_forward/, 'an application role cannot forward events');
+
+# A standby of the standby forwards to it, which forwards on: the record is
+# the primary's, naming both, and its subjects find it
+$standby->backup('cascade');
+my $cascade = PostgreSQL::Test::Cluster->new('cascade');
+$cascade->init_from_backup($standby, 'cascade', has_streaming => 1);
+$cascade->start;
+$standby->wait_for_catchup($cascade, 'replay', $primary->lsn('flush'));
+is($cascade->safe_psql('shop', q{SELECT string_agg(privacy_guard.reveal(email, 'support'), ',' ORDER BY id) FROM customers WHERE id IN (61, 62)},
+		extra_params => [ '-U', 'clerk' ]),
+	'c61@example.com,c62@example.com', 'a reveal on a standby of the standby');
+like($primary->safe_psql('shop', q{SELECT privacy_guard.audit_flush(); SELECT string_agg(event || ': ' || statement, '; ') FROM privacy_guard.access_history('62')}),
+	qr/reveal: on standby standby \(\w+, local\): on standby cascade \(\w+, local\): query -?\d+: SELECT string_agg/,
+	"the primary's access_history finds it, through both standbys");
+is($primary->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't', 'and the chain verifies');
+$cascade->stop;
 
 # One round trip: a reveal on the standby against one on the primary (best of 20)
 sub best
@@ -100,15 +116,31 @@ my ($on_primary, $on_standby) = (best($primary), best($standby));
 diag(sprintf('a reveal (one psql each): primary %.1f ms, standby %.1f ms', $on_primary, $on_standby));
 cmp_ok($on_standby, '<', $on_primary + 50, 'a reveal on the standby costs about one round trip more');
 
-# The primary down: the standby refuses (fails closed), and says why
+# The primary down: the standby refuses (fails closed), and says why.  A
+# cursor open meanwhile stops within one chunk of subjects (64): what a
+# standby revealed is not left in its memory for long.
+my $cursor = $standby->background_psql('shop', on_error_stop => 0);
+$cursor->query_safe(q{BEGIN; DECLARE c CURSOR FOR SELECT privacy_guard.reveal(email, 'support') FROM customers ORDER BY id});
+like($cursor->query_safe('FETCH 40 FROM c'), qr/c40\@example\.com/, 'a cursor on the standby fetches');
 $primary->stop('fast');
+my $more = $cursor->query('FETCH 40 FROM c');
+like($cursor->{stderr}, qr/this standby cannot reach its primary/,
+	'the primary gone, the cursor stops at its next chunk of subjects');
+unlike($more, qr/c41\@example/, 'and returns nothing more');
+$cursor->quit;
 $standby->psql('shop', $reveal7, stdout => \$out, stderr => \$err);
 like($err, qr/cannot record this access: this standby cannot reach its primary/,
 	'without its primary, a reveal on the standby is refused');
 unlike($out, qr/c7\@example/, 'and returns nothing');
-like($err, qr/DETAIL:  .*primary/, 'the detail says what failed');
+like($err, qr/DETAIL:  could not connect to the primary/, 'a superuser is told what failed');
+$standby->psql('shop', $reveal7, stdout => \$out, stderr => \$err, extra_params => [ '-U', 'clerk' ]);
+like($err, qr/DETAIL:  The server log says why/, 'an application role is pointed to the server log');
+unlike($err, qr/socket|port=|host=/, 'and not told where the primary is');
+like(slurp_file($standby->logfile), qr/privacy_guard audit writer cannot reach the primary: could not connect to the primary/,
+	'the server log says why');
 $standby->psql('shop', q{SELECT privacy_guard.set_purpose('support')}, stdout => \$out, stderr => \$err);
 like($err, qr/this standby cannot reach its primary/, 'nor can a purpose be declared');
+# (restarting the standby now would lose what it queued: it says so)
 
 # back: the events queued meanwhile reach the trail, and reveals work again
 $primary->start;
