@@ -105,6 +105,7 @@ typedef struct AuditQueue
 	int			writer_pid;		/* 0 while no writer runs */
 	int			waiters;		/* sessions waiting for a commit of the writer */
 	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
+	pg_atomic_uint32 unreachable;	/* ... while non-zero: nothing may be revealed there */
 	ConditionVariable written_cv;	/* written_seq advanced, or the writer exited */
 	AuditEvent	ring[AUDIT_QUEUE_LEN];
 } AuditQueue;
@@ -162,7 +163,10 @@ audit_shmem_startup(void)
 		audit->lock = &(GetNamedLWLockTranche("privacy_guard_audit"))->lock;
 		audit->nqueues = audit_max_databases;
 		for (int i = 0; i < audit->nqueues; i++)
+		{
 			ConditionVariableInit(&audit->queues[i].written_cv);
+			pg_atomic_init_u32(&audit->queues[i].unreachable, 0);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -245,6 +249,7 @@ my_queue(bool may_fail)
 			q->head = q->tail = 0;
 			q->stop = false;
 			q->problem[0] = '\0';
+			pg_atomic_write_u32(&q->unreachable, 0);
 			claimed = true;
 		}
 	}
@@ -616,6 +621,8 @@ static MemoryContext group_cxt = NULL;
 static RevealGroup groups[AUDIT_MAX_GROUPS];
 static int	ngroups = 0;
 static RevealGroup *last_group = NULL;
+static int	standby_unconfirmed = 0;	/* subjects a standby's primary has not confirmed */
+static uint64 standby_last_seq = 0;	/* the last seq queued with subjects */
 static uint64 statement_query_id = 0;
 static int	exec_nesting = 0;
 static QueryDesc *running[64];	/* the queries whose ExecutorRun is under way */
@@ -643,7 +650,7 @@ int64_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-static void
+static uint64
 flush_group_keys(RevealGroup *grp, bool may_wait)
 {
 	AuditEvent	ev = grp->identity;
@@ -655,7 +662,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	uint64		last = 0;
 
 	if (grp->keys == NULL || grp->keys->members == 0)
-		return;
+		return 0;
 	/* sorted, so that each chunk spans a narrow range of ids */
 	sorted = palloc(sizeof(int64) * grp->keys->members);
 	keyslot_start_iterate(grp->keys, &it);
@@ -679,15 +686,31 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 		last = enqueue_ex(&ev, may_wait);
 	pfree(sorted);
 	keyslot_reset(grp->keys);
+	if (last > 0)
+		standby_last_seq = last;
+	return last;
+}
 
-	/*
-	 * A standby's primary may be away for long: what its sessions revealed
-	 * is not left in its memory meanwhile.  A chunk a standby flushes (every
-	 * AUDIT_KEYS_PER_EVENT subjects there) waits for the primary, so a
-	 * reveal stops within one chunk of losing it.
-	 */
-	if (may_wait && grp->standby && last > 0)
-		wait_written(my_queue(true), last);
+/*
+ * On a hot standby, whose primary may be away for long, what a session
+ * revealed is not left unrecorded for long: once AUDIT_KEYS_PER_EVENT
+ * subjects (of all its groups, this statement's and earlier ones') are not
+ * known to be in the primary's trail, the session queues them all and
+ * waits for the primary before it goes on.  And while the standby's writer
+ * cannot reach the primary, no value leaves at all.
+ */
+static void
+standby_subject_added(RevealGroup *grp)
+{
+	if (backend_queue != NULL && pg_atomic_read_u32(&backend_queue->unreachable) != 0)
+		audit_unavailable("it cannot reach the primary");
+	if (++standby_unconfirmed < AUDIT_KEYS_PER_EVENT)
+		return;
+	for (int g = 0; g < ngroups; g++)
+		(void) flush_group_keys(&groups[g], true);
+	if (standby_last_seq > 0)
+		wait_written(my_queue(true), standby_last_seq);
+	standby_unconfirmed = 0;
 }
 
 /* Queue the subjects and the closing record of every open group; forget them. */
@@ -718,10 +741,7 @@ flush_groups(bool may_wait)
 		snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
 				 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
 				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
-		if (may_wait && grp->standby)
-			enqueue(&ev);		/* waits there for the primary */
-		else
-			enqueue_ex(&ev, may_wait);
+		enqueue_ex(&ev, may_wait);
 	}
 	ngroups = 0;
 	last_group = NULL;
@@ -783,6 +803,10 @@ AuditReveal(const char *event, const char *table, const char *column,
 		 * here (queue full, timeout, cancel) leaves nothing half-made for a
 		 * retry to slip through.
 		 */
+		/* a standby cut off from its primary lets nothing out, at once */
+		if (RecoveryInProgress() && backend_queue != NULL &&
+			pg_atomic_read_u32(&backend_queue->unreachable) != 0)
+			audit_unavailable("it cannot reach the primary");
 		memset(&fresh, 0, sizeof(RevealGroup));
 		set_field(fresh.purpose, AUDIT_NAME_LEN, p);
 		set_field(fresh.category, AUDIT_NAME_LEN, c);
@@ -825,9 +849,14 @@ AuditReveal(const char *event, const char *table, const char *column,
 
 		if (!found)
 			k->entry = NULL;	/* a set: ids only */
-		if (grp->keys->members >= (grp->standby ? AUDIT_KEYS_PER_EVENT : AUDIT_SUBJECT_FLUSH))
-			flush_group_keys(grp, true);
+		if (grp->keys->members >= AUDIT_SUBJECT_FLUSH)
+			(void) flush_group_keys(grp, true);
+		if (grp->standby && !found)
+			standby_subject_added(grp);
 	}
+	else if (grp->standby && backend_queue != NULL &&
+			 pg_atomic_read_u32(&backend_queue->unreachable) != 0)
+		audit_unavailable("it cannot reach the primary");
 }
 
 /*
@@ -855,8 +884,10 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 
 			if (!found)
 				k->entry = NULL;
-			if (c->keys->members >= (c->standby ? AUDIT_KEYS_PER_EVENT : AUDIT_SUBJECT_FLUSH))
-				flush_group_keys(c, true);
+			if (c->keys->members >= AUDIT_SUBJECT_FLUSH)
+				(void) flush_group_keys(c, true);
+			if (c->standby && !found)
+				standby_subject_added(c);
 			return;
 		}
 	}
@@ -1812,7 +1843,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 					if (*c == '"' || *c == '\\' || (unsigned char) *c < ' ' || *c == 0x7f)
 						*c = ' ';
 			ereport(LOG,
-					(errmsg("privacy_guard audit: id=%lld database=%s session_user=%s role=%s event=%s purpose=%s category=%s outcome=%s statement=\"%s\"",
+					(errmsg("privacy_guard audit: id=%lld database=\"%s\" session_user=\"%s\" role=\"%s\" event=\"%s\" purpose=\"%s\" category=\"%s\" outcome=\"%s\" statement=\"%s\"",
 							(long long) last_id, e->database, e->session_user_name,
 							e->current_role_name, e->event, e->purpose[0] ? e->purpose : "-",
 							e->category[0] ? e->category : "-", e->outcome[0] ? e->outcome : "-",
@@ -2019,6 +2050,7 @@ AuditWriterMain(Datum main_arg)
 			}
 			else
 				strlcpy(q->problem, problem, sizeof(q->problem));
+			pg_atomic_write_u32(&q->unreachable, forwarded ? 0 : 1);
 			LWLockRelease(audit->lock);
 			if (forwarded)
 				ConditionVariableBroadcast(&q->written_cv);
@@ -2031,6 +2063,7 @@ AuditWriterMain(Datum main_arg)
 			continue;
 		}
 		ForwardDisconnect();	/* promoted: this server writes its own trail */
+		pg_atomic_write_u32(&q->unreachable, 0);
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();

@@ -420,7 +420,7 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 			(void) pg_getnameinfo_all(&MyBEEntry->st_clientaddr.addr, MyBEEntry->st_clientaddr.salen,
 									  host, sizeof(host), NULL, 0, NI_NUMERICHOST);
 		origin = psprintf("on standby %.64s (%s, %s): ", standby,
-						  GetUserNameFromId(GetSessionUserId(), false), host);
+						  GetUserNameFromId(GetUserId(), false), host);
 	}
 
 	/* all parsed first: a malformed batch is refused whole, nothing queued */
@@ -443,13 +443,25 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("forwarded audit event %d has an invalid queue position", i + 1)));
 		e->kind = (AuditKind) kind;
-		e->origin_epoch = (uint64) epoch;
+
+		/*
+		 * The position is the forwarding role's: bound to its login, so
+		 * that no other member of privacy_guard_standby can attach subjects
+		 * to this standby's records (nor any to the primary's own).
+		 */
+		e->origin_epoch = ((uint64) epoch ^ ((uint64) GetUserId() * UINT64CONST(0x9E3779B97F4A7C15))) &
+			UINT64CONST(0x7FFFFFFFFFFFFFFF);
+		if (e->origin_epoch == 0)
+			e->origin_epoch = 1;
 		e->origin_seq = (uint64) seq;
 		e->group_seq = (uint64) field_int8(elems, nulls, i, FWD_GROUP_SEQ);
 		e->at = (TimestampTz) field_int8(elems, nulls, i, FWD_AT);
-		/* a time the trail can print; a standby's clock may be off, not infinite */
-		if (TIMESTAMP_NOT_FINITE(e->at) || !IS_VALID_TIMESTAMP(e->at) ||
-			e->at > TimestampTzPlusMilliseconds(now, INT64CONST(86400000)))
+		/* a record's time the trail can print; a standby's clock may be off, not by years */
+		if (e->kind == AUDIT_SUBJECTS)
+			e->at = now;		/* subjects have none of their own */
+		else if (TIMESTAMP_NOT_FINITE(e->at) || !IS_VALID_TIMESTAMP(e->at) ||
+			e->at > TimestampTzPlusMilliseconds(now, INT64CONST(86400000)) ||
+			e->at < TimestampTzPlusMilliseconds(now, -INT64CONST(86400000) * 366))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 					 errmsg("forwarded audit event %d has an invalid time", i + 1)));

@@ -252,7 +252,8 @@ SELECT count(*) AS records, count(*) FILTER (WHERE statement LIKE 'more declarat
 -- runs a real standby): only a superuser or a member of
 -- privacy_guard_standby forwards (REPLICATION alone is not enough), and a
 -- malformed batch is refused whole, before anything is queued.
-CREATE FUNCTION pg_temp.ev(kind int, epoch bigint, seq bigint, grp bigint DEFAULT 0, at bigint DEFAULT 0,
+CREATE FUNCTION pg_temp.ev(kind int, epoch bigint, seq bigint, grp bigint DEFAULT 0,
+                           at bigint DEFAULT ((extract(epoch FROM now()) - 946684800) * 1000000)::bigint,
                            event text DEFAULT 'reveal', keys text DEFAULT '', usr text DEFAULT 'ann')
 RETURNS text[] LANGUAGE sql AS $$
     SELECT ARRAY[kind::text, epoch::text, seq::text, grp::text, at::text, usr, 'ann', event, 'support', 'contact',
@@ -274,6 +275,7 @@ SELECT privacy_guard.audit_forward('s1', pg_temp.ev(7, 1, 1));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 0, 1));
 SELECT privacy_guard.audit_forward('s1', array_replace(pg_temp.ev(0, 1, 1), '1', 'x1'));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, at => 9223372036854775807));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, at => 0));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, event => 'trail_tampered'));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => (SELECT string_agg(g::text, ',') FROM generate_series(1, 65) g)));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => '5,3'));
@@ -283,17 +285,27 @@ SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1) || pg_temp.ev(7, 1,
 RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT count(*) AS nothing_queued FROM privacy_guard.audit_log WHERE statement LIKE 'on standby s1%';
--- a record and its subjects, under the standby queue's negated epoch (this
--- server's are positive); control characters in a field become spaces
+-- a record and its subjects, under a negative epoch (this server's are
+-- positive) made of the standby queue's and the forwarding role's; control
+-- characters in a field become spaces
 SELECT max(id) AS before FROM privacy_guard.audit_log \gset
 SET ROLE forwarder;
 SELECT privacy_guard.audit_forward('s1' || chr(10) || 'x', pg_temp.ev(0, 77, 1, usr => 'ann' || chr(10) || 'id=1')
                                                          || pg_temp.ev(1, 77, 2, 1, keys => '3,5')) AS forwarded;
 RESET ROLE;
 SELECT event, session_user_name, outcome, statement FROM privacy_guard.audit_log WHERE id > :before;
-SELECT r.queue_epoch, r.queue_seq, s.key_ids FROM privacy_guard.audit_records r
+SELECT r.queue_epoch < 0 AS apart, r.queue_seq, s.key_ids FROM privacy_guard.audit_records r
   JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
  WHERE r.id > :before;
+-- another standby's role cannot attach subjects to that record
+CREATE ROLE forwarder2 IN ROLE privacy_guard_standby;
+SET ROLE forwarder2;
+SELECT privacy_guard.audit_forward('s2', pg_temp.ev(1, 77, 3, 1, keys => '9')) AS forwarded;
+RESET ROLE;
+SELECT s.key_ids FROM privacy_guard.audit_records r
+  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+ WHERE r.id > :before;
+DROP ROLE forwarder2;
 -- a forwarded position never stands for one of this server's own: a record
 -- forwarded under this server's epoch, far ahead, skips none of its events
 SELECT queue_epoch AS own_epoch FROM privacy_guard.audit_records WHERE queue_epoch > 0 ORDER BY id DESC LIMIT 1 \gset

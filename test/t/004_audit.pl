@@ -132,5 +132,23 @@ $node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'burst'}),
 	'448', 'once it moves again, what was queued is written, and nothing that failed');
 
+# Audit log lines quote every name, and a name cannot forge a field: its
+# quotes and line breaks become spaces
+$node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
+$node->safe_psql('postgres', q{
+	CREATE ROLE "x"" event=""forged
+id=1";
+	SELECT privacy_guard.grant_purpose('"x"" event=""forged
+id=1"', 'support');
+	SET ROLE "x"" event=""forged
+id=1";
+	SELECT privacy_guard.set_purpose('support', 'ticket 12');
+	RESET ROLE;
+	SELECT privacy_guard.audit_flush()});
+my $log = slurp_file($node->logfile);
+like($log, qr/privacy_guard audit: id=\d+ database="postgres" session_user="\w+" role="x  event= forged id=1" event="set_purpose" purpose="support" category="-" outcome="[^"]*" statement="ticket 12"/,
+	'an audit log line quotes every name, with its quotes and line breaks made spaces');
+unlike($log, qr/^id=1"/m, 'and a name starts no line of its own');
+
 $node->stop;
 done_testing();
