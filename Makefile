@@ -16,7 +16,7 @@ SQL_SOURCES    = $(patsubst %,sql/%.sql,$(SQL_CONCEPTS))
 DATA_built     = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA           = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 PGFILEDESC     = "privacy_guard - the database enforces the privacy policy"
-SHLIB_LINK    += -lcrypto $(libpq)
+SHLIB_LINK    += -lcrypto -lsodium $(libpq)
 PG_CPPFLAGS   += -Isrc -I$(libpq_srcdir)
 
 REGRESS        = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))

@@ -10,6 +10,7 @@ packages=(
 	postgresql-15               # the server the tests and demo run
 	postgresql-server-dev-15    # PGXS, pg_regress, pg_isolation_regress
 	libpq-dev                   # libpq: a standby's audit writer reaches its primary
+	libsodium-dev               # AES-256-GCM with expanded key schedules (AES-NI)
 	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
 	postgresql-15-cron          # scheduling (issue: erasure and retention)
 	postgresql-contrib          # pgcrypto, the benchmark's baseline

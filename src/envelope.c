@@ -36,14 +36,34 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "utils/guc.h"
 
 #include "envelope.h"
 
 #define PENDING_HEADER_LEN 10
+
+StaticAssertDecl(sizeof(crypto_aead_aes256gcm_state) <= ENVELOPE_SCHEDULE_LEN,
+				 "libsodium's AES-GCM state fits an EnvelopeSchedule");
+
+typedef enum CipherImplementation
+{
+	CIPHER_AUTO,				/* libsodium's AES-NI schedules where available */
+	CIPHER_OPENSSL				/* OpenSSL for everything */
+} CipherImplementation;
+
+static const struct config_enum_entry cipher_options[] = {
+	{"auto", CIPHER_AUTO, false},
+	{"openssl", CIPHER_OPENSSL, false},
+	{NULL, 0, false}
+};
+
+static int	cipher_implementation = CIPHER_AUTO;
+static bool sodium_aes = false;	/* libsodium initialised, the CPU has AES-NI */
 
 static EVP_CIPHER *gcm = NULL;
 static EVP_CIPHER_CTX *cipher_ctx[2] = {NULL, NULL};	/* decrypt, encrypt */
@@ -371,6 +391,63 @@ session_key_ensure(void)
 	}
 }
 
+static crypto_aead_aes256gcm_state *
+schedule_state(const EnvelopeSchedule *schedule)
+{
+	return (crypto_aead_aes256gcm_state *) TYPEALIGN(16, schedule->bytes);
+}
+
+/*
+ * Expand dek's schedule into schedule, where libsodium's AES-NI cipher
+ * serves; otherwise leave it unset (opening then goes through OpenSSL).
+ */
+void
+EnvelopeScheduleSet(EnvelopeSchedule *schedule, const uint8 *dek)
+{
+	schedule->set = false;
+	if (!sodium_aes || cipher_implementation != CIPHER_AUTO)
+		return;
+	if (crypto_aead_aes256gcm_beforenm(schedule_state(schedule), dek) != 0)
+		return;
+	schedule->set = true;
+}
+
+void
+EnvelopeScheduleWipe(EnvelopeSchedule *schedule)
+{
+	if (schedule->set)
+		sodium_memzero(schedule->bytes, sizeof(schedule->bytes));
+	schedule->set = false;
+}
+
+/*
+ * EnvelopeOpen() with dek's expanded schedule when it has one: the header
+ * and the subject's digest are the associated data, as sealing made them.
+ */
+bool
+EnvelopeOpenScheduled(const EnvelopeView *view, const uint8 *dek,
+					  const EnvelopeSchedule *schedule,
+					  const uint8 *subject_digest, uint8 *out)
+{
+	uint8		ad[256];
+	int			adlen = view->headerlen + ENVELOPE_DIGEST_LEN;
+
+	if (!schedule->set || cipher_implementation != CIPHER_AUTO || adlen > (int) sizeof(ad))
+		return EnvelopeOpen(view, dek, subject_digest, out);
+	Assert(view->version == ENVELOPE_VERSION);
+	memcpy(ad, view->header, view->headerlen);
+	memcpy(ad + view->headerlen, subject_digest, ENVELOPE_DIGEST_LEN);
+	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, view->ct, view->ctlen,
+													   view->tag, ad, adlen, view->nonce,
+													   schedule_state(schedule)) != 0)
+	{
+		if (view->ctlen > 0)
+			sodium_memzero(out, view->ctlen);
+		return false;
+	}
+	return true;
+}
+
 /*
  * A pending value: header version, type and session id, then tail (the
  * binding, if any), all authenticated; plaintext under the session key.
@@ -474,4 +551,10 @@ void
 EnvelopeInit(void)
 {
 	RegisterXactCallback(envelope_xact_callback, NULL);
+	sodium_aes = sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
+	DefineCustomEnumVariable("privacy_guard.cipher",
+							 "Which AES-256-GCM implementation opens values under cached keys.",
+							 "auto: libsodium's AES-NI implementation with each cached key's schedule expanded once, where the CPU has AES-NI, else OpenSSL; openssl: OpenSSL for everything. The bytes are the same.",
+							 &cipher_implementation, CIPHER_AUTO, cipher_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }

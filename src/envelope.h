@@ -52,6 +52,21 @@ typedef struct EnvelopeView
 	const uint8 *tag;
 } EnvelopeView;
 
+/*
+ * A data key's AES-256-GCM schedule, expanded once (libsodium's AES-NI
+ * implementation, crypto_aead_aes256gcm_beforenm: the round keys and the
+ * powers of H), for a key the cache keeps: opening a value then costs the
+ * cipher alone.  Unset (set = false) where the CPU lacks AES-NI or
+ * privacy_guard.cipher = openssl: OpenSSL opens with the key itself.  The
+ * same standard bytes either way.
+ */
+#define ENVELOPE_SCHEDULE_LEN 512
+typedef struct EnvelopeSchedule
+{
+	bool		set;
+	uint8		bytes[ENVELOPE_SCHEDULE_LEN + 16];	/* aligned at 16 within */
+} EnvelopeSchedule;
+
 extern const char *EnvelopeTypeName(int type);
 extern const char *EnvelopeParse(const uint8 *data, int len, EnvelopeView *view);
 extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
@@ -61,6 +76,11 @@ extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
 									const uint8 *plain, int plainlen);
 extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);
+extern void EnvelopeScheduleSet(EnvelopeSchedule *schedule, const uint8 *dek);
+extern void EnvelopeScheduleWipe(EnvelopeSchedule *schedule);
+extern bool EnvelopeOpenScheduled(const EnvelopeView *view, const uint8 *dek,
+								  const EnvelopeSchedule *schedule,
+								  const uint8 *subject_digest, uint8 *out);
 extern struct varlena *EnvelopePending(EnvelopeType type, const uint8 *plain, int plainlen);
 extern uint8 *EnvelopePendingOpen(const EnvelopeView *view);
 extern struct varlena *EnvelopePendingBind(const EnvelopeView *view, const char *category,

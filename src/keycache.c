@@ -149,6 +149,7 @@ keycache_flush(void)
 
 			EnvelopeKeyGone(e->dek);
 			OPENSSL_cleanse(e->dek, sizeof(e->dek));
+			EnvelopeScheduleWipe(&e->schedule);
 		}
 	}
 	if (index_keys != NULL)
@@ -551,6 +552,7 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 
 		EnvelopeKeyGone(old->dek);
 		OPENSSL_cleanse(old->dek, sizeof(old->dek));
+		EnvelopeScheduleWipe(&old->schedule);
 		hash_search(by_subject, old->digest, HASH_REMOVE, NULL);
 		keyslot_delete(by_id, old->key_id);
 		dlist_push_head(&spare, &old->fifo);
@@ -566,6 +568,7 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 		e->key_id = key_id;
 		memcpy(e->digest, digest, ENVELOPE_DIGEST_LEN);
 		memcpy(e->dek, dek, ENVELOPE_KEY_LEN);
+		EnvelopeScheduleSet(&e->schedule, dek);
 		dlist_push_tail(&fifo, &e->fifo);
 		slot->entry = e;
 		cached++;
@@ -573,6 +576,13 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 		s->key_id = key_id;
 	}
 	return slot->entry;
+}
+
+/* Open a value sealed under a cached key, with its expanded schedule. */
+bool
+KeycacheOpen(const KeyEntry *key, const EnvelopeView *view, uint8 *out)
+{
+	return EnvelopeOpenScheduled(view, key->dek, &key->schedule, key->digest, out);
 }
 
 /* Run a saved read-only plan with the latest snapshot. */

@@ -25,6 +25,7 @@ typedef struct KeyEntry
 	uint8		digest[ENVELOPE_DIGEST_LEN];	/* SHA-256 of the subject */
 	uint8		dek[ENVELOPE_KEY_LEN];
 	dlist_node	fifo;			/* eviction order */
+	EnvelopeSchedule schedule;	/* dek expanded once, for opening many values */
 } KeyEntry;
 
 /*
@@ -56,6 +57,7 @@ typedef struct KeySlot
 extern void KeycacheSubjectDigest(const char *subject, int len, uint8 *digest);
 extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
+extern bool KeycacheOpen(const KeyEntry *key, const EnvelopeView *view, uint8 *out);
 extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
 extern void KeycacheRetireIndexKey(const char *category, int64 key_id);
 extern void KeycacheInit(void);

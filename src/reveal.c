@@ -411,7 +411,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 		struct varlena *res = palloc(VARHDRSZ + view.ctlen);
 
 		SET_VARSIZE(res, VARHDRSZ + view.ctlen);
-		if (!EnvelopeOpen(&view, key->dek, key->digest, (uint8 *) VARDATA(res)))
+		if (!KeycacheOpen(key, &view, (uint8 *) VARDATA(res)))
 			authentication_failed(type);
 		if (type == ENV_TEXT)
 			check_encoding(VARDATA(res), view.ctlen);
@@ -419,7 +419,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	}
 
 	plain = palloc(view.ctlen + 1);
-	if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
+	if (!KeycacheOpen(key, &view, plain))
 		authentication_failed(type);
 	if (type == ENV_TEXT)
 		check_encoding((const char *) plain, view.ctlen);

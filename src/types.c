@@ -568,7 +568,7 @@ pguard_check_sealed(PG_FUNCTION_ARGS)
 	scratch = key ? palloc(view.ctlen + 1) : NULL;
 	/* one answer for an unknown key, another subject's key and a forgery */
 	if (key == NULL || memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0 ||
-		!EnvelopeOpen(&view, key->dek, key->digest, scratch))
+		!KeycacheOpen(key, &view, scratch))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("sealed value does not belong to this row"),

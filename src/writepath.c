@@ -661,7 +661,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errhidestmt(true)));
 			plain = palloc(view.ctlen + 1);
 			plainlen = view.ctlen;
-			if (!EnvelopeOpen(&view, key->dek, key->digest, plain))
+			if (!KeycacheOpen(key, &view, plain))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
