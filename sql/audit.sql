@@ -144,7 +144,7 @@ COMMENT ON FUNCTION privacy_guard.audit_flush() IS
 
 -- The data keys each reveal group touched, in chunks, so that
 -- access_history() answers exactly without scanning the trail.
--- Each row holds up to 64 key ids, sorted, and the range they span: a
+-- Each row holds up to 240 key ids, sorted, and the range they span: a
 -- subject's groups are found through the range (one GiST entry a row, not
 -- an index entry a subject), then confirmed in the row's few ids.
 CREATE TABLE privacy_guard.audit_subjects (

@@ -82,6 +82,7 @@
 #define AUDIT_BATCH 256
 #define AUDIT_MAX_GROUPS 32
 #define AUDIT_SUBJECT_FLUSH 2048	/* keys a reveal group keeps before it queues them */
+#define AUDIT_STANDBY_UNCONFIRMED 64	/* subjects a standby's session may reveal before its primary confirms them */
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
@@ -555,6 +556,75 @@ AuditFlush(void)
 }
 
 /*
+ * Append a key id, greater than the event's last, to a subjects event;
+ * false (the event unchanged) when it is full.
+ */
+bool
+AuditPackKey(AuditEvent *e, int64 key_id)
+{
+	uint8		buf[10];
+	int			n = 0;
+	uint64		delta;
+
+	if (e->nkeys == 0)
+	{
+		e->first_key = e->last_key = key_id;
+		e->packedlen = 0;
+		e->nkeys = 1;
+		return true;
+	}
+	Assert(key_id > e->last_key);
+	if (e->nkeys == AUDIT_KEYS_PER_EVENT)
+		return false;
+	delta = (uint64) (key_id - e->last_key);
+	do
+	{
+		buf[n] = delta & 0x7F;
+		delta >>= 7;
+		if (delta != 0)
+			buf[n] |= 0x80;
+		n++;
+	} while (delta != 0);
+	if (e->packedlen + n > AUDIT_PACKED_LEN)
+		return false;
+	memcpy(e->packed + e->packedlen, buf, n);
+	e->packedlen += n;
+	e->last_key = key_id;
+	e->nkeys++;
+	return true;
+}
+
+/* The key ids of a subjects event, into keys (room for AUDIT_KEYS_PER_EVENT); how many. */
+int
+AuditUnpackKeys(const AuditEvent *e, int64 *keys)
+{
+	int			n = 0;
+	int			pos = 0;
+
+	if (e->nkeys <= 0)
+		return 0;
+	keys[n++] = e->first_key;
+	while (n < e->nkeys && pos < e->packedlen)
+	{
+		uint64		delta = 0;
+		int			shift = 0;
+
+		while (pos < e->packedlen)
+		{
+			uint8		b = e->packed[pos++];
+
+			delta |= (uint64) (b & 0x7F) << shift;
+			shift += 7;
+			if (!(b & 0x80))
+				break;
+		}
+		keys[n] = keys[n - 1] + (int64) delta;
+		n++;
+	}
+	return n;
+}
+
+/*
  * A standby's event, forwarded by its writer (forward.c): queued here like
  * this server's own, under this database's name.
  */
@@ -610,7 +680,10 @@ typedef struct RevealGroup
 	uint64		query_id;		/* the statement's */
 	int64		count;
 	int64		nsubjects;		/* keys queued so far */
-	keyslot_hash *keys;
+	keyslot_hash *keys;			/* the set of key ids (NULL: none are recorded) */
+	int64	   *arrival;		/* ... in the order they came (AUDIT_SUBJECT_FLUSH) */
+	int			narrival;
+	bool		ascending;		/* ... which is ascending */
 	bool		standby;		/* opened on a hot standby: each chunk of subjects waits for its primary */
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
@@ -654,38 +727,37 @@ static uint64
 flush_group_keys(RevealGroup *grp, bool may_wait)
 {
 	AuditEvent	ev = grp->identity;
-	keyslot_iterator it;
-	KeySlot    *k;
-
-	int64	   *sorted;
-	int			n = 0;
+	int64	   *sorted = grp->arrival;
+	int			n = grp->narrival;
 	uint64		last = 0;
 
-	if (grp->keys == NULL || grp->keys->members == 0)
+	if (grp->keys == NULL || n == 0)
 		return 0;
-	/* sorted, so that each chunk spans a narrow range of ids */
-	sorted = palloc(sizeof(int64) * grp->keys->members);
-	keyslot_start_iterate(grp->keys, &it);
-	while ((k = keyslot_iterate(grp->keys, &it)) != NULL)
-		sorted[n++] = k->key_id;
-	qsort(sorted, n, sizeof(int64), int64_cmp);
+
+	/*
+	 * Sorted, so that each chunk spans a narrow range of ids: the keys in
+	 * the order they came, which a scan in key order already sorted.
+	 */
+	if (!grp->ascending)
+		qsort(sorted, n, sizeof(int64), int64_cmp);
 	ev.kind = AUDIT_SUBJECTS;
 	ev.group_seq = grp->open_seq;
 	ev.nkeys = 0;
 	for (int i = 0; i < n; i++)
 	{
-		ev.keys[ev.nkeys++] = sorted[i];
-		grp->nsubjects++;
-		if (ev.nkeys == AUDIT_KEYS_PER_EVENT)
+		if (!AuditPackKey(&ev, sorted[i]))
 		{
 			last = enqueue_ex(&ev, may_wait);
 			ev.nkeys = 0;
+			(void) AuditPackKey(&ev, sorted[i]);
 		}
+		grp->nsubjects++;
 	}
 	if (ev.nkeys > 0)
 		last = enqueue_ex(&ev, may_wait);
-	pfree(sorted);
 	keyslot_reset(grp->keys);
+	grp->narrival = 0;
+	grp->ascending = true;
 	if (last > 0)
 		standby_last_seq = last;
 	return last;
@@ -693,7 +765,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 
 /*
  * On a hot standby, whose primary may be away for long, what a session
- * revealed is not left unrecorded for long: once AUDIT_KEYS_PER_EVENT
+ * revealed is not left unrecorded for long: once AUDIT_STANDBY_UNCONFIRMED
  * subjects (of all its groups, this statement's and earlier ones') are not
  * known to be in the primary's trail, the session queues them all and
  * waits for the primary before it goes on.  And while the standby's writer
@@ -704,7 +776,7 @@ standby_subject_added(RevealGroup *grp)
 {
 	if (backend_queue != NULL && pg_atomic_read_u32(&backend_queue->unreachable) != 0)
 		audit_unavailable("it cannot reach the primary");
-	if (++standby_unconfirmed < AUDIT_KEYS_PER_EVENT)
+	if (++standby_unconfirmed < AUDIT_STANDBY_UNCONFIRMED)
 		return;
 	for (int g = 0; g < ngroups; g++)
 		(void) flush_group_keys(&groups[g], true);
@@ -835,7 +907,11 @@ AuditReveal(const char *event, const char *table, const char *column,
 		if (returns_data)
 			wait_written(my_queue(true), fresh.open_seq);
 		if (audit_subjects)
+		{
 			fresh.keys = keyslot_create(group_cxt, 64, NULL);
+			fresh.arrival = MemoryContextAlloc(group_cxt, sizeof(int64) * AUDIT_SUBJECT_FLUSH);
+			fresh.ascending = true;
+		}
 		fresh.standby = RecoveryInProgress();
 		grp = &groups[ngroups++];
 		*grp = fresh;
@@ -848,7 +924,12 @@ AuditReveal(const char *event, const char *table, const char *column,
 		KeySlot    *k = keyslot_insert(grp->keys, key_id, &found);
 
 		if (!found)
+		{
 			k->entry = NULL;	/* a set: ids only */
+			if (grp->narrival > 0 && key_id < grp->arrival[grp->narrival - 1])
+				grp->ascending = false;
+			grp->arrival[grp->narrival++] = key_id;
+		}
 		if (grp->keys->members >= AUDIT_SUBJECT_FLUSH)
 			(void) flush_group_keys(grp, true);
 		if (grp->standby && !found)
@@ -883,7 +964,12 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			KeySlot    *k = keyslot_insert(c->keys, key_id, &found);
 
 			if (!found)
+			{
 				k->entry = NULL;
+				if (c->narrival > 0 && key_id < c->arrival[c->narrival - 1])
+					c->ascending = false;
+				c->arrival[c->narrival++] = key_id;
+			}
 			if (c->keys->members >= AUDIT_SUBJECT_FLUSH)
 				(void) flush_group_keys(c, true);
 			if (c->standby && !found)
@@ -1804,14 +1890,18 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		{
 			Oid			stypes[3] = {INT8OID, INT8OID, INT8ARRAYOID};
 			Datum		sargs[3];
-			Datum	   *elems = palloc(sizeof(Datum) * e->nkeys);
+			int64	   *keys = palloc(sizeof(int64) * AUDIT_KEYS_PER_EVENT);
+			int			nkeys = AuditUnpackKeys(e, keys);
+			Datum	   *elems = palloc(sizeof(Datum) * Max(nkeys, 1));
 
-			for (int k = 0; k < e->nkeys; k++)
-				elems[k] = Int64GetDatum(e->keys[k]);
+			if (nkeys == 0)
+				continue;
+			for (int k = 0; k < nkeys; k++)
+				elems[k] = Int64GetDatum(keys[k]);
 			/* a standby's, under its queue's negated epoch (ours are positive) */
 			sargs[0] = Int64GetDatum(e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch);
 			sargs[1] = Int64GetDatum((int64) e->group_seq);
-			sargs[2] = PointerGetDatum(construct_array(elems, e->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			sargs[2] = PointerGetDatum(construct_array(elems, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			if (subjects_plan == NULL)
 			{
 				subjects_plan = SPI_prepare("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"

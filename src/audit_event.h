@@ -12,7 +12,8 @@
 
 #define AUDIT_NAME_LEN 64
 #define AUDIT_DETAIL_LEN 512
-#define AUDIT_KEYS_PER_EVENT 64
+#define AUDIT_KEYS_PER_EVENT 240	/* at most this many key ids in one event (a row of them stays below TOAST) */
+#define AUDIT_PACKED_LEN 512		/* ... packed in this many bytes */
 
 typedef enum AuditKind
 {
@@ -34,8 +35,16 @@ typedef struct AuditEvent
 	 */
 	uint64		origin_epoch;
 	uint64		origin_seq;
+	/*
+	 * AUDIT_SUBJECTS: ascending key ids, the first as is, then each as its
+	 * difference from the one before, 7 bits a byte (a subject of a dense
+	 * run costs one byte).  AuditPackKey() appends, AuditUnpackKeys() reads.
+	 */
 	int			nkeys;
-	int64		keys[AUDIT_KEYS_PER_EVENT];
+	int			packedlen;
+	int64		first_key;
+	int64		last_key;
+	uint8		packed[AUDIT_PACKED_LEN];
 	TimestampTz at;
 	char		database[AUDIT_NAME_LEN];
 	char		session_user_name[AUDIT_NAME_LEN];
@@ -51,6 +60,8 @@ typedef struct AuditEvent
 } AuditEvent;
 
 /* audit.c */
+extern bool AuditPackKey(AuditEvent *e, int64 key_id);
+extern int	AuditUnpackKeys(const AuditEvent *e, int64 *keys);
 extern uint64 AuditEnqueueForwarded(AuditEvent *e);
 extern void AuditWaitWritten(uint64 seq);
 

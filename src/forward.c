@@ -210,6 +210,7 @@ ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int pr
 	PGresult   *res;
 	bool		ok = true;
 	int64		expected = 0;
+	int64		ids[AUDIT_KEYS_PER_EVENT];
 
 	if (primary != NULL && PQstatus(primary) != CONNECTION_OK)
 		ForwardDisconnect();
@@ -226,8 +227,13 @@ ForwardBatch(const AuditEvent *batch, int n, uint64 epoch, char *problem, int pr
 		if (e->kind == AUDIT_SUBJECTS && e->nkeys == 0)
 			continue;
 		initStringInfo(&keys);
-		for (int k = 0; k < e->nkeys; k++)
-			appendStringInfo(&keys, "%s" INT64_FORMAT, k ? "," : "", e->keys[k]);
+		if (e->kind == AUDIT_SUBJECTS)
+		{
+			int			nkeys = AuditUnpackKeys(e, ids);
+
+			for (int k = 0; k < nkeys; k++)
+				appendStringInfo(&keys, "%s" INT64_FORMAT, k ? "," : "", ids[k]);
+		}
 		append_element(&events, psprintf("%d", (int) e->kind), expected == 0);
 		append_element(&events, psprintf(UINT64_FORMAT, e->origin_epoch ? e->origin_epoch : epoch), false);
 		append_element(&events, psprintf(UINT64_FORMAT, e->origin_epoch ? e->origin_seq : e->seq), false);
@@ -380,6 +386,8 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 	int			nevents;
 	uint64		last = 0;
 	AuditEvent *events;
+	int64	  **keyids;			/* a subjects event's key ids, ascending */
+	int		   *nkeyids;
 	char	   *origin;
 	Oid			standby_role = get_role_oid("privacy_guard_standby", true);
 	TimestampTz now = GetCurrentTimestamp();
@@ -425,6 +433,8 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 
 	/* all parsed first: a malformed batch is refused whole, nothing queued */
 	events = palloc0(sizeof(AuditEvent) * Max(nevents, 1));
+	keyids = palloc0(sizeof(int64 *) * Max(nevents, 1));
+	nkeyids = palloc0(sizeof(int) * Max(nevents, 1));
 	for (int i = 0; i < nevents; i++)
 	{
 		AuditEvent *e = &events[i];
@@ -485,35 +495,59 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 		e->detail[pg_mbcliplen(e->detail, strlen(e->detail), AUDIT_DETAIL_LEN - 1)] = '\0';
 		if (e->kind == AUDIT_SUBJECTS)
 		{
+			int			n = 0;
+
+			keyids[i] = palloc(sizeof(int64) * AUDIT_KEYS_PER_EVENT);
 			keys = nulls[i * FWD_NFIELDS + FWD_KEYS] ? "" : TextDatumGetCString(elems[i * FWD_NFIELDS + FWD_KEYS]);
 			while (*keys)
 			{
 				char	   *end;
 				int64		id;
 
-				if (e->nkeys == AUDIT_KEYS_PER_EVENT)
+				if (n == AUDIT_KEYS_PER_EVENT)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("forwarded audit event %d has more than %d keys", i + 1, AUDIT_KEYS_PER_EVENT)));
 				errno = 0;
 				id = strtoi64(keys, &end, 10);
 				if (errno != 0 || end == keys || id <= 0 || (*end != ',' && *end != '\0') ||
-					(e->nkeys > 0 && id <= e->keys[e->nkeys - 1]))
+					(n > 0 && id <= keyids[i][n - 1]))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("forwarded audit event %d has an invalid key list", i + 1),
 							 errdetail("Key ids are positive and ascending, separated by commas.")));
-				e->keys[e->nkeys++] = id;
+				keyids[i][n++] = id;
 				keys = *end ? end + 1 : end;
 			}
-			if (e->nkeys == 0 || e->group_seq == 0)
+			if (n == 0 || e->group_seq == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("forwarded audit event %d names no keys or no group", i + 1)));
+			nkeyids[i] = n;
 		}
 	}
 	for (int i = 0; i < nevents; i++)
-		last = AuditEnqueueForwarded(&events[i]);
+	{
+		AuditEvent *e = &events[i];
+
+		if (e->kind != AUDIT_SUBJECTS)
+		{
+			last = AuditEnqueueForwarded(e);
+			continue;
+		}
+		/* packed as this server's own, in as many events as they take */
+		e->nkeys = 0;
+		for (int k = 0; k < nkeyids[i]; k++)
+		{
+			if (!AuditPackKey(e, keyids[i][k]))
+			{
+				last = AuditEnqueueForwarded(e);
+				e->nkeys = 0;
+				(void) AuditPackKey(e, keyids[i][k]);
+			}
+		}
+		last = AuditEnqueueForwarded(e);
+	}
 	if (last > 0)
 		AuditWaitWritten(last);
 	PG_RETURN_INT64(nevents);

@@ -277,7 +277,7 @@ SELECT privacy_guard.audit_forward('s1', array_replace(pg_temp.ev(0, 1, 1), '1',
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, at => 9223372036854775807));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, at => 0));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(0, 1, 1, event => 'trail_tampered'));
-SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => (SELECT string_agg(g::text, ',') FROM generate_series(1, 65) g)));
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => (SELECT string_agg(g::text, ',') FROM generate_series(1, 241) g)));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 1, keys => '5,3'));
 SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 1, 2, 0, keys => '3'));
 SELECT privacy_guard.audit_forward('s1', (SELECT array_agg(f) FROM generate_series(1, 1025) g, unnest(pg_temp.ev(0, 1, g)) f));
@@ -297,6 +297,15 @@ SELECT event, session_user_name, outcome, statement FROM privacy_guard.audit_log
 SELECT r.queue_epoch < 0 AS apart, r.queue_seq, s.key_ids FROM privacy_guard.audit_records r
   JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
  WHERE r.id > :before;
+-- 240 subjects far apart take more than one row, and every one is kept
+SET ROLE forwarder;
+SELECT privacy_guard.audit_forward('s1', pg_temp.ev(1, 77, 4, 1, keys => (SELECT string_agg((g * 1000003)::text, ',') FROM generate_series(1, 240) g))) AS forwarded;
+RESET ROLE;
+SELECT count(*) > 1 AS several_rows, sum(cardinality(s.key_ids)) AS subjects,
+       bool_and(s.key_range @> s.key_ids[1] AND s.key_range @> s.key_ids[cardinality(s.key_ids)]) AS ranges_hold
+  FROM privacy_guard.audit_records r
+  JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+ WHERE r.id > :before AND s.key_ids[1] > 1000;
 -- another standby's role cannot attach subjects to that record
 CREATE ROLE forwarder2 IN ROLE privacy_guard_standby;
 SET ROLE forwarder2;
@@ -304,7 +313,7 @@ SELECT privacy_guard.audit_forward('s2', pg_temp.ev(1, 77, 3, 1, keys => '9')) A
 RESET ROLE;
 SELECT s.key_ids FROM privacy_guard.audit_records r
   JOIN privacy_guard.audit_subjects s ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
- WHERE r.id > :before;
+ WHERE r.id > :before AND s.key_ids[1] < 1000;
 DROP ROLE forwarder2;
 -- a forwarded position never stands for one of this server's own: a record
 -- forwarded under this server's epoch, far ahead, skips none of its events
