@@ -1149,7 +1149,7 @@ KeycacheInit(void)
 	shmem_startup_hook = keycache_shmem_startup;
 	DefineCustomIntVariable("privacy_guard.key_cache_size",
 							"Unwrapped data keys each backend may cache.",
-							"Each entry takes about 100 bytes; keys are wiped on eviction.",
+							"Each entry takes about 720 bytes (the key and its expanded AES-GCM schedule); keys are wiped on eviction.",
 							&key_cache_size, 131072, 16, 16 * 1024 * 1024,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);
