@@ -23,7 +23,7 @@ report() {
 build=$(mktemp -d /tmp/privacy_guard-fuzz.XXXXXX)
 chmod 755 "$build"
 inc=$(pg_config --includedir-server)
-libs="$(pg_config --pkglibdir)/libpgcommon.a $(pg_config --pkglibdir)/libpgport.a -lcrypto"
+libs="$(pg_config --pkglibdir)/libpgcommon.a $(pg_config --pkglibdir)/libpgport.a -lcrypto -lsodium"
 for h in envelope keyring; do
 	if ! clang -g -O1 -Wno-ignored-attributes -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$inc" -Isrc "test/fuzz/fuzz_$h.c" test/fuzz/stubs.c \

@@ -4,7 +4,9 @@
  *	  outside the server: EnvelopeParse() takes bytes from a table or a
  *	  client, so it must never read outside them, and what it accepts must
  *	  describe the bytes exactly.  The text form's base64 decoding is
- *	  exercised on the same input.
+ *	  exercised on the same input.  An accepted sealed value is opened by
+ *	  both AES-GCM implementations (OpenSSL, and libsodium with the key's
+ *	  schedule expanded): they must agree on whether it opens, and on what.
  *-------------------------------------------------------------------------
  */
 #include "../../src/envelope.c"
@@ -12,6 +14,8 @@
 #include "common/base64.h"
 
 int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+
+static bool initialised = false;
 
 int
 LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
@@ -24,6 +28,11 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	/* a copy of exactly len bytes: ASan flags any read past it */
 	copy = malloc(len > 0 ? len : 1);
 	memcpy(copy, data, len);
+	if (!initialised)
+	{
+		EnvelopeInit();
+		initialised = true;
+	}
 	why = EnvelopeParse(copy, len, &view);
 	if (why == NULL)
 	{
@@ -44,6 +53,75 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			((volatile const uint8 *) view.ct)[i];
 		if (view.catlen > 0)
 			(void) EnvelopeCategoryIs(&view, "contact");
+		if (view.version == ENVELOPE_VERSION)
+		{
+			static const uint8 dek[ENVELOPE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+			static const uint8 digest[ENVELOPE_DIGEST_LEN] = {9, 8, 7};
+			static EnvelopeSchedule schedule;
+			uint8	   *a = malloc(view.ctlen + 1);
+			uint8	   *b = malloc(view.ctlen + 1);
+			bool		oa,
+						ob;
+
+			if (!schedule.set)
+				EnvelopeScheduleSet(&schedule, dek);
+			oa = EnvelopeOpen(&view, dek, digest, a);
+			ob = EnvelopeOpenScheduled(&view, dek, &schedule, digest, b);
+			if (oa != ob || (oa && memcmp(a, b, view.ctlen) != 0))
+				__builtin_trap();
+			free(a);
+			free(b);
+		}
+	}
+
+	/*
+	 * The input as a plaintext, sealed here by hand (OpenSSL): both
+	 * implementations open it to the same bytes, and both refuse it with
+	 * one bit flipped, wherever the input puts that bit.
+	 */
+	if (len >= 1 && len <= 4096 && initialised)
+	{
+		static const uint8 dek[ENVELOPE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+		static const uint8 digest[ENVELOPE_DIGEST_LEN] = {9, 8, 7};
+		static EnvelopeSchedule schedule;
+		static bool scheduled = false;
+		int			headerlen = 11 + 7;
+		int			total = headerlen + ENVELOPE_NONCE_LEN + len + ENVELOPE_TAG_LEN;
+		uint8	   *env = malloc(total);
+		uint8	   *a = malloc(len);
+		uint8	   *b = malloc(len);
+		EnvelopeView v;
+		int			bit = copy[0] % (total * 8);
+
+		if (!scheduled)
+		{
+			EnvelopeScheduleSet(&schedule, dek);
+			scheduled = true;
+		}
+		env[0] = ENVELOPE_VERSION;
+		env[1] = ENV_BYTEA;
+		memset(env + 2, 0, 7);
+		env[9] = 42;			/* key id 42 */
+		env[10] = 7;
+		memcpy(env + 11, "contact", 7);
+		memset(env + headerlen, 0x5a, ENVELOPE_NONCE_LEN);
+		EnvelopeAead(true, dek, env + headerlen, env, headerlen, digest, ENVELOPE_DIGEST_LEN,
+					 copy, len, env + headerlen + ENVELOPE_NONCE_LEN, env + total - ENVELOPE_TAG_LEN);
+		if (EnvelopeParse(env, total, &v) != NULL ||
+			!EnvelopeOpen(&v, dek, digest, a) || !EnvelopeOpenScheduled(&v, dek, &schedule, digest, b) ||
+			memcmp(a, copy, len) != 0 || memcmp(b, copy, len) != 0)
+			__builtin_trap();
+		env[bit / 8] ^= 1 << (bit % 8);
+		free(a);
+		free(b);
+		a = malloc(total);		/* the flipped header may describe a longer ciphertext */
+		b = malloc(total);
+		if (EnvelopeParse(env, total, &v) == NULL && v.version == ENVELOPE_VERSION &&
+			(EnvelopeOpen(&v, dek, digest, a) || EnvelopeOpenScheduled(&v, dek, &schedule, digest, b)))
+			__builtin_trap();
+		free(env);
+		free(a);
+		free(b);
 	}
 
 	/* the text form: base64 after "sealed1:" */

@@ -49,6 +49,15 @@ DefineCustomStringVariable(const char *name, const char *short_desc, const char 
 	*valueAddr = (char *) bootValue;
 }
 
+void
+DefineCustomEnumVariable(const char *name, const char *short_desc, const char *long_desc,
+						 int *valueAddr, int bootValue, const struct config_enum_entry *options,
+						 GucContext context, int flags, GucEnumCheckHook check_hook,
+						 GucEnumAssignHook assign_hook, GucShowHook show_hook)
+{
+	*valueAddr = bootValue;
+}
+
 bool		errstart(int elevel, const char *domain) { return true; }
 bool		errstart_cold(int elevel, const char *domain) { return true; }
 void		errfinish(const char *filename, int lineno, const char *funcname) { abort(); }
