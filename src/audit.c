@@ -573,8 +573,9 @@ AuditPackKey(AuditEvent *e, int64 key_id)
 		e->nkeys = 1;
 		return true;
 	}
-	Assert(key_id > e->last_key);
-	if (e->nkeys == AUDIT_KEYS_PER_EVENT)
+	if (key_id <= e->last_key)
+		elog(ERROR, "audit subject keys out of order");
+	if (e->nkeys >= AUDIT_KEYS_PER_EVENT)
 		return false;
 	delta = (uint64) (key_id - e->last_key);
 	do
@@ -601,15 +602,18 @@ AuditUnpackKeys(const AuditEvent *e, int64 *keys)
 	int			n = 0;
 	int			pos = 0;
 
-	if (e->nkeys <= 0)
+	int			nkeys = Min(e->nkeys, AUDIT_KEYS_PER_EVENT);
+	int			packedlen = Min(e->packedlen, AUDIT_PACKED_LEN);
+
+	if (nkeys <= 0)
 		return 0;
 	keys[n++] = e->first_key;
-	while (n < e->nkeys && pos < e->packedlen)
+	while (n < nkeys && pos < packedlen)
 	{
 		uint64		delta = 0;
 		int			shift = 0;
 
-		while (pos < e->packedlen)
+		while (pos < packedlen && shift < 64)
 		{
 			uint8		b = e->packed[pos++];
 
@@ -618,6 +622,8 @@ AuditUnpackKeys(const AuditEvent *e, int64 *keys)
 			if (!(b & 0x80))
 				break;
 		}
+		if (delta == 0 || delta > (uint64) (PG_INT64_MAX - keys[n - 1]))
+			break;				/* not what AuditPackKey() wrote */
 		keys[n] = keys[n - 1] + (int64) delta;
 		n++;
 	}
@@ -926,6 +932,9 @@ AuditReveal(const char *event, const char *table, const char *column,
 		if (!found)
 		{
 			k->entry = NULL;	/* a set: ids only */
+			/* a flush that failed (and was caught) left it full: it goes first */
+			if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
+				(void) flush_group_keys(grp, true);
 			if (grp->narrival > 0 && key_id < grp->arrival[grp->narrival - 1])
 				grp->ascending = false;
 			grp->arrival[grp->narrival++] = key_id;
@@ -966,6 +975,8 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			if (!found)
 			{
 				k->entry = NULL;
+				if (c->narrival >= AUDIT_SUBJECT_FLUSH)
+					(void) flush_group_keys(c, true);
 				if (c->narrival > 0 && key_id < c->arrival[c->narrival - 1])
 					c->ascending = false;
 				c->arrival[c->narrival++] = key_id;

@@ -46,6 +46,7 @@
 #include "envelope.h"
 
 #define PENDING_HEADER_LEN 10
+#define ENVELOPE_STACK_WIPE (64 * 1024)	/* bytes of dead stack wiped after libsodium opened values */
 
 StaticAssertDecl(sizeof(crypto_aead_aes256gcm_state) <= ENVELOPE_SCHEDULE_LEN,
 				 "libsodium's AES-GCM state fits an EnvelopeSchedule");
@@ -63,6 +64,7 @@ static const struct config_enum_entry cipher_options[] = {
 };
 
 static int	cipher_implementation = CIPHER_AUTO;
+static bool opened_on_stack = false;	/* libsodium left round keys on the dead stack */
 static bool sodium_aes = false;	/* libsodium initialised, the CPU has AES-NI */
 
 static EVP_CIPHER *gcm = NULL;
@@ -125,7 +127,20 @@ envelope_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		EnvelopeForgetKeys();
+
+		/*
+		 * libsodium's AES-NI code expands round keys on the stack while it
+		 * opens a value: the dead stack the transaction's statements used,
+		 * below this frame, is wiped.
+		 */
+		if (opened_on_stack)
+		{
+			sodium_stackzero(ENVELOPE_STACK_WIPE);
+			opened_on_stack = false;
+		}
+	}
 }
 
 static void
@@ -415,8 +430,7 @@ EnvelopeScheduleSet(EnvelopeSchedule *schedule, const uint8 *dek)
 void
 EnvelopeScheduleWipe(EnvelopeSchedule *schedule)
 {
-	if (schedule->set)
-		sodium_memzero(schedule->bytes, sizeof(schedule->bytes));
+	sodium_memzero(schedule->bytes, sizeof(schedule->bytes));
 	schedule->set = false;
 }
 
@@ -437,6 +451,7 @@ EnvelopeOpenScheduled(const EnvelopeView *view, const uint8 *dek,
 	Assert(view->version == ENVELOPE_VERSION);
 	memcpy(ad, view->header, view->headerlen);
 	memcpy(ad + view->headerlen, subject_digest, ENVELOPE_DIGEST_LEN);
+	opened_on_stack = true;
 	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, view->ct, view->ctlen,
 													   view->tag, ad, adlen, view->nonce,
 													   schedule_state(schedule)) != 0)

@@ -105,6 +105,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static int	key_cache_size = 131072;
 
+#define KEY_ENTRY_BLOCK 64			/* entries allocated together */
+
 static MemoryContext cache_cxt = NULL;
 static keyslot_hash *by_id = NULL;
 static HTAB *by_subject = NULL;
@@ -561,10 +563,15 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 	slot = keyslot_insert(by_id, key_id, &found);
 	if (!found)
 	{
-		if (!dlist_is_empty(&spare))
-			e = dlist_container(KeyEntry, fifo, dlist_pop_head_node(&spare));
-		else
-			e = MemoryContextAlloc(cache_cxt, sizeof(KeyEntry));
+		if (dlist_is_empty(&spare))
+		{
+			/* a block at a time: an entry alone would be rounded up to 1 kB */
+			KeyEntry   *block = MemoryContextAllocZero(cache_cxt, sizeof(KeyEntry) * KEY_ENTRY_BLOCK);
+
+			for (int i = 0; i < KEY_ENTRY_BLOCK; i++)
+				dlist_push_head(&spare, &block[i].fifo);
+		}
+		e = dlist_container(KeyEntry, fifo, dlist_pop_head_node(&spare));
 		e->key_id = key_id;
 		memcpy(e->digest, digest, ENVELOPE_DIGEST_LEN);
 		memcpy(e->dek, dek, ENVELOPE_KEY_LEN);
