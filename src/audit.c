@@ -1732,6 +1732,80 @@ batch_insert(RecordBatch *b)
 	b->n = 0;
 }
 
+/*
+ * The subjects rows of a batch, inserted by one statement: each row's key
+ * ids are a slice of one array of them all.
+ */
+typedef struct SubjectBatch
+{
+	int			n;				/* rows */
+	int			nkeys;			/* key ids, all rows */
+	Datum	   *epochs;
+	Datum	   *groups;
+	Datum	   *starts;			/* a row's first key id's place in keys (1-based) */
+	Datum	   *counts;
+	Datum	   *keys;
+} SubjectBatch;
+
+static void
+subjects_init(SubjectBatch *b, int max)
+{
+	b->n = b->nkeys = 0;
+	b->epochs = palloc(sizeof(Datum) * Max(max, 1));
+	b->groups = palloc(sizeof(Datum) * Max(max, 1));
+	b->starts = palloc(sizeof(Datum) * Max(max, 1));
+	b->counts = palloc(sizeof(Datum) * Max(max, 1));
+	b->keys = palloc(sizeof(Datum) * Max(max, 1) * AUDIT_KEYS_PER_EVENT);
+}
+
+static void
+subjects_add(SubjectBatch *b, int64 epoch, const AuditEvent *e)
+{
+	int64		ids[AUDIT_KEYS_PER_EVENT];
+	int			nkeys = AuditUnpackKeys(e, ids);
+
+	if (nkeys == 0)
+		return;
+	b->epochs[b->n] = Int64GetDatum(epoch);
+	b->groups[b->n] = Int64GetDatum((int64) e->group_seq);
+	b->starts[b->n] = Int32GetDatum(b->nkeys + 1);
+	b->counts[b->n] = Int32GetDatum(nkeys);
+	for (int k = 0; k < nkeys; k++)
+		b->keys[b->nkeys++] = Int64GetDatum(ids[k]);
+	b->n++;
+}
+
+static void
+subjects_insert(SubjectBatch *b)
+{
+	Oid			types[5] = {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[5];
+	int			rc;
+
+	if (b->n == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(b->epochs, b->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(b->groups, b->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(b->starts, b->n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(b->counts, b->n, INT4OID, 4, true, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(b->keys, b->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (subjects_plan == NULL)
+	{
+		subjects_plan = SPI_prepare(
+			"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
+			" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1],"
+			"  pg_catalog.int8range($5[r.start], $5[r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1], '[]')"
+			" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types);
+		if (subjects_plan == NULL || SPI_keepplan(subjects_plan) != 0)
+			elog(ERROR, "could not prepare the audit trail's subjects insert");
+	}
+	rc = SPI_execute_plan(subjects_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
+		elog(ERROR, "could not write the audit trail's subjects");
+	b->n = b->nkeys = 0;
+}
+
 /* Chain a record the writer makes itself (the trail's own events) into the batch. */
 static void
 add_marker(RecordBatch *b, const char *event, const char *outcome, const char *detail,
@@ -1769,6 +1843,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	bool		have_prev = false;
 	int			rc;
 	RecordBatch records;
+	SubjectBatch subjects;
 	uint8		head[32];
 	bool		have_head;
 
@@ -1827,6 +1902,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		}
 	}
 	batch_init(&records, n + 1);
+	subjects_init(&subjects, n);
 	if (have_head)
 	{
 		Oid			old_relid;
@@ -1899,31 +1975,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			continue;
 		if (e->kind == AUDIT_SUBJECTS)
 		{
-			Oid			stypes[3] = {INT8OID, INT8OID, INT8ARRAYOID};
-			Datum		sargs[3];
-			int64	   *keys = palloc(sizeof(int64) * AUDIT_KEYS_PER_EVENT);
-			int			nkeys = AuditUnpackKeys(e, keys);
-			Datum	   *elems = palloc(sizeof(Datum) * Max(nkeys, 1));
-
-			if (nkeys == 0)
-				continue;
-			for (int k = 0; k < nkeys; k++)
-				elems[k] = Int64GetDatum(keys[k]);
 			/* a standby's, under its queue's negated epoch (ours are positive) */
-			sargs[0] = Int64GetDatum(e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch);
-			sargs[1] = Int64GetDatum((int64) e->group_seq);
-			sargs[2] = PointerGetDatum(construct_array(elems, nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			if (subjects_plan == NULL)
-			{
-				subjects_plan = SPI_prepare("INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
-											" VALUES ($1, $2, $3, pg_catalog.int8range($3[1], $3[pg_catalog.array_upper($3, 1)], '[]'))",
-											3, stypes);
-				if (subjects_plan == NULL || SPI_keepplan(subjects_plan) != 0)
-					elog(ERROR, "could not prepare the audit trail's subjects insert");
-			}
-			rc = SPI_execute_plan(subjects_plan, sargs, NULL, false, 0);
-			if (rc != SPI_OK_INSERT)
-				elog(ERROR, "could not write the audit trail's subjects");
+			subjects_add(&subjects, e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch, e);
 			continue;
 		}
 		if (e->origin_epoch != 0)
@@ -1953,6 +2006,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		}
 	}
 	batch_insert(&records);
+	subjects_insert(&subjects);
 	if (have_prev)
 	{
 		bytea	   *h = palloc(VARHDRSZ + 32);
