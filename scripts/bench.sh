@@ -9,6 +9,7 @@
 #   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
 #   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
 #   STANDBY_SECONDS  seconds of pgbench per server for a one-row reveal on a primary and its hot standby (10; 0 skips it)
+#   WRITE_SECONDS  seconds of pgbench per single-row INSERT variant; COPY runs 3 times each (10; 0 skips both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
@@ -18,6 +19,7 @@ scan_rows=${SCAN_ROWS:-2000000}
 search_seconds=${SEARCH_SECONDS:-20}
 stream_reps=${STREAM_REPS:-12}
 standby_seconds=${STANDBY_SECONDS:-10}
+write_seconds=${WRITE_SECONDS:-10}
 
 . scripts/common.sh
 prepare
@@ -34,6 +36,36 @@ echo "== reveal: a new backend (keys loaded and unwrapped in bulk)"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/cold.sql
 echo "== writes"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/write.sql
+if [ "$write_seconds" -gt 0 ]; then
+	echo "== writes as a client sends them: COPY of the customers (best of 3), and single-row INSERTs by pgbench (-M prepared, ${write_seconds}s)"
+	(cd "$SERVER_DIR" && server_psql -v ON_ERROR_STOP=1 -f - <"$OLDPWD/bench/writes.sql")
+	cp bench/writes/*.pgb "$SERVER_DIR/"
+	declare -A copy_ms ins_us
+	for t in copy_plain copy_guarded; do
+		best=
+		for i in 1 2 3; do
+			server_psql -c "TRUNCATE $t" >/dev/null
+			t0=$(date +%s%N)
+			(cd "$SERVER_DIR" && server_psql -c "\\copy $t (id, email) FROM 'customers.csv' CSV" >/dev/null)
+			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+			[ -n "$best" ] && [ "$best" -le "$ms" ] || best=$ms
+		done
+		copy_ms[$t]=$best
+	done
+	awk -v p="${copy_ms[copy_plain]}" -v g="${copy_ms[copy_guarded]}" -v r="$rows" \
+		'BEGIN { printf "COPY %d rows: plain %d ms, protected searchable %d ms: %.2f x plain COPY\n", r, p, g, g / p }'
+	# each INSERT commits: with synchronous_commit on its fsync dominates;
+	# off shows the CPU the write path adds
+	for sync in on off; do
+		for t in ins_plain ins_guarded; do
+			ins_us[$t]=$(as_user env PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared -c 1 -T "$write_seconds" \
+				-f "$SERVER_DIR/$t.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
+				awk '/^tps = / { printf "%.1f", 1e6 / $3 }')
+		done
+		awk -v p="${ins_us[ins_plain]}" -v g="${ins_us[ins_guarded]}" -v s="$sync" \
+			'BEGIN { printf "single-row INSERT (synchronous_commit %s): plain %.1f us, protected searchable %.1f us: %.2f x plain INSERT\n", s, p, g, g / p }'
+	done
+fi
 if [ "$stream_reps" -gt 0 ]; then
 	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements, the audit writer's work included"
 	cp bench/stream/*.pgb "$SERVER_DIR/"

@@ -1,0 +1,12 @@
+-- Writes as a client sends them: tables for COPY (a plain one and a
+-- protected searchable one, with a UNIQUE e-mail, as a shop has) and for
+-- single-row INSERTs by pgbench (subjects numbered by an identity).
+\set QUIET on
+SET client_min_messages = warning;
+CREATE TABLE copy_plain (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE copy_guarded (id int PRIMARY KEY, email text UNIQUE);
+SELECT privacy_guard.protect('copy_guarded', 'email', 'contact', 'id', searchable => true) \gset
+CREATE TABLE ins_plain (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE);
+CREATE TABLE ins_guarded (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE);
+SELECT privacy_guard.protect('ins_guarded', 'email', 'contact', 'id', searchable => true) \gset
+\copy (SELECT id, 'writer' || id || '@shop-example.com' FROM plain ORDER BY id) TO 'customers.csv' CSV
