@@ -9,4 +9,7 @@ SELECT privacy_guard.protect('copy_guarded', 'email', 'contact', 'id', searchabl
 CREATE TABLE ins_plain (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE);
 CREATE TABLE ins_guarded (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE);
 SELECT privacy_guard.protect('ins_guarded', 'email', 'contact', 'id', searchable => true) \gset
-\copy (SELECT id, 'writer' || id || '@shop-example.com' FROM plain ORDER BY id) TO 'customers.csv' CSV
+-- three files of new customers (no data key yet), one for each COPY run
+\copy (SELECT 1000000 + id, 'writer' || id || '@shop-example.com' FROM plain ORDER BY id) TO 'customers1.csv' CSV
+\copy (SELECT 2000000 + id, 'writer' || id || '@shop-example.com' FROM plain ORDER BY id) TO 'customers2.csv' CSV
+\copy (SELECT 3000000 + id, 'writer' || id || '@shop-example.com' FROM plain ORDER BY id) TO 'customers3.csv' CSV

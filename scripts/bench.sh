@@ -37,7 +37,7 @@ server_psql -v ON_ERROR_STOP=1 -f - <bench/cold.sql
 echo "== writes"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/write.sql
 if [ "$write_seconds" -gt 0 ]; then
-	echo "== writes as a client sends them: COPY of the customers (best of 3), and single-row INSERTs by pgbench (-M prepared, ${write_seconds}s)"
+	echo "== writes as a client sends them: COPY of 100k new customers (best of 3), and single-row INSERTs by pgbench (-M prepared, ${write_seconds}s)"
 	(cd "$SERVER_DIR" && server_psql -v ON_ERROR_STOP=1 -f - <"$OLDPWD/bench/writes.sql")
 	cp bench/writes/*.pgb "$SERVER_DIR/"
 	declare -A copy_ms ins_us
@@ -46,7 +46,7 @@ if [ "$write_seconds" -gt 0 ]; then
 		for i in 1 2 3; do
 			server_psql -c "TRUNCATE $t" >/dev/null
 			t0=$(date +%s%N)
-			(cd "$SERVER_DIR" && server_psql -c "\\copy $t (id, email) FROM 'customers.csv' CSV" >/dev/null)
+			(cd "$SERVER_DIR" && server_psql -c "\\copy $t (id, email) FROM 'customers$i.csv' CSV" >/dev/null)
 			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 			[ -n "$best" ] && [ "$best" -le "$ms" ] || best=$ms
 		done

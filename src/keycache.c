@@ -708,29 +708,29 @@ KeycacheForSubject(const char *subject, int len)
 			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
 			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
 	}
-	keys_relid = CatalogRelid("keys");
-	rc = read_latest(plan_by_subject, args, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	if (plan_insert == NULL)
 	{
-		e = cache_row(0, false);
-		if (e == NULL)
-			subject_erased();
+		Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+
+		plan_insert = keep_plan(
+			"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
+			" VALUES ('subject', $1, $2, $3)"
+			" ON CONFLICT (kind, name) DO NOTHING RETURNING key_id", 3, types);
 	}
-	else
+	keys_relid = CatalogRelid("keys");
+
+	/*
+	 * A subject this backend has not met: most often a new one (a sign-up,
+	 * an import), so its key is made and inserted at once, one statement.
+	 * A subject with a key already, or erased (its tombstone), conflicts
+	 * and is read instead.  A subject that exists costs a wrapped key
+	 * thrown away (and a key id skipped); a new one, no read before.
+	 */
 	{
 		uint8		dek[ENVELOPE_KEY_LEN];
 		bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 		int32		version;
 
-		if (plan_insert == NULL)
-		{
-			Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
-
-			plan_insert = keep_plan(
-				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
-				" VALUES ('subject', $1, $2, $3)"
-				" ON CONFLICT (kind, name) DO NOTHING RETURNING key_id", 3, types);
-		}
 		EnvelopeRandom(dek, sizeof(dek));
 		SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
 		version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
@@ -748,7 +748,7 @@ KeycacheForSubject(const char *subject, int len)
 		}
 		else
 		{
-			/* another session created it first, or erased the subject */
+			/* it has a key (this session or another made it), or was erased */
 			rc = read_latest(plan_by_subject, args, 1);
 			if (rc == SPI_OK_SELECT && SPI_processed == 1)
 			{
