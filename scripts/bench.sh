@@ -10,6 +10,7 @@
 #   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
 #   STANDBY_SECONDS  seconds of pgbench per server for a one-row reveal on a primary and its hot standby (10; 0 skips it)
 #   WRITE_SECONDS  seconds of pgbench per single-row INSERT variant; COPY runs 3 times each (10; 0 skips both)
+#   MIX_SECONDS    seconds of the pgbench shop mix, 8 clients, on protected tables and on plain twins (30; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-100000}
@@ -20,6 +21,7 @@ search_seconds=${SEARCH_SECONDS:-20}
 stream_reps=${STREAM_REPS:-12}
 standby_seconds=${STANDBY_SECONDS:-10}
 write_seconds=${WRITE_SECONDS:-10}
+mix_seconds=${MIX_SECONDS:-30}
 
 . scripts/common.sh
 prepare
@@ -65,6 +67,23 @@ if [ "$write_seconds" -gt 0 ]; then
 		awk -v p="${ins_us[ins_plain]}" -v g="${ins_us[ins_guarded]}" -v s="$sync" \
 			'BEGIN { printf "single-row INSERT (synchronous_commit %s): plain %.1f us, protected searchable %.1f us: %.2f x plain INSERT\n", s, p, g, g / p }'
 	done
+fi
+if [ "$mix_seconds" -gt 0 ]; then
+	echo "== the shop mix: new customer and order, delivery read (a reveal), address update, search by e-mail; pgbench -c 8 -M prepared, ${mix_seconds}s on protected tables and on plain twins"
+	server_psql -v ON_ERROR_STOP=1 -f - <bench/mix.sql
+	cp bench/mix/*.pgb "$SERVER_DIR/"
+	declare -A mix_tps
+	for v in x p; do
+		out=$(as_user pgbench -n -M prepared -c 8 -j 2 -T "$mix_seconds" -D purposed=0 \
+			-f "$SERVER_DIR/new_customer_$v.pgb@1" -f "$SERVER_DIR/delivery_$v.pgb@1" \
+			-f "$SERVER_DIR/address_update_$v.pgb@1" -f "$SERVER_DIR/search_$v.pgb@1" \
+			-h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1)
+		mix_tps[$v]=$(awk '/^tps = / { printf "%.1f", $3 }' <<<"$out")
+		failed=$(awk -F'[:(]' '/number of failed transactions/ { gsub(/ /, "", $2); print $2; exit }' <<<"$out")
+		errors=$(grep -c 'ERROR' <<<"$out" || true)
+		echo "$([ "$v" = p ] && echo protected || echo plain) tps ${mix_tps[$v]}, failed transactions ${failed:-0}, client errors $errors"
+	done
+	awk -v x="${mix_tps[x]}" -v p="${mix_tps[p]}" 'BEGIN { printf "shop mix: protected %.2f x the plain TPS\n", p / x }'
 fi
 if [ "$stream_reps" -gt 0 ]; then
 	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements, the audit writer's work included"
