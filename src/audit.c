@@ -778,7 +778,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
  * cannot reach the primary, no value leaves at all.
  */
 static void
-standby_subject_added(RevealGroup *grp)
+standby_subject_added(void)
 {
 	if (backend_queue != NULL && pg_atomic_read_u32(&backend_queue->unreachable) != 0)
 		audit_unavailable("it cannot reach the primary");
@@ -825,6 +825,33 @@ flush_groups(bool may_wait)
 	last_group = NULL;
 	if (group_cxt != NULL)
 		MemoryContextReset(group_cxt);
+}
+
+/*
+ * Add a subject to a group's set, in the order it came, queueing the set
+ * once it holds AUDIT_SUBJECT_FLUSH keys.  A flush that failed (and was
+ * caught) left it full: it is flushed first, before the set changes, so
+ * that the set and its arrival order always hold the same keys.
+ */
+static void
+group_add_key(RevealGroup *grp, int64 key_id)
+{
+	bool		found;
+	KeySlot    *k;
+
+	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
+		(void) flush_group_keys(grp, true);
+	k = keyslot_insert(grp->keys, key_id, &found);
+	if (found)
+		return;
+	k->entry = NULL;			/* a set: ids only */
+	if (grp->narrival > 0 && key_id < grp->arrival[grp->narrival - 1])
+		grp->ascending = false;
+	grp->arrival[grp->narrival++] = key_id;
+	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
+		(void) flush_group_keys(grp, true);
+	if (grp->standby)
+		standby_subject_added();
 }
 
 /*
@@ -925,25 +952,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 	last_group = grp;
 	grp->count++;
 	if (grp->keys != NULL && key_id > 0)
-	{
-		bool		found;
-		KeySlot    *k = keyslot_insert(grp->keys, key_id, &found);
-
-		if (!found)
-		{
-			k->entry = NULL;	/* a set: ids only */
-			/* a flush that failed (and was caught) left it full: it goes first */
-			if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
-				(void) flush_group_keys(grp, true);
-			if (grp->narrival > 0 && key_id < grp->arrival[grp->narrival - 1])
-				grp->ascending = false;
-			grp->arrival[grp->narrival++] = key_id;
-		}
-		if (grp->keys->members >= AUDIT_SUBJECT_FLUSH)
-			(void) flush_group_keys(grp, true);
-		if (grp->standby && !found)
-			standby_subject_added(grp);
-	}
+		group_add_key(grp, key_id);
 	else if (grp->standby && backend_queue != NULL &&
 			 pg_atomic_read_u32(&backend_queue->unreachable) != 0)
 		audit_unavailable("it cannot reach the primary");
@@ -969,22 +978,7 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			strcmp(c->purpose, purpose) == 0 && strcmp(c->category, category) == 0 &&
 			c->keys != NULL)
 		{
-			bool		found;
-			KeySlot    *k = keyslot_insert(c->keys, key_id, &found);
-
-			if (!found)
-			{
-				k->entry = NULL;
-				if (c->narrival >= AUDIT_SUBJECT_FLUSH)
-					(void) flush_group_keys(c, true);
-				if (c->narrival > 0 && key_id < c->arrival[c->narrival - 1])
-					c->ascending = false;
-				c->arrival[c->narrival++] = key_id;
-			}
-			if (c->keys->members >= AUDIT_SUBJECT_FLUSH)
-				(void) flush_group_keys(c, true);
-			if (c->standby && !found)
-				standby_subject_added(c);
+			group_add_key(c, key_id);
 			return;
 		}
 	}

@@ -455,7 +455,7 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 		e->kind = (AuditKind) kind;
 
 		/*
-		 * The position is the forwarding role's: bound to its login, so
+		 * The position is the forwarding role's: bound to that role, so
 		 * that no other member of privacy_guard_standby can attach subjects
 		 * to this standby's records (nor any to the primary's own).
 		 */

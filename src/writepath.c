@@ -717,12 +717,18 @@ is_subject_expr(Node *n, AttrNumber subject_attnum)
  * <col>_sealed CHECK (privacy_guard.check_sealed(col, 'category', subject::text))
  * or, for a searchable column, (col, 'category', subject::text, true)?
  * Without it, a column registered as protected could keep plaintext.
+ *
+ * If so, the CHECK is then marked not validated.  It still refuses every
+ * later write; what changes is pg_dump, which adds it after the data
+ * (ALTER TABLE ... NOT VALID) instead of in CREATE TABLE: the CHECK needs
+ * the keys, and pg_restore -j loads the table and the keys in sessions of
+ * their own, in no particular order.
  */
 static bool
-sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
-					   AttrNumber subject_attnum, const char *category, bool searchable)
+sealing_check_adopt(Oid relid, const char *col, AttrNumber attnum,
+					AttrNumber subject_attnum, const char *category, bool searchable)
 {
-	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	Relation	rel = table_open(ConstraintRelationId, RowExclusiveLock);
 	char	   *conname = psprintf("%s_sealed", col);
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -763,48 +769,21 @@ sealing_check_in_place(Oid relid, const char *col, AttrNumber attnum,
 			 (IsA(lfourth(f->args), Const) && ((Const *) lfourth(f->args))->consttype == BOOLOID &&
 			  !((Const *) lfourth(f->args))->constisnull &&
 			  DatumGetBool(((Const *) lfourth(f->args))->constvalue)));
-		break;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return ok;
-}
+		if (ok)
+		{
+			HeapTuple	copy = heap_copytuple(tup);
 
-/*
- * Mark a column's sealing CHECK, validated by protect()'s rewrite, as not
- * validated.  It still refuses every later write; what changes is pg_dump,
- * which then adds it after the data (ALTER TABLE ... NOT VALID) instead of
- * in CREATE TABLE.  The CHECK needs the keys, and pg_restore -j loads the
- * table and the keys in sessions of their own, in no particular order.
- */
-static void
-sealing_check_defer(Oid relid, const char *col)
-{
-	Relation	rel = table_open(ConstraintRelationId, RowExclusiveLock);
-	char	   *conname = psprintf("%s_sealed", col);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		HeapTuple	copy;
-
-		if (con->contype != CONSTRAINT_CHECK || strcmp(NameStr(con->conname), conname) != 0)
-			continue;
-		copy = heap_copytuple(tup);
-		((Form_pg_constraint) GETSTRUCT(copy))->convalidated = false;
-		CatalogTupleUpdate(rel, &copy->t_self, copy);
-		heap_freetuple(copy);
+			((Form_pg_constraint) GETSTRUCT(copy))->convalidated = false;
+			CatalogTupleUpdate(rel, &copy->t_self, copy);
+			heap_freetuple(copy);
+		}
 		break;
 	}
 	systable_endscan(scan);
 	table_close(rel, RowExclusiveLock);
-	CommandCounterIncrement();
+	if (ok)
+		CommandCounterIncrement();
+	return ok;
 }
 
 PG_FUNCTION_INFO_V1(pguard_register_protection);
@@ -895,14 +874,13 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	c = PolicyRequireCategory(catname);
 	PolicyRequireCollectable(c);
-	if (!sealing_check_in_place(relid, col, get_attnum(relid, col), attnum, c->name, searchable))
+	if (!sealing_check_adopt(relid, col, get_attnum(relid, col), attnum, c->name, searchable))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("column \"%s\" of relation \"%s\" has no sealing constraint \"%s_sealed\"",
 						col, get_rel_name(relid), col),
 				 errdetail("A protected column needs the validated CHECK that refuses plaintext and other subjects' or categories' values."),
 				 errhint("Use privacy_guard.protect() to protect a column.")));
-	sealing_check_defer(relid, col);
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = PG_GETARG_DATUM(1);
