@@ -153,6 +153,22 @@ fi
 if [ "$protect_rows" -gt 0 ]; then
 	echo "== protect() on an existing table"
 	server_psql -v ON_ERROR_STOP=1 -v protect_rows="$protect_rows" -f - <bench/protect.sql
+	echo "== memory: one backend reveals all $protect_rows values of that table, each its own subject (private memory sampled every 20 ms)"
+	server_psql -v ON_ERROR_STOP=1 -f - <bench/memory.sql &
+	reveal_psql=$!
+	pid=
+	while [ -z "$pid" ] && kill -0 "$reveal_psql" 2>/dev/null; do
+		pid=$(server_psql -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'privacy_guard_bench_memory'")
+	done
+	peak_kb=0 after_kb=0
+	while [ -n "$pid" ] && kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$kb" ]; do
+		[ "$kb" -le "$peak_kb" ] || peak_kb=$kb
+		after_kb=$kb
+		sleep 0.02
+	done
+	wait "$reveal_psql"
+	awk -v p="$peak_kb" -v a="$after_kb" -v r="$protect_rows" \
+		'BEGIN { printf "backend private memory (RssAnon): peak %.0f MiB during the statement, %.0f MiB after it (%d subjects)\n", p / 1024, a / 1024, r }'
 fi
 for n in $erase_customers; do
 	echo "== erasure of one subject among $n customers (two orders each)"

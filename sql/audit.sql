@@ -153,7 +153,13 @@ CREATE TABLE privacy_guard.audit_subjects (
     key_ids     bigint[] NOT NULL,
     key_range   int8range NOT NULL
 );
-CREATE INDEX audit_subjects_key_range ON privacy_guard.audit_subjects USING gist (key_range);
+-- Most groups touch one subject (a search, a one-row reveal): a btree finds
+-- those, at a fraction of a GiST insert's cost (its penalty function reads
+-- every entry of a page); the GiST index holds only the groups of many.
+CREATE INDEX audit_subjects_one ON privacy_guard.audit_subjects ((key_ids[1]))
+    WHERE pg_catalog.cardinality(key_ids) OPERATOR(pg_catalog.=) 1;
+CREATE INDEX audit_subjects_key_range ON privacy_guard.audit_subjects USING gist (key_range)
+    WHERE pg_catalog.cardinality(key_ids) OPERATOR(pg_catalog.>) 1;
 CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq);
 COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audited reveal group';
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
@@ -171,7 +177,16 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f
      -- had then (a rename, a restore under another name)
      WHERE (EXISTS (SELECT FROM privacy_guard.keys k
                       JOIN privacy_guard.audit_subjects s
+                        ON s.key_ids[1] OPERATOR(pg_catalog.=) k.key_id
+                       AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.=) 1
+                    WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
+                      AND k.name OPERATOR(pg_catalog.=) access_history.subject
+                      AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch
+                      AND s.group_seq OPERATOR(pg_catalog.=) r.queue_seq)
+            OR EXISTS (SELECT FROM privacy_guard.keys k
+                      JOIN privacy_guard.audit_subjects s
                         ON s.key_range OPERATOR(pg_catalog.@>) k.key_id
+                       AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
                        AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
                     WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
                       AND k.name OPERATOR(pg_catalog.=) access_history.subject

@@ -100,14 +100,16 @@ typedef struct AuditQueue
 	uint64		epoch;			/* random per claim of the slot */
 	uint64		next_seq;		/* seq of the next event queued */
 	uint64		written_seq;	/* every seq below it is committed */
+	uint64		anchored_seq;	/* ... and in the anchor file (not after a writer's crash) */
 	uint64		head;			/* ring slot of the next event queued */
 	uint64		tail;			/* ring slot of the oldest unwritten event */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
 	int			waiters;		/* sessions waiting for a commit of the writer */
+	int			anchor_waiters; /* ... of which wait for the anchor too (audit_flush()) */
 	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
 	pg_atomic_uint32 unreachable;	/* ... while non-zero: nothing may be revealed there */
-	ConditionVariable written_cv;	/* written_seq advanced, or the writer exited */
+	ConditionVariable written_cv;	/* written_seq or anchored_seq advanced, or the writer exited */
 	AuditEvent	ring[AUDIT_QUEUE_LEN];
 } AuditQueue;
 
@@ -121,7 +123,7 @@ typedef struct AuditShared
 
 static AuditShared *audit = NULL;
 static void describe_statement(char *out, int outsize, uint64 query_id);
-static void wait_written(AuditQueue *q, uint64 target);
+static void wait_written(AuditQueue *q, uint64 target, bool anchored);
 static AuditQueue *backend_queue = NULL;	/* this backend's database's, once claimed */
 static AuditQueue *writer_queue = NULL;	/* the writer's own */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -246,7 +248,7 @@ my_queue(bool may_fail)
 			q->dboid = MyDatabaseId;
 			EnvelopeRandom((uint8 *) &q->epoch, sizeof(q->epoch));
 			q->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
-			q->next_seq = q->written_seq = 1;
+			q->next_seq = q->written_seq = q->anchored_seq = 1;
 			q->head = q->tail = 0;
 			q->stop = false;
 			q->problem[0] = '\0';
@@ -390,7 +392,7 @@ enqueue(AuditEvent *local)
 	 * held in memory, where a restart of the standby would lose it.
 	 */
 	if (local->kind == AUDIT_RECORD && local->origin_epoch == 0 && RecoveryInProgress())
-		wait_written(my_queue(true), seq);
+		wait_written(my_queue(true), seq, false);
 	return seq;
 }
 
@@ -485,9 +487,12 @@ AuditRecordColumn(const char *event, const char *category, const char *table,
 	return record_event(GetUserId(), event, NULL, category, table, column, outcome, detail, NULL);
 }
 
-/* Wait until the event with this seq is committed; fail after the timeout. */
+/*
+ * Wait until the event with this seq is committed (and, if anchored, in the
+ * anchor file too); fail after the timeout.
+ */
 static void
-wait_written(AuditQueue *q, uint64 target)
+wait_written(AuditQueue *q, uint64 target, bool anchored)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 	bool		counted = false;
@@ -501,10 +506,12 @@ wait_written(AuditQueue *q, uint64 target)
 
 			/* a waiter makes the writer commit at once, not gather a batch */
 			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-			written = q->written_seq;
+			written = anchored ? q->anchored_seq : q->written_seq;
 			if (written <= target && !counted)
 			{
 				q->waiters++;
+				if (anchored)
+					q->anchor_waiters++;
 				counted = true;
 			}
 			LWLockRelease(audit->lock);
@@ -524,13 +531,18 @@ wait_written(AuditQueue *q, uint64 target)
 		{
 			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 			q->waiters--;
+			if (anchored)
+				q->anchor_waiters--;
 			LWLockRelease(audit->lock);
 		}
 	}
 	PG_END_TRY();
 }
 
-/* Wait until every event queued before this call, by any session of this database, is committed. */
+/*
+ * Wait until every event queued before this call, by any session of this
+ * database, is committed and anchored.
+ */
 void
 AuditFlush(void)
 {
@@ -552,7 +564,7 @@ AuditFlush(void)
 	target = q->next_seq;
 	LWLockRelease(audit->lock);
 	if (target > 1)
-		wait_written(q, target - 1);
+		wait_written(q, target - 1, true);
 }
 
 /*
@@ -646,7 +658,7 @@ AuditEnqueueForwarded(AuditEvent *e)
 void
 AuditWaitWritten(uint64 seq)
 {
-	wait_written(my_queue(true), seq);
+	wait_written(my_queue(true), seq, false);
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_flush);
@@ -787,7 +799,7 @@ standby_subject_added(void)
 	for (int g = 0; g < ngroups; g++)
 		(void) flush_group_keys(&groups[g], true);
 	if (standby_last_seq > 0)
-		wait_written(my_queue(true), standby_last_seq);
+		wait_written(my_queue(true), standby_last_seq, false);
 	standby_unconfirmed = 0;
 }
 
@@ -938,7 +950,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
-			wait_written(my_queue(true), fresh.open_seq);
+			wait_written(my_queue(true), fresh.open_seq, false);
 		if (audit_subjects)
 		{
 			fresh.keys = keyslot_create(group_cxt, 64, NULL);
@@ -1433,6 +1445,14 @@ anchor_read(Oid dboid, Oid *relid, int64 *last_id, char *hash_hex, int hexlen)
 	return ok;
 }
 
+/* A committed head of the trail, for the anchor file. */
+typedef struct AnchorState
+{
+	Oid			relid;
+	int64		last_id;
+	bytea	   *hash;
+} AnchorState;
+
 /* Write the anchor: a new file renamed over the old one. */
 static void
 anchor_write(Oid relid, int64 last_id, bytea *hash)
@@ -1458,6 +1478,36 @@ anchor_write(Oid relid, int64 last_id, bytea *hash)
 	if (FreeFile(f) != 0 || durable_rename(tmp, path, WARNING) != 0)
 		ereport(WARNING, (errcode_for_file_access(),
 						  errmsg("could not write the audit trail's anchor: %m")));
+}
+
+/*
+ * Write the trail's committed head into the anchor file, then let the
+ * sessions that wait for it (audit_flush()) go on: the writer keeps only the
+ * newest head, so everything it committed is anchored.
+ */
+static void
+anchor_flush(AuditQueue *q, AnchorState *a, TimestampTz *written_at)
+{
+	anchor_write(a->relid, a->last_id, a->hash);
+	*written_at = GetCurrentTimestamp();
+	pfree(a->hash);
+	a->hash = NULL;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	q->anchored_seq = q->written_seq;
+	LWLockRelease(audit->lock);
+	ConditionVariableBroadcast(&q->written_cv);
+}
+
+/* Whether a session waits for the anchor (audit_flush()). */
+static bool
+anchor_wanted(AuditQueue *q)
+{
+	bool		wanted;
+
+	LWLockAcquire(audit->lock, LW_SHARED);
+	wanted = q->anchor_waiters > 0 || q->stop;
+	LWLockRelease(audit->lock);
+	return wanted;
 }
 
 PG_FUNCTION_INFO_V1(pguard_audit_anchor);
@@ -1610,6 +1660,26 @@ typedef struct RecordBatch
 static SPIPlanPtr bulk_plan = NULL;
 static SPIPlanPtr subjects_plan = NULL;
 
+/*
+ * The writer's statements, prepared once and planned once: a generic plan,
+ * since a custom plan for every batch (what plan_cache_mode would choose
+ * for arrays of unknown size) would cost more than the insert it plans.
+ */
+static SPIPlanPtr
+writer_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the audit writer's statement: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	return *plan;
+}
+
 static void
 batch_init(RecordBatch *b, int max)
 {
@@ -1705,9 +1775,7 @@ batch_insert(RecordBatch *b)
 		args[c] = PointerGetDatum(construct_md_array(b->cols[c], b->nulls[c], 1, dims, lbs,
 													 elem_types[c], typlen, typbyval, typalign));
 	}
-	if (bulk_plan == NULL)
-	{
-		bulk_plan = SPI_prepare(
+	rc = SPI_execute_plan(writer_plan(&bulk_plan,
 			"INSERT INTO privacy_guard.audit_records"
 			" (id, at, database, session_user_name, current_role_name, event, purpose,"
 			"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
@@ -1716,11 +1784,8 @@ batch_insert(RecordBatch *b)
 			"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
 			"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
 			"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-			"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types);
-		if (bulk_plan == NULL || SPI_keepplan(bulk_plan) != 0)
-			elog(ERROR, "could not prepare the audit trail's insert");
-	}
-	rc = SPI_execute_plan(bulk_plan, args, NULL, false, 0);
+			"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types),
+						  args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
 		elog(ERROR, "could not write the audit trail");
 	b->n = 0;
@@ -1783,18 +1848,13 @@ subjects_insert(SubjectBatch *b)
 	args[2] = PointerGetDatum(construct_array(b->starts, b->n, INT4OID, 4, true, TYPALIGN_INT));
 	args[3] = PointerGetDatum(construct_array(b->counts, b->n, INT4OID, 4, true, TYPALIGN_INT));
 	args[4] = PointerGetDatum(construct_array(b->keys, b->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (subjects_plan == NULL)
-	{
-		subjects_plan = SPI_prepare(
+	rc = SPI_execute_plan(writer_plan(&subjects_plan,
 			"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
 			" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1],"
 			"  pg_catalog.int8range($5[r.start], $5[r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1], '[]')"
 			" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types);
-		if (subjects_plan == NULL || SPI_keepplan(subjects_plan) != 0)
-			elog(ERROR, "could not prepare the audit trail's subjects insert");
-	}
-	rc = SPI_execute_plan(subjects_plan, args, NULL, false, 0);
+			"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types),
+						  args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
 		elog(ERROR, "could not write the audit trail's subjects");
 	b->n = b->nkeys = 0;
@@ -1818,12 +1878,6 @@ add_marker(RecordBatch *b, const char *event, const char *outcome, const char *d
 	batch_add(b, &marker, id, head, have_prev, epoch, 0);
 }
 
-typedef struct AnchorState
-{
-	Oid			relid;
-	int64		last_id;
-	bytea	   *hash;
-} AnchorState;
 
 static bool
 writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
@@ -1853,6 +1907,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		return false;
 
 	/* the chain's head: last id, its hash, and the queue position it came from */
+	/* planned every time: a saved plan made while the table was empty scans it all */
 	rc = SPI_execute("SELECT id, hash, queue_epoch, queue_seq FROM privacy_guard.audit_records"
 					 " ORDER BY id DESC LIMIT 1 FOR UPDATE", false, 1);
 	if (rc != SPI_OK_SELECT)
@@ -2055,6 +2110,8 @@ AuditWriterMain(Datum main_arg)
 	}
 	q->writer_pid = MyProcPid;
 	q->writer_latch = MyLatch;
+	/* a head its predecessor committed and did not anchor stays unanchored: verify allows it */
+	q->anchored_seq = q->written_seq;
 	writer_queue = q;
 	LWLockRelease(audit->lock);
 	before_shmem_exit(writer_detach, (Datum) 0);
@@ -2131,13 +2188,23 @@ AuditWriterMain(Datum main_arg)
 
 		if (n == 0)
 		{
-			/* idle: the anchor catches up with the head */
+			/*
+			 * idle: the anchor catches up with the head, AUDIT_ANCHOR_MS
+			 * after it was last written (at once for audit_flush())
+			 */
 			if (pending_anchor.hash != NULL)
 			{
-				anchor_write(pending_anchor.relid, pending_anchor.last_id, pending_anchor.hash);
-				anchor_written_at = GetCurrentTimestamp();
-				pfree(pending_anchor.hash);
-				pending_anchor.hash = NULL;
+				long		left = AUDIT_ANCHOR_MS -
+					TimestampDifferenceMilliseconds(anchor_written_at, GetCurrentTimestamp());
+
+				if (left > 0 && !anchor_wanted(q))
+				{
+					(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 left, PG_WAIT_EXTENSION);
+					ResetLatch(MyLatch);
+					continue;
+				}
+				anchor_flush(q, &pending_anchor, &anchor_written_at);
 			}
 			/* asked to let go of the database (DROP, RENAME, a copy of it) */
 			if (stop)
@@ -2195,7 +2262,8 @@ AuditWriterMain(Datum main_arg)
 			{
 				q->problem[0] = '\0';
 				q->tail = tail + n;
-				q->written_seq = batch[n - 1].seq + 1;
+				/* the primary anchors its trail */
+				q->written_seq = q->anchored_seq = batch[n - 1].seq + 1;
 			}
 			else
 				strlcpy(q->problem, problem, sizeof(q->problem));
@@ -2241,45 +2309,27 @@ AuditWriterMain(Datum main_arg)
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		q->tail = tail + n;
 		q->written_seq = batch[n - 1].seq + 1;
+		if (anchor.hash == NULL && pending_anchor.hash == NULL)
+			q->anchored_seq = q->written_seq;	/* nothing new to anchor */
 		LWLockRelease(audit->lock);
 		ConditionVariableBroadcast(&q->written_cv);
 
 		/*
-		 * The anchor follows the committed head; waiters need not wait for
-		 * it.  Under a steady stream it is written every so often, not
-		 * after every commit (two fsyncs each): at once when a session
-		 * waits (audit_flush(), a reveal) and when the queue runs dry.
+		 * The anchor follows the committed head; a reveal waits for the
+		 * commit, not for the anchor.  It is written every AUDIT_ANCHOR_MS
+		 * under a steady stream and once the queue runs dry, not after
+		 * every commit (two fsyncs each); at once for audit_flush().
 		 */
 		if (anchor.hash != NULL)
 		{
-			bool		now;
-
-			LWLockAcquire(audit->lock, LW_SHARED);
-			now = q->waiters > 0 || q->head == q->tail;
-			LWLockRelease(audit->lock);
-			if (now || TimestampDifferenceExceeds(anchor_written_at, GetCurrentTimestamp(), AUDIT_ANCHOR_MS))
-			{
-				anchor_write(anchor.relid, anchor.last_id, anchor.hash);
-				anchor_written_at = GetCurrentTimestamp();
-				if (pending_anchor.hash != NULL)
-					pfree(pending_anchor.hash);
-				pending_anchor.hash = NULL;
-				pfree(anchor.hash);
-			}
-			else
-			{
-				if (pending_anchor.hash != NULL)
-					pfree(pending_anchor.hash);
-				pending_anchor = anchor;
-			}
+			if (pending_anchor.hash != NULL)
+				pfree(pending_anchor.hash);
+			pending_anchor = anchor;
 		}
-		else if (pending_anchor.hash != NULL)
-		{
-			anchor_write(pending_anchor.relid, pending_anchor.last_id, pending_anchor.hash);
-			anchor_written_at = GetCurrentTimestamp();
-			pfree(pending_anchor.hash);
-			pending_anchor.hash = NULL;
-		}
+		if (pending_anchor.hash != NULL &&
+			(anchor_wanted(q) ||
+			 TimestampDifferenceExceeds(anchor_written_at, GetCurrentTimestamp(), AUDIT_ANCHOR_MS)))
+			anchor_flush(q, &pending_anchor, &anchor_written_at);
 	}
 }
 
