@@ -375,14 +375,62 @@ COMMENT ON FUNCTION privacy_guard.unregister_protection(regclass, name) IS
 -- their terms, and its indexes): reveal() still reads them, and the
 -- owner may retype the column (USING privacy_guard.reveal(col, purpose))
 -- or drop it.  Like protect(), it runs with the caller's rights.
-CREATE FUNCTION privacy_guard.unprotect(tbl regclass, col name) RETURNS void
+--
+-- to_plaintext (superusers only: every value is decrypted, whatever the
+-- purposes allow) then retypes the column to its plaintext type as the
+-- table's owner, security-restricted, each value opened by plaintext_of()
+-- (src/leave.c), a value of an erased subject NULL; one more audit record
+-- says how many.  The way out before DROP EXTENSION, which the guard
+-- refuses while a column is protected.
+CREATE FUNCTION privacy_guard.begin_plaintext(tbl regclass, col name) RETURNS bigint
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_begin_plaintext';
+CREATE FUNCTION privacy_guard.end_plaintext(tbl regclass, col name, category text) RETURNS void
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_end_plaintext';
+REVOKE ALL ON FUNCTION privacy_guard.begin_plaintext(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.end_plaintext(regclass, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.begin_plaintext(regclass, name) IS
+    'unprotect(to_plaintext)''s first step: the column''s values, the only ones plaintext_of() opens in this transaction (superusers)';
+COMMENT ON FUNCTION privacy_guard.end_plaintext(regclass, name, text) IS
+    'unprotect(to_plaintext)''s last step: records how many values were decrypted';
+-- Callable by the table's owner, whose retype runs it; it opens nothing
+-- outside that retype's transaction and column.
+CREATE FUNCTION privacy_guard.plaintext_of(value privacy_guard.encrypted_text) RETURNS text
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_plaintext_of_text';
+CREATE FUNCTION privacy_guard.plaintext_of(value privacy_guard.encrypted_jsonb) RETURNS jsonb
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_plaintext_of_jsonb';
+CREATE FUNCTION privacy_guard.plaintext_of(value privacy_guard.encrypted_date) RETURNS date
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_plaintext_of_date';
+CREATE FUNCTION privacy_guard.plaintext_of(value privacy_guard.encrypted_numeric) RETURNS numeric
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_plaintext_of_numeric';
+CREATE FUNCTION privacy_guard.plaintext_of(value privacy_guard.encrypted_bytea) RETURNS bytea
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_plaintext_of_bytea';
+COMMENT ON FUNCTION privacy_guard.plaintext_of(privacy_guard.encrypted_text) IS
+    'unprotect(to_plaintext)''s retype: one value of the column being turned into plaintext; refused anywhere else';
+COMMENT ON FUNCTION privacy_guard.plaintext_of(privacy_guard.encrypted_jsonb) IS
+    'unprotect(to_plaintext)''s retype: one value of the column being turned into plaintext; refused anywhere else';
+COMMENT ON FUNCTION privacy_guard.plaintext_of(privacy_guard.encrypted_date) IS
+    'unprotect(to_plaintext)''s retype: one value of the column being turned into plaintext; refused anywhere else';
+COMMENT ON FUNCTION privacy_guard.plaintext_of(privacy_guard.encrypted_numeric) IS
+    'unprotect(to_plaintext)''s retype: one value of the column being turned into plaintext; refused anywhere else';
+COMMENT ON FUNCTION privacy_guard.plaintext_of(privacy_guard.encrypted_bytea) IS
+    'unprotect(to_plaintext)''s retype: one value of the column being turned into plaintext; refused anywhere else';
+
+CREATE FUNCTION privacy_guard.unprotect(tbl regclass, col name, to_plaintext boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     rel record;
     r record;
+    plain_type text;
+    category text;
 BEGIN
-    IF tbl IS NULL OR col IS NULL THEN
+    IF tbl IS NULL OR col IS NULL OR to_plaintext IS NULL THEN
         RAISE EXCEPTION 'unprotect() needs a table and a column' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_plaintext AND NOT (SELECT ro.rolsuper FROM pg_catalog.pg_roles ro WHERE ro.rolname OPERATOR(pg_catalog.=) current_user) THEN
+        RAISE EXCEPTION 'only a superuser may turn a protected column back into plaintext'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Every value of the column would be decrypted, whatever the purposes allow.',
+                  HINT = 'Call privacy_guard.unprotect() without to_plaintext to remove the protection only.';
     END IF;
     SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
     IF rel.relkind IS DISTINCT FROM 'r' THEN
@@ -394,6 +442,26 @@ BEGIN
     -- held until commit: no write lands between this and what the owner
     -- does next in the same transaction (retype or drop the column)
     PERFORM privacy_guard.lock_relation(tbl, true, 'unprotect');
+    IF to_plaintext THEN
+        SELECT CASE a.atttypid
+                 WHEN 'privacy_guard.encrypted_text'::pg_catalog.regtype THEN 'text'
+                 WHEN 'privacy_guard.encrypted_jsonb'::pg_catalog.regtype THEN 'jsonb'
+                 WHEN 'privacy_guard.encrypted_date'::pg_catalog.regtype THEN 'date'
+                 WHEN 'privacy_guard.encrypted_numeric'::pg_catalog.regtype THEN 'numeric'
+                 WHEN 'privacy_guard.encrypted_bytea'::pg_catalog.regtype THEN 'bytea' END,
+               p.category
+          INTO plain_type, category
+          FROM pg_catalog.pg_attribute a
+          JOIN privacy_guard.column_protection p
+            ON p.tbl OPERATOR(pg_catalog.=) a.attrelid AND p.col OPERATOR(pg_catalog.=) a.attname
+         WHERE a.attrelid OPERATOR(pg_catalog.=) unprotect.tbl AND a.attname OPERATOR(pg_catalog.=) unprotect.col
+           AND NOT a.attisdropped;
+        IF plain_type IS NULL THEN
+            RAISE EXCEPTION 'column "%" of relation % is not protected', col, tbl
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'privacy_guard.protected_columns lists the protected columns.';
+        END IF;
+    END IF;
 
     r := privacy_guard.unregister_protection(tbl, col);
     IF NOT r.protected THEN
@@ -409,10 +477,17 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', '!privacy_guard_bind', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS zz_privacy_guard_seal ON %s', tbl);
     END IF;
+    IF to_plaintext THEN
+        PERFORM privacy_guard.begin_plaintext(tbl, col);
+        PERFORM privacy_guard.run_as_owner(tbl,
+            format('ALTER TABLE %s ALTER COLUMN %I TYPE pg_catalog.%I USING privacy_guard.plaintext_of(%I)',
+                   tbl, col, plain_type, col), NULL);
+        PERFORM privacy_guard.end_plaintext(tbl, col, category);
+    END IF;
 END
 $fn$;
-COMMENT ON FUNCTION privacy_guard.unprotect(regclass, name) IS
-    'remove a column''s protection (CHECK, trigger entry), audited; the column keeps its encrypted type and values';
+COMMENT ON FUNCTION privacy_guard.unprotect(regclass, name, boolean) IS
+    'remove a column''s protection (CHECK, trigger entry), audited; the column keeps its encrypted type and values, or, to_plaintext (superusers), becomes plaintext again';
 
 -- A dropped table takes its protection records with it (an OID reused by a
 -- later table must not inherit them).
@@ -474,10 +549,10 @@ GRANT SELECT ON privacy_guard.protected_columns TO PUBLIC;
 
 -- Administration is for the owner and privacy_guard_admin.
 REVOKE ALL ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION privacy_guard.unprotect(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_guard.unprotect(regclass, name, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean),
     privacy_guard.register_protection(regclass, name, text, name, boolean),
-    privacy_guard.unprotect(regclass, name),
+    privacy_guard.unprotect(regclass, name, boolean),
     privacy_guard.unregister_protection(regclass, name),
     privacy_guard.seal_searchable(text, text, text),
     privacy_guard.seal_row(),

@@ -41,6 +41,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
@@ -721,6 +722,126 @@ guard_drop(DropStmt *stmt)
 		if (OidIsValid(relid))
 			guard_trigger(guard_load(relid), "drop", strVal(llast(names)));
 	}
+}
+
+/*
+ * Leaving the extension: DROP EXTENSION privacy_guard, DROP SCHEMA of its
+ * schema, DROP TYPE or DOMAIN ... CASCADE of its types, DROP OWNED BY its
+ * owner ... CASCADE.  Each would take every protected column with its data
+ * and every data key, and nothing would record it; refused while a column
+ * is protected.  unprotect() (to plaintext, for a superuser) comes first.
+ */
+static bool
+leaves_extension(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, DropOwnedStmt))
+	{
+		DropOwnedStmt *d = (DropOwnedStmt *) stmt;
+		HeapTuple	tup;
+		Oid			owner = InvalidOid;
+		Oid			ext = get_extension_oid("privacy_guard", true);
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+
+		if (d->behavior != DROP_CASCADE || !OidIsValid(ext))
+			return false;
+		rel = table_open(ExtensionRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(ext));
+		scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
+			owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		foreach(lc, d->roles)
+			if (get_rolespec_oid(lfirst(lc), true) == owner)
+				return true;
+		return false;
+	}
+	if (!IsA(stmt, DropStmt))
+		return false;
+	foreach(lc, ((DropStmt *) stmt)->objects)
+	{
+		DropStmt   *d = (DropStmt *) stmt;
+
+		switch (d->removeType)
+		{
+			case OBJECT_EXTENSION:
+				if (strcmp(strVal(lfirst(lc)), "privacy_guard") == 0)
+					return true;
+				break;
+			case OBJECT_SCHEMA:
+				if (get_namespace_oid(strVal(lfirst(lc)), true) == CatalogSchemaOid())
+					return true;
+				break;
+			case OBJECT_TYPE:
+			case OBJECT_DOMAIN:
+				{
+					Oid			typid = LookupTypeNameOid(NULL, lfirst_node(TypeName, lc), true);
+
+					HeapTuple	tup;
+
+					if (d->behavior != DROP_CASCADE || !OidIsValid(typid))
+						break;
+					tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+					if (HeapTupleIsValid(tup))
+					{
+						bool		ours = ((Form_pg_type) GETSTRUCT(tup))->typnamespace == CatalogSchemaOid();
+
+						ReleaseSysCache(tup);
+						if (ours)
+							return true;
+					}
+				}
+				break;
+			default:
+				return false;
+		}
+	}
+	return false;
+}
+
+static void
+guard_leave(Node *stmt)
+{
+	CatalogOwnerState owner;
+	MemoryContext outer = CurrentMemoryContext;
+	int			rc;
+	uint64		n;
+	char	   *first = NULL;
+
+	if (!leaves_extension(stmt))
+		return;
+	CatalogBecomeOwner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	rc = SPI_execute("SELECT pg_catalog.format('%s.%I', p.tbl, p.col)"
+					 " FROM privacy_guard.column_protection p"
+					 " WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p.tbl)"
+					 " ORDER BY 1", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read protected columns");
+	n = SPI_processed;
+	if (n > 0)
+		first = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	PopActiveSnapshot();
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	if (n == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot drop privacy_guard while columns are protected"),
+			 n == 1 ?
+			 errdetail("Column %s is protected: dropping the extension would destroy its data and every data key, and nothing would record it.",
+					   first) :
+			 errdetail("Column %s and " UINT64_FORMAT " more are protected: dropping the extension would destroy their data and every data key, and nothing would record it.",
+					   first, n - 1),
+			 errhint("Turn each column back into plaintext first with privacy_guard.unprotect(table, column, to_plaintext => true) (audited), or drop its table; privacy_guard.protected_columns lists them.")));
 }
 
 /* ALTER TRIGGER of the sealing trigger ... DEPENDS ON EXTENSION. */
@@ -1560,6 +1681,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		case T_CreateForeignTableStmt:
 		case T_AlterObjectSchemaStmt:
 		case T_RuleStmt:
+		case T_DropOwnedStmt:
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
@@ -1577,7 +1699,12 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			else if (IsA(stmt, CreateTrigStmt))
 				guard_create_trigger((CreateTrigStmt *) stmt);
 			else if (IsA(stmt, DropStmt))
+			{
+				guard_leave(stmt);
 				guard_drop((DropStmt *) stmt);
+			}
+			else if (IsA(stmt, DropOwnedStmt))
+				guard_leave(stmt);
 			else if (IsA(stmt, AlterObjectDependsStmt))
 				guard_depends((AlterObjectDependsStmt *) stmt);
 			else if (IsA(stmt, AlterObjectSchemaStmt))

@@ -1,0 +1,91 @@
+-- Leaving the extension: DROP EXTENSION (and every other way to drop its
+-- types or schema) is refused while a column is protected; a superuser
+-- turns each column back into plaintext with unprotect(..., to_plaintext),
+-- audited; then the extension drops and the plaintext stays.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/fixture.psql
+
+-- SETUP
+CREATE ROLE shop_owner IN ROLE privacy_guard_admin;
+GRANT CREATE ON SCHEMA public TO shop_owner;
+SET ROLE shop_owner;
+CREATE TABLE members (id int PRIMARY KEY, email text UNIQUE, born date, spend numeric);
+INSERT INTO members VALUES (1, 'ada@example.com', '1990-05-01', 12.50),
+                           (2, 'bob@example.com', '1985-01-02', 7),
+                           (3, 'cy@example.com', NULL, NULL);
+SELECT privacy_guard.protect('members', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('members', 'born', 'birth', 'id');
+SELECT privacy_guard.protect('members', 'spend', 'spend', 'id');
+-- a second table of envelopes, of another subject's key
+CREATE TABLE vault (id int PRIMARY KEY, secret text);
+INSERT INTO vault VALUES (9, 'the vault secret');
+SELECT privacy_guard.protect('vault', 'secret', 'contact', 'id');
+RESET ROLE;
+
+-- TESTS
+-- every way of dropping the extension's types is refused while columns are protected
+\set VERBOSITY default
+DROP EXTENSION privacy_guard CASCADE;
+DROP EXTENSION IF EXISTS privacy_guard, hstore CASCADE;
+DROP SCHEMA privacy_guard CASCADE;
+DROP TYPE privacy_guard.encrypted_text CASCADE;
+DROP DOMAIN IF EXISTS nothing_here, privacy_guard.encrypted_date CASCADE;
+DROP OWNED BY CURRENT_USER CASCADE;
+\set VERBOSITY terse
+SELECT count(*) AS still_protected FROM privacy_guard.protected_columns;
+
+-- to_plaintext is for superusers only: the owner holding privacy_guard_admin is refused
+SET ROLE shop_owner;
+\set VERBOSITY default
+SELECT privacy_guard.unprotect('members', 'email', to_plaintext => true);
+\set VERBOSITY terse
+-- nor can anyone call the opening function outside unprotect()
+SELECT privacy_guard.plaintext_of(secret) FROM vault;
+RESET ROLE;
+SELECT privacy_guard.plaintext_of(secret) FROM vault;
+SELECT privacy_guard.unprotect('members', 'remark', to_plaintext => true);
+SELECT privacy_guard.unprotect('members', 'email', to_plaintext => NULL);
+
+-- a subject erased before: its values become NULL, the others plaintext
+UPDATE privacy_guard.keys SET wrapped = NULL, master_version = NULL, erased_at = now()
+ WHERE kind = 'subject' AND name = '2';
+-- while a column is being turned into plaintext, only its own values
+-- open (the owner's code that runs during the retype could pass any other)
+BEGIN;
+SELECT privacy_guard.begin_plaintext('members', 'email') AS values_to_open;
+SELECT privacy_guard.plaintext_of(email) FROM members WHERE id = 1;
+SELECT privacy_guard.plaintext_of(secret) FROM vault;
+ROLLBACK;
+-- and nothing after the transaction that read them
+SELECT privacy_guard.plaintext_of(email) FROM members WHERE id = 1;
+SELECT privacy_guard.unprotect('members', 'email', to_plaintext => true);
+SELECT privacy_guard.unprotect('members', 'born', to_plaintext => true);
+SELECT privacy_guard.unprotect('members', 'spend', to_plaintext => true);
+SELECT attname, atttypid::regtype FROM pg_attribute
+ WHERE attrelid = 'members'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT * FROM members ORDER BY id;
+-- the searchable column's UNIQUE index is a plain text index again, and holds
+SELECT indexdef FROM pg_indexes WHERE tablename = 'members' ORDER BY indexname;
+INSERT INTO members VALUES (4, 'ada@example.com', NULL, NULL);
+-- the table is the owner's plain table: no trigger, no CHECK left
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'members'::regclass AND NOT tgisinternal;
+SELECT count(*) AS checks FROM pg_constraint WHERE conrelid = 'members'::regclass AND contype = 'c';
+-- each conversion is audited, with counts and never a value
+SELECT privacy_guard.audit_flush();
+SELECT event, outcome, table_name, column_name, statement FROM privacy_guard.audit_log
+ WHERE event = 'unprotect' AND outcome = 'decrypted' ORDER BY id;
+SELECT count(*) AS values_in_the_trail FROM privacy_guard.audit_log
+ WHERE statement ~ '(ada@|bob@|1990|12\.5)';
+
+-- still refused while vault.secret is protected; then the way out is clear
+DROP EXTENSION privacy_guard CASCADE;
+SELECT privacy_guard.unprotect('vault', 'secret', to_plaintext => true);
+DROP EXTENSION privacy_guard CASCADE;
+SELECT * FROM members ORDER BY id;
+SELECT * FROM vault;
+
+-- CLEANUP
+DROP TABLE members, vault;
+REVOKE CREATE ON SCHEMA public FROM shop_owner;
+CREATE EXTENSION privacy_guard;
+DROP ROLE shop_owner;
