@@ -42,6 +42,29 @@ SELECT a.t::text = b.t::text AND a.j::text = b.j::text AND a.d::text = b.d::text
 COPY (SELECT 1, t, j, t, n, b FROM every_type) TO :'copyfile' (FORMAT binary);
 COPY every_type_copy FROM :'copyfile' (FORMAT binary);
 DROP TABLE every_type, every_type_copy;
+-- plaintext in binary form (a driver's binary parameter, binary COPY) is
+-- written as it was before protect(): sealed by the write path
+CREATE TABLE plain_rows (id int PRIMARY KEY, t text, j jsonb, d date, n numeric, b bytea);
+INSERT INTO plain_rows VALUES (7, 'binary text', '{"k": [3]}', '1999-12-31', 0.125, '\x01ff00');
+CREATE TABLE bin_rows (LIKE plain_rows INCLUDING ALL);
+SELECT privacy_guard.protect('bin_rows', 't', 'contact', 'id'), privacy_guard.protect('bin_rows', 'j', 'browsing', 'id'),
+       privacy_guard.protect('bin_rows', 'd', 'birth', 'id'), privacy_guard.protect('bin_rows', 'n', 'spend', 'id'),
+       privacy_guard.protect('bin_rows', 'b', 'document', 'id');
+COPY plain_rows TO :'copyfile' (FORMAT binary);
+COPY bin_rows FROM :'copyfile' (FORMAT binary);
+SELECT left(t::text, 8) AS sealed, privacy_guard.reveal(t, 'profile') AS t, privacy_guard.reveal(j, 'profile') AS j,
+       privacy_guard.reveal(d, 'profile') AS d, privacy_guard.reveal(n, 'profile') AS n,
+       privacy_guard.reveal(b, 'profile') AS b
+  FROM bin_rows;
+-- the protected rows' binary form is their envelopes, taken back as they are
+COPY bin_rows TO :'copyfile' (FORMAT binary);
+DELETE FROM bin_rows;
+COPY bin_rows FROM :'copyfile' (FORMAT binary);
+SELECT privacy_guard.reveal(t, 'profile') AS t, privacy_guard.reveal(b, 'profile') AS b FROM bin_rows;
+-- and plaintext that is not valid in the column's type is refused as it was
+COPY (SELECT 8, 'x'::text, '{}'::jsonb, '\x01'::bytea, 1::numeric, '\x00'::bytea) TO :'copyfile' (FORMAT binary);
+COPY bin_rows FROM :'copyfile' (FORMAT binary);
+DROP TABLE plain_rows, bin_rows;
 
 -- every type seals and prints as an envelope of its own type
 SELECT left(privacy_guard.seal('{"a": 1}'::jsonb, 'browsing', '1')::text, 8),

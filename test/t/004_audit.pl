@@ -73,7 +73,7 @@ like($err, qr/audit trail broken at record 1: the previous trail/, 'naming the r
 
 # The newest records deleted while the server runs: the writer notices
 # before it appends, and the chain carries a trail_tampered record.
-$node->safe_psql('postgres', q{DROP EXTENSION privacy_guard CASCADE; CREATE EXTENSION privacy_guard});
+$node->safe_psql('postgres', q{DROP TABLE t; DROP EXTENSION privacy_guard CASCADE; CREATE EXTENSION privacy_guard});
 $node->safe_psql('postgres', q{
 	SELECT privacy_guard.define_category('contact');
 	SELECT privacy_guard.define_purpose('support');

@@ -4,6 +4,9 @@
 # threshold) and node-postgres (extended protocol, untyped and typed text
 # parameters, a named prepared statement).  Both rewrite a row as they read
 # it (accepted) and move its envelope to another subject (refused).
+# Binary input too: node-postgres sends every Buffer as a binary parameter,
+# and psycopg2 runs a binary COPY of plaintext rows; both are sealed, and an
+# envelope read in binary goes back unchanged.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,6 +23,18 @@ my ($node) = start_keyring_node('clients', "1:" . ('5d' x 32) . "\n", "log_state
 create_policy($node, 'postgres', 'support', [ [ 'contact', 'personal', 'email' ] ]);
 create_protected_table($node, 'postgres', $_, 'email', 'contact', unique => 1, searchable => 1)
   for qw(py_customers js_customers js_logged);
+$node->safe_psql('postgres', q{
+	SELECT privacy_guard.define_category('document', 'personal', 'redact');
+	SELECT privacy_guard.define_category('birth', 'personal', 'year');
+	SELECT privacy_guard.allow('support', 'document');
+	SELECT privacy_guard.allow('support', 'birth');
+	CREATE TABLE js_docs (id int PRIMARY KEY, doc bytea);
+	SELECT privacy_guard.protect('js_docs', 'doc', 'document', 'id');
+	CREATE TABLE py_binary (id int PRIMARY KEY, email text, doc bytea, born date);
+	SELECT privacy_guard.protect('py_binary', 'email', 'contact', 'id', searchable => true);
+	SELECT privacy_guard.protect('py_binary', 'doc', 'document', 'id');
+	SELECT privacy_guard.protect('py_binary', 'born', 'birth', 'id');
+});
 
 # Run a client; returns its output lines as a hash "name" => "result".
 sub run_client
@@ -68,6 +83,26 @@ is_deeply($js, {
 	expected_reveals(301, 312, 'n',
 		{ 302 => 'changed@example.com', 303 => 'upserted@example.com', 312 => 'typed@example.com' }),
 }, 'node-postgres: every write path seals, a rewrite is accepted, a move refused');
+
+# binary parameters: a Buffer is plaintext bytes, sealed as text parameters are
+my $jsb = run_client('node', "$clients/node_binary.js", $host, $port, 'postgres', 'js_docs');
+is_deeply($jsb, {
+	rewrite => 'unchanged',
+	'reveal 1' => 'sealed1: 0001feff41',
+	'reveal 2' => 'sealed1: 7f00',
+	'reveal 3' => 'sealed1: ' . unpack('H*', 'upserted'),
+	'reveal 4' => 'sealed1: ',
+	'reveal 5' => 'sealed1: 01050000',
+}, 'node-postgres: Buffers sent in binary are sealed, an envelope read back in binary is kept');
+
+# binary COPY of plaintext rows
+my $pyb = run_client('/usr/bin/python3', "$clients/psycopg2_binary_copy.py",
+	"host=$host port=$port dbname=postgres user=" . getpwuid($<), 'py_binary');
+is_deeply($pyb, {
+	'bad row' => '08P01',
+	'reveal 401' => 'sealed1: bin401@example.com 000102 1980-03-04',
+	'reveal 402' => 'sealed1: bin402@example.com ff 2001-12-31',
+}, 'psycopg2: a binary COPY of plaintext rows is sealed; a malformed field is refused');
 
 # nothing the clients wrote stayed unsealed, nothing was half-written
 is($node->safe_psql('postgres', q{
