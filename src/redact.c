@@ -166,6 +166,18 @@ redact_emit_log(ErrorData *edata)
 		edata->detail_log = NULL;
 
 	/*
+	 * protect() and unprotect() are granted to privacy_guard_admin only: a
+	 * table's owner without it is told so, not just refused (matched
+	 * untranslated, the way PostgreSQL reports a function's ACL check).
+	 */
+	if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE && edata->hint == NULL &&
+		edata->message_id != NULL && strcmp(edata->message_id, "permission denied for function %s") == 0 &&
+		edata->message != NULL &&
+		(strcmp(edata->message, "permission denied for function protect") == 0 ||
+		 strcmp(edata->message, "permission denied for function unprotect") == 0))
+		edata->hint = pstrdup("Protecting and unprotecting a column are for the table's owner holding role privacy_guard_admin; a superuser grants it: GRANT privacy_guard_admin TO <role>.");
+
+	/*
 	 * log_statement and log_min_duration_statement follow a statement with
 	 * the values of its bind parameters ("parameters: $1 = '...'"), whatever
 	 * the statement: a bind or execute message comes in a transaction of its

@@ -393,6 +393,10 @@ GRANT CREATE ON SCHEMA public TO guard_owner;
 SELECT privacy_guard.grant_purpose('guard_owner', 'profile');
 SET ROLE guard_owner;
 CREATE FUNCTION guard_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+-- a table's owner without privacy_guard_admin is told what it lacks
+CREATE TABLE not_yet (id int, email text);
+SELECT privacy_guard.protect('not_yet', 'email', 'contact', 'id');
+DROP TABLE not_yet;
 BEGIN;
 CREATE TABLE guarded (id int, email text UNIQUE, phone text, note text);
 CREATE TRIGGER early BEFORE INSERT ON guarded FOR EACH ROW EXECUTE FUNCTION guard_touch();
