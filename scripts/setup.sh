@@ -13,6 +13,7 @@ packages=(
 	libsodium-dev               # AES-256-GCM with expanded key schedules (AES-NI)
 	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
 	postgresql-15-cron          # scheduling (issue: erasure and retention)
+	postgresql-15-pgaudit       # pgaudit beside privacy_guard (test/t/016_pgaudit.pl)
 	postgresql-contrib          # pgcrypto, the benchmark's baseline
 	clang                       # libFuzzer harnesses (scripts/fuzz.sh)
 	libclang-rt-14-dev          # libFuzzer and the sanitizers' runtime

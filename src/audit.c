@@ -71,6 +71,7 @@
 #include "utils/wait_event.h"
 
 #include "audit.h"
+#include "redact.h"
 #include "audit_event.h"
 #include "envelope.h"
 #include "keycache.h"
@@ -1229,9 +1230,27 @@ AuditPlanning(void)
 	return planning_depth > 0;
 }
 
+/*
+ * A top-level utility statement (DO, CALL, COPY) is the running statement
+ * too: what its code searches or reveals without an executor of its own
+ * (a PL/pgSQL expression) is recorded under it, not the statement before.
+ */
+void
+AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
+{
+	if (!toplevel || exec_nesting != 0)
+		return;
+	if (ngroups > 0)
+		flush_groups(true);
+	statement_query_id = pstmt->queryId;
+	statement_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
+}
+
 static void
 audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	/* before pgaudit's line for it: see RedactIfProtected() */
+	RedactIfProtected(queryDesc->plannedstmt->relationOids);
 	if (exec_nesting == 0)
 	{
 		if (ngroups > 0)
@@ -2122,6 +2141,12 @@ AuditWriterMain(Datum main_arg)
 	/* reveals wait for this commit: it must be on disk, whatever the server's default */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the trail's own inserts are no statements of anyone's for pgaudit */
+	if (RedactPgauditLoaded())
+	{
+		SetConfigOption("pgaudit.log", "none", PGC_SUSET, PGC_S_OVERRIDE);
+		SetConfigOption("pgaudit.role", "", PGC_SUSET, PGC_S_OVERRIDE);
+	}
 
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(AuditEvent) * AUDIT_BATCH);
 	pending_anchor.relid = InvalidOid;

@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 #include "nodes/pg_list.h"
+#include "nodes/plannodes.h"
 
 extern uint64 AuditRecord(const char *event, const char *purpose, const char *category,
 						  const char *outcome, const char *detail);
@@ -34,6 +35,7 @@ extern void AuditFlush(void);
 extern bool AuditPlanning(void);
 extern void AuditReleaseDatabase(const char *dbname);
 extern void AuditForgetDatabase(Oid dboid);
+extern void AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel);
 extern void AuditInit(void);
 
 #endif

@@ -48,6 +48,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "redact.h"
 #include "guard.h"
 
 /* catalog changes committed so far, in shared memory */
@@ -386,11 +387,28 @@ CatalogBecomeOwner(CatalogOwnerState *state)
 						   state->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * The extension's own statements (a new data key, wrapped, among them)
+	 * are not the caller's: pgaudit does not log them.  The caller's
+	 * statement that caused them it logs, as always.
+	 */
+	state->save_nestlevel = 0;
+	if (owner_depth == 1 && RedactPgauditLoaded())
+	{
+		state->save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("pgaudit.log", "none", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("pgaudit.role", "", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 }
 
 void
 CatalogRestoreUser(CatalogOwnerState *state)
 {
+	if (state->save_nestlevel > 0)
+		AtEOXact_GUC(false, state->save_nestlevel);
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 	if (owner_depth > 0 && --owner_depth == 0)
 		caller_userid = InvalidOid;

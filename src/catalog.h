@@ -17,6 +17,7 @@ typedef struct CatalogOwnerState
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;	/* pgaudit's settings saved at this GUC level, or 0 */
 } CatalogOwnerState;
 
 /* Saved identity and settings while running as an application table's owner. */

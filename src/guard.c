@@ -58,6 +58,7 @@
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/prepare.h"
 #include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -82,6 +83,7 @@
 #include "audit.h"
 #include "catalog.h"
 #include "guard.h"
+#include "redact.h"
 #include "writepath.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;	/* the hook the guard runs before */
@@ -1629,6 +1631,15 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	Oid			dropped_db = InvalidOid;
 
 	CatalogNoteUtility(stmt);
+	AuditUtilityStart(pstmt, queryString, context == PROCESS_UTILITY_TOPLEVEL);
+	/* EXECUTE's parameters are in its text, which pgaudit prints */
+	if (IsA(stmt, ExecuteStmt) && RedactPgauditLoaded())
+	{
+		PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) stmt)->name, false);
+
+		if (ps != NULL)
+			RedactIfProtected(ps->plansource->relationOids);
+	}
 	guard_release_database(stmt);
 	if (IsA(stmt, DropdbStmt))
 		dropped_db = get_database_oid(((DropdbStmt *) stmt)->dbname, true);

@@ -40,6 +40,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
@@ -74,6 +75,74 @@ void
 RedactStatement(void)
 {
 	statement_has_plaintext = true;
+}
+
+static bool relation_is_protected(Oid relid);
+
+/* Is pgaudit loaded (its settings defined)?  Known once, at the first call. */
+bool
+RedactPgauditLoaded(void)
+{
+	static int	loaded = -1;
+
+	if (loaded < 0)
+		loaded = GetConfigOption("pgaudit.log", true, false) != NULL ? 1 : 0;
+	return loaded == 1;
+}
+
+/*
+ * With pgaudit loaded: a statement that reads or writes a table with an
+ * encrypted column may carry that column's plaintext (a literal compared
+ * or written, a parameter), which pgaudit would print in its line for it.
+ * Marked before pgaudit logs it (its session lines come from the executor's
+ * permission check, after our ExecutorStart; its utility lines after our
+ * ProcessUtility), this hook then prints the line without the statement.
+ */
+void
+RedactIfProtected(List *relids)
+{
+	ListCell   *lc;
+
+	if (statement_has_plaintext || !RedactPgauditLoaded() || creating_extension)
+		return;
+	foreach(lc, relids)
+		if (relation_is_protected(lfirst_oid(lc)))
+		{
+			statement_has_plaintext = true;
+			return;
+		}
+}
+
+/*
+ * pgaudit's line, "AUDIT: TYPE,STATEMENT_ID,SUBSTATEMENT_ID,CLASS,COMMAND,
+ * OBJECT_TYPE,OBJECT_NAME,STATEMENT,PARAMETER", as CSV: the first seven
+ * fields kept, the statement and its parameters not.
+ */
+static void
+redact_pgaudit_line(ErrorData *edata)
+{
+	const char *p = edata->message + 7;		/* after "AUDIT: " */
+
+	for (int field = 0; field < 7; field++)
+	{
+		if (*p == '"')
+		{
+			for (p++; *p != '\0'; p++)
+				if (*p == '"' && *++p != '"')
+					break;
+		}
+		else
+			while (*p != '\0' && *p != ',')
+				p++;
+		if (*p != ',')
+		{
+			edata->message = pstrdup("AUDIT: (not logged by privacy_guard: it may quote personal data)");
+			return;
+		}
+		p++;
+	}
+	edata->message = psprintf("%.*s<not logged by privacy_guard>,<not logged>",
+							  (int) (p - edata->message), edata->message);
 }
 
 /* May the message quote a value in its text, whatever the statement? */
@@ -164,6 +233,11 @@ redact_emit_log(ErrorData *edata)
 	 */
 	if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED)
 		edata->detail_log = NULL;
+
+	/* pgaudit's line for a statement that may carry plaintext */
+	if (statement_has_plaintext && edata->message != NULL &&
+		strncmp(edata->message, "AUDIT: ", 7) == 0)
+		redact_pgaudit_line(edata);
 
 	/*
 	 * protect() and unprotect() are granted to privacy_guard_admin only: a
@@ -260,7 +334,9 @@ relation_is_protected(Oid relid)
 
 	if (!OidIsValid(relid) || !CatalogExtensionInstalled())
 		return false;
-	rel = relation_open(relid, AccessShareLock);
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
 	for (int i = 0; i < RelationGetDescr(rel)->natts && !found; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), i);

@@ -6,7 +6,11 @@
 #ifndef PGUARD_REDACT_H
 #define PGUARD_REDACT_H
 
+#include "nodes/pg_list.h"
+
 extern void RedactStatement(void);
+extern bool RedactPgauditLoaded(void);
+extern void RedactIfProtected(List *relids);
 extern void RedactInit(void);
 
 #endif

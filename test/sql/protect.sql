@@ -174,7 +174,16 @@ SELECT id FROM customers WHERE 'katherine@example.com' = email;
 SELECT id FROM customers WHERE email IN ('hedy@example.com', 'mh@example.com', 'nobody@example.com') ORDER BY id;
 PREPARE by_email AS SELECT id FROM customers WHERE email = $1;
 EXECUTE by_email('mh@example.com');
+-- a search in a PL/pgSQL expression (no executor of its own) is recorded
+-- under the statement that ran it, not the one before
+DO $$
+DECLARE term bytea;
+BEGIN
+    term := privacy_guard.blind_index('hedy@example.com', 'contact');
+END $$;
 SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'search' ORDER BY id DESC LIMIT 3;
 SELECT count(*) AS searches_before FROM privacy_guard.audit_log WHERE event = 'search' \gset
 SELECT count(*) FROM customers c, generate_series(1, 50) WHERE c.phone = '+44 20 7946 0999';
 SELECT privacy_guard.audit_flush();
