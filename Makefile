@@ -10,7 +10,7 @@ OBJS           = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # of each concept, in this order (each file may use what the files before
 # it define).  Released scripts (privacy_guard--0.1.sql) and upgrade scripts
 # are committed and never edited.
-SQL_CONCEPTS   = schema types policy keys writepath reveal collection discover \
+SQL_CONCEPTS   = schema types progress policy keys writepath reveal collection discover \
                  audit consent incident erasure policy_doc
 SQL_SOURCES    = $(patsubst %,sql/%.sql,$(SQL_CONCEPTS))
 DATA_built     = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -470,6 +470,8 @@ BEGIN
     SET CONSTRAINTS ALL IMMEDIATE;
     SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.ord, x.subject_col), '[]') INTO units
       FROM privacy_guard.erasure_units() x;
+    PERFORM privacy_guard.progress_begin('process_erasures', 'erasing subjects', NULL,
+        (SELECT pg_catalog.count(*) FROM privacy_guard.erasures e WHERE e.completed_at IS NULL));
     FOR r IN SELECT e.id, e.subject, e.requested_at, e.due_at FROM privacy_guard.erasures e
               WHERE e.completed_at IS NULL ORDER BY e.id FOR UPDATE SKIP LOCKED LOOP
         why := NULL;
@@ -580,7 +582,9 @@ BEGIN
             RAISE WARNING 'erasure request % failed: %', r.id, why
                 USING HINT = 'Nothing of this request was applied; fix the cause and run process_erasures() again.';
         END;
+        PERFORM privacy_guard.progress_add(1);
     END LOOP;
+    PERFORM privacy_guard.progress_end();
     RETURN done;
 END
 $fn$;

@@ -286,6 +286,10 @@ BEGIN
     -- One rewrite: seal every row (with its search term when searchable)
     -- and add the CHECK that refuses unsealed writes.  The table gets a new
     -- file; the old one, with the plaintext, is dropped at commit.
+    -- privacy_guard.progress counts the values sealed.
+    PERFORM privacy_guard.progress_begin('protect', 'sealing values', tbl,
+        (SELECT CASE WHEN c.reltuples OPERATOR(pg_catalog.>=) 0 THEN c.reltuples::bigint END
+           FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl));
     IF searchable THEN
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.encrypted_text '
                        'USING privacy_guard.seal_searchable(%I::text, %L, %I::text), '
@@ -298,6 +302,8 @@ BEGIN
                        tbl, col, enc_type, col, plain_type, category, subject_col,
                        col || '_sealed', col, category, subject_col);
     END IF;
+
+    PERFORM privacy_guard.progress_phase('recreating indexes and triggers', NULL);
 
     -- Record it (checks ownership and the category) and get the trigger's arguments.
     trig_args := privacy_guard.register_protection(tbl, col, category, subject_col, searchable);
@@ -350,6 +356,7 @@ BEGIN
                       AND i.indpred IS NULL AND am.amname IN ('btree', 'hash')) THEN
         EXECUTE format('CREATE INDEX ON %s (%I)', tbl, subject_col);
     END IF;
+    PERFORM privacy_guard.progress_end();
 END
 $fn$;
 COMMENT ON FUNCTION privacy_guard.protect(regclass, name, text, name, boolean) IS

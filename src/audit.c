@@ -1231,17 +1231,17 @@ AuditPlanning(void)
 }
 
 /*
- * A top-level utility statement (DO, CALL, COPY) is the running statement
- * too: what its code searches or reveals without an executor of its own
- * (a PL/pgSQL expression) is recorded under it, not the statement before.
+ * A top-level DO or CALL is the running statement too: what its code
+ * searches or reveals without an executor of its own (a PL/pgSQL
+ * expression) is recorded under it, not the statement before.  (Not FETCH:
+ * a cursor's reveals stay its DECLARE's, in one group across its fetches.)
  */
 void
 AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 {
-	if (!toplevel || exec_nesting != 0)
+	if (!toplevel || exec_nesting != 0 ||
+		!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
 		return;
-	if (ngroups > 0)
-		flush_groups(true);
 	statement_query_id = pstmt->queryId;
 	statement_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
 }

@@ -52,6 +52,7 @@
 #include "audit.h"
 #include "catalog.h"
 #include "keycache.h"
+#include "progress.h"
 #include "keyring.h"
 
 
@@ -1034,6 +1035,8 @@ rotate_pass(int32 active, int *count)
 			if (rc != SPI_OK_UPDATE || SPI_processed != n)
 				elog(ERROR, "could not re-wrap data keys");
 			(*count) += n;
+			ProgressAdd(n);
+			ProgressFlush();
 			for (uint64 i = 0; i < n; i++)
 				pfree(DatumGetPointer(wraps[i]));
 			pfree(ids);
@@ -1073,6 +1076,19 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 				 errhint("Run it outside an explicit transaction, or in one at READ COMMITTED.")));
 	SPI_connect();
 	master_verify(active);
+	/* privacy_guard.progress shows how many keys are left */
+	{
+		Oid			ctype = INT4OID;
+		Datum		carg = Int32GetDatum(active);
+		bool		isnull;
+		int64		total = -1;
+
+		if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM privacy_guard.keys"
+								  " WHERE master_version OPERATOR(pg_catalog.<>) $1",
+								  1, &ctype, &carg, NULL, true, 1) == SPI_OK_SELECT)
+			total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ProgressBegin("rotate_master_key", "re-wrapping data keys", CatalogRelid("keys"), total);
+	}
 	rotate_pass(active, &count);
 
 	/*
@@ -1086,6 +1102,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 	{
 		if (ConditionalLockRelationOid(CatalogRelid("keys"), ShareLock))
 		{
+			ProgressPhase("re-wrapping keys created meanwhile", -1);
 			rotate_pass(active, &count);
 			break;
 		}
@@ -1101,6 +1118,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
+	ProgressEnd();
 	/* a rotation that rolls back re-wrapped nothing */
 	AuditRecordAtCommit(GetUserId(), "key_rotation", "rotated",
 						psprintf("%d keys re-wrapped under master key version %d", count, active), NULL);

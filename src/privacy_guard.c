@@ -26,6 +26,7 @@
 #include "keycache.h"
 #include "keyring.h"
 #include "policy.h"
+#include "progress.h"
 #include "redact.h"
 
 PG_MODULE_MAGIC;
@@ -54,6 +55,7 @@ _PG_init(void)
 	PolicyInit();
 	ConsentInit();
 	RedactInit();
+	ProgressInit();
 	GuardInit();				/* its hook runs before CatalogInit's */
 	MarkGUCPrefixReserved("privacy_guard");
 }

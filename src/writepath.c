@@ -65,6 +65,7 @@
 #include "guard.h"
 #include "keycache.h"
 #include "policy.h"
+#include "progress.h"
 #include "redact.h"
 #include "reveal.h"
 #include "types.h"
@@ -215,6 +216,7 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type, bool searchable)
 						VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), plain, len);
 	OPENSSL_cleanse(plain, len);
 	pfree(plain);
+	ProgressAdd(1);				/* protect()'s rewrite: one value more */
 	PG_RETURN_POINTER(result);
 }
 
@@ -1121,6 +1123,24 @@ pguard_unregister_protection(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, isnull)));
 }
 
+/* The planner's estimate of a table's rows, for progress; -1 if never counted. */
+static int64
+rows_estimate(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	int64		n = -1;
+
+	if (HeapTupleIsValid(tup))
+	{
+		float4		reltuples = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
+
+		if (reltuples >= 0)
+			n = (int64) reltuples;
+		ReleaseSysCache(tup);
+	}
+	return n;
+}
+
 /* Values re-sealed per UPDATE of a search key rotation. */
 #define REKEY_BATCH 1000
 
@@ -1270,6 +1290,7 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 		{
 			rekey_write(rel, col, TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid, tids, vals, n);
 			done += n;
+			ProgressAdd(n);
 			n = 0;
 			MemoryContextReset(batchcxt);
 		}
@@ -1380,7 +1401,12 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	OPENSSL_cleanse(key, sizeof(key));
 
 	forboth(lr, relids, lc, cols)
+	{
+		ProgressBegin("rotate_search_key", psprintf("re-sealing column %s", (char *) lfirst(lc)),
+					  lfirst_oid(lr), rows_estimate(lfirst_oid(lr)));
 		done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale);
+	}
+	ProgressEnd();
 
 	if (stale > 0)
 		ereport(WARNING,
