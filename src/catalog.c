@@ -372,6 +372,33 @@ CatalogRelid(const char *relname)
 	return relid;
 }
 
+/*
+ * pgaudit does not log the extension's own statements (wrapped keys among
+ * their parameters) until CatalogQuietEnd(): they are not the caller's.
+ * Returns the GUC nest level to end, or 0 where pgaudit is not loaded.
+ */
+int
+CatalogQuietBegin(void)
+{
+	int			level;
+
+	if (!RedactPgauditLoaded())
+		return 0;
+	level = NewGUCNestLevel();
+	(void) set_config_option("pgaudit.log", "none", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("pgaudit.role", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+CatalogQuietEnd(int level)
+{
+	if (level > 0)
+		AtEOXact_GUC(false, level);
+}
+
 /* Act as the owner of schema privacy_guard until CatalogRestoreUser. */
 void
 CatalogBecomeOwner(CatalogOwnerState *state)
@@ -393,22 +420,13 @@ CatalogBecomeOwner(CatalogOwnerState *state)
 	 * are not the caller's: pgaudit does not log them.  The caller's
 	 * statement that caused them it logs, as always.
 	 */
-	state->save_nestlevel = 0;
-	if (owner_depth == 1 && RedactPgauditLoaded())
-	{
-		state->save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("pgaudit.log", "none", PGC_SUSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("pgaudit.role", "", PGC_SUSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	}
+	state->save_nestlevel = owner_depth == 1 ? CatalogQuietBegin() : 0;
 }
 
 void
 CatalogRestoreUser(CatalogOwnerState *state)
 {
-	if (state->save_nestlevel > 0)
-		AtEOXact_GUC(false, state->save_nestlevel);
+	CatalogQuietEnd(state->save_nestlevel);
 	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
 	if (owner_depth > 0 && --owner_depth == 0)
 		caller_userid = InvalidOid;

@@ -35,6 +35,8 @@ extern Oid	CatalogRelid(const char *relname);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);
 extern void CatalogRequireInternal(const char *fname);
+extern int	CatalogQuietBegin(void);
+extern void CatalogQuietEnd(int level);
 extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
 extern void CatalogBecomeTableOwner(Oid owner, TableOwnerState *state);

@@ -806,44 +806,148 @@ leaves_extension(Node *stmt)
 	return false;
 }
 
-static void
-guard_leave(Node *stmt)
+/* A protected column as a DROP found it, to tell afterwards whether the DROP took it. */
+typedef struct LeftColumn
 {
-	CatalogOwnerState owner;
-	MemoryContext outer = CurrentMemoryContext;
-	int			rc;
-	uint64		n;
-	char	   *first = NULL;
+	Oid			relid;
+	char	   *name;			/* table.column, for the message */
+	char	   *col;
+	Oid			typid;
+} LeftColumn;
 
-	if (!leaves_extension(stmt))
-		return;
-	CatalogBecomeOwner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(CatalogFreshSnapshot());
-	rc = SPI_execute("SELECT pg_catalog.format('%s.%I', p.tbl, p.col)"
-					 " FROM privacy_guard.column_protection p"
-					 " WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p.tbl)"
-					 " ORDER BY 1", true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read protected columns");
-	n = SPI_processed;
-	if (n > 0)
-		first = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	PopActiveSnapshot();
-	SPI_finish();
-	CatalogRestoreUser(&owner);
-	if (n == 0)
-		return;
+/* What a DROP must leave in place: the protected columns, the keys, the trail. */
+typedef struct LeaveCheck
+{
+	List	   *cols;			/* of LeftColumn */
+	Oid			keys;
+	Oid			trail;
+} LeaveCheck;
+
+static void
+leave_refuse(List *cols)
+{
+	LeftColumn *first = linitial(cols);
+	int			n = list_length(cols);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 			 errmsg("cannot drop privacy_guard while columns are protected"),
 			 n == 1 ?
 			 errdetail("Column %s is protected: dropping the extension would destroy its data and every data key, and nothing would record it.",
-					   first) :
-			 errdetail("Column %s and " UINT64_FORMAT " more are protected: dropping the extension would destroy their data and every data key, and nothing would record it.",
-					   first, n - 1),
+					   first->name) :
+			 errdetail("Column %s and %d more are protected: dropping the extension would destroy their data and every data key, and nothing would record it.",
+					   first->name, n - 1),
 			 errhint("Turn each column back into plaintext first with privacy_guard.unprotect(table, column, to_plaintext => true) (audited), or drop its table; privacy_guard.protected_columns lists them.")));
+}
+
+/* The protected columns of live tables, with their types, read as the extension's owner. */
+static List *
+leave_columns(void)
+{
+	CatalogOwnerState owner;
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *cols = NIL;
+
+	CatalogBecomeOwner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	if (SPI_execute("SELECT p.tbl::pg_catalog.oid, pg_catalog.format('%s.%I', p.tbl, p.col), p.col::pg_catalog.text, a.atttypid"
+					" FROM privacy_guard.column_protection p"
+					" JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) p.tbl"
+					"  AND a.attname OPERATOR(pg_catalog.=) p.col AND NOT a.attisdropped"
+					" ORDER BY 2", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read protected columns");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		char	   *name = SPI_getvalue(t, d, 2);
+		char	   *col = SPI_getvalue(t, d, 3);
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(outer);	/* outlives SPI */
+		LeftColumn *c = palloc(sizeof(LeftColumn));
+
+		c->relid = DatumGetObjectId(SPI_getbinval(t, d, 1, &isnull));
+		c->name = pstrdup(name);
+		c->col = pstrdup(col);
+		c->typid = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
+		cols = lappend(cols, c);
+		MemoryContextSwitchTo(old);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CatalogRestoreUser(&owner);
+	return cols;
+}
+
+/*
+ * Before a DROP: the statements that name the extension, its schema or its
+ * types are refused at once; for every DROP, what must survive it is noted
+ * for leave_after().
+ */
+static void
+guard_leave(Node *stmt, LeaveCheck *check)
+{
+	check->cols = leave_columns();
+	check->keys = CatalogRelid("keys");
+	check->trail = CatalogRelid("audit_records");
+	if (check->cols != NIL && leaves_extension(stmt))
+		leave_refuse(check->cols);
+}
+
+/*
+ * After a DROP: whatever it named, its cascade (DROP EXTENSION plpgsql,
+ * DROP OWNED without CASCADE, a function the types need, a member taken
+ * out of the extension first) must not have taken the extension while a
+ * column is protected, a protected column whose table is still there, or
+ * the extension's keys or trail.  The statement is undone with the error.
+ */
+static void
+leave_after(LeaveCheck *check)
+{
+	ListCell   *lc;
+
+	if (check->cols != NIL && !OidIsValid(get_extension_oid("privacy_guard", true)))
+		leave_refuse(check->cols);
+	if (!OidIsValid(get_extension_oid("privacy_guard", true)))
+		return;
+	foreach(lc, check->cols)
+	{
+		LeftColumn *c = lfirst(lc);
+		HeapTuple	tup;
+		bool		kept;
+
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(c->relid)))
+			continue;			/* its table was dropped: allowed */
+		tup = SearchSysCacheAttName(c->relid, c->col);
+		kept = HeapTupleIsValid(tup) && ((Form_pg_attribute) GETSTRUCT(tup))->atttypid == c->typid;
+		if (HeapTupleIsValid(tup))
+			ReleaseSysCache(tup);
+		if (!kept)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop protected column %s", c->name),
+					 errdetail("The statement would drop or retype it through a dependency, with its data."),
+					 errhint("Call privacy_guard.unprotect() for the column first; it is audited.")));
+	}
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(check->keys)) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(check->trail)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop privacy_guard's keys or audit trail while the extension is installed"),
+				 errdetail("Every sealed value would become unreadable, or the record of every access would go, and nothing would record it.")));
+}
+
+/* ALTER EXTENSION privacy_guard DROP <member>: a member taken out is one its guard no longer sees. */
+static void
+guard_extension_contents(AlterExtensionContentsStmt *stmt)
+{
+	if (stmt->action < 0 && strcmp(stmt->extname, "privacy_guard") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot remove objects from extension privacy_guard"),
+				 errdetail("Its objects protect each other: one taken out could be dropped or replaced behind its back.")));
 }
 
 /* ALTER TRIGGER of the sealing trigger ... DEPENDS ON EXTENSION. */
@@ -1629,17 +1733,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	Oid			altered = InvalidOid;	/* ALTER TABLE's relation, found before it runs */
 	Oid			indexed = InvalidOid;	/* CREATE INDEX's or STATISTICS' relation, likewise */
 	Oid			dropped_db = InvalidOid;
+	LeaveCheck	leave;
+	bool		leaving = false;
 
 	CatalogNoteUtility(stmt);
 	AuditUtilityStart(pstmt, queryString, context == PROCESS_UTILITY_TOPLEVEL);
-	/* EXECUTE's parameters are in its text, which pgaudit prints */
-	if (IsA(stmt, ExecuteStmt) && RedactPgauditLoaded())
-	{
-		PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) stmt)->name, false);
-
-		if (ps != NULL)
-			RedactIfProtected(ps->plansource->relationOids);
-	}
+	/* before pgaudit prints its text (EXECUTE's values, DO's body) */
+	RedactUtility(stmt);
 	guard_release_database(stmt);
 	if (IsA(stmt, DropdbStmt))
 		dropped_db = get_database_oid(((DropdbStmt *) stmt)->dbname, true);
@@ -1693,6 +1793,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		case T_AlterObjectSchemaStmt:
 		case T_RuleStmt:
 		case T_DropOwnedStmt:
+		case T_AlterExtensionContentsStmt:
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
@@ -1711,11 +1812,17 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				guard_create_trigger((CreateTrigStmt *) stmt);
 			else if (IsA(stmt, DropStmt))
 			{
-				guard_leave(stmt);
+				guard_leave(stmt, &leave);
+				leaving = true;
 				guard_drop((DropStmt *) stmt);
 			}
 			else if (IsA(stmt, DropOwnedStmt))
-				guard_leave(stmt);
+			{
+				guard_leave(stmt, &leave);
+				leaving = true;
+			}
+			else if (IsA(stmt, AlterExtensionContentsStmt))
+				guard_extension_contents((AlterExtensionContentsStmt *) stmt);
 			else if (IsA(stmt, AlterObjectDependsStmt))
 				guard_depends((AlterObjectDependsStmt *) stmt);
 			else if (IsA(stmt, AlterObjectSchemaStmt))
@@ -1735,6 +1842,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
+	if (leaving)
+		leave_after(&leave);
 	if (OidIsValid(dropped_db))
 		AuditForgetDatabase(dropped_db);
 

@@ -1067,6 +1067,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 {
 	int32		active = KeyringActiveVersion();
 	int			count = 0;
+	int			quiet;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -1074,6 +1075,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 				 errmsg("rotate_master_key() must run at READ COMMITTED"),
 				 errdetail("Keys created by transactions still open when it starts are re-wrapped only from a newer snapshot."),
 				 errhint("Run it outside an explicit transaction, or in one at READ COMMITTED.")));
+	quiet = CatalogQuietBegin();	/* keys are their parameters: nothing for pgaudit */
 	SPI_connect();
 	master_verify(active);
 	/* privacy_guard.progress shows how many keys are left */
@@ -1118,6 +1120,7 @@ pguard_rotate_master_key(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
+	CatalogQuietEnd(quiet);
 	ProgressEnd();
 	/* a rotation that rolls back re-wrapped nothing */
 	AuditRecordAtCommit(GetUserId(), "key_rotation", "rotated",

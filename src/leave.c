@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -36,14 +37,23 @@
 /* the values plaintext_of() may open: hashes of the column's envelopes */
 static HTAB *column_values = NULL;
 static LocalTransactionId column_lxid = InvalidLocalTransactionId;
+static SubTransactionId column_subxid = InvalidSubTransactionId;
 static uint64 column_seed;
 static int64 column_opened;
 static int64 column_erased;
 
+/*
+ * The column's values open only in the (sub)transaction that read them: a
+ * conversion that failed and was rolled back to a savepoint leaves nothing
+ * open behind it.  And only for the retype itself (the table's owner,
+ * security-restricted) or the superuser who started it.
+ */
 static bool
 column_values_live(void)
 {
-	return column_values != NULL && column_lxid == MyProc->lxid;
+	return column_values != NULL && column_lxid == MyProc->lxid &&
+		column_subxid == GetCurrentSubTransactionId() &&
+		(InSecurityRestrictedOperation() || superuser());
 }
 
 static uint64
@@ -83,6 +93,7 @@ pguard_begin_plaintext(PG_FUNCTION_ARGS)
 	column_values = hash_create("privacy_guard values to open", 1024, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	column_lxid = MyProc->lxid;
+	column_subxid = GetCurrentSubTransactionId();
 	column_opened = column_erased = 0;
 	EnvelopeRandom((uint8 *) &column_seed, sizeof(column_seed));
 

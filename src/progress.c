@@ -18,6 +18,7 @@
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -100,6 +101,16 @@ progress_clear(void)
 	pending = 0;
 }
 
+/* Copy text into a slot's field, cut at a character boundary. */
+static void
+set_text(char *dst, int size, const char *src)
+{
+	int			len = pg_mbcliplen(src, strlen(src), size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static void
 progress_exit(int code, Datum arg)
 {
@@ -136,8 +147,8 @@ ProgressBegin(const char *operation, const char *phase, Oid relid, int64 total)
 	s->dboid = MyDatabaseId;
 	s->userid = GetUserId();
 	s->relid = relid;
-	strlcpy(s->operation, operation, sizeof(s->operation));
-	strlcpy(s->phase, phase ? phase : "", sizeof(s->phase));
+	set_text(s->operation, sizeof(s->operation), operation);
+	set_text(s->phase, sizeof(s->phase), phase ? phase : "");
 	s->done = 0;
 	s->total = total;
 	s->started = s->updated = GetCurrentTimestamp();
@@ -157,7 +168,7 @@ ProgressPhase(const char *phase, int64 total)
 		return;
 	ProgressFlush();
 	SpinLockAcquire(&mine->mutex);
-	strlcpy(mine->phase, phase, sizeof(mine->phase));
+	set_text(mine->phase, sizeof(mine->phase), phase);
 	if (total != PROGRESS_KEEP)
 	{
 		mine->done = 0;
@@ -281,8 +292,11 @@ pguard_progress_report(PG_FUNCTION_ARGS)
 		values[0] = Int32GetDatum(copy.pid);
 		values[1] = ObjectIdGetDatum(copy.dboid);
 		values[2] = ObjectIdGetDatum(copy.userid);
+		/* another database's text may be in another encoding: then not shown */
 		values[3] = CStringGetTextDatum(copy.operation);
 		values[4] = CStringGetTextDatum(copy.phase);
+		nulls[3] = !pg_verifymbstr(copy.operation, strlen(copy.operation), true);
+		nulls[4] = !pg_verifymbstr(copy.phase, strlen(copy.phase), true);
 		values[5] = ObjectIdGetDatum(copy.relid);
 		nulls[5] = !OidIsValid(copy.relid);
 		values[6] = Int64GetDatum(copy.done);

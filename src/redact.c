@@ -38,10 +38,13 @@
 
 #include "access/parallel.h"
 #include "access/relation.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "nodes/parsenodes.h"
+#include "nodes/nodeFuncs.h"
+#include "commands/prepare.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "utils/elog.h"
@@ -369,6 +372,116 @@ writes_protected(Query *query)
 	return false;
 }
 
+/*
+ * Does an expression call one of the extension's functions or operators
+ * (seal(), blind_index(), a plaintext comparison: they take plaintext), or
+ * hold a constant of an encrypted type (plaintext on its way to a column)?
+ */
+static bool
+calls_extension_walker(Node *node, void *context)
+{
+	Oid			nsp = *(Oid *) context;
+	Oid			fn = InvalidOid;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_extension_walker, context, 0);
+	if (IsA(node, FuncExpr))
+		fn = ((FuncExpr *) node)->funcid;
+	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+		fn = get_opcode(((OpExpr *) node)->opno);
+	else if (IsA(node, ScalarArrayOpExpr))
+		fn = get_opcode(((ScalarArrayOpExpr *) node)->opno);
+	else if (IsA(node, Const) && CatalogEncryptedType(((Const *) node)->consttype) != 0)
+		return true;
+	if (OidIsValid(fn) && get_func_namespace(fn) == nsp)
+		return true;
+
+	/*
+	 * A function of the application's given a constant may hand it on to
+	 * one of ours (a wrapper, inlined after this point or run later).
+	 */
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid >= FirstNormalObjectId)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FuncExpr *) node)->args)
+			if (IsA(lfirst(lc), Const) && !((Const *) lfirst(lc))->constisnull)
+				return true;
+	}
+	return expression_tree_walker(node, calls_extension_walker, context);
+}
+
+/* The query a utility statement holds, analysed (CREATE TABLE AS, DECLARE, EXPLAIN), or NULL. */
+static Query *
+utility_query(Node *stmt)
+{
+	Node	   *q = NULL;
+
+	if (stmt == NULL)
+		return NULL;
+	if (IsA(stmt, CreateTableAsStmt))
+		q = ((CreateTableAsStmt *) stmt)->query;
+	else if (IsA(stmt, DeclareCursorStmt))
+		q = ((DeclareCursorStmt *) stmt)->query;
+	else if (IsA(stmt, ExplainStmt))
+		q = ((ExplainStmt *) stmt)->query;
+	return q != NULL && IsA(q, Query) ? (Query *) q : NULL;
+}
+
+/*
+ * With pgaudit loaded, which prints statements before they run: mark a
+ * statement that hands plaintext to the extension (its own functions and
+ * operators, a constant of an encrypted type), also inside CREATE TABLE AS,
+ * DECLARE and EXPLAIN, before pgaudit's line for it.
+ */
+static void
+mark_if_extension_called(Query *query)
+{
+	Oid			nsp;
+	Query	   *inner;
+
+	if (statement_has_plaintext || !RedactPgauditLoaded() || creating_extension ||
+		!CatalogExtensionInstalled())
+		return;
+	nsp = CatalogSchemaOid();
+	inner = query->commandType == CMD_UTILITY ? utility_query(query->utilityStmt) : query;
+	if (inner != NULL &&
+		query_tree_walker(inner, calls_extension_walker, &nsp, 0))
+		statement_has_plaintext = true;
+}
+
+/*
+ * With pgaudit loaded, before its line for a utility statement: DO and
+ * CALL run code whose arguments and body nothing can read ahead, and an
+ * EXECUTE or PREPARE's text carries the values its statement takes; marked
+ * when that statement touches a protected table or calls the extension.
+ */
+void
+RedactUtility(Node *stmt)
+{
+	if (statement_has_plaintext || !RedactPgauditLoaded() || creating_extension ||
+		!CatalogExtensionInstalled())
+		return;
+	if (IsA(stmt, DoStmt) || IsA(stmt, CallStmt))
+		statement_has_plaintext = true;
+	else if (IsA(stmt, ExecuteStmt))
+	{
+		PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) stmt)->name, false);
+		Oid			nsp = CatalogSchemaOid();
+		ListCell   *lc;
+
+		if (ps == NULL)
+			return;
+		RedactIfProtected(ps->plansource->relationOids);
+		foreach(lc, ps->plansource->query_list)
+			if (!statement_has_plaintext &&
+				query_tree_walker(lfirst_node(Query, lc), calls_extension_walker, &nsp, 0))
+				statement_has_plaintext = true;
+	}
+}
+
 /* Mark writes to protected tables before they run. */
 static void
 redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
@@ -388,6 +501,7 @@ redact_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 	else if (writes_protected(query))
 		statement_has_plaintext = true;
+	mark_if_extension_called(query);
 }
 
 void

@@ -31,6 +31,11 @@ DROP SCHEMA privacy_guard CASCADE;
 DROP TYPE privacy_guard.encrypted_text CASCADE;
 DROP DOMAIN IF EXISTS nothing_here, privacy_guard.encrypted_date CASCADE;
 DROP OWNED BY CURRENT_USER CASCADE;
+-- nor through a dependency: the cascade of another extension's drop, a
+-- member taken out of the extension first
+DROP EXTENSION plpgsql CASCADE;
+ALTER EXTENSION privacy_guard DROP FUNCTION privacy_guard.encrypted_text_in(cstring);
+ALTER EXTENSION privacy_guard DROP TABLE privacy_guard.keys;
 \set VERBOSITY terse
 SELECT count(*) AS still_protected FROM privacy_guard.protected_columns;
 
@@ -58,6 +63,19 @@ SELECT privacy_guard.plaintext_of(secret) FROM vault;
 ROLLBACK;
 -- and nothing after the transaction that read them
 SELECT privacy_guard.plaintext_of(email) FROM members WHERE id = 1;
+-- nor after a conversion that failed and was rolled back to a savepoint
+SET ROLE shop_owner;
+CREATE POLICY members_seen ON members USING (email IS NOT NULL);
+RESET ROLE;
+BEGIN;
+SAVEPOINT before;
+SELECT privacy_guard.unprotect('members', 'email', to_plaintext => true);
+ROLLBACK TO before;
+SELECT privacy_guard.plaintext_of(email) FROM members WHERE id = 1;
+ROLLBACK;
+SET ROLE shop_owner;
+DROP POLICY members_seen ON members;
+RESET ROLE;
 SELECT privacy_guard.unprotect('members', 'email', to_plaintext => true);
 SELECT privacy_guard.unprotect('members', 'born', to_plaintext => true);
 SELECT privacy_guard.unprotect('members', 'spend', to_plaintext => true);
@@ -84,8 +102,26 @@ DROP EXTENSION privacy_guard CASCADE;
 SELECT * FROM members ORDER BY id;
 SELECT * FROM vault;
 
+-- an extension installed by a superuser who also owns a protected table:
+-- DROP OWNED BY them, even without CASCADE, would take the extension, its
+-- keys and its trail with it
+CREATE ROLE leave_dba SUPERUSER;
+SET ROLE leave_dba;
+CREATE EXTENSION privacy_guard;
+SELECT privacy_guard.define_category('contact', 'personal', 'email'), privacy_guard.define_purpose('support'),
+       privacy_guard.allow('support', 'contact');
+CREATE TABLE owned_here (id int PRIMARY KEY, email text);
+SELECT privacy_guard.protect('owned_here', 'email', 'contact', 'id');
+BEGIN;
+DROP OWNED BY leave_dba;
+ROLLBACK;
+SELECT count(*) AS owned_here_protected FROM privacy_guard.protected_columns WHERE table_name = 'owned_here';
+DROP TABLE owned_here;
+DROP EXTENSION privacy_guard;
+RESET ROLE;
+
 -- CLEANUP
 DROP TABLE members, vault;
 REVOKE CREATE ON SCHEMA public FROM shop_owner;
 CREATE EXTENSION privacy_guard;
-DROP ROLE shop_owner;
+DROP ROLE shop_owner, leave_dba;

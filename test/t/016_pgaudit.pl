@@ -14,7 +14,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
 
-my ($node) = start_keyring_node('pgaudit', "1:" . ('6e' x 32) . "\n", q{
+my ($node, $keyfile) = start_keyring_node('pgaudit', "1:" . ('6e' x 32) . "\n", q{
 shared_preload_libraries = 'pgaudit,privacy_guard'
 pgaudit.log = 'all'
 pgaudit.log_parameter = on
@@ -46,6 +46,40 @@ $node->command_ok([ 'pgbench', '-n', '-t', '1', '-M', 'prepared', '-f', $script,
 	'-p', $node->port, 'postgres' ], 'pgbench writes through prepared statements');
 $node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
 
+# plaintext handed to the extension's functions, in every statement form
+# pgaudit prints (found by an outside review): literals to seal() and
+# blind_index(), a prepared search, DO and CALL, DECLARE, CREATE TABLE AS,
+# EXPLAIN, a wrapper function of the application's
+$node->safe_psql('postgres', q{
+CREATE FUNCTION wrap_term(v text) RETURNS bytea LANGUAGE sql AS $$ SELECT privacy_guard.blind_index(v, 'contact') $$;
+CREATE PROCEDURE find_customer(v text) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM id FROM customers WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index(v, 'contact');
+END $$;
+});
+$node->safe_psql('postgres', q{
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.seal('leak1.seal@example.com'::text, 'contact', '9');
+SELECT privacy_guard.blind_index('leak2.term@example.com', 'contact');
+PREPARE term(text) AS SELECT privacy_guard.blind_index($1, 'contact');
+EXECUTE term('leak3.execute@example.com');
+DO $$ BEGIN PERFORM privacy_guard.blind_index('leak4.do@example.com', 'contact'); END $$;
+CALL find_customer('leak5.call@example.com');
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('leak6.cursor@example.com', 'contact');
+COMMIT;
+CREATE TEMP TABLE t AS SELECT privacy_guard.blind_index('leak7.ctas@example.com', 'contact') AS x;
+EXPLAIN SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'leak8.explain@example.com';
+SELECT wrap_term('leak9.wrapper@example.com');
+});
+
+# a master key rotation: every key re-wrapped, none of them in the log
+append_to_file($keyfile, "2:" . ('7f' x 32) . "\n");
+$node->reload;
+is($node->safe_psql('postgres', 'SELECT privacy_guard.rotate_master_key() > 0'), 't', 'a master key rotation re-wraps the keys');
+my @wrapped = split /\n/, $node->safe_psql('postgres',
+	q{SET pgaudit.log = 'none'; SELECT encode(wrapped, 'hex') FROM privacy_guard.keys});
+
 is($node->safe_psql('postgres', q{
 	SELECT privacy_guard.set_purpose('support');
 	SELECT string_agg(privacy_guard.reveal(email), ' ' ORDER BY id) FROM customers}),
@@ -59,6 +93,8 @@ ok(scalar(grep { /WRITE,INSERT/ } @audit) >= 4, 'pgaudit logs the application\'s
 ok(scalar(grep { /READ,SELECT/ } @audit) >= 2, 'and its reads');
 unlike($log, qr/ada\.lovelace|grace\.hopper|katherine\.johnson|dorothy\.vaughan/,
 	'no plaintext in the log: literals, EXECUTE\'s arguments, bind parameters');
+unlike($log, qr/leak\d\./, 'nor what seal(), blind_index(), DO, CALL, DECLARE, CREATE TABLE AS, EXPLAIN and a wrapper were given');
+ok(!grep({ my $w = substr($_, 0, 24); index($log, $w) >= 0 } @wrapped), 'nor any wrapped key after a rotation');
 unlike(join("\n", @audit), qr/privacy_guard\.(keys|master_key_checks|audit_records|audit_subjects)/,
 	'nor the extension\'s own statements (wrapped keys, the audit writer\'s inserts)');
 like(join("\n", @audit), qr/WRITE,INSERT,TABLE,public\.customers,<not logged by privacy_guard>,<not logged>/,
