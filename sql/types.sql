@@ -24,7 +24,7 @@ CREATE FUNCTION privacy_guard.encrypted_text_in(cstring) RETURNS privacy_guard.e
 CREATE FUNCTION privacy_guard.encrypted_text_out(privacy_guard.encrypted_text) RETURNS cstring
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_out';
 CREATE FUNCTION privacy_guard.encrypted_text_recv(internal) RETURNS privacy_guard.encrypted_text
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_recv';
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_text_recv';
 CREATE FUNCTION privacy_guard.encrypted_text_send(privacy_guard.encrypted_text) RETURNS bytea
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_text_send';
 CREATE TYPE privacy_guard.encrypted_text (
@@ -38,7 +38,7 @@ CREATE FUNCTION privacy_guard.encrypted_jsonb_in(cstring) RETURNS privacy_guard.
 CREATE FUNCTION privacy_guard.encrypted_jsonb_out(privacy_guard.encrypted_jsonb) RETURNS cstring
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_out';
 CREATE FUNCTION privacy_guard.encrypted_jsonb_recv(internal) RETURNS privacy_guard.encrypted_jsonb
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_recv';
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_recv';
 CREATE FUNCTION privacy_guard.encrypted_jsonb_send(privacy_guard.encrypted_jsonb) RETURNS bytea
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_jsonb_send';
 CREATE TYPE privacy_guard.encrypted_jsonb (
@@ -52,7 +52,7 @@ CREATE FUNCTION privacy_guard.encrypted_date_in(cstring) RETURNS privacy_guard.e
 CREATE FUNCTION privacy_guard.encrypted_date_out(privacy_guard.encrypted_date) RETURNS cstring
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_out';
 CREATE FUNCTION privacy_guard.encrypted_date_recv(internal) RETURNS privacy_guard.encrypted_date
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_recv';
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_date_recv';
 CREATE FUNCTION privacy_guard.encrypted_date_send(privacy_guard.encrypted_date) RETURNS bytea
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_date_send';
 CREATE TYPE privacy_guard.encrypted_date (
@@ -66,7 +66,7 @@ CREATE FUNCTION privacy_guard.encrypted_numeric_in(cstring) RETURNS privacy_guar
 CREATE FUNCTION privacy_guard.encrypted_numeric_out(privacy_guard.encrypted_numeric) RETURNS cstring
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_out';
 CREATE FUNCTION privacy_guard.encrypted_numeric_recv(internal) RETURNS privacy_guard.encrypted_numeric
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_recv';
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_recv';
 CREATE FUNCTION privacy_guard.encrypted_numeric_send(privacy_guard.encrypted_numeric) RETURNS bytea
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_numeric_send';
 CREATE TYPE privacy_guard.encrypted_numeric (
@@ -80,7 +80,7 @@ CREATE FUNCTION privacy_guard.encrypted_bytea_in(cstring) RETURNS privacy_guard.
 CREATE FUNCTION privacy_guard.encrypted_bytea_out(privacy_guard.encrypted_bytea) RETURNS cstring
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_out';
 CREATE FUNCTION privacy_guard.encrypted_bytea_recv(internal) RETURNS privacy_guard.encrypted_bytea
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_recv';
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_recv';
 CREATE FUNCTION privacy_guard.encrypted_bytea_send(privacy_guard.encrypted_bytea) RETURNS bytea
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_encrypted_bytea_send';
 CREATE TYPE privacy_guard.encrypted_bytea (
@@ -249,3 +249,29 @@ COMMENT ON OPERATOR CLASS privacy_guard.encrypted_text_ops USING btree IS
     'orders values of searchable columns by search term; with blind_index()''s bytea in its family';
 COMMENT ON OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree IS
     'search terms of encrypted_text values, and the bytea terms blind_index() returns';
+
+-- An unsealed value (plaintext given to an encrypted type) is stored
+-- nowhere but through a protected column's sealing trigger: the planner
+-- wraps every value written to an encrypted column that nothing seals (and
+-- CREATE TABLE AS's encrypted columns) in sealed_only(), which passes
+-- envelopes and refuses the rest (src/unsealed.c).
+CREATE FUNCTION privacy_guard.sealed_only(value privacy_guard.encrypted_text, target text) RETURNS privacy_guard.encrypted_text
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_sealed_only';
+CREATE FUNCTION privacy_guard.sealed_only(value privacy_guard.encrypted_jsonb, target text) RETURNS privacy_guard.encrypted_jsonb
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_sealed_only';
+CREATE FUNCTION privacy_guard.sealed_only(value privacy_guard.encrypted_date, target text) RETURNS privacy_guard.encrypted_date
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_sealed_only';
+CREATE FUNCTION privacy_guard.sealed_only(value privacy_guard.encrypted_numeric, target text) RETURNS privacy_guard.encrypted_numeric
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_sealed_only';
+CREATE FUNCTION privacy_guard.sealed_only(value privacy_guard.encrypted_bytea, target text) RETURNS privacy_guard.encrypted_bytea
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_sealed_only';
+COMMENT ON FUNCTION privacy_guard.sealed_only(privacy_guard.encrypted_text, text) IS
+    'the value if sealed; an unsealed value is refused (written where nothing seals it)';
+COMMENT ON FUNCTION privacy_guard.sealed_only(privacy_guard.encrypted_jsonb, text) IS
+    'the value if sealed; an unsealed value is refused (written where nothing seals it)';
+COMMENT ON FUNCTION privacy_guard.sealed_only(privacy_guard.encrypted_date, text) IS
+    'the value if sealed; an unsealed value is refused (written where nothing seals it)';
+COMMENT ON FUNCTION privacy_guard.sealed_only(privacy_guard.encrypted_numeric, text) IS
+    'the value if sealed; an unsealed value is refused (written where nothing seals it)';
+COMMENT ON FUNCTION privacy_guard.sealed_only(privacy_guard.encrypted_bytea, text) IS
+    'the value if sealed; an unsealed value is refused (written where nothing seals it)';

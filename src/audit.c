@@ -72,6 +72,7 @@
 
 #include "audit.h"
 #include "redact.h"
+#include "unsealed.h"
 #include "audit_event.h"
 #include "envelope.h"
 #include "keycache.h"
@@ -1206,6 +1207,7 @@ static PlannedStmt *
 audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
 	PlannedStmt *result;
+	bool		top = planning_depth == 0;
 
 	planning_depth++;
 	PG_TRY();
@@ -1220,6 +1222,8 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 		planning_depth--;
 	}
 	PG_END_TRY();
+	/* an unsealed value goes into no column that does not seal it */
+	UnsealedGuardPlan(result, top);
 	return result;
 }
 

@@ -84,6 +84,7 @@
 #include "catalog.h"
 #include "guard.h"
 #include "redact.h"
+#include "unsealed.h"
 #include "writepath.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;	/* the hook the guard runs before */
@@ -1835,7 +1836,24 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		default:
 			break;
 	}
-	if (prev_process_utility)
+	if (UnsealedUtilityBegin(stmt))
+	{
+		PG_TRY();
+		{
+			if (prev_process_utility)
+				prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+									 queryEnv, dest, qc);
+			else
+				standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+										queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			UnsealedUtilityEnd();
+		}
+		PG_END_TRY();
+	}
+	else if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
 							 queryEnv, dest, qc);
 	else

@@ -49,6 +49,7 @@
 #include "reveal.h"
 #include "redact.h"
 #include "types.h"
+#include "unsealed.h"
 #include "writepath.h"
 
 #define PREFIX_LEN (sizeof(ENVELOPE_TEXT_PREFIX) - 1)
@@ -333,6 +334,7 @@ encrypted_in(char *str, EnvelopeType type)
 	if (strncmp(str, ENVELOPE_TEXT_PREFIX, PREFIX_LEN) == 0)
 		return envelope_from_text(str, type);
 	refuse_placeholder(str, type);
+	UnsealedCheckInput();
 
 	RedactStatement();
 	plain = parse_plain(str, type);
@@ -412,6 +414,7 @@ encrypted_recv(StringInfo buf, EnvelopeType type)
 		default:
 			elog(ERROR, "unknown encrypted type %d", (int) type);
 	}
+	UnsealedCheckInput();
 	return pending_from_value(plain, type);
 }
 

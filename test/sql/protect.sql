@@ -864,13 +864,13 @@ SELECT current_role_name, event, category, table_name, column_name, outcome, sta
   FROM privacy_guard.audit_log WHERE event = 'unprotect' ORDER BY id;
 RESET ROLE;
 -- the other column stays protected: its plaintext is sealed; the unprotected
--- one takes sealed values as they are, and keeps plaintext as an unsealed
--- value nobody can read (unprotect() locks the table until commit: retype
--- or drop the column in the same transaction)
+-- one takes sealed values as they are, and refuses plaintext, which nothing
+-- would seal (unprotect() locks the table until commit: retype or drop the
+-- column in the same transaction)
 INSERT INTO guarded (id, phone, email) VALUES (2, '+1 555 0102', privacy_guard.seal('two@example.com'::text, 'contact', '2'));
 SELECT id, left(phone::text, 8) AS phone, privacy_guard.reveal(phone, 'delivery') AS revealed,
        privacy_guard.reveal(email, 'profile') AS email FROM guarded ORDER BY id;
--- (its UNIQUE index compares the plaintext as a search: refused without a purpose)
+-- (refused before its UNIQUE index would compare the plaintext as a search)
 \set VERBOSITY terse
 INSERT INTO guarded (id, phone, email) VALUES (3, '+1 555 0103', 'three@example.com');
 \set VERBOSITY default

@@ -106,12 +106,35 @@ SELECT t = t FROM sealed;
 SELECT t < t FROM sealed;
 SELECT count(DISTINCT t) FROM sealed;
 
--- an unsealed value in a table nobody protected is unreadable noise
-CREATE TABLE careless (v privacy_guard.encrypted_text);
-INSERT INTO careless VALUES ('careless plaintext');
-SELECT v FROM careless;
-SELECT privacy_guard.reveal(v, 'support') FROM careless;
-DROP TABLE careless;
+-- an unsealed value is stored nowhere but through a protected column's
+-- sealing trigger: a table nobody protected refuses it, in every way in
+\set VERBOSITY default
+CREATE TABLE careless (id int PRIMARY KEY, v privacy_guard.encrypted_text, d privacy_guard.encrypted_date);
+INSERT INTO careless VALUES (1, 'careless plaintext');
+\set VERBOSITY terse
+INSERT INTO careless (id, d) VALUES (2, '2024-02-29');
+PREPARE careless_insert(int, text) AS INSERT INTO careless (id, v) VALUES ($1, $2);
+EXECUTE careless_insert(3, 'careless parameter');
+-- sealed values (seal(), an envelope copied) are stored as they are
+INSERT INTO careless (id, v) SELECT 4, privacy_guard.seal('sealed by hand'::text, 'contact', '4');
+INSERT INTO careless (id, v) SELECT 5, t FROM sealed;
+UPDATE careless SET v = 'careless update' WHERE id = 4;
+INSERT INTO careless (id, v) VALUES (4, NULL) ON CONFLICT (id) DO UPDATE SET v = 'careless upsert';
+MERGE INTO careless c USING (VALUES (6)) s(id) ON c.id = s.id
+ WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, 'careless merge');
+WITH w AS (INSERT INTO careless (id, v) VALUES (7, 'careless cte') RETURNING id) SELECT * FROM w;
+COPY careless (id, v) FROM stdin;
+8	careless copy
+\.
+CREATE TABLE careless_copy AS SELECT 'careless ctas'::privacy_guard.encrypted_text AS v;
+SELECT 'careless select into'::privacy_guard.encrypted_text AS v INTO careless_into;
+CREATE MATERIALIZED VIEW careless_mv AS SELECT 'careless matview'::privacy_guard.encrypted_text AS v;
+-- a copy of sealed values is fine
+CREATE TABLE sealed_copy AS SELECT t FROM sealed;
+SELECT count(*) AS copied FROM sealed_copy;
+SELECT id, privacy_guard.reveal(v, 'profile') AS v FROM careless ORDER BY id;
+DROP TABLE careless, sealed_copy;
+\set VERBOSITY default
 
 -- NULL in, NULL out
 SELECT privacy_guard.seal(NULL::text, 'contact', '1') IS NULL AS null_sealed;
