@@ -77,7 +77,8 @@ if [ "$mix_seconds" -gt 0 ]; then
 		out=$(as_user pgbench -n -M prepared -c 8 -j 2 -T "$mix_seconds" -D purposed=0 \
 			-f "$SERVER_DIR/new_customer_$v.pgb@1" -f "$SERVER_DIR/delivery_$v.pgb@1" \
 			-f "$SERVER_DIR/address_update_$v.pgb@1" -f "$SERVER_DIR/search_$v.pgb@1" \
-			-h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1)
+			-h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1) ||
+			{ echo "pgbench failed:"; grep -E 'error|ERROR|abort' <<<"$out" | head -5; }
 		mix_tps[$v]=$(awk '/^tps = / { printf "%.1f", $3 }' <<<"$out")
 		failed=$(awk -F'[:(]' '/number of failed transactions/ { gsub(/ /, "", $2); print $2; exit }' <<<"$out")
 		errors=$(grep -c 'ERROR' <<<"$out" || true)

@@ -940,6 +940,66 @@ leave_after(LeaveCheck *check)
 				 errdetail("Every sealed value would become unreadable, or the record of every access would go, and nothing would record it.")));
 }
 
+/* Is this object (a relation or a type) one of the extension's own? */
+static bool
+extension_member(Oid classid, Oid objid)
+{
+	return OidIsValid(objid) &&
+		getExtensionOfObject(classid, objid) == get_extension_oid("privacy_guard", true);
+}
+
+/*
+ * The extension's own tables and types change only with the extension
+ * (ALTER EXTENSION privacy_guard UPDATE): ALTER TABLE of its keys (a
+ * column dropped or retyped, SET UNLOGGED), RENAME, SET SCHEMA, TRUNCATE,
+ * would destroy or hide what every sealed value and the trail rely on.
+ */
+static void
+guard_extension_objects(Node *stmt)
+{
+	List	   *rels = NIL;
+	Oid			typid = InvalidOid;
+	ListCell   *lc;
+
+	if (IsA(stmt, AlterTableStmt))
+		rels = list_make1(((AlterTableStmt *) stmt)->relation);
+	else if (IsA(stmt, TruncateStmt))
+		rels = ((TruncateStmt *) stmt)->relations;
+	else if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *r = (RenameStmt *) stmt;
+
+		if (r->relation != NULL)
+			rels = list_make1(r->relation);
+		else if (r->renameType == OBJECT_TYPE || r->renameType == OBJECT_DOMAIN)
+			typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(castNode(List, r->object)), true);
+	}
+	else if (IsA(stmt, AlterObjectSchemaStmt))
+	{
+		AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) stmt;
+
+		if (a->relation != NULL)
+			rels = list_make1(a->relation);
+		else if (a->objectType == OBJECT_TYPE || a->objectType == OBJECT_DOMAIN)
+			typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(castNode(List, a->object)), true);
+	}
+	foreach(lc, rels)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+		if (extension_member(RelationRelationId, relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot change privacy_guard's table \"%s\"", get_rel_name(relid)),
+					 errdetail("The extension's own tables change only with the extension (ALTER EXTENSION privacy_guard UPDATE): its keys and its trail are what every sealed value and every record rely on.")));
+	}
+	if (extension_member(TypeRelationId, typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot change privacy_guard's type %s", format_type_be(typid)),
+				 errdetail("The extension's own types change only with the extension (ALTER EXTENSION privacy_guard UPDATE).")));
+}
+
 /* ALTER EXTENSION privacy_guard DROP <member>: a member taken out is one its guard no longer sees. */
 static void
 guard_extension_contents(AlterExtensionContentsStmt *stmt)
@@ -1795,6 +1855,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		case T_RuleStmt:
 		case T_DropOwnedStmt:
 		case T_AlterExtensionContentsStmt:
+		case T_TruncateStmt:
 			/*
 			 * not the extension's own scripts (CREATE or ALTER EXTENSION), a
 			 * binary upgrade, or where the extension is not installed; a
@@ -1805,6 +1866,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			if (creating_extension || IsBinaryUpgrade || XactReadOnly ||
 				!CatalogExtensionInstalled() || CatalogExtensionPredatesGuard())
 				break;
+			guard_extension_objects(stmt);
 			if (IsA(stmt, AlterTableStmt))
 				guard_alter_table((AlterTableStmt *) stmt);
 			else if (IsA(stmt, RenameStmt))
@@ -1830,7 +1892,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				guard_set_schema((AlterObjectSchemaStmt *) stmt);
 			else if (IsA(stmt, RuleStmt))
 				guard_create_rule((RuleStmt *) stmt);
-			else
+			else if (IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt))
 				guard_create_table((CreateStmt *) stmt);	/* CreateForeignTableStmt begins with one */
 			break;
 		default:

@@ -25,6 +25,8 @@
 #include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -83,17 +85,25 @@ UnsealedCheckInput(void)
 		UnsealedRefuse(copy_target);
 }
 
-/* The columns the relation's sealing trigger seals, as its arguments name them. */
+/*
+ * Does the relation's sealing trigger (enabled, running seal_row(), not
+ * merely named like it) seal this column, as its arguments name it?
+ */
 static bool
 column_is_sealed(Relation rel, const char *col)
 {
 	TriggerDesc *td = rel->trigdesc;
+	Oid			seal_row = InvalidOid;
 
+	if (td != NULL)
+		seal_row = LookupFuncName(list_make2(makeString(get_namespace_name(CatalogSchemaOid())),
+											 makeString("seal_row")), 0, NULL, true);
 	for (int i = 0; td != NULL && i < td->numtriggers; i++)
 	{
 		Trigger    *t = &td->triggers[i];
 
-		if (strcmp(t->tgname, WRITEPATH_SEAL_TRIGGER) != 0)
+		if (strcmp(t->tgname, WRITEPATH_SEAL_TRIGGER) != 0 || t->tgfoid != seal_row ||
+			t->tgenabled == TRIGGER_DISABLED)
 			continue;
 		for (int a = 0; a + 3 < t->tgnargs; a += 4)
 			if (strcmp(t->tgargs[a], col) == 0)
@@ -123,7 +133,9 @@ unguarded_columns(Oid relid, char **relname)
 		{
 			Form_pg_attribute att = TupleDescAttr(desc, i);
 
-			if (!att->attisdropped && CatalogEncryptedType(att->atttypid) != 0 &&
+			/* (a generated column's value is computed after the plan's) */
+			if (!att->attisdropped && att->attgenerated == '\0' &&
+				CatalogEncryptedType(att->atttypid) != 0 &&
 				!column_is_sealed(rel, NameStr(att->attname)))
 				cols = bms_add_member(cols, att->attnum);
 		}

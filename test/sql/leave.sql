@@ -37,6 +37,19 @@ DROP EXTENSION plpgsql CASCADE;
 ALTER EXTENSION privacy_guard DROP FUNCTION privacy_guard.encrypted_text_in(cstring);
 ALTER EXTENSION privacy_guard DROP TABLE privacy_guard.keys;
 \set VERBOSITY terse
+-- nor by changing its own tables and types: the keys and the trail stay as
+-- the extension made them
+ALTER TABLE privacy_guard.keys DROP COLUMN wrapped;
+ALTER TABLE privacy_guard.keys ALTER COLUMN wrapped SET DATA TYPE bytea USING ''::bytea;
+ALTER TABLE privacy_guard.keys SET UNLOGGED;
+ALTER TABLE privacy_guard.audit_records SET UNLOGGED;
+ALTER TABLE privacy_guard.keys RENAME TO keys_old;
+ALTER TABLE privacy_guard.keys RENAME COLUMN wrapped TO w;
+ALTER TABLE privacy_guard.keys SET SCHEMA public;
+TRUNCATE privacy_guard.keys;
+ALTER TYPE privacy_guard.encrypted_text RENAME TO x;
+ALTER TYPE privacy_guard.encrypted_text SET SCHEMA public;
+SELECT count(*) > 0 AS keys_intact FROM privacy_guard.keys WHERE wrapped IS NOT NULL;
 SELECT count(*) AS still_protected FROM privacy_guard.protected_columns;
 
 -- to_plaintext is for superusers only: the owner holding privacy_guard_admin is refused

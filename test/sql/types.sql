@@ -129,6 +129,18 @@ COPY careless (id, v) FROM stdin;
 CREATE TABLE careless_copy AS SELECT 'careless ctas'::privacy_guard.encrypted_text AS v;
 SELECT 'careless select into'::privacy_guard.encrypted_text AS v INTO careless_into;
 CREATE MATERIALIZED VIEW careless_mv AS SELECT 'careless matview'::privacy_guard.encrypted_text AS v;
+-- a trigger named like the sealing trigger seals nothing: still refused
+CREATE FUNCTION not_sealing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT ON careless FOR EACH ROW
+    EXECUTE FUNCTION not_sealing('v', 'contact', 'id', '');
+INSERT INTO careless (id, v) VALUES (9, 'careless fake trigger');
+DROP TRIGGER zz_privacy_guard_seal ON careless;
+DROP FUNCTION not_sealing();
+-- a generated encrypted column is computed as before
+CREATE TABLE generated_enc (id int, v privacy_guard.encrypted_text GENERATED ALWAYS AS (NULL) STORED);
+INSERT INTO generated_enc (id) VALUES (1);
+SELECT id, v IS NULL AS v_null FROM generated_enc;
+DROP TABLE generated_enc;
 -- a copy of sealed values is fine
 CREATE TABLE sealed_copy AS SELECT t FROM sealed;
 SELECT count(*) AS copied FROM sealed_copy;
