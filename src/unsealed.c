@@ -26,7 +26,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_trigger.h"
-#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -86,8 +85,9 @@ UnsealedCheckInput(void)
 }
 
 /*
- * Does the relation's sealing trigger (enabled, running seal_row(), not
- * merely named like it) seal this column, as its arguments name it?
+ * Does the relation's sealing trigger (running seal_row(), not merely named
+ * like it) seal this column, as its arguments name it?  (Disabled, its
+ * column's <col>_sealed CHECK refuses what it would have sealed.)
  */
 static bool
 column_is_sealed(Relation rel, const char *col)
@@ -102,8 +102,7 @@ column_is_sealed(Relation rel, const char *col)
 	{
 		Trigger    *t = &td->triggers[i];
 
-		if (strcmp(t->tgname, WRITEPATH_SEAL_TRIGGER) != 0 || t->tgfoid != seal_row ||
-			t->tgenabled == TRIGGER_DISABLED)
+		if (strcmp(t->tgname, WRITEPATH_SEAL_TRIGGER) != 0 || t->tgfoid != seal_row)
 			continue;
 		for (int a = 0; a + 3 < t->tgnargs; a += 4)
 			if (strcmp(t->tgargs[a], col) == 0)
