@@ -239,7 +239,7 @@ unlike($log, qr/canary-c7/, 'without the statement the backend was running');
 # The stand-in line of an error kept out of the log goes through the
 # server's logging: with jsonlog it is a JSON record with its time, process,
 # user and database, like any other.
-$node->append_conf('postgresql.conf', "logging_collector = on\nlog_destination = 'stderr,jsonlog'\nlog_directory = 'jlog'");
+$node->append_conf('postgresql.conf', "logging_collector = on\nlog_destination = 'stderr,jsonlog,csvlog'\nlog_directory = 'jlog'");
 $node->restart;
 $node->psql('postgres', q{SET privacy_guard.hide_error_statements = always; SELECT 'canary-j1@example.com'::regclass});
 my $jdir = $node->data_dir . '/jlog';
@@ -255,6 +255,19 @@ for my $try (1 .. 50)
 like($json, qr/\{[^\n]*"timestamp":[^\n]*"user":"[^"]+","dbname":"postgres","pid":\d+[^\n]*"message":"privacy_guard: an error with SQLSTATE 3F000 was not logged/,
 	'the stand-in is a jsonlog record with time, user, database and process');
 unlike($json, qr/canary-j1/, 'and the value is not in it');
+# and with csvlog, a CSV record: time, user, database, process id, ..., the message
+my $csv = '';
+for my $try (1 .. 50)
+{
+	opendir(my $dh, $jdir) or last;
+	$csv = join('', map { slurp_file("$jdir/$_") } grep { /\.csv$/ } readdir($dh));
+	closedir($dh);
+	last if $csv =~ /was not logged/;
+	sleep 0.1;
+}
+like($csv, qr/^\d{4}-\d\d-\d\d [\d:.]+ \w+,"[^"]+","postgres",\d+,[^\n]*"privacy_guard: an error with SQLSTATE 3F000 was not logged/m,
+	'the stand-in is a csvlog record with time, user, database and process');
+unlike($csv, qr/canary-j1/, 'and the value is not in it either');
 
 $node->stop;
 done_testing();
