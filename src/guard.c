@@ -1147,6 +1147,47 @@ type_holds(Oid typ, Oid target, bool lock, int depth)
 	return false;
 }
 
+/*
+ * A table's column of an array, domain, range or composite holding an
+ * encrypted type: nothing seals what is written into it, nor can sealed_only()
+ * look inside it, so an unsealed value would be stored as noise.  Refused
+ * when the table is created or altered; the column takes the encrypted type
+ * itself, protected.
+ */
+static void
+guard_nested_encrypted(Oid relid)
+{
+	Relation	rel;
+	TupleDesc	desc;
+
+	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+		return;
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return;
+	desc = RelationGetDescr(rel);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && CatalogEncryptedType(att->atttypid) == 0 &&
+			type_holds(att->atttypid, InvalidOid, false, 0))
+		{
+			char	   *col = pstrdup(NameStr(att->attname));
+			char	   *relname = pstrdup(RelationGetRelationName(rel));
+
+			relation_close(rel, NoLock);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of relation \"%s\" cannot be of type %s", col, relname,
+							format_type_be(att->atttypid)),
+					 errdetail("It holds an encrypted type inside an array, domain, range or composite, which nothing seals."),
+					 errhint("Give the column an encrypted type itself, or its plaintext type, and protect it with privacy_guard.protect().")));
+		}
+	}
+	relation_close(rel, NoLock);
+}
+
 /* The first column that holds an encrypted value, or NULL. */
 static char *
 encrypted_column(Oid relid, bool lock)
@@ -1924,6 +1965,16 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 
 	if (leaving)
 		leave_after(&leave);
+	/* a new or altered table's columns: none holds an encrypted type nested */
+	if ((IsA(stmt, CreateStmt) || IsA(stmt, AlterTableStmt) || IsA(stmt, CreateTableAsStmt)) &&
+		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+	{
+		RangeVar   *rv = IsA(stmt, CreateStmt) ? ((CreateStmt *) stmt)->relation :
+			IsA(stmt, CreateTableAsStmt) ? ((CreateTableAsStmt *) stmt)->into->rel : NULL;
+
+		guard_nested_encrypted(rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : altered);
+	}
 	if (OidIsValid(dropped_db))
 		AuditForgetDatabase(dropped_db);
 

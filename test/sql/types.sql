@@ -141,6 +141,16 @@ CREATE TABLE generated_enc (id int, v privacy_guard.encrypted_text GENERATED ALW
 INSERT INTO generated_enc (id) VALUES (1);
 SELECT id, v IS NULL AS v_null FROM generated_enc;
 DROP TABLE generated_enc;
+-- nor a column that would hold one inside an array, a domain or a composite
+CREATE TABLE nested_array (v privacy_guard.encrypted_text[]);
+CREATE DOMAIN enc_domain AS privacy_guard.encrypted_text;
+CREATE TABLE nested_domain (v enc_domain);
+CREATE TYPE enc_pair AS (a privacy_guard.encrypted_text, b int);
+CREATE TABLE nested_composite (v enc_pair);
+ALTER TABLE careless ADD COLUMN vs privacy_guard.encrypted_text[];
+CREATE TABLE nested_ctas AS SELECT ARRAY[t] AS v FROM sealed;
+DROP TYPE enc_pair;
+DROP DOMAIN enc_domain;
 -- a copy of sealed values is fine
 CREATE TABLE sealed_copy AS SELECT t FROM sealed;
 SELECT count(*) AS copied FROM sealed_copy;
