@@ -41,7 +41,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
@@ -727,85 +726,6 @@ guard_drop(DropStmt *stmt)
 	}
 }
 
-/*
- * Leaving the extension: DROP EXTENSION privacy_guard, DROP SCHEMA of its
- * schema, DROP TYPE or DOMAIN ... CASCADE of its types, DROP OWNED BY its
- * owner ... CASCADE.  Each would take every protected column with its data
- * and every data key, and nothing would record it; refused while a column
- * is protected.  unprotect() (to plaintext, for a superuser) comes first.
- */
-static bool
-leaves_extension(Node *stmt)
-{
-	ListCell   *lc;
-
-	if (IsA(stmt, DropOwnedStmt))
-	{
-		DropOwnedStmt *d = (DropOwnedStmt *) stmt;
-		HeapTuple	tup;
-		Oid			owner = InvalidOid;
-		Oid			ext = get_extension_oid("privacy_guard", true);
-		Relation	rel;
-		ScanKeyData key;
-		SysScanDesc scan;
-
-		if (d->behavior != DROP_CASCADE || !OidIsValid(ext))
-			return false;
-		rel = table_open(ExtensionRelationId, AccessShareLock);
-		ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(ext));
-		scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-		if (HeapTupleIsValid(tup = systable_getnext(scan)))
-			owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-		foreach(lc, d->roles)
-			if (get_rolespec_oid(lfirst(lc), true) == owner)
-				return true;
-		return false;
-	}
-	if (!IsA(stmt, DropStmt))
-		return false;
-	foreach(lc, ((DropStmt *) stmt)->objects)
-	{
-		DropStmt   *d = (DropStmt *) stmt;
-
-		switch (d->removeType)
-		{
-			case OBJECT_EXTENSION:
-				if (strcmp(strVal(lfirst(lc)), "privacy_guard") == 0)
-					return true;
-				break;
-			case OBJECT_SCHEMA:
-				if (get_namespace_oid(strVal(lfirst(lc)), true) == CatalogSchemaOid())
-					return true;
-				break;
-			case OBJECT_TYPE:
-			case OBJECT_DOMAIN:
-				{
-					Oid			typid = LookupTypeNameOid(NULL, lfirst_node(TypeName, lc), true);
-
-					HeapTuple	tup;
-
-					if (d->behavior != DROP_CASCADE || !OidIsValid(typid))
-						break;
-					tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-					if (HeapTupleIsValid(tup))
-					{
-						bool		ours = ((Form_pg_type) GETSTRUCT(tup))->typnamespace == CatalogSchemaOid();
-
-						ReleaseSysCache(tup);
-						if (ours)
-							return true;
-					}
-				}
-				break;
-			default:
-				return false;
-		}
-	}
-	return false;
-}
 
 /* A protected column as a DROP found it, to tell afterwards whether the DROP took it. */
 typedef struct LeftColumn
@@ -882,27 +802,23 @@ leave_columns(void)
 	return cols;
 }
 
-/*
- * Before a DROP: the statements that name the extension, its schema or its
- * types are refused at once; for every DROP, what must survive it is noted
- * for leave_after().
- */
+/* Before a DROP: what must survive it, for leave_after(). */
 static void
-guard_leave(Node *stmt, LeaveCheck *check)
+guard_leave(LeaveCheck *check)
 {
 	check->cols = leave_columns();
 	check->keys = CatalogRelid("keys");
 	check->trail = CatalogRelid("audit_records");
-	if (check->cols != NIL && leaves_extension(stmt))
-		leave_refuse(check->cols);
 }
 
 /*
- * After a DROP: whatever it named, its cascade (DROP EXTENSION plpgsql,
- * DROP OWNED without CASCADE, a function the types need, a member taken
- * out of the extension first) must not have taken the extension while a
- * column is protected, a protected column whose table is still there, or
- * the extension's keys or trail.  The statement is undone with the error.
+ * After a DROP: whatever it named (DROP EXTENSION privacy_guard, DROP
+ * SCHEMA of its schema, DROP EXTENSION plpgsql CASCADE, DROP OWNED BY its
+ * owner with or without CASCADE, a function its types need), it must not
+ * have taken the extension while a column is protected (its types, so
+ * every protected column's data, and every key, unrecorded), a protected
+ * column whose table is still there, or the extension's keys or trail.
+ * The statement is undone with the error.
  */
 static void
 leave_after(LeaveCheck *check)
@@ -1916,13 +1832,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 				guard_create_trigger((CreateTrigStmt *) stmt);
 			else if (IsA(stmt, DropStmt))
 			{
-				guard_leave(stmt, &leave);
+				guard_leave(&leave);
 				leaving = true;
 				guard_drop((DropStmt *) stmt);
 			}
 			else if (IsA(stmt, DropOwnedStmt))
 			{
-				guard_leave(stmt, &leave);
+				guard_leave(&leave);
 				leaving = true;
 			}
 			else if (IsA(stmt, AlterExtensionContentsStmt))

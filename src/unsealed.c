@@ -90,14 +90,10 @@ UnsealedCheckInput(void)
  * column's <col>_sealed CHECK refuses what it would have sealed.)
  */
 static bool
-column_is_sealed(Relation rel, const char *col)
+column_is_sealed(Relation rel, const char *col, Oid seal_row)
 {
 	TriggerDesc *td = rel->trigdesc;
-	Oid			seal_row = InvalidOid;
 
-	if (td != NULL)
-		seal_row = LookupFuncName(list_make2(makeString(get_namespace_name(CatalogSchemaOid())),
-											 makeString("seal_row")), 0, NULL, true);
 	for (int i = 0; td != NULL && i < td->numtriggers; i++)
 	{
 		Trigger    *t = &td->triggers[i];
@@ -127,6 +123,9 @@ unguarded_columns(Oid relid, char **relname)
 	if (RelationGetNamespace(rel) != CatalogSchemaOid())
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
+		Oid			seal_row = rel->trigdesc == NULL ? InvalidOid :
+			LookupFuncName(list_make2(makeString(get_namespace_name(CatalogSchemaOid())),
+									  makeString("seal_row")), 0, NULL, true);
 
 		for (int i = 0; i < desc->natts; i++)
 		{
@@ -135,7 +134,7 @@ unguarded_columns(Oid relid, char **relname)
 			/* (a generated column's value is computed after the plan's) */
 			if (!att->attisdropped && att->attgenerated == '\0' &&
 				CatalogEncryptedType(att->atttypid) != 0 &&
-				!column_is_sealed(rel, NameStr(att->attname)))
+				!column_is_sealed(rel, NameStr(att->attname), seal_row))
 				cols = bms_add_member(cols, att->attnum);
 		}
 	}

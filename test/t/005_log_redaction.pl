@@ -243,28 +243,28 @@ $node->append_conf('postgresql.conf', "logging_collector = on\nlog_destination =
 $node->restart;
 $node->psql('postgres', q{SET privacy_guard.hide_error_statements = always; SELECT 'canary-j1@example.com'::regclass});
 my $jdir = $node->data_dir . '/jlog';
-my $json = '';
-for my $try (1 .. 50)
+
+# The collector's files of one format, once the stand-in line reached them.
+sub collected
 {
-	opendir(my $dh, $jdir) or last;
-	$json = join('', map { slurp_file("$jdir/$_") } grep { /\.json$/ } readdir($dh));
-	closedir($dh);
-	last if $json =~ /was not logged/;
-	sleep 0.1;
+	my ($suffix) = @_;
+	my $text = '';
+	for my $try (1 .. 50)
+	{
+		opendir(my $dh, $jdir) or last;
+		$text = join('', map { slurp_file("$jdir/$_") } grep { /\.$suffix$/ } readdir($dh));
+		closedir($dh);
+		last if $text =~ /was not logged/;
+		sleep 0.1;
+	}
+	return $text;
 }
+my $json = collected('json');
 like($json, qr/\{[^\n]*"timestamp":[^\n]*"user":"[^"]+","dbname":"postgres","pid":\d+[^\n]*"message":"privacy_guard: an error with SQLSTATE 3F000 was not logged/,
 	'the stand-in is a jsonlog record with time, user, database and process');
 unlike($json, qr/canary-j1/, 'and the value is not in it');
 # and with csvlog, a CSV record: time, user, database, process id, ..., the message
-my $csv = '';
-for my $try (1 .. 50)
-{
-	opendir(my $dh, $jdir) or last;
-	$csv = join('', map { slurp_file("$jdir/$_") } grep { /\.csv$/ } readdir($dh));
-	closedir($dh);
-	last if $csv =~ /was not logged/;
-	sleep 0.1;
-}
+my $csv = collected('csv');
 like($csv, qr/^\d{4}-\d\d-\d\d [\d:.]+ \w+,"[^"]+","postgres",\d+,[^\n]*"privacy_guard: an error with SQLSTATE 3F000 was not logged/m,
 	'the stand-in is a csvlog record with time, user, database and process');
 unlike($csv, qr/canary-j1/, 'and the value is not in it either');
