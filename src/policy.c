@@ -25,13 +25,16 @@
 
 #include "access/xact.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 #include "executor/spi.h"
+#include "tcop/pquery.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -519,6 +522,29 @@ describe_rows(StringInfo buf, Tuplestorestate *rows, TupleDesc desc, int64 *coun
 	ExecDropSingleTupleTableSlot(slot);
 }
 
+/*
+ * A restore loads the policy and keys by COPY into a database whose trail
+ * is still empty (it is loaded too, maybe at the same moment by another of
+ * pg_restore's sessions).  Any other COPY, or any COPY once the trail has
+ * a record, is recorded like every other change.
+ */
+static bool
+restoring_into_empty_trail(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	bool		empty;
+
+	if (ActivePortal == NULL || ActivePortal->commandTag != CMDTAG_COPY)
+		return false;
+	rel = table_open(CatalogRelid("audit_records"), AccessShareLock);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	empty = heap_getnext(scan, ForwardScanDirection) == NULL;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return empty;
+}
+
 PG_FUNCTION_INFO_V1(pguard_catalog_changed);
 
 /*
@@ -567,8 +593,10 @@ pguard_catalog_changed(PG_FUNCTION_ARGS)
 	 * The extension's own script (CREATE or ALTER EXTENSION) writes its
 	 * built-in rows: no policy decision, and a restore's trail, loaded
 	 * right after CREATE EXTENSION, must find the new trail still empty.
+	 * So must a restore's COPY of the policy and keys, which a parallel
+	 * restore may run before the trail's: the dumped trail records them.
 	 */
-	if (!creating_extension)
+	if (!creating_extension && !restoring_into_empty_trail())
 		AuditRecord(keys ? "key" : "policy", NULL, NULL, op, detail.data);
 	return PointerGetDatum(NULL);
 }

@@ -88,6 +88,38 @@ for my $way (@ways)
 	is($node->safe_psql($db, 'SELECT privacy_guard.verify_audit()'), 't', "$name: and the chain verifies");
 }
 
+# A parallel restore may load the policy and keys before the trail: forced
+# here, everything but the trail first, its writer drained, then the trail.
+# The restore's COPY of the policy writes no record of its own into the
+# empty trail (the dumped trail holds them), so the trail loads whole.
+{
+	my $dump = $node->basedir . '/shop.order';
+	$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('shop') ], 'order: pg_dump');
+	my ($list) = run_command([ 'pg_restore', '-l', $dump ]);
+	my @items = split /\n/, $list;
+	my @trail = grep { /TABLE DATA privacy_guard audit_records / } @items;
+	is(scalar @trail, 1, 'order: the trail is one item of the dump');
+	my $before = $node->basedir . '/before.list';
+	my $after = $node->basedir . '/after.list';
+	PostgreSQL::Test::Utils::append_to_file($before, join("\n", grep { !/TABLE DATA privacy_guard audit_records / } @items) . "\n");
+	PostgreSQL::Test::Utils::append_to_file($after, "$trail[0]\n");
+	$node->safe_psql('postgres', 'CREATE DATABASE restored_order');
+	$node->command_ok([ 'pg_restore', '--exit-on-error', '-L', $before, '-d', $node->connstr('restored_order'), $dump ],
+		'order: everything but the trail restores');
+	$node->safe_psql('restored_order', 'SELECT privacy_guard.audit_flush()');
+	$node->command_ok([ 'pg_restore', '--exit-on-error', '-L', $after, '-d', $node->connstr('restored_order'), $dump ],
+		'order: the trail restores after the policy and keys');
+	$node->safe_psql('restored_order', 'SELECT privacy_guard.audit_flush()');
+	is($node->safe_psql('restored_order', $old_trail), $trail, 'order: the old trail comes back whole');
+	is($node->safe_psql('restored_order', 'SELECT privacy_guard.verify_audit()'), 't', 'order: and the chain verifies');
+	# once the trail is there, a COPY into the policy is recorded like any change
+	$node->safe_psql('restored_order', "COPY privacy_guard.purposes (name) FROM stdin;\ncopied_in\n\\.\n");
+	$node->safe_psql('restored_order', 'SELECT privacy_guard.audit_flush()');
+	like($node->safe_psql('restored_order',
+			q{SELECT statement FROM privacy_guard.audit_log WHERE database = 'restored_order' AND event = 'policy' ORDER BY id DESC LIMIT 1}),
+		qr/INSERT on privacy_guard\.purposes: 1 row.*copied_in/, 'order: a COPY into the policy after the restore is recorded');
+}
+
 my ($out, $err);
 # The data without the keys: a dump of the table alone, into a database
 # whose extension has no keys, loads envelopes nobody can open (the CHECK,
