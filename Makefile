@@ -28,7 +28,7 @@ ISOLATION      = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.s
 ISOLATION_OPTS = --inputdir=test --outputdir=. --temp-config=test/privacy_guard_iso.conf --temp-instance=tmp_iso
 TAP_TESTS      = 1
 PROVE_TESTS    = test/t/*.pl
-EXTRA_CLEAN    = tmp_check tmp_iso output_iso output_regress test/regress.keyring
+EXTRA_CLEAN    = tmp_check tmp_iso output_iso output_regress test/regress.keyring tmp_releases
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -43,7 +43,15 @@ build_install() {
 user_copy() {
 	local dest
 	dest=$(mktemp -d "/tmp/privacy_guard-$1.XXXXXX")
-	tar --exclude=.git --exclude='./tmp_check' --exclude='./tmp_iso' --exclude='./results' --exclude='./output_regress' --exclude='./output_iso' -cf - . | tar -C "$dest" -xf -
+	tar --exclude=.git --exclude='./tmp_check' --exclude='./tmp_iso' --exclude='./results' --exclude='./output_regress' --exclude='./output_iso' --exclude='./tmp_releases' -cf - . | tar -C "$dest" -xf -
+	# the sources of released versions, from git, for the upgrade test
+	local version commit
+	while read -r version commit; do
+		case $version in '#'*|'') continue ;; esac
+		mkdir -p "$dest/tmp_releases/$version"
+		git archive "$commit" Makefile privacy_guard.control src sql | tar -C "$dest/tmp_releases/$version" -xf - ||
+			echo "could not extract release $version ($commit) from git: the upgrade test will fail" >&2
+	done < test/releases
 	[ "$(id -u)" -eq 0 ] && chown -R "$PGUARD_USER" "$dest"
 	chmod 755 "$dest"
 	echo "$dest"

@@ -71,6 +71,7 @@
 #include "utils/wait_event.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "redact.h"
 #include "unsealed.h"
 #include "audit_event.h"
@@ -1682,6 +1683,7 @@ typedef struct RecordBatch
 
 static SPIPlanPtr bulk_plan = NULL;
 static SPIPlanPtr subjects_plan = NULL;
+static SPIPlanPtr subjects_plan_0_1 = NULL;	/* for version 0.1's table */
 
 /*
  * The writer's statements, prepared once and planned once: a generic plan,
@@ -1871,13 +1873,22 @@ subjects_insert(SubjectBatch *b)
 	args[2] = PointerGetDatum(construct_array(b->starts, b->n, INT4OID, 4, true, TYPALIGN_INT));
 	args[3] = PointerGetDatum(construct_array(b->counts, b->n, INT4OID, 4, true, TYPALIGN_INT));
 	args[4] = PointerGetDatum(construct_array(b->keys, b->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = SPI_execute_plan(writer_plan(&subjects_plan,
-			"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
-			" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1],"
-			"  pg_catalog.int8range($5[r.start], $5[r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1], '[]')"
-			" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types),
-						  args, NULL, false, 0);
+	/* version 0.1's table, until ALTER EXTENSION UPDATE, has no key_range */
+	if (CatalogExtensionPredatesGuard())
+		rc = SPI_execute_plan(writer_plan(&subjects_plan_0_1,
+				"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
+				" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1]"
+				" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types),
+							  args, NULL, false, 0);
+	else
+		rc = SPI_execute_plan(writer_plan(&subjects_plan,
+				"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
+				" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1],"
+				"  pg_catalog.int8range($5[r.start], $5[r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1], '[]')"
+				" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types),
+							  args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
 		elog(ERROR, "could not write the audit trail's subjects");
 	b->n = b->nkeys = 0;

@@ -1307,6 +1307,93 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 	return done;
 }
 
+/*
+ * The 0.1 to 0.2 upgrade (sql/privacy_guard--0.1--0.2.sql, which creates
+ * these two functions, uses them and drops them) moves search terms from
+ * 0.1's blind-index columns into the values.  Neither runs anywhere else.
+ */
+static void
+require_upgrade_script(const char *fname)
+{
+	if (!creating_extension)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s() runs only in privacy_guard's upgrade script from version 0.1", fname)));
+}
+
+PG_FUNCTION_INFO_V1(pguard_upgrade_search_key);
+
+/*
+ * upgrade_search_key(category text): replace the category's 0.1 search key
+ * with a new one, so that the blind indexes of 0.1 kept in copies and
+ * backups match no search of 0.2.
+ */
+Datum
+pguard_upgrade_search_key(PG_FUNCTION_ARGS)
+{
+	char	   *catname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	uint8		key[ENVELOPE_KEY_LEN];
+	int64		old_id;
+
+	require_upgrade_script("upgrade_search_key");
+	old_id = KeycacheIndexKey(catname, key, false);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (old_id != 0)
+		KeycacheRetireIndexKey(catname, old_id);
+	(void) KeycacheIndexKey(catname, key, true);
+	OPENSSL_cleanse(key, sizeof(key));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pguard_upgrade_term);
+
+/*
+ * upgrade_term(value encrypted_text, category text) -> encrypted_text: the
+ * value re-sealed, under its own key, with its search term under the
+ * category's key; the USING expression of the rewrite of a searchable
+ * column, which runs as the table's owner.  A value whose subject was
+ * erased cannot be opened: it is kept as it is (no search finds it).
+ */
+Datum
+pguard_upgrade_term(PG_FUNCTION_ARGS)
+{
+	struct varlena *env = PG_GETARG_VARLENA_PP(0);
+	char	   *catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	EnvelopeView view;
+	KeyEntry   *k;
+	uint8		dek[ENVELOPE_KEY_LEN];
+	uint8		digest[ENVELOPE_DIGEST_LEN];
+	uint8		term[ENVELOPE_TERM_LEN];
+	uint8	   *plain;
+	Datum		result;
+
+	require_upgrade_script("upgrade_term");
+	if (EnvelopeParse((const uint8 *) VARDATA_ANY(env), VARSIZE_ANY_EXHDR(env), &view) != NULL ||
+		view.version != ENVELOPE_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a value of a searchable column is not a sealed value")));
+	if (view.term != NULL || (k = KeycacheForId(view.key_id, true)) == NULL)
+		PG_RETURN_POINTER(env);
+	/* our own copies: computing the term may reset the key cache */
+	memcpy(dek, k->dek, sizeof(dek));
+	memcpy(digest, k->digest, sizeof(digest));
+	EnvelopeKeyGone(dek);
+	plain = palloc(view.ctlen + 1);
+	if (!EnvelopeOpen(&view, dek, digest, plain))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a value of a searchable column does not open under its key")));
+	(void) WritepathSearchTerm(catname, plain, view.ctlen, true, term);
+	result = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, catname,
+										  digest, dek, term, plain, view.ctlen));
+	EnvelopeKeyGone(dek);
+	OPENSSL_cleanse(dek, sizeof(dek));
+	OPENSSL_cleanse(plain, view.ctlen);
+	pfree(plain);
+	PG_RETURN_DATUM(result);
+}
+
 PG_FUNCTION_INFO_V1(pguard_rotate_search_key);
 
 /*

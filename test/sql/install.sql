@@ -58,6 +58,17 @@ ROLLBACK;
 -- the released 0.1 script is frozen: its bytes are those released
 SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1.sql')), 'hex') =
        'b6958ec5071393c5ae6245af828b41aa23bbbdaa6f4fc160f3204f35e941ac93' AS released_0_1_unchanged;
+-- and so are 0.2's, and its upgrade script from 0.1: a change to SQL objects
+-- makes version 0.3 (default_version in privacy_guard.control), whose
+-- upgrade script from 0.2 carries it (test/t/017_upgrade.pl checks the
+-- upgraded objects are a fresh installation's)
+SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.2.sql')), 'hex') =
+       '628be7e7e4008a53fac0ba2e41585c79054cff9ac64387906ae46fdb648853e5' AS released_0_2_unchanged;
+SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1--0.2.sql')), 'hex') =
+       '53acd315455badf49e9c0d66b0239fbb94d4f29a7fd5b3c7acc616c72c2bd8f3' AS released_0_1_0_2_unchanged;
+-- 0.1 updates to 0.2 in one step
+SELECT source, target, path FROM pg_extension_update_paths('privacy_guard')
+ WHERE path IS NOT NULL ORDER BY 1, 2;
 
 -- The schema privacy_guard must be the extension's own.  A role with CREATE
 -- on the database made it first and put an overload of an internal
@@ -107,7 +118,7 @@ RESET ROLE;
 REVOKE CREATE ON DATABASE :"db" FROM schema_squatter;
 DROP ROLE schema_squatter;
 
--- This library under a 0.1 installation (no upgrade script yet): the guard
+-- This library under a 0.1 installation, before ALTER EXTENSION UPDATE: the guard
 -- stands aside, since 0.1's protect() of a second column drops and
 -- re-creates the sealing trigger, and 0.1 has no unprotect()
 DROP EXTENSION privacy_guard CASCADE;

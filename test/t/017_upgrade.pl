@@ -1,0 +1,192 @@
+# Upgrading from 0.1, as a shop does it: the 0.1 release (its own library,
+# built from the commit test/releases names) holds a protected, searchable
+# table with a UNIQUE constraint, a trail and keys; then this version's
+# package is installed over it, the server restarts, and ALTER EXTENSION
+# privacy_guard UPDATE runs.  Until then 0.1's values still reveal and
+# writes that need 0.2 are refused with a hint; afterwards every value
+# reveals as before, the search terms live in the values (0.1's blind-index
+# column and search key are gone), the trail goes on and verifies, and the
+# extension's objects are exactly those of a fresh 0.2 installation.
+use strict;
+use warnings;
+use File::Copy;
+use File::Path qw(make_path);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use PrivacyGuardNode;
+
+my $root = "$FindBin::Bin/../..";
+my ($current) = PostgreSQL::Test::Utils::slurp_file("$root/privacy_guard.control") =~ /^default_version = '(.*)'$/m;
+my $release = "$root/tmp_releases/0.1";
+die "the 0.1 release's source is not in $release: run the tests through scripts/test.sh (make test), which extracts it from git"
+  unless -f "$release/privacy_guard.control";
+
+# A PostgreSQL installation of the test's own (this one's, copied where the
+# binaries find their files relative to themselves), to install 0.1 into.
+my $tree = PostgreSQL::Test::Utils::tempdir('pg');
+my %dir = map { $_ => (run_command([ 'pg_config', "--$_" ]))[0] =~ s/\s+$//r }
+  qw(bindir pkglibdir sharedir includedir-server);
+my $top = $dir{bindir} =~ s{/bin$}{}r;
+for my $d ($top, $dir{sharedir})
+{
+	make_path("$tree$d");
+	system('cp', '-a', "$d/.", "$tree$d") == 0 or die "could not copy $d";
+}
+symlink('/usr/include', "$tree/usr/include") unless -e "$tree/usr/include";
+unlink glob("$tree$dir{sharedir}/extension/privacy_guard*"), "$tree$dir{pkglibdir}/privacy_guard.so";
+my $pg_config = "$tree$dir{bindir}/pg_config";
+my $build = PostgreSQL::Test::Utils::tempdir('src');
+system('cp', '-a', "$release/.", $build) == 0 or die "could not copy $release";
+my ($out, $err);
+for my $target ('all', 'install')
+{
+	my $ok = IPC::Run::run([ 'make', '-s', '-C', $build, "PG_CONFIG=$pg_config", 'with_llvm=no', $target ],
+		'>', \$out, '2>', \$err);
+	ok($ok, "0.1 release: make $target") or diag($err);
+}
+
+my $node = PostgreSQL::Test::Cluster->new('shop', install_path => "$tree$top");
+$node->init;
+my $keyfile = $node->basedir . '/keyring';
+write_keyring($keyfile, "1:" . ('3e' x 32) . "\n");
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'privacy_guard'
+privacy_guard.keyring_file = '$keyfile'
+});
+$node->start;
+my $db = 'postgres';
+
+# The shop under 0.1.
+create_policy($node, $db, 'support', [ 'contact', [ 'birth', 'personal', 'year' ] ]);
+$node->safe_psql($db, q{
+	CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE, born date, note text);
+	INSERT INTO customers
+	  SELECT g, 'c' || g || '@example.com', date '1980-01-01' + g, 'n' || g FROM generate_series(1, 100) g;
+	SELECT privacy_guard.protect('customers', 'email', 'contact', 'id', searchable => true);
+	SELECT privacy_guard.protect('customers', 'born', 'birth', 'id');
+	INSERT INTO customers VALUES (101, 'new@example.com', '1999-09-09', 'x');
+	CREATE ROLE clerk LOGIN;
+	GRANT SELECT, INSERT, UPDATE ON customers TO clerk;
+	SELECT privacy_guard.grant_purpose('clerk', 'support');
+});
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard'}), '0.1',
+	'the 0.1 release is installed');
+my $plain = q{SELECT md5(string_agg(id || ':' || privacy_guard.reveal(email, 'support') || ':'
+                                    || privacy_guard.reveal(born, 'support'), ',' ORDER BY id)) FROM customers};
+my $revealed = $node->safe_psql($db, $plain);
+is(query_with_purpose($node, $db, 'support',
+		q{SELECT id FROM customers WHERE email_bidx = privacy_guard.blind_index('c7@example.com', 'contact')}),
+	'7', '0.1 searches its blind-index column');
+my $old_term = $node->safe_psql($db, q{SELECT encode(email_bidx, 'hex') FROM customers WHERE id = 7});
+my $born = envelope_digest($node, $db, 'customers', 'born');
+my $trail = q{SELECT count(*) || ' ' || encode(hash, 'hex') FROM privacy_guard.audit_records
+               WHERE id = (SELECT max(id) FROM privacy_guard.audit_records) GROUP BY hash};
+my $old_head = q{SELECT encode(hash, 'hex') FROM privacy_guard.audit_records ORDER BY id DESC LIMIT 1};
+$node->safe_psql($db, 'SELECT privacy_guard.audit_flush()');
+my $head01 = $node->safe_psql($db, $old_head);
+my $count01 = $node->safe_psql($db, 'SELECT count(*) FROM privacy_guard.audit_records');
+ok($count01 > 0, '0.1 keeps a trail');
+
+# This version's package over it (new files, as a package manager writes
+# them), then a restart: the library is preloaded.
+$node->stop;
+for my $f (glob("$dir{sharedir}/extension/privacy_guard*"))
+{
+	copy($f, "$tree$dir{sharedir}/extension/") or die "could not copy $f: $!";
+}
+copy("$dir{pkglibdir}/privacy_guard.so", "$tree$dir{pkglibdir}/privacy_guard.so.new") or die "copy: $!";
+rename("$tree$dir{pkglibdir}/privacy_guard.so.new", "$tree$dir{pkglibdir}/privacy_guard.so") or die "rename: $!";
+$node->start;
+
+# Before ALTER EXTENSION UPDATE: 0.1's values reveal; a write to a table
+# with a searchable column of 0.1 is refused, saying what to run.
+is($node->safe_psql($db, $plain), $revealed, 'the new library reveals 0.1\'s values');
+$node->psql($db, q{INSERT INTO customers VALUES (102, 'c102@example.com')}, stdout => \$out, stderr => \$err);
+like($err, qr/was protected by privacy_guard 0\.1.*HINT:  Run ALTER EXTENSION privacy_guard UPDATE/s,
+	'a write that needs 0.2 is refused until the update, with a hint');
+
+is($node->psql($db, 'ALTER EXTENSION privacy_guard UPDATE', stderr => \$err), 0, 'ALTER EXTENSION privacy_guard UPDATE')
+  or diag($err);
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard'}), $current,
+	"the extension is at $current");
+
+# Every value reveals as before; the non-searchable column was not rewritten.
+is($node->safe_psql($db, $plain), $revealed, 'every value reveals as before the update');
+is(envelope_digest($node, $db, 'customers', 'born'), $born, 'values of columns that are not searchable are untouched');
+
+# The search terms are in the values: no blind-index column, a search on
+# the column itself, the UNIQUE constraint on the column under its name.
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_attribute WHERE attrelid = 'customers'::regclass AND attname = 'email_bidx'}),
+	'0', 'the blind-index column is gone');
+is(query_with_purpose($node, $db, 'support',
+		q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('c7@example.com', 'contact')}),
+	'7', 'a search finds the row by the term in its value');
+is(query_with_purpose($node, $db, 'support', q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}),
+	'8', 'and by plaintext');
+isnt(query_with_purpose($node, $db, 'support', q{SELECT encode(privacy_guard.blind_index('c7@example.com', 'contact'), 'hex')}),
+	$old_term, '0.1\'s search key is gone: its blind indexes, in old copies, match nothing');
+$node->psql($db, q{INSERT INTO customers VALUES (102, 'c9@example.com')}, stdout => \$out, stderr => \$err,
+	extra_params => [ '-U', 'clerk' ]);
+like($err, qr/duplicate key value violates unique constraint "customers_email_key"/,
+	'the UNIQUE constraint holds on the column itself, under its name');
+$node->safe_psql($db, q{INSERT INTO customers VALUES (102, 'c102@example.com', '2001-01-01')}, extra_params => [ '-U', 'clerk' ]);
+is(query_with_purpose($node, $db, 'support',
+		q{SELECT privacy_guard.reveal(email) || ' ' || privacy_guard.reveal(born) FROM customers
+		   WHERE email OPERATOR(privacy_guard.=) 'c102@example.com'}),
+	'c102@example.com 2001-01-01', 'new rows are sealed and searchable');
+$node->psql($db, q{SET session_replication_role = replica; INSERT INTO customers (id, email) VALUES (103, 'plain@example.com')},
+	stdout => \$out, stderr => \$err);
+like($err, qr/plaintext cannot be stored in a column protected for category "contact"/,
+	'the sealing CHECK refuses plaintext written past the triggers');
+like((run_command([ 'pg_dump', '--schema-only', '-t', 'customers', '-d', $node->connstr($db) ]))[0],
+	qr/ADD CONSTRAINT email_sealed CHECK .*, true\)\) NOT VALID;.*CREATE TRIGGER "!privacy_guard_bind"/s,
+	'pg_dump adds the sealing CHECK after the data, and the table has 0.2\'s binding trigger');
+
+# The trail goes on from 0.1's, one chain.
+$node->safe_psql($db, 'SELECT privacy_guard.audit_flush()');
+is($node->safe_psql($db, qq{SELECT encode(hash, 'hex') FROM privacy_guard.audit_records WHERE id = $count01}),
+	$head01, 'the trail of 0.1 is kept');
+ok($node->safe_psql($db, 'SELECT count(*) FROM privacy_guard.audit_records') > $count01, 'and goes on');
+is($node->safe_psql($db, 'SELECT privacy_guard.verify_audit()'), 't', 'the chain verifies');
+like($node->safe_psql($db, q{SELECT string_agg(event, ',') FROM privacy_guard.access_history('7')}),
+	qr/reveal/, 'a subject\'s access history reaches back into 0.1\'s trail');
+
+# The extension's objects are exactly a fresh 0.2 installation's:
+# binary-upgrade dumps (which include every member) compared object by
+# object, apart from OIDs, transaction ids and data.
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION privacy_guard');
+sub extension_objects
+{
+	my ($dbname) = @_;
+	my ($dump) = run_command([ 'pg_dump', '--binary-upgrade', '--schema-only', '-d', $node->connstr($dbname) ]);
+	my %objs;
+	my $key;
+	for my $line (split /\n/, $dump)
+	{
+		if ($line =~ /^-- Name: (.*); Type: (.*); Schema: (.*); Owner/)
+		{
+			$key = ($3 eq 'privacy_guard' || $3 eq '-') && $2 ne 'SEQUENCE SET' ? "$2 $1" : undef;
+			$objs{$key} = '' if defined $key;
+			next;
+		}
+		next if !defined $key || $line =~ /^--|^\s*$|^\\(un)?restrict|relfrozenxid|^WHERE oid = |binary_upgrade_set_next_/;
+		# the extension's member tables by name, not OID
+		$line =~ s/binary_upgrade_create_empty_extension\(.*/binary_upgrade_create_empty_extension(...)/;
+		$objs{$key} .= "$line\n";
+	}
+	return \%objs;
+}
+my ($upgraded, $fresh) = (extension_objects($db), extension_objects('fresh'));
+my @differ = grep { ($upgraded->{$_} // '(missing)') ne ($fresh->{$_} // '(missing)') }
+  sort(keys %$upgraded, grep { !exists $upgraded->{$_} } keys %$fresh);
+is(join("\n", @differ), '', "the upgraded extension's objects are a fresh $current installation's");
+diag("upgraded:\n" . ($upgraded->{$_} // '(missing)') . "fresh:\n" . ($fresh->{$_} // '(missing)')) for @differ[0 .. ($#differ < 2 ? $#differ : 2)];
+my $config = q{SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text) || ' / ' || array_to_string(extcondition, '|')
+                 FROM pg_extension, unnest(extconfig) c WHERE extname = 'privacy_guard' GROUP BY extcondition};
+is($node->safe_psql($db, $config), $node->safe_psql('fresh', $config), 'and pg_dump keeps the same tables\' rows');
+
+done_testing();
