@@ -1373,6 +1373,16 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("a value of a searchable column is not a sealed value")));
+	/*
+	 * Only the rewrite of the column's own values: the value's own category,
+	 * one with searchable columns (upgrade_search_key() gave it its key;
+	 * no key is made here), never another's.
+	 */
+	if (view.catlen != (int) strlen(catname) || memcmp(view.category, catname, view.catlen) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("a value of category \"%.*s\" is not re-sealed under category \"%s\"",
+						view.catlen, view.category, catname)));
 	if (view.term != NULL || (k = KeycacheForId(view.key_id, true)) == NULL)
 		PG_RETURN_POINTER(env);
 	/* our own copies: computing the term may reset the key cache */
@@ -1384,7 +1394,14 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("a value of a searchable column does not open under its key")));
-	(void) WritepathSearchTerm(catname, plain, view.ctlen, true, term);
+	if (!WritepathSearchTerm(catname, plain, view.ctlen, false, term))
+	{
+		OPENSSL_cleanse(dek, sizeof(dek));
+		OPENSSL_cleanse(plain, view.ctlen);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("category \"%s\" has no searchable column", catname)));
+	}
 	result = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, catname,
 										  digest, dek, term, plain, view.ctlen));
 	EnvelopeKeyGone(dek);
