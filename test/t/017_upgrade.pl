@@ -20,43 +20,107 @@ use PrivacyGuardNode;
 
 my $root = "$FindBin::Bin/../..";
 my ($current) = PostgreSQL::Test::Utils::slurp_file("$root/privacy_guard.control") =~ /^default_version = '(.*)'$/m;
-my $release = "$root/tmp_releases/0.1";
-die "the 0.1 release's source is not in $release: run the tests through scripts/test.sh (make test), which extracts it from git"
-  unless -f "$release/privacy_guard.control";
-
-# A PostgreSQL installation of the test's own (this one's, copied where the
-# binaries find their files relative to themselves), to install 0.1 into.
-my $tree = PostgreSQL::Test::Utils::tempdir('pg');
 my %dir = map { $_ => (run_command([ 'pg_config', "--$_" ]))[0] =~ s/\s+$//r }
-  qw(bindir pkglibdir sharedir includedir-server);
+  qw(bindir pkglibdir sharedir);
 my $top = $dir{bindir} =~ s{/bin$}{}r;
-for my $d ($top, $dir{sharedir})
-{
-	make_path("$tree$d");
-	system('cp', '-a', "$d/.", "$tree$d") == 0 or die "could not copy $d";
-}
-symlink('/usr/include', "$tree/usr/include") unless -e "$tree/usr/include";
-unlink glob("$tree$dir{sharedir}/extension/privacy_guard*"), "$tree$dir{pkglibdir}/privacy_guard.so";
-my $pg_config = "$tree$dir{bindir}/pg_config";
-my $build = PostgreSQL::Test::Utils::tempdir('src');
-system('cp', '-a', "$release/.", $build) == 0 or die "could not copy $release";
 my ($out, $err);
-for my $target ('all', 'install')
-{
-	my $ok = IPC::Run::run([ 'make', '-s', '-C', $build, "PG_CONFIG=$pg_config", 'with_llvm=no', $target ],
-		'>', \$out, '2>', \$err);
-	ok($ok, "0.1 release: make $target") or diag($err);
-}
 
-my $node = PostgreSQL::Test::Cluster->new('shop', install_path => "$tree$top");
-$node->init;
-my $keyfile = $node->basedir . '/keyring';
-write_keyring($keyfile, "1:" . ('3e' x 32) . "\n");
-$node->append_conf('postgresql.conf', qq{
+# A node running a release: a PostgreSQL installation of the test's own
+# (this one's, copied where the binaries find their files relative to
+# themselves) with the release built from its source and installed, and a
+# cluster preloading it.  Returns the node (started) and the installation.
+sub release_node
+{
+	my ($version, $name) = @_;
+	my $release = "$root/tmp_releases/$version";
+	die "the $version release's source is not in $release: run the tests through scripts/test.sh (make test), which extracts it from git"
+	  unless -f "$release/privacy_guard.control";
+	my $tree = PostgreSQL::Test::Utils::tempdir("pg_$version");
+	for my $d ($top, $dir{sharedir})
+	{
+		make_path("$tree$d");
+		system('cp', '-a', "$d/.", "$tree$d") == 0 or die "could not copy $d";
+	}
+	symlink('/usr/include', "$tree/usr/include") unless -e "$tree/usr/include";
+	unlink glob("$tree$dir{sharedir}/extension/privacy_guard*"), "$tree$dir{pkglibdir}/privacy_guard.so";
+	my $build = PostgreSQL::Test::Utils::tempdir("src_$version");
+	system('cp', '-a', "$release/.", $build) == 0 or die "could not copy $release";
+	for my $target ('all', 'install')
+	{
+		my $ok = IPC::Run::run([ 'make', '-s', '-C', $build, "PG_CONFIG=$tree$dir{bindir}/pg_config", 'with_llvm=no', $target ],
+			'>', \$out, '2>', \$err);
+		ok($ok, "$version release: make $target") or diag($err);
+	}
+	my $node = PostgreSQL::Test::Cluster->new($name, install_path => "$tree$top");
+	$node->init;
+	my $keyfile = $node->basedir . '/keyring';
+	write_keyring($keyfile, "1:" . ('3e' x 32) . "\n");
+	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'privacy_guard'
 privacy_guard.keyring_file = '$keyfile'
 });
-$node->start;
+	$node->start;
+	return ($node, $tree);
+}
+
+# This version's package over a release's (new files, as a package manager
+# writes them), then a restart: the library is preloaded.
+sub install_package
+{
+	my ($node, $tree) = @_;
+	$node->stop;
+	for my $f (glob("$dir{sharedir}/extension/privacy_guard*"))
+	{
+		copy($f, "$tree$dir{sharedir}/extension/") or die "could not copy $f: $!";
+	}
+	copy("$dir{pkglibdir}/privacy_guard.so", "$tree$dir{pkglibdir}/privacy_guard.so.new") or die "copy: $!";
+	rename("$tree$dir{pkglibdir}/privacy_guard.so.new", "$tree$dir{pkglibdir}/privacy_guard.so") or die "rename: $!";
+	$node->start;
+}
+
+# The extension's objects, from a binary-upgrade dump (which includes every
+# member), apart from OIDs, transaction ids and data; and what pg_dump keeps.
+sub extension_objects
+{
+	my ($node, $dbname) = @_;
+	my ($dump) = run_command([ 'pg_dump', '--binary-upgrade', '--schema-only', '-d', $node->connstr($dbname) ]);
+	my %objs;
+	my $key;
+	for my $line (split /\n/, $dump)
+	{
+		if ($line =~ /^-- Name: (.*); Type: (.*); Schema: (.*); Owner/)
+		{
+			$key = ($3 eq 'privacy_guard' || $3 eq '-') && $2 ne 'SEQUENCE SET' ? "$2 $1" : undef;
+			$objs{$key} = '' if defined $key;
+			next;
+		}
+		next if !defined $key || $line =~ /^--|^\s*$|^\\(un)?restrict|relfrozenxid|^WHERE oid = |binary_upgrade_set_next_/;
+		# the extension's member tables by name, not OID
+		$line =~ s/binary_upgrade_create_empty_extension\(.*/binary_upgrade_create_empty_extension(...)/;
+		$objs{$key} .= "$line\n";
+	}
+	$objs{'(kept by pg_dump)'} = $node->safe_psql($dbname,
+		q{SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text) || ' / ' || array_to_string(extcondition, '|')
+		    FROM pg_extension, unnest(extconfig) c WHERE extname = 'privacy_guard' GROUP BY extcondition});
+	return \%objs;
+}
+
+# An installation updated to this version has exactly a fresh one's objects.
+sub same_as_fresh
+{
+	my ($node, $db, $from) = @_;
+	my $fresh_db = "fresh_$from" =~ s/\.//gr;
+	$node->safe_psql('postgres', "CREATE DATABASE $fresh_db");
+	$node->safe_psql($fresh_db, 'CREATE EXTENSION privacy_guard');
+	my ($upgraded, $fresh) = (extension_objects($node, $db), extension_objects($node, $fresh_db));
+	my @differ = grep { ($upgraded->{$_} // '(missing)') ne ($fresh->{$_} // '(missing)') }
+	  sort(keys %$upgraded, grep { !exists $upgraded->{$_} } keys %$fresh);
+	is(join("\n", @differ), '', "from $from: the updated extension's objects are a fresh $current installation's");
+	diag("updated:\n" . ($upgraded->{$_} // '(missing)') . "fresh:\n" . ($fresh->{$_} // '(missing)'))
+	  for @differ[0 .. ($#differ < 2 ? $#differ : 2)];
+}
+
+my ($node, $tree) = release_node('0.1', 'shop');
 my $db = 'postgres';
 
 # The shop under 0.1.
@@ -90,16 +154,8 @@ my $head01 = $node->safe_psql($db, $old_head);
 my $count01 = $node->safe_psql($db, 'SELECT count(*) FROM privacy_guard.audit_records');
 ok($count01 > 0, '0.1 keeps a trail');
 
-# This version's package over it (new files, as a package manager writes
-# them), then a restart: the library is preloaded.
-$node->stop;
-for my $f (glob("$dir{sharedir}/extension/privacy_guard*"))
-{
-	copy($f, "$tree$dir{sharedir}/extension/") or die "could not copy $f: $!";
-}
-copy("$dir{pkglibdir}/privacy_guard.so", "$tree$dir{pkglibdir}/privacy_guard.so.new") or die "copy: $!";
-rename("$tree$dir{pkglibdir}/privacy_guard.so.new", "$tree$dir{pkglibdir}/privacy_guard.so") or die "rename: $!";
-$node->start;
+# This version's package over it, and a restart.
+install_package($node, $tree);
 
 # Before ALTER EXTENSION UPDATE: 0.1's values reveal; a write to a table
 # with a searchable column of 0.1 is refused, saying what to run.
@@ -154,39 +210,23 @@ is($node->safe_psql($db, 'SELECT privacy_guard.verify_audit()'), 't', 'the chain
 like($node->safe_psql($db, q{SELECT string_agg(event, ',') FROM privacy_guard.access_history('7')}),
 	qr/reveal/, 'a subject\'s access history reaches back into 0.1\'s trail');
 
-# The extension's objects are exactly a fresh 0.2 installation's:
-# binary-upgrade dumps (which include every member) compared object by
-# object, apart from OIDs, transaction ids and data.
-$node->safe_psql('postgres', 'CREATE DATABASE fresh');
-$node->safe_psql('fresh', 'CREATE EXTENSION privacy_guard');
-sub extension_objects
+same_as_fresh($node, $db, '0.1');
+
+# From the 0.2 release, whose searchable columns carry their terms.
 {
-	my ($dbname) = @_;
-	my ($dump) = run_command([ 'pg_dump', '--binary-upgrade', '--schema-only', '-d', $node->connstr($dbname) ]);
-	my %objs;
-	my $key;
-	for my $line (split /\n/, $dump)
-	{
-		if ($line =~ /^-- Name: (.*); Type: (.*); Schema: (.*); Owner/)
-		{
-			$key = ($3 eq 'privacy_guard' || $3 eq '-') && $2 ne 'SEQUENCE SET' ? "$2 $1" : undef;
-			$objs{$key} = '' if defined $key;
-			next;
-		}
-		next if !defined $key || $line =~ /^--|^\s*$|^\\(un)?restrict|relfrozenxid|^WHERE oid = |binary_upgrade_set_next_/;
-		# the extension's member tables by name, not OID
-		$line =~ s/binary_upgrade_create_empty_extension\(.*/binary_upgrade_create_empty_extension(...)/;
-		$objs{$key} .= "$line\n";
-	}
-	return \%objs;
+	my ($node2, $tree2) = release_node('0.2', 'shop02');
+	create_policy($node2, $db, 'support', [ 'contact' ]);
+	create_protected_table($node2, $db, 'customers', 'email', 'contact', unique => 1, searchable => 1,
+		rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 50) g});
+	my $all = q{SELECT md5(string_agg(id || privacy_guard.reveal(email, 'support'), ',' ORDER BY id)) FROM customers};
+	my $before = $node2->safe_psql($db, $all);
+	install_package($node2, $tree2);
+	is($node2->psql($db, 'ALTER EXTENSION privacy_guard UPDATE', stderr => \$err), 0, 'from 0.2: ALTER EXTENSION privacy_guard UPDATE')
+	  or diag($err);
+	is($node2->safe_psql($db, $all), $before, 'from 0.2: every value reveals as before');
+	is(query_with_purpose($node2, $db, 'support', q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}),
+		'8', 'from 0.2: and searches');
+	same_as_fresh($node2, $db, '0.2');
 }
-my ($upgraded, $fresh) = (extension_objects($db), extension_objects('fresh'));
-my @differ = grep { ($upgraded->{$_} // '(missing)') ne ($fresh->{$_} // '(missing)') }
-  sort(keys %$upgraded, grep { !exists $upgraded->{$_} } keys %$fresh);
-is(join("\n", @differ), '', "the upgraded extension's objects are a fresh $current installation's");
-diag("upgraded:\n" . ($upgraded->{$_} // '(missing)') . "fresh:\n" . ($fresh->{$_} // '(missing)')) for @differ[0 .. ($#differ < 2 ? $#differ : 2)];
-my $config = q{SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text) || ' / ' || array_to_string(extcondition, '|')
-                 FROM pg_extension, unnest(extconfig) c WHERE extname = 'privacy_guard' GROUP BY extcondition};
-is($node->safe_psql($db, $config), $node->safe_psql('fresh', $config), 'and pg_dump keeps the same tables\' rows');
 
 done_testing();
