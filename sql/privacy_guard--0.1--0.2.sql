@@ -3324,7 +3324,33 @@ CREATE EVENT TRIGGER privacy_guard_keep_schema_own ON ddl_command_end
 COMMENT ON EVENT TRIGGER privacy_guard_keep_schema_own IS 'refuses another extension in schema privacy_guard';
 
 
--- 3. The catalog of protected columns in its 0.2 shape.
+-- 3. The catalog of protected columns in its 0.2 shape: the columns that
+-- are still there, of an encrypted type (0.1 did not guard them; a
+-- temporary table's row outlived it).  The others are left out, named in a
+-- WARNING.
+
+DO $upgrade$
+DECLARE
+    gone text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s.%s', p.tbl::pg_catalog.oid, p.col), ', ' ORDER BY p.tbl, p.col)
+      INTO gone
+      FROM privacy_guard.column_protection_0_1 p
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) p.tbl AND a.attname OPERATOR(pg_catalog.=) p.col
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                          AND a.atttypid OPERATOR(pg_catalog.=) ANY (privacy_guard.encrypted_types()::pg_catalog.oid[]));
+    IF gone IS NOT NULL THEN
+        RAISE WARNING 'privacy_guard 0.1 recorded protected columns that no longer exist or are no longer encrypted: %', gone
+            USING DETAIL = 'They are given as relation OID and column name; the update leaves them out of the catalog.';
+        DELETE FROM privacy_guard.column_protection_0_1 p
+         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid OPERATOR(pg_catalog.=) p.tbl AND a.attname OPERATOR(pg_catalog.=) p.col
+                              AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                              AND a.atttypid OPERATOR(pg_catalog.=) ANY (privacy_guard.encrypted_types()::pg_catalog.oid[]));
+    END IF;
+END
+$upgrade$;
 
 INSERT INTO privacy_guard.column_protection (tbl, col, category, subject_col, searchable, protected_at)
 SELECT p.tbl, p.col, p.category, p.subject_col, p.index_col IS NOT NULL, p.protected_at
@@ -3338,18 +3364,28 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.master_key_checks', ''
 
 -- 4. The application's protected tables.
 --
--- For each table: 0.1's blind-index columns go (their UNIQUE constraints
--- and indexes are remembered), the sealing CHECKs come back NOT VALID
--- (pg_dump adds them after the data, which they need the keys to check),
--- and 0.2's binding and sealing triggers list every protected column.
--- Then the searchable columns' values are re-sealed with their terms under
--- new search keys (as each table's owner), and those columns get their
--- CHECK and, under their old names, the indexes and UNIQUE constraints
--- their blind-index columns had.
+-- First, what would stop the update half-way or lose a constraint: objects
+-- built on a blind-index column other than the single-column indexes and
+-- UNIQUE constraints protect() put there, which move to the column itself
+-- (a view, a foreign key, a multi-column, partial, deferrable or exclusion
+-- constraint, a primary key).  They are listed, and nothing is changed.
+--
+-- Then, for each table: 0.1's blind-index columns go (their UNIQUE
+-- constraints and indexes are remembered), the sealing CHECKs come back
+-- NOT VALID (pg_dump adds them after the data, which they need the keys to
+-- check), and 0.2's binding and sealing triggers list every protected
+-- column.  Then each searchable column is rewritten as its table's owner,
+-- every value re-sealed with its term under a new search key (values of
+-- erased subjects become NULL), and gets its CHECK and, under their old
+-- names, the indexes and UNIQUE constraints its blind-index column had.
 CREATE FUNCTION privacy_guard.upgrade_search_key(category text) RETURNS void
     LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'pguard_upgrade_search_key';
 REVOKE ALL ON FUNCTION privacy_guard.upgrade_search_key(text) FROM PUBLIC;
--- called as each table's owner, and only while this script runs
+CREATE FUNCTION privacy_guard.upgrade_column(tbl regclass, col name) RETURNS bigint
+    LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'pguard_upgrade_column';
+REVOKE ALL ON FUNCTION privacy_guard.upgrade_column(regclass, name) FROM PUBLIC;
+-- called as each table's owner, only while this script runs, and only for
+-- the values upgrade_column() read
 CREATE FUNCTION privacy_guard.upgrade_term(value privacy_guard.encrypted_text, category text)
     RETURNS privacy_guard.encrypted_text
     LANGUAGE C STRICT VOLATILE AS 'MODULE_PATHNAME', 'pguard_upgrade_term';
@@ -3362,12 +3398,48 @@ DECLARE
     kept jsonb := '[]';
     m jsonb;
     trig_args text;
+    blockers text;
 BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s (on %s.%I)',
+                                                   pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
+                                                   p.tbl, p.index_col), '; ' ORDER BY p.tbl, p.index_col, d.objid)
+      INTO blockers
+      FROM privacy_guard.column_protection_0_1 p
+      JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) p.tbl
+       AND a.attname OPERATOR(pg_catalog.=) p.index_col AND NOT a.attisdropped
+      JOIN pg_catalog.pg_depend d ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) p.tbl AND d.refobjsubid OPERATOR(pg_catalog.=) a.attnum
+       AND d.deptype OPERATOR(pg_catalog.<>) 'i'
+     WHERE p.index_col IS NOT NULL
+       -- its DEFAULT, if any, goes with it
+       AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+       -- a single-column, whole-column btree or hash index, not part of a constraint
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND i.indexrelid OPERATOR(pg_catalog.=) d.objid
+                          AND i.indnatts OPERATOR(pg_catalog.=) 1 AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+                          AND i.indexprs IS NULL AND i.indpred IS NULL AND NOT i.indisprimary
+                          AND NOT i.indisexclusion AND i.indimmediate
+                          AND (SELECT am.amname FROM pg_catalog.pg_class ic JOIN pg_catalog.pg_am am
+                                   ON am.oid OPERATOR(pg_catalog.=) ic.relam
+                                WHERE ic.oid OPERATOR(pg_catalog.=) i.indexrelid) IN ('btree', 'hash'))
+       -- a UNIQUE constraint of that column alone, checked at once
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint con
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                          AND con.oid OPERATOR(pg_catalog.=) d.objid AND con.contype OPERATOR(pg_catalog.=) 'u'
+                          AND con.conkey OPERATOR(pg_catalog.=) ARRAY[a.attnum] AND NOT con.condeferrable);
+    IF blockers IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot update privacy_guard: objects are built on blind-index columns of version 0.1'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = blockers || '.  Version 0.2 drops the blind-index columns: search terms move into the values.',
+                  HINT = 'Drop them, run ALTER EXTENSION privacy_guard UPDATE, then create them on the searchable column itself (it takes btree indexes and UNIQUE constraints on its search terms).';
+    END IF;
+
     FOR t IN SELECT DISTINCT p.tbl FROM privacy_guard.column_protection_0_1 p ORDER BY 1 LOOP
         FOR c IN SELECT p.col, p.category, p.subject_col, p.index_col
                    FROM privacy_guard.column_protection_0_1 p
                   WHERE p.tbl OPERATOR(pg_catalog.=) t ORDER BY p.col LOOP
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', t, c.col OPERATOR(pg_catalog.||) '_sealed');
+            EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', t, c.col OPERATOR(pg_catalog.||) '_sealed');
             IF c.index_col IS NULL THEN
                 EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text)) NOT VALID',
                                           t, c.col OPERATOR(pg_catalog.||) '_sealed', c.col, c.category, c.subject_col);
@@ -3392,7 +3464,7 @@ BEGIN
                     'tbl', t::pg_catalog.oid, 'col', c.col, 'idxname', ix.idxname, 'unique', ix.indisunique,
                     'conname', ix.conname, 'contype', ix.contype, 'auto', ix.auto));
             END LOOP;
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', t, c.index_col);
+            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', t, c.index_col);
         END LOOP;
         SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L, %L, %L', p.col, p.category, p.subject_col,
                                                        CASE WHEN p.searchable THEN 'searchable' ELSE '' END),
@@ -3410,16 +3482,13 @@ BEGIN
     -- its table's owner, whose index expressions and constraints it runs.
     PERFORM privacy_guard.upgrade_search_key(k.category)
        FROM (SELECT DISTINCT p.category FROM privacy_guard.column_protection p WHERE p.searchable) k;
-    FOR c IN SELECT p.tbl, p.col, p.category
+    FOR c IN SELECT p.tbl, p.col, p.category, p.subject_col
                FROM privacy_guard.column_protection p WHERE p.searchable ORDER BY p.tbl, p.col LOOP
+        PERFORM privacy_guard.upgrade_column(c.tbl, c.col);
         PERFORM privacy_guard.run_as_owner(c.tbl,
             pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.encrypted_text '
                               'USING privacy_guard.upgrade_term(%I, %L)', c.tbl, c.col, c.col, c.category),
             NULL);
-    END LOOP;
-
-    FOR c IN SELECT p.tbl, p.col, p.category, p.subject_col
-               FROM privacy_guard.column_protection p WHERE p.searchable ORDER BY p.tbl, p.col LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text, true)) NOT VALID',
                                   c.tbl, c.col OPERATOR(pg_catalog.||) '_sealed', c.col, c.category, c.subject_col);
         IF NOT pg_catalog.jsonb_path_exists(kept, '$[*] ? (@.tbl == $t && @.col == $c)',
@@ -3449,6 +3518,7 @@ END
 $upgrade$;
 
 DROP FUNCTION privacy_guard.upgrade_search_key(text);
+DROP FUNCTION privacy_guard.upgrade_column(regclass, name);
 DROP FUNCTION privacy_guard.upgrade_term(privacy_guard.encrypted_text, text);
 -- out of the extension first: that also takes it out of what pg_dump keeps
 ALTER EXTENSION privacy_guard DROP TABLE privacy_guard.column_protection_0_1;

@@ -293,6 +293,19 @@ CatalogSchemaOid(void)
 }
 
 /*
+ * Is this the extension's own script (CREATE or ALTER EXTENSION) at work,
+ * whose DDL the guards let through?  Not the code of a table's owner that
+ * the script runs, security-restricted, as that owner (the upgrade's
+ * rewrite of a searchable column runs the table's CHECKs and index
+ * expressions): the guards hold for it as for any other.
+ */
+bool
+CatalogExtensionScript(void)
+{
+	return creating_extension && !InSecurityRestrictedOperation();
+}
+
+/*
  * Is the installed version 0.1, whose scripts predate the protection guard
  * (its protect() drops and re-creates the sealing trigger, and it has no
  * unprotect())?  Cached with the schema.

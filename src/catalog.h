@@ -31,6 +31,7 @@ typedef struct TableOwnerState
 extern Oid	CatalogSchemaOid(void);
 extern bool CatalogExtensionInstalled(void);
 extern bool CatalogExtensionPredatesGuard(void);
+extern bool CatalogExtensionScript(void);
 extern Oid	CatalogRelid(const char *relname);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);

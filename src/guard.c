@@ -582,8 +582,14 @@ guard_alter_table(AlterTableStmt *stmt)
 				if (targets == NIL)
 					targets = column_targets(g, stmt->relation, lockmode);
 				foreach(t, targets)
+				{
+					/* the 0.1 to 0.2 update's rewrite of a searchable column */
+					if (cmd->subtype == AT_AlterColumnType &&
+						WritepathUpgradeRewrite(((GuardedTable *) lfirst(t))->relid, cmd->name))
+						continue;
 					guard_column(lfirst(t), cmd->subtype == AT_AlterColumnType ? "alter type of" : "drop",
 								 cmd->name);
+				}
 				break;
 			case AT_DropConstraint:
 			case AT_DropConstraintRecurse:
@@ -1330,7 +1336,7 @@ pguard_guard_dropped(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "not fired by event trigger manager");
-	if (creating_extension || IsBinaryUpgrade || !CatalogExtensionInstalled() ||
+	if (CatalogExtensionScript() || IsBinaryUpgrade || !CatalogExtensionInstalled() ||
 		CatalogExtensionPredatesGuard())
 		PG_RETURN_VOID();
 
@@ -1786,7 +1792,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		 * expression or a predicate is refused before it runs.
 		 */
 		if (is->concurrent && computed && OidIsValid(indexed) &&
-			!creating_extension && !IsBinaryUpgrade && !CatalogExtensionPredatesGuard() &&
+			!CatalogExtensionScript() && !IsBinaryUpgrade && !CatalogExtensionPredatesGuard() &&
 			guard_load(indexed)->cols != NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -1820,7 +1826,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			 * Nor where version 0.1 is installed: its protect() drops and
 			 * re-creates the sealing trigger, and it has no unprotect().
 			 */
-			if (creating_extension || IsBinaryUpgrade || XactReadOnly ||
+			if (CatalogExtensionScript() || IsBinaryUpgrade || XactReadOnly ||
 				!CatalogExtensionInstalled() || CatalogExtensionPredatesGuard())
 				break;
 			guard_extension_objects(stmt);
@@ -1883,7 +1889,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		leave_after(&leave);
 	/* a new or altered table's columns: none holds an encrypted type nested */
 	if ((IsA(stmt, CreateStmt) || IsA(stmt, AlterTableStmt) || IsA(stmt, CreateTableAsStmt)) &&
-		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
 		RangeVar   *rv = IsA(stmt, CreateStmt) ? ((CreateStmt *) stmt)->relation :
@@ -1896,7 +1902,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 
 	/* a view or table that gained an encrypted column keeps no redirection */
 	if ((IsA(stmt, ViewStmt) || IsA(stmt, AlterTableStmt)) &&
-		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
 		List	   *targets = NIL;
@@ -1959,7 +1965,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 
 	/* a policy is checked as PostgreSQL stored it, names resolved */
 	if ((IsA(stmt, CreatePolicyStmt) || IsA(stmt, AlterPolicyStmt)) &&
-		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
 		RangeVar   *table = IsA(stmt, CreatePolicyStmt) ? ((CreatePolicyStmt *) stmt)->table :
@@ -1976,7 +1982,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	 * table's readers, checked as PostgreSQL stored it.
 	 */
 	if ((OidIsValid(indexed) || OidIsValid(altered)) &&
-		!creating_extension && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
 		GuardedTable *g = guard_load(OidIsValid(indexed) ? indexed : altered);

@@ -32,6 +32,7 @@
 #include "catalog.h"
 #include "envelope.h"
 #include "keycache.h"
+#include "leave.h"
 #include "types.h"
 
 /* the values plaintext_of() may open: hashes of the column's envelopes */
@@ -63,29 +64,22 @@ value_hash(struct varlena *value)
 							   VARSIZE_ANY_EXHDR(value), column_seed);
 }
 
-PG_FUNCTION_INFO_V1(pguard_begin_plaintext);
-
 /*
- * begin_plaintext(tbl regclass, col name) -> bigint: read the column's
- * values, the only ones plaintext_of() opens until the transaction ends;
- * returns how many there are.  Superusers only.
+ * Read a column's values, the only ones ColumnValuesHas() knows until the
+ * (sub)transaction ends or the next call; returns how many there are.  Read
+ * as the superuser calling: no policy applies, no owner's code runs.  Also
+ * the 0.1 to 0.2 upgrade's, for the values it re-seals with search terms.
  */
-Datum
-pguard_begin_plaintext(PG_FUNCTION_ARGS)
+int64
+ColumnValuesRead(Oid relid, const char *col)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *col = NameStr(*PG_GETARG_NAME(1));
 	HASHCTL		ctl;
 	Portal		portal;
 	SPIPlanPtr	plan;
 	int64		n = 0;
 
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may turn a protected column back into plaintext"),
-				 errdetail("Every value of the column would be decrypted, whatever the purposes allow."),
-				 errhint("Call privacy_guard.unprotect() without to_plaintext to remove the protection only.")));
+	if (column_values != NULL && column_lxid == MyProc->lxid)
+		hash_destroy(column_values);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(uint64);
@@ -97,14 +91,13 @@ pguard_begin_plaintext(PG_FUNCTION_ARGS)
 	column_opened = column_erased = 0;
 	EnvelopeRandom((uint8 *) &column_seed, sizeof(column_seed));
 
-	/* read as the superuser calling: no policy applies, no owner's code runs */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = SPI_prepare(psprintf("SELECT %s FROM %s", quote_identifier(col),
 								DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)))),
 					   0, NULL);
 	if (plan == NULL)
-		elog(ERROR, "could not read the column to turn into plaintext");
+		elog(ERROR, "could not read the column's values");
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
@@ -127,7 +120,38 @@ pguard_begin_plaintext(PG_FUNCTION_ARGS)
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
-	PG_RETURN_INT64(n);
+	return n;
+}
+
+/* Is this one of the values ColumnValuesRead() read, still live? */
+bool
+ColumnValuesHas(struct varlena *value)
+{
+	uint64		h;
+
+	if (!column_values_live())
+		return false;
+	h = value_hash(value);
+	return hash_search(column_values, &h, HASH_FIND, NULL) != NULL;
+}
+
+PG_FUNCTION_INFO_V1(pguard_begin_plaintext);
+
+/*
+ * begin_plaintext(tbl regclass, col name) -> bigint: read the column's
+ * values, the only ones plaintext_of() opens until the transaction ends;
+ * returns how many there are.  Superusers only.
+ */
+Datum
+pguard_begin_plaintext(PG_FUNCTION_ARGS)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may turn a protected column back into plaintext"),
+				 errdetail("Every value of the column would be decrypted, whatever the purposes allow."),
+				 errhint("Call privacy_guard.unprotect() without to_plaintext to remove the protection only.")));
+	PG_RETURN_INT64(ColumnValuesRead(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1))));
 }
 
 /* plaintext_of(value): the plaintext of one of the column's values; NULL if its subject was erased. */
@@ -138,7 +162,6 @@ plaintext_of(FunctionCallInfo fcinfo, EnvelopeType type)
 	EnvelopeView view;
 	KeyEntry   *key;
 	uint8	   *plain;
-	uint64		h;
 	Datum		result;
 
 	if (!column_values_live())
@@ -146,8 +169,7 @@ plaintext_of(FunctionCallInfo fcinfo, EnvelopeType type)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("privacy_guard.plaintext_of() opens only the values of a column that privacy_guard.unprotect() turns back into plaintext"),
 				 errhint("Use privacy_guard.reveal(), which checks the purpose and records the access.")));
-	h = value_hash(value);
-	if (hash_search(column_values, &h, HASH_FIND, NULL) == NULL)
+	if (!ColumnValuesHas(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("privacy_guard.plaintext_of() opens only the values of the column being turned into plaintext")));

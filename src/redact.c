@@ -187,6 +187,71 @@ quotes_values(ErrorData *edata)
 
 /* the SQLSTATE of an error kept out of the server log, whose stand-in is due */
 static char standin_sqlstate[6] = "";
+/* and the relation it was about, when known ("" if not) */
+static char standin_relation[2 * NAMEDATALEN + 2] = "";
+
+/*
+ * The relation an error is about, for its stand-in: a logical replication
+ * worker's error (an initial COPY, a change applied) must say which table
+ * failed.  From the error's own fields (constraint violations), or from its
+ * context: "COPY name, line ..." or "... replication target relation
+ * "schema.name" ...", taking the name only, never the rest of the line
+ * (a COPY's context may quote the value).
+ */
+static void
+note_relation(ErrorData *edata)
+{
+	const char *ctx = edata->context;
+
+	standin_relation[0] = '\0';
+	if (edata->table_name != NULL)
+	{
+		snprintf(standin_relation, sizeof(standin_relation), "%s%s%s",
+				 edata->schema_name ? edata->schema_name : "", edata->schema_name ? "." : "",
+				 edata->table_name);
+		return;
+	}
+	while (ctx != NULL && *ctx != '\0')
+	{
+		const char *eol = strchr(ctx, '\n');
+		int			len = eol ? eol - ctx : (int) strlen(ctx);
+		const char *target = "replication target relation \"";
+		const char *p;
+
+		if (len > 5 && strncmp(ctx, "COPY ", 5) == 0 &&
+			(p = strstr(ctx, ", line ")) != NULL && p < ctx + len)
+		{
+			snprintf(standin_relation, sizeof(standin_relation), "%.*s",
+					 (int) Min(p - ctx - 5, (int) sizeof(standin_relation) - 1), ctx + 5);
+			return;
+		}
+		if ((p = strstr(ctx, target)) != NULL && p < ctx + len)
+		{
+			const char *name = p + strlen(target);
+			const char *end = strchr(name, '"');
+
+			if (end != NULL && end < ctx + len)
+			{
+				snprintf(standin_relation, sizeof(standin_relation), "%.*s",
+						 (int) Min(end - name, (int) sizeof(standin_relation) - 1), name);
+				return;
+			}
+		}
+		ctx = eol ? eol + 1 : NULL;
+	}
+}
+
+/* " (relation "x")" when the stand-in's relation is known */
+static const char *
+standin_suffix(void)
+{
+	static char buf[sizeof(standin_relation) + 16];
+
+	if (standin_relation[0] == '\0')
+		return "";
+	snprintf(buf, sizeof(buf), " (relation \"%s\")", standin_relation);
+	return buf;
+}
 
 static void
 log_standin(void)
@@ -198,8 +263,10 @@ log_standin(void)
 	strlcpy(state, standin_sqlstate, sizeof(state));
 	standin_sqlstate[0] = '\0';
 	ereport(LOG,
-			(errmsg("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data", state),
+			(errmsg("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data%s",
+					state, standin_suffix()),
 			 errhidestmt(true), errhidecontext(true)));
+	standin_relation[0] = '\0';
 }
 
 static void
@@ -220,9 +287,8 @@ redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 redact_exit(int code, Datum arg)
 {
-	if (standin_sqlstate[0] != '\0')
-		write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
-					 standin_sqlstate);
+	/* through the server's logging (a background worker's error ends it here) */
+	log_standin();
 }
 
 static void
@@ -292,14 +358,16 @@ redact_emit_log(ErrorData *edata)
 		if (edata->output_to_server && edata->elevel >= ERROR && quotes_values(edata))
 		{
 			edata->output_to_server = false;
+			note_relation(edata);
 			/*
 			 * Its stand-in goes through the server's logging (every
 			 * log_destination, with its prefix: time, process, user,
 			 * database) once the error has aborted the (sub)transaction,
-			 * where logging is safe again; outside a transaction, and for
-			 * a PANIC, straight to stderr.
+			 * or, for a FATAL one (a background worker's ERROR), as the
+			 * process exits, where logging is safe again; for an ERROR
+			 * outside a transaction, and a PANIC, straight to stderr.
 			 */
-			if (IsTransactionState() && edata->elevel == ERROR)
+			if ((IsTransactionState() && edata->elevel == ERROR) || edata->elevel == FATAL)
 			{
 				static bool exit_registered = false;
 
@@ -311,8 +379,8 @@ redact_emit_log(ErrorData *edata)
 				strlcpy(standin_sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(standin_sqlstate));
 			}
 			else
-				write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data\n",
-							 unpack_sql_state(edata->sqlerrcode));
+				write_stderr("privacy_guard: an error with SQLSTATE %s was not logged: its message may quote personal data%s\n",
+							 unpack_sql_state(edata->sqlerrcode), standin_suffix());
 		}
 	}
 	if (next_emit_log_hook)

@@ -160,10 +160,15 @@ wrap_entry(TargetEntry *te, Oid typid, const char *relname, const char *colname)
 	Oid			fn = sealed_only_function(typid);
 	char	   *target;
 
-	if (!OidIsValid(fn))
-		return;					/* an older installation without it */
 	target = relname ? psprintf("column \"%s\" of relation \"%s\"", colname, relname) :
 		psprintf("column \"%s\" of a new table", colname);
+	/* version 0.1's objects, before ALTER EXTENSION UPDATE: nothing could check the value */
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot write %s, an encrypted column nothing seals, under privacy_guard 0.1", target),
+				 errdetail("This version of the library checks that such a value is sealed with a function version 0.1 does not have."),
+				 errhint("Run ALTER EXTENSION privacy_guard UPDATE.")));
 	te->expr = (Expr *) makeFuncExpr(fn, typid,
 									 list_make2(te->expr,
 												makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
@@ -275,7 +280,7 @@ UnsealedGuardPlan(PlannedStmt *stmt, bool top)
 
 	if (top)
 		filling_table = false;
-	if (creating_extension || IsBinaryUpgrade || !CatalogExtensionInstalled())
+	if (CatalogExtensionScript() || IsBinaryUpgrade || !CatalogExtensionInstalled())
 		return;
 	/* the statement's own ModifyTable, and those of its WITH queries */
 	walk_plan(stmt->planTree, stmt);
@@ -302,7 +307,7 @@ UnsealedGuardPlan(PlannedStmt *stmt, bool top)
 bool
 UnsealedUtilityBegin(Node *stmt)
 {
-	if (creating_extension || IsBinaryUpgrade || !CatalogExtensionInstalled())
+	if (CatalogExtensionScript() || IsBinaryUpgrade || !CatalogExtensionInstalled())
 		return false;
 	if (IsA(stmt, CreateTableAsStmt) || IsA(stmt, RefreshMatViewStmt))
 	{

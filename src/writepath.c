@@ -57,6 +57,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "executor/tuptable.h"
 #include "utils/syscache.h"
 
@@ -64,6 +65,7 @@
 #include "catalog.h"
 #include "guard.h"
 #include "keycache.h"
+#include "leave.h"
 #include "policy.h"
 #include "progress.h"
 #include "redact.h"
@@ -838,6 +840,12 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	/* one that goes with its session, unseen by any event trigger, would leave its row behind */
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect a column of temporary table \"%s\"", get_rel_name(relid)),
+				 errhint("Protect columns of permanent or unlogged tables; a temporary table holding personal data can use privacy_guard.seal().")));
 	attnum = get_attnum(relid, col);
 	if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0)
 		ereport(ERROR,
@@ -1345,14 +1353,57 @@ pguard_upgrade_search_key(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(pguard_upgrade_column);
+
+/*
+ * upgrade_column(tbl regclass, col name) -> bigint: read a searchable
+ * column's values, the only ones upgrade_term() re-seals until the next
+ * call or the end of the transaction.  The rewrite that calls
+ * upgrade_term() runs as the table's owner, whose own code (a CHECK, an
+ * index expression) runs with it and could pass it any value it can read.
+ */
+/* the column whose rewrite the update runs next (its ALTER COLUMN TYPE passes the guard) */
+static Oid	upgrade_relid = InvalidOid;
+static NameData upgrade_col;
+static LocalTransactionId upgrade_lxid = InvalidLocalTransactionId;
+
+Datum
+pguard_upgrade_column(PG_FUNCTION_ARGS)
+{
+	require_upgrade_script("upgrade_column");
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("upgrade_column() is for the superuser updating the extension")));
+	upgrade_relid = PG_GETARG_OID(0);
+	namestrcpy(&upgrade_col, NameStr(*PG_GETARG_NAME(1)));
+	upgrade_lxid = MyProc->lxid;
+	PG_RETURN_INT64(ColumnValuesRead(upgrade_relid, NameStr(upgrade_col)));
+}
+
+/*
+ * Is this ALTER COLUMN TYPE the update's rewrite of the column
+ * upgrade_column() read last?  The guard lets that one through (it runs as
+ * the table's owner, security-restricted); the owner's code cannot issue
+ * another on the table while it is being rewritten.
+ */
+bool
+WritepathUpgradeRewrite(Oid relid, const char *col)
+{
+	return creating_extension && upgrade_lxid == MyProc->lxid && relid == upgrade_relid &&
+		strcmp(NameStr(upgrade_col), col) == 0;
+}
+
 PG_FUNCTION_INFO_V1(pguard_upgrade_term);
 
 /*
  * upgrade_term(value encrypted_text, category text) -> encrypted_text: the
  * value re-sealed, under its own key, with its search term under the
  * category's key; the USING expression of the rewrite of a searchable
- * column, which runs as the table's owner.  A value whose subject was
- * erased cannot be opened: it is kept as it is (no search finds it).
+ * column, which runs as the table's owner.  Only the values
+ * upgrade_column() read.  A value whose subject was erased cannot be
+ * opened: it becomes NULL (it was unreadable, and a value without a term
+ * cannot be compared in the column's indexes).
  */
 Datum
 pguard_upgrade_term(PG_FUNCTION_ARGS)
@@ -1368,6 +1419,10 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	require_upgrade_script("upgrade_term");
+	if (!ColumnValuesHas(env))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("upgrade_term() re-seals only the values of the column the update is rewriting")));
 	if (EnvelopeParse((const uint8 *) VARDATA_ANY(env), VARSIZE_ANY_EXHDR(env), &view) != NULL ||
 		view.version != ENVELOPE_VERSION)
 		ereport(ERROR,
@@ -1383,8 +1438,10 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("a value of category \"%.*s\" is not re-sealed under category \"%s\"",
 						view.catlen, view.category, catname)));
-	if (view.term != NULL || (k = KeycacheForId(view.key_id, true)) == NULL)
+	if (view.term != NULL)
 		PG_RETURN_POINTER(env);
+	if ((k = KeycacheForId(view.key_id, true)) == NULL)
+		PG_RETURN_NULL();
 	/* our own copies: computing the term may reset the key cache */
 	memcpy(dek, k->dek, sizeof(dek));
 	memcpy(digest, k->digest, sizeof(digest));

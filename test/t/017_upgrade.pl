@@ -90,7 +90,9 @@ sub extension_objects
 	{
 		if ($line =~ /^-- Name: (.*); Type: (.*); Schema: (.*); Owner/)
 		{
-			$key = ($3 eq 'privacy_guard' || $3 eq '-') && $2 ne 'SEQUENCE SET' ? "$2 $1" : undef;
+			# the extension's schema and objects, and those in no schema (casts, event triggers)
+			$key = ($3 eq 'privacy_guard' || ($3 eq '-' && ($2 ne 'SCHEMA' || $1 eq 'privacy_guard')))
+			  && $2 ne 'SEQUENCE SET' ? "$2 $1" : undef;
 			$objs{$key} = '' if defined $key;
 			next;
 		}
@@ -135,7 +137,34 @@ $node->safe_psql($db, q{
 	CREATE ROLE clerk LOGIN;
 	GRANT SELECT, INSERT, UPDATE ON customers TO clerk;
 	SELECT privacy_guard.grant_purpose('clerk', 'support');
+	-- an erased subject whose row stays: its value can never be opened again
+	SELECT privacy_guard.set_erasure_action('customers', 'anonymise');
+	SELECT privacy_guard.request_erasure('50');
+	SELECT privacy_guard.process_erasures();
+	-- a column of the same category that is not searchable
+	CREATE TABLE alt_contacts (id int PRIMARY KEY, alt_email text);
+	INSERT INTO alt_contacts SELECT g, 'alt' || g || '@example.com' FROM generate_series(1, 5) g;
+	SELECT privacy_guard.protect('alt_contacts', 'alt_email', 'contact', 'id');
+	-- an encrypted column nothing seals
+	CREATE TABLE loose (id int, v privacy_guard.encrypted_text);
+	GRANT INSERT ON loose TO clerk;
+	-- the tables of another role, who plants code in them below
+	CREATE ROLE mallory LOGIN;
+	GRANT privacy_guard_admin TO mallory;
+	CREATE SCHEMA mal AUTHORIZATION mallory;
+	GRANT SELECT ON alt_contacts TO mallory;
 });
+$node->safe_psql($db, q{
+	CREATE TABLE mal.m (id int PRIMARY KEY, email text UNIQUE);
+	INSERT INTO mal.m VALUES (1, 'm1@example.com');
+	SELECT privacy_guard.protect('mal.m', 'email', 'contact', 'id', searchable => true);
+	CREATE TABLE mal.b (id int PRIMARY KEY, secret text);
+	SELECT privacy_guard.protect('mal.b', 'secret', 'contact', 'id');
+}, extra_params => [ '-U', 'mallory' ]);
+# a temporary table protected under 0.1, gone with its session, whose row stays
+$node->safe_psql($db, q{CREATE TEMP TABLE passing (id int, e text);
+	SELECT privacy_guard.protect('passing', 'e', 'contact', 'id')});
+my $alt = envelope_digest($node, $db, 'alt_contacts', 'alt_email');
 is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard'}), '0.1',
 	'the 0.1 release is installed');
 my $plain = q{SELECT md5(string_agg(id || ':' || privacy_guard.reveal(email, 'support') || ':'
@@ -164,10 +193,65 @@ $node->psql($db, q{INSERT INTO customers VALUES (102, 'c102@example.com')}, stdo
 like($err, qr/was protected by privacy_guard 0\.1.*HINT:  Run ALTER EXTENSION privacy_guard UPDATE/s,
 	'a write that needs 0.2 is refused until the update, with a hint');
 
+$node->psql($db, q{INSERT INTO loose VALUES (1, 'plain@example.com')}, stdout => \$out, stderr => \$err,
+	extra_params => [ '-U', 'clerk' ]);
+like($err, qr/cannot write column "v" of relation "loose", an encrypted column nothing seals, under privacy_guard 0\.1.*HINT:  Run ALTER EXTENSION privacy_guard UPDATE/s,
+	'plaintext written to an encrypted column nothing seals is refused until the update, not stored as noise');
+
+# What the update refuses, changing nothing: objects built on a blind-index
+# column (a view, a partial UNIQUE index) that would be lost or block it
+# half-way, listed; and the code of a table's owner that the rewrite of its
+# searchable column runs as that owner: it cannot have other values
+# re-sealed with terms (an equality oracle for a column that is not
+# searchable), and the guard holds for it.
+my $update = sub {
+	my ($plant, $drop) = @_;
+	$node->safe_psql($db, $plant, extra_params => [ '-U', 'mallory' ]);
+	$node->psql($db, 'ALTER EXTENSION privacy_guard UPDATE', stdout => \$out, stderr => \$err);
+	$node->safe_psql($db, $drop, extra_params => [ '-U', 'mallory' ]);
+	return $err;
+};
+like($update->(q{CREATE VIEW mal.v AS SELECT email_bidx FROM mal.m;
+		CREATE UNIQUE INDEX m_partial ON mal.m (email_bidx) WHERE id > 0},
+		q{DROP VIEW mal.v; DROP INDEX mal.m_partial}),
+	qr/cannot update privacy_guard: objects are built on blind-index columns of version 0\.1\nDETAIL:  [^\n]*view mal\.v[^\n]*index mal\.m_partial[^\n]*\nHINT:  Drop them, run ALTER EXTENSION privacy_guard UPDATE/,
+	'the update lists the objects built on blind-index columns and stops');
+like($update->(q{CREATE FUNCTION mal.evil(v privacy_guard.encrypted_text) RETURNS boolean LANGUAGE plpgsql AS $$
+		BEGIN
+			IF to_regproc('privacy_guard.upgrade_term') IS NOT NULL THEN   -- while the update runs
+				EXECUTE $q$SELECT privacy_guard.upgrade_term(a.alt_email, 'contact') FROM public.alt_contacts a$q$;
+			END IF;
+			RETURN true;
+		END $$;
+		ALTER TABLE mal.m ADD CONSTRAINT m_evil CHECK (mal.evil(email))},
+		q{ALTER TABLE mal.m DROP CONSTRAINT m_evil}),
+	qr/upgrade_term\(\) re-seals only the values of the column the update is rewriting/,
+	'code of a table\'s owner cannot have values of another column re-sealed with terms');
+like($update->(q{CREATE FUNCTION mal.rename(v privacy_guard.encrypted_text) RETURNS boolean LANGUAGE plpgsql AS $$
+		BEGIN
+			IF to_regproc('privacy_guard.upgrade_term') IS NOT NULL THEN
+				EXECUTE 'ALTER TABLE mal.b RENAME COLUMN secret TO stolen';
+			END IF;
+			RETURN true;
+		END $$;
+		ALTER TABLE mal.m ADD CONSTRAINT m_rename CHECK (mal.rename(email))},
+		q{ALTER TABLE mal.m DROP CONSTRAINT m_rename}),
+	qr/cannot rename protected column "secret" of relation "b"/,
+	'the guard holds for the code of a table\'s owner that the update runs');
+is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard'}), '0.1',
+	'each refused update changed nothing');
+
 is($node->psql($db, 'ALTER EXTENSION privacy_guard UPDATE', stderr => \$err), 0, 'ALTER EXTENSION privacy_guard UPDATE')
   or diag($err);
+like($err, qr/WARNING:  privacy_guard 0\.1 recorded protected columns that no longer exist or are no longer encrypted: \d+\.e/,
+	'a protected table that is gone (a temporary one) is named, and left out');
 is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'privacy_guard'}), $current,
 	"the extension is at $current");
+is(envelope_digest($node, $db, 'alt_contacts', 'alt_email'), $alt, 'a column of the same category that is not searchable is untouched');
+is($node->safe_psql($db, q{SELECT count(*) FROM customers WHERE email IS NULL}), '1',
+	'the value of the erased subject, which can never be opened, is NULL: it has no term to compare by');
+is($node->safe_psql($db, q{SELECT string_agg(tbl::text || '.' || col, ',' ORDER BY tbl::text, col) FROM privacy_guard.column_protection}),
+	'alt_contacts.alt_email,customers.born,customers.email,mal.b.secret,mal.m.email', 'the catalog names the protected columns that exist');
 
 # Every value reveals as before; the non-searchable column was not rewritten.
 is($node->safe_psql($db, $plain), $revealed, 'every value reveals as before the update');
