@@ -11,7 +11,7 @@ OBJS           = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # it define).  Released scripts (privacy_guard--0.1.sql) and upgrade scripts
 # are committed and never edited.
 SQL_CONCEPTS   = schema types progress policy keys writepath reveal collection discover \
-                 audit consent incident erasure policy_doc
+                 audit consent incident erasure policy_doc replication
 SQL_SOURCES    = $(patsubst %,sql/%.sql,$(SQL_CONCEPTS))
 DATA_built     = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA           = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))

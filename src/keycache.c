@@ -30,7 +30,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -47,7 +50,9 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "audit.h"
 #include "catalog.h"
@@ -188,10 +193,14 @@ keycache_relcache_callback(Datum arg, Oid relid)
 		cache_stale = true;
 }
 
+/* does this database receive privacy_guard.keys by logical replication? -1: not looked up yet */
+static int	keys_subscribed = -1;
+
 static void
 keycache_changed_elsewhere(void)
 {
 	cache_stale = true;
+	keys_subscribed = -1;
 }
 
 static void
@@ -674,6 +683,48 @@ subject_erased(void)
 }
 
 /*
+ * Does this database receive privacy_guard.keys by logical replication?
+ * Then its keys are the publisher's: one made here would take a key id the
+ * publisher gives another key (the sequence is each database's own), or a
+ * subject the publisher later gives a key of its own, and the subscription
+ * would stop at that row.  Cached; a change to pg_subscription_rel resets it.
+ */
+static void
+subscription_rel_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	keys_subscribed = -1;
+}
+
+static bool
+keys_from_subscription(void)
+{
+	if (keys_subscribed < 0)
+	{
+		Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+
+		ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(CatalogRelid("keys")));
+		scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
+		keys_subscribed = HeapTupleIsValid(systable_getnext(scan)) ? 1 : 0;
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	return keys_subscribed == 1;
+}
+
+static void
+refuse_subscribed_key(const char *kind)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot create a %s key in a database that receives privacy_guard.keys by logical replication", kind),
+			 errdetail("Its keys are the publisher's: one made here would collide with the publisher's key ids and subjects."),
+			 errhint("Write the rows of new subjects, and the first value of a searchable category, on the publisher; their keys arrive with them.")));
+}
+
+/*
  * The data key of a subject, created if it has none; an erased subject is
  * refused.  The returned entry stays valid until the next call into this
  * module.
@@ -735,13 +786,18 @@ KeycacheForSubject(const char *subject, int len)
 		bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 		int32		version;
 
-		EnvelopeRandom(dek, sizeof(dek));
-		SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-		version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
-		args[1] = Int32GetDatum(version);
-		args[2] = PointerGetDatum(wrapped);
-		rc = SPI_execute_plan(plan_insert, args, NULL, false, 1);
-		if (rc == SPI_OK_INSERT_RETURNING && SPI_processed == 1)
+		bool		subscribed = keys_from_subscription();
+
+		if (!subscribed)
+		{
+			EnvelopeRandom(dek, sizeof(dek));
+			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+			version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
+			args[1] = Int32GetDatum(version);
+			args[2] = PointerGetDatum(wrapped);
+			rc = SPI_execute_plan(plan_insert, args, NULL, false, 1);
+		}
+		if (!subscribed && rc == SPI_OK_INSERT_RETURNING && SPI_processed == 1)
 		{
 			bool		isnull;
 			int64		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -760,6 +816,8 @@ KeycacheForSubject(const char *subject, int len)
 				if (e == NULL)
 					subject_erased();
 			}
+			else if (subscribed)
+				refuse_subscribed_key("subject");
 		}
 		OPENSSL_cleanse(dek, sizeof(dek));
 	}
@@ -902,6 +960,9 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 		else if (attempt == 0)
 		{
 			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+
+			if (keys_from_subscription())
+				refuse_subscribed_key("search");
 
 			EnvelopeRandom(key, ENVELOPE_KEY_LEN);
 			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
@@ -1184,6 +1245,7 @@ KeycacheInit(void)
 							&key_cache_size, 131072, 16, 16 * 1024 * 1024,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(SUBSCRIPTIONRELMAP, subscription_rel_changed, (Datum) 0);
 	CatalogOnChange(keycache_changed_elsewhere);
 	RegisterXactCallback(keycache_xact_callback, NULL);
 	RegisterSubXactCallback(keycache_subxact_callback, NULL);
