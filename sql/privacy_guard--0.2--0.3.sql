@@ -71,3 +71,44 @@ $fn$;
 REVOKE ALL ON FUNCTION privacy_guard.publish(name) FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.publish(name) IS
     'add to a publication the keys and policy a subscriber of the protected tables needs; returns them';
+
+-- Encrypted columns no protection covers get, from 0.3 on, a CHECK that
+-- refuses unsealed values where the row is stored (src/guard.c adds it
+-- after every statement that makes such a column).  The tables made under
+-- 0.2 get it here; a column that already holds an unsealed value is named
+-- in a WARNING and left without it (its unsealed values are noise that
+-- nothing can read back; set them to NULL, then ALTER the table).
+DO $upgrade$
+DECLARE
+    c record;
+    con_name text;
+BEGIN
+    FOR c IN
+        SELECT a.attrelid::pg_catalog.regclass AS tbl, a.attname AS col
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) a.attrelid
+         WHERE r.relkind IN ('r', 'p') AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+           AND r.relnamespace OPERATOR(pg_catalog.<>) 'privacy_guard'::pg_catalog.regnamespace
+           AND a.atttypid OPERATOR(pg_catalog.=) ANY (privacy_guard.encrypted_types()::pg_catalog.oid[])
+           AND NOT EXISTS (SELECT FROM privacy_guard.column_protection p
+                            WHERE p.tbl OPERATOR(pg_catalog.=) a.attrelid AND p.col OPERATOR(pg_catalog.=) a.attname)
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) a.attrelid)
+         ORDER BY 1, 2
+    LOOP
+        con_name := c.col OPERATOR(pg_catalog.||) '_sealed_only';
+        WHILE pg_catalog.octet_length(con_name) OPERATOR(pg_catalog.>) 63 LOOP
+            con_name := pg_catalog.left(c.col, pg_catalog.length(con_name) OPERATOR(pg_catalog.-) 12 OPERATOR(pg_catalog.-) 1)
+                       OPERATOR(pg_catalog.||) '_sealed_only';
+        END LOOP;
+        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                               WHERE k.conrelid OPERATOR(pg_catalog.=) c.tbl AND k.conname OPERATOR(pg_catalog.=) con_name);
+        BEGIN
+            EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL OR privacy_guard.sealed_only(%I, %L::pg_catalog.text) IS NOT NULL)',
+                                      c.tbl, con_name, c.col, c.col, pg_catalog.format('column "%s"', c.col));
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'column "%" of relation % holds unsealed values: it gets no CHECK against them', c.col, c.tbl
+                USING HINT = 'Set them to NULL, then run ALTER TABLE on the relation: the CHECK is added after it.';
+        END;
+    END LOOP;
+END
+$upgrade$;

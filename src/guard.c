@@ -42,6 +42,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
@@ -62,6 +63,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -1110,6 +1112,226 @@ guard_nested_encrypted(Oid relid)
 	relation_close(rel, NoLock);
 }
 
+/* adding or dropping a <col>_sealed_only CHECK, whose ALTER TABLE comes back to the guard */
+static bool sealed_only_busy = false;
+
+/*
+ * The name of the CHECK that keeps unsealed values out of an encrypted
+ * column no protection covers: <col>_sealed_only, the column's name cut (at
+ * a character boundary) to fit.
+ */
+static char *
+sealed_only_name(const char *col)
+{
+	static const char suffix[] = "_sealed_only";
+	int			len = pg_mbcliplen(col, strlen(col), NAMEDATALEN - 1 - (sizeof(suffix) - 1));
+
+	return psprintf("%.*s%s", len, col, suffix);
+}
+
+/* The relation's constraint of this name, or InvalidOid. */
+static Oid
+constraint_oid(Oid relid, const char *conname)
+{
+	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found;
+
+	ScanKeyInit(&key[0], Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(InvalidOid));
+	ScanKeyInit(&key[2], Anum_pg_constraint_conname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(conname));
+	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 3, key);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup) ? ((Form_pg_constraint) GETSTRUCT(tup))->oid : InvalidOid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Is <col>_sealed the CHECK protect() adds, one that calls the extension's
+ * check_sealed() (not any constraint a table's owner gave that name)?
+ */
+static bool
+is_sealing_check(Oid relid, const char *col)
+{
+	Oid			conoid = constraint_oid(relid, psprintf("%s_sealed", col));
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(conoid))
+		return false;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ConstraintRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(conoid));
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		found = d->refclassid == ProcedureRelationId &&
+			get_func_namespace(d->refobjid) == CatalogSchemaOid() &&
+			strcmp(get_func_name(d->refobjid), "check_sealed") == 0;
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/*
+ * Storage-time guard of encrypted columns no protection covers (a table's
+ * own, a copy made with CREATE TABLE AS, a column unprotect() left
+ * encrypted): plaintext written there becomes a value unsealed under this
+ * session's key, noise once the session ends.  The planner refuses most
+ * such writes early (src/unsealed.c); what it cannot see (a BEFORE
+ * trigger's change, a DEFAULT, a table rewrite's USING, a plan cached
+ * before, EXPLAIN ANALYZE) is refused where the row is stored, by a CHECK
+ * on each such column, added after every statement that may make one:
+ *	 <col>_sealed_only CHECK (col IS NULL OR privacy_guard.sealed_only(col, 'column "col"') IS NOT NULL)
+ * It is validated when added (the table's rows so far, a DEFAULT
+ * included), so pg_dump writes it inside CREATE TABLE, where a restore
+ * finds it before adding another.  Dropped, it comes back at the end of
+ * the statement; dropped with the column's change to another type, it does
+ * not.  A materialized view cannot have a CHECK: its rows are read once,
+ * after it is filled.
+ */
+static void
+guard_sealed_only(Oid relid)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	char		relkind;
+	GuardedTable *g;
+	List	   *missing = NIL;
+	List	   *types = NIL;
+	char	   *qualified;
+	ListCell   *lc;
+	ListCell   *lt;
+
+	if (sealed_only_busy || !OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+		return;
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_MATVIEW)
+		return;
+	g = guard_load(relid);
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return;
+	desc = RelationGetDescr(rel);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		covered = false;
+
+		if (att->attisdropped || CatalogEncryptedType(att->atttypid) == 0)
+			continue;
+		foreach(lc, g->cols)
+			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
+		/* protect()'s own ALTER, which adds the column's sealing CHECK before the catalog names it */
+		covered |= relkind != RELKIND_MATVIEW && is_sealing_check(relid, NameStr(att->attname));
+		if (!covered && (relkind == RELKIND_MATVIEW ||
+						 !OidIsValid(constraint_oid(relid, sealed_only_name(NameStr(att->attname))))))
+		{
+			missing = lappend(missing, pstrdup(NameStr(att->attname)));
+			types = lappend_oid(types, att->atttypid);
+		}
+	}
+	qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										   RelationGetRelationName(rel));
+	relation_close(rel, NoLock);
+	if (missing == NIL)
+		return;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sealed_only_busy = true;
+	PG_TRY();
+	{
+	forboth(lc, missing, lt, types)
+	{
+		const char *col = quote_identifier((char *) lfirst(lc));
+		char	   *target = quote_literal_cstr(psprintf("column \"%s\"", (char *) lfirst(lc)));
+		int			rc;
+
+		if (relkind == RELKIND_MATVIEW)
+			rc = SPI_execute(psprintf("SELECT FROM %s WHERE privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NULL"
+									  " AND %s IS NOT NULL", qualified, col, target, col), true, 1);
+		else
+			rc = SPI_execute(psprintf("ALTER TABLE %s ADD CONSTRAINT %s"
+									  " CHECK (%s IS NULL OR privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NOT NULL)",
+									  qualified, quote_identifier(sealed_only_name((char *) lfirst(lc))),
+									  col, col, target), false, 0);
+		if (rc < 0)
+			elog(ERROR, "could not guard column %s of %s: %s", col, qualified, SPI_result_code_string(rc));
+	}
+	}
+	PG_FINALLY();
+	{
+		sealed_only_busy = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+}
+
+/*
+ * Before ALTER TABLE changes an encrypted column's type to one that is not
+ * encrypted (unprotect() turning it into plaintext, or the owner's own
+ * ALTER): its <col>_sealed_only CHECK goes first, since its expression
+ * cannot be rebuilt for the new type (the statement fails otherwise).
+ */
+static void
+guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		AttrNumber	attnum;
+		char	   *conname;
+		Oid			newtype;
+
+		if (cmd->subtype != AT_AlterColumnType || cmd->name == NULL)
+			continue;
+		attnum = get_attnum(relid, cmd->name);
+		if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0)
+			continue;
+		newtype = typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName);
+		conname = sealed_only_name(cmd->name);
+		if (CatalogEncryptedType(newtype) != 0 || !OidIsValid(constraint_oid(relid, conname)))
+			continue;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		sealed_only_busy = true;
+		PG_TRY();
+		{
+			if (SPI_execute(psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																get_rel_name(relid)),
+									 quote_identifier(conname)), false, 0) < 0)
+				elog(ERROR, "could not drop constraint %s", conname);
+		}
+		PG_FINALLY();
+		{
+			sealed_only_busy = false;
+		}
+		PG_END_TRY();
+		SPI_finish();
+	}
+}
+
 /* The first column that holds an encrypted value, or NULL. */
 static char *
 encrypted_column(Oid relid, bool lock)
@@ -1534,8 +1756,12 @@ runs_role_code(Node *node, void *context)
 		return role_type(((Const *) node)->consttype);
 	if (IsA(node, Param))
 		return role_type(((Param *) node)->paramtype);
-	/* lists (arguments) and parts of expressions (CASE's WHEN) have no type of their own */
-	if (!IsA(node, List) && !IsA(node, CaseWhen) && exprType(node) >= FirstNormalObjectId)
+	/*
+	 * lists (arguments) and parts of expressions (CASE's WHEN) have no type
+	 * of their own; the extension's encrypted types are built from its own
+	 * functions, which are checked as functions below
+	 */
+	if (!IsA(node, List) && !IsA(node, CaseWhen) && role_type(exprType(node)))
 		return true;
 	/*
 	 * A cast through text to a built-in type runs the source's output
@@ -1759,6 +1985,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	Oid			dropped_db = InvalidOid;
 	LeaveCheck	leave;
 	bool		leaving = false;
+	Oid			filled = InvalidOid;	/* a table whose encrypted columns get their CHECKs, last */
 
 	CatalogNoteUtility(stmt);
 	AuditUtilityStart(pstmt, queryString, context == PROCESS_UTILITY_TOPLEVEL);
@@ -1773,7 +2000,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	 * path, or make a same-named temporary table, before a lookup after it.
 	 */
 	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
+	{
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
+		if (!CatalogExtensionScript() && !IsBinaryUpgrade && !CatalogExtensionPredatesGuard())
+			guard_sealed_only_retype(altered, (AlterTableStmt *) stmt);
+	}
 	if (IsA(stmt, IndexStmt) && CatalogExtensionInstalled())
 	{
 		IndexStmt  *is = (IndexStmt *) stmt;
@@ -1896,7 +2127,21 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			IsA(stmt, CreateTableAsStmt) ? ((CreateTableAsStmt *) stmt)->into->rel : NULL;
 
 		guard_nested_encrypted(rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : altered);
+		filled = rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : altered;
 	}
+	/* EXPLAIN ANALYZE CREATE TABLE AS fills a table too */
+	if (IsA(stmt, ExplainStmt) && IsA(((ExplainStmt *) stmt)->query, Query) &&
+		((Query *) ((ExplainStmt *) stmt)->query)->commandType == CMD_UTILITY &&
+		IsA(((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt, CreateTableAsStmt) &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+		filled = RangeVarGetRelid(((CreateTableAsStmt *) ((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt)->into->rel,
+								  NoLock, true);
+	/* REFRESH MATERIALIZED VIEW fills one again */
+	if (IsA(stmt, RefreshMatViewStmt) &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+		filled = RangeVarGetRelid(((RefreshMatViewStmt *) stmt)->relation, NoLock, true);
 	if (OidIsValid(dropped_db))
 		AuditForgetDatabase(dropped_db);
 
@@ -1990,6 +2235,9 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		if (g->cols != NIL)
 			GuardCheckReaderCode(g->relid);
 	}
+
+	/* last: every check above passed for what the statement made */
+	guard_sealed_only(filled);
 }
 
 /*

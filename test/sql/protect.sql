@@ -852,7 +852,8 @@ RESET ROLE;
 SELECT privacy_guard.unprotect('pg_class', 'relname');
 SELECT privacy_guard.unprotect('privacy_guard.keys', 'name');
 -- the owner's admin unprotects one column: its CHECK and its trigger entry
--- go; the column keeps its type, its sealed values and their terms, its index
+-- go; the column keeps its type, its sealed values and their terms, its
+-- index, and gets the CHECK of every encrypted column nothing seals
 SET ROLE policy_owner;
 SELECT privacy_guard.unprotect('guarded', 'email');
 RESET ROLE;

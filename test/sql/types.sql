@@ -129,6 +129,45 @@ COPY careless (id, v) FROM stdin;
 CREATE TABLE careless_copy AS SELECT 'careless ctas'::privacy_guard.encrypted_text AS v;
 SELECT 'careless select into'::privacy_guard.encrypted_text AS v INTO careless_into;
 CREATE MATERIALIZED VIEW careless_mv AS SELECT 'careless matview'::privacy_guard.encrypted_text AS v;
+-- and where the row is stored, whatever the planner saw: each encrypted
+-- column nothing seals has a CHECK, <col>_sealed_only, added with it
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'careless'::regclass AND contype = 'c' ORDER BY 1;
+-- a BEFORE trigger that sets the column
+CREATE FUNCTION careless_default() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.v := 'careless trigger'; RETURN NEW; END $$;
+CREATE TRIGGER careless_default BEFORE INSERT ON careless FOR EACH ROW EXECUTE FUNCTION careless_default();
+INSERT INTO careless (id) VALUES (10);
+DROP TRIGGER careless_default ON careless;
+DROP FUNCTION careless_default();
+-- a DEFAULT: refused when it is added (the CHECK is validated against it)
+ALTER TABLE careless ADD COLUMN w privacy_guard.encrypted_text DEFAULT 'careless default';
+CREATE TABLE careless_default (id int, v privacy_guard.encrypted_text DEFAULT 'careless default');
+INSERT INTO careless_default (id) VALUES (1);
+DROP TABLE careless_default;
+-- a rewrite with USING
+CREATE TABLE careless_plain (v text);
+INSERT INTO careless_plain VALUES ('careless rewrite');
+ALTER TABLE careless_plain ALTER COLUMN v TYPE privacy_guard.encrypted_text USING v::privacy_guard.encrypted_text;
+DROP TABLE careless_plain;
+-- EXPLAIN ANALYZE of CREATE TABLE AS, and CREATE TABLE AS of a plan cached before
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE careless_explained AS
+    SELECT 'careless explain'::privacy_guard.encrypted_text AS v;
+PREPARE careless_cached AS SELECT 'careless cached'::privacy_guard.encrypted_text AS v;
+EXECUTE careless_cached;
+CREATE TABLE careless_executed AS EXECUTE careless_cached;
+DEALLOCATE careless_cached;
+-- the CHECK dropped comes back at the end of the statement
+ALTER TABLE careless DROP CONSTRAINT v_sealed_only;
+SELECT count(*) AS v_sealed_only FROM pg_constraint WHERE conrelid = 'careless'::regclass AND conname = 'v_sealed_only';
+-- when the column changes to a type that is not encrypted, it goes first
+CREATE TABLE careless_retyped (v privacy_guard.encrypted_text);
+ALTER TABLE careless_retyped ALTER COLUMN v TYPE text USING v::text;
+SELECT count(*) AS constraints_left FROM pg_constraint WHERE conrelid = 'careless_retyped'::regclass;
+DROP TABLE careless_retyped;
+-- a constraint named like protect()'s does not stand in for it
+CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed CHECK (true));
+INSERT INTO careless_named VALUES ('careless named');
+DROP TABLE careless_named;
 -- a trigger named like the sealing trigger seals nothing: still refused
 CREATE FUNCTION not_sealing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT ON careless FOR EACH ROW

@@ -305,6 +305,8 @@ same_as_fresh($node, $db, '0.1');
 	create_policy($node2, $db, 'support', [ 'contact' ], extension => 0);
 	create_protected_table($node2, $db, 'customers', 'email', 'contact', unique => 1, searchable => 1,
 		rows => q{SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 50) g});
+	# an encrypted column nothing seals, holding a copy
+	$node2->safe_psql($db, q{CREATE TABLE copies AS SELECT id, email FROM customers});
 	my $all = q{SELECT md5(string_agg(id || privacy_guard.reveal(email, 'support'), ',' ORDER BY id)) FROM customers};
 	my $before = $node2->safe_psql($db, $all);
 	install_package($node2, $tree2);
@@ -313,6 +315,10 @@ same_as_fresh($node, $db, '0.1');
 	is($node2->safe_psql($db, $all), $before, 'from 0.2: every value reveals as before');
 	is(query_with_purpose($node2, $db, 'support', q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}),
 		'8', 'from 0.2: and searches');
+	$node2->psql($db, q{INSERT INTO copies VALUES (99, 'plain@example.com')}, stdout => \$out, stderr => \$err);
+	like($err, qr/cannot store an unsealed value/, 'from 0.2: an encrypted column nothing seals refuses plaintext');
+	is($node2->safe_psql($db, q{SELECT conname FROM pg_constraint WHERE conrelid = 'copies'::regclass}), 'email_sealed_only',
+		'from 0.2: and has the CHECK that refuses it where rows are stored');
 	same_as_fresh($node2, $db, '0.2');
 }
 
