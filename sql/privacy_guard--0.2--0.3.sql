@@ -8,7 +8,8 @@
 -- script has exactly the objects of a fresh one.
 
 -- Logical replication (sql/replication.sql): what a publication of
--- protected tables must carry besides them.
+-- protected tables must carry besides them, and what a subscriber must not
+-- write itself.
 
 -- A subscriber needs the publisher's keys (wrapped under the master key,
 -- which both servers' keyrings hold) and the policy that governs them: the
@@ -16,19 +17,63 @@
 -- makes them on the subscriber too).  Never the audit trail (each database
 -- keeps its own), the erasure requests (erasures run on the publisher and
 -- reach the subscriber as shredded keys and rewritten rows), nor incidents
--- and lockdowns (each server's own).  A publication FOR ALL TABLES or for
--- the extension's schema would carry those too: refused.
---
--- Runs with the caller's rights: adding a table to a publication takes
--- owning both, so in practice the extension's owner calls it.  Returns the
--- tables the publication carries for the extension.
+-- and lockdowns (each server's own).
+CREATE FUNCTION privacy_guard.replicated_tables(OUT tbl regclass, OUT row_filter text) RETURNS SETOF record
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT v.tbl::pg_catalog.regclass, v.row_filter
+      FROM (VALUES ('privacy_guard.keys', NULL),
+                   ('privacy_guard.categories', NULL),
+                   ('privacy_guard.purposes',
+                    'name OPERATOR(pg_catalog.<>) ALL (ARRAY[''subject_access'', ''incident_response''])'),
+                   ('privacy_guard.allowances', NULL),
+                   ('privacy_guard.purpose_grants', NULL),
+                   ('privacy_guard.column_protection', NULL),
+                   ('privacy_guard.erasure_actions', NULL),
+                   ('privacy_guard.retention_rules', NULL),
+                   ('privacy_guard.policy_settings', NULL),
+                   ('privacy_guard.consent_events', NULL),
+                   ('privacy_guard.restriction_events', NULL)) AS v(tbl, row_filter)
+$fn$;
+COMMENT ON FUNCTION privacy_guard.replicated_tables() IS
+    'the catalog tables a subscriber of protected tables needs, with the row filter of each';
+
+-- In a database that receives them, those tables are written by the
+-- subscription only: the publisher's rows, not this database's.
+CREATE FUNCTION privacy_guard.local_write_check() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_local_write_check';
+REVOKE ALL ON FUNCTION privacy_guard.local_write_check() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.local_write_check() IS
+    'statement trigger: refuses local writes to a catalog table this database receives by logical replication';
+-- (enabled for the origin only: the subscription's own workers write)
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT r.tbl FROM privacy_guard.replicated_tables() r LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER local_write_check BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.local_write_check()', t);
+    END LOOP;
+END
+$$;
+
+-- Adds them to a publication of the protected tables; returns them.  A
+-- publication FOR ALL TABLES or for the extension's schema would carry the
+-- trail and the built-in purposes too; one that does not publish every
+-- kind of change would not carry erasures (an UPDATE or DELETE of keys);
+-- one whose owner is not a superuser could be narrowed by that owner
+-- afterwards (ALTER PUBLICATION ... SET (publish = ...), DROP TABLE): all
+-- refused.  Runs with the caller's rights: adding a table to a publication
+-- takes owning both, so in practice the extension's owner calls it.
 CREATE FUNCTION privacy_guard.publish(publication name) RETURNS SETOF regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     pub record;
     t record;
 BEGIN
-    SELECT p.oid, p.puballtables INTO pub FROM pg_catalog.pg_publication p
+    SELECT p.oid, p.puballtables, r.rolname AS owner, r.rolsuper,
+           p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AS every_change
+      INTO pub
+      FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.pubowner
      WHERE p.pubname OPERATOR(pg_catalog.=) publish.publication;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'publication "%" does not exist', publication
@@ -43,21 +88,19 @@ BEGIN
                   DETAIL = 'The audit trail is each database''s own, and the built-in purposes exist on both sides.',
                   HINT = 'Publish the protected tables by name (FOR TABLE), then call privacy_guard.publish().';
     END IF;
-    FOR t IN
-        SELECT v.tbl::pg_catalog.regclass AS tbl, v.row_filter
-          FROM (VALUES ('privacy_guard.keys', NULL),
-                       ('privacy_guard.categories', NULL),
-                       ('privacy_guard.purposes',
-                        'name OPERATOR(pg_catalog.<>) ALL (ARRAY[''subject_access'', ''incident_response''])'),
-                       ('privacy_guard.allowances', NULL),
-                       ('privacy_guard.purpose_grants', NULL),
-                       ('privacy_guard.column_protection', NULL),
-                       ('privacy_guard.erasure_actions', NULL),
-                       ('privacy_guard.retention_rules', NULL),
-                       ('privacy_guard.policy_settings', NULL),
-                       ('privacy_guard.consent_events', NULL),
-                       ('privacy_guard.restriction_events', NULL)) AS v(tbl, row_filter)
-    LOOP
+    IF NOT pub.every_change THEN
+        RAISE EXCEPTION 'publication "%" does not publish every kind of change', publication
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'An erasure reaches a subscriber as an UPDATE or DELETE of privacy_guard.keys.',
+                  HINT = pg_catalog.format('ALTER PUBLICATION %I SET (publish = ''insert, update, delete, truncate'').', publication);
+    END IF;
+    IF NOT pub.rolsuper THEN
+        RAISE EXCEPTION 'publication "%" is owned by role "%", which is not a superuser', publication, pub.owner
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Its owner could later stop it carrying the keys'' changes, and with them erasures.',
+                  HINT = pg_catalog.format('ALTER PUBLICATION %I OWNER TO a superuser first.', publication);
+    END IF;
+    FOR t IN SELECT r.tbl, r.row_filter FROM privacy_guard.replicated_tables() r LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication_rel r
                         WHERE r.prpubid OPERATOR(pg_catalog.=) pub.oid AND r.prrelid OPERATOR(pg_catalog.=) t.tbl) THEN
             EXECUTE pg_catalog.format('ALTER PUBLICATION %I ADD TABLE %s%s', publication, t.tbl,

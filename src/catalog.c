@@ -23,14 +23,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -41,13 +45,16 @@
 #include "utils/guc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "keycache.h"
 #include "redact.h"
 #include "guard.h"
 
@@ -372,6 +379,56 @@ CatalogRequireInternal(const char *fname)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s() is internal to privacy_guard", fname)));
+}
+
+/* Is the relation the target of a subscription (logical replication) in this database? */
+bool
+CatalogRelationSubscribed(Oid relid)
+{
+	Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(pguard_local_write_check);
+
+/*
+ * Statement trigger (enabled for the origin only: not in the workers that
+ * apply a subscription) on each catalog table privacy_guard.publish() adds
+ * to a publication: in a database that receives the table by logical
+ * replication, its rows are the publisher's.  One written here (a key, a
+ * consent event, a policy row) would take an id or a name the publisher
+ * gives another row, stopping the subscription at that row, or be
+ * overwritten by the publisher's; an erasure done here would be undone by
+ * the publisher's next key rotation.
+ */
+Datum
+pguard_local_write_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "local_write_check() must be called as a trigger");
+	relid = RelationGetRelid(trigdata->tg_relation);
+	/* the keys table's answer is cached: a new subject's key is written by a statement of its own */
+	if (relid == CatalogRelid("keys") ? KeycacheKeysSubscribed() : CatalogRelationSubscribed(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot change privacy_guard.%s in a database that receives it by logical replication",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("Its rows are the publisher's: one written here would collide with the publisher's or be overwritten by them."),
+				 errhint("Make the change on the publisher: the policy, consent, restrictions, erasures and key rotations reach this database from there.")));
+	return PointerGetDatum(NULL);
 }
 
 /* OID of one of our tables. */

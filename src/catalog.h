@@ -33,6 +33,7 @@ extern bool CatalogExtensionInstalled(void);
 extern bool CatalogExtensionPredatesGuard(void);
 extern bool CatalogExtensionScript(void);
 extern Oid	CatalogRelid(const char *relname);
+extern bool CatalogRelationSubscribed(Oid relid);
 extern EnvelopeType CatalogEncryptedType(Oid typid);
 extern bool CatalogSubjectTypeAllowed(Oid typid);
 extern void CatalogRequireInternal(const char *fname);

@@ -30,10 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "access/genam.h"
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -50,7 +47,6 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -695,22 +691,11 @@ subscription_rel_changed(Datum arg, int cacheid, uint32 hashvalue)
 	keys_subscribed = -1;
 }
 
-static bool
-keys_from_subscription(void)
+bool
+KeycacheKeysSubscribed(void)
 {
 	if (keys_subscribed < 0)
-	{
-		Relation	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-
-		ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(CatalogRelid("keys")));
-		scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true, NULL, 1, &key);
-		keys_subscribed = HeapTupleIsValid(systable_getnext(scan)) ? 1 : 0;
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-	}
+		keys_subscribed = CatalogRelationSubscribed(CatalogRelid("keys")) ? 1 : 0;
 	return keys_subscribed == 1;
 }
 
@@ -786,7 +771,7 @@ KeycacheForSubject(const char *subject, int len)
 		bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 		int32		version;
 
-		bool		subscribed = keys_from_subscription();
+		bool		subscribed = KeycacheKeysSubscribed();
 
 		if (!subscribed)
 		{
@@ -961,7 +946,7 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 		{
 			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 
-			if (keys_from_subscription())
+			if (KeycacheKeysSubscribed())
 				refuse_subscribed_key("search");
 
 			EnvelopeRandom(key, ENVELOPE_KEY_LEN);

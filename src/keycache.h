@@ -62,4 +62,6 @@ extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
 extern void KeycacheRetireIndexKey(const char *category, int64 key_id);
 extern void KeycacheInit(void);
 
+extern bool KeycacheKeysSubscribed(void);
+
 #endif

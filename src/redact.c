@@ -42,7 +42,9 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "replication/logicalworker.h"
 #include "nodes/nodeFuncs.h"
 #include "commands/prepare.h"
 #include "parser/analyze.h"
@@ -190,18 +192,36 @@ static char standin_sqlstate[6] = "";
 /* and the relation it was about, when known ("" if not) */
 static char standin_relation[2 * NAMEDATALEN + 2] = "";
 
+/* a relation's name, as a stand-in may quote it: no quote, no line break */
+static bool
+plain_name(const char *name, int len)
+{
+	if (len <= 0 || len >= (int) sizeof(standin_relation))
+		return false;
+	for (int i = 0; i < len; i++)
+		if (name[i] == '"' || name[i] == '\'' || name[i] == '\n' || name[i] == '\r')
+			return false;
+	return true;
+}
+
 /*
  * The relation an error is about, for its stand-in: a logical replication
- * worker's error (an initial COPY, a change applied) must say which table
- * failed.  From the error's own fields (constraint violations), or from its
- * context: "COPY name, line ..." or "... replication target relation
- * "schema.name" ...", taking the name only, never the rest of the line
- * (a COPY's context may quote the value).
+ * worker's error (an initial copy, a change applied) must say which table
+ * failed.  From the error's own fields (constraint violations, set by
+ * PostgreSQL), or, in a logical replication worker only, from the context
+ * line its own code adds: the table copy's "COPY name, line ..." (the first
+ * line), or the apply's "... replication target relation "schema.name" in
+ * transaction ..." (the last).  Only the name is taken, never the rest of
+ * the line (a COPY's context may quote the value), and no name with a quote
+ * or a line break in it: other context lines (a dynamic statement's) quote
+ * values, and could be made to look like one of those.
  */
 static void
 note_relation(ErrorData *edata)
 {
 	const char *ctx = edata->context;
+	const char *last;
+	const char *p;
 
 	standin_relation[0] = '\0';
 	if (edata->table_name != NULL)
@@ -211,33 +231,26 @@ note_relation(ErrorData *edata)
 				 edata->table_name);
 		return;
 	}
-	while (ctx != NULL && *ctx != '\0')
+	if (ctx == NULL || !IsLogicalWorker())
+		return;
+	if (strncmp(ctx, "COPY ", 5) == 0 && (p = strstr(ctx, ", line ")) != NULL &&
+		memchr(ctx, '\n', p - ctx) == NULL && plain_name(ctx + 5, p - ctx - 5))
 	{
-		const char *eol = strchr(ctx, '\n');
-		int			len = eol ? eol - ctx : (int) strlen(ctx);
-		const char *target = "replication target relation \"";
-		const char *p;
+		snprintf(standin_relation, sizeof(standin_relation), "%.*s", (int) (p - ctx - 5), ctx + 5);
+		return;
+	}
+	last = strrchr(ctx, '\n');
+	last = last ? last + 1 : ctx;
+	if (strncmp(last, "processing remote data for replication origin ", 46) == 0 &&
+		(p = strstr(last, " for replication target relation \"")) != NULL)
+	{
+		const char *name = p + strlen(" for replication target relation \"");
+		const char *end = strstr(name, "\" in transaction ");
 
-		if (len > 5 && strncmp(ctx, "COPY ", 5) == 0 &&
-			(p = strstr(ctx, ", line ")) != NULL && p < ctx + len)
-		{
-			snprintf(standin_relation, sizeof(standin_relation), "%.*s",
-					 (int) Min(p - ctx - 5, (int) sizeof(standin_relation) - 1), ctx + 5);
-			return;
-		}
-		if ((p = strstr(ctx, target)) != NULL && p < ctx + len)
-		{
-			const char *name = p + strlen(target);
-			const char *end = strchr(name, '"');
-
-			if (end != NULL && end < ctx + len)
-			{
-				snprintf(standin_relation, sizeof(standin_relation), "%.*s",
-						 (int) Min(end - name, (int) sizeof(standin_relation) - 1), name);
-				return;
-			}
-		}
-		ctx = eol ? eol + 1 : NULL;
+		if (end == NULL)
+			end = strrchr(name, '"');
+		if (end != NULL && plain_name(name, end - name))
+			snprintf(standin_relation, sizeof(standin_relation), "%.*s", (int) (end - name), name);
 	}
 }
 
@@ -363,11 +376,14 @@ redact_emit_log(ErrorData *edata)
 			 * Its stand-in goes through the server's logging (every
 			 * log_destination, with its prefix: time, process, user,
 			 * database) once the error has aborted the (sub)transaction,
-			 * or, for a FATAL one (a background worker's ERROR), as the
-			 * process exits, where logging is safe again; for an ERROR
-			 * outside a transaction, and a PANIC, straight to stderr.
+			 * or, for a FATAL one and a background worker's (whose ERROR
+			 * out of a transaction ends it: a logical replication worker's
+			 * copy or apply), as the process exits, where logging is safe
+			 * again; for a backend's ERROR outside a transaction, and a
+			 * PANIC, straight to stderr.
 			 */
-			if ((IsTransactionState() && edata->elevel == ERROR) || edata->elevel == FATAL)
+			if ((IsTransactionState() && edata->elevel == ERROR) || edata->elevel == FATAL ||
+				(edata->elevel == ERROR && MyBackendType == B_BG_WORKER))
 			{
 				static bool exit_registered = false;
 

@@ -46,10 +46,23 @@ my ($out, $err);
 $pub->psql('shop', q{SELECT privacy_guard.publish('everything')}, stdout => \$out, stderr => \$err);
 like($err, qr/publication "everything" carries every table of privacy_guard.*HINT:  Publish the protected tables by name/s,
 	'a publication of every table is refused: it would carry the trail');
+# one that would not carry erasures (UPDATEs and DELETEs of keys), or whose
+# owner could make it stop carrying them, is refused too
+$pub->safe_psql('shop', q{CREATE PUBLICATION inserts_only FOR TABLE customers WITH (publish = 'insert');
+	CREATE ROLE pub_owner LOGIN; GRANT CREATE ON DATABASE shop TO pub_owner; ALTER TABLE customers OWNER TO pub_owner;});
+# (the table's owner again: whoever runs the test)
+$pub->safe_psql('shop', q{CREATE PUBLICATION theirs FOR TABLE customers}, extra_params => [ '-U', 'pub_owner' ]);
+$pub->safe_psql('shop', q{ALTER TABLE customers OWNER TO CURRENT_USER});
+$pub->psql('shop', q{SELECT privacy_guard.publish('inserts_only')}, stdout => \$out, stderr => \$err);
+like($err, qr/publication "inserts_only" does not publish every kind of change/,
+	'a publication that does not carry updates and deletes is refused');
+$pub->psql('shop', q{SELECT privacy_guard.publish('theirs')}, stdout => \$out, stderr => \$err);
+like($err, qr/publication "theirs" is owned by role "pub_owner", which is not a superuser/,
+	'a publication another role owns (and could narrow) is refused');
 
 # The subscriber: roles, then the schema.
 $sub->safe_psql('postgres', 'CREATE DATABASE shop');
-$sub->safe_psql('shop', 'CREATE ROLE clerk LOGIN');
+$sub->safe_psql('shop', 'CREATE ROLE clerk LOGIN; CREATE ROLE pub_owner LOGIN');
 my ($schema) = run_command([ 'pg_dump', '--schema-only', '-d', $pub->connstr('shop') ]);
 $sub->safe_psql('shop', $schema);
 my $conninfo = $pub->connstr('shop') =~ s/'/''/gr;
@@ -96,6 +109,26 @@ $pub->wait_for_catchup('shop');
 is($sub->safe_psql('shop', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 52}),
 	'c52@example.com', 'replication goes on: no key id of the subscriber\'s collides with the publisher\'s');
 
+# The policy, consent, restrictions, erasures and key rotations are the
+# publisher's: written on the subscriber, they are refused (a local row
+# would collide with the publisher's, and a local erasure would be undone
+# by the publisher's next key rotation).
+$sub->psql('shop', q{SELECT privacy_guard.restrict_processing('2', 'asked here')}, stdout => \$out, stderr => \$err);
+like($err, qr/cannot change privacy_guard.restriction_events in a database that receives it by logical replication.*HINT:  Make the change on the publisher/s,
+	'a restriction recorded on the subscriber is refused');
+$sub->psql('shop', q{SELECT privacy_guard.define_purpose('local')}, stdout => \$out, stderr => \$err);
+like($err, qr/cannot change privacy_guard.purposes in a database that receives it/, 'a policy change on the subscriber is refused');
+$sub->psql('shop', q{SELECT privacy_guard.rotate_search_key('contact')}, stdout => \$out, stderr => \$err);
+like($err, qr/cannot change privacy_guard.keys in a database that receives it/, 'a key rotation on the subscriber is refused');
+$sub->safe_psql('shop', q{SELECT privacy_guard.request_erasure('11')});
+$sub->psql('shop', q{SELECT privacy_guard.process_erasures()}, stdout => \$out, stderr => \$err);
+is($sub->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.keys WHERE name = '11' AND wrapped IS NULL}), '0',
+	'an erasure processed on the subscriber shreds nothing there');
+$pub->safe_psql('shop', q{INSERT INTO customers VALUES (53, 'c53@example.com', '1999-01-03')}, extra_params => [ '-U', 'clerk' ]);
+$pub->wait_for_catchup('shop');
+is($sub->safe_psql('shop', q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 53}),
+	'c53@example.com', 'and replication goes on');
+
 # Publishing the protected table alone: the subscriber has no keys, its
 # copy fails, and the log names the table (the error itself, which may
 # quote a value, is kept out).
@@ -104,9 +137,10 @@ $sub->safe_psql('postgres', 'CREATE DATABASE bare');
 $sub->safe_psql('bare', $schema);
 my $offset = -s $sub->logfile;
 $sub->safe_psql('bare', "CREATE SUBSCRIPTION bare CONNECTION '$conninfo' PUBLICATION bare WITH (slot_name = bare)");
-$sub->wait_for_log(qr/privacy_guard: an error with SQLSTATE \w+ was not logged: its message may quote personal data \(relation "customers"\)/,
+# (a log line of the server's, with its prefix: time and process)
+$sub->wait_for_log(qr/\d\d:\d\d:\d\d[.\d]* \w+ \[\d+\] LOG:  privacy_guard: an error with SQLSTATE \w+ was not logged: its message may quote personal data \(relation "customers"\)/,
 	$offset);
-pass('the failed copy of a table without its keys names the table in the log');
+pass('the failed copy of a table without its keys names the table in a line of the server log');
 unlike(slurp_file($sub->logfile, $offset), qr/\@example\.com/, 'and no value');
 $sub->safe_psql('bare', 'DROP SUBSCRIPTION bare');
 
