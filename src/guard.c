@@ -1154,13 +1154,15 @@ constraint_oid(Oid relid, const char *conname)
 }
 
 /*
- * Is <col>_sealed the CHECK protect() adds, one that calls the extension's
- * check_sealed() (not any constraint a table's owner gave that name)?
+ * Is the relation's constraint of this name one that calls the extension's
+ * function of this name (protect()'s <col>_sealed calling check_sealed(),
+ * the guard's <col>_sealed_only calling sealed_only()), not any constraint
+ * a table's owner gave that name?
  */
 static bool
-is_sealing_check(Oid relid, const char *col)
+is_extension_check(Oid relid, const char *conname, const char *funcname)
 {
-	Oid			conoid = constraint_oid(relid, psprintf("%s_sealed", col));
+	Oid			conoid = constraint_oid(relid, conname);
 	Relation	dep;
 	ScanKeyData key[2];
 	SysScanDesc scan;
@@ -1181,7 +1183,7 @@ is_sealing_check(Oid relid, const char *col)
 
 		found = d->refclassid == ProcedureRelationId &&
 			get_func_namespace(d->refobjid) == CatalogSchemaOid() &&
-			strcmp(get_func_name(d->refobjid), "check_sealed") == 0;
+			strcmp(get_func_name(d->refobjid), funcname) == 0;
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
@@ -1238,9 +1240,20 @@ guard_sealed_only(Oid relid)
 		foreach(lc, g->cols)
 			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
 		/* protect()'s own ALTER, which adds the column's sealing CHECK before the catalog names it */
-		covered |= relkind != RELKIND_MATVIEW && is_sealing_check(relid, NameStr(att->attname));
-		if (!covered && (relkind == RELKIND_MATVIEW ||
-						 !OidIsValid(constraint_oid(relid, sealed_only_name(NameStr(att->attname))))))
+		covered |= relkind != RELKIND_MATVIEW &&
+			is_extension_check(relid, psprintf("%s_sealed", NameStr(att->attname)), "check_sealed");
+		if (covered)
+			continue;
+		if (relkind != RELKIND_MATVIEW &&
+			OidIsValid(constraint_oid(relid, sealed_only_name(NameStr(att->attname)))) &&
+			!is_extension_check(relid, sealed_only_name(NameStr(att->attname)), "sealed_only"))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("constraint name \"%s\" of relation \"%s\" is the one privacy_guard gives the check of encrypted column \"%s\"",
+							sealed_only_name(NameStr(att->attname)), RelationGetRelationName(rel), NameStr(att->attname)),
+					 errhint("Give your constraint another name.")));
+		if (relkind == RELKIND_MATVIEW ||
+			!is_extension_check(relid, sealed_only_name(NameStr(att->attname)), "sealed_only"))
 		{
 			missing = lappend(missing, pstrdup(NameStr(att->attname)));
 			types = lappend_oid(types, att->atttypid);
@@ -1310,7 +1323,7 @@ guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
 			continue;
 		newtype = typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName);
 		conname = sealed_only_name(cmd->name);
-		if (CatalogEncryptedType(newtype) != 0 || !OidIsValid(constraint_oid(relid, conname)))
+		if (CatalogEncryptedType(newtype) != 0 || !is_extension_check(relid, conname, "sealed_only"))
 			continue;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");

@@ -168,6 +168,8 @@ DROP TABLE careless_retyped;
 CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed CHECK (true));
 INSERT INTO careless_named VALUES ('careless named');
 DROP TABLE careless_named;
+-- nor one named like the guard's
+CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed_only CHECK (true));
 -- a trigger named like the sealing trigger seals nothing: still refused
 CREATE FUNCTION not_sealing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT ON careless FOR EACH ROW
