@@ -146,8 +146,8 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_constraint k
                                WHERE k.conrelid OPERATOR(pg_catalog.=) c.tbl AND k.conname OPERATOR(pg_catalog.=) con_name);
         BEGIN
-            EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL OR privacy_guard.sealed_only(%I, %L::pg_catalog.text) IS NOT NULL)',
-                                      c.tbl, con_name, c.col, c.col, pg_catalog.format('column "%s"', c.col));
+            EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL OR privacy_guard.sealed_only(%I, ''''::pg_catalog.text) IS NOT NULL)',
+                                      c.tbl, con_name, c.col, c.col);
         EXCEPTION WHEN check_violation THEN
             RAISE WARNING 'column "%" of relation % holds unsealed values: it gets no CHECK against them', c.col, c.tbl
                 USING HINT = 'Set them to NULL, then run ALTER TABLE on the relation: the CHECK is added after it.';

@@ -1112,32 +1112,95 @@ guard_nested_encrypted(Oid relid)
 	relation_close(rel, NoLock);
 }
 
-/* adding or dropping a <col>_sealed_only CHECK, whose ALTER TABLE comes back to the guard */
+/* adding, renaming or dropping a sealed-only CHECK, whose ALTER TABLE comes back to the guard */
 static bool sealed_only_busy = false;
 
-/*
- * The name of the CHECK that keeps unsealed values out of an encrypted
- * column no protection covers: <col>_sealed_only, the column's name cut (at
- * a character boundary) to fit.
- */
-static char *
-sealed_only_name(const char *col)
+/* the row's column attnum itself, in a CHECK's expression */
+static bool
+is_column(Node *n, AttrNumber attnum)
 {
-	static const char suffix[] = "_sealed_only";
-	int			len = pg_mbcliplen(col, strlen(col), NAMEDATALEN - 1 - (sizeof(suffix) - 1));
-
-	return psprintf("%.*s%s", len, col, suffix);
+	return n != NULL && IsA(n, Var) && ((Var *) n)->varattno == attnum && ((Var *) n)->varlevelsup == 0;
 }
 
-/* The relation's constraint of this name, or InvalidOid. */
-static Oid
-constraint_oid(Oid relid, const char *conname)
+/* a call of the extension's function of this name */
+static bool
+is_extension_call(Node *n, const char *fname)
+{
+	return n != NULL && IsA(n, FuncExpr) &&
+		get_func_namespace(((FuncExpr *) n)->funcid) == CatalogSchemaOid() &&
+		strcmp(get_func_name(((FuncExpr *) n)->funcid), fname) == 0;
+}
+
+/*
+ * What keeps unsealed values out of a column, judged by the expression of
+ * each CHECK of the relation (never by a name, which its owner chooses):
+ * 'p', protect()'s CHECK (privacy_guard.check_sealed(col, ...)); 's', the
+ * guard's, validated: CHECK (col IS NULL OR privacy_guard.sealed_only(col,
+ * '...') IS NOT NULL); or '\0'.  *conname gets the guard's constraint's name.
+ */
+static char
+column_check(Oid relid, AttrNumber attnum, char **conname)
+{
+	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char		found = '\0';
+
+	if (conname)
+		*conname = NULL;
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (found != 'p' && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin;
+		Node	   *expr;
+
+		if (con->contype != CONSTRAINT_CHECK)
+			continue;
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		expr = stringToNode(TextDatumGetCString(bin));
+		if (is_extension_call(expr, "check_sealed") &&
+			is_column(linitial(((FuncExpr *) expr)->args), attnum))
+			found = 'p';
+		else if (con->convalidated && IsA(expr, BoolExpr) && ((BoolExpr *) expr)->boolop == OR_EXPR &&
+				 list_length(((BoolExpr *) expr)->args) == 2)
+		{
+			NullTest   *isnull_test = (NullTest *) linitial(((BoolExpr *) expr)->args);
+			NullTest   *sealed_test = (NullTest *) lsecond(((BoolExpr *) expr)->args);
+
+			if (IsA(isnull_test, NullTest) && isnull_test->nulltesttype == IS_NULL &&
+				is_column((Node *) isnull_test->arg, attnum) &&
+				IsA(sealed_test, NullTest) && sealed_test->nulltesttype == IS_NOT_NULL &&
+				is_extension_call((Node *) sealed_test->arg, "sealed_only") &&
+				list_length(((FuncExpr *) sealed_test->arg)->args) == 2 &&
+				is_column(linitial(((FuncExpr *) sealed_test->arg)->args), attnum) &&
+				IsA(lsecond(((FuncExpr *) sealed_test->arg)->args), Const))
+			{
+				found = 's';
+				if (conname)
+					*conname = pstrdup(NameStr(con->conname));
+			}
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Has the relation a constraint of this name? */
+static bool
+has_constraint(Oid relid, const char *conname)
 {
 	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
 	ScanKeyData key[3];
 	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			found;
+	bool		found;
 
 	ScanKeyInit(&key[0], Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
@@ -1146,49 +1209,51 @@ constraint_oid(Oid relid, const char *conname)
 	ScanKeyInit(&key[2], Anum_pg_constraint_conname, BTEqualStrategyNumber, F_NAMEEQ,
 				CStringGetDatum(conname));
 	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 3, key);
-	tup = systable_getnext(scan);
-	found = HeapTupleIsValid(tup) ? ((Form_pg_constraint) GETSTRUCT(tup))->oid : InvalidOid;
+	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
 }
 
 /*
- * Is the relation's constraint of this name one that calls the extension's
- * function of this name (protect()'s <col>_sealed calling check_sealed(),
- * the guard's <col>_sealed_only calling sealed_only()), not any constraint
- * a table's owner gave that name?
+ * The guard's name for a column's sealed-only CHECK: <col>_sealed_only, cut
+ * to fit, numbered if the relation has one of that name.  The same for the
+ * same column name in every relation (a partition's CHECKs must be named
+ * as its parent's).
  */
-static bool
-is_extension_check(Oid relid, const char *conname, const char *funcname)
+static char *
+sealed_only_name(Oid relid, const char *col)
 {
-	Oid			conoid = constraint_oid(relid, conname);
-	Relation	dep;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
-
-	if (!OidIsValid(conoid))
-		return false;
-	dep = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(ConstraintRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(conoid));
-	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	for (int n = 0;; n++)
 	{
-		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *name = makeObjectName(col, NULL, n == 0 ? "sealed_only" : psprintf("sealed_only%d", n));
 
-		found = d->refclassid == ProcedureRelationId &&
-			get_func_namespace(d->refobjid) == CatalogSchemaOid() &&
-			strcmp(get_func_name(d->refobjid), funcname) == 0;
+		if (!OidIsValid(relid) || !has_constraint(relid, name))
+			return name;
 	}
-	systable_endscan(scan);
-	table_close(dep, AccessShareLock);
-	return found;
 }
+
+/* Run one ALTER TABLE of the guard's own (it comes back to the guard: nothing more to do then). */
+static void
+sealed_only_alter(const char *sql)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sealed_only_busy = true;
+	PG_TRY();
+	{
+		if (SPI_execute(sql, false, 0) < 0)
+			elog(ERROR, "could not run: %s", sql);
+	}
+	PG_FINALLY();
+	{
+		sealed_only_busy = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+}
+
+static List *typed_tables(Oid relid);
 
 /*
  * Storage-time guard of encrypted columns no protection covers (a table's
@@ -1199,36 +1264,52 @@ is_extension_check(Oid relid, const char *conname, const char *funcname)
  * trigger's change, a DEFAULT, a table rewrite's USING, a plan cached
  * before, EXPLAIN ANALYZE) is refused where the row is stored, by a CHECK
  * on each such column, added after every statement that may make one:
- *	 <col>_sealed_only CHECK (col IS NULL OR privacy_guard.sealed_only(col, 'column "col"') IS NOT NULL)
- * It is validated when added (the table's rows so far, a DEFAULT
- * included), so pg_dump writes it inside CREATE TABLE, where a restore
- * finds it before adding another.  Dropped, it comes back at the end of
- * the statement; dropped with the column's change to another type, it does
- * not.  A materialized view cannot have a CHECK: its rows are read once,
- * after it is filled.
+ *	 <col>_sealed_only CHECK (col IS NULL OR privacy_guard.sealed_only(col, '') IS NOT NULL)
+ * (with '', sealed_only() returns NULL for an unsealed value: PostgreSQL
+ * reports the CHECK it fails, naming the relation and the constraint)
+ * A column counts as guarded by the expression of a CHECK on it, never by
+ * its name (column_check()); the name is chosen free of any other.  It is
+ * validated when added (the table's rows so far, a DEFAULT included), so
+ * pg_dump writes it inside CREATE TABLE, where a restore finds it before
+ * adding another.  Dropped, it comes back at the end of the statement; the
+ * column retyped to plaintext, it goes first.  A composite type's typed
+ * tables are guarded for it.  A materialized view cannot have a CHECK: its
+ * rows are read once it is filled (fill true: created or refreshed).
  */
 static void
-guard_sealed_only(Oid relid)
+guard_sealed_only(Oid relid, bool fill)
 {
 	Relation	rel;
 	TupleDesc	desc;
 	char		relkind;
 	GuardedTable *g;
-	List	   *missing = NIL;
-	List	   *types = NIL;
+	List	   *cols = NIL;
 	char	   *qualified;
 	ListCell   *lc;
-	ListCell   *lt;
 
 	if (sealed_only_busy || !OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
 		return;
 	relkind = get_rel_relkind(relid);
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_MATVIEW)
+	if (relkind == RELKIND_COMPOSITE_TYPE)
+	{
+		foreach(lc, typed_tables(relid))
+			guard_sealed_only(lfirst_oid(lc), false);
+		return;
+	}
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		!(relkind == RELKIND_MATVIEW && fill))
 		return;
 	g = guard_load(relid);
 	rel = try_relation_open(relid, NoLock);
 	if (rel == NULL)
 		return;
+	if (relkind == RELKIND_MATVIEW && !RelationIsPopulated(rel))
+	{
+		relation_close(rel, NoLock);	/* WITH NO DATA: read when refreshed */
+		return;
+	}
+	qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										   RelationGetRelationName(rel));
 	desc = RelationGetDescr(rel);
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -1239,110 +1320,103 @@ guard_sealed_only(Oid relid)
 			continue;
 		foreach(lc, g->cols)
 			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
-		/* protect()'s own ALTER, which adds the column's sealing CHECK before the catalog names it */
-		covered |= relkind != RELKIND_MATVIEW &&
-			is_extension_check(relid, psprintf("%s_sealed", NameStr(att->attname)), "check_sealed");
-		if (covered)
+		if (covered || (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, NULL) != '\0'))
 			continue;
-		if (relkind != RELKIND_MATVIEW &&
-			OidIsValid(constraint_oid(relid, sealed_only_name(NameStr(att->attname)))) &&
-			!is_extension_check(relid, sealed_only_name(NameStr(att->attname)), "sealed_only"))
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("constraint name \"%s\" of relation \"%s\" is the one privacy_guard gives the check of encrypted column \"%s\"",
-							sealed_only_name(NameStr(att->attname)), RelationGetRelationName(rel), NameStr(att->attname)),
-					 errhint("Give your constraint another name.")));
-		if (relkind == RELKIND_MATVIEW ||
-			!is_extension_check(relid, sealed_only_name(NameStr(att->attname)), "sealed_only"))
-		{
-			missing = lappend(missing, pstrdup(NameStr(att->attname)));
-			types = lappend_oid(types, att->atttypid);
-		}
+		cols = lappend(cols, pstrdup(NameStr(att->attname)));
 	}
-	qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										   RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
-	if (missing == NIL)
-		return;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sealed_only_busy = true;
-	PG_TRY();
+	/* one at a time: each name is chosen free of the ones added before */
+	foreach(lc, cols)
 	{
-	forboth(lc, missing, lt, types)
-	{
-		const char *col = quote_identifier((char *) lfirst(lc));
-		char	   *target = quote_literal_cstr(psprintf("column \"%s\"", (char *) lfirst(lc)));
-		int			rc;
+		const char *col = lfirst(lc);
+		/* the CHECK's: '' (PostgreSQL names the constraint); the scan's: the column */
+		char	   *target = quote_literal_cstr(relkind == RELKIND_MATVIEW ?
+												psprintf("column \"%s\" of materialized view %s", col, qualified) : "");
 
 		if (relkind == RELKIND_MATVIEW)
-			rc = SPI_execute(psprintf("SELECT FROM %s WHERE privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NULL"
-									  " AND %s IS NOT NULL", qualified, col, target, col), true, 1);
+			sealed_only_alter(psprintf("SELECT FROM %s WHERE privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NULL"
+									   " AND %s IS NOT NULL", qualified, quote_identifier(col), target,
+									   quote_identifier(col)));
 		else
-			rc = SPI_execute(psprintf("ALTER TABLE %s ADD CONSTRAINT %s"
-									  " CHECK (%s IS NULL OR privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NOT NULL)",
-									  qualified, quote_identifier(sealed_only_name((char *) lfirst(lc))),
-									  col, col, target), false, 0);
-		if (rc < 0)
-			elog(ERROR, "could not guard column %s of %s: %s", col, qualified, SPI_result_code_string(rc));
+			sealed_only_alter(psprintf("ALTER TABLE %s ADD CONSTRAINT %s"
+									   " CHECK (%s IS NULL OR privacy_guard.sealed_only(%s, %s::pg_catalog.text) IS NOT NULL)",
+									   qualified, quote_identifier(sealed_only_name(relid, col)),
+									   quote_identifier(col), quote_identifier(col), target));
 	}
-	}
-	PG_FINALLY();
-	{
-		sealed_only_busy = false;
-	}
-	PG_END_TRY();
-	SPI_finish();
 }
 
 /*
- * Before ALTER TABLE changes an encrypted column's type to one that is not
- * encrypted (unprotect() turning it into plaintext, or the owner's own
- * ALTER): its <col>_sealed_only CHECK goes first, since its expression
- * cannot be rebuilt for the new type (the statement fails otherwise).
+ * Before ALTER TABLE (or ALTER TYPE ... CASCADE, for its typed tables)
+ * changes an encrypted column's type to one that is not encrypted
+ * (unprotect() turning it into plaintext, or the owner's own ALTER): the
+ * guard's CHECK on it goes first, since its expression cannot be rebuilt
+ * for the new type.
  */
 static void
 guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
 {
 	ListCell   *lc;
+	ListCell   *lt;
+	List	   *relids;
 
 	if (!OidIsValid(relid))
 		return;
-	foreach(lc, stmt->cmds)
+	relids = get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE ? typed_tables(relid) : list_make1_oid(relid);
+	foreach(lt, relids)
 	{
-		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-		AttrNumber	attnum;
-		char	   *conname;
-		Oid			newtype;
+		Oid			target = lfirst_oid(lt);
 
-		if (cmd->subtype != AT_AlterColumnType || cmd->name == NULL)
-			continue;
-		attnum = get_attnum(relid, cmd->name);
-		if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0)
-			continue;
-		newtype = typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName);
-		conname = sealed_only_name(cmd->name);
-		if (CatalogEncryptedType(newtype) != 0 || !is_extension_check(relid, conname, "sealed_only"))
-			continue;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		sealed_only_busy = true;
-		PG_TRY();
+		foreach(lc, stmt->cmds)
 		{
-			if (SPI_execute(psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
-									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-																get_rel_name(relid)),
-									 quote_identifier(conname)), false, 0) < 0)
-				elog(ERROR, "could not drop constraint %s", conname);
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			AttrNumber	attnum;
+			char	   *conname;
+
+			if (cmd->subtype != AT_AlterColumnType || cmd->name == NULL)
+				continue;
+			attnum = get_attnum(target, cmd->name);
+			if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(target, attnum)) == 0 ||
+				CatalogEncryptedType(typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName)) != 0 ||
+				column_check(target, attnum, &conname) != 's' || conname == NULL)
+				continue;
+			sealed_only_alter(psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
+									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
+																  get_rel_name(target)),
+									   quote_identifier(conname)));
 		}
-		PG_FINALLY();
-		{
-			sealed_only_busy = false;
-		}
-		PG_END_TRY();
-		SPI_finish();
 	}
+}
+
+/*
+ * After a column is renamed: the guard's CHECK on it takes the column's new
+ * name (when free), so that a partition made later with that column, which
+ * gets the CHECK under that name, can be attached (PostgreSQL matches a
+ * partition's CHECKs with the parent's by name).
+ */
+static void
+guard_sealed_only_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	char	   *conname;
+	char	   *wanted;
+
+	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL || stmt->newname == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+		return;
+	attnum = get_attnum(relid, stmt->newname);
+	if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0 ||
+		column_check(relid, attnum, &conname) != 's' || conname == NULL)
+		return;
+	wanted = makeObjectName(stmt->newname, NULL, "sealed_only");
+	if (strcmp(conname, wanted) == 0 || has_constraint(relid, wanted))
+		return;
+	sealed_only_alter(psprintf("ALTER TABLE %s RENAME CONSTRAINT %s TO %s",
+							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														  get_rel_name(relid)),
+							   quote_identifier(conname), quote_identifier(wanted)));
 }
 
 /* The first column that holds an encrypted value, or NULL. */
@@ -1999,6 +2073,9 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	LeaveCheck	leave;
 	bool		leaving = false;
 	Oid			filled = InvalidOid;	/* a table whose encrypted columns get their CHECKs, last */
+	bool		filled_anew = false;	/* and was filled: a materialized view is read then */
+	RangeVar   *created = NULL;	/* CREATE TABLE's or CREATE TABLE AS's new relation */
+	Oid			created_nsp = InvalidOid;	/* the schema it is created in, found before */
 
 	CatalogNoteUtility(stmt);
 	AuditUtilityStart(pstmt, queryString, context == PROCESS_UTILITY_TOPLEVEL);
@@ -2012,6 +2089,24 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	 * validated, a default, a USING expression) could change the search
 	 * path, or make a same-named temporary table, before a lookup after it.
 	 */
+	/*
+	 * The schema a new relation goes to, found as the statement finds it:
+	 * after it, a same-named relation in pg_temp or pg_catalog could come
+	 * first in a lookup by name.
+	 */
+	if (CatalogExtensionInstalled() && !CatalogExtensionScript() && !IsBinaryUpgrade)
+	{
+		if (IsA(stmt, CreateStmt))
+			created = ((CreateStmt *) stmt)->relation;
+		else if (IsA(stmt, CreateTableAsStmt))
+			created = ((CreateTableAsStmt *) stmt)->into->rel;
+		else if (IsA(stmt, ExplainStmt) && IsA(((ExplainStmt *) stmt)->query, Query) &&
+				 ((Query *) ((ExplainStmt *) stmt)->query)->commandType == CMD_UTILITY &&
+				 IsA(((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt, CreateTableAsStmt))
+			created = ((CreateTableAsStmt *) ((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt)->into->rel;
+		if (created != NULL)
+			created_nsp = RangeVarGetCreationNamespace(created);
+	}
 	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
 	{
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
@@ -2136,25 +2231,29 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
-		RangeVar   *rv = IsA(stmt, CreateStmt) ? ((CreateStmt *) stmt)->relation :
-			IsA(stmt, CreateTableAsStmt) ? ((CreateTableAsStmt *) stmt)->into->rel : NULL;
-
-		guard_nested_encrypted(rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : altered);
-		filled = rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : altered;
+		filled = created != NULL ? get_relname_relid(created->relname, created_nsp) : altered;
+		filled_anew = IsA(stmt, CreateTableAsStmt);
+		guard_nested_encrypted(filled);
 	}
 	/* EXPLAIN ANALYZE CREATE TABLE AS fills a table too */
-	if (IsA(stmt, ExplainStmt) && IsA(((ExplainStmt *) stmt)->query, Query) &&
-		((Query *) ((ExplainStmt *) stmt)->query)->commandType == CMD_UTILITY &&
-		IsA(((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt, CreateTableAsStmt) &&
-		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
-		!CatalogExtensionPredatesGuard())
-		filled = RangeVarGetRelid(((CreateTableAsStmt *) ((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt)->into->rel,
-								  NoLock, true);
+	if (IsA(stmt, ExplainStmt) && created != NULL && !CatalogExtensionPredatesGuard())
+	{
+		filled = get_relname_relid(created->relname, created_nsp);
+		filled_anew = true;
+	}
 	/* REFRESH MATERIALIZED VIEW fills one again */
 	if (IsA(stmt, RefreshMatViewStmt) &&
 		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
+	{
 		filled = RangeVarGetRelid(((RefreshMatViewStmt *) stmt)->relation, NoLock, true);
+		filled_anew = true;
+	}
+	/* a renamed column's CHECK follows its name */
+	if (IsA(stmt, RenameStmt) &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+		guard_sealed_only_rename((RenameStmt *) stmt);
 	if (OidIsValid(dropped_db))
 		AuditForgetDatabase(dropped_db);
 
@@ -2250,7 +2349,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 
 	/* last: every check above passed for what the statement made */
-	guard_sealed_only(filled);
+	guard_sealed_only(filled, filled_anew);
 }
 
 /*

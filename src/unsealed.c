@@ -53,16 +53,26 @@ static bool filling_table = false;
 
 PG_FUNCTION_INFO_V1(pguard_sealed_only);
 
-/* sealed_only(value, target): the value, if it is sealed; an unsealed one is refused. */
+/*
+ * sealed_only(value, target): the value, if it is sealed; an unsealed one
+ * is refused, naming the target.  With an empty target (the CHECK the
+ * guard gives an encrypted column nothing seals, the same for every column
+ * so that a partition's matches its parent's), NULL instead: the CHECK
+ * fails, and PostgreSQL names the relation and the constraint.
+ */
 Datum
 pguard_sealed_only(PG_FUNCTION_ARGS)
 {
 	struct varlena *value = PG_GETARG_VARLENA_PP(0);
-
+	text	   *target = PG_GETARG_TEXT_PP(1);
 	uint8		version = VARSIZE_ANY_EXHDR(value) > 0 ? ((const uint8 *) VARDATA_ANY(value))[0] : ENVELOPE_VERSION;
 
 	if (version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND)
-		UnsealedRefuse(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	{
+		if (VARSIZE_ANY_EXHDR(target) == 0)
+			PG_RETURN_NULL();
+		UnsealedRefuse(text_to_cstring(target));
+	}
 	PG_RETURN_POINTER(value);
 }
 

@@ -168,8 +168,61 @@ DROP TABLE careless_retyped;
 CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed CHECK (true));
 INSERT INTO careless_named VALUES ('careless named');
 DROP TABLE careless_named;
--- nor one named like the guard's
-CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed_only CHECK (true));
+-- nor one named like the guard's, whatever it calls: a column counts as
+-- guarded by what its CHECK says, and the guard's takes another name
+CREATE TABLE careless_named (v privacy_guard.encrypted_text CONSTRAINT v_sealed_only CHECK (true),
+    w privacy_guard.encrypted_text CONSTRAINT w_sealed_only CHECK (true OR privacy_guard.sealed_only(w, 'x') IS NOT NULL));
+SELECT conname FROM pg_constraint WHERE conrelid = 'careless_named'::regclass ORDER BY 1;
+INSERT INTO careless_named (v) SELECT NULL;
+CREATE FUNCTION careless_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.v := 'careless named'; RETURN NEW; END $$;
+CREATE TRIGGER careless_fill BEFORE INSERT OR UPDATE ON careless_named FOR EACH ROW EXECUTE FUNCTION careless_fill();
+INSERT INTO careless_named (v) SELECT NULL;
+DROP TABLE careless_named;
+-- a column renamed keeps its CHECK (which follows its name), and a new
+-- column under the old name gets one of its own
+CREATE TABLE careless_renamed (id int, c privacy_guard.encrypted_text);
+INSERT INTO careless_renamed VALUES (1, NULL);
+ALTER TABLE careless_renamed RENAME COLUMN c TO old_c;
+ALTER TABLE careless_renamed ADD COLUMN c privacy_guard.encrypted_text DEFAULT 'careless renamed';
+ALTER TABLE careless_renamed ADD COLUMN c privacy_guard.encrypted_text;
+SELECT conname FROM pg_constraint WHERE conrelid = 'careless_renamed'::regclass ORDER BY 1;
+DROP TABLE careless_renamed;
+-- two long column names alike in their first 51 bytes: a CHECK each
+CREATE TABLE careless_long (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_x privacy_guard.encrypted_text,
+                            aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_y privacy_guard.encrypted_text);
+SELECT count(*) AS checks FROM pg_constraint WHERE conrelid = 'careless_long'::regclass;
+DROP TABLE careless_long;
+-- the tables of a composite type that ALTER TYPE ... CASCADE changes
+CREATE TYPE careless_shape AS (id int, c text);
+CREATE TABLE careless_typed OF careless_shape;
+INSERT INTO careless_typed VALUES (1, 'careless typed');
+ALTER TYPE careless_shape ALTER ATTRIBUTE c TYPE privacy_guard.encrypted_text CASCADE;
+ALTER TYPE careless_shape ADD ATTRIBUTE e privacy_guard.encrypted_text CASCADE;
+SELECT conname FROM pg_constraint WHERE conrelid = 'careless_typed'::regclass ORDER BY 1;
+ALTER TYPE careless_shape ALTER ATTRIBUTE e TYPE text CASCADE;
+SELECT count(*) AS checks_left FROM pg_constraint WHERE conrelid = 'careless_typed'::regclass;
+DROP TABLE careless_typed;
+DROP TYPE careless_shape;
+-- CREATE TABLE AS under a name pg_catalog or pg_temp has too: the new table is guarded
+CREATE TABLE pg_proc AS SELECT 1 AS id, NULL::privacy_guard.encrypted_text AS c;
+SELECT count(*) AS checks FROM pg_constraint WHERE conrelid = 'public.pg_proc'::regclass;
+DROP TABLE public.pg_proc;
+CREATE TEMP TABLE careless_shadow (id int);
+PREPARE careless_cached2 AS SELECT 'careless shadowed'::privacy_guard.encrypted_text AS c;
+CREATE TABLE public.careless_shadow AS EXECUTE careless_cached2;
+DEALLOCATE careless_cached2;
+DROP TABLE careless_shadow;
+-- a materialized view made WITH NO DATA (as pg_dump writes it) is read when refreshed
+CREATE MATERIALIZED VIEW careless_later AS SELECT 'careless later'::text::privacy_guard.encrypted_text AS v WITH NO DATA;
+REFRESH MATERIALIZED VIEW careless_later;
+DROP MATERIALIZED VIEW careless_later;
+-- a partition made after its parent's column was renamed can be attached
+CREATE TABLE careless_parts (id int, c privacy_guard.encrypted_text) PARTITION BY RANGE (id);
+ALTER TABLE careless_parts RENAME COLUMN c TO cc;
+CREATE TABLE careless_part1 (id int, cc privacy_guard.encrypted_text);
+ALTER TABLE careless_parts ATTACH PARTITION careless_part1 FOR VALUES FROM (0) TO (10);
+DROP TABLE careless_parts;
 -- a trigger named like the sealing trigger seals nothing: still refused
 CREATE FUNCTION not_sealing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER zz_privacy_guard_seal BEFORE INSERT ON careless FOR EACH ROW
