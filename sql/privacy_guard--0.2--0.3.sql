@@ -117,34 +117,59 @@ COMMENT ON FUNCTION privacy_guard.publish(name) IS
 
 -- Encrypted columns no protection covers get, from 0.3 on, a CHECK that
 -- refuses unsealed values where the row is stored (src/guard.c adds it
--- after every statement that makes such a column).  The tables made under
--- 0.2 get it here; a column that already holds an unsealed value is named
--- in a WARNING and left without it (its unsealed values are noise that
--- nothing can read back; set them to NULL, then ALTER the table).
+-- after every statement that makes such a column, and judges a column
+-- guarded by what a CHECK on it says).  The tables made under 0.2 get it
+-- here, parents before their children (which inherit it); a column that
+-- already holds an unsealed value is named in a WARNING and left without
+-- it (its unsealed values are noise that nothing can read back: set them
+-- to NULL, then ALTER the table, and the guard adds it).
 DO $upgrade$
 DECLARE
     c record;
     con_name text;
+    base text;
+    suffix text;
+    n integer;
 BEGIN
     FOR c IN
-        SELECT a.attrelid::pg_catalog.regclass AS tbl, a.attname AS col
+        WITH RECURSIVE depth(relid, d) AS (
+            SELECT r.oid, 0 FROM pg_catalog.pg_class r
+             WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) r.oid)
+            UNION ALL
+            SELECT i.inhrelid, depth.d OPERATOR(pg_catalog.+) 1
+              FROM pg_catalog.pg_inherits i JOIN depth ON i.inhparent OPERATOR(pg_catalog.=) depth.relid)
+        SELECT a.attrelid::pg_catalog.regclass AS tbl, a.attrelid AS relid, a.attnum, a.attname AS col
           FROM pg_catalog.pg_attribute a
           JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) a.attrelid
+          JOIN depth ON depth.relid OPERATOR(pg_catalog.=) a.attrelid
          WHERE r.relkind IN ('r', 'p') AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
            AND r.relnamespace OPERATOR(pg_catalog.<>) 'privacy_guard'::pg_catalog.regnamespace
            AND a.atttypid OPERATOR(pg_catalog.=) ANY (privacy_guard.encrypted_types()::pg_catalog.oid[])
            AND NOT EXISTS (SELECT FROM privacy_guard.column_protection p
                             WHERE p.tbl OPERATOR(pg_catalog.=) a.attrelid AND p.col OPERATOR(pg_catalog.=) a.attname)
-           AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) a.attrelid)
-         ORDER BY 1, 2
+         GROUP BY a.attrelid, a.attnum, a.attname
+         ORDER BY pg_catalog.max(depth.d), a.attrelid, a.attnum
     LOOP
-        con_name := c.col OPERATOR(pg_catalog.||) '_sealed_only';
-        WHILE pg_catalog.octet_length(con_name) OPERATOR(pg_catalog.>) 63 LOOP
-            con_name := pg_catalog.left(c.col, pg_catalog.length(con_name) OPERATOR(pg_catalog.-) 12 OPERATOR(pg_catalog.-) 1)
-                       OPERATOR(pg_catalog.||) '_sealed_only';
+        -- one there already (inherited from a parent handled before)
+        CONTINUE WHEN EXISTS (
+            SELECT FROM pg_catalog.pg_constraint k
+             WHERE k.conrelid OPERATOR(pg_catalog.=) c.relid AND k.contype OPERATOR(pg_catalog.=) 'c'
+               AND k.conkey OPERATOR(pg_catalog.=) ARRAY[c.attnum] AND k.convalidated AND NOT k.connoinherit
+               AND pg_catalog.pg_get_constraintdef(k.oid) OPERATOR(pg_catalog.=)
+                   pg_catalog.format('CHECK (((%s IS NULL) OR (privacy_guard.sealed_only(%s, ''''::text) IS NOT NULL)))',
+                                     pg_catalog.quote_ident(c.col), pg_catalog.quote_ident(c.col)));
+        n := 0;
+        LOOP
+            base := c.col;
+            suffix := '_sealed_only' OPERATOR(pg_catalog.||) CASE WHEN n OPERATOR(pg_catalog.=) 0 THEN '' ELSE n::text END;
+            WHILE pg_catalog.octet_length(base OPERATOR(pg_catalog.||) suffix) OPERATOR(pg_catalog.>) 63 LOOP
+                base := pg_catalog.left(base, -1);
+            END LOOP;
+            con_name := base OPERATOR(pg_catalog.||) suffix;
+            EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                                   WHERE k.conrelid OPERATOR(pg_catalog.=) c.relid AND k.conname OPERATOR(pg_catalog.=) con_name);
+            n := n OPERATOR(pg_catalog.+) 1;
         END LOOP;
-        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_constraint k
-                               WHERE k.conrelid OPERATOR(pg_catalog.=) c.tbl AND k.conname OPERATOR(pg_catalog.=) con_name);
         BEGIN
             EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL OR privacy_guard.sealed_only(%I, ''''::pg_catalog.text) IS NOT NULL)',
                                       c.tbl, con_name, c.col, c.col);

@@ -41,6 +41,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
@@ -83,12 +85,19 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "envelope.h"
 #include "guard.h"
 #include "redact.h"
 #include "unsealed.h"
 #include "writepath.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;	/* the hook the guard runs before */
+static object_access_hook_type prev_object_access = NULL;
+/* the statement running makes a relation: the relations made meanwhile */
+static bool tracking_creations = false;
+static List *created_relations = NIL;
+/* REFRESH MATERIALIZED VIEW CONCURRENTLY runs: its own temporary tables hold the view's rows */
+static bool refreshing_concurrently = false;
 
 static void guard_plaintext_redirect(Oid relid, const char *what, const char *name);
 
@@ -1084,7 +1093,8 @@ guard_nested_encrypted(Oid relid)
 	Relation	rel;
 	TupleDesc	desc;
 
-	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid() ||
+		(refreshing_concurrently && isAnyTempNamespace(get_rel_namespace(relid))))
 		return;
 	rel = try_relation_open(relid, NoLock);
 	if (rel == NULL)
@@ -1112,6 +1122,120 @@ guard_nested_encrypted(Oid relid)
 	relation_close(rel, NoLock);
 }
 
+/*
+ * A relation whose row type (a table's, or a composite type's) has just
+ * been given an encrypted field (ALTER TYPE ... ADD ATTRIBUTE, ALTER TABLE
+ * ... ADD COLUMN): no column of a table may hold that row type, as itself
+ * or inside an array, domain, range or another composite, for the same
+ * reason as guard_nested_encrypted().  Found through the dependencies of
+ * types and columns on types.
+ */
+static void
+guard_nested_rowtype(Oid relid)
+{
+	Oid			rowtype;
+	List	   *types;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid) || !OidIsValid(rowtype = get_rel_type_id(relid)) ||
+		!type_holds(rowtype, InvalidOid, false, 0))
+		return;
+	types = list_make1_oid(rowtype);
+	foreach(lc, types)			/* grows as it goes: the types that hold rowtype */
+	{
+		Relation	dep = table_open(DependRelationId, AccessShareLock);
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(TypeRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+			char		kind;
+
+			if (d->classid == TypeRelationId)	/* an array, domain or range over it */
+				types = list_append_unique_oid(types, d->objid);
+			else if (d->classid == RelationRelationId && d->objsubid > 0 && d->objid != relid)
+			{
+				kind = get_rel_relkind(d->objid);
+				if (kind == RELKIND_COMPOSITE_TYPE)
+					types = list_append_unique_oid(types, get_rel_type_id(d->objid));
+				else if (kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE ||
+						 kind == RELKIND_MATVIEW || kind == RELKIND_FOREIGN_TABLE)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("type %s cannot hold an encrypted type: column \"%s\" of relation \"%s\" holds it",
+									format_type_be(rowtype), get_attname(d->objid, d->objsubid, false),
+									get_rel_name(d->objid)),
+							 errdetail("Nothing seals or checks an encrypted value inside an array, domain, range or composite."),
+							 errhint("Give that column another type first, or keep encrypted values in columns of their own.")));
+			}
+		}
+		systable_endscan(scan);
+		table_close(dep, AccessShareLock);
+	}
+}
+
+/* An unsealed value written as a constant in an expression (a DEFAULT's: 'text' given to an encrypted type). */
+static bool
+unsealed_constant(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Const) && !((Const *) node)->constisnull &&
+		CatalogEncryptedType(((Const *) node)->consttype) != 0)
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(((Const *) node)->constvalue);
+		uint8		version = VARSIZE_ANY_EXHDR(v) > 0 ? ((const uint8 *) VARDATA_ANY(v))[0] : ENVELOPE_VERSION;
+
+		return version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND;
+	}
+	return expression_tree_walker(node, unsealed_constant, context);
+}
+
+/*
+ * A DEFAULT (or generation expression) holding an unsealed constant: its
+ * value is noise once the session that wrote it ends, and pg_dump would
+ * write it as a placeholder that no restore can read back.  Refused; the
+ * same default written as text is converted (and, in a protected column,
+ * sealed) when a row takes it.
+ */
+static void
+guard_encrypted_defaults(Oid relid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+		return;
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_attrdef def = (Form_pg_attrdef) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin = heap_getattr(tup, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+		if (!isnull && unsealed_constant(stringToNode(TextDatumGetCString(bin)), NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the default of column \"%s\" of relation \"%s\" cannot be an unsealed value",
+							get_attname(relid, def->adnum, false), get_rel_name(relid)),
+					 errdetail("A constant given to an encrypted type is noise once this session ends, and pg_dump could not write it back."),
+					 errhint("Write the default as text (DEFAULT 'value'::text): it is converted, and in a protected column sealed, when a row takes it.")));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
 /* adding, renaming or dropping a sealed-only CHECK, whose ALTER TABLE comes back to the guard */
 static bool sealed_only_busy = false;
 
@@ -1133,13 +1257,17 @@ is_extension_call(Node *n, const char *fname)
 
 /*
  * What keeps unsealed values out of a column, judged by the expression of
- * each CHECK of the relation (never by a name, which its owner chooses):
- * 'p', protect()'s CHECK (privacy_guard.check_sealed(col, ...)); 's', the
- * guard's, validated: CHECK (col IS NULL OR privacy_guard.sealed_only(col,
- * '...') IS NOT NULL); or '\0'.  *conname gets the guard's constraint's name.
+ * each CHECK of the relation that its children get too (never by a name,
+ * which its owner chooses): 'p', protect()'s CHECK
+ * (privacy_guard.check_sealed(col, ...)), validated or on a column the
+ * catalog names (registered); 's', the guard's, validated: CHECK (col IS
+ * NULL OR privacy_guard.sealed_only(col, '...') IS NOT NULL); or '\0'.
+ * *conname gets the guard's constraint's name.  Not strict: any CHECK of
+ * the guard's shape, NO INHERIT or not validated too (each must go before
+ * the column is retyped).
  */
 static char
-column_check(Oid relid, AttrNumber attnum, char **conname)
+column_check(Oid relid, AttrNumber attnum, bool registered, bool strict, char **conname)
 {
 	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -1164,11 +1292,20 @@ column_check(Oid relid, AttrNumber attnum, char **conname)
 		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(rel), &isnull);
 		if (isnull)
 			continue;
+		/* one a child does not get (NO INHERIT) guards only this relation's rows: not enough */
+		if (con->connoinherit && strict)
+			continue;
 		expr = stringToNode(TextDatumGetCString(bin));
+		/*
+		 * protect()'s is validated when added, and marked not validated
+		 * once registered (pg_dump adds it after the data): one not
+		 * validated counts only for a column the catalog names
+		 */
 		if (is_extension_call(expr, "check_sealed") &&
-			is_column(linitial(((FuncExpr *) expr)->args), attnum))
+			is_column(linitial(((FuncExpr *) expr)->args), attnum) &&
+			(con->convalidated || registered))
 			found = 'p';
-		else if (con->convalidated && IsA(expr, BoolExpr) && ((BoolExpr *) expr)->boolop == OR_EXPR &&
+		else if ((con->convalidated || !strict) && IsA(expr, BoolExpr) && ((BoolExpr *) expr)->boolop == OR_EXPR &&
 				 list_length(((BoolExpr *) expr)->args) == 2)
 		{
 			NullTest   *isnull_test = (NullTest *) linitial(((BoolExpr *) expr)->args);
@@ -1287,7 +1424,8 @@ guard_sealed_only(Oid relid, bool fill)
 	char	   *qualified;
 	ListCell   *lc;
 
-	if (sealed_only_busy || !OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
+	if (sealed_only_busy || !OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid() ||
+		(refreshing_concurrently && isAnyTempNamespace(get_rel_namespace(relid))))
 		return;
 	relkind = get_rel_relkind(relid);
 	if (relkind == RELKIND_COMPOSITE_TYPE)
@@ -1320,7 +1458,7 @@ guard_sealed_only(Oid relid, bool fill)
 			continue;
 		foreach(lc, g->cols)
 			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
-		if (covered || (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, NULL) != '\0'))
+		if (covered || (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, false, true, NULL) != '\0'))
 			continue;
 		cols = lappend(cols, pstrdup(NameStr(att->attname)));
 	}
@@ -1361,7 +1499,9 @@ guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
 
 	if (!OidIsValid(relid))
 		return;
-	relids = get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE ? typed_tables(relid) : list_make1_oid(relid);
+	/* the typed tables of a composite type, or the table and (unless ONLY) its children */
+	relids = get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE ? typed_tables(relid) :
+		stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
 	foreach(lt, relids)
 	{
 		Oid			target = lfirst_oid(lt);
@@ -1376,13 +1516,14 @@ guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
 				continue;
 			attnum = get_attnum(target, cmd->name);
 			if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(target, attnum)) == 0 ||
-				CatalogEncryptedType(typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName)) != 0 ||
-				column_check(target, attnum, &conname) != 's' || conname == NULL)
+				CatalogEncryptedType(typenameTypeId(NULL, castNode(ColumnDef, cmd->def)->typeName)) != 0)
 				continue;
-			sealed_only_alter(psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
-									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
-																  get_rel_name(target)),
-									   quote_identifier(conname)));
+			/* every one of the guard's shape, one at a time */
+			while (column_check(target, attnum, false, false, &conname) == 's' && conname != NULL)
+				sealed_only_alter(psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
+										   quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
+																	  get_rel_name(target)),
+										   quote_identifier(conname)));
 		}
 	}
 }
@@ -1408,7 +1549,7 @@ guard_sealed_only_rename(RenameStmt *stmt)
 		return;
 	attnum = get_attnum(relid, stmt->newname);
 	if (attnum == InvalidAttrNumber || CatalogEncryptedType(get_atttype(relid, attnum)) == 0 ||
-		column_check(relid, attnum, &conname) != 's' || conname == NULL)
+		column_check(relid, attnum, false, true, &conname) != 's' || conname == NULL)
 		return;
 	wanted = makeObjectName(stmt->newname, NULL, "sealed_only");
 	if (strcmp(conname, wanted) == 0 || has_constraint(relid, wanted))
@@ -2074,8 +2215,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	bool		leaving = false;
 	Oid			filled = InvalidOid;	/* a table whose encrypted columns get their CHECKs, last */
 	bool		filled_anew = false;	/* and was filled: a materialized view is read then */
-	RangeVar   *created = NULL;	/* CREATE TABLE's or CREATE TABLE AS's new relation */
-	Oid			created_nsp = InvalidOid;	/* the schema it is created in, found before */
+	bool		tracks = false; /* the statement makes a relation: which, by OID */
+	bool		outer_tracking = tracking_creations;
+	List	   *outer_created = created_relations;
+	List	   *volatile made = NIL;
+	bool		outer_refreshing = refreshing_concurrently;
+	ListCell   *lc_made;
+	Oid			created = InvalidOid;
 
 	CatalogNoteUtility(stmt);
 	AuditUtilityStart(pstmt, queryString, context == PROCESS_UTILITY_TOPLEVEL);
@@ -2090,23 +2236,17 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	 * path, or make a same-named temporary table, before a lookup after it.
 	 */
 	/*
-	 * The schema a new relation goes to, found as the statement finds it:
-	 * after it, a same-named relation in pg_temp or pg_catalog could come
-	 * first in a lookup by name.
+	 * The relations a CREATE TABLE, CREATE TABLE AS or EXPLAIN ANALYZE of one
+	 * makes, by OID as PostgreSQL makes them (guard_object_access()): after
+	 * the statement its new table may have been renamed by code the
+	 * statement ran, and a lookup by name could find another.
 	 */
-	if (CatalogExtensionInstalled() && !CatalogExtensionScript() && !IsBinaryUpgrade)
-	{
-		if (IsA(stmt, CreateStmt))
-			created = ((CreateStmt *) stmt)->relation;
-		else if (IsA(stmt, CreateTableAsStmt))
-			created = ((CreateTableAsStmt *) stmt)->into->rel;
-		else if (IsA(stmt, ExplainStmt) && IsA(((ExplainStmt *) stmt)->query, Query) &&
-				 ((Query *) ((ExplainStmt *) stmt)->query)->commandType == CMD_UTILITY &&
-				 IsA(((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt, CreateTableAsStmt))
-			created = ((CreateTableAsStmt *) ((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt)->into->rel;
-		if (created != NULL)
-			created_nsp = RangeVarGetCreationNamespace(created);
-	}
+	if (CatalogExtensionInstalled() && !CatalogExtensionScript() && !IsBinaryUpgrade &&
+		(IsA(stmt, CreateStmt) || IsA(stmt, CreateTableAsStmt) ||
+		 (IsA(stmt, ExplainStmt) && IsA(((ExplainStmt *) stmt)->query, Query) &&
+		  ((Query *) ((ExplainStmt *) stmt)->query)->commandType == CMD_UTILITY &&
+		  IsA(((Query *) ((ExplainStmt *) stmt)->query)->utilityStmt, CreateTableAsStmt))))
+		tracks = true;
 	if (IsA(stmt, AlterTableStmt) && CatalogExtensionInstalled())
 	{
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
@@ -2200,29 +2340,55 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		default:
 			break;
 	}
-	if (UnsealedUtilityBegin(stmt))
+	tracking_creations = tracks;
+	created_relations = NIL;
+	if (IsA(stmt, RefreshMatViewStmt) && ((RefreshMatViewStmt *) stmt)->concurrent)
+		refreshing_concurrently = true;
+	PG_TRY();
 	{
-		PG_TRY();
+		if (UnsealedUtilityBegin(stmt))
 		{
-			if (prev_process_utility)
-				prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-									 queryEnv, dest, qc);
-			else
-				standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-										queryEnv, dest, qc);
+			PG_TRY();
+			{
+				if (prev_process_utility)
+					prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+										 queryEnv, dest, qc);
+				else
+					standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+											queryEnv, dest, qc);
+			}
+			PG_FINALLY();
+			{
+				UnsealedUtilityEnd();
+			}
+			PG_END_TRY();
 		}
-		PG_FINALLY();
-		{
-			UnsealedUtilityEnd();
-		}
-		PG_END_TRY();
+		else if (prev_process_utility)
+			prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+								 queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
 	}
-	else if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	PG_FINALLY();
+	{
+		made = created_relations;
+		tracking_creations = outer_tracking;
+		created_relations = outer_created;
+		refreshing_concurrently = outer_refreshing;
+	}
+	PG_END_TRY();
+	/* the first table or materialized view it made (not a sequence, index or TOAST table) */
+	foreach(lc_made, tracks ? made : NIL)
+	{
+		char		kind = get_rel_relkind(lfirst_oid(lc_made));
+
+		if (kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE || kind == RELKIND_MATVIEW)
+		{
+			created = lfirst_oid(lc_made);
+			break;
+		}
+	}
 
 	if (leaving)
 		leave_after(&leave);
@@ -2231,14 +2397,18 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
 		!CatalogExtensionPredatesGuard())
 	{
-		filled = created != NULL ? get_relname_relid(created->relname, created_nsp) : altered;
+		/* (CREATE ... IF NOT EXISTS of one that exists made nothing) */
+		filled = IsA(stmt, AlterTableStmt) ? altered : created;
 		filled_anew = IsA(stmt, CreateTableAsStmt);
 		guard_nested_encrypted(filled);
+		guard_encrypted_defaults(filled);
+		if (IsA(stmt, AlterTableStmt))
+			guard_nested_rowtype(altered);
 	}
 	/* EXPLAIN ANALYZE CREATE TABLE AS fills a table too */
-	if (IsA(stmt, ExplainStmt) && created != NULL && !CatalogExtensionPredatesGuard())
+	if (IsA(stmt, ExplainStmt) && tracks && !CatalogExtensionPredatesGuard())
 	{
-		filled = get_relname_relid(created->relname, created_nsp);
+		filled = created;
 		filled_anew = true;
 	}
 	/* REFRESH MATERIALIZED VIEW fills one again */
@@ -2357,9 +2527,29 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
  * extension's one ProcessUtility hook, which also tells the catalog of
  * role changes (CatalogNoteUtility()).
  */
+/*
+ * Relations made while a statement that makes one runs, in the order made:
+ * the object access hook sees each as PostgreSQL creates it.
+ */
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (tracking_creations && access == OAT_POST_CREATE && classId == RelationRelationId && subId == 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		created_relations = lappend_oid(created_relations, objectId);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 void
 GuardInit(void)
 {
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = guard_process_utility;
+	prev_object_access = object_access_hook;
+	object_access_hook = guard_object_access;
 }
