@@ -129,7 +129,7 @@ if [ "$standby_seconds" -gt 0 ]; then
 	standby_port=$((SERVER_PORT + 1))
 	as_user bash -c "
 		set -e
-		pg_basebackup -h '$SERVER_DIR' -p $SERVER_PORT -U postgres -D '$SERVER_DIR/standby' -R -X stream
+		pg_basebackup -h '$SERVER_DIR' -p $SERVER_PORT -U postgres -D '$SERVER_DIR/standby' -R -X stream -c fast
 		cat >> '$SERVER_DIR/standby/postgresql.conf' <<CONF
 port = $standby_port
 cluster_name = 'bench_standby'

@@ -142,7 +142,8 @@ BEGIN
           FROM pg_catalog.pg_attribute a
           JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) a.attrelid
           JOIN depth ON depth.relid OPERATOR(pg_catalog.=) a.attrelid
-         WHERE r.relkind IN ('r', 'p') AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+         WHERE r.relkind IN ('r', 'p') AND r.relpersistence OPERATOR(pg_catalog.<>) 't'
+           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
            AND r.relnamespace OPERATOR(pg_catalog.<>) 'privacy_guard'::pg_catalog.regnamespace
            AND a.atttypid OPERATOR(pg_catalog.=) ANY (privacy_guard.encrypted_types()::pg_catalog.oid[])
            AND NOT EXISTS (SELECT FROM privacy_guard.column_protection p
@@ -150,14 +151,20 @@ BEGIN
          GROUP BY a.attrelid, a.attnum, a.attname
          ORDER BY pg_catalog.max(depth.d), a.attrelid, a.attnum
     LOOP
-        -- one there already (inherited from a parent handled before)
+        -- one there already (the library's guard made it, or a parent handled
+        -- before passed it on): a validated CHECK of that column alone that
+        -- calls sealed_only() (the guard judges its exact form at the next
+        -- ALTER of the table, and adds its own if it is not)
         CONTINUE WHEN EXISTS (
             SELECT FROM pg_catalog.pg_constraint k
+              JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                   AND d.objid OPERATOR(pg_catalog.=) k.oid
+                   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+              JOIN pg_catalog.pg_proc f ON f.oid OPERATOR(pg_catalog.=) d.refobjid
              WHERE k.conrelid OPERATOR(pg_catalog.=) c.relid AND k.contype OPERATOR(pg_catalog.=) 'c'
                AND k.conkey OPERATOR(pg_catalog.=) ARRAY[c.attnum] AND k.convalidated AND NOT k.connoinherit
-               AND pg_catalog.pg_get_constraintdef(k.oid) OPERATOR(pg_catalog.=)
-                   pg_catalog.format('CHECK (((%s IS NULL) OR (privacy_guard.sealed_only(%s, ''''::text) IS NOT NULL)))',
-                                     pg_catalog.quote_ident(c.col), pg_catalog.quote_ident(c.col)));
+               AND f.proname OPERATOR(pg_catalog.=) 'sealed_only'
+               AND f.pronamespace OPERATOR(pg_catalog.=) 'privacy_guard'::pg_catalog.regnamespace);
         n := 0;
         LOOP
             base := c.col;
@@ -173,9 +180,13 @@ BEGIN
         BEGIN
             EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL OR privacy_guard.sealed_only(%I, ''''::pg_catalog.text) IS NOT NULL)',
                                       c.tbl, con_name, c.col, c.col);
-        EXCEPTION WHEN check_violation THEN
-            RAISE WARNING 'column "%" of relation % holds unsealed values: it gets no CHECK against them', c.col, c.tbl
-                USING HINT = 'Set them to NULL, then run ALTER TABLE on the relation: the CHECK is added after it.';
+        EXCEPTION
+            WHEN check_violation THEN
+                RAISE WARNING 'column "%" of relation % holds unsealed values: it gets no CHECK against them', c.col, c.tbl
+                    USING HINT = 'Set them to NULL, then run ALTER TABLE on the relation: the CHECK is added after it.';
+            WHEN OTHERS THEN
+                RAISE WARNING 'column "%" of relation % gets no CHECK against unsealed values: %', c.col, c.tbl, SQLERRM
+                    USING HINT = 'Run ALTER TABLE on the relation once that is resolved: the CHECK is added after it.';
         END;
     END LOOP;
 END

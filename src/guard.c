@@ -44,6 +44,9 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/objectaddress.h"
+#include "utils/array.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
@@ -96,6 +99,9 @@ static object_access_hook_type prev_object_access = NULL;
 /* the statement running makes a relation: the relations made meanwhile */
 static bool tracking_creations = false;
 static List *created_relations = NIL;
+/* any guarded statement: the objects with stored expressions it made or changed */
+static bool tracking_objects = false;
+static List *stored_objects = NIL;
 /* REFRESH MATERIALIZED VIEW CONCURRENTLY runs: its own temporary tables hold the view's rows */
 static bool refreshing_concurrently = false;
 
@@ -1122,6 +1128,39 @@ guard_nested_encrypted(Oid relid)
 	relation_close(rel, NoLock);
 }
 
+/* A relation's owner. */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The relation a rewrite rule (a view's query) belongs to. */
+static Oid
+rule_relation(Oid ruleid)
+{
+	Relation	rel = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ruleid));
+	scan = systable_beginscan(rel, RewriteOidIndexId, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = ((Form_pg_rewrite) GETSTRUCT(tup))->ev_class;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * A relation whose row type (a table's, or a composite type's) has just
  * been given an encrypted field (ALTER TYPE ... ADD ATTRIBUTE, ALTER TABLE
@@ -1140,7 +1179,15 @@ guard_nested_rowtype(Oid relid)
 	if (!OidIsValid(relid) || !OidIsValid(rowtype = get_rel_type_id(relid)) ||
 		!type_holds(rowtype, InvalidOid, false, 0))
 		return;
-	types = list_make1_oid(rowtype);
+	/* the row types of its children and partitions changed with it */
+	types = NIL;
+	if (get_rel_relkind(relid) == RELKIND_RELATION || get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+	{
+		foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+			types = lappend_oid(types, get_rel_type_id(lfirst_oid(lc)));
+	}
+	else
+		types = list_make1_oid(rowtype);
 	foreach(lc, types)			/* grows as it goes: the types that hold rowtype */
 	{
 		Relation	dep = table_open(DependRelationId, AccessShareLock);
@@ -1160,6 +1207,13 @@ guard_nested_rowtype(Oid relid)
 
 			if (d->classid == TypeRelationId)	/* an array, domain or range over it */
 				types = list_append_unique_oid(types, d->objid);
+			else if (d->classid == RewriteRelationId)	/* a view's query uses it: the view's row type */
+			{
+				Oid			view = rule_relation(d->objid);
+
+				if (OidIsValid(view) && OidIsValid(get_rel_type_id(view)))
+					types = list_append_unique_oid(types, get_rel_type_id(view));
+			}
 			else if (d->classid == RelationRelationId && d->objsubid > 0 && d->objid != relid)
 			{
 				kind = get_rel_relkind(d->objid);
@@ -1169,11 +1223,11 @@ guard_nested_rowtype(Oid relid)
 						 kind == RELKIND_MATVIEW || kind == RELKIND_FOREIGN_TABLE)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("type %s cannot hold an encrypted type: column \"%s\" of relation \"%s\" holds it",
+							 errmsg("type %s cannot hold an encrypted type: column \"%s\" of relation \"%s\" (owned by role \"%s\") holds it",
 									format_type_be(rowtype), get_attname(d->objid, d->objsubid, false),
-									get_rel_name(d->objid)),
+									get_rel_name(d->objid), GetUserNameFromId(rel_owner(d->objid), false)),
 							 errdetail("Nothing seals or checks an encrypted value inside an array, domain, range or composite."),
-							 errhint("Give that column another type first, or keep encrypted values in columns of their own.")));
+							 errhint("Keep encrypted values in a table whose row type no other table uses, or have that column's owner give it another type.")));
 			}
 		}
 		systable_endscan(scan);
@@ -1181,20 +1235,37 @@ guard_nested_rowtype(Oid relid)
 	}
 }
 
-/* An unsealed value written as a constant in an expression (a DEFAULT's: 'text' given to an encrypted type). */
+/* Is this value of an encrypted type unsealed? */
+static bool
+is_unsealed(Datum value)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(value);
+	uint8		version = VARSIZE_ANY_EXHDR(v) > 0 ? ((const uint8 *) VARDATA_ANY(v))[0] : ENVELOPE_VERSION;
+
+	return version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND;
+}
+
+/*
+ * An unsealed value written as a constant in an expression that is stored
+ * (a DEFAULT's, a view's, a function body's: 'text' given to an encrypted
+ * type), or any constant of an array, composite, domain or range holding
+ * an encrypted type (whatever it holds inside).
+ */
 static bool
 unsealed_constant(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
-	if (IsA(node, Const) && !((Const *) node)->constisnull &&
-		CatalogEncryptedType(((Const *) node)->consttype) != 0)
+	if (IsA(node, Const) && !((Const *) node)->constisnull)
 	{
-		struct varlena *v = (struct varlena *) DatumGetPointer(((Const *) node)->constvalue);
-		uint8		version = VARSIZE_ANY_EXHDR(v) > 0 ? ((const uint8 *) VARDATA_ANY(v))[0] : ENVELOPE_VERSION;
+		Oid			typ = ((Const *) node)->consttype;
 
-		return version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND;
+		if (CatalogEncryptedType(typ) != 0)
+			return is_unsealed(((Const *) node)->constvalue);
+		return type_holds(typ, InvalidOid, false, 0);
 	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, unsealed_constant, context, 0);
 	return expression_tree_walker(node, unsealed_constant, context);
 }
 
@@ -1234,6 +1305,154 @@ guard_encrypted_defaults(Oid relid)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	/*
+	 * ADD COLUMN ... DEFAULT stores the default's value, evaluated once, for
+	 * the rows already there (attmissingval): unsealed, it is noise, and a
+	 * binary upgrade could not write it back.
+	 */
+	rel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_attribute att = (Form_pg_attribute) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		missing;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		if (att->attnum <= 0 || att->attisdropped || !att->atthasmissing ||
+			CatalogEncryptedType(att->atttypid) == 0)
+			continue;
+		missing = heap_getattr(tup, Anum_pg_attribute_attmissingval, RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(missing), att->atttypid, att->attlen, att->attbyval,
+						  att->attalign, &elems, &nulls, &n);
+		if (n == 1 && !nulls[0] && is_unsealed(elems[0]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of relation \"%s\" cannot be added with a default that is unsealed for the rows already there",
+							NameStr(att->attname), get_rel_name(relid)),
+					 errdetail("The value is computed once, when the column is added, and is noise once this session ends."),
+					 errhint("Add the column without a default, then SET DEFAULT: rows written later take it.")));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * The objects a DDL statement made or changed (the object access hook
+ * records them) whose stored expressions hold an unsealed constant:
+ * refused, as a DEFAULT's is (guard_encrypted_defaults()).  Views and
+ * rules, SQL-standard function bodies and argument defaults, CHECK
+ * constraints, index expressions and predicates, policies, trigger WHEN
+ * conditions.
+ */
+static void
+guard_stored_expressions(List *objects)
+{
+	ListCell   *lc;
+
+	foreach(lc, objects)
+	{
+		ObjectAddress *obj = lfirst(lc);
+		List	   *exprs = NIL;
+		HeapTuple	tup;
+		bool		isnull;
+		Datum		d;
+
+		if (obj->classId == ProcedureRelationId)
+		{
+			tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(obj->objectId));
+			if (!HeapTupleIsValid(tup))
+				continue;
+			d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosqlbody, &isnull);
+			if (!isnull)
+				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+			d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargdefaults, &isnull);
+			if (!isnull)
+				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+			ReleaseSysCache(tup);
+		}
+		else if (obj->classId == ConstraintRelationId)
+		{
+			tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objectId));
+			if (!HeapTupleIsValid(tup))
+				continue;
+			d = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin, &isnull);
+			if (!isnull)
+				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+			ReleaseSysCache(tup);
+		}
+		else if (obj->classId == RelationRelationId && obj->objectSubId == 0)
+		{
+			tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(obj->objectId));
+			if (!HeapTupleIsValid(tup))
+				continue;
+			d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
+			if (!isnull)
+				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+			d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indpred, &isnull);
+			if (!isnull)
+				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+			ReleaseSysCache(tup);
+		}
+		else if (obj->classId == RewriteRelationId || obj->classId == PolicyRelationId ||
+				 obj->classId == TriggerRelationId || obj->classId == AttrDefaultRelationId)
+		{
+			Oid			index = obj->classId == RewriteRelationId ? RewriteOidIndexId :
+				obj->classId == PolicyRelationId ? PolicyOidIndexId :
+				obj->classId == TriggerRelationId ? TriggerOidIndexId : AttrDefaultOidIndexId;
+			AttrNumber	oidcol = obj->classId == RewriteRelationId ? Anum_pg_rewrite_oid :
+				obj->classId == PolicyRelationId ? Anum_pg_policy_oid :
+				obj->classId == TriggerRelationId ? Anum_pg_trigger_oid : Anum_pg_attrdef_oid;
+			AttrNumber	cols[2];
+			Relation	cat = table_open(obj->classId, AccessShareLock);
+			ScanKeyData key;
+			SysScanDesc scan;
+
+			if (obj->classId == RewriteRelationId)
+			{
+				cols[0] = Anum_pg_rewrite_ev_action;
+				cols[1] = Anum_pg_rewrite_ev_qual;
+			}
+			else if (obj->classId == PolicyRelationId)
+			{
+				cols[0] = Anum_pg_policy_polqual;
+				cols[1] = Anum_pg_policy_polwithcheck;
+			}
+			else if (obj->classId == TriggerRelationId)
+			{
+				cols[0] = Anum_pg_trigger_tgqual;
+				cols[1] = InvalidAttrNumber;
+			}
+			else
+			{
+				cols[0] = Anum_pg_attrdef_adbin;
+				cols[1] = InvalidAttrNumber;
+			}
+			ScanKeyInit(&key, oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(obj->objectId));
+			scan = systable_beginscan(cat, index, true, NULL, 1, &key);
+			if (HeapTupleIsValid(tup = systable_getnext(scan)))
+				for (int i = 0; i < 2 && cols[i] != InvalidAttrNumber; i++)
+				{
+					d = heap_getattr(tup, cols[i], RelationGetDescr(cat), &isnull);
+					if (!isnull)
+						exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+				}
+			systable_endscan(scan);
+			table_close(cat, AccessShareLock);
+		}
+		if (exprs != NIL && unsealed_constant((Node *) exprs, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s cannot hold an unsealed value", getObjectDescription(obj, false)),
+					 errdetail("A constant given to an encrypted type (or held in an array or composite of one) is noise once this session ends, and pg_dump could not write it back."),
+					 errhint("Write the value as text and convert it where it is used, or seal it with privacy_guard.seal().")));
+	}
 }
 
 /* adding, renaming or dropping a sealed-only CHECK, whose ALTER TABLE comes back to the guard */
@@ -1294,6 +1513,9 @@ column_check(Oid relid, AttrNumber attnum, bool registered, bool strict, char **
 			continue;
 		/* one a child does not get (NO INHERIT) guards only this relation's rows: not enough */
 		if (con->connoinherit && strict)
+			continue;
+		/* to drop: only what the relation defines itself (the rest goes with its parents') */
+		if (!strict && !con->conislocal)
 			continue;
 		expr = stringToNode(TextDatumGetCString(bin));
 		/*
@@ -1500,8 +1722,16 @@ guard_sealed_only_retype(Oid relid, AlterTableStmt *stmt)
 	if (!OidIsValid(relid))
 		return;
 	/* the typed tables of a composite type, or the table and (unless ONLY) its children */
-	relids = get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE ? typed_tables(relid) :
-		stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
+	{
+		ListCell   *lc2;
+
+		relids = NIL;
+		foreach(lc2, typed_tables(relid))
+			relids = list_concat_unique_oid(relids, find_all_inheritors(lfirst_oid(lc2), NoLock, NULL));
+	}
+	else
+		relids = stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
 	foreach(lt, relids)
 	{
 		Oid			target = lfirst_oid(lt);
@@ -2219,6 +2449,9 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	bool		outer_tracking = tracking_creations;
 	List	   *outer_created = created_relations;
 	List	   *volatile made = NIL;
+	List	   *volatile objects = NIL;
+	bool		outer_tracking_objects = tracking_objects;
+	List	   *outer_objects = stored_objects;
 	bool		outer_refreshing = refreshing_concurrently;
 	ListCell   *lc_made;
 	Oid			created = InvalidOid;
@@ -2342,6 +2575,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 	tracking_creations = tracks;
 	created_relations = NIL;
+	tracking_objects = CatalogExtensionInstalled() && !CatalogExtensionScript() && !IsBinaryUpgrade;
+	stored_objects = NIL;
 	if (IsA(stmt, RefreshMatViewStmt) && ((RefreshMatViewStmt *) stmt)->concurrent)
 		refreshing_concurrently = true;
 	PG_TRY();
@@ -2373,8 +2608,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	PG_FINALLY();
 	{
 		made = created_relations;
+		objects = stored_objects;
 		tracking_creations = outer_tracking;
 		created_relations = outer_created;
+		tracking_objects = outer_tracking_objects;
+		stored_objects = outer_objects;
 		refreshing_concurrently = outer_refreshing;
 	}
 	PG_END_TRY();
@@ -2410,6 +2648,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	{
 		filled = created;
 		filled_anew = true;
+		guard_nested_encrypted(filled);
 	}
 	/* REFRESH MATERIALIZED VIEW fills one again */
 	if (IsA(stmt, RefreshMatViewStmt) &&
@@ -2457,6 +2696,10 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		foreach(t, targets)
 		{
 		Oid			relid = lfirst_oid(t);
+
+		/* CREATE OR REPLACE VIEW may give a row type another table uses an encrypted column */
+		if (IsA(stmt, ViewStmt))
+			guard_nested_rowtype(relid);
 
 		/*
 		 * Every relation whose row type the statement changed: the relation,
@@ -2518,6 +2761,10 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			GuardCheckReaderCode(g->relid);
 	}
 
+	if (!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+		guard_stored_expressions(objects);
+
 	/* last: every check above passed for what the statement made */
 	guard_sealed_only(filled, filled_anew);
 }
@@ -2541,6 +2788,21 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subI
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		created_relations = lappend_oid(created_relations, objectId);
+		MemoryContextSwitchTo(old);
+	}
+	if (tracking_objects && (access == OAT_POST_CREATE || access == OAT_POST_ALTER) &&
+		(classId == ProcedureRelationId || classId == ConstraintRelationId ||
+		 classId == RewriteRelationId || classId == PolicyRelationId ||
+		 classId == TriggerRelationId || classId == AttrDefaultRelationId ||
+		 (classId == RelationRelationId && subId == 0)))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		ObjectAddress *obj = palloc(sizeof(ObjectAddress));
+
+		obj->classId = classId;
+		obj->objectId = objectId;
+		obj->objectSubId = 0;
+		stored_objects = lappend(stored_objects, obj);
 		MemoryContextSwitchTo(old);
 	}
 }

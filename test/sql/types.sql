@@ -260,14 +260,39 @@ DROP TABLE careless_ctas_x;
 DEALLOCATE careless_renaming;
 DROP FUNCTION careless_rename(text);
 -- a type already used as a column cannot be given an encrypted field
+-- (the refusal names the column's owner, who can change it)
+CREATE ROLE careless_other;
 CREATE TYPE careless_pair AS (a int);
 CREATE TABLE careless_uses (id int, x careless_pair[]);
+ALTER TABLE careless_uses OWNER TO careless_other;
 ALTER TYPE careless_pair ADD ATTRIBUTE e privacy_guard.encrypted_text;
 CREATE TABLE careless_row (a int);
-CREATE TABLE careless_uses_row (id int, x careless_row);
+CREATE TABLE careless_child_row () INHERITS (careless_row);
+CREATE TABLE careless_uses_row (id int, x careless_child_row);
+ALTER TABLE careless_uses_row OWNER TO careless_other;
 ALTER TABLE careless_row ADD COLUMN e privacy_guard.encrypted_text;
-DROP TABLE careless_uses, careless_uses_row, careless_row;
+CREATE VIEW careless_view AS SELECT 1 AS a;
+CREATE TABLE careless_uses_view (id int, x careless_view);
+ALTER TABLE careless_uses_view OWNER TO careless_other;
+CREATE OR REPLACE VIEW careless_view AS SELECT 1 AS a, NULL::privacy_guard.encrypted_text AS e;
+DROP TABLE careless_uses, careless_uses_row, careless_child_row, careless_row, careless_uses_view;
+DROP VIEW careless_view;
 DROP TYPE careless_pair;
+DROP ROLE careless_other;
+-- nor can a definition hold an unsealed constant, nor one inside an array or composite
+CREATE TABLE careless_defs (id int, v privacy_guard.encrypted_text DEFAULT ('{"careless array"}'::privacy_guard.encrypted_text[])[1]);
+CREATE VIEW careless_const AS SELECT 'careless view'::privacy_guard.encrypted_text AS v;
+CREATE FUNCTION careless_body() RETURNS privacy_guard.encrypted_text BEGIN ATOMIC SELECT 'careless body'::privacy_guard.encrypted_text; END;
+CREATE FUNCTION careless_arg(a privacy_guard.encrypted_text DEFAULT 'careless arg') RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE careless_missing (id int);
+INSERT INTO careless_missing VALUES (1);
+ALTER TABLE careless_missing ADD COLUMN v privacy_guard.encrypted_text DEFAULT 'careless missing'::text;
+ALTER TABLE careless_missing ADD COLUMN v privacy_guard.encrypted_text;
+ALTER TABLE careless_missing ALTER COLUMN v SET DEFAULT 'careless missing'::text;
+DROP TABLE careless_missing;
+-- EXPLAIN ANALYZE of CREATE TABLE AS gets the nested-type check too
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+    CREATE TABLE careless_nested AS SELECT ARRAY['careless nested'::privacy_guard.encrypted_text] AS v;
 -- REFRESH ... CONCURRENTLY of a materialized view with an encrypted column
 CREATE TABLE careless_src (id int PRIMARY KEY, t privacy_guard.encrypted_text);
 INSERT INTO careless_src SELECT 1, t FROM sealed;
