@@ -44,6 +44,8 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_constraint.h"
+#include "partitioning/partbounds.h"
+#include "catalog/pg_partitioned_table.h"
 #include "catalog/objectaddress.h"
 #include "utils/array.h"
 #include "catalog/pg_attribute.h"
@@ -1283,6 +1285,7 @@ guard_encrypted_defaults(Oid relid)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	ListCell   *lc;
 
 	if (!OidIsValid(relid) || get_rel_namespace(relid) == CatalogSchemaOid())
 		return;
@@ -1312,7 +1315,10 @@ guard_encrypted_defaults(Oid relid)
 	 * binary upgrade could not write it back.
 	 */
 	rel = table_open(AttributeRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	/* the table's, and its partitions' and children's (each keeps its own) */
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+	ScanKeyInit(&key, Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(lfirst_oid(lc)));
 	scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, NULL, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -1335,12 +1341,35 @@ guard_encrypted_defaults(Oid relid)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" of relation \"%s\" cannot be added with a default that is unsealed for the rows already there",
-							NameStr(att->attname), get_rel_name(relid)),
+							NameStr(att->attname), get_rel_name(att->attrelid)),
 					 errdetail("The value is computed once, when the column is added, and is noise once this session ends."),
 					 errhint("Add the column without a default, then SET DEFAULT: rows written later take it.")));
 	}
 	systable_endscan(scan);
+	}
 	table_close(rel, AccessShareLock);
+}
+
+/* A partition bound's values: constants, of the partition key's types. */
+static bool
+unsealed_bound(Node *bound)
+{
+	PartitionBoundSpec *spec = (PartitionBoundSpec *) bound;
+	ListCell   *lc;
+
+	if (bound == NULL || !IsA(bound, PartitionBoundSpec))
+		return false;
+	foreach(lc, spec->listdatums)
+		if (unsealed_constant(lfirst(lc), NULL))
+			return true;
+	foreach(lc, list_concat_copy(spec->lowerdatums, spec->upperdatums))
+	{
+		PartitionRangeDatum *d = lfirst(lc);
+
+		if (IsA(d, PartitionRangeDatum) && unsealed_constant(d->value, NULL))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -1389,13 +1418,61 @@ guard_stored_expressions(List *objects)
 		}
 		else if (obj->classId == RelationRelationId && obj->objectSubId == 0)
 		{
+			/* an index's expressions and predicate */
 			tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(obj->objectId));
+			if (HeapTupleIsValid(tup))
+			{
+				d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
+				if (!isnull)
+					exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+				d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indpred, &isnull);
+				if (!isnull)
+					exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+				ReleaseSysCache(tup);
+			}
+			/* a partitioned table's key expressions */
+			tup = SearchSysCache1(PARTRELID, ObjectIdGetDatum(obj->objectId));
+			if (HeapTupleIsValid(tup))
+			{
+				d = SysCacheGetAttr(PARTRELID, tup, Anum_pg_partitioned_table_partexprs, &isnull);
+				if (!isnull)
+					exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+				ReleaseSysCache(tup);
+			}
+			/* a partition's bound */
+			tup = SearchSysCache1(RELOID, ObjectIdGetDatum(obj->objectId));
+			if (HeapTupleIsValid(tup))
+			{
+				d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+				if (!isnull && unsealed_bound(stringToNode(TextDatumGetCString(d))))
+				{
+					ReleaseSysCache(tup);
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("the partition bound of %s cannot hold an unsealed value", getObjectDescription(obj, false)),
+							 errdetail("Its value is noise once this session ends, and pg_dump could not write it back."),
+							 errhint("Partition by a column that is not encrypted.")));
+				}
+				ReleaseSysCache(tup);
+			}
+		}
+		else if (obj->classId == StatisticExtRelationId)
+		{
+			tup = SearchSysCache1(STATEXTOID, ObjectIdGetDatum(obj->objectId));
 			if (!HeapTupleIsValid(tup))
 				continue;
-			d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
+			d = SysCacheGetAttr(STATEXTOID, tup, Anum_pg_statistic_ext_stxexprs, &isnull);
 			if (!isnull)
 				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
-			d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indpred, &isnull);
+			ReleaseSysCache(tup);
+		}
+		else if (obj->classId == TypeRelationId)
+		{
+			/* a domain's default */
+			tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(obj->objectId));
+			if (!HeapTupleIsValid(tup))
+				continue;
+			d = SysCacheGetAttr(TYPEOID, tup, Anum_pg_type_typdefaultbin, &isnull);
 			if (!isnull)
 				exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
 			ReleaseSysCache(tup);
@@ -1449,9 +1526,10 @@ guard_stored_expressions(List *objects)
 		if (exprs != NIL && unsealed_constant((Node *) exprs, NULL))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("%s cannot hold an unsealed value", getObjectDescription(obj, false)),
-					 errdetail("A constant given to an encrypted type (or held in an array or composite of one) is noise once this session ends, and pg_dump could not write it back."),
-					 errhint("Write the value as text and convert it where it is used, or seal it with privacy_guard.seal().")));
+					 errmsg("%s cannot hold an unsealed value, nor an array or composite constant of an encrypted type",
+							getObjectDescription(obj, false)),
+					 errdetail("A constant given to an encrypted type is noise once this session ends, and pg_dump could not write it back."),
+					 errhint("Write the value as text and convert it where it is used; to search, compare with privacy_guard.blind_index('value', 'category'); to store, seal it with privacy_guard.seal().")));
 	}
 }
 
@@ -1499,7 +1577,7 @@ column_check(Oid relid, AttrNumber attnum, bool registered, bool strict, char **
 	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
 	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
-	while (found != 'p' && HeapTupleIsValid(tup = systable_getnext(scan)))
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
 		bool		isnull;
@@ -1541,7 +1619,8 @@ column_check(Oid relid, AttrNumber attnum, bool registered, bool strict, char **
 				is_column(linitial(((FuncExpr *) sealed_test->arg)->args), attnum) &&
 				IsA(lsecond(((FuncExpr *) sealed_test->arg)->args), Const))
 			{
-				found = 's';
+				if (found != 'p')
+					found = 's';
 				if (conname)
 					*conname = pstrdup(NameStr(con->conname));
 			}
@@ -1643,6 +1722,7 @@ guard_sealed_only(Oid relid, bool fill)
 	char		relkind;
 	GuardedTable *g;
 	List	   *cols = NIL;
+	List	   *redundant = NIL;
 	char	   *qualified;
 	ListCell   *lc;
 
@@ -1680,11 +1760,27 @@ guard_sealed_only(Oid relid, bool fill)
 			continue;
 		foreach(lc, g->cols)
 			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
-		if (covered || (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, false, true, NULL) != '\0'))
+		/*
+		 * A protected column needs none of the guard's CHECK: a restore
+		 * makes the table before the catalog names the column (and adds
+		 * protect()'s CHECK after the data), so the guard gave it one then.
+		 */
+		if (covered)
+		{
+			char	   *conname;
+
+			if (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, true, false, &conname) != '\0' &&
+				conname != NULL)
+				redundant = lappend(redundant, conname);
+			continue;
+		}
+		if (relkind != RELKIND_MATVIEW && column_check(relid, att->attnum, false, true, NULL) != '\0')
 			continue;
 		cols = lappend(cols, pstrdup(NameStr(att->attname)));
 	}
 	relation_close(rel, NoLock);
+	foreach(lc, redundant)
+		sealed_only_alter(psprintf("ALTER TABLE %s DROP CONSTRAINT %s", qualified, quote_identifier(lfirst(lc))));
 	/* one at a time: each name is chosen free of the ones added before */
 	foreach(lc, cols)
 	{
@@ -2794,6 +2890,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subI
 		(classId == ProcedureRelationId || classId == ConstraintRelationId ||
 		 classId == RewriteRelationId || classId == PolicyRelationId ||
 		 classId == TriggerRelationId || classId == AttrDefaultRelationId ||
+		 classId == StatisticExtRelationId || classId == TypeRelationId ||
 		 (classId == RelationRelationId && subId == 0)))
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);

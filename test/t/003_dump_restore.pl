@@ -64,6 +64,9 @@ for my $way (@ways)
 		"$envelopes $envelopes", "$name: so are copies of them, in a table and a materialized view");
 	is($node->safe_psql($db, q{SELECT string_agg(conname, ',') FROM pg_constraint WHERE conrelid = 'copies'::regclass}),
 		'email_sealed_only', "$name: the copy keeps its one CHECK against unsealed values");
+	is($node->safe_psql($db, q{SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint
+	                            WHERE conrelid = 'customers'::regclass AND contype = 'c'}),
+		'email_sealed', "$name: the protected table has protect()'s CHECK alone");
 	is($node->safe_psql($db, q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 42}),
 		'c42@example.com', "$name: the restored database reveals");
 	is(query_with_purpose($node, $db, 'support',
