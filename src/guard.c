@@ -1430,14 +1430,37 @@ guard_stored_expressions(List *objects)
 					exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
 				ReleaseSysCache(tup);
 			}
-			/* a partitioned table's key expressions */
+			/*
+			 * A partitioned table's key: no encrypted value (its bounds would
+			 * be constants of the type, unsealed; and encrypted values have
+			 * no order of their own), nor one in its expressions.
+			 */
 			tup = SearchSysCache1(PARTRELID, ObjectIdGetDatum(obj->objectId));
 			if (HeapTupleIsValid(tup))
 			{
+				Form_pg_partitioned_table pt = (Form_pg_partitioned_table) GETSTRUCT(tup);
+				bool		encrypted = false;
+				ListCell   *le;
+
+				for (int i = 0; i < pt->partnatts; i++)
+					encrypted |= pt->partattrs.values[i] != 0 &&
+						type_holds(get_atttype(obj->objectId, pt->partattrs.values[i]), InvalidOid, false, 0);
 				d = SysCacheGetAttr(PARTRELID, tup, Anum_pg_partitioned_table_partexprs, &isnull);
 				if (!isnull)
-					exprs = lappend(exprs, stringToNode(TextDatumGetCString(d)));
+				{
+					Node	   *keyexprs = stringToNode(TextDatumGetCString(d));
+
+					exprs = lappend(exprs, keyexprs);
+					foreach(le, (List *) keyexprs)
+						encrypted |= type_holds(exprType(lfirst(le)), InvalidOid, false, 0);
+				}
 				ReleaseSysCache(tup);
+				if (encrypted)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot partition %s by an encrypted value", getObjectDescription(obj, false)),
+							 errdetail("Its partition bounds would be constants of an encrypted type, which nothing seals."),
+							 errhint("Partition by a column that is not encrypted (a date, an id).")));
 			}
 			/* a partition's bound */
 			tup = SearchSysCache1(RELOID, ObjectIdGetDatum(obj->objectId));
@@ -1761,6 +1784,13 @@ guard_sealed_only(Oid relid, bool fill)
 		foreach(lc, g->cols)
 			covered |= strcmp(((GuardedColumn *) lfirst(lc))->col, NameStr(att->attname)) == 0;
 		/*
+		 * or protected as a schema-only restore makes it, before the catalog
+		 * names it: protect()'s CHECK (not validated) and the sealing
+		 * trigger (which only the extension's owner can make run seal_row())
+		 */
+		covered |= relkind != RELKIND_MATVIEW && UnsealedColumnSealed(rel, NameStr(att->attname)) &&
+			column_check(relid, att->attnum, true, true, NULL) == 'p';
+		/*
 		 * A protected column needs none of the guard's CHECK: a restore
 		 * makes the table before the catalog names the column (and adds
 		 * protect()'s CHECK after the data), so the guard gave it one then.
@@ -1974,12 +2004,12 @@ typed_tables(Oid relid)
 
 /*
  * guard_redirect_after() on every relation that has an INSTEAD OF trigger
- * or a write rule and a column whose type contains rowtype (the row type
- * of the relation a statement changed): another relation's state is not
- * this statement's to answer for.
+ * or a write rule and a column whose type contains one of rowtypes (the
+ * row types of the relations a statement changed), the catalogs read once:
+ * another relation's state is not this statement's to answer for.
  */
 static void
-guard_redirect_everywhere(Oid rowtype)
+guard_redirect_everywhere(List *rowtypes)
 {
 	List	   *relids = NIL;
 	Relation	cat;
@@ -2017,7 +2047,12 @@ guard_redirect_everywhere(Oid rowtype)
 		bool		uses = false;
 
 		foreach(c, column_types(lfirst_oid(lc)))
-			uses = uses || type_holds(((ColumnType *) lfirst(c))->type, rowtype, false, 0);
+		{
+			ListCell   *t;
+
+			foreach(t, rowtypes)
+				uses = uses || type_holds(((ColumnType *) lfirst(c))->type, lfirst_oid(t), false, 0);
+		}
 		if (uses)
 			guard_redirect_after(lfirst_oid(lc));
 	}
@@ -2754,6 +2789,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		filled = RangeVarGetRelid(((RefreshMatViewStmt *) stmt)->relation, NoLock, true);
 		filled_anew = true;
 	}
+	/* a sealing trigger made (a restore's) may make the guard's CHECK redundant */
+	if (IsA(stmt, CreateTrigStmt) &&
+		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
+		!CatalogExtensionPredatesGuard())
+		filled = RangeVarGetRelid(((CreateTrigStmt *) stmt)->relation, NoLock, true);
 	/* a renamed column's CHECK follows its name */
 	if (IsA(stmt, RenameStmt) &&
 		!CatalogExtensionScript() && !IsBinaryUpgrade && CatalogExtensionInstalled() &&
@@ -2804,9 +2844,12 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		 * every relation with an INSTEAD OF trigger or a write rule whose
 		 * columns contain one of their row types.
 		 */
-		if (OidIsValid(relid))
+		/* (nothing to do unless the row type now holds an encrypted type) */
+		if (OidIsValid(relid) && OidIsValid(get_rel_type_id(relid)) &&
+			type_holds(get_rel_type_id(relid), InvalidOid, false, 0))
 		{
 			List	   *changed = list_make1_oid(relid);
+			List	   *rowtypes = NIL;
 			ListCell   *lc;
 
 			foreach(lc, changed)
@@ -2823,8 +2866,9 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 			{
 				guard_redirect_after(lfirst_oid(lc));
 				if (OidIsValid(get_rel_type_id(lfirst_oid(lc))))
-					guard_redirect_everywhere(get_rel_type_id(lfirst_oid(lc)));
+					rowtypes = lappend_oid(rowtypes, get_rel_type_id(lfirst_oid(lc)));
 			}
+			guard_redirect_everywhere(rowtypes);
 		}
 		}
 	}

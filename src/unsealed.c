@@ -117,6 +117,17 @@ column_is_sealed(Relation rel, const char *col, Oid seal_row)
 	return false;
 }
 
+/* Does the relation's sealing trigger seal this column?  (For the guard, src/guard.c.) */
+bool
+UnsealedColumnSealed(Relation rel, const char *col)
+{
+	if (rel->trigdesc == NULL)
+		return false;
+	return column_is_sealed(rel, col,
+							LookupFuncName(list_make2(makeString(get_namespace_name(CatalogSchemaOid())),
+													  makeString("seal_row")), 0, NULL, true));
+}
+
 /*
  * The encrypted columns of a relation that nothing seals, as a bitmap of
  * attribute numbers (NULL: none), with the relation's name.

@@ -14,4 +14,6 @@ extern void UnsealedUtilityEnd(void);
 extern void UnsealedCheckInput(void);
 extern void UnsealedRefuse(const char *target) pg_attribute_noreturn();
 
+extern bool UnsealedColumnSealed(Relation rel, const char *col);
+
 #endif

@@ -291,14 +291,16 @@ ALTER TABLE careless_missing ADD COLUMN v privacy_guard.encrypted_text;
 ALTER TABLE careless_missing ALTER COLUMN v SET DEFAULT 'careless missing'::text;
 DROP TABLE careless_missing;
 -- nor a partition's value for its rows, a statistics or partition key
--- expression, a partition bound, a domain's default
+-- expression, a domain's default; and nothing is partitioned by an
+-- encrypted value (its bounds would be constants of the type)
 CREATE TABLE careless_parted (id int) PARTITION BY RANGE (id);
 CREATE TABLE careless_parted1 PARTITION OF careless_parted FOR VALUES FROM (0) TO (10);
 ALTER TABLE careless_parted ADD COLUMN v privacy_guard.encrypted_text DEFAULT 'careless partition'::text;
 CREATE TABLE careless_keyed (id int, v privacy_guard.encrypted_text)
     PARTITION BY LIST ((coalesce(v, 'careless key'::privacy_guard.encrypted_text) IS NULL));
 CREATE TABLE careless_listed (id int, v privacy_guard.encrypted_text) PARTITION BY LIST (v);
-CREATE TABLE careless_listed1 PARTITION OF careless_listed FOR VALUES IN ('careless bound');
+CREATE TABLE careless_listed (id int, v privacy_guard.encrypted_text) PARTITION BY LIST (id);
+CREATE TABLE careless_listed1 PARTITION OF careless_listed FOR VALUES IN (1);
 CREATE TABLE careless_statted (id int, v privacy_guard.encrypted_text);
 CREATE STATISTICS careless_stats ON (coalesce(v, 'careless stats'::privacy_guard.encrypted_text)), id FROM careless_statted;
 CREATE DOMAIN careless_domain AS privacy_guard.encrypted_text DEFAULT 'careless domain';

@@ -68,6 +68,9 @@ $sub->safe_psql('shop', $schema);
 my $conninfo = $pub->connstr('shop') =~ s/'/''/gr;
 $sub->safe_psql('shop', "CREATE SUBSCRIPTION shop CONNECTION '$conninfo' PUBLICATION shop");
 $sub->wait_for_subscription_sync($pub, 'shop', 'shop');
+is($sub->safe_psql('shop', q{SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint
+                              WHERE conrelid = 'customers'::regclass AND contype = 'c'}),
+	'born_sealed,email_sealed', 'the subscriber\'s protected table has protect()\'s CHECKs alone, as the publisher\'s');
 
 my $all = q{SELECT md5(string_agg(id || privacy_guard.reveal(email, 'support') || privacy_guard.reveal(born, 'support'), ',' ORDER BY id)) FROM customers};
 is($sub->safe_psql('shop', $all), $pub->safe_psql('shop', $all), 'the subscriber reveals every value');
