@@ -2562,6 +2562,65 @@ guard_release_database(Node *stmt)
 	}
 }
 
+/* Is this ALTER TABLE command a SET DEFAULT 'literal' of an encrypted column of relid? */
+static bool
+literal_default(AlterTableCmd *cmd, Oid relid)
+{
+	AttrNumber	attnum;
+
+	if (cmd->subtype != AT_ColumnDefault || cmd->name == NULL || cmd->def == NULL ||
+		!IsA(cmd->def, A_Const) || ((A_Const *) cmd->def)->isnull ||
+		!IsA(&((A_Const *) cmd->def)->val, String))
+		return false;
+	attnum = get_attnum(relid, cmd->name);
+	return attnum != InvalidAttrNumber && CatalogEncryptedType(get_atttype(relid, attnum)) != 0;
+}
+
+/*
+ * ALTER TABLE ... ALTER COLUMN c SET DEFAULT 'literal' on an encrypted
+ * column, as migration tools write a default: the literal, given to the
+ * encrypted type, would be an unsealed constant (refused after the
+ * statement: pg_dump could not write it back).  It is read as text
+ * instead ('literal'::text, what the refusal's hint asks), which a
+ * protected column's sealing trigger seals when a row takes it.  Returns
+ * whether the statement was rewritten (in a copy, if it was read-only).
+ */
+static bool
+default_as_text(PlannedStmt **pstmt, bool *readOnlyTree, Oid relid)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) (*pstmt)->utilityStmt;
+	bool		any = false;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return false;
+	foreach(lc, stmt->cmds)
+		any |= literal_default(lfirst_node(AlterTableCmd, lc), relid);
+	if (!any)
+		return false;
+	/* the statement as it will run: a copy when the caller's must stay as it is */
+	if (*readOnlyTree)
+	{
+		*pstmt = copyObject(*pstmt);
+		*readOnlyTree = false;
+		stmt = (AlterTableStmt *) (*pstmt)->utilityStmt;
+	}
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		TypeCast   *cast;
+
+		if (!literal_default(cmd, relid))
+			continue;
+		cast = makeNode(TypeCast);
+		cast->arg = cmd->def;
+		cast->typeName = makeTypeNameFromNameList(list_make2(makeString("pg_catalog"), makeString("text")));
+		cast->location = -1;
+		cmd->def = (Node *) cast;
+	}
+	return true;
+}
+
 /* The guard: statements that could undo protect()'s work, checked before they run. */
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -2615,7 +2674,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	{
 		altered = RangeVarGetRelid(((AlterTableStmt *) stmt)->relation, NoLock, true);
 		if (!CatalogExtensionScript() && !IsBinaryUpgrade && !CatalogExtensionPredatesGuard())
+		{
 			guard_sealed_only_retype(altered, (AlterTableStmt *) stmt);
+			if (default_as_text(&pstmt, &readOnlyTree, altered))
+				stmt = pstmt->utilityStmt;
+		}
 	}
 	if (IsA(stmt, IndexStmt) && CatalogExtensionInstalled())
 	{

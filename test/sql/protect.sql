@@ -392,6 +392,23 @@ CREATE TEMP TABLE passing (id int, email text);
 SELECT privacy_guard.protect('passing', 'email', 'contact', 'id');
 SELECT count(*) FROM privacy_guard.column_protection WHERE tbl = 'passing'::regclass;
 DROP TABLE passing;
+-- a default given to a protected column as migration tools write it (an
+-- untyped literal) is read as text, and sealed when a row takes it
+CREATE TABLE defaulted (id int PRIMARY KEY, email text);
+SELECT privacy_guard.protect('defaulted', 'email', 'contact', 'id');
+ALTER TABLE defaulted ALTER COLUMN email SET DEFAULT 'nobody@example.com';
+SELECT pg_get_expr(adbin, adrelid) AS stored_default FROM pg_attrdef WHERE adrelid = 'defaulted'::regclass;
+INSERT INTO defaulted (id) VALUES (1);
+SELECT privacy_guard.reveal(email, 'support') AS email, email::text LIKE 'sealed1:%' AS sealed FROM defaulted;
+-- (also from a function's cached statement, run twice)
+CREATE FUNCTION set_defaulted() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN ALTER TABLE defaulted ALTER COLUMN email SET DEFAULT 'later@example.com'; END $$;
+SELECT set_defaulted();
+SELECT set_defaulted();
+INSERT INTO defaulted (id) VALUES (2);
+SELECT privacy_guard.reveal(email, 'support') AS email FROM defaulted WHERE id = 2;
+DROP FUNCTION set_defaulted();
+DROP TABLE defaulted;
 
 -- COPY round trip of envelopes (what pg_dump does): accepted unchanged
 SELECT name AS dumped_name FROM customers WHERE id = 2 \gset

@@ -146,6 +146,7 @@ CREATE TABLE careless_default (id int, v privacy_guard.encrypted_text DEFAULT 'c
 -- converted when a row takes it, and refused there
 CREATE TABLE careless_default (id int, v privacy_guard.encrypted_text DEFAULT 'careless default'::text);
 INSERT INTO careless_default (id) VALUES (1);
+-- (SET DEFAULT of an untyped literal, as migration tools write it, is read as text)
 ALTER TABLE careless_default ALTER COLUMN v SET DEFAULT 'careless later';
 DROP TABLE careless_default;
 -- a rewrite with USING
