@@ -31,6 +31,14 @@
 #include <openssl/hmac.h>
 
 #include "access/xact.h"
+#include "utils/rel.h"
+#include "utils/lsyscache.h"
+#include "executor/executor.h"
+#include "commands/sequence.h"
+#include "catalog/pg_index.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/genam.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -118,6 +126,8 @@ static dlist_head spare = DLIST_STATIC_INIT(spare);	/* wiped entries for reuse *
 static long cached = 0;
 static bool cache_stale = false;
 static Oid	keys_relid = InvalidOid;
+/* the keys table's UNIQUE (kind, name) index, found once a relcache generation */
+static Oid	keys_name_index = InvalidOid;
 static int	exit_hook_pid = 0;
 
 /* per transaction: misses and whether a bulk load already ran */
@@ -186,7 +196,10 @@ static void
 keycache_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || (OidIsValid(keys_relid) && relid == keys_relid))
+	{
 		cache_stale = true;
+		keys_name_index = InvalidOid;
+	}
 }
 
 /* does this database receive privacy_guard.keys by logical replication? -1: not looked up yet */
@@ -709,6 +722,107 @@ refuse_subscribed_key(const char *kind)
 			 errhint("Write the rows of new subjects, and the first value of a searchable category, on the publisher; their keys arrive with them.")));
 }
 
+
+static AttrNumber
+attnum_of(Relation rel, const char *col)
+{
+	AttrNumber	a = get_attnum(RelationGetRelid(rel), col);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "privacy_guard.keys has no column \"%s\"", col);
+	return a;
+}
+
+static Oid
+name_index(Relation rel)
+{
+	ListCell   *lc;
+
+	if (OidIsValid(keys_name_index))
+		return keys_name_index;
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = idx->rd_index;
+
+		if (form->indisunique && form->indnatts == 2 &&
+			form->indkey.values[0] == attnum_of(rel, "kind") &&
+			form->indkey.values[1] == attnum_of(rel, "name"))
+			keys_name_index = lfirst_oid(lc);
+		index_close(idx, AccessShareLock);
+	}
+	if (!OidIsValid(keys_name_index))
+		elog(ERROR, "privacy_guard.keys has no UNIQUE (kind, name) index");
+	return keys_name_index;
+}
+
+/*
+ * Insert a new subject's key row, as INSERT ... ON CONFLICT (kind, name) DO
+ * NOTHING would, without the executor: a speculative insertion, so that a
+ * subject given a key meanwhile by another session (or erased, its
+ * tombstone there) is a conflict, not an error.  Returns the new key id,
+ * or 0 on a conflict (the caller reads the row instead).  The row is made
+ * here, so the table's CHECKs (kind, the tombstone's shape) hold by
+ * construction and are not evaluated: a new customer's first write in a
+ * COPY no longer parses and runs them, nor starts an executor, every row.
+ * SPI connected, as the extension's owner.
+ */
+static int64
+insert_subject_key(const char *name, int32 version, bytea *wrapped)
+{
+	Relation	rel = table_open(CatalogRelid("keys"), RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	List	   *arbiter = list_make1_oid(name_index(rel));
+	ItemPointerData conflict;
+	int64		key_id = 0;
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, true);
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+		slot->tts_isnull[i] = true;
+	slot->tts_values[attnum_of(rel, "kind") - 1] = CStringGetTextDatum("subject");
+	slot->tts_isnull[attnum_of(rel, "kind") - 1] = false;
+	slot->tts_values[attnum_of(rel, "name") - 1] = CStringGetTextDatum(name);
+	slot->tts_isnull[attnum_of(rel, "name") - 1] = false;
+	slot->tts_values[attnum_of(rel, "master_version") - 1] = Int32GetDatum(version);
+	slot->tts_isnull[attnum_of(rel, "master_version") - 1] = false;
+	slot->tts_values[attnum_of(rel, "wrapped") - 1] = PointerGetDatum(wrapped);
+	slot->tts_isnull[attnum_of(rel, "wrapped") - 1] = false;
+	slot->tts_values[attnum_of(rel, "created_at") - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	slot->tts_isnull[attnum_of(rel, "created_at") - 1] = false;
+	/* (the key id, set below, is taken only for a row that may be inserted) */
+	slot->tts_values[attnum_of(rel, "key_id") - 1] = Int64GetDatum(0);
+	slot->tts_isnull[attnum_of(rel, "key_id") - 1] = false;
+	ExecStoreVirtualTuple(slot);
+	if (ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
+	{
+		uint32		token;
+		bool		conflicted = false;
+		List	   *recheck;
+
+		key_id = nextval_internal(CatalogRelid("keys_key_id_seq"), false);
+		slot->tts_values[attnum_of(rel, "key_id") - 1] = Int64GetDatum(key_id);
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(rel, slot, GetCurrentCommandId(true), 0, NULL, token);
+		recheck = ExecInsertIndexTuples(rri, slot, estate, false, true, &conflicted, arbiter);
+		table_tuple_complete_speculative(rel, slot, token, !conflicted);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		list_free(recheck);
+		if (conflicted)
+			key_id = 0;
+		CommandCounterIncrement();
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return key_id;
+}
+
 /*
  * The data key of a subject, created if it has none; an erased subject is
  * refused.  The returned entry stays valid until the next call into this
@@ -772,6 +886,7 @@ KeycacheForSubject(const char *subject, int len)
 		int32		version;
 
 		bool		subscribed = KeycacheKeysSubscribed();
+		int64		new_key_id = 0;
 
 		if (!subscribed)
 		{
@@ -780,15 +895,11 @@ KeycacheForSubject(const char *subject, int len)
 			version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
 			args[1] = Int32GetDatum(version);
 			args[2] = PointerGetDatum(wrapped);
-			rc = SPI_execute_plan(plan_insert, args, NULL, false, 1);
+			new_key_id = insert_subject_key(name, version, wrapped);
 		}
-		if (!subscribed && rc == SPI_OK_INSERT_RETURNING && SPI_processed == 1)
+		if (!subscribed && new_key_id != 0)
 		{
-			bool		isnull;
-			int64		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															 SPI_tuptable->tupdesc, 1, &isnull));
-
-			e = cache_insert(key_id, digest, dek);
+			e = cache_insert(new_key_id, digest, dek);
 			xact_created_key = true;
 		}
 		else
