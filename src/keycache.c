@@ -31,6 +31,9 @@
 #include <openssl/hmac.h>
 
 #include "access/xact.h"
+#include "catalog/pg_constraint.h"
+#include "access/htup_details.h"
+#include "catalog/index.h"
 #include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "executor/executor.h"
@@ -217,14 +220,18 @@ keycache_xact_callback(XactEvent event, void *arg)
 {
 	xact_misses = 0;
 	xact_bulk_done = false;
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	/*
+	 * Keys this transaction made are forgotten if it aborts, and if it is
+	 * prepared: ROLLBACK PREPARED, here or in another session, would leave
+	 * them cached with no row behind them.
+	 */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
 	{
 		if (xact_created_key)
 			cache_stale = true;
 		xact_created_key = false;
 	}
-	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-			 event == XACT_EVENT_PREPARE)
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 		xact_created_key = false;
 }
 
@@ -740,14 +747,24 @@ name_index(Relation rel)
 
 	if (OidIsValid(keys_name_index))
 		return keys_name_index;
+	/*
+	 * the index of the table's UNIQUE (kind, name) constraint, as
+	 * PostgreSQL infers an arbiter: valid, ready, immediate, whole columns
+	 * (not one a concurrent REINDEX is building beside it)
+	 */
 	foreach(lc, RelationGetIndexList(rel))
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index form = idx->rd_index;
 
-		if (form->indisunique && form->indnatts == 2 &&
+		if (!OidIsValid(keys_name_index) &&
+			form->indisunique && form->indisvalid && form->indisready && form->indimmediate &&
+			form->indnatts == 2 && form->indnkeyatts == 2 &&
 			form->indkey.values[0] == attnum_of(rel, "kind") &&
-			form->indkey.values[1] == attnum_of(rel, "name"))
+			form->indkey.values[1] == attnum_of(rel, "name") &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			OidIsValid(get_index_constraint(lfirst_oid(lc))))
 			keys_name_index = lfirst_oid(lc);
 		index_close(idx, AccessShareLock);
 	}
@@ -760,7 +777,9 @@ name_index(Relation rel)
  * Insert a new subject's key row, as INSERT ... ON CONFLICT (kind, name) DO
  * NOTHING would, without the executor: a speculative insertion, so that a
  * subject given a key meanwhile by another session (or erased, its
- * tombstone there) is a conflict, not an error.  Returns the new key id,
+ * tombstone there) is a conflict, not an error.  No trigger or rule runs
+ * (the table has no row trigger; a subscriber is refused before this), and
+ * every column is set here.  Returns the new key id,
  * or 0 on a conflict (the caller reads the row instead).  The row is made
  * here, so the table's CHECKs (kind, the tombstone's shape) hold by
  * construction and are not evaluated: a new customer's first write in a
@@ -798,7 +817,13 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 	slot->tts_values[attnum_of(rel, "key_id") - 1] = Int64GetDatum(0);
 	slot->tts_isnull[attnum_of(rel, "key_id") - 1] = false;
 	ExecStoreVirtualTuple(slot);
-	if (ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
+	/*
+	 * As ExecInsert() does for ON CONFLICT: a conflict found before the
+	 * insertion is a row there (committed, or this transaction's); one
+	 * found after it, another session inserting the same subject at the
+	 * same time, makes the check run again, which waits for that session.
+	 */
+	while (ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
 	{
 		uint32		token;
 		bool		conflicted = false;
@@ -812,9 +837,13 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 		table_tuple_complete_speculative(rel, slot, token, !conflicted);
 		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
 		list_free(recheck);
-		if (conflicted)
-			key_id = 0;
-		CommandCounterIncrement();
+		if (!conflicted)
+		{
+			CommandCounterIncrement();
+			break;
+		}
+		key_id = 0;
+		CHECK_FOR_INTERRUPTS();
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	ExecCloseIndices(rri);

@@ -15,6 +15,15 @@ UPDATE accounts SET email = 'again@example.com' WHERE id = 'c-1';
 SELECT privacy_guard.seal('x'::text, 'contact', 'c-1') IS NOT NULL AS sealed_again;
 SELECT count(*) AS subject_keys, count(DISTINCT name) AS subjects
   FROM privacy_guard.keys WHERE kind = 'subject';
+-- a key made in a transaction that is prepared, then rolled back, is made
+-- again by the next write (not kept in this backend with no row behind it)
+BEGIN;
+INSERT INTO accounts VALUES ('c-prepared', 'prepared@example.com');
+PREPARE TRANSACTION 'keys_prepared';
+ROLLBACK PREPARED 'keys_prepared';
+INSERT INTO accounts VALUES ('c-prepared', 'after@example.com');
+SELECT count(*) AS prepared_subject_keys FROM privacy_guard.keys WHERE kind = 'subject' AND name = 'c-prepared';
+DELETE FROM accounts WHERE id = 'c-prepared';
 -- keys are stored wrapped: 12-byte nonce, 32-byte key, 16-byte tag, under version 1
 SELECT DISTINCT length(wrapped) AS wrapped_len, master_version FROM privacy_guard.keys;
 -- no two wrapped keys are alike
