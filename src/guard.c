@@ -90,7 +90,6 @@
 
 #include "audit.h"
 #include "catalog.h"
-#include "envelope.h"
 #include "guard.h"
 #include "redact.h"
 #include "unsealed.h"
@@ -1237,16 +1236,6 @@ guard_nested_rowtype(Oid relid)
 	}
 }
 
-/* Is this value of an encrypted type unsealed? */
-static bool
-is_unsealed(Datum value)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(value);
-	uint8		version = VARSIZE_ANY_EXHDR(v) > 0 ? ((const uint8 *) VARDATA_ANY(v))[0] : ENVELOPE_VERSION;
-
-	return version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND;
-}
-
 /*
  * An unsealed value written as a constant in an expression that is stored
  * (a DEFAULT's, a view's, a function body's: 'text' given to an encrypted
@@ -1263,7 +1252,7 @@ unsealed_constant(Node *node, void *context)
 		Oid			typ = ((Const *) node)->consttype;
 
 		if (CatalogEncryptedType(typ) != 0)
-			return is_unsealed(((Const *) node)->constvalue);
+			return UnsealedIsPending((struct varlena *) DatumGetPointer(((Const *) node)->constvalue));
 		return type_holds(typ, InvalidOid, false, 0);
 	}
 	if (IsA(node, Query))
@@ -1337,7 +1326,7 @@ guard_encrypted_defaults(Oid relid)
 			continue;
 		deconstruct_array(DatumGetArrayTypeP(missing), att->atttypid, att->attlen, att->attbyval,
 						  att->attalign, &elems, &nulls, &n);
-		if (n == 1 && !nulls[0] && is_unsealed(elems[0]))
+		if (n == 1 && !nulls[0] && UnsealedIsPending((struct varlena *) DatumGetPointer(elems[0])))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" of relation \"%s\" cannot be added with a default that is unsealed for the rows already there",
@@ -1654,28 +1643,6 @@ column_check(Oid relid, AttrNumber attnum, bool registered, bool strict, char **
 	return found;
 }
 
-/* Has the relation a constraint of this name? */
-static bool
-has_constraint(Oid relid, const char *conname)
-{
-	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
-	ScanKeyData key[3];
-	SysScanDesc scan;
-	bool		found;
-
-	ScanKeyInit(&key[0], Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[1], Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(InvalidOid));
-	ScanKeyInit(&key[2], Anum_pg_constraint_conname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum(conname));
-	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true, NULL, 3, key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
 /*
  * The guard's name for a column's sealed-only CHECK: <col>_sealed_only, cut
  * to fit, numbered if the relation has one of that name.  The same for the
@@ -1689,7 +1656,7 @@ sealed_only_name(Oid relid, const char *col)
 	{
 		char	   *name = makeObjectName(col, NULL, n == 0 ? "sealed_only" : psprintf("sealed_only%d", n));
 
-		if (!OidIsValid(relid) || !has_constraint(relid, name))
+		if (!OidIsValid(relid) || !OidIsValid(get_relation_constraint_oid(relid, name, true)))
 			return name;
 	}
 }
@@ -1908,7 +1875,7 @@ guard_sealed_only_rename(RenameStmt *stmt)
 		column_check(relid, attnum, false, true, &conname) != 's' || conname == NULL)
 		return;
 	wanted = makeObjectName(stmt->newname, NULL, "sealed_only");
-	if (strcmp(conname, wanted) == 0 || has_constraint(relid, wanted))
+	if (strcmp(conname, wanted) == 0 || OidIsValid(get_relation_constraint_oid(relid, wanted, true)))
 		return;
 	sealed_only_alter(psprintf("ALTER TABLE %s RENAME CONSTRAINT %s TO %s",
 							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),

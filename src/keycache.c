@@ -740,6 +740,15 @@ attnum_of(Relation rel, const char *col)
 	return a;
 }
 
+static void
+set_column(TupleTableSlot *slot, Relation rel, const char *col, Datum value)
+{
+	AttrNumber	a = attnum_of(rel, col);
+
+	slot->tts_values[a - 1] = value;
+	slot->tts_isnull[a - 1] = false;
+}
+
 static Oid
 name_index(Relation rel)
 {
@@ -803,19 +812,13 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 	ExecClearTuple(slot);
 	for (int i = 0; i < desc->natts; i++)
 		slot->tts_isnull[i] = true;
-	slot->tts_values[attnum_of(rel, "kind") - 1] = CStringGetTextDatum("subject");
-	slot->tts_isnull[attnum_of(rel, "kind") - 1] = false;
-	slot->tts_values[attnum_of(rel, "name") - 1] = CStringGetTextDatum(name);
-	slot->tts_isnull[attnum_of(rel, "name") - 1] = false;
-	slot->tts_values[attnum_of(rel, "master_version") - 1] = Int32GetDatum(version);
-	slot->tts_isnull[attnum_of(rel, "master_version") - 1] = false;
-	slot->tts_values[attnum_of(rel, "wrapped") - 1] = PointerGetDatum(wrapped);
-	slot->tts_isnull[attnum_of(rel, "wrapped") - 1] = false;
-	slot->tts_values[attnum_of(rel, "created_at") - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	slot->tts_isnull[attnum_of(rel, "created_at") - 1] = false;
+	set_column(slot, rel, "kind", CStringGetTextDatum("subject"));
+	set_column(slot, rel, "name", CStringGetTextDatum(name));
+	set_column(slot, rel, "master_version", Int32GetDatum(version));
+	set_column(slot, rel, "wrapped", PointerGetDatum(wrapped));
+	set_column(slot, rel, "created_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	/* (the key id, set below, is taken only for a row that may be inserted) */
-	slot->tts_values[attnum_of(rel, "key_id") - 1] = Int64GetDatum(0);
-	slot->tts_isnull[attnum_of(rel, "key_id") - 1] = false;
+	set_column(slot, rel, "key_id", Int64GetDatum(0));
 	ExecStoreVirtualTuple(slot);
 	/*
 	 * As ExecInsert() does for ON CONFLICT: a conflict found before the
@@ -830,7 +833,7 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 		List	   *recheck;
 
 		key_id = nextval_internal(CatalogRelid("keys_key_id_seq"), false);
-		slot->tts_values[attnum_of(rel, "key_id") - 1] = Int64GetDatum(key_id);
+		set_column(slot, rel, "key_id", Int64GetDatum(key_id));
 		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
 		table_tuple_insert_speculative(rel, slot, GetCurrentCommandId(true), 0, NULL, token);
 		recheck = ExecInsertIndexTuples(rri, slot, estate, false, true, &conflicted, arbiter);

@@ -53,6 +53,15 @@ static bool filling_table = false;
 
 PG_FUNCTION_INFO_V1(pguard_sealed_only);
 
+/* Is this value of an encrypted type unsealed (plaintext waiting for the write path)? */
+bool
+UnsealedIsPending(struct varlena *value)
+{
+	uint8		version = VARSIZE_ANY_EXHDR(value) > 0 ? ((const uint8 *) VARDATA_ANY(value))[0] : ENVELOPE_VERSION;
+
+	return version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND;
+}
+
 /*
  * sealed_only(value, target): the value, if it is sealed; an unsealed one
  * is refused, naming the target.  With an empty target (the CHECK the
@@ -65,9 +74,8 @@ pguard_sealed_only(PG_FUNCTION_ARGS)
 {
 	struct varlena *value = PG_GETARG_VARLENA_PP(0);
 	text	   *target = PG_GETARG_TEXT_PP(1);
-	uint8		version = VARSIZE_ANY_EXHDR(value) > 0 ? ((const uint8 *) VARDATA_ANY(value))[0] : ENVELOPE_VERSION;
 
-	if (version == ENVELOPE_PENDING || version == ENVELOPE_PENDING_BOUND)
+	if (UnsealedIsPending(value))
 	{
 		if (VARSIZE_ANY_EXHDR(target) == 0)
 			PG_RETURN_NULL();

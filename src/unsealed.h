@@ -15,5 +15,6 @@ extern void UnsealedCheckInput(void);
 extern void UnsealedRefuse(const char *target) pg_attribute_noreturn();
 
 extern bool UnsealedColumnSealed(Relation rel, const char *col);
+extern bool UnsealedIsPending(struct varlena *value);
 
 #endif
