@@ -43,17 +43,16 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "aesgcm.h"
 #include "envelope.h"
 
 #define PENDING_HEADER_LEN 10
-#define ENVELOPE_STACK_WIPE (64 * 1024)	/* bytes of dead stack wiped after libsodium opened values */
+#define ENVELOPE_STACK_WIPE (64 * 1024)	/* bytes of dead stack wiped after values were opened */
 
-StaticAssertDecl(sizeof(crypto_aead_aes256gcm_state) <= ENVELOPE_SCHEDULE_LEN,
-				 "libsodium's AES-GCM state fits an EnvelopeSchedule");
 
 typedef enum CipherImplementation
 {
-	CIPHER_AUTO,				/* libsodium's AES-NI schedules where available */
+	CIPHER_AUTO,				/* aesgcm.c's schedules where the CPU serves */
 	CIPHER_OPENSSL				/* OpenSSL for everything */
 } CipherImplementation;
 
@@ -64,8 +63,7 @@ static const struct config_enum_entry cipher_options[] = {
 };
 
 static int	cipher_implementation = CIPHER_AUTO;
-static bool opened_on_stack = false;	/* libsodium left round keys on the dead stack */
-static bool sodium_aes = false;	/* libsodium initialised, the CPU has AES-NI */
+static bool opened_on_stack = false;	/* round keys or keystream may be left on the dead stack */
 
 static EVP_CIPHER *gcm = NULL;
 static EVP_CIPHER_CTX *cipher_ctx[2] = {NULL, NULL};	/* decrypt, encrypt */
@@ -131,9 +129,9 @@ envelope_xact_callback(XactEvent event, void *arg)
 		EnvelopeForgetKeys();
 
 		/*
-		 * libsodium's AES-NI code expands round keys on the stack while it
-		 * opens a value: the dead stack the transaction's statements used,
-		 * below this frame, is wiped.
+		 * Opening a value may leave keystream or the associated data the
+		 * compiler spilled on the stack: the dead stack the transaction's
+		 * statements used, below this frame, is wiped.
 		 */
 		if (opened_on_stack)
 		{
@@ -406,24 +404,23 @@ session_key_ensure(void)
 	}
 }
 
-static crypto_aead_aes256gcm_state *
-schedule_state(const EnvelopeSchedule *schedule)
+static uint8 *
+schedule_bytes(const EnvelopeSchedule *schedule)
 {
-	return (crypto_aead_aes256gcm_state *) TYPEALIGN(16, schedule->bytes);
+	return (uint8 *) TYPEALIGN(16, schedule->bytes);
 }
 
 /*
- * Expand dek's schedule into schedule, where libsodium's AES-NI cipher
- * serves; otherwise leave it unset (opening then goes through OpenSSL).
+ * Expand dek's schedule into schedule where the CPU has AES-NI and
+ * PCLMULQDQ; otherwise leave it unset (opening then goes through OpenSSL).
  */
 void
 EnvelopeScheduleSet(EnvelopeSchedule *schedule, const uint8 *dek)
 {
 	schedule->set = false;
-	if (!sodium_aes || cipher_implementation != CIPHER_AUTO)
+	if (cipher_implementation != CIPHER_AUTO || !AesGcmAvailable())
 		return;
-	if (crypto_aead_aes256gcm_beforenm(schedule_state(schedule), dek) != 0)
-		return;
+	AesGcmExpand(schedule_bytes(schedule), dek);
 	schedule->set = true;
 }
 
@@ -452,15 +449,8 @@ EnvelopeOpenScheduled(const EnvelopeView *view, const uint8 *dek,
 	memcpy(ad, view->header, view->headerlen);
 	memcpy(ad + view->headerlen, subject_digest, ENVELOPE_DIGEST_LEN);
 	opened_on_stack = true;
-	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, view->ct, view->ctlen,
-													   view->tag, ad, adlen, view->nonce,
-													   schedule_state(schedule)) != 0)
-	{
-		if (view->ctlen > 0)
-			sodium_memzero(out, view->ctlen);
-		return false;
-	}
-	return true;
+	return AesGcmOpen(schedule_bytes(schedule), view->nonce, ad, adlen,
+					  view->ct, view->ctlen, view->tag, out);
 }
 
 /*
@@ -566,10 +556,9 @@ void
 EnvelopeInit(void)
 {
 	RegisterXactCallback(envelope_xact_callback, NULL);
-	sodium_aes = sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
 	DefineCustomEnumVariable("privacy_guard.cipher",
 							 "Which AES-256-GCM implementation opens values under cached keys.",
-							 "auto: libsodium's AES-NI implementation with each cached key's schedule expanded once, where the CPU has AES-NI, else OpenSSL; openssl: OpenSSL for everything. The bytes are the same.",
+							 "auto: each cached key's schedule expanded once and values opened with AES-NI and PCLMULQDQ, where the CPU has them, else OpenSSL; openssl: OpenSSL for everything. The bytes are the same.",
 							 &cipher_implementation, CIPHER_AUTO, cipher_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "aesgcm.h"
+
 #define ENVELOPE_VERSION	1		/* a sealed value */
 #define ENVELOPE_PENDING	0		/* plaintext waiting for the write path */
 #define ENVELOPE_PENDING_BOUND 2	/* the same, bound to the category it was written for */
@@ -53,18 +55,16 @@ typedef struct EnvelopeView
 } EnvelopeView;
 
 /*
- * A data key's AES-256-GCM schedule, expanded once (libsodium's AES-NI
- * implementation, crypto_aead_aes256gcm_beforenm: the round keys and the
- * powers of H), for a key the cache keeps: opening a value then costs the
- * cipher alone.  Unset (set = false) where the CPU lacks AES-NI or
- * privacy_guard.cipher = openssl: OpenSSL opens with the key itself.  The
- * same standard bytes either way.
+ * A data key's AES-256-GCM schedule, expanded once for a key the cache
+ * keeps (aesgcm.c: the round keys and powers of H): opening a value then
+ * costs the cipher alone.  Unset where the CPU lacks AES-NI or PCLMULQDQ,
+ * or privacy_guard.cipher = openssl: OpenSSL opens with the key itself.
+ * The same standard bytes either way.
  */
-#define ENVELOPE_SCHEDULE_LEN 512
 typedef struct EnvelopeSchedule
 {
 	bool		set;
-	uint8		bytes[ENVELOPE_SCHEDULE_LEN + 16];	/* aligned at 16 within */
+	uint8		bytes[AESGCM_SCHEDULE_LEN + 15];	/* aligned at 16 within */
 } EnvelopeSchedule;
 
 extern const char *EnvelopeTypeName(int type);

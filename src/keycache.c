@@ -31,6 +31,7 @@
 #include <openssl/hmac.h>
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_constraint.h"
 #include "access/htup_details.h"
 #include "catalog/index.h"
@@ -73,12 +74,40 @@
 #define MASTER_CHECK_LEN 16
 #define ROTATION_WAIT_MS 30000
 
-/* subject digest -> key id */
-typedef struct SubjectEntry
+/*
+ * subject digest -> cached entry: simplehash, as by_id.  The key points at
+ * the entry's own digest.  Subject names are the application's, so the
+ * hash is seeded per backend: nobody can choose names whose digests pile
+ * up in one run of slots.
+ */
+typedef struct SubjectSlot
 {
-	uint8		digest[ENVELOPE_DIGEST_LEN];	/* hash key */
-	int64		key_id;
-} SubjectEntry;
+	const uint8 *digest;
+	KeyEntry   *entry;
+	uint32		hash;
+	char		status;
+} SubjectSlot;
+
+static uint64 subject_hash_seed = 0;
+
+static inline uint32
+subject_hash(const uint8 *digest)
+{
+	return (uint32) hash_bytes_extended(digest, ENVELOPE_DIGEST_LEN, subject_hash_seed);
+}
+
+#define SH_PREFIX subjectslot
+#define SH_ELEMENT_TYPE SubjectSlot
+#define SH_KEY_TYPE const uint8 *
+#define SH_KEY digest
+#define SH_HASH_KEY(tb, key) subject_hash(key)
+#define SH_EQUAL(tb, a, b) (memcmp(a, b, ENVELOPE_DIGEST_LEN) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* category -> blind-index key */
 typedef struct IndexKeyEntry
@@ -122,7 +151,7 @@ static int	key_cache_size = 131072;
 
 static MemoryContext cache_cxt = NULL;
 static keyslot_hash *by_id = NULL;
-static HTAB *by_subject = NULL;
+static subjectslot_hash *by_subject = NULL;
 static HTAB *index_keys = NULL;
 static dlist_head fifo = DLIST_STATIC_INIT(fifo);	/* cached entries, oldest first */
 static dlist_head spare = DLIST_STATIC_INIT(spare);	/* wiped entries for reuse */
@@ -181,7 +210,8 @@ keycache_flush(void)
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
 	by_id = NULL;
-	by_subject = index_keys = NULL;
+	by_subject = NULL;
+	index_keys = NULL;
 	dlist_init(&fifo);
 	dlist_init(&spare);
 	cached = 0;
@@ -263,12 +293,9 @@ keycache_ensure(void)
 										  "privacy_guard key cache",
 										  ALLOCSET_DEFAULT_SIZES);
 	by_id = keyslot_create(cache_cxt, 1024, NULL);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = ENVELOPE_DIGEST_LEN;
-	ctl.entrysize = sizeof(SubjectEntry);
-	ctl.hcxt = cache_cxt;
-	by_subject = hash_create("privacy_guard keys by subject", 1024, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (subject_hash_seed == 0)
+		EnvelopeRandom((uint8 *) &subject_hash_seed, sizeof(subject_hash_seed));
+	by_subject = subjectslot_create(cache_cxt, 1024, NULL);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ENVELOPE_MAX_CATEGORY + 1;
 	ctl.entrysize = sizeof(IndexKeyEntry);
@@ -572,7 +599,7 @@ static KeyEntry *
 cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 {
 	KeyEntry   *e;
-	SubjectEntry *s;
+	SubjectSlot *s;
 	bool		found;
 
 	KeySlot    *slot;
@@ -584,7 +611,9 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 		EnvelopeKeyGone(old->dek);
 		OPENSSL_cleanse(old->dek, sizeof(old->dek));
 		EnvelopeScheduleWipe(&old->schedule);
-		hash_search(by_subject, old->digest, HASH_REMOVE, NULL);
+		s = subjectslot_lookup(by_subject, old->digest);
+		if (s != NULL && s->entry == old)
+			subjectslot_delete_item(by_subject, s);
 		keyslot_delete(by_id, old->key_id);
 		dlist_push_head(&spare, &old->fifo);
 		cached--;
@@ -608,8 +637,9 @@ cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
 		dlist_push_tail(&fifo, &e->fifo);
 		slot->entry = e;
 		cached++;
-		s = hash_search(by_subject, digest, HASH_ENTER, NULL);
-		s->key_id = key_id;
+		s = subjectslot_insert(by_subject, e->digest, &found);
+		s->digest = e->digest;	/* the key lives in the entry it maps to */
+		s->entry = e;
 	}
 	return slot->entry;
 }
@@ -864,7 +894,7 @@ KeyEntry *
 KeycacheForSubject(const char *subject, int len)
 {
 	uint8		digest[ENVELOPE_DIGEST_LEN];
-	SubjectEntry *s;
+	SubjectSlot *s;
 	KeyEntry   *e = NULL;
 	CatalogOwnerState owner;
 	char	   *name;
@@ -873,13 +903,9 @@ KeycacheForSubject(const char *subject, int len)
 
 	keycache_ensure();
 	KeycacheSubjectDigest(subject, len, digest);
-	s = hash_search(by_subject, digest, HASH_FIND, NULL);
+	s = subjectslot_lookup(by_subject, digest);
 	if (s != NULL)
-	{
-		e = lookup(s->key_id);
-		if (e != NULL)
-			return e;
-	}
+		return s->entry;
 
 	name = pnstrdup(subject, len);
 	args[0] = CStringGetTextDatum(name);
