@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * src/aesgcm.c
- *	  AES-256-GCM opening with AES-NI and PCLMULQDQ, for short values under
- *	  a cached key's expanded schedule.
+ *	  AES-256-GCM with AES-NI and PCLMULQDQ, for short values under a
+ *	  cached key's expanded schedule.
  *
  * A revealed value is a few dozen bytes under its subject's own key, so
  * the cost of opening it is latency, not throughput: libsodium's AES-NI
@@ -15,11 +15,13 @@
  * its shift-and-reduce).  The bytes are standard AES-256-GCM; the tag is
  * checked, in constant time, before any plaintext is written.
  *
- * Sealing stays with OpenSSL.  This file opens only; it is used when the
- * CPU has both instructions and a known-answer test passes (the GCM
- * specification's test case 16, and the same with its tag altered), and
- * scripts/fuzz.sh opens every envelope it makes with this code, libsodium
- * and OpenSSL and requires the three to agree.
+ * Sealing works the same way (the counter blocks first, then GHASH over
+ * the ciphertext); its nonces come from the caller, from the CSPRNG.  The
+ * code is used when the CPU has both instructions and a known-answer test
+ * passes (the GCM specification's test case 16: sealed, opened, and
+ * refused with its tag altered), and scripts/fuzz.sh opens every envelope
+ * it makes with this code, libsodium and OpenSSL, and seals with this code
+ * for OpenSSL to open, requiring them to agree.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -344,10 +346,60 @@ open_x86(const uint8 *schedule, const uint8 *nonce_bytes,
 	return ok;
 }
 
+AESGCM_TARGET static void
+seal_x86(const uint8 *schedule, const uint8 *nonce_bytes,
+		 const uint8 *ad, int adlen, const uint8 *pt, int len,
+		 uint8 *out, uint8 *tag)
+{
+	const __m128i *rk = (const __m128i *) schedule;
+	uint8		nonce16[16] = {0};
+	__m128i		nonce;
+	__m128i		blocks[4];
+	__m128i		tag_mask;
+	Ghash		g;
+	int			done = 0;
+	uint32		count = 5;
+
+	Assert(((uintptr_t) schedule & 15) == 0);
+	memcpy(nonce16, nonce_bytes, 12);
+	nonce = _mm_loadu_si128((const __m128i *) nonce16);
+
+	/* the tag's block and the first three counter blocks, together */
+	blocks[0] = counter_block(nonce, 1);
+	blocks[1] = counter_block(nonce, 2);
+	blocks[2] = counter_block(nonce, 3);
+	blocks[3] = counter_block(nonce, 4);
+	aes_encrypt4(rk, blocks);
+	tag_mask = blocks[0];
+	for (int i = 1; i < 4 && done < len; i++, done += 16)
+		xor_block(out + done, pt + done, blocks[i], Min(16, len - done));
+	while (done < len)
+	{
+		for (int i = 0; i < 4; i++)
+			blocks[i] = counter_block(nonce, count++);
+		aes_encrypt4(rk, blocks);
+		for (int i = 0; i < 4 && done < len; i++, done += 16)
+			xor_block(out + done, pt + done, blocks[i], Min(16, len - done));
+	}
+
+	/* GHASH over the associated data, the ciphertext and their lengths */
+	g.hpow = rk + 15;
+	g.y = _mm_setzero_si128();
+	g.npending = 0;
+	ghash_bytes(&g, ad, adlen);
+	ghash_bytes(&g, out, len);
+	ghash_block(&g, _mm_set_epi64x((int64) adlen * 8, (int64) len * 8));
+	ghash_flush(&g);
+	_mm_storeu_si128((__m128i *) tag, _mm_xor_si128(bswap128(g.y), tag_mask));
+	explicit_bzero(blocks, sizeof(blocks));
+	explicit_bzero(&tag_mask, sizeof(tag_mask));
+	explicit_bzero(&g, sizeof(g));
+}
+
 /*
  * The GCM specification's test case 16 (AES-256, 20 bytes of associated
- * data, 60 of plaintext): opens to its plaintext, and not with a bit of its
- * tag changed.
+ * data, 60 of plaintext): seals to its ciphertext and tag, opens to its
+ * plaintext, and not with a bit of its tag changed.
  */
 static bool
 self_test(void)
@@ -378,7 +430,9 @@ self_test(void)
 	bool		ok;
 
 	expand(schedule, key);
-	ok = open_x86(schedule, nonce, ad, sizeof(ad), ct, sizeof(ct), tag, out) &&
+	seal_x86(schedule, nonce, ad, sizeof(ad), plain, sizeof(plain), out, bad);
+	ok = memcmp(out, ct, sizeof(ct)) == 0 && memcmp(bad, tag, sizeof(tag)) == 0;
+	ok = ok && open_x86(schedule, nonce, ad, sizeof(ad), ct, sizeof(ct), tag, out) &&
 		memcmp(out, plain, sizeof(plain)) == 0;
 	memcpy(bad, tag, sizeof(bad));
 	bad[15] ^= 1;
@@ -429,6 +483,19 @@ AesGcmOpen(const uint8 *schedule, const uint8 *nonce, const uint8 *ad, int adlen
 	return open_x86(schedule, nonce, ad, adlen, ct, ctlen, tag, out);
 }
 
+/*
+ * Seal pt (len bytes) into out (len bytes) and tag (16) under schedule.
+ * The nonce must never have been used with this key: callers take it from
+ * the CSPRNG.
+ */
+void
+AesGcmSeal(const uint8 *schedule, const uint8 *nonce, const uint8 *ad, int adlen,
+		   const uint8 *pt, int len, uint8 *out, uint8 *tag)
+{
+	Assert(AesGcmAvailable());
+	seal_x86(schedule, nonce, ad, adlen, pt, len, out, tag);
+}
+
 #else							/* !AESGCM_X86 */
 
 bool
@@ -449,6 +516,13 @@ AesGcmOpen(const uint8 *schedule, const uint8 *nonce, const uint8 *ad, int adlen
 {
 	elog(ERROR, "AES-NI is not available");
 	return false;
+}
+
+void
+AesGcmSeal(const uint8 *schedule, const uint8 *nonce, const uint8 *ad, int adlen,
+		   const uint8 *pt, int len, uint8 *out, uint8 *tag)
+{
+	elog(ERROR, "AES-NI is not available");
 }
 
 #endif

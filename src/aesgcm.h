@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * src/aesgcm.h
- *	  AES-256-GCM opening with AES-NI and PCLMULQDQ, for short values under
- *	  a cached key's expanded schedule.
+ *	  AES-256-GCM with AES-NI and PCLMULQDQ, for short values under a
+ *	  cached key's expanded schedule.
  *-------------------------------------------------------------------------
  */
 #ifndef PGUARD_AESGCM_H
@@ -18,5 +18,8 @@ extern bool AesGcmOpen(const uint8 *schedule, const uint8 *nonce,
 					   const uint8 *ad, int adlen,
 					   const uint8 *ct, int ctlen, const uint8 *tag,
 					   uint8 *out);
+extern void AesGcmSeal(const uint8 *schedule, const uint8 *nonce,
+					   const uint8 *ad, int adlen,
+					   const uint8 *pt, int len, uint8 *out, uint8 *tag);
 
 #endif

@@ -15,7 +15,8 @@
  *
  * Everything before the nonce is authenticated, and so is the SHA-256
  * digest of the subject, so an envelope copied to another category, type or
- * subject fails to open.  Nonces are fresh from RAND_bytes for every seal.
+ * subject fails to open.  Nonces are fresh from the CSPRNG for every seal
+ * (EnvelopeRandom).
  *
  * A value an application writes as plaintext is held until the write path
  * seals it in a "pending" envelope: the same cipher under a random key that
@@ -69,10 +70,13 @@ static EVP_CIPHER *gcm = NULL;
 static EVP_CIPHER_CTX *cipher_ctx[2] = {NULL, NULL};	/* decrypt, encrypt */
 static const uint8 *ctx_key[2] = {NULL, NULL};	/* key each context holds */
 
-/* this backend's key for pending values */
+/* this backend's key for pending values, and its schedule */
 static uint8 session_key[ENVELOPE_KEY_LEN];
+static EnvelopeSchedule session_schedule;
 static uint8 session_id[8];
 static int	session_pid = 0;
+
+static uint8 *schedule_bytes(const EnvelopeSchedule *schedule);
 
 static const char *const type_names[] = {
 	NULL, "encrypted_text", "encrypted_jsonb", "encrypted_date",
@@ -87,14 +91,49 @@ EnvelopeTypeName(int type)
 	return type_names[type];
 }
 
-/* Fill buf with random bytes from OpenSSL's CSPRNG. */
+/*
+ * Fill buf with random bytes from OpenSSL's CSPRNG.  Small requests (a
+ * nonce, a data key) are served from a pool this process draws 4 kB at a
+ * time: one RAND_bytes() call costs ~0.5 µs in OpenSSL 3, a write of a new
+ * subject needed four.  Bytes leave the pool once and are wiped there as
+ * they leave; a process that did not fill the pool itself (a fork) draws
+ * its own before using it.
+ */
+#define RANDOM_POOL_LEN 4096
+static uint8 random_pool[RANDOM_POOL_LEN];
+static int	random_pool_left = 0;
+static int	random_pool_pid = 0;
+
 void
 EnvelopeRandom(uint8 *buf, int len)
 {
-	if (RAND_bytes(buf, len) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bytes")));
+	uint8	   *from;
+
+	if (len > RANDOM_POOL_LEN / 8)
+	{
+		if (RAND_bytes(buf, len) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+		return;
+	}
+	if (random_pool_pid != MyProcPid || random_pool_left < len)
+	{
+		random_pool_left = 0;
+		if (RAND_bytes(random_pool, RANDOM_POOL_LEN) != 1)
+		{
+			OPENSSL_cleanse(random_pool, RANDOM_POOL_LEN);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+		}
+		random_pool_left = RANDOM_POOL_LEN;
+		random_pool_pid = MyProcPid;
+	}
+	from = random_pool + RANDOM_POOL_LEN - random_pool_left;
+	memcpy(buf, from, len);
+	OPENSSL_cleanse(from, len);
+	random_pool_left -= len;
 }
 
 /* Wipe key schedules held by the cipher contexts. */
@@ -146,6 +185,9 @@ envelope_exit(int code, Datum arg)
 {
 	EnvelopeForgetKeys();
 	OPENSSL_cleanse(session_key, sizeof(session_key));
+	EnvelopeScheduleWipe(&session_schedule);
+	OPENSSL_cleanse(random_pool, sizeof(random_pool));
+	random_pool_left = 0;
 }
 
 /*
@@ -236,6 +278,40 @@ EnvelopeAead(bool encrypt, const uint8 *key,
 					 errmsg("AES-256-GCM encryption failed")));
 	}
 	return ok;
+}
+
+/*
+ * One AES-256-GCM operation under a key whose schedule is expanded, with
+ * aesgcm.c; OpenSSL (EnvelopeAead) where it is not, or for
+ * privacy_guard.cipher = openssl.  Decryption that fails authentication
+ * writes nothing and returns false.
+ */
+static bool
+aead_scheduled(bool encrypt, const uint8 *key, const EnvelopeSchedule *schedule,
+			   const uint8 *nonce, const uint8 *aad1, int aad1len,
+			   const uint8 *aad2, int aad2len,
+			   const uint8 *in, int inlen, uint8 *out, const uint8 *tag)
+{
+	uint8		ad[256];
+
+	if (schedule == NULL || !schedule->set || cipher_implementation != CIPHER_AUTO ||
+		aad1len + aad2len > (int) sizeof(ad))
+		return EnvelopeAead(encrypt, key, nonce, aad1, aad1len, aad2, aad2len,
+							in, inlen, out, (uint8 *) tag);
+	if (aad1len > 0)
+		memcpy(ad, aad1, aad1len);
+	if (aad2len > 0)
+		memcpy(ad + aad1len, aad2, aad2len);
+	/* the keystream and the associated data may be left on the stack */
+	opened_on_stack = true;
+	if (encrypt)
+	{
+		AesGcmSeal(schedule_bytes(schedule), nonce, ad, aad1len + aad2len,
+				   in, inlen, out, (uint8 *) tag);
+		return true;
+	}
+	return AesGcmOpen(schedule_bytes(schedule), nonce, ad, aad1len + aad2len,
+					  in, inlen, tag, out);
 }
 
 /*
@@ -350,7 +426,8 @@ EnvelopeCategoryIs(const EnvelopeView *view, const char *category)
  */
 struct varlena *
 EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
-			 const uint8 *subject_digest, const uint8 *dek, const uint8 *term,
+			 const uint8 *subject_digest, const uint8 *dek,
+			 const EnvelopeSchedule *schedule, const uint8 *term,
 			 const uint8 *plain, int plainlen)
 {
 	int			catlen = strlen(category);
@@ -372,11 +449,11 @@ EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
 	if (term)
 		memcpy(p + 11 + catlen, term, ENVELOPE_TERM_LEN);
 	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
-	EnvelopeAead(true, dek, p + headerlen,
-				 p, headerlen, subject_digest, ENVELOPE_DIGEST_LEN,
-				 plain, plainlen,
-				 p + headerlen + ENVELOPE_NONCE_LEN,
-				 p + total - ENVELOPE_TAG_LEN);
+	aead_scheduled(true, dek, schedule, p + headerlen,
+				   p, headerlen, subject_digest, ENVELOPE_DIGEST_LEN,
+				   plain, plainlen,
+				   p + headerlen + ENVELOPE_NONCE_LEN,
+				   p + total - ENVELOPE_TAG_LEN);
 	return result;
 }
 
@@ -399,6 +476,7 @@ session_key_ensure(void)
 	{
 		EnvelopeRandom(session_key, sizeof(session_key));
 		EnvelopeRandom(session_id, sizeof(session_id));
+		EnvelopeScheduleSet(&session_schedule, session_key);
 		session_pid = MyProcPid;
 		on_proc_exit(envelope_exit, (Datum) 0);
 	}
@@ -440,17 +518,11 @@ EnvelopeOpenScheduled(const EnvelopeView *view, const uint8 *dek,
 					  const EnvelopeSchedule *schedule,
 					  const uint8 *subject_digest, uint8 *out)
 {
-	uint8		ad[256];
-	int			adlen = view->headerlen + ENVELOPE_DIGEST_LEN;
-
-	if (!schedule->set || cipher_implementation != CIPHER_AUTO || adlen > (int) sizeof(ad))
-		return EnvelopeOpen(view, dek, subject_digest, out);
 	Assert(view->version == ENVELOPE_VERSION);
-	memcpy(ad, view->header, view->headerlen);
-	memcpy(ad + view->headerlen, subject_digest, ENVELOPE_DIGEST_LEN);
-	opened_on_stack = true;
-	return AesGcmOpen(schedule_bytes(schedule), view->nonce, ad, adlen,
-					  view->ct, view->ctlen, view->tag, out);
+	return aead_scheduled(false, dek, schedule, view->nonce,
+						  view->header, view->headerlen,
+						  subject_digest, ENVELOPE_DIGEST_LEN,
+						  view->ct, view->ctlen, out, view->tag);
 }
 
 /*
@@ -476,11 +548,11 @@ pending_envelope(uint8 version, uint8 type, const uint8 *tail, int taillen,
 	if (taillen > 0)
 		memcpy(p + PENDING_HEADER_LEN, tail, taillen);
 	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
-	EnvelopeAead(true, session_key, p + headerlen,
-				 p, headerlen, NULL, 0,
-				 plain, plainlen,
-				 p + headerlen + ENVELOPE_NONCE_LEN,
-				 p + total - ENVELOPE_TAG_LEN);
+	aead_scheduled(true, session_key, &session_schedule, p + headerlen,
+				   p, headerlen, NULL, 0,
+				   plain, plainlen,
+				   p + headerlen + ENVELOPE_NONCE_LEN,
+				   p + total - ENVELOPE_TAG_LEN);
 	return result;
 }
 
@@ -509,9 +581,9 @@ EnvelopePendingOpen(const EnvelopeView *view)
 						EnvelopeTypeName(view->type)),
 				 errhint("Plaintext is sealed only when it is written to a protected column.")));
 	out = palloc(view->ctlen + 1);
-	if (!EnvelopeAead(false, session_key, view->nonce,
-					  view->header, view->headerlen, NULL, 0,
-					  view->ct, view->ctlen, out, (uint8 *) view->tag))
+	if (!aead_scheduled(false, session_key, &session_schedule, view->nonce,
+						view->header, view->headerlen, NULL, 0,
+						view->ct, view->ctlen, out, view->tag))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("unsealed %s value failed authentication",

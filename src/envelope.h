@@ -72,7 +72,9 @@ extern const char *EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
 									const char *category,
 									const uint8 *subject_digest,
-									const uint8 *dek, const uint8 *term,
+									const uint8 *dek,
+									const EnvelopeSchedule *schedule,
+									const uint8 *term,
 									const uint8 *plain, int plainlen);
 extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);

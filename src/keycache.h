@@ -59,6 +59,8 @@ extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
 extern bool KeycacheOpen(const KeyEntry *key, const EnvelopeView *view, uint8 *out);
 extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
+extern int64 KeycacheIndexTerm(const char *category, const uint8 *plain, int len,
+							   bool create, uint8 *mac);
 extern void KeycacheRetireIndexKey(const char *category, int64 key_id);
 extern void KeycacheInit(void);
 

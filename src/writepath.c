@@ -85,23 +85,12 @@ bool
 WritepathSearchTerm(const char *category, const uint8 *plain, int len, bool create,
 					uint8 *out)
 {
-	uint8		key[ENVELOPE_KEY_LEN];
-	uint8		mac[EVP_MAX_MD_SIZE];
-	unsigned int outlen = 0;
-	uint8	   *ok;
-	int64		key_id = KeycacheIndexKey(category, key, create);
+	int64		key_id = KeycacheIndexTerm(category, plain, len, create, out + 8);
 
 	if (key_id == 0)
 		return false;
-	ok = HMAC(EVP_sha256(), key, sizeof(key), plain, len, mac, &outlen);
-	OPENSSL_cleanse(key, sizeof(key));
-	if (ok == NULL || outlen < ENVELOPE_TERM_HMAC_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute a search term")));
 	for (int i = 0; i < 8; i++)
 		out[i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
-	memcpy(out + 8, mac, ENVELOPE_TERM_HMAC_LEN);
 	return true;
 }
 
@@ -148,7 +137,7 @@ seal_plain(EnvelopeType type, PolicyCategory *category, bool searchable,
 		(void) WritepathSearchTerm(category->name, plain, len, true, term);
 	key = KeycacheForSubject(subject, subjectlen);
 	return EnvelopeSeal(type, key->key_id, category->name, key->digest,
-						key->dek, searchable ? term : NULL, plain, len);
+						key->dek, &key->schedule, searchable ? term : NULL, plain, len);
 }
 
 /* The category, checked against the collection rules. */
@@ -1288,7 +1277,7 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 							col, RelationGetRelationName(rel))));
 		(void) WritepathSearchTerm(category, plain, view.ctlen, false, term);
 		vals[n] = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, category,
-											   digest, dek, term, plain, view.ctlen));
+											   digest, dek, NULL, term, plain, view.ctlen));
 		EnvelopeKeyGone(dek);
 		OPENSSL_cleanse(dek, sizeof(dek));
 		OPENSSL_cleanse(plain, view.ctlen);
@@ -1460,7 +1449,7 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 				 errmsg("category \"%s\" has no searchable column", catname)));
 	}
 	result = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, catname,
-										  digest, dek, term, plain, view.ctlen));
+										  digest, dek, NULL, term, plain, view.ctlen));
 	EnvelopeKeyGone(dek);
 	OPENSSL_cleanse(dek, sizeof(dek));
 	OPENSSL_cleanse(plain, view.ctlen);
