@@ -143,8 +143,8 @@ SELECT pg_temp.try_reveal(pg_temp.envelope(overlay(decode(substr(:'ada_email', 9
 SELECT privacy_guard.reveal(left(:'ada_email', 40)::privacy_guard.encrypted_text, 'profile');
 RESET ROLE;
 -- the same through OpenSSL alone: by default a cached key opens values with
--- its schedule expanded once by libsodium (AES-NI), and both implementations
--- open and refuse exactly the same bytes
+-- its schedule expanded once by the extension's AES-NI code (src/aesgcm.c),
+-- and both implementations open and refuse exactly the same bytes
 SET privacy_guard.cipher = openssl;
 SET ROLE marketer;
 SELECT pg_temp.try_reveal(:'ada_email') AS untouched;
@@ -160,6 +160,48 @@ SELECT md5(string_agg(privacy_guard.reveal(email, 'profile'), ',' ORDER BY id)) 
 RESET ROLE;
 SET ROLE marketer;
 SET privacy_guard.cipher = openssl;
+RESET ROLE;
+
+-- values of every type and of every length from none to several AES
+-- blocks (a searchable column's term lengthens the associated data),
+-- sealed by the extension's AES-NI code (cipher auto) and by OpenSSL
+-- (cipher openssl), each revealed by both: the same standard bytes
+CREATE TABLE lengths (id int PRIMARY KEY, t text, b bytea, j jsonb, n numeric, d date);
+SELECT privacy_guard.protect('lengths', 't', 'contact', 'id', searchable => true) IS NOT NULL AS t,
+       privacy_guard.protect('lengths', 'b', 'document', 'id') IS NOT NULL AS b,
+       privacy_guard.protect('lengths', 'j', 'browsing', 'id') IS NOT NULL AS j,
+       privacy_guard.protect('lengths', 'n', 'spend', 'id') IS NOT NULL AS n,
+       privacy_guard.protect('lengths', 'd', 'birth', 'id') IS NOT NULL AS d;
+GRANT SELECT ON lengths TO marketer;
+CREATE VIEW pg_temp.expected_lengths AS
+    SELECT i AS id, repeat('é', i % 7) || repeat('x', i * 3) AS t, decode(repeat('a5', i * 2), 'hex') AS b,
+           jsonb_build_object('k', repeat('y', i), 'i', i) AS j, i * 1.5 AS n, date '2000-01-01' + i AS d
+      FROM generate_series(0, 199) AS i;
+GRANT SELECT ON pg_temp.expected_lengths TO marketer;
+RESET privacy_guard.cipher;
+INSERT INTO lengths SELECT * FROM pg_temp.expected_lengths WHERE id < 100;
+SET privacy_guard.cipher = openssl;
+INSERT INTO lengths SELECT * FROM pg_temp.expected_lengths WHERE id >= 100;
+SET ROLE marketer;
+SELECT privacy_guard.set_purpose('profile');
+-- OpenSSL opens both halves
+SELECT count(*) FILTER (WHERE privacy_guard.reveal(l.t) = e.t AND privacy_guard.reveal(l.b) = e.b AND
+                               privacy_guard.reveal(l.j) = e.j AND privacy_guard.reveal(l.n) = e.n AND
+                               privacy_guard.reveal(l.d) = e.d) AS same, count(*) AS rows
+  FROM lengths l JOIN pg_temp.expected_lengths e USING (id);
+RESET ROLE;
+RESET privacy_guard.cipher;
+SET ROLE marketer;
+-- and so does the AES-NI code
+SELECT count(*) FILTER (WHERE privacy_guard.reveal(l.t) = e.t AND privacy_guard.reveal(l.b) = e.b AND
+                               privacy_guard.reveal(l.j) = e.j AND privacy_guard.reveal(l.n) = e.n AND
+                               privacy_guard.reveal(l.d) = e.d) AS same, count(*) AS rows
+  FROM lengths l JOIN pg_temp.expected_lengths e USING (id);
+-- a search finds a value sealed either way
+SELECT id FROM lengths WHERE t OPERATOR(privacy_guard.=) privacy_guard.blind_index(repeat('é', 3) || repeat('x', 30), 'contact')
+UNION ALL
+SELECT id FROM lengths WHERE t OPERATOR(privacy_guard.=) privacy_guard.blind_index(repeat('é', 5) || repeat('x', 351), 'contact')
+ORDER BY id;
 RESET ROLE;
 
 -- an erased subject (its data key destroyed) reveals NULL
