@@ -17,9 +17,10 @@
  *
  * Sealing works the same way (the counter blocks first, then GHASH over
  * the ciphertext); its nonces come from the caller, from the CSPRNG.  The
- * code is used when the CPU has both instructions and a known-answer test
- * passes (the GCM specification's test case 16: sealed, opened, and
- * refused with its tag altered), and scripts/fuzz.sh opens every envelope
+ * code is used when the CPU has both instructions and its self-test passes
+ * (the GCM specification's test case 16, and a longer value against
+ * OpenSSL: sealed, opened, and refused with its tag altered; a failure is
+ * a WARNING, and OpenSSL does the work), and scripts/fuzz.sh opens every envelope
  * it makes with this code, libsodium and OpenSSL, and seals with this code
  * for OpenSSL to open, requiring them to agree.
  *-------------------------------------------------------------------------
@@ -27,6 +28,7 @@
 #include "postgres.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "port/pg_bswap.h"
 
@@ -343,6 +345,7 @@ open_x86(const uint8 *schedule, const uint8 *nonce_bytes,
 	}
 	explicit_bzero(blocks, sizeof(blocks));
 	explicit_bzero(&g, sizeof(g));
+	explicit_bzero(expected, sizeof(expected));
 	return ok;
 }
 
@@ -444,6 +447,56 @@ self_test(void)
 	return ok;
 }
 
+/*
+ * The same against OpenSSL, for inputs longer than one GHASH batch: 150
+ * bytes of associated data (ten blocks, so the first batch of eight
+ * carries into the next) and 257 of plaintext (seventeen blocks, a
+ * partial last one), both ways, and refused with a bit of the tag changed.
+ */
+static bool
+self_test_openssl(void)
+{
+	uint8		key[32];
+	uint8		nonce[12];
+	uint8		ad[150];
+	uint8		plain[257];
+	uint8		ct[257];
+	uint8		ours[257];
+	uint8		tag[16];
+	uint8		our_tag[16];
+	uint8		schedule[AESGCM_SCHEDULE_LEN] pg_attribute_aligned(16);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int			len;
+	bool		ok;
+
+	for (int i = 0; i < (int) sizeof(key); i++)
+		key[i] = (uint8) (i * 7 + 1);
+	for (int i = 0; i < (int) sizeof(nonce); i++)
+		nonce[i] = (uint8) (0xa0 + i);
+	for (int i = 0; i < (int) sizeof(ad); i++)
+		ad[i] = (uint8) (i * 13);
+	for (int i = 0; i < (int) sizeof(plain); i++)
+		plain[i] = (uint8) (i * 31 + 5);
+	ok = ctx != NULL &&
+		EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
+		EVP_EncryptUpdate(ctx, NULL, &len, ad, sizeof(ad)) == 1 &&
+		EVP_EncryptUpdate(ctx, ct, &len, plain, sizeof(plain)) == 1 &&
+		EVP_EncryptFinal_ex(ctx, ct + len, &len) == 1 &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok)
+		return false;
+	expand(schedule, key);
+	seal_x86(schedule, nonce, ad, sizeof(ad), plain, sizeof(plain), ours, our_tag);
+	ok = memcmp(ours, ct, sizeof(ct)) == 0 && memcmp(our_tag, tag, sizeof(tag)) == 0;
+	ok = ok && open_x86(schedule, nonce, ad, sizeof(ad), ct, sizeof(ct), tag, ours) &&
+		memcmp(ours, plain, sizeof(plain)) == 0;
+	tag[0] ^= 0x80;
+	ok = ok && !open_x86(schedule, nonce, ad, sizeof(ad), ct, sizeof(ct), tag, ours);
+	explicit_bzero(schedule, sizeof(schedule));
+	return ok;
+}
+
 /* Does this CPU have AES-NI and PCLMULQDQ, and does this code pass its test? */
 bool
 AesGcmAvailable(void)
@@ -458,7 +511,14 @@ AesGcmAvailable(void)
 		available = 0;
 		if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) &&
 			(ecx & bit_AES) && (ecx & bit_PCLMUL) && (ecx & bit_SSE4_1) && (ecx & bit_SSSE3))
-			available = self_test() ? 1 : 0;
+		{
+			available = self_test() && self_test_openssl() ? 1 : 0;
+			if (!available)
+				ereport(WARNING,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("privacy_guard's AES-NI code failed its self-test: values are sealed and opened with OpenSSL"),
+						 errhint("Report this with the CPU model (/proc/cpuinfo).")));
+		}
 	}
 	return available == 1;
 }

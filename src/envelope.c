@@ -34,6 +34,8 @@
  */
 #include "postgres.h"
 
+#include <pthread.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -96,13 +98,22 @@ EnvelopeTypeName(int type)
  * nonce, a data key) are served from a pool this process draws 4 kB at a
  * time: one RAND_bytes() call costs ~0.5 µs in OpenSSL 3, a write of a new
  * subject needed four.  Bytes leave the pool once and are wiped there as
- * they leave; a process that did not fill the pool itself (a fork) draws
- * its own before using it.
+ * they leave.  A process forked from one that filled the pool (however it
+ * forks: a backend, or a plain fork() that another library makes) empties
+ * its copy at once, in a pthread_atfork() handler, and draws its own.
  */
 #define RANDOM_POOL_LEN 4096
 static uint8 random_pool[RANDOM_POOL_LEN];
 static int	random_pool_left = 0;
 static int	random_pool_pid = 0;
+
+static void
+random_pool_forked(void)
+{
+	OPENSSL_cleanse(random_pool, sizeof(random_pool));
+	random_pool_left = 0;
+	random_pool_pid = 0;
+}
 
 void
 EnvelopeRandom(uint8 *buf, int len)
@@ -116,6 +127,16 @@ EnvelopeRandom(uint8 *buf, int len)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not generate random bytes")));
 		return;
+	}
+	if (random_pool_pid == 0)
+	{
+		static bool fork_handler = false;
+
+		if (!fork_handler && pthread_atfork(NULL, NULL, random_pool_forked) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not register a fork handler for the random pool")));
+		fork_handler = true;
 	}
 	if (random_pool_pid != MyProcPid || random_pool_left < len)
 	{
