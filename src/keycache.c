@@ -193,7 +193,6 @@ static EVP_MD *sha256 = NULL;
 
 /* saved SPI plans */
 static SPIPlanPtr plan_by_subject = NULL;
-static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_by_id = NULL;
 static SPIPlanPtr plan_bulk = NULL;
 
@@ -842,7 +841,7 @@ name_index(Relation rel)
  * SPI connected, as the extension's owner.
  */
 static int64
-insert_subject_key(const char *name, int32 version, bytea *wrapped)
+insert_subject_key(const char *name, uint8 *dek, ItemPointer found)
 {
 	Relation	rel = table_open(CatalogRelid("keys"), RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -852,7 +851,9 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 	List	   *arbiter = list_make1_oid(name_index(rel));
 	ItemPointerData conflict;
 	int64		key_id = 0;
+	bool		made = false;
 
+	ItemPointerSetInvalid(found);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, true);
 	ExecClearTuple(slot);
@@ -860,17 +861,16 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 		slot->tts_isnull[i] = true;
 	set_column(slot, rel, "kind", CStringGetTextDatum("subject"));
 	set_column(slot, rel, "name", CStringGetTextDatum(name));
-	set_column(slot, rel, "master_version", Int32GetDatum(version));
-	set_column(slot, rel, "wrapped", PointerGetDatum(wrapped));
 	set_column(slot, rel, "created_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	/* (the key id, set below, is taken only for a row that may be inserted) */
+	/* (the key and its id, set below, are made only for a row that may be inserted) */
 	set_column(slot, rel, "key_id", Int64GetDatum(0));
 	ExecStoreVirtualTuple(slot);
 	/*
 	 * As ExecInsert() does for ON CONFLICT: a conflict found before the
-	 * insertion is a row there (committed, or this transaction's); one
-	 * found after it, another session inserting the same subject at the
-	 * same time, makes the check run again, which waits for that session.
+	 * insertion is a row there (committed, or this transaction's), whose
+	 * TID is returned; one found after it, another session inserting the
+	 * same subject at the same time, makes the check run again, which
+	 * waits for that session.
 	 */
 	while (ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
 	{
@@ -878,6 +878,18 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 		bool		conflicted = false;
 		List	   *recheck;
 
+		if (!made)
+		{
+			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+			int32		version;
+
+			EnvelopeRandom(dek, ENVELOPE_KEY_LEN);
+			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+			version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
+			set_column(slot, rel, "master_version", Int32GetDatum(version));
+			set_column(slot, rel, "wrapped", PointerGetDatum(wrapped));
+			made = true;
+		}
 		key_id = nextval_internal(CatalogRelid("keys_key_id_seq"), false);
 		set_column(slot, rel, "key_id", Int64GetDatum(key_id));
 		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
@@ -894,11 +906,64 @@ insert_subject_key(const char *name, int32 version, bytea *wrapped)
 		key_id = 0;
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (key_id == 0)
+		*found = conflict;
 	ExecDropSingleTupleTableSlot(slot);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
 	return key_id;
+}
+
+/*
+ * The key of a subject whose row insert_subject_key() found at tid: read
+ * from that row on the latest snapshot, unwrapped and cached.  *read is
+ * false when the row is no longer there to read (updated or deleted since:
+ * the caller then looks the subject up by name); NULL with *read true is
+ * an erased subject's tombstone.
+ */
+static KeyEntry *
+cache_found(ItemPointer tid, const char *name, const uint8 *digest, bool *read)
+{
+	Relation	rel = table_open(CatalogRelid("keys"), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	KeyEntry   *e = NULL;
+
+	*read = false;
+	PushActiveSnapshot(CatalogFreshSnapshot());
+	if (table_tuple_fetch_row_version(rel, tid, GetActiveSnapshot(), slot))
+	{
+		bool		isnull;
+		bool		kind_null;
+		bool		name_null;
+		Datum		kind = slot_getattr(slot, attnum_of(rel, "kind"), &kind_null);
+		Datum		rowname = slot_getattr(slot, attnum_of(rel, "name"), &name_null);
+
+		/* the row the unique index found for ('subject', name), checked all the same */
+		if (!kind_null && !name_null &&
+			strcmp(TextDatumGetCString(kind), "subject") == 0 &&
+			strcmp(TextDatumGetCString(rowname), name) == 0)
+		{
+			int64		key_id = DatumGetInt64(slot_getattr(slot, attnum_of(rel, "key_id"), &isnull));
+			Datum		wrapped = slot_getattr(slot, attnum_of(rel, "wrapped"), &isnull);
+
+			*read = true;
+			e = lookup(key_id);
+			if (e == NULL && !isnull)
+			{
+				uint8		dek[ENVELOPE_KEY_LEN];
+				int32		version = DatumGetInt32(slot_getattr(slot, attnum_of(rel, "master_version"), &isnull));
+
+				(void) key_unwrap(key_id, "subject", name, version, DatumGetByteaPP(wrapped), dek, false);
+				e = cache_insert(key_id, digest, dek);
+				OPENSSL_cleanse(dek, sizeof(dek));
+			}
+		}
+	}
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return e;
 }
 
 /*
@@ -936,49 +1001,41 @@ KeycacheForSubject(const char *subject, int len)
 			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
 			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
 	}
-	if (plan_insert == NULL)
-	{
-		Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
-
-		plan_insert = keep_plan(
-			"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
-			" VALUES ('subject', $1, $2, $3)"
-			" ON CONFLICT (kind, name) DO NOTHING RETURNING key_id", 3, types);
-	}
 	keys_relid = CatalogRelid("keys");
 
 	/*
 	 * A subject this backend has not met: most often a new one (a sign-up,
-	 * an import), so its key is made and inserted at once, one statement.
-	 * A subject with a key already, or erased (its tombstone), conflicts
-	 * and is read instead.  A subject that exists costs a wrapped key
-	 * thrown away (and a key id skipped); a new one, no read before.
+	 * an import), so its key is made and inserted at once.  A subject with
+	 * a key already, or erased (its tombstone), conflicts in the unique
+	 * index, and its row is read where the index found it: one index
+	 * probe either way, and a key is made and wrapped only for a row that
+	 * is inserted.
 	 */
 	{
 		uint8		dek[ENVELOPE_KEY_LEN];
-		bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
-		int32		version;
-
 		bool		subscribed = KeycacheKeysSubscribed();
 		int64		new_key_id = 0;
+		ItemPointerData found;
+		bool		read = false;
 
+		ItemPointerSetInvalid(&found);
 		if (!subscribed)
-		{
-			EnvelopeRandom(dek, sizeof(dek));
-			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-			version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
-			args[1] = Int32GetDatum(version);
-			args[2] = PointerGetDatum(wrapped);
-			new_key_id = insert_subject_key(name, version, wrapped);
-		}
-		if (!subscribed && new_key_id != 0)
+			new_key_id = insert_subject_key(name, dek, &found);
+		if (new_key_id != 0)
 		{
 			e = cache_insert(new_key_id, digest, dek);
 			xact_created_key = true;
 		}
-		else
+		else if (ItemPointerIsValid(&found))
 		{
-			/* it has a key (this session or another made it), or was erased */
+			/* it has a key (this session or another made it), or was erased: its row */
+			e = cache_found(&found, name, digest, &read);
+			if (read && e == NULL)
+				subject_erased();
+		}
+		if (e == NULL && !read)
+		{
+			/* the row moved meanwhile, or this database receives its keys: by name */
 			rc = read_latest(plan_by_subject, args, 1);
 			if (rc == SPI_OK_SELECT && SPI_processed == 1)
 			{
