@@ -10,7 +10,7 @@ packages=(
 	postgresql-15               # the server the tests and demo run
 	postgresql-server-dev-15    # PGXS, pg_regress, pg_isolation_regress
 	libpq-dev                   # libpq: a standby's audit writer reaches its primary
-	libsodium-dev               # AES-256-GCM with expanded key schedules (AES-NI)
+	libsodium-dev               # wiping dead stack; the fuzzer's third AES-GCM to agree with
 	libipc-run-perl             # TAP tests (PostgreSQL::Test::Cluster)
 	postgresql-15-cron          # scheduling (issue: erasure and retention)
 	postgresql-15-pgaudit       # pgaudit beside privacy_guard (test/t/016_pgaudit.pl)
