@@ -103,6 +103,15 @@ static List *created_relations = NIL;
 /* any guarded statement: the objects with stored expressions it made or changed */
 static bool tracking_objects = false;
 static List *stored_objects = NIL;
+
+/*
+ * Where the two lists above live: the memory current when the statement
+ * that tracks them began (a portal's, an SPI call's), which outlives the
+ * transactions a statement may commit on its own way (REINDEX and CREATE
+ * or DROP INDEX CONCURRENTLY, a procedure's COMMIT); a transaction's
+ * memory would be freed under them.
+ */
+static MemoryContext tracking_cxt = NULL;
 /* REFRESH MATERIALIZED VIEW CONCURRENTLY runs: its own temporary tables hold the view's rows */
 static bool refreshing_concurrently = false;
 
@@ -2610,6 +2619,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	bool		outer_tracking_objects = tracking_objects;
 	List	   *outer_objects = stored_objects;
 	bool		outer_refreshing = refreshing_concurrently;
+	MemoryContext outer_tracking_cxt = tracking_cxt;
 	ListCell   *lc_made;
 	Oid			created = InvalidOid;
 
@@ -2738,6 +2748,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	created_relations = NIL;
 	tracking_objects = CatalogExtensionInstalled() && !CatalogExtensionScript() && !IsBinaryUpgrade;
 	stored_objects = NIL;
+	tracking_cxt = CurrentMemoryContext;
 	if (IsA(stmt, RefreshMatViewStmt) && ((RefreshMatViewStmt *) stmt)->concurrent)
 		refreshing_concurrently = true;
 	PG_TRY();
@@ -2775,6 +2786,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		tracking_objects = outer_tracking_objects;
 		stored_objects = outer_objects;
 		refreshing_concurrently = outer_refreshing;
+		tracking_cxt = outer_tracking_cxt;
 	}
 	PG_END_TRY();
 	/* the first table or materialized view it made (not a sequence, index or TOAST table) */
@@ -2955,7 +2967,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subI
 		prev_object_access(access, classId, objectId, subId, arg);
 	if (tracking_creations && access == OAT_POST_CREATE && classId == RelationRelationId && subId == 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		MemoryContext old = MemoryContextSwitchTo(tracking_cxt);
 
 		created_relations = lappend_oid(created_relations, objectId);
 		MemoryContextSwitchTo(old);
@@ -2967,7 +2979,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subI
 		 classId == StatisticExtRelationId || classId == TypeRelationId ||
 		 (classId == RelationRelationId && subId == 0)))
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		MemoryContext old = MemoryContextSwitchTo(tracking_cxt);
 		ObjectAddress *obj = palloc(sizeof(ObjectAddress));
 
 		obj->classId = classId;

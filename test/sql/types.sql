@@ -361,3 +361,30 @@ SELECT privacy_guard.seal('diabetes'::text, 'health', '1');
 SELECT privacy_guard.seal('x'::text, 'unused', '1');
 
 DROP TABLE sealed;
+
+-- statements that commit on their own way while the guard records what
+-- they make (REINDEX CONCURRENTLY, a procedure's COMMIT): the guard's
+-- record outlives those commits (it lived in the first transaction's
+-- memory and crashed the server), and still refuses what it must
+CREATE TABLE reindexed (a int PRIMARY KEY, b text);
+CREATE INDEX reindexed_b ON reindexed (b);
+INSERT INTO reindexed SELECT g, g::text FROM generate_series(1, 100) g;
+REINDEX INDEX CONCURRENTLY reindexed_b;
+REINDEX TABLE CONCURRENTLY reindexed;
+REINDEX TABLE CONCURRENTLY reindexed;
+REINDEX INDEX CONCURRENTLY reindexed_b;
+SELECT count(*) AS rows_after_reindex FROM reindexed WHERE b = '42';
+CREATE PROCEDURE make_in_steps() LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TABLE stepped (a int);
+    COMMIT;
+    CREATE VIEW stepped_view AS SELECT a FROM stepped;
+    COMMIT;
+    CREATE TABLE stepped_careless (v privacy_guard.encrypted_text DEFAULT 'plain default');
+END $$;
+CALL make_in_steps();
+SELECT to_regclass('stepped') IS NOT NULL AS made, to_regclass('stepped_view') IS NOT NULL AS view_made,
+       to_regclass('stepped_careless') IS NULL AS refused_not_made;
+DROP PROCEDURE make_in_steps();
+DROP VIEW stepped_view;
+DROP TABLE stepped, reindexed;
