@@ -2007,9 +2007,26 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	}
 	batch_init(&records, n + 1);
 	subjects_init(&subjects, n);
-	if (have_head && relid == own_head_relid && last_id == own_head_id &&
-		memcmp(head, own_head_hash, 32) == 0 &&
-		!TimestampDifferenceExceeds(anchor_checked_at, GetCurrentTimestamp(), AUDIT_ANCHOR_CHECK_MS))
+	if (have_head && relid == own_head_relid &&
+		(last_id < own_head_id || (last_id == own_head_id && memcmp(head, own_head_hash, 32) != 0)))
+	{
+		/*
+		 * Records this writer committed are gone from the end, or its last
+		 * one was rewritten: said at once, whatever the anchor (which lags
+		 * behind) still matches.
+		 */
+		add_marker(&records, "trail_tampered", "tampered",
+				   last_id < own_head_id ?
+				   psprintf("found before record %lld: records %lld to %lld were removed (this writer had committed them)",
+							(long long) last_id + 1, (long long) last_id + 1, (long long) own_head_id) :
+				   psprintf("found before record %lld: record %lld is not the record this writer committed",
+							(long long) last_id + 1, (long long) own_head_id),
+				   last_id + 1, head, true, epoch);
+		last_id++;
+		wrote_records = true;
+	}
+	else if (have_head && relid == own_head_relid && last_id == own_head_id &&
+			 !TimestampDifferenceExceeds(anchor_checked_at, GetCurrentTimestamp(), AUDIT_ANCHOR_CHECK_MS))
 	{
 		/* the head this writer committed last, compared with the anchor a moment ago */
 	}

@@ -800,33 +800,39 @@ static Oid
 name_index(Relation rel)
 {
 	ListCell   *lc;
+	Oid			any = InvalidOid;
 
 	if (OidIsValid(keys_name_index))
 		return keys_name_index;
 	/*
-	 * the index of the table's UNIQUE (kind, name) constraint, as
-	 * PostgreSQL infers an arbiter: valid, ready, immediate, whole columns
-	 * (not one a concurrent REINDEX is building beside it)
+	 * The index of the table's UNIQUE (kind, name) constraint, as
+	 * PostgreSQL infers an arbiter: valid, ready, live, immediate, whole
+	 * columns (not one a concurrent REINDEX is building beside it).  While
+	 * a REINDEX CONCURRENTLY swaps the constraint's index, another such
+	 * index serves; and where none does, InvalidOid (the caller lets
+	 * INSERT ... ON CONFLICT find its own).
 	 */
 	foreach(lc, RelationGetIndexList(rel))
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index form = idx->rd_index;
 
-		if (!OidIsValid(keys_name_index) &&
-			form->indisunique && form->indisvalid && form->indisready && form->indimmediate &&
+		if (form->indisunique && form->indisvalid && form->indisready && form->indislive &&
+			form->indimmediate &&
 			form->indnatts == 2 && form->indnkeyatts == 2 &&
 			form->indkey.values[0] == attnum_of(rel, "kind") &&
 			form->indkey.values[1] == attnum_of(rel, "name") &&
 			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
-			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
-			OidIsValid(get_index_constraint(lfirst_oid(lc))))
-			keys_name_index = lfirst_oid(lc);
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+		{
+			if (!OidIsValid(keys_name_index) && OidIsValid(get_index_constraint(lfirst_oid(lc))))
+				keys_name_index = lfirst_oid(lc);
+			else if (!OidIsValid(any))
+				any = lfirst_oid(lc);
+		}
 		index_close(idx, AccessShareLock);
 	}
-	if (!OidIsValid(keys_name_index))
-		elog(ERROR, "privacy_guard.keys has no UNIQUE (kind, name) index");
-	return keys_name_index;
+	return OidIsValid(keys_name_index) ? keys_name_index : any;
 }
 
 /*
@@ -835,8 +841,11 @@ name_index(Relation rel)
  * subject given a key meanwhile by another session (or erased, its
  * tombstone there) is a conflict, not an error.  No trigger or rule runs
  * (the table has no row trigger; a subscriber is refused before this), and
- * every column is set here.  Returns the new key id,
- * or 0 on a conflict (the caller reads the row instead).  The row is made
+ * every column is set here, the data key (into dek) made and wrapped only
+ * for a row that may be inserted.  Returns the new key id; 0 on a conflict,
+ * the conflicting row's TID in *found (the caller reads the row instead);
+ * or -1 when no index can arbitrate at this moment (a REINDEX CONCURRENTLY
+ * swapping the constraint's index: the caller inserts through SPI).  The row is made
  * here, so the table's CHECKs (kind, the tombstone's shape) hold by
  * construction and are not evaluated: a new customer's first write in a
  * COPY no longer parses and runs them, nor starts an executor, every row.
@@ -856,6 +865,14 @@ insert_subject_key(const char *name, uint8 *dek, ItemPointer found)
 	bool		made = false;
 
 	ItemPointerSetInvalid(found);
+	if (!OidIsValid(linitial_oid(arbiter)))
+	{
+		/* no index to arbitrate by at this moment (a REINDEX CONCURRENTLY swapping it) */
+		ExecDropSingleTupleTableSlot(slot);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+		return -1;
+	}
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, true);
 	ExecClearTuple(slot);
@@ -969,6 +986,37 @@ cache_found(ItemPointer tid, const char *name, const uint8 *digest, bool *read)
 }
 
 /*
+ * insert_subject_key() through SPI, for the moment no index can arbitrate:
+ * INSERT ... ON CONFLICT DO NOTHING, whose conflict with any unique index
+ * is no error.  Returns the new key id, or 0 (the caller reads the row).
+ */
+static int64
+insert_subject_key_spi(const char *name, uint8 *dek)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+	Datum		args[3];
+	bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+	int64		key_id = 0;
+	bool		isnull;
+	int			rc;
+
+	EnvelopeRandom(dek, ENVELOPE_KEY_LEN);
+	SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped)));
+	args[2] = PointerGetDatum(wrapped);
+	rc = SPI_execute_with_args("INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
+							   " VALUES ('subject', $1, $2, $3) ON CONFLICT DO NOTHING RETURNING key_id",
+							   3, types, args, NULL, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not store a data key");
+	if (SPI_processed == 1)
+		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	CommandCounterIncrement();
+	return key_id;
+}
+
+/*
  * The data key of a subject, created if it has none; an erased subject is
  * refused.  The returned entry stays valid until the next call into this
  * module.
@@ -1023,6 +1071,8 @@ KeycacheForSubject(const char *subject, int len)
 		ItemPointerSetInvalid(&found);
 		if (!subscribed)
 			new_key_id = insert_subject_key(name, dek, &found);
+		if (new_key_id < 0)
+			new_key_id = insert_subject_key_spi(name, dek);
 		if (new_key_id != 0)
 		{
 			e = cache_insert(new_key_id, digest, dek);
@@ -1091,7 +1141,7 @@ bulk_load(void)
 
 /*
  * Load and unwrap the subject keys with ids from key_id on, up to
- * RANGE_LOAD of them: after a bulk load, misses that come in a run (a
+ * RANGE_LOAD of them (a quarter of a small cache): after a bulk load, misses that come in a run (a
  * table whose rows follow their subjects' creation, past what the bulk
  * load held) cost one query a run, not one a row.
  */
@@ -1103,6 +1153,11 @@ range_load(int64 key_id)
 {
 	Datum		args[2];
 	int			rc;
+	/* a quarter of the cache at most: the keys loaded must not evict the one missed */
+	int			n = Min(RANGE_LOAD, key_cache_size / 4);
+
+	if (n < RANGE_RUN_GAP)
+		return;
 
 	if (plan_range == NULL)
 	{
@@ -1115,7 +1170,7 @@ range_load(int64 key_id)
 			" ORDER BY key_id", 2, types);
 	}
 	args[0] = Int64GetDatum(key_id);
-	args[1] = Int64GetDatum(key_id + RANGE_LOAD);
+	args[1] = Int64GetDatum(key_id + n);
 	rc = read_latest(plan_range, args, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not load data keys: %s", SPI_result_code_string(rc));
@@ -1578,7 +1633,7 @@ KeycacheInit(void)
 	shmem_startup_hook = keycache_shmem_startup;
 	DefineCustomIntVariable("privacy_guard.key_cache_size",
 							"Unwrapped data keys each backend may cache.",
-							"Each entry takes about 720 bytes (the key and its expanded AES-GCM schedule); keys are wiped on eviction.",
+							"Each entry takes about 540 bytes (the key and its expanded AES-GCM schedule), about 620 with the hash tables at the bound; keys are wiped on eviction.",
 							&key_cache_size, 131072, 16, 16 * 1024 * 1024,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(keycache_relcache_callback, (Datum) 0);

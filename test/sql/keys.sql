@@ -53,6 +53,26 @@ RESET ROLE;
 SET privacy_guard.key_cache_size = 16;
 SELECT count(privacy_guard.reveal(email, 'profile')) FROM accounts;
 RESET privacy_guard.key_cache_size;
+-- many subjects read in key order through caches of every size: the bulk
+-- load, then runs of misses loaded a range at a time (never more than a
+-- quarter of the cache, so a range does not evict the key that missed),
+-- and an erased subject in the middle of a range reveals NULL
+CREATE TABLE many (id int PRIMARY KEY, email text);
+SELECT privacy_guard.protect('many', 'email', 'contact', 'id') IS NOT NULL AS protected;
+INSERT INTO many SELECT g, 'm' || g || '@example.com' FROM generate_series(1, 1200) g;
+DELETE FROM privacy_guard.keys WHERE kind = 'subject' AND name = '600';
+CREATE FUNCTION pg_temp.reveal_all(cache int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    result text;
+BEGIN
+    PERFORM set_config('privacy_guard.key_cache_size', cache::text, true);
+    SELECT count(*) FILTER (WHERE privacy_guard.reveal(email, 'profile') = 'm' || id || '@example.com')
+           || ' revealed, ' ||
+           count(*) FILTER (WHERE privacy_guard.reveal(email, 'profile') IS NULL) || ' erased'
+      INTO result FROM (SELECT * FROM many ORDER BY id) m;
+    RETURN result;
+END $$;
+SELECT cache, pg_temp.reveal_all(cache) FROM unnest(ARRAY[16, 100, 255, 300, 131072]) AS cache;
 
 -- CLEANUP
-DROP TABLE accounts, other;
+DROP TABLE accounts, other, many;

@@ -6,6 +6,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::Bin;
 use PrivacyGuardNode;
@@ -149,6 +151,53 @@ my $log = slurp_file($node->logfile);
 like($log, qr/privacy_guard audit: id=\d+ database="postgres" session_user="\w+" role="x  event= forged id=1" event="set_purpose" purpose="support" category="-" outcome="[^"]*" statement="ticket 12"/,
 	'an audit log line quotes every name, with its quotes and line breaks made spaces');
 unlike($log, qr/^id=1"/m, 'and a name starts no line of its own');
+
+# Records removed from the end of a steady stream before the anchor caught
+# up with them: the writer knows what it committed, and its next batch
+# says so (the anchor alone, which lags, missed every such removal).
+my $stream_script = $node->basedir . '/reveal_stream.sql';
+PostgreSQL::Test::Utils::append_to_file($stream_script, "SELECT privacy_guard.reveal(v, 'support') FROM r;\n");
+my $stream = IPC::Run::start(
+	[ 'pgbench', '-n', '-T', '4', '-c', '2', '-f', $stream_script,
+	  '-h', $node->host, '-p', $node->port, 'postgres' ],
+	'>', \my $stream_out, '2>', \my $stream_err);
+my ($cuts, $noticed) = (0, 0);
+for (1 .. 25)
+{
+	my $markers = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM privacy_guard.audit_records WHERE event = 'trail_tampered'
+		    AND statement ~ 'were removed \(this writer had committed them\)'});
+	# the records the writer committed past the anchor (not its earlier markers)
+	my $n = $node->safe_psql('postgres', q{
+		BEGIN;
+		LOCK TABLE privacy_guard.audit_records IN EXCLUSIVE MODE;
+		WITH cut AS (DELETE FROM privacy_guard.audit_records
+		              WHERE id > (SELECT last_id FROM privacy_guard.audit_anchor())
+		                AND event <> 'trail_tampered' RETURNING 1)
+		SELECT count(*) FROM cut;
+		COMMIT;});
+	next unless $n > 0;
+	$cuts++;
+	# the writer's next batch (the stream goes on) says so
+	for (1 .. 50)
+	{
+		if ($node->safe_psql('postgres',
+				q{SELECT count(*) FROM privacy_guard.audit_records WHERE event = 'trail_tampered'
+				    AND statement ~ 'were removed \(this writer had committed them\)'}) > $markers)
+		{
+			$noticed++;
+			last;
+		}
+		usleep(100_000);
+	}
+}
+$stream->finish;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+cmp_ok($cuts, '>', 0, 'records past the anchor were removed during the stream');
+note("$cuts removals, $noticed noticed");
+is($noticed, $cuts, 'each removal is recorded by the writer\'s next batch');
+$node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
+is($out, 'f', 'and verify_audit() reports the trail broken');
 
 $node->stop;
 done_testing();
