@@ -52,7 +52,6 @@
 #define PENDING_HEADER_LEN 10
 #define ENVELOPE_STACK_WIPE (64 * 1024)	/* bytes of dead stack wiped after values were opened */
 
-
 typedef enum CipherImplementation
 {
 	CIPHER_AUTO,				/* aesgcm.c's schedules where the CPU serves */

@@ -845,10 +845,11 @@ name_index(Relation rel)
  * for a row that may be inserted.  Returns the new key id; 0 on a conflict,
  * the conflicting row's TID in *found (the caller reads the row instead);
  * or -1 when no index can arbitrate at this moment (a REINDEX CONCURRENTLY
- * swapping the constraint's index: the caller inserts through SPI).  The row is made
- * here, so the table's CHECKs (kind, the tombstone's shape) hold by
- * construction and are not evaluated: a new customer's first write in a
- * COPY no longer parses and runs them, nor starts an executor, every row.
+ * swapping the constraint's index: the caller inserts through SPI).  The
+ * row is made here, so the table's CHECKs (kind, the tombstone's shape)
+ * hold by construction and are not evaluated: a new customer's first write
+ * in a COPY no longer parses and runs them, nor starts an executor, every
+ * row.
  * SPI connected, as the extension's owner.
  */
 static int64
