@@ -291,60 +291,92 @@ expand(uint8 *schedule, const uint8 *key)
 		hpow[i] = ghash_mul(hpow[i - 1], h);
 }
 
+/*
+ * The nonce as a counter block's first 96 bits, and the tag's block (J0)
+ * and the first three counter blocks encrypted together into blocks.
+ */
+AESGCM_TARGET static pg_attribute_always_inline __m128i
+first_blocks(const __m128i *rk, const uint8 *nonce_bytes, __m128i *blocks)
+{
+	uint8		nonce16[16] = {0};
+	__m128i		nonce;
+
+	memcpy(nonce16, nonce_bytes, 12);
+	nonce = _mm_loadu_si128((const __m128i *) nonce16);
+	blocks[0] = counter_block(nonce, 1);
+	blocks[1] = counter_block(nonce, 2);
+	blocks[2] = counter_block(nonce, 3);
+	blocks[3] = counter_block(nonce, 4);
+	aes_encrypt4(rk, blocks);
+	return nonce;
+}
+
+/*
+ * CTR mode: in XOR the keystream into out (len bytes), the first three
+ * blocks from blocks[1..3] (first_blocks()), then four at a time.
+ * blocks is overwritten.
+ */
+AESGCM_TARGET static pg_attribute_always_inline void
+ctr_xor(const __m128i *rk, __m128i nonce, __m128i *blocks,
+		const uint8 *in, int len, uint8 *out)
+{
+	int			done = 0;
+	uint32		count = 5;
+
+	for (int i = 1; i < 4 && done < len; i++, done += 16)
+		xor_block(out + done, in + done, blocks[i], Min(16, len - done));
+	while (done < len)
+	{
+		for (int i = 0; i < 4; i++)
+			blocks[i] = counter_block(nonce, count++);
+		aes_encrypt4(rk, blocks);
+		for (int i = 0; i < 4 && done < len; i++, done += 16)
+			xor_block(out + done, in + done, blocks[i], Min(16, len - done));
+	}
+}
+
+/*
+ * The tag: GHASH over the associated data, the ciphertext and their
+ * lengths, masked by E(J0).  (These three helpers are forced inline: a
+ * call each cost a reveal about 8% of its cipher time.)
+ */
+AESGCM_TARGET static pg_attribute_always_inline __m128i
+ghash_tag(const __m128i *rk, const uint8 *ad, int adlen, const uint8 *ct, int len,
+		  __m128i tag_mask)
+{
+	Ghash		g;
+	__m128i		tag;
+
+	g.hpow = rk + 15;
+	g.y = _mm_setzero_si128();
+	g.npending = 0;
+	ghash_bytes(&g, ad, adlen);
+	ghash_bytes(&g, ct, len);
+	ghash_block(&g, _mm_set_epi64x((int64) adlen * 8, (int64) len * 8));
+	ghash_flush(&g);
+	tag = _mm_xor_si128(bswap128(g.y), tag_mask);
+	explicit_bzero(&g, sizeof(g));
+	return tag;
+}
+
 AESGCM_TARGET static bool
 open_x86(const uint8 *schedule, const uint8 *nonce_bytes,
 		 const uint8 *ad, int adlen, const uint8 *ct, int ctlen,
 		 const uint8 *tag, uint8 *out)
 {
 	const __m128i *rk = (const __m128i *) schedule;
-	uint8		nonce16[16] = {0};
-	__m128i		nonce;
 	__m128i		blocks[4];
-	Ghash		g;
+	__m128i		nonce;
 	uint8		expected[16];
-	int			done;
-	uint32		count;
 	bool		ok;
 
 	Assert(((uintptr_t) schedule & 15) == 0);
-	memcpy(nonce16, nonce_bytes, 12);
-	nonce = _mm_loadu_si128((const __m128i *) nonce16);
-
-	/* the tag's block and the first three counter blocks, together */
-	blocks[0] = counter_block(nonce, 1);
-	blocks[1] = counter_block(nonce, 2);
-	blocks[2] = counter_block(nonce, 3);
-	blocks[3] = counter_block(nonce, 4);
-	aes_encrypt4(rk, blocks);
-
-	/* GHASH over the associated data, the ciphertext and their lengths */
-	g.hpow = rk + 15;
-	g.y = _mm_setzero_si128();
-	g.npending = 0;
-	ghash_bytes(&g, ad, adlen);
-	ghash_bytes(&g, ct, ctlen);
-	ghash_block(&g, _mm_set_epi64x((int64) adlen * 8, (int64) ctlen * 8));
-	ghash_flush(&g);
-	_mm_storeu_si128((__m128i *) expected, _mm_xor_si128(bswap128(g.y), blocks[0]));
+	nonce = first_blocks(rk, nonce_bytes, blocks);
+	_mm_storeu_si128((__m128i *) expected, ghash_tag(rk, ad, adlen, ct, ctlen, blocks[0]));
 	ok = CRYPTO_memcmp(expected, tag, 16) == 0;
 	if (ok)
-	{
-		/* decrypt, three blocks from the keystream made above, then four at a time */
-		done = 0;
-		for (int i = 1; i < 4 && done < ctlen; i++, done += 16)
-			xor_block(out + done, ct + done, blocks[i], Min(16, ctlen - done));
-		count = 5;
-		while (done < ctlen)
-		{
-			for (int i = 0; i < 4; i++)
-				blocks[i] = counter_block(nonce, count++);
-			aes_encrypt4(rk, blocks);
-			for (int i = 0; i < 4 && done < ctlen; i++, done += 16)
-				xor_block(out + done, ct + done, blocks[i], Min(16, ctlen - done));
-		}
-	}
+		ctr_xor(rk, nonce, blocks, ct, ctlen, out);
 	explicit_bzero(blocks, sizeof(blocks));
-	explicit_bzero(&g, sizeof(g));
 	explicit_bzero(expected, sizeof(expected));
 	return ok;
 }
@@ -355,48 +387,17 @@ seal_x86(const uint8 *schedule, const uint8 *nonce_bytes,
 		 uint8 *out, uint8 *tag)
 {
 	const __m128i *rk = (const __m128i *) schedule;
-	uint8		nonce16[16] = {0};
-	__m128i		nonce;
 	__m128i		blocks[4];
+	__m128i		nonce;
 	__m128i		tag_mask;
-	Ghash		g;
-	int			done = 0;
-	uint32		count = 5;
 
 	Assert(((uintptr_t) schedule & 15) == 0);
-	memcpy(nonce16, nonce_bytes, 12);
-	nonce = _mm_loadu_si128((const __m128i *) nonce16);
-
-	/* the tag's block and the first three counter blocks, together */
-	blocks[0] = counter_block(nonce, 1);
-	blocks[1] = counter_block(nonce, 2);
-	blocks[2] = counter_block(nonce, 3);
-	blocks[3] = counter_block(nonce, 4);
-	aes_encrypt4(rk, blocks);
+	nonce = first_blocks(rk, nonce_bytes, blocks);
 	tag_mask = blocks[0];
-	for (int i = 1; i < 4 && done < len; i++, done += 16)
-		xor_block(out + done, pt + done, blocks[i], Min(16, len - done));
-	while (done < len)
-	{
-		for (int i = 0; i < 4; i++)
-			blocks[i] = counter_block(nonce, count++);
-		aes_encrypt4(rk, blocks);
-		for (int i = 0; i < 4 && done < len; i++, done += 16)
-			xor_block(out + done, pt + done, blocks[i], Min(16, len - done));
-	}
-
-	/* GHASH over the associated data, the ciphertext and their lengths */
-	g.hpow = rk + 15;
-	g.y = _mm_setzero_si128();
-	g.npending = 0;
-	ghash_bytes(&g, ad, adlen);
-	ghash_bytes(&g, out, len);
-	ghash_block(&g, _mm_set_epi64x((int64) adlen * 8, (int64) len * 8));
-	ghash_flush(&g);
-	_mm_storeu_si128((__m128i *) tag, _mm_xor_si128(bswap128(g.y), tag_mask));
+	ctr_xor(rk, nonce, blocks, pt, len, out);
+	_mm_storeu_si128((__m128i *) tag, ghash_tag(rk, ad, adlen, out, len, tag_mask));
 	explicit_bzero(blocks, sizeof(blocks));
 	explicit_bzero(&tag_mask, sizeof(tag_mask));
-	explicit_bzero(&g, sizeof(g));
 }
 
 /*

@@ -569,6 +569,18 @@ key_wrap(const char *kind, const char *name, const uint8 *key, uint8 *out)
 	return version;
 }
 
+/* A new random key, into key, and its wrapped form under the active master key version. */
+static bytea *
+new_wrapped_key(const char *kind, const char *name, uint8 *key, int32 *version)
+{
+	bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+
+	EnvelopeRandom(key, ENVELOPE_KEY_LEN);
+	SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+	*version = key_wrap(kind, name, key, (uint8 *) VARDATA(wrapped));
+	return wrapped;
+}
+
 /*
  * Unwrap a stored key into key.  Errors if it was forged or its master key
  * version is gone, unless quiet, when it returns false instead.
@@ -692,6 +704,31 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * Unwrap a subject's key and cache it, under its digest (computed from the
+ * name when digest is NULL).  With quiet, a key that does not unwrap is
+ * NULL rather than an error.
+ */
+static KeyEntry *
+cache_unwrapped(int64 key_id, const char *name, int32 version, bytea *wrapped,
+				const uint8 *digest, bool quiet)
+{
+	uint8		computed[ENVELOPE_DIGEST_LEN];
+	uint8		dek[ENVELOPE_KEY_LEN];
+	KeyEntry   *e;
+
+	if (!key_unwrap(key_id, "subject", name, version, wrapped, dek, quiet))
+		return NULL;
+	if (digest == NULL)
+	{
+		KeycacheSubjectDigest(name, strlen(name), computed);
+		digest = computed;
+	}
+	e = cache_insert(key_id, digest, dek);
+	OPENSSL_cleanse(dek, sizeof(dek));
+	return e;
+}
+
+/*
  * Unwrap the key in row i of SPI_tuptable (key_id, name, version, wrapped)
  * and cache it.  With quiet, a key that does not unwrap is skipped (NULL):
  * a bulk load must not fail on a key nobody asked for.
@@ -707,8 +744,6 @@ cache_row(int i, bool quiet)
 	char	   *name;
 	int32		version;
 	bytea	   *wrapped;
-	uint8		digest[ENVELOPE_DIGEST_LEN];
-	uint8		dek[ENVELOPE_KEY_LEN];
 	KeyEntry   *e;
 
 	e = lookup(key_id);
@@ -721,12 +756,7 @@ cache_row(int i, bool quiet)
 	wrapped = DatumGetByteaPP(d);
 	name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 	version = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	if (!key_unwrap(key_id, "subject", name, version, wrapped, dek, quiet))
-		return NULL;
-	KeycacheSubjectDigest(name, strlen(name), digest);
-	e = cache_insert(key_id, digest, dek);
-	OPENSSL_cleanse(dek, sizeof(dek));
-	return e;
+	return cache_unwrapped(key_id, name, version, wrapped, NULL, quiet);
 }
 
 /*
@@ -900,12 +930,9 @@ insert_subject_key(const char *name, uint8 *dek, ItemPointer found)
 
 		if (!made)
 		{
-			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
 			int32		version;
+			bytea	   *wrapped = new_wrapped_key("subject", name, dek, &version);
 
-			EnvelopeRandom(dek, ENVELOPE_KEY_LEN);
-			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-			version = key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped));
 			set_column(slot, rel, "master_version", Int32GetDatum(version));
 			set_column(slot, rel, "wrapped", PointerGetDatum(wrapped));
 			made = true;
@@ -970,14 +997,9 @@ cache_found(ItemPointer tid, const char *name, const uint8 *digest, bool *read)
 			*read = true;
 			e = lookup(key_id);
 			if (e == NULL && !isnull)
-			{
-				uint8		dek[ENVELOPE_KEY_LEN];
-				int32		version = DatumGetInt32(slot_getattr(slot, attnum_of(rel, "master_version"), &isnull));
-
-				(void) key_unwrap(key_id, "subject", name, version, DatumGetByteaPP(wrapped), dek, false);
-				e = cache_insert(key_id, digest, dek);
-				OPENSSL_cleanse(dek, sizeof(dek));
-			}
+				e = cache_unwrapped(key_id, name,
+									DatumGetInt32(slot_getattr(slot, attnum_of(rel, "master_version"), &isnull)),
+									DatumGetByteaPP(wrapped), digest, false);
 		}
 	}
 	PopActiveSnapshot();
@@ -996,16 +1018,14 @@ insert_subject_key_spi(const char *name, uint8 *dek)
 {
 	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
 	Datum		args[3];
-	bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+	int32		version;
 	int64		key_id = 0;
 	bool		isnull;
 	int			rc;
 
-	EnvelopeRandom(dek, ENVELOPE_KEY_LEN);
-	SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
+	args[2] = PointerGetDatum(new_wrapped_key("subject", name, dek, &version));
 	args[0] = CStringGetTextDatum(name);
-	args[1] = Int32GetDatum(key_wrap("subject", name, dek, (uint8 *) VARDATA(wrapped)));
-	args[2] = PointerGetDatum(wrapped);
+	args[1] = Int32GetDatum(version);
 	rc = SPI_execute_with_args("INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
 							   " VALUES ('subject', $1, $2, $3) ON CONFLICT DO NOTHING RETURNING key_id",
 							   3, types, args, NULL, false, 1);
@@ -1350,16 +1370,13 @@ index_entry(const char *category, bool create)
 			break;
 		else if (attempt == 0)
 		{
-			bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_LEN);
+			int32		version;
 
 			if (KeycacheKeysSubscribed())
 				refuse_subscribed_key("search");
 
-			EnvelopeRandom(key, ENVELOPE_KEY_LEN);
-			SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_LEN);
-			args[1] = Int32GetDatum(key_wrap("index", category, key,
-											 (uint8 *) VARDATA(wrapped)));
-			args[2] = PointerGetDatum(wrapped);
+			args[2] = PointerGetDatum(new_wrapped_key("index", category, key, &version));
+			args[1] = Int32GetDatum(version);
 			OPENSSL_cleanse(key, ENVELOPE_KEY_LEN);
 			rc = SPI_execute_with_args(
 				"INSERT INTO privacy_guard.keys (kind, name, master_version, wrapped)"
