@@ -29,6 +29,8 @@
 
 #include <openssl/evp.h>
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -60,6 +62,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/rangetypes.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -89,6 +94,7 @@
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
+#define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 4)	/* ... or until this many are queued */
 
 /*
  * One database's queue.  Every field is guarded by AuditShared.lock; dboid
@@ -108,6 +114,7 @@ typedef struct AuditQueue
 	uint64		tail;			/* ring slot of the oldest unwritten event */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
+	bool		gathering;		/* the writer gathers events nobody waits for: wake it only for a batch */
 	int			waiters;		/* sessions waiting for a commit of the writer */
 	int			anchor_waiters; /* ... of which wait for the anchor too (audit_flush()) */
 	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
@@ -254,6 +261,7 @@ my_queue(bool may_fail)
 			q->next_seq = q->written_seq = q->anchored_seq = 1;
 			q->head = q->tail = 0;
 			q->stop = false;
+			q->gathering = false;
 			q->problem[0] = '\0';
 			pg_atomic_write_u32(&q->unreachable, 0);
 			claimed = true;
@@ -326,6 +334,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 {
 	TimestampTz deadline;
 	uint64		seq;
+	bool		wake;
 	AuditQueue *q = my_queue(may_wait);
 
 	if (q == NULL)
@@ -377,10 +386,19 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	seq = local->seq = q->next_seq++;
 	q->ring[q->head % AUDIT_QUEUE_LEN] = *local;
 	q->head++;
+
+	/*
+	 * A writer gathering a batch is woken only once the batch is full (a
+	 * session that waits for a commit wakes it itself): one signal per
+	 * event would cost each statement a system call and the writer a
+	 * wake-up, for nothing.
+	 */
+	wake = !q->gathering || q->head - q->tail >= AUDIT_GATHER_EVENTS;
 	LWLockRelease(audit->lock);
 	if (may_wait)
 		ConditionVariableCancelSleep();
-	wake_writer(q);
+	if (wake)
+		wake_writer(q);
 	return seq;
 }
 
@@ -1586,6 +1604,7 @@ writer_detach(int code, Datum arg)
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 	writer_queue->writer_latch = NULL;
 	writer_queue->writer_pid = 0;
+	writer_queue->gathering = false;
 	unwritten = writer_queue->head - writer_queue->tail;
 	LWLockRelease(audit->lock);
 	/* a standby cut off from its primary holds its events here: say so, not silently */
@@ -1598,10 +1617,6 @@ writer_detach(int code, Datum arg)
 		SetLatch(audit->launcher_latch);
 }
 
-/*
- * Write the events in batch into privacy_guard.audit_records, chained.
- * Returns false (nothing written) when the extension is not installed.
- */
 /*
  * Make a field valid text in the writer's database: events come from any
  * database of the cluster, in its encoding.  Bytes that are not valid here
@@ -1775,10 +1790,90 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
 	b->cols[16][i] = PointerGetDatum(hash_b);
 }
 
-/* Insert the batch's records with one statement. */
-static void
-batch_insert(RecordBatch *b)
+/*
+ * Insert nrows rows, given column by column (cols[c][r], nulls[c][r] for
+ * the column named names[c], of type types[c]), into the table relid as
+ * COPY does: one multi-row heap insertion, then each row's index entries,
+ * without a statement's parse, plan and executor.  Only into a table as
+ * the extension made it: a plain table without triggers, rules or CHECK
+ * constraints, whose every column is one of names, of its type, and whose
+ * NOT NULL columns are not null in these rows (a name the table lacks, a
+ * column an older version's table has not yet, is left out).  Otherwise
+ * returns false, having written nothing, and the caller inserts by
+ * statement: a trigger a DBA put on the trail (to copy it elsewhere, say)
+ * runs as it always did.
+ */
+static bool
+direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols,
+			  Datum **cols, bool **nulls, int nrows)
 {
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int		   *from = palloc(sizeof(int) * desc->natts);	/* attribute -> column, -1: none */
+	bool		plain;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot **slots;
+
+	plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL &&
+		rel->rd_rules == NULL && (desc->constr == NULL || desc->constr->num_check == 0);
+	for (int a = 0; a < desc->natts && plain; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		from[a] = -1;
+		if (att->attisdropped)
+			continue;
+		for (int c = 0; c < ncols && from[a] < 0; c++)
+			if (strcmp(NameStr(att->attname), names[c]) == 0 && att->atttypid == types[c])
+				from[a] = c;
+		plain = from[a] >= 0;
+		for (int r = 0; r < nrows && plain && att->attnotnull; r++)
+			plain = !nulls[from[a]][r];
+	}
+	if (!plain)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slots = palloc(sizeof(TupleTableSlot *) * nrows);
+	for (int r = 0; r < nrows; r++)
+	{
+		slots[r] = table_slot_create(rel, NULL);
+		ExecClearTuple(slots[r]);
+		for (int a = 0; a < desc->natts; a++)
+		{
+			slots[r]->tts_isnull[a] = from[a] < 0 || nulls[from[a]][r];
+			slots[r]->tts_values[a] = slots[r]->tts_isnull[a] ? (Datum) 0 : cols[from[a]][r];
+		}
+		ExecStoreVirtualTuple(slots[r]);
+	}
+	table_multi_insert(rel, slots, nrows, GetCurrentCommandId(true), 0, NULL);
+	for (int r = 0; r < nrows; r++)
+	{
+		list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false, NULL, NIL));
+		ResetPerTupleExprContext(estate);
+		ExecDropSingleTupleTableSlot(slots[r]);
+	}
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
+}
+
+/* Insert the batch's records into the trail, the table relid. */
+static void
+batch_insert(RecordBatch *b, Oid relid)
+{
+	static const char *const record_columns[17] = {"id", "at", "database", "session_user_name",
+		"current_role_name", "event", "purpose", "category", "table_name", "column_name", "subject",
+		"outcome", "statement", "queue_epoch", "queue_seq", "prev_hash", "hash"};
 	static const Oid elem_types[17] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
 	Oid			types[17];
@@ -1787,6 +1882,11 @@ batch_insert(RecordBatch *b)
 
 	if (b->n == 0)
 		return;
+	if (direct_insert(relid, record_columns, elem_types, 17, b->cols, b->nulls, b->n))
+	{
+		b->n = 0;
+		return;
+	}
 	for (int c = 0; c < 17; c++)
 	{
 		int16		typlen;
@@ -1868,6 +1968,39 @@ subjects_insert(SubjectBatch *b)
 
 	if (b->n == 0)
 		return;
+	{
+		static const char *const names[4] = {"queue_epoch", "group_seq", "key_ids", "key_range"};
+		static const Oid coltypes[4] = {INT8OID, INT8OID, INT8ARRAYOID, INT8RANGEOID};
+		Oid			relid = RangeVarGetRelid(makeRangeVar("privacy_guard", "audit_subjects", -1),
+											 RowExclusiveLock, false);
+		TypeCacheEntry *range_type = lookup_type_cache(INT8RANGEOID, TYPECACHE_RANGE_INFO);
+		Datum	   *cols[4];
+		bool	   *nulls[4];
+
+		/* each row's key ids (sorted) and the range they span, as the statement below makes them */
+		cols[0] = b->epochs;
+		cols[1] = b->groups;
+		cols[2] = palloc(sizeof(Datum) * b->n);
+		cols[3] = palloc(sizeof(Datum) * b->n);
+		for (int c = 0; c < 4; c++)
+			nulls[c] = palloc0(sizeof(bool) * b->n);
+		for (int r = 0; r < b->n; r++)
+		{
+			Datum	   *ids = &b->keys[DatumGetInt32(b->starts[r]) - 1];
+			int			count = DatumGetInt32(b->counts[r]);
+			RangeBound	lower = {.val = ids[0], .infinite = false, .inclusive = true, .lower = true};
+			RangeBound	upper = {.val = ids[count - 1], .infinite = false, .inclusive = true, .lower = false};
+
+			cols[2][r] = PointerGetDatum(construct_array(ids, count, INT8OID, 8, FLOAT8PASSBYVAL,
+														 TYPALIGN_DOUBLE));
+			cols[3][r] = RangeTypePGetDatum(make_range(range_type, &lower, &upper, false));
+		}
+		if (direct_insert(relid, names, coltypes, 4, cols, nulls, b->n))
+		{
+			b->n = b->nkeys = 0;
+			return;
+		}
+	}
 	args[0] = PointerGetDatum(construct_array(b->epochs, b->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(b->groups, b->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[2] = PointerGetDatum(construct_array(b->starts, b->n, INT4OID, 4, true, TYPALIGN_INT));
@@ -1928,6 +2061,10 @@ static int64 own_head_id = 0;
 static uint8 own_head_hash[32];
 static TimestampTz anchor_checked_at = 0;
 
+/*
+ * Write the events in batch into privacy_guard.audit_records, chained.
+ * Returns false (nothing written) when the extension is not installed.
+ */
 static bool
 writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 {
@@ -2134,7 +2271,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 					 errhidestmt(true)));
 		}
 	}
-	batch_insert(&records);
+	batch_insert(&records, relid);
 	subjects_insert(&subjects);
 	if (have_prev)
 	{
@@ -2244,12 +2381,13 @@ AuditWriterMain(Datum main_arg)
 		 * for a commit (a reveal that returns data, audit_flush(), a full
 		 * queue) wakes the writer, which then commits at once.
 		 */
-		LWLockAcquire(audit->lock, LW_SHARED);
+		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		if (q->head > q->tail && q->waiters == 0 && !q->stop &&
-			q->head - q->tail < AUDIT_BATCH / 4)
+			q->head - q->tail < AUDIT_GATHER_EVENTS)
 		{
 			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AUDIT_GATHER_MS);
 
+			q->gathering = true;	/* (writer_detach() clears it should the writer exit) */
 			LWLockRelease(audit->lock);
 			for (;;)
 			{
@@ -2263,12 +2401,13 @@ AuditWriterMain(Datum main_arg)
 								 left, PG_WAIT_EXTENSION);
 				CHECK_FOR_INTERRUPTS();
 				LWLockAcquire(audit->lock, LW_SHARED);
-				enough = q->waiters > 0 || q->stop || q->head - q->tail >= AUDIT_BATCH / 4;
+				enough = q->waiters > 0 || q->stop || q->head - q->tail >= AUDIT_GATHER_EVENTS;
 				LWLockRelease(audit->lock);
 				if (enough)
 					break;
 			}
-			LWLockAcquire(audit->lock, LW_SHARED);
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			q->gathering = false;
 		}
 		epoch = q->epoch;
 		tail = q->tail;

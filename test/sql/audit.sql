@@ -170,6 +170,65 @@ SELECT privacy_guard.define_category('after_tampering');
 SELECT privacy_guard.audit_flush();
 SELECT privacy_guard.verify_audit() AS still_intact;
 
+-- The writer inserts the trail's rows itself, as COPY does, but only into
+-- tables as the extension made them: triggers a DBA put on the trail (to
+-- copy it elsewhere, say) see every record and every subjects row, as they
+-- did when the writer inserted by statement.  The chain holds either way.
+CREATE TABLE trail_copy (tbl text, id bigint, what text);
+CREATE FUNCTION copy_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'audit_records' THEN
+        INSERT INTO public.trail_copy VALUES ('records', NEW.id, NEW.event);
+    ELSE
+        INSERT INTO public.trail_copy VALUES ('subjects', NEW.group_seq, pg_catalog.cardinality(NEW.key_ids) || ' keys');
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER copy_record AFTER INSERT ON privacy_guard.audit_records
+    FOR EACH ROW EXECUTE FUNCTION copy_record();
+CREATE TRIGGER copy_subjects BEFORE INSERT ON privacy_guard.audit_subjects
+    FOR EACH ROW EXECUTE FUNCTION copy_record();
+SELECT privacy_guard.define_category('copied_by_trigger');
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support', 'complaint 18');
+SELECT count(privacy_guard.reveal(email)) AS revealed FROM customers WHERE id <= 3;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT c.tbl, c.what, c.tbl = 'subjects' OR a.id IS NOT NULL AS in_trail
+  FROM trail_copy c LEFT JOIN privacy_guard.audit_records a ON c.tbl = 'records' AND a.id = c.id
+ ORDER BY c.tbl, c.id;
+DROP TRIGGER copy_record ON privacy_guard.audit_records;
+DROP TRIGGER copy_subjects ON privacy_guard.audit_subjects;
+SELECT max(id) AS before FROM privacy_guard.audit_records \gset
+SET ROLE support_agent;
+SELECT count(privacy_guard.reveal(email)) AS revealed FROM customers WHERE id <= 3;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS copies_after_drop FROM trail_copy;
+SELECT event FROM privacy_guard.audit_records WHERE id > :before ORDER BY id;
+SELECT privacy_guard.verify_audit() AS intact_with_triggers;
+DROP TABLE trail_copy;
+DROP FUNCTION copy_record();
+
+-- An event nobody waits for (a declared purpose) is written within moments
+-- all the same: the writer gathers such events for a few milliseconds,
+-- without being woken for each, and no flush is needed to see it
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support', 'complaint 19, not flushed');
+RESET ROLE;
+DO $$
+BEGIN
+    FOR i IN 1 .. 500 LOOP
+        PERFORM FROM privacy_guard.audit_records WHERE statement = 'complaint 19, not flushed';
+        IF FOUND THEN
+            RAISE NOTICE 'written without a flush';
+            RETURN;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RAISE NOTICE 'not written after 5 s';
+END $$;
+
 -- the trail is no notepad: a refused reveal of an envelope made up with a
 -- category of the caller's choosing records no such category, and a loop
 -- that catches the refusal records it once a statement, not once a try
