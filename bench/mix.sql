@@ -24,4 +24,10 @@ SELECT setval(pg_get_serial_sequence('mix_orders_x', 'id'), 10000) \gset
 SELECT privacy_guard.protect('mix_customers_p', 'email', 'contact', 'id', searchable => true) \gset
 SELECT privacy_guard.protect('mix_customers_p', 'address', 'address', 'id') \gset
 SELECT privacy_guard.protect('mix_orders_p', 'address', 'address', 'customer_id') \gset
+-- the floor (bench/mix/*_f.pgb): the plain twins, a row recording each
+-- delivery read (committed before the address is returned), and a key row
+-- per new customer in a table shaped as privacy_guard.keys
+CREATE TABLE mix_access_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL,
+                             who text NOT NULL, event text NOT NULL, subject bigint);
+CREATE TABLE mix_keys_f (LIKE privacy_guard.keys INCLUDING ALL);
 VACUUM ANALYZE mix_customers_x, mix_orders_x, mix_customers_p, mix_orders_p;

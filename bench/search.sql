@@ -5,6 +5,9 @@
 \pset footer off
 SET client_min_messages = warning;
 CREATE INDEX plain_email_idx ON plain (email);
+-- the floor's record of each search
+CREATE TABLE search_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL,
+                         who text NOT NULL, what text NOT NULL);
 CREATE TABLE searchable (id int PRIMARY KEY, email text UNIQUE);
 INSERT INTO searchable SELECT * FROM plain;
 SELECT privacy_guard.protect('searchable', 'email', 'contact', 'id', searchable => true) \gset

@@ -43,12 +43,17 @@ if [ "$write_seconds" -gt 0 ]; then
 	(cd "$SERVER_DIR" && server_psql -v ON_ERROR_STOP=1 -f - <"$OLDPWD/bench/writes.sql")
 	cp bench/writes/*.pgb "$SERVER_DIR/"
 	declare -A copy_ms ins_us
-	for t in copy_plain copy_guarded; do
+	for t in copy_plain floor copy_guarded; do
 		best=
 		for i in 1 2 3; do
-			server_psql -c "TRUNCATE $t" >/dev/null
+			server_psql -c "TRUNCATE copy_plain, floor_keys, copy_guarded" >/dev/null
 			t0=$(date +%s%N)
-			(cd "$SERVER_DIR" && server_psql -c "\\copy $t (id, email) FROM 'customers$i.csv' CSV" >/dev/null)
+			if [ "$t" = floor ]; then
+				(cd "$SERVER_DIR" && server_psql -c "\\copy copy_plain (id, email) FROM 'customers$i.csv' CSV" \
+					-c "\\copy floor_keys (kind, name, master_version, wrapped, created_at) FROM 'floorkeys$i.csv' CSV" >/dev/null)
+			else
+				(cd "$SERVER_DIR" && server_psql -c "\\copy $t (id, email) FROM 'customers$i.csv' CSV" >/dev/null)
+			fi
 			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 			[ -n "$best" ] && [ "$best" -le "$ms" ] || best=$ms
 		done
@@ -56,6 +61,8 @@ if [ "$write_seconds" -gt 0 ]; then
 	done
 	awk -v p="${copy_ms[copy_plain]}" -v g="${copy_ms[copy_guarded]}" -v r="$rows" \
 		'BEGIN { printf "COPY %d rows: plain %d ms, protected searchable %d ms: %.2f x plain COPY\n", r, p, g, g / p }'
+	awk -v p="${copy_ms[copy_plain]}" -v f="${copy_ms[floor]}" \
+		'BEGIN { printf "COPY floor (plain COPY, then COPY of a key row per new customer; no cryptography): %d ms: %.2f x plain COPY\n", f, f / p }'
 	# each INSERT commits: with synchronous_commit on its fsync dominates;
 	# off shows the CPU the write path adds
 	for sync in on off; do
@@ -73,7 +80,9 @@ if [ "$mix_seconds" -gt 0 ]; then
 	server_psql -v ON_ERROR_STOP=1 -f - <bench/mix.sql
 	cp bench/mix/*.pgb "$SERVER_DIR/"
 	declare -A mix_tps
-	for v in x p; do
+	# x: plain twins; f: the floor, plain twins plus what any design that
+	# records reads must write (see bench/mix/*_f.pgb); p: protected
+	for v in x f p; do
 		out=$(as_user pgbench -n -M prepared -c 8 -j 2 -T "$mix_seconds" -D purposed=0 \
 			-f "$SERVER_DIR/new_customer_$v.pgb@1" -f "$SERVER_DIR/delivery_$v.pgb@1" \
 			-f "$SERVER_DIR/address_update_$v.pgb@1" -f "$SERVER_DIR/search_$v.pgb@1" \
@@ -82,9 +91,11 @@ if [ "$mix_seconds" -gt 0 ]; then
 		mix_tps[$v]=$(awk '/^tps = / { printf "%.1f", $3 }' <<<"$out")
 		failed=$(awk -F'[:(]' '/number of failed transactions/ { gsub(/ /, "", $2); print $2; exit }' <<<"$out")
 		errors=$(grep -c 'ERROR' <<<"$out" || true)
-		echo "$([ "$v" = p ] && echo protected || echo plain) tps ${mix_tps[$v]}, failed transactions ${failed:-0}, client errors $errors"
+		echo "$(case $v in p) echo protected ;; f) echo floor ;; *) echo plain ;; esac) tps ${mix_tps[$v]}, failed transactions ${failed:-0}, client errors $errors"
 	done
 	awk -v x="${mix_tps[x]}" -v p="${mix_tps[p]}" 'BEGIN { printf "shop mix: protected %.2f x the plain TPS\n", p / x }'
+	awk -v x="${mix_tps[x]}" -v f="${mix_tps[f]}" -v p="${mix_tps[p]}" \
+		'BEGIN { printf "shop mix floor (plain, each delivery read logged by a row committed before it returns, a key row per new customer, searches not logged): %.2f x the plain TPS; protected %.2f x the floor\n", f / x, p / f }'
 fi
 if [ "$stream_reps" -gt 0 ]; then
 	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements on one connection, the audit writer's work included"
@@ -121,8 +132,10 @@ if [ "$search_seconds" -gt 0 ]; then
 	# ratio is then the cost in CPU.
 	for clients in 1 2; do
 		plain_us=
-		for v in plain plaintext blind_index; do
-			us=$(as_user pgbench -n -M prepared -c "$clients" -j "$clients" -T "$search_seconds" -D rows="$rows" -D purposed=0 \
+		for v in plain floor plaintext blind_index; do
+			# the floor's record does not make its search wait for the disk (nor does a search's audit record)
+			us=$(as_user env PGOPTIONS="$([ "$v" = floor ] && echo "-c synchronous_commit=off")" \
+				pgbench -n -M prepared -c "$clients" -j "$clients" -T "$search_seconds" -D rows="$rows" -D purposed=0 \
 				-f "$SERVER_DIR/$v.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
 				awk -v c="$clients" '/^tps = / { printf "%.1f", 1e6 * c / $3 }')
 			[ -n "$plain_us" ] || plain_us=$us
