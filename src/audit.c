@@ -94,7 +94,7 @@
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
-#define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 4)	/* ... or until this many are queued */
+#define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
 
 /*
  * One database's queue.  Every field is guarded by AuditShared.lock; dboid
