@@ -1688,7 +1688,7 @@ record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 	pfree(at);
 }
 
-/* The records of a batch, chained here and inserted by one statement. */
+/* The records of a batch, chained here and inserted together (direct_insert()). */
 typedef struct RecordBatch
 {
 	int			n;
@@ -1795,29 +1795,38 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
  * the column named names[c], of type types[c]), into the table relid as
  * COPY does: one multi-row heap insertion, then each row's index entries,
  * without a statement's parse, plan and executor.  Only into a table as
- * the extension made it: a plain table without triggers, rules or CHECK
- * constraints, whose every column is one of names, of its type, and whose
- * NOT NULL columns are not null in these rows (a name the table lacks, a
- * column an older version's table has not yet, is left out).  Otherwise
- * returns false, having written nothing, and the caller inserts by
- * statement: a trigger a DBA put on the trail (to copy it elsewhere, say)
- * runs as it always did.
+ * the extension made it: a plain table, no partition, without triggers,
+ * rules or CHECK constraints, whose every column is one of names, of its
+ * type, which has the first required of them (the others are columns an
+ * older version's table may lack yet), and whose NOT NULL columns are not
+ * null in these rows.  Otherwise returns false, having written nothing,
+ * and the caller inserts by statement: a trigger a DBA put on the trail
+ * (to copy it elsewhere, say) runs as it always did, and bounds or
+ * constraints the writer does not know are checked.
  */
 static bool
-direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols,
+direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, int required,
 			  Datum **cols, bool **nulls, int nrows)
 {
+	static Oid	said_relid = InvalidOid;	/* the table last said to be written by statement */
 	Relation	rel = table_open(relid, RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	int		   *from = palloc(sizeof(int) * desc->natts);	/* attribute -> column, -1: none */
-	bool		plain;
+	int			found = 0;
+	const char *why = NULL;
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot **slots;
 
-	plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL &&
-		rel->rd_rules == NULL && (desc->constr == NULL || desc->constr->num_check == 0);
-	for (int a = 0; a < desc->natts && plain; a++)
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition)
+		why = "it is not a plain table";
+	else if (rel->trigdesc != NULL)
+		why = "it has triggers";
+	else if (rel->rd_rules != NULL)
+		why = "it has rules";
+	else if (desc->constr != NULL && desc->constr->num_check > 0)
+		why = "it has CHECK constraints";
+	for (int a = 0; a < desc->natts && why == NULL; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a);
 
@@ -1827,12 +1836,24 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols,
 		for (int c = 0; c < ncols && from[a] < 0; c++)
 			if (strcmp(NameStr(att->attname), names[c]) == 0 && att->atttypid == types[c])
 				from[a] = c;
-		plain = from[a] >= 0;
-		for (int r = 0; r < nrows && plain && att->attnotnull; r++)
-			plain = !nulls[from[a]][r];
+		if (from[a] < 0)
+			why = "it has a column the writer does not know";
+		else if (from[a] < required)
+			found++;
+		for (int r = 0; r < nrows && why == NULL && att->attnotnull; r++)
+			if (nulls[from[a]][r])
+				why = "it has a NOT NULL constraint the writer does not know";
 	}
-	if (!plain)
+	if (why == NULL && found < required)
+		why = "it lacks a column the writer knows";
+	if (why != NULL)
 	{
+		/* said once (until another table is): the writer is slower so */
+		if (said_relid != relid)
+			ereport(LOG,
+					(errmsg("privacy_guard audit writer inserts into \"%s\" by statement: %s",
+							RelationGetRelationName(rel), why)));
+		said_relid = relid;
 		table_close(rel, NoLock);
 		return false;
 	}
@@ -1882,7 +1903,7 @@ batch_insert(RecordBatch *b, Oid relid)
 
 	if (b->n == 0)
 		return;
-	if (direct_insert(relid, record_columns, elem_types, 17, b->cols, b->nulls, b->n))
+	if (direct_insert(relid, record_columns, elem_types, 17, 17, b->cols, b->nulls, b->n))
 	{
 		b->n = 0;
 		return;
@@ -1917,7 +1938,7 @@ batch_insert(RecordBatch *b, Oid relid)
 }
 
 /*
- * The subjects rows of a batch, inserted by one statement: each row's key
+ * The subjects rows of a batch, inserted together: each row's key
  * ids are a slice of one array of them all.
  */
 typedef struct SubjectBatch
@@ -1989,13 +2010,15 @@ subjects_insert(SubjectBatch *b)
 			Datum	   *ids = &b->keys[DatumGetInt32(b->starts[r]) - 1];
 			int			count = DatumGetInt32(b->counts[r]);
 			RangeBound	lower = {.val = ids[0], .infinite = false, .inclusive = true, .lower = true};
-			RangeBound	upper = {.val = ids[count - 1], .infinite = false, .inclusive = true, .lower = false};
+			/* (no key id is the largest bigint: audit_forward() refuses it, a sequence never gets there) */
+			RangeBound	upper = {.val = ids[count - 1], .infinite = ids[count - 1] == PG_INT64_MAX,
+			.inclusive = true, .lower = false};
 
 			cols[2][r] = PointerGetDatum(construct_array(ids, count, INT8OID, 8, FLOAT8PASSBYVAL,
 														 TYPALIGN_DOUBLE));
 			cols[3][r] = RangeTypePGetDatum(make_range(range_type, &lower, &upper, false));
 		}
-		if (direct_insert(relid, names, coltypes, 4, cols, nulls, b->n))
+		if (direct_insert(relid, names, coltypes, 4, 3, cols, nulls, b->n))
 		{
 			b->n = b->nkeys = 0;
 			return;
@@ -2394,17 +2417,16 @@ AuditWriterMain(Datum main_arg)
 				long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
 				bool		enough;
 
-				if (left <= 0)
-					break;
+				/* reset, then look, then sleep: a wake between the two is not lost */
 				ResetLatch(MyLatch);
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 left, PG_WAIT_EXTENSION);
-				CHECK_FOR_INTERRUPTS();
 				LWLockAcquire(audit->lock, LW_SHARED);
 				enough = q->waiters > 0 || q->stop || q->head - q->tail >= AUDIT_GATHER_EVENTS;
 				LWLockRelease(audit->lock);
-				if (enough)
+				if (enough || left <= 0)
 					break;
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 left, PG_WAIT_EXTENSION);
+				CHECK_FOR_INTERRUPTS();
 			}
 			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 			q->gathering = false;

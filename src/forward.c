@@ -510,12 +510,13 @@ pguard_audit_forward(PG_FUNCTION_ARGS)
 							 errmsg("forwarded audit event %d has more than %d keys", i + 1, AUDIT_KEYS_PER_EVENT)));
 				errno = 0;
 				id = strtoi64(keys, &end, 10);
-				if (errno != 0 || end == keys || id <= 0 || (*end != ',' && *end != '\0') ||
-					(n > 0 && id <= keyids[i][n - 1]))
+				/* (the largest bigint is no key id: a row's range of them would not fit) */
+				if (errno != 0 || end == keys || id <= 0 || id == PG_INT64_MAX ||
+					(*end != ',' && *end != '\0') || (n > 0 && id <= keyids[i][n - 1]))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("forwarded audit event %d has an invalid key list", i + 1),
-							 errdetail("Key ids are positive and ascending, separated by commas.")));
+							 errdetail("Key ids are positive, below the largest bigint, and ascending, separated by commas.")));
 				keyids[i][n++] = id;
 				keys = *end ? end + 1 : end;
 			}

@@ -901,7 +901,9 @@ extension_member(Oid classid, Oid objid)
  * The extension's own tables and types change only with the extension
  * (ALTER EXTENSION privacy_guard UPDATE): ALTER TABLE of its keys (a
  * column dropped or retyped, SET UNLOGGED), RENAME, SET SCHEMA, TRUNCATE,
- * would destroy or hide what every sealed value and the trail rely on.
+ * or attaching one as another table's partition (whose ALTERs and bounds
+ * it would then take), would destroy or hide what every sealed value and
+ * the trail rely on.
  */
 static void
 guard_extension_objects(Node *stmt)
@@ -911,7 +913,18 @@ guard_extension_objects(Node *stmt)
 	ListCell   *lc;
 
 	if (IsA(stmt, AlterTableStmt))
+	{
 		rels = list_make1(((AlterTableStmt *) stmt)->relation);
+		/* attached to another table, one of ours would take that table's ALTERs and bounds */
+		foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if ((cmd->subtype == AT_AttachPartition || cmd->subtype == AT_DetachPartition ||
+				 cmd->subtype == AT_DetachPartitionFinalize) && IsA(cmd->def, PartitionCmd))
+				rels = lappend(rels, ((PartitionCmd *) cmd->def)->name);
+		}
+	}
 	else if (IsA(stmt, TruncateStmt))
 		rels = ((TruncateStmt *) stmt)->relations;
 	else if (IsA(stmt, RenameStmt))
