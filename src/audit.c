@@ -2434,12 +2434,18 @@ AuditWriterMain(Datum main_arg)
 		epoch = q->epoch;
 		tail = q->tail;
 		stop = q->stop;
-		while (n < AUDIT_BATCH && tail + n < q->head)
-		{
-			batch[n] = q->ring[(tail + n) % AUDIT_QUEUE_LEN];
-			n++;
-		}
+		n = (int) Min(q->head - tail, (uint64) AUDIT_BATCH);
 		LWLockRelease(audit->lock);
+
+		/*
+		 * Copied without the lock, which sessions queueing events need: the
+		 * slots from tail to head are this writer's until it moves tail on
+		 * (sessions write only past head, and wait for room before they
+		 * would wrap around to tail), and the lock's release after each
+		 * was filled orders its contents before our reading of head.
+		 */
+		for (int i = 0; i < n; i++)
+			batch[i] = q->ring[(tail + i) % AUDIT_QUEUE_LEN];
 
 		if (n == 0)
 		{
