@@ -199,5 +199,26 @@ is($noticed, $cuts, 'each removal is recorded by the writer\'s next batch');
 $node->psql('postgres', q{SELECT privacy_guard.verify_audit()}, stdout => \$out, stderr => \$err);
 is($out, 'f', 'and verify_audit() reports the trail broken');
 
+# A trigger on the trail makes the writer insert by statement (the trigger
+# sees every row); the server log says why, once, not every batch
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.trail_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+	CREATE TRIGGER trail_noop AFTER INSERT ON privacy_guard.audit_records
+		FOR EACH ROW EXECUTE FUNCTION public.trail_noop()});
+my $log_offset = -s $node->logfile;
+for my $i (1 .. 3)
+{
+	$node->safe_psql('postgres', qq{
+		SET ROLE "x"" event=""forged
+id=1";
+		SELECT privacy_guard.set_purpose('support', 'ticket 2$i');
+		RESET ROLE;
+		SELECT privacy_guard.audit_flush()});
+}
+my @said = (slurp_file($node->logfile, $log_offset) =~
+	/privacy_guard audit writer inserts into "audit_records" by statement: it has triggers/g);
+is(scalar(@said), 1, 'a trigger on the trail: the writer says once that it inserts by statement');
+$node->safe_psql('postgres', q{DROP TRIGGER trail_noop ON privacy_guard.audit_records});
+
 $node->stop;
 done_testing();
