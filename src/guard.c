@@ -901,9 +901,10 @@ extension_member(Oid classid, Oid objid)
  * The extension's own tables and types change only with the extension
  * (ALTER EXTENSION privacy_guard UPDATE): ALTER TABLE of its keys (a
  * column dropped or retyped, SET UNLOGGED), RENAME, SET SCHEMA, TRUNCATE,
- * or attaching one as another table's partition (whose ALTERs and bounds
- * it would then take), would destroy or hide what every sealed value and
- * the trail rely on.
+ * attaching one as another table's partition (whose ALTERs and bounds it
+ * would then take), or making one another table's parent (its queries, the
+ * writer's and verify_audit()'s, would read the child's rows), would
+ * destroy, hide or forge what every sealed value and the trail rely on.
  */
 static void
 guard_extension_objects(Node *stmt)
@@ -923,8 +924,14 @@ guard_extension_objects(Node *stmt)
 			if ((cmd->subtype == AT_AttachPartition || cmd->subtype == AT_DetachPartition ||
 				 cmd->subtype == AT_DetachPartitionFinalize) && IsA(cmd->def, PartitionCmd))
 				rels = lappend(rels, ((PartitionCmd *) cmd->def)->name);
+			/* ... nor be another table's parent, whose rows it would then read as its own */
+			else if ((cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) &&
+					 IsA(cmd->def, RangeVar))
+				rels = lappend(rels, cmd->def);
 		}
 	}
+	else if (IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt))
+		rels = list_copy(((CreateStmt *) stmt)->inhRelations);	/* INHERITS, PARTITION OF */
 	else if (IsA(stmt, TruncateStmt))
 		rels = ((TruncateStmt *) stmt)->relations;
 	else if (IsA(stmt, RenameStmt))

@@ -215,6 +215,11 @@ CREATE TABLE trail_parent (LIKE privacy_guard.audit_records) PARTITION BY RANGE 
 ALTER TABLE trail_parent ATTACH PARTITION privacy_guard.audit_records FOR VALUES FROM (1) TO (20);
 ALTER TABLE trail_parent ATTACH PARTITION privacy_guard.audit_subjects FOR VALUES FROM (1) TO (20);
 DROP TABLE trail_parent;
+-- nor the parent of another table, whose rows its readers would take for its own
+CREATE TABLE trail_child () INHERITS (privacy_guard.audit_records);
+CREATE TABLE keys_child (LIKE privacy_guard.keys);
+ALTER TABLE keys_child INHERIT privacy_guard.keys;
+DROP TABLE keys_child;
 
 -- An event nobody waits for (a declared purpose) is written within moments
 -- all the same: the writer gathers such events for a few milliseconds,
