@@ -93,7 +93,7 @@
 #define AUDIT_STANDBY_UNCONFIRMED 64	/* subjects a standby's session may reveal before its primary confirms them */
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
-#define AUDIT_GATHER_MS 2		/* the longest an event nobody waits for waits for others */
+#define AUDIT_GATHER_MS 2		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
 #define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
 
 /*
@@ -1634,6 +1634,23 @@ sanitize(char *field)
 			field[i] = '?';
 }
 
+/* Every text field of an event made valid text here (see sanitize()). */
+static void
+sanitize_event(AuditEvent *e)
+{
+	sanitize(e->database);
+	sanitize(e->session_user_name);
+	sanitize(e->current_role_name);
+	sanitize(e->event);
+	sanitize(e->purpose);
+	sanitize(e->category);
+	sanitize(e->table_name);
+	sanitize(e->column_name);
+	sanitize(e->subject);
+	sanitize(e->outcome);
+	sanitize(e->detail);
+}
+
 /*
  * The hash of one record chained after prev, computed here as
  * privacy_guard.audit_link() computes it in SQL (verify_audit() uses that):
@@ -1743,17 +1760,7 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
 	int			i = b->n++;
 	const char *text_fields[11];
 
-	sanitize(e->database);
-	sanitize(e->session_user_name);
-	sanitize(e->current_role_name);
-	sanitize(e->event);
-	sanitize(e->purpose);
-	sanitize(e->category);
-	sanitize(e->table_name);
-	sanitize(e->column_name);
-	sanitize(e->subject);
-	sanitize(e->outcome);
-	sanitize(e->detail);
+	sanitize_event(e);
 	record_hash(have_prev ? prev : genesis, 32, e, id, hash);
 	prev_b = palloc(VARHDRSZ + 32);
 	SET_VARSIZE(prev_b, VARHDRSZ + 32);
@@ -2516,6 +2523,14 @@ AuditWriterMain(Datum main_arg)
 				continue;
 			}
 			pgstat_report_activity(STATE_RUNNING, "forwarding the audit trail to the primary");
+			/*
+			 * As this server's writer makes them valid text for its trail:
+			 * the primary refuses the whole batch for one field that is not
+			 * (a role named in another database's encoding), and every
+			 * retry, for good
+			 */
+			for (int i = 0; i < n; i++)
+				sanitize_event(&batch[i]);
 			forwarded = ForwardBatch(batch, n, epoch, problem, sizeof(problem));
 			pgstat_report_activity(STATE_IDLE, NULL);
 			LWLockAcquire(audit->lock, LW_EXCLUSIVE);

@@ -36,6 +36,7 @@ $standby->start;
 $primary->wait_for_catchup($standby);
 
 my $reveal7 = q{SELECT privacy_guard.reveal(email, 'support') FROM customers WHERE id = 7};
+my ($out, $err);
 sub trail
 {
 	my ($node, $where) = @_;
@@ -70,6 +71,21 @@ is(trail($primary, q{event = 'search' AND statement LIKE 'on standby standby%'})
 like($primary->safe_psql('shop', q{SELECT string_agg(event, ',') FROM privacy_guard.access_history('5') WHERE statement LIKE 'on standby%'}),
 	qr/search/, 'which access_history() finds under the subject it matched');
 
+# A role named in another database's encoding (its name is not UTF-8 here):
+# the standby forwards its events made valid text, as the primary's own
+# writer records them.  The primary used to refuse the whole batch, on every
+# retry, and the standby refused every reveal until it restarted.
+$primary->safe_psql('postgres',
+	q{CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+$primary->safe_psql('latin', "SET client_encoding = 'LATIN1'; CREATE ROLE \"jos\xe9\" LOGIN IN ROLE clerk");
+$primary->wait_for_catchup($standby);
+$standby->psql('shop', $reveal7, extra_params => [ '-U', "jos\xe9" ], stdout => \$out, stderr => \$err);
+is($out, 'c7@example.com', 'a role named in LATIN1 reveals on the standby') or diag($err);
+is(trail($primary, q{event = 'reveal' AND session_user_name = 'jos?' AND statement LIKE 'on standby standby%'}), '1',
+	'the primary\'s trail has the reveal, the name made valid text');
+is($standby->safe_psql('shop', $reveal7, extra_params => [ '-U', 'clerk' ]), 'c7@example.com',
+	'and the standby goes on revealing');
+
 # the standby's own trail is the primary's, replicated: nothing written there
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement LIKE 'on standby standby%'}),
@@ -77,7 +93,6 @@ is($standby->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WH
 	'the standby reads the same trail, replicated back');
 
 # a forwarded event cannot be forged: only a member of privacy_guard_standby forwards
-my ($out, $err);
 $primary->psql('shop', q{SELECT privacy_guard.audit_forward('x', '{}')},
 	extra_params => [ '-U', 'clerk' ], stdout => \$out, stderr => \$err);
 like($err, qr/permission denied for function audit_forward/, 'an application role cannot forward events');
