@@ -971,7 +971,35 @@ AuditReveal(const char *event, const char *table, const char *column,
 			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
-			wait_written(my_queue(true), fresh.open_seq, false);
+		{
+			PG_TRY();
+			{
+				wait_written(my_queue(true), fresh.open_seq, false);
+			}
+			PG_CATCH();
+			{
+				/*
+				 * Nothing was returned under this opening record (its
+				 * writer did not confirm it in time, or the wait was
+				 * cancelled), yet it may be written later: its group ends
+				 * here, saying so, not as "revealed" with nothing after it.
+				 */
+				AuditEvent	end = fresh.identity;
+
+				end.kind = AUDIT_RECORD;
+				end.at = GetCurrentTimestamp();
+				snprintf(end.event, AUDIT_NAME_LEN, "%s_end", event);
+				set_field(end.purpose, AUDIT_NAME_LEN, fresh.purpose);
+				set_field(end.category, AUDIT_NAME_LEN, fresh.category);
+				set_field(end.outcome, AUDIT_NAME_LEN, "not delivered");
+				snprintf(end.detail, AUDIT_DETAIL_LEN,
+						 "query %lld: nothing returned, the record above not confirmed in time",
+						 (long long) fresh.query_id);
+				(void) enqueue_ex(&end, false);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
 		if (audit_subjects)
 		{
 			fresh.keys = keyslot_create(group_cxt, 64, NULL);

@@ -134,6 +134,21 @@ $node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'burst'}),
 	'448', 'once it moves again, what was queued is written, and nothing that failed');
 
+# A reveal whose opening record was queued but not confirmed in time
+# returns nothing; the record may still be written once the writer moves,
+# and its group's closing record then says nothing was delivered
+kill 'STOP', $writer;
+$node->psql('postgres', q{SELECT privacy_guard.reveal(v, 'support') FROM r},
+	stdout => \$out, stderr => \$err);
+like($err, qr/its writer did not confirm in time/, 'a reveal whose record is not confirmed in time fails');
+unlike($out, qr/never-returned/, 'and returns nothing');
+kill 'CONT', $writer;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(event || '/' || outcome, ',' ORDER BY id) FROM privacy_guard.audit_log
+	 WHERE id > (SELECT max(id) FROM privacy_guard.audit_log WHERE event = 'burst')}),
+	'reveal/revealed,reveal_end/not delivered', 'its group is closed as not delivered');
+
 # Audit log lines quote every name, and a name cannot forge a field: its
 # quotes and line breaks become spaces
 $node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
