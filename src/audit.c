@@ -824,6 +824,19 @@ standby_subject_added(void)
 	standby_unconfirmed = 0;
 }
 
+/* A group's closing record, with this outcome; its detail is the caller's. */
+static void
+group_end(AuditEvent *ev, const RevealGroup *grp, const char *outcome)
+{
+	*ev = grp->identity;
+	ev->kind = AUDIT_RECORD;
+	ev->at = GetCurrentTimestamp();
+	snprintf(ev->event, AUDIT_NAME_LEN, "%s_end", grp->event);
+	set_field(ev->purpose, AUDIT_NAME_LEN, grp->purpose);
+	set_field(ev->category, AUDIT_NAME_LEN, grp->category);
+	set_field(ev->outcome, AUDIT_NAME_LEN, outcome);
+}
+
 /* Queue the subjects and the closing record of every open group; forget them. */
 static void
 flush_groups(bool may_wait)
@@ -842,13 +855,7 @@ flush_groups(bool may_wait)
 		 */
 		if (strcmp(grp->event, "search") == 0 && grp->count == 1)
 			continue;
-		ev = grp->identity;
-		ev.kind = AUDIT_RECORD;
-		ev.at = GetCurrentTimestamp();
-		set_field(ev.event, AUDIT_NAME_LEN, psprintf("%s_end", grp->event));
-		set_field(ev.purpose, AUDIT_NAME_LEN, grp->purpose);
-		set_field(ev.category, AUDIT_NAME_LEN, grp->category);
-		set_field(ev.outcome, AUDIT_NAME_LEN, grp->outcome);
+		group_end(&ev, grp, grp->outcome);
 		snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
 				 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
 				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
@@ -984,14 +991,9 @@ AuditReveal(const char *event, const char *table, const char *column,
 				 * cancelled), yet it may be written later: its group ends
 				 * here, saying so, not as "revealed" with nothing after it.
 				 */
-				AuditEvent	end = fresh.identity;
+				AuditEvent	end;
 
-				end.kind = AUDIT_RECORD;
-				end.at = GetCurrentTimestamp();
-				snprintf(end.event, AUDIT_NAME_LEN, "%s_end", event);
-				set_field(end.purpose, AUDIT_NAME_LEN, fresh.purpose);
-				set_field(end.category, AUDIT_NAME_LEN, fresh.category);
-				set_field(end.outcome, AUDIT_NAME_LEN, "not delivered");
+				group_end(&end, &fresh, "not delivered");
 				snprintf(end.detail, AUDIT_DETAIL_LEN,
 						 "query %lld: nothing returned, the record above not confirmed in time",
 						 (long long) fresh.query_id);
@@ -2045,9 +2047,7 @@ subjects_insert(SubjectBatch *b)
 			Datum	   *ids = &b->keys[DatumGetInt32(b->starts[r]) - 1];
 			int			count = DatumGetInt32(b->counts[r]);
 			RangeBound	lower = {.val = ids[0], .infinite = false, .inclusive = true, .lower = true};
-			/* (no key id is the largest bigint: audit_forward() refuses it, a sequence never gets there) */
-			RangeBound	upper = {.val = ids[count - 1], .infinite = ids[count - 1] == PG_INT64_MAX,
-			.inclusive = true, .lower = false};
+			RangeBound	upper = {.val = ids[count - 1], .infinite = false, .inclusive = true, .lower = false};
 
 			cols[2][r] = PointerGetDatum(construct_array(ids, count, INT8OID, 8, FLOAT8PASSBYVAL,
 														 TYPALIGN_DOUBLE));
