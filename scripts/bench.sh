@@ -132,15 +132,15 @@ if [ "$search_seconds" -gt 0 ]; then
 	# ratio is then the cost in CPU.
 	for clients in 1 2; do
 		plain_us=
-		for v in plain floor plaintext blind_index; do
-			# the floor's record does not make its search wait for the disk (nor does a search's audit record)
-			us=$(as_user env PGOPTIONS="$([ "$v" = floor ] && echo "-c synchronous_commit=off")" \
-				pgbench -n -M prepared -c "$clients" -j "$clients" -T "$search_seconds" -D rows="$rows" -D purposed=0 \
+		for v in plain floor floor_batched floor_minimal plaintext blind_index; do
+			# a floor's record does not make its search wait for the disk (nor does a search's audit record)
+			us=$(as_user env PGOPTIONS="$(case $v in floor*) echo "-c synchronous_commit=off" ;; esac)" \
+				pgbench -n -M prepared -c "$clients" -j "$clients" -T "$search_seconds" -D rows="$rows" -D purposed=0 -D n=0 \
 				-f "$SERVER_DIR/$v.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres 2>&1 |
 				awk -v c="$clients" '/^tps = / { printf "%.1f", 1e6 * c / $3 }')
 			[ -n "$plain_us" ] || plain_us=$us
 			awk -v v="$v" -v us="$us" -v p="$plain_us" -v c="$clients" \
-				'BEGIN { printf "%d client%s  %-12s %8.1f us a lookup  %5.2f x plain\n", c, (c > 1 ? "s" : " "), v, us, us / p }'
+				'BEGIN { printf "%d client%s  %-14s %8.1f us a lookup  %5.2f x plain\n", c, (c > 1 ? "s" : " "), v, us, us / p }'
 		done
 	done
 fi

@@ -170,29 +170,39 @@ RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, e
                purpose text, category text, table_name text, column_name text, outcome text,
                statement text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    -- From the subject's key to the groups that touched it (through the
+    -- subject sets' indexes), to their records (by queue position), and the
+    -- records that name the subject: a look-up for each thing found, never
+    -- a pass over the whole trail.  Every record of this trail is this
+    -- database's, under whatever name it had then (a rename, a restore
+    -- under another name).
+    WITH k AS (
+        SELECT k.key_id FROM privacy_guard.keys k
+         WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
+           AND k.name OPERATOR(pg_catalog.=) access_history.subject
+    ), grp AS (
+        SELECT s.queue_epoch, s.group_seq
+          FROM k JOIN privacy_guard.audit_subjects s
+            ON s.key_ids[1] OPERATOR(pg_catalog.=) k.key_id
+           AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.=) 1
+        UNION
+        SELECT s.queue_epoch, s.group_seq
+          FROM k JOIN privacy_guard.audit_subjects s
+            ON s.key_range OPERATOR(pg_catalog.@>) k.key_id
+           AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
+           AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
+    ), hit AS (
+        SELECT r.id
+          FROM grp JOIN privacy_guard.audit_records r
+            ON r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
+           AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+        UNION
+        SELECT r.id FROM privacy_guard.audit_records r
+         WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
+    )
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement
-      FROM privacy_guard.audit_records r
-     -- every record of this trail is this database's, under whatever name it
-     -- had then (a rename, a restore under another name)
-     WHERE (EXISTS (SELECT FROM privacy_guard.keys k
-                      JOIN privacy_guard.audit_subjects s
-                        ON s.key_ids[1] OPERATOR(pg_catalog.=) k.key_id
-                       AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.=) 1
-                    WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
-                      AND k.name OPERATOR(pg_catalog.=) access_history.subject
-                      AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch
-                      AND s.group_seq OPERATOR(pg_catalog.=) r.queue_seq)
-            OR EXISTS (SELECT FROM privacy_guard.keys k
-                      JOIN privacy_guard.audit_subjects s
-                        ON s.key_range OPERATOR(pg_catalog.@>) k.key_id
-                       AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
-                       AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
-                    WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
-                      AND k.name OPERATOR(pg_catalog.=) access_history.subject
-                      AND s.queue_epoch OPERATOR(pg_catalog.=) r.queue_epoch
-                      AND s.group_seq OPERATOR(pg_catalog.=) r.queue_seq)
-            OR r.subject OPERATOR(pg_catalog.=) access_history.subject)
+      FROM hit JOIN privacy_guard.audit_records r ON r.id OPERATOR(pg_catalog.=) hit.id
      ORDER BY r.id
 $fn$;
 COMMENT ON FUNCTION privacy_guard.access_history(text) IS

@@ -191,3 +191,47 @@ BEGIN
     END LOOP;
 END
 $upgrade$;
+
+-- access_history() goes from the subject's key to its groups and their
+-- records by index, instead of testing every record of the trail (seconds
+-- for a few million records, and growing with the trail).
+CREATE OR REPLACE FUNCTION privacy_guard.access_history(subject text)
+RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
+               purpose text, category text, table_name text, column_name text, outcome text,
+               statement text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    -- From the subject's key to the groups that touched it (through the
+    -- subject sets' indexes), to their records (by queue position), and the
+    -- records that name the subject: a look-up for each thing found, never
+    -- a pass over the whole trail.  Every record of this trail is this
+    -- database's, under whatever name it had then (a rename, a restore
+    -- under another name).
+    WITH k AS (
+        SELECT k.key_id FROM privacy_guard.keys k
+         WHERE k.kind OPERATOR(pg_catalog.=) 'subject'
+           AND k.name OPERATOR(pg_catalog.=) access_history.subject
+    ), grp AS (
+        SELECT s.queue_epoch, s.group_seq
+          FROM k JOIN privacy_guard.audit_subjects s
+            ON s.key_ids[1] OPERATOR(pg_catalog.=) k.key_id
+           AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.=) 1
+        UNION
+        SELECT s.queue_epoch, s.group_seq
+          FROM k JOIN privacy_guard.audit_subjects s
+            ON s.key_range OPERATOR(pg_catalog.@>) k.key_id
+           AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
+           AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
+    ), hit AS (
+        SELECT r.id
+          FROM grp JOIN privacy_guard.audit_records r
+            ON r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
+           AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+        UNION
+        SELECT r.id FROM privacy_guard.audit_records r
+         WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
+    )
+    SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
+           r.table_name, r.column_name, r.outcome, r.statement
+      FROM hit JOIN privacy_guard.audit_records r ON r.id OPERATOR(pg_catalog.=) hit.id
+     ORDER BY r.id
+$fn$;
