@@ -235,5 +235,42 @@ my @said = (slurp_file($node->logfile, $log_offset) =~
 is(scalar(@said), 1, 'a trigger on the trail: the writer says once that it inserts by statement');
 $node->safe_psql('postgres', q{DROP TRIGGER trail_noop ON privacy_guard.audit_records});
 
+# The writer commits batches that nobody waits for without waiting for
+# the disk (the WAL writer flushes them); what a session relies on is
+# flushed first.  With the WAL writer slowed down, an immediate stop (what a
+# crash leaves on disk) keeps the records the anchor names, and the record
+# of a value that was returned.
+$node->safe_psql('postgres', q{CREATE DATABASE durable});
+create_policy($node, 'durable', 'support', [ 'contact' ]);
+create_protected_table($node, 'durable', 't', 'email', 'contact',
+	rows => q{VALUES (1, 'durable@example.com')});
+$node->safe_psql('postgres', q{ALTER SYSTEM SET wal_writer_delay = '10s'});
+$node->reload;
+$node->safe_psql('durable', q{SELECT privacy_guard.set_purpose('support', 'anchored, then a crash')});
+$node->poll_query_until('durable', q{
+	SELECT a.last_id = (SELECT max(id) FROM privacy_guard.audit_records)
+	   AND EXISTS (SELECT FROM privacy_guard.audit_records WHERE statement = 'anchored, then a crash')
+	  FROM privacy_guard.audit_anchor() a})
+  or die 'the anchor did not catch up';
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('durable', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement = 'anchored, then a crash'}),
+	'1', 'a record the anchor named is on disk before the anchor: it survives a crash');
+is($node->safe_psql('durable', q{SELECT privacy_guard.verify_audit()}), 't',
+	'the anchor is never ahead of the trail on disk');
+# (the anchor, written just before, is written again only 200 ms later: the
+# reveal's record reaches the disk by the flush made for it, not that one)
+my $reader = $node->background_psql('durable');
+like($reader->query_safe(q{SELECT privacy_guard.set_purpose('support', 'anchored just before');
+	SELECT privacy_guard.audit_flush(); SELECT privacy_guard.reveal(email, 'support') FROM t}),
+	qr/durable\@example\.com/, 'a value is returned');
+$node->stop('immediate');
+$reader->quit;
+$node->start;
+is($node->safe_psql('durable', q{SELECT count(*) FROM privacy_guard.audit_log WHERE event = 'reveal' AND outcome = 'revealed'}),
+	'1', 'its record was on disk before it left: it survives a crash right after');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET wal_writer_delay});
+$node->reload;
+
 $node->stop;
 done_testing();
