@@ -109,7 +109,6 @@ typedef struct AuditQueue
 	uint64		epoch;			/* random per claim of the slot */
 	uint64		next_seq;		/* seq of the next event queued */
 	uint64		written_seq;	/* every seq below it is committed */
-	XLogRecPtr	written_lsn;	/* ... by a commit ending here, perhaps not yet on disk (wait_written()) */
 	uint64		anchored_seq;	/* ... and in the anchor file (not after a writer's crash) */
 	uint64		head;			/* ring slot of the next event queued */
 	uint64		tail;			/* ring slot of the oldest unwritten event */
@@ -260,7 +259,6 @@ my_queue(bool may_fail)
 			EnvelopeRandom((uint8 *) &q->epoch, sizeof(q->epoch));
 			q->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
 			q->next_seq = q->written_seq = q->anchored_seq = 1;
-			q->written_lsn = InvalidXLogRecPtr;
 			q->head = q->tail = 0;
 			q->stop = false;
 			q->gathering = false;
@@ -519,7 +517,6 @@ wait_written(AuditQueue *q, uint64 target, bool anchored)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 	bool		counted = false;
-	XLogRecPtr	commit_lsn = InvalidXLogRecPtr;
 
 	ConditionVariablePrepareToSleep(&q->written_cv);
 	PG_TRY();
@@ -531,7 +528,6 @@ wait_written(AuditQueue *q, uint64 target, bool anchored)
 			/* a waiter makes the writer commit at once, not gather a batch */
 			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 			written = anchored ? q->anchored_seq : q->written_seq;
-			commit_lsn = q->written_lsn;
 			if (written <= target && !counted)
 			{
 				q->waiters++;
@@ -541,19 +537,7 @@ wait_written(AuditQueue *q, uint64 target, bool anchored)
 			}
 			LWLockRelease(audit->lock);
 			if (written > target)
-			{
-				/*
-				 * The writer commits batches nobody waited for without
-				 * waiting for the disk: what this session relies on is
-				 * made durable first (at once if the writer or anyone
-				 * else has flushed that far already).  A standby's writer
-				 * commits nothing here; its primary flushed before it
-				 * confirmed.
-				 */
-				if (!XLogRecPtrIsInvalid(commit_lsn) && !RecoveryInProgress())
-					XLogFlush(commit_lsn);
 				break;
-			}
 			wake_writer(q);
 			if (GetCurrentTimestamp() >= deadline)
 				audit_unavailable("its writer did not confirm in time");
@@ -688,7 +672,6 @@ AuditEnqueueForwarded(AuditEvent *e)
 {
 	Assert(e->origin_epoch != 0);
 	set_field(e->database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
-	e->waited = true;			/* the standby waits for it */
 	return enqueue(e);
 }
 
@@ -992,7 +975,6 @@ AuditReveal(const char *event, const char *table, const char *column,
 			set_field(open.purpose, AUDIT_NAME_LEN, p);
 			set_field(open.category, AUDIT_NAME_LEN, c);
 			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
-			open.waited = returns_data;
 			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
@@ -1541,7 +1523,6 @@ typedef struct AnchorState
 	Oid			relid;
 	int64		last_id;
 	bytea	   *hash;
-	XLogRecPtr	lsn;			/* the end of the commit that wrote it */
 } AnchorState;
 
 /* Write the anchor: a new file renamed over the old one. */
@@ -1579,9 +1560,6 @@ anchor_write(Oid relid, int64 last_id, bytea *hash)
 static void
 anchor_flush(AuditQueue *q, AnchorState *a, TimestampTz *written_at)
 {
-	/* never ahead of the table: its commit reaches the disk first */
-	if (!XLogRecPtrIsInvalid(a->lsn))
-		XLogFlush(a->lsn);
 	anchor_write(a->relid, a->last_id, a->hash);
 	*written_at = GetCurrentTimestamp();
 	pfree(a->hash);
@@ -2396,7 +2374,6 @@ AuditWriterMain(Datum main_arg)
 	TimestampTz anchor_written_at = 0;
 	TimestampTz last_event_at = GetCurrentTimestamp();
 	TimestampTz retry_at = 0;
-	bool		sync_commit = true;	/* as set below */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -2422,16 +2399,7 @@ AuditWriterMain(Datum main_arg)
 	/* a database that refuses connections still has its trail written */
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	pgstat_report_appname("privacy_guard audit writer");
-	/*
-	 * A batch a session waits for (a reveal's record, a standby's events)
-	 * is committed as synchronous_commit = on commits, whatever the
-	 * server's default: on disk, and on a synchronous standby.  A batch
-	 * nobody waits for (searches, refusals, declared purposes) is not: the
-	 * WAL writer flushes it within wal_writer_delay, one flush for many
-	 * batches.  Whatever a session comes to rely on is flushed first: by
-	 * the writer when sessions wait, by a session that finds its event
-	 * committed (wait_written()), and before the anchor names it.
-	 */
+	/* reveals wait for this commit: it must be on disk, whatever the server's default */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/* the head's saved plan reads the primary key backwards, however small the table was */
@@ -2448,7 +2416,6 @@ AuditWriterMain(Datum main_arg)
 	pending_anchor.relid = InvalidOid;
 	pending_anchor.last_id = 0;
 	pending_anchor.hash = NULL;
-	pending_anchor.lsn = InvalidXLogRecPtr;
 	for (;;)
 	{
 		int			n = 0;
@@ -2456,7 +2423,6 @@ AuditWriterMain(Datum main_arg)
 		uint64		tail;
 		bool		written;
 		bool		stop;
-		bool		waited;
 		AnchorState anchor;
 
 		CHECK_FOR_INTERRUPTS();
@@ -2504,7 +2470,6 @@ AuditWriterMain(Datum main_arg)
 		tail = q->tail;
 		stop = q->stop;
 		n = (int) Min(q->head - tail, (uint64) AUDIT_BATCH);
-		waited = q->waiters > 0;
 		LWLockRelease(audit->lock);
 
 		/*
@@ -2515,10 +2480,7 @@ AuditWriterMain(Datum main_arg)
 		 * was filled orders its contents before our reading of head.
 		 */
 		for (int i = 0; i < n; i++)
-		{
 			batch[i] = q->ring[(tail + i) % AUDIT_QUEUE_LEN];
-			waited |= batch[i].waited;
-		}
 
 		if (n == 0)
 		{
@@ -2624,11 +2586,6 @@ AuditWriterMain(Datum main_arg)
 		ForwardDisconnect();	/* promoted: this server writes its own trail */
 		pg_atomic_write_u32(&q->unreachable, 0);
 
-		if (waited != sync_commit)
-		{
-			SetConfigOption("synchronous_commit", waited ? "on" : "off", PGC_SUSET, PGC_S_OVERRIDE);
-			sync_commit = waited;
-		}
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		SPI_connect();
@@ -2653,26 +2610,9 @@ AuditWriterMain(Datum main_arg)
 			continue;
 		}
 
-		/*
-		 * Committed without waiting for the disk if nobody waited when it
-		 * began: flushed now if a session has come to wait meanwhile (one
-		 * flush for all of them); one that comes later flushes itself
-		 * (wait_written()).
-		 */
-		anchor.lsn = XactLastCommitEnd;
-		if (!sync_commit)
-		{
-			LWLockAcquire(audit->lock, LW_SHARED);
-			waited = q->waiters > 0;
-			LWLockRelease(audit->lock);
-			if (waited)
-				XLogFlush(anchor.lsn);
-		}
-
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		q->tail = tail + n;
 		q->written_seq = batch[n - 1].seq + 1;
-		q->written_lsn = anchor.lsn;
 		if (anchor.hash == NULL && pending_anchor.hash == NULL)
 			q->anchored_seq = q->written_seq;	/* nothing new to anchor */
 		LWLockRelease(audit->lock);

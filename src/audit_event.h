@@ -26,7 +26,6 @@ typedef struct AuditEvent
 {
 	uint64		seq;
 	AuditKind	kind;
-	bool		waited;			/* a session waits for its commit: the batch's commit waits for the disk */
 	uint64		group_seq;		/* AUDIT_SUBJECTS: seq of the group's record */
 	/*
 	 * A standby's event forwarded here: the standby queue's epoch and the

@@ -235,11 +235,12 @@ my @said = (slurp_file($node->logfile, $log_offset) =~
 is(scalar(@said), 1, 'a trigger on the trail: the writer says once that it inserts by statement');
 $node->safe_psql('postgres', q{DROP TRIGGER trail_noop ON privacy_guard.audit_records});
 
-# The writer commits batches that nobody waits for without waiting for
-# the disk (the WAL writer flushes them); what a session relies on is
-# flushed first.  With the WAL writer slowed down, an immediate stop (what a
-# crash leaves on disk) keeps the records the anchor names, and the record
-# of a value that was returned.
+# What the trail says is on disk before anyone relies on it: with the WAL
+# writer slowed down, an immediate stop (what a crash leaves on disk) keeps
+# the records the anchor names, and the record of a value that was
+# returned.  (A writer that committed batches nobody waits for without
+# waiting for the disk fails both; docs/security.md, "Limits", says why it
+# does not.)
 $node->safe_psql('postgres', q{CREATE DATABASE durable});
 create_policy($node, 'durable', 'support', [ 'contact' ]);
 create_protected_table($node, 'durable', 't', 'email', 'contact',
@@ -255,7 +256,7 @@ $node->poll_query_until('durable', q{
 $node->stop('immediate');
 $node->start;
 is($node->safe_psql('durable', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement = 'anchored, then a crash'}),
-	'1', 'a record the anchor named is on disk before the anchor: it survives a crash');
+	'1', 'a record the anchor named survives a crash');
 is($node->safe_psql('durable', q{SELECT privacy_guard.verify_audit()}), 't',
 	'the anchor is never ahead of the trail on disk');
 # (the anchor, written just before, is written again only 200 ms later: the
