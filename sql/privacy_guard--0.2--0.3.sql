@@ -199,7 +199,9 @@ CREATE OR REPLACE FUNCTION privacy_guard.access_history(subject text)
 RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
                purpose text, category text, table_name text, column_name text, outcome text,
                statement text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- (a few index look-ups: compiling them would cost more than running them)
+SET jit = off AS $fn$
     -- From the subject's key to the groups that touched it (through the
     -- subject sets' indexes), to their records (by queue position), and the
     -- records that name the subject: a look-up for each thing found, never

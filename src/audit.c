@@ -610,6 +610,14 @@ AuditPackKey(AuditEvent *e, int64 key_id)
 		elog(ERROR, "audit subject keys out of order");
 	if (e->nkeys >= AUDIT_KEYS_PER_EVENT)
 		return false;
+
+	/*
+	 * A subjects row is found by the range of keys it spans (a GiST index):
+	 * a few subjects far apart in one row would make it a candidate for
+	 * every key between them, which access_history() would then read.
+	 */
+	if ((uint64) key_id - (uint64) e->first_key > AUDIT_KEY_SPAN)
+		return false;
 	delta = (uint64) (key_id - e->last_key);
 	do
 	{

@@ -14,6 +14,7 @@
 #define AUDIT_DETAIL_LEN 512
 #define AUDIT_KEYS_PER_EVENT 240	/* at most this many key ids in one event (a row of them stays below TOAST) */
 #define AUDIT_PACKED_LEN 512		/* ... packed in this many bytes */
+#define AUDIT_KEY_SPAN 1024		/* ... within this many of the first: a row's range of keys stays narrow */
 
 typedef enum AuditKind
 {
