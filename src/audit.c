@@ -83,8 +83,8 @@
 #include "envelope.h"
 #include "keycache.h"
 
-#define AUDIT_QUEUE_LEN 512
-#define AUDIT_QUEUE_RESERVE 64	/* slots only events of finished transactions may take */
+#define AUDIT_QUEUE_LEN 512		/* the ring holds this many events of the largest size, many more as they come */
+#define AUDIT_QUEUE_RESERVE 64	/* room for this many only events of finished transactions may take */
 #define AUDIT_PROBLEM_LEN 256
 #define AUDIT_RETRY_MS 1000		/* a standby's writer tries its primary again after this */
 #define AUDIT_BATCH 256
@@ -95,6 +95,32 @@
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 2		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
 #define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
+
+/*
+ * An event as the ring holds it: this head, then the packed key ids, then
+ * the text fields without their terminators (a search's record takes ~300
+ * bytes, not the ~1.9 kB of an AuditEvent).  len, first, is the whole
+ * encoding's size, MAXALIGNed; a len of 0 where a head would start says
+ * the next event starts at the ring's beginning.
+ */
+typedef struct PackedEvent
+{
+	uint32		len;
+	int32		kind;
+	int32		nkeys;
+	int32		packedlen;
+	uint64		seq;
+	uint64		group_seq;
+	uint64		origin_epoch;
+	uint64		origin_seq;
+	int64		first_key;
+	int64		last_key;
+	TimestampTz at;
+	uint16		field_len[11];
+} PackedEvent;
+
+#define AUDIT_RING_BYTES ((Size) AUDIT_QUEUE_LEN * MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent)))
+#define AUDIT_RESERVE_BYTES ((Size) AUDIT_QUEUE_RESERVE * MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent)))
 
 /*
  * One database's queue.  Every field is guarded by AuditShared.lock; dboid
@@ -110,8 +136,10 @@ typedef struct AuditQueue
 	uint64		next_seq;		/* seq of the next event queued */
 	uint64		written_seq;	/* every seq below it is committed */
 	uint64		anchored_seq;	/* ... and in the anchor file (not after a writer's crash) */
-	uint64		head;			/* ring slot of the next event queued */
-	uint64		tail;			/* ring slot of the oldest unwritten event */
+	uint64		head;			/* events queued since the slot was claimed */
+	uint64		tail;			/* ... of which written (the oldest unwritten, counted) */
+	uint64		head_byte;		/* where in the ring (modulo its size) the next event goes */
+	uint64		tail_byte;		/* ... the oldest unwritten one starts */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
 	bool		gathering;		/* the writer gathers events nobody waits for: wake it only for a batch */
@@ -120,7 +148,7 @@ typedef struct AuditQueue
 	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
 	pg_atomic_uint32 unreachable;	/* ... while non-zero: nothing may be revealed there */
 	ConditionVariable written_cv;	/* written_seq or anchored_seq advanced, or the writer exited */
-	AuditEvent	ring[AUDIT_QUEUE_LEN];
+	uint64		ring[AUDIT_RING_BYTES / sizeof(uint64)];	/* PackedEvents */
 } AuditQueue;
 
 typedef struct AuditShared
@@ -260,6 +288,7 @@ my_queue(bool may_fail)
 			q->epoch &= INT64CONST(0x7FFFFFFFFFFFFFFF);
 			q->next_seq = q->written_seq = q->anchored_seq = 1;
 			q->head = q->tail = 0;
+			q->head_byte = q->tail_byte = 0;
 			q->stop = false;
 			q->gathering = false;
 			q->problem[0] = '\0';
@@ -324,6 +353,78 @@ fill_identity(AuditEvent *e)
 	fill_identity_as(e, GetUserId());
 }
 
+/* The text fields of an event, in the order a PackedEvent holds them. */
+#define EVENT_FIELDS(e) \
+	{(e)->database, (e)->session_user_name, (e)->current_role_name, (e)->event, (e)->purpose, \
+	 (e)->category, (e)->table_name, (e)->column_name, (e)->subject, (e)->outcome, (e)->detail}
+#define EVENT_FIELD_SIZES(e) \
+	{sizeof((e)->database), sizeof((e)->session_user_name), sizeof((e)->current_role_name), \
+	 sizeof((e)->event), sizeof((e)->purpose), sizeof((e)->category), sizeof((e)->table_name), \
+	 sizeof((e)->column_name), sizeof((e)->subject), sizeof((e)->outcome), sizeof((e)->detail)}
+
+/* Encode an event into out (AUDIT_RESERVE_BYTES / AUDIT_QUEUE_RESERVE bytes at least); returns its len. */
+static Size
+event_pack(const AuditEvent *e, char *out)
+{
+	PackedEvent *p = (PackedEvent *) out;
+	const char *fields[11] = EVENT_FIELDS(e);
+	const Size	sizes[11] = EVENT_FIELD_SIZES(e);
+	char	   *at = out + sizeof(PackedEvent);
+	int			packedlen = Min(Max(e->packedlen, 0), AUDIT_PACKED_LEN);
+
+	p->kind = (int32) e->kind;
+	p->nkeys = e->nkeys;
+	p->packedlen = packedlen;
+	p->seq = e->seq;
+	p->group_seq = e->group_seq;
+	p->origin_epoch = e->origin_epoch;
+	p->origin_seq = e->origin_seq;
+	p->first_key = e->first_key;
+	p->last_key = e->last_key;
+	p->at = e->at;
+	memcpy(at, e->packed, packedlen);
+	at += packedlen;
+	for (int f = 0; f < 11; f++)
+	{
+		Size		len = strnlen(fields[f], sizes[f] - 1);
+
+		p->field_len[f] = (uint16) len;
+		memcpy(at, fields[f], len);
+		at += len;
+	}
+	p->len = (uint32) MAXALIGN(at - out);
+	return p->len;
+}
+
+/* Decode the event at in into *e; returns its len. */
+static Size
+event_unpack(const char *in, AuditEvent *e)
+{
+	const PackedEvent *p = (const PackedEvent *) in;
+	char	   *fields[11] = EVENT_FIELDS(e);
+	const char *at = in + sizeof(PackedEvent);
+
+	e->kind = (AuditKind) p->kind;
+	e->nkeys = p->nkeys;
+	e->packedlen = p->packedlen;
+	e->seq = p->seq;
+	e->group_seq = p->group_seq;
+	e->origin_epoch = p->origin_epoch;
+	e->origin_seq = p->origin_seq;
+	e->first_key = p->first_key;
+	e->last_key = p->last_key;
+	e->at = p->at;
+	memcpy(e->packed, at, p->packedlen);
+	at += p->packedlen;
+	for (int f = 0; f < 11; f++)
+	{
+		memcpy(fields[f], at, p->field_len[f]);
+		fields[f][p->field_len[f]] = '\0';
+		at += p->field_len[f];
+	}
+	return p->len;
+}
+
 /*
  * Put one filled event in the queue and return its seq.  Waits (bounded)
  * for room when the queue is full and fails rather than drop it.  Touches
@@ -336,9 +437,18 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	uint64		seq;
 	bool		wake;
 	AuditQueue *q = my_queue(may_wait);
+	union
+	{
+		PackedEvent head;
+		char		bytes[AUDIT_RESERVE_BYTES / AUDIT_QUEUE_RESERVE];
+	}			packed;
+	Size		len;
+	Size		pos = 0;
+	Size		waste = 0;
 
 	if (q == NULL)
 		return 0;
+	len = event_pack(local, packed.bytes);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 	if (may_wait)
 		ConditionVariablePrepareToSleep(&q->written_cv);
@@ -359,11 +469,16 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 			continue;
 		}
 		/*
-		 * Sessions that can wait leave the last slots to those that cannot
-		 * (a transaction's abort queues its open groups' last subjects and
-		 * closing records), so that these find room even under a backlog.
+		 * Sessions that can wait leave the ring's last room to those that
+		 * cannot (a transaction's abort queues its open groups' last
+		 * subjects and closing records), so that these find room even
+		 * under a backlog.  An event that would not fit before the ring's
+		 * end starts at its beginning, the bytes skipped counted as used.
 		 */
-		if (q->head - q->tail < AUDIT_QUEUE_LEN - (may_wait ? AUDIT_QUEUE_RESERVE : 0))
+		pos = q->head_byte % AUDIT_RING_BYTES;
+		waste = AUDIT_RING_BYTES - pos < len ? AUDIT_RING_BYTES - pos : 0;
+		if (q->head_byte - q->tail_byte + waste + len +
+			(may_wait ? AUDIT_RESERVE_BYTES : 0) <= AUDIT_RING_BYTES)
 			break;
 		LWLockRelease(audit->lock);
 		wake_writer(q);
@@ -384,7 +499,15 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 		CHECK_FOR_INTERRUPTS();
 	}
 	seq = local->seq = q->next_seq++;
-	q->ring[q->head % AUDIT_QUEUE_LEN] = *local;
+	packed.head.seq = seq;
+	if (waste > 0)
+	{
+		*(uint32 *) ((char *) q->ring + pos) = 0;	/* the next event is at the beginning */
+		q->head_byte += waste;
+		pos = 0;
+	}
+	memcpy((char *) q->ring + pos, packed.bytes, len);
+	q->head_byte += len;
 	q->head++;
 
 	/*
@@ -2429,6 +2552,8 @@ AuditWriterMain(Datum main_arg)
 		int			n = 0;
 		uint64		epoch;
 		uint64		tail;
+		uint64		tail_byte;
+		Size		consumed;
 		bool		written;
 		bool		stop;
 		AnchorState anchor;
@@ -2476,6 +2601,7 @@ AuditWriterMain(Datum main_arg)
 		}
 		epoch = q->epoch;
 		tail = q->tail;
+		tail_byte = q->tail_byte;
 		stop = q->stop;
 		n = (int) Min(q->head - tail, (uint64) AUDIT_BATCH);
 		LWLockRelease(audit->lock);
@@ -2487,8 +2613,19 @@ AuditWriterMain(Datum main_arg)
 		 * would wrap around to tail), and the lock's release after each
 		 * was filled orders its contents before our reading of head.
 		 */
+		consumed = 0;
 		for (int i = 0; i < n; i++)
-			batch[i] = q->ring[(tail + i) % AUDIT_QUEUE_LEN];
+		{
+			Size		pos = (tail_byte + consumed) % AUDIT_RING_BYTES;
+
+			if (*(uint32 *) ((char *) q->ring + pos) == 0)
+			{
+				/* the rest of the ring was skipped: the event is at its beginning */
+				consumed += AUDIT_RING_BYTES - pos;
+				pos = 0;
+			}
+			consumed += event_unpack((char *) q->ring + pos, &batch[i]);
+		}
 
 		if (n == 0)
 		{
@@ -2574,6 +2711,7 @@ AuditWriterMain(Datum main_arg)
 			{
 				q->problem[0] = '\0';
 				q->tail = tail + n;
+				q->tail_byte = tail_byte + consumed;
 				/* the primary anchors its trail */
 				q->written_seq = q->anchored_seq = batch[n - 1].seq + 1;
 			}
@@ -2620,6 +2758,7 @@ AuditWriterMain(Datum main_arg)
 
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		q->tail = tail + n;
+		q->tail_byte = tail_byte + consumed;
 		q->written_seq = batch[n - 1].seq + 1;
 		if (anchor.hash == NULL && pending_anchor.hash == NULL)
 			q->anchored_seq = q->written_seq;	/* nothing new to anchor */
@@ -2734,6 +2873,7 @@ AuditLauncherMain(Datum main_arg)
 					q->dboid = InvalidOid;
 					q->stop = false;
 					q->head = q->tail = 0;
+					q->head_byte = q->tail_byte = 0;
 				}
 				LWLockRelease(audit->lock);
 				ConditionVariableBroadcast(&q->written_cv);
@@ -2837,6 +2977,7 @@ AuditForgetDatabase(Oid dboid)
 			q->dboid = InvalidOid;
 			q->stop = false;
 			q->head = q->tail = 0;
+			q->head_byte = q->tail_byte = 0;
 		}
 	}
 	LWLockRelease(audit->lock);

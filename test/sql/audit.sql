@@ -419,5 +419,21 @@ SELECT event, statement FROM privacy_guard.audit_log WHERE id > :before AND stat
 SELECT privacy_guard.verify_audit();
 DROP ROLE forwarder;
 
+-- The queue holds each event in the bytes it needs: events of every size,
+-- twice the ring's size in all, come out whole and in order (the ring wraps
+-- around, an event that would not fit before its end starts at its
+-- beginning; the forwarded events above, with their packed subjects, came
+-- through it too)
+SELECT max(id) AS ring_before FROM privacy_guard.audit_log \gset
+SELECT count(privacy_guard.audit_event('ring', 'recorded', repeat(chr(97 + g % 26), 1 + (g * 37) % 511), 'ring ' || g))
+  FROM generate_series(1, 10000) g;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS ring_events,
+       bool_and(statement = repeat(chr(97 + (n % 26)::int), (1 + (n * 37) % 511)::int) AND subject = 'ring ' || n) AS ring_intact,
+       sum(length(statement)) > 2 * 1024 * 1024 AS twice_the_ring
+  FROM (SELECT statement, subject, row_number() OVER (ORDER BY id) AS n
+          FROM privacy_guard.audit_log WHERE id > :ring_before AND event = 'ring') x;
+SELECT privacy_guard.verify_audit();
+
 -- CLEANUP
 DROP TABLE customers;
