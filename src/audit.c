@@ -372,6 +372,7 @@ event_pack(const AuditEvent *e, char *out)
 	char	   *at = out + sizeof(PackedEvent);
 	int			packedlen = Min(Max(e->packedlen, 0), AUDIT_PACKED_LEN);
 
+	memset(p, 0, sizeof(PackedEvent));	/* no stack bytes in the ring, padding included */
 	p->kind = (int32) e->kind;
 	p->nkeys = e->nkeys;
 	p->packedlen = packedlen;
@@ -393,6 +394,7 @@ event_pack(const AuditEvent *e, char *out)
 		at += len;
 	}
 	p->len = (uint32) MAXALIGN(at - out);
+	memset(at, 0, out + p->len - at);
 	return p->len;
 }
 
@@ -404,6 +406,8 @@ event_unpack(const char *in, AuditEvent *e)
 	char	   *fields[11] = EVENT_FIELDS(e);
 	const char *at = in + sizeof(PackedEvent);
 
+	/* every field zero past its text, as a filled event has it: nothing of an earlier event's */
+	memset(e, 0, sizeof(AuditEvent));
 	e->kind = (AuditKind) p->kind;
 	e->nkeys = p->nkeys;
 	e->packedlen = p->packedlen;
