@@ -98,7 +98,7 @@
 
 /*
  * An event as the ring holds it: this head, then the packed key ids, then
- * the text fields without their terminators (a search's record takes ~300
+ * the text fields without their terminators (a search's record takes ~250
  * bytes, not the ~1.9 kB of an AuditEvent).  len, first, is the whole
  * encoding's size, MAXALIGNed; a len of 0 where a head would start says
  * the next event starts at the ring's beginning.
@@ -119,8 +119,9 @@ typedef struct PackedEvent
 	uint16		field_len[11];
 } PackedEvent;
 
-#define AUDIT_RING_BYTES ((Size) AUDIT_QUEUE_LEN * MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent)))
-#define AUDIT_RESERVE_BYTES ((Size) AUDIT_QUEUE_RESERVE * MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent)))
+#define AUDIT_PACKED_MAX MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent))	/* the largest event's encoding, at most */
+#define AUDIT_RING_BYTES ((Size) AUDIT_QUEUE_LEN * AUDIT_PACKED_MAX)
+#define AUDIT_RESERVE_BYTES ((Size) AUDIT_QUEUE_RESERVE * AUDIT_PACKED_MAX)
 
 /*
  * One database's queue.  Every field is guarded by AuditShared.lock; dboid
@@ -362,7 +363,7 @@ fill_identity(AuditEvent *e)
 	 sizeof((e)->event), sizeof((e)->purpose), sizeof((e)->category), sizeof((e)->table_name), \
 	 sizeof((e)->column_name), sizeof((e)->subject), sizeof((e)->outcome), sizeof((e)->detail)}
 
-/* Encode an event into out (AUDIT_RESERVE_BYTES / AUDIT_QUEUE_RESERVE bytes at least); returns its len. */
+/* Encode an event into out (AUDIT_PACKED_MAX bytes); returns its len. */
 static Size
 event_pack(const AuditEvent *e, char *out)
 {
@@ -444,7 +445,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	union
 	{
 		PackedEvent head;
-		char		bytes[AUDIT_RESERVE_BYTES / AUDIT_QUEUE_RESERVE];
+		char		bytes[AUDIT_PACKED_MAX];
 	}			packed;
 	Size		len;
 	Size		pos = 0;
