@@ -23,7 +23,10 @@ CREATE TABLE privacy_guard.audit_records (
     queue_epoch       bigint,
     queue_seq         bigint,
     prev_hash         bytea NOT NULL,
-    hash              bytea NOT NULL
+    hash              bytea NOT NULL,
+    -- a data key the record's group touched (a search's one subject),
+    -- when the writer had it with the record; the others in audit_subjects
+    subject_key       bigint
 );
 COMMENT ON TABLE privacy_guard.audit_records IS 'the audit trail, a SHA-256 hash chain; written by the audit writer only';
 REVOKE ALL ON privacy_guard.audit_records FROM PUBLIC;
@@ -165,13 +168,19 @@ COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audi
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
 
+-- A search's (or a one-row reveal's) one subject, kept in its record: one
+-- btree entry a record, where a subjects row would add a heap row too.
+CREATE INDEX audit_records_subject_key ON privacy_guard.audit_records (subject_key)
+    WHERE subject_key IS NOT NULL;
+
 CREATE FUNCTION privacy_guard.access_history(subject text)
 RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
                purpose text, category text, table_name text, column_name text, outcome text,
                statement text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
--- (a few index look-ups: compiling them would cost more than running them)
-SET jit = off AS $fn$
+-- (a few index look-ups: compiling them would cost more than running them,
+-- and a merge or hash join would read the whole trail to join its few hits)
+SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
     -- From the subject's key to the groups that touched it (through the
     -- subject sets' indexes), to their records (by queue position), and the
     -- records that name the subject: a look-up for each thing found, never
@@ -201,6 +210,11 @@ SET jit = off AS $fn$
         UNION
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
+        UNION
+        -- records naming the key themselves
+        SELECT r.id
+          FROM k JOIN privacy_guard.audit_records r
+            ON r.subject_key OPERATOR(pg_catalog.=) k.key_id
     )
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement

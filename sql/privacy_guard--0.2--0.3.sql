@@ -192,6 +192,14 @@ BEGIN
 END
 $upgrade$;
 
+-- A search's (or a one-row reveal's) data key, when the writer has it with
+-- the record, is kept in the record (one btree entry), instead of a row and
+-- a btree entry of its own.
+ALTER TABLE privacy_guard.audit_records ADD COLUMN subject_key bigint;
+
+CREATE INDEX audit_records_subject_key ON privacy_guard.audit_records (subject_key)
+    WHERE subject_key IS NOT NULL;
+
 -- access_history() goes from the subject's key to its groups and their
 -- records by index, instead of testing every record of the trail (seconds
 -- for a few million records, and growing with the trail).
@@ -200,8 +208,9 @@ RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, e
                purpose text, category text, table_name text, column_name text, outcome text,
                statement text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
--- (a few index look-ups: compiling them would cost more than running them)
-SET jit = off AS $fn$
+-- (a few index look-ups: compiling them would cost more than running them,
+-- and a merge or hash join would read the whole trail to join its few hits)
+SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
     -- From the subject's key to the groups that touched it (through the
     -- subject sets' indexes), to their records (by queue position), and the
     -- records that name the subject: a look-up for each thing found, never
@@ -231,6 +240,11 @@ SET jit = off AS $fn$
         UNION
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
+        UNION
+        -- records naming the key themselves
+        SELECT r.id
+          FROM k JOIN privacy_guard.audit_records r
+            ON r.subject_key OPERATOR(pg_catalog.=) k.key_id
     )
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement

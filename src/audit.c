@@ -87,13 +87,13 @@
 #define AUDIT_QUEUE_RESERVE 64	/* room for this many only events of finished transactions may take */
 #define AUDIT_PROBLEM_LEN 256
 #define AUDIT_RETRY_MS 1000		/* a standby's writer tries its primary again after this */
-#define AUDIT_BATCH 256
+#define AUDIT_BATCH 2048
 #define AUDIT_MAX_GROUPS 32
 #define AUDIT_SUBJECT_FLUSH 2048	/* keys a reveal group keeps before it queues them */
 #define AUDIT_STANDBY_UNCONFIRMED 64	/* subjects a standby's session may reveal before its primary confirms them */
 #define AUDIT_ANCHOR_MS 200		/* the longest the anchor lags behind a steady stream */
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
-#define AUDIT_GATHER_MS 2		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
+#define AUDIT_GATHER_MS 20		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
 #define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
 
 /*
@@ -1871,15 +1871,22 @@ record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 	pfree(at);
 }
 
-/* The records of a batch, chained here and inserted together (direct_insert()). */
+/*
+ * The records of a batch, chained here and inserted together
+ * (direct_insert()): 17 columns, and an 18th, subject_key, which the chain
+ * does not cover (no more than audit_subjects' rows), set once the
+ * record's one subject is known.
+ */
+#define RECORD_COLUMNS 18
 typedef struct RecordBatch
 {
 	int			n;
-	Datum	   *cols[17];
-	bool	   *nulls[17];
+	Datum	   *cols[RECORD_COLUMNS];
+	bool	   *nulls[RECORD_COLUMNS];
 } RecordBatch;
 
 static SPIPlanPtr bulk_plan = NULL;
+static SPIPlanPtr bulk_key_plan = NULL;	/* the same, with subject_key */
 static SPIPlanPtr subjects_plan = NULL;
 static SPIPlanPtr subjects_plan_0_1 = NULL;	/* for version 0.1's table */
 
@@ -1907,7 +1914,7 @@ static void
 batch_init(RecordBatch *b, int max)
 {
 	b->n = 0;
-	for (int c = 0; c < 17; c++)
+	for (int c = 0; c < RECORD_COLUMNS; c++)
 	{
 		b->cols[c] = palloc(sizeof(Datum) * max);
 		b->nulls[c] = palloc0(sizeof(bool) * max);
@@ -1961,6 +1968,8 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
 	b->nulls[14][i] = queue_seq == 0;
 	b->cols[15][i] = PointerGetDatum(prev_b);
 	b->cols[16][i] = PointerGetDatum(hash_b);
+	b->cols[17][i] = (Datum) 0;
+	b->nulls[17][i] = true;
 }
 
 /*
@@ -2061,27 +2070,32 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, 
 	return true;
 }
 
-/* Insert the batch's records into the trail, the table relid. */
+/*
+ * Insert the batch's records into the trail, the table relid; with_key:
+ * it has subject_key (the records' subject keys are set only then).
+ */
 static void
-batch_insert(RecordBatch *b, Oid relid)
+batch_insert(RecordBatch *b, Oid relid, bool with_key)
 {
-	static const char *const record_columns[17] = {"id", "at", "database", "session_user_name",
+	static const char *const record_columns[RECORD_COLUMNS] = {"id", "at", "database", "session_user_name",
 		"current_role_name", "event", "purpose", "category", "table_name", "column_name", "subject",
-		"outcome", "statement", "queue_epoch", "queue_seq", "prev_hash", "hash"};
-	static const Oid elem_types[17] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
-	Oid			types[17];
-	Datum		args[17];
+		"outcome", "statement", "queue_epoch", "queue_seq", "prev_hash", "hash", "subject_key"};
+	static const Oid elem_types[RECORD_COLUMNS] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID,
+	INT8OID};
+	int			ncols = with_key ? RECORD_COLUMNS : 17;
+	Oid			types[RECORD_COLUMNS];
+	Datum		args[RECORD_COLUMNS];
 	int			rc;
 
 	if (b->n == 0)
 		return;
-	if (direct_insert(relid, record_columns, elem_types, 17, 17, b->cols, b->nulls, b->n))
+	if (direct_insert(relid, record_columns, elem_types, ncols, ncols, b->cols, b->nulls, b->n))
 	{
 		b->n = 0;
 		return;
 	}
-	for (int c = 0; c < 17; c++)
+	for (int c = 0; c < ncols; c++)
 	{
 		int16		typlen;
 		bool		typbyval;
@@ -2094,17 +2108,30 @@ batch_insert(RecordBatch *b, Oid relid)
 		args[c] = PointerGetDatum(construct_md_array(b->cols[c], b->nulls[c], 1, dims, lbs,
 													 elem_types[c], typlen, typbyval, typalign));
 	}
-	rc = SPI_execute_plan(writer_plan(&bulk_plan,
-			"INSERT INTO privacy_guard.audit_records"
-			" (id, at, database, session_user_name, current_role_name, event, purpose,"
-			"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
-			"  prev_hash, hash)"
-			" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
-			"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
-			"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-			"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types),
-						  args, NULL, false, 0);
+	if (with_key)
+		rc = SPI_execute_plan(writer_plan(&bulk_key_plan,
+				"INSERT INTO privacy_guard.audit_records"
+				" (id, at, database, session_user_name, current_role_name, event, purpose,"
+				"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
+				"  prev_hash, hash, subject_key)"
+				" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+				"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+				"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
+				"  pg_catalog.unnest($16), pg_catalog.unnest($17), pg_catalog.unnest($18))", 18, types),
+							  args, NULL, false, 0);
+	else
+		rc = SPI_execute_plan(writer_plan(&bulk_plan,
+				"INSERT INTO privacy_guard.audit_records"
+				" (id, at, database, session_user_name, current_role_name, event, purpose,"
+				"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
+				"  prev_hash, hash)"
+				" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+				"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+				"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
+				"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types),
+							  args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
 		elog(ERROR, "could not write the audit trail");
 	b->n = 0;
@@ -2274,6 +2301,9 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	SubjectBatch subjects;
 	uint8		head[32];
 	bool		have_head;
+	bool		with_key;
+	int		   *row_of;			/* batch[i]'s row in records, or -1 */
+	AttrNumber	key_att;
 
 	bool		isnull;
 
@@ -2338,6 +2368,10 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	}
 	batch_init(&records, n + 1);
 	subjects_init(&subjects, n);
+	/* a trail of an older version, until ALTER EXTENSION UPDATE, has no subject_key */
+	key_att = get_attnum(relid, "subject_key");
+	with_key = key_att != InvalidAttrNumber && get_atttype(relid, key_att) == INT8OID;
+	row_of = palloc(sizeof(int) * Max(n, 1));
 	if (have_head && relid == own_head_relid &&
 		(last_id < own_head_id || (last_id == own_head_id && memcmp(head, own_head_hash, 32) != 0)))
 	{
@@ -2430,15 +2464,36 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	{
 		AuditEvent *e = &batch[i];
 
+		row_of[i] = -1;
 		/* already committed before a restart of this worker */
 		if (e->origin_epoch == 0 && (int64) epoch == last_epoch && (int64) e->seq <= last_seq)
 			continue;
 		if (e->kind == AUDIT_SUBJECTS)
 		{
+			/*
+			 * The one subject of a group whose record is in this batch (a
+			 * search's, usually) goes into that record; other subjects
+			 * into rows of their own.  Only this server's: a standby's
+			 * seqs are its queue's.
+			 */
+			if (with_key && e->origin_epoch == 0 && e->nkeys == 1 &&
+				e->group_seq >= batch[0].seq && e->group_seq < e->seq)
+			{
+				int			j = (int) (e->group_seq - batch[0].seq);
+
+				if (j < i && batch[j].seq == e->group_seq && batch[j].kind == AUDIT_RECORD &&
+					batch[j].origin_epoch == 0 && row_of[j] >= 0 && records.nulls[17][row_of[j]])
+				{
+					records.cols[17][row_of[j]] = Int64GetDatum(e->first_key);
+					records.nulls[17][row_of[j]] = false;
+					continue;
+				}
+			}
 			/* a standby's, under its queue's negated epoch (ours are positive) */
 			subjects_add(&subjects, e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch, e);
 			continue;
 		}
+		row_of[i] = records.n;
 		if (e->origin_epoch != 0)
 			batch_add(&records, e, last_id + 1, head, have_prev, -(int64) e->origin_epoch, e->origin_seq);
 		else
@@ -2465,7 +2520,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 					 errhidestmt(true)));
 		}
 	}
-	batch_insert(&records, relid);
+	batch_insert(&records, relid, with_key);
 	subjects_insert(&subjects);
 	if (have_prev)
 	{
@@ -3016,6 +3071,7 @@ AuditInit(void)
 							 "Also write each audit record to the server log, as one parseable line.",
 							 NULL, &audit_log_lines, false, PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
+
 
 	ForwardInit();
 

@@ -57,6 +57,8 @@ is($primary->safe_psql('shop', 'SELECT privacy_guard.verify_audit()'), 't', 'and
 # a reveal of every row: its subjects reach the primary (access_history is exact)
 is($standby->safe_psql('shop', q{SELECT count(privacy_guard.reveal(email, 'support')) FROM customers}), '100',
 	'a bulk reveal on the standby');
+# (the last of its subjects are queued there without waiting: they follow)
+$primary->poll_query_until('shop', q{SELECT count(*) = 1 FROM privacy_guard.access_history('42') WHERE statement LIKE 'on standby%count%'});
 is($primary->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.access_history('42') WHERE statement LIKE 'on standby%count%'}),
 	'1', "the primary's access_history finds every subject of the standby's bulk reveal");
 
@@ -68,6 +70,7 @@ is(trail($primary, q{event = 'set_purpose' AND statement LIKE 'on standby standb
 	'its set_purpose() is in the primary\'s trail');
 is(trail($primary, q{event = 'search' AND statement LIKE 'on standby standby%'}), '1',
 	'and so is its search');
+$primary->poll_query_until('shop', q{SELECT count(*) > 0 FROM privacy_guard.access_history('5') WHERE event = 'search' AND statement LIKE 'on standby%'});
 like($primary->safe_psql('shop', q{SELECT string_agg(event, ',') FROM privacy_guard.access_history('5') WHERE statement LIKE 'on standby%'}),
 	qr/search/, 'which access_history() finds under the subject it matched');
 
@@ -107,6 +110,9 @@ $standby->wait_for_catchup($cascade, 'replay', $primary->lsn('flush'));
 is($cascade->safe_psql('shop', q{SELECT string_agg(privacy_guard.reveal(email, 'support'), ',' ORDER BY id) FROM customers WHERE id IN (61, 62)},
 		extra_params => [ '-U', 'clerk' ]),
 	'c61@example.com,c62@example.com', 'a reveal on a standby of the standby');
+# (its subjects follow its record through both standbys, queued without
+# waiting: audit_flush() on the primary cannot know of them yet)
+$primary->poll_query_until('shop', q{SELECT count(*) > 0 FROM privacy_guard.access_history('62') WHERE statement LIKE '%on standby cascade%'});
 like($primary->safe_psql('shop', q{SELECT privacy_guard.audit_flush(); SELECT string_agg(event || ': ' || statement, '; ') FROM privacy_guard.access_history('62')}),
 	qr/reveal: on standby standby \(\w+, local\): on standby cascade \(\w+, local\): query -?\d+: SELECT string_agg/,
 	"the primary's access_history finds it, through both standbys");
