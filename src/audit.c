@@ -1818,6 +1818,27 @@ sanitize_event(AuditEvent *e)
 }
 
 /*
+ * A JSON string, as escape_json() writes it: copied whole when nothing in it
+ * needs escaping (as nearly every name and statement of a record).
+ */
+static void
+json_string(StringInfo buf, const char *str)
+{
+	const char *p;
+
+	for (p = str; *p != '\0'; p++)
+		if ((unsigned char) *p < ' ' || *p == '"' || *p == '\\')
+		{
+			escape_json(buf, str);
+			return;
+		}
+	enlargeStringInfo(buf, (p - str) + 2);
+	appendStringInfoCharMacro(buf, '"');
+	appendBinaryStringInfo(buf, str, p - str);
+	appendStringInfoCharMacro(buf, '"');
+}
+
+/*
  * The hash of one record chained after prev, computed here as
  * privacy_guard.audit_link() computes it in SQL (verify_audit() uses that):
  * SHA-256 over prev and the UTF-8 text of the jsonb array of the record's
@@ -1836,20 +1857,31 @@ record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 	char	   *utf8;
 	EVP_MD_CTX *ctx;
 	unsigned int len = 0;
+	struct pg_tm tm;
+	fsec_t		fsec;
 
-	utc = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum("UTC"), TimestampTzGetDatum(e->at));
-	at = TextDatumGetCString(DirectFunctionCall2(timestamp_to_char, utc,
-												 CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS.US")));
+	/* what to_char(at AT TIME ZONE 'UTC', that format) prints, for years 1 to 9999 */
+	if (!TIMESTAMP_NOT_FINITE(e->at) &&
+		timestamp2tm(e->at, NULL, &tm, &fsec, NULL, NULL) == 0 &&
+		tm.tm_year >= 1 && tm.tm_year <= 9999)
+		at = psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06d", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					  tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	else
+	{
+		utc = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum("UTC"), TimestampTzGetDatum(e->at));
+		at = TextDatumGetCString(DirectFunctionCall2(timestamp_to_char, utc,
+													 CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS.US")));
+	}
 	initStringInfo(&json);
 	appendStringInfo(&json, "[" INT64_FORMAT ", ", id);
-	escape_json(&json, at);
+	json_string(&json, at);
 	for (int f = 0; f < 11; f++)
 	{
 		appendStringInfoString(&json, ", ");
 		if (optional[f] && fields[f][0] == '\0')
 			appendStringInfoString(&json, "null");
 		else
-			escape_json(&json, fields[f]);
+			json_string(&json, fields[f]);
 	}
 	appendStringInfoChar(&json, ']');
 	utf8 = pg_server_to_any(json.data, json.len, PG_UTF8);
@@ -1998,6 +2030,7 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, 
 	const char *why = NULL;
 	EState	   *estate;
 	ResultRelInfo *rri;
+	TupleDesc	slot_desc;
 	TupleTableSlot **slots;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition)
@@ -2045,9 +2078,15 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
 	slots = palloc(sizeof(TupleTableSlot *) * nrows);
+	/*
+	 * The slots share a copy of the descriptor, which nobody counts
+	 * references to: the relation's own would be pinned and released in
+	 * the resource owner once a row.
+	 */
+	slot_desc = CreateTupleDescCopy(desc);
 	for (int r = 0; r < nrows; r++)
 	{
-		slots[r] = table_slot_create(rel, NULL);
+		slots[r] = MakeSingleTupleTableSlot(slot_desc, table_slot_callbacks(rel));
 		ExecClearTuple(slots[r]);
 		for (int a = 0; a < desc->natts; a++)
 		{
@@ -2065,6 +2104,7 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, 
 	}
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
+	FreeTupleDesc(slot_desc);
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
 	return true;
