@@ -77,6 +77,15 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
+-- a statement with a backslash and double quotes in it (escaped in the
+-- chain's JSON, which verify_audit() below recomputes)
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+SELECT count(privacy_guard.reveal(email)) AS "back\slash ""quoted""" FROM customers WHERE id = 7;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS escaped_statement FROM privacy_guard.audit_log
+ WHERE event = 'reveal' AND strpos(statement, 'AS "back\slash ""quoted"""') > 0;
 -- each statement's own text, not another's of the same shape
 SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');
