@@ -860,6 +860,8 @@ typedef struct RevealGroup
 	int			narrival;
 	bool		ascending;		/* ... which is ascending */
 	bool		standby;		/* opened on a hot standby: each chunk of subjects waits for its primary */
+	bool		deferred;		/* its opening record (in pending) not queued yet */
+	AuditEvent	pending;
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
 
@@ -906,6 +908,12 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	int			n = grp->narrival;
 	uint64		last = 0;
 
+	/* a search that matched nothing: its record, at the statement's end */
+	if (grp->deferred)
+	{
+		grp->open_seq = enqueue_ex(&grp->pending, may_wait);
+		grp->deferred = false;
+	}
 	if (grp->keys == NULL || n == 0)
 		return 0;
 
@@ -1015,6 +1023,22 @@ group_add_key(RevealGroup *grp, int64 key_id)
 	bool		found;
 	KeySlot    *k;
 
+	if (grp->deferred)
+	{
+		/*
+		 * A search's record, queued with the first subject it matched,
+		 * before that subject's row leaves: a search that matches one
+		 * subject is then one event, not a record and a subjects event.
+		 */
+		grp->pending.nkeys = 0;
+		(void) AuditPackKey(&grp->pending, key_id);
+		grp->open_seq = enqueue(&grp->pending);
+		grp->deferred = false;
+		grp->nsubjects++;
+		k = keyslot_insert(grp->keys, key_id, &found);
+		k->entry = NULL;
+		return;
+	}
 	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
 		(void) flush_group_keys(grp, true);
 	k = keyslot_insert(grp->keys, key_id, &found);
@@ -1111,7 +1135,19 @@ AuditReveal(const char *event, const char *table, const char *column,
 			set_field(open.purpose, AUDIT_NAME_LEN, p);
 			set_field(open.category, AUDIT_NAME_LEN, c);
 			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
-			fresh.open_seq = enqueue(&open);
+			/*
+			 * A search on a primary that records subjects: its record waits
+			 * for the first subject it matches (group_add_key()), or for
+			 * the statement's end when it matches none.
+			 */
+			if (!returns_data && strcmp(event, "search") == 0 && audit_subjects &&
+				!RecoveryInProgress() && getenv("PGH_TWO") == NULL)
+			{
+				fresh.pending = open;
+				fresh.deferred = true;
+			}
+			else
+				fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
 		{
@@ -1167,7 +1203,7 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 {
 	Oid			userid = GetUserId();
 
-	if (!audit_subjects || key_id <= 0)
+	if (key_id <= 0)
 		return;
 	for (int g = 0; g < ngroups; g++)
 	{
@@ -1177,7 +1213,9 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 			strcmp(c->purpose, purpose) == 0 && strcmp(c->category, category) == 0 &&
 			c->keys != NULL)
 		{
-			group_add_key(c, key_id);
+			/* a record waiting for its first subject is queued with it, whatever the setting now */
+			if (audit_subjects || c->deferred)
+				group_add_key(c, key_id);
 			return;
 		}
 	}
@@ -2538,6 +2576,24 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			batch_add(&records, e, last_id + 1, head, have_prev, -(int64) e->origin_epoch, e->origin_seq);
 		else
 			batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
+		/* a search's record with the first subject it matched (group_add_key()) */
+		if (e->kind == AUDIT_RECORD && e->origin_epoch == 0 && e->nkeys == 1)
+		{
+			if (with_key)
+			{
+				records.cols[17][row_of[i]] = Int64GetDatum(e->first_key);
+				records.nulls[17][row_of[i]] = false;
+			}
+			else
+			{
+				AuditEvent *sub = palloc(sizeof(AuditEvent));
+
+				memcpy(sub, e, sizeof(AuditEvent));
+				sub->kind = AUDIT_SUBJECTS;
+				sub->group_seq = e->seq;
+				subjects_add(&subjects, (int64) epoch, sub);
+			}
+		}
 		have_prev = true;
 		last_id++;
 		wrote_records = true;
