@@ -1141,7 +1141,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			 * the statement's end when it matches none.
 			 */
 			if (!returns_data && strcmp(event, "search") == 0 && audit_subjects &&
-				!RecoveryInProgress() && getenv("PGH_TWO") == NULL)
+				!RecoveryInProgress())
 			{
 				fresh.pending = open;
 				fresh.deferred = true;
