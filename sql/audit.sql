@@ -168,7 +168,7 @@ COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audi
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
 
--- A search's (or a one-row reveal's) one subject, kept in its record: one
+-- A search's one subject, kept in its record (when the writer has both): one
 -- btree entry a record, where a subjects row would add a heap row too.
 CREATE INDEX audit_records_subject_key ON privacy_guard.audit_records (subject_key)
     WHERE subject_key IS NOT NULL;

@@ -192,7 +192,7 @@ BEGIN
 END
 $upgrade$;
 
--- A search's (or a one-row reveal's) data key, when the writer has it with
+-- A search's data key, when the writer has it with
 -- the record, is kept in the record (one btree entry), instead of a row and
 -- a btree entry of its own.
 ALTER TABLE privacy_guard.audit_records ADD COLUMN subject_key bigint;

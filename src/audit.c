@@ -95,6 +95,9 @@
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 20		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
 #define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
+/* ... or until they fill half the ring (large events: statements, chunks of keys) */
+#define AUDIT_GATHERED(q) ((q)->head - (q)->tail >= AUDIT_GATHER_EVENTS || \
+						   (q)->head_byte - (q)->tail_byte >= AUDIT_RING_BYTES / 2)
 
 /*
  * An event as the ring holds it: this head, then the packed key ids, then
@@ -521,7 +524,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	 * event would cost each statement a system call and the writer a
 	 * wake-up, for nothing.
 	 */
-	wake = !q->gathering || q->head - q->tail >= AUDIT_GATHER_EVENTS;
+	wake = !q->gathering || AUDIT_GATHERED(q);
 	LWLockRelease(audit->lock);
 	if (may_wait)
 		ConditionVariableCancelSleep();
@@ -860,8 +863,6 @@ typedef struct RevealGroup
 	int			narrival;
 	bool		ascending;		/* ... which is ascending */
 	bool		standby;		/* opened on a hot standby: each chunk of subjects waits for its primary */
-	bool		deferred;		/* its opening record (in pending) not queued yet */
-	AuditEvent	pending;
 	AuditEvent	identity;		/* database and role names, captured at open */
 } RevealGroup;
 
@@ -908,12 +909,6 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	int			n = grp->narrival;
 	uint64		last = 0;
 
-	/* a search that matched nothing: its record, at the statement's end */
-	if (grp->deferred)
-	{
-		grp->open_seq = enqueue_ex(&grp->pending, may_wait);
-		grp->deferred = false;
-	}
 	if (grp->keys == NULL || n == 0)
 		return 0;
 
@@ -1023,22 +1018,6 @@ group_add_key(RevealGroup *grp, int64 key_id)
 	bool		found;
 	KeySlot    *k;
 
-	if (grp->deferred)
-	{
-		/*
-		 * A search's record, queued with the first subject it matched,
-		 * before that subject's row leaves: a search that matches one
-		 * subject is then one event, not a record and a subjects event.
-		 */
-		grp->pending.nkeys = 0;
-		(void) AuditPackKey(&grp->pending, key_id);
-		grp->open_seq = enqueue(&grp->pending);
-		grp->deferred = false;
-		grp->nsubjects++;
-		k = keyslot_insert(grp->keys, key_id, &found);
-		k->entry = NULL;
-		return;
-	}
 	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
 		(void) flush_group_keys(grp, true);
 	k = keyslot_insert(grp->keys, key_id, &found);
@@ -1135,19 +1114,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			set_field(open.purpose, AUDIT_NAME_LEN, p);
 			set_field(open.category, AUDIT_NAME_LEN, c);
 			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
-			/*
-			 * A search on a primary that records subjects: its record waits
-			 * for the first subject it matches (group_add_key()), or for
-			 * the statement's end when it matches none.
-			 */
-			if (!returns_data && strcmp(event, "search") == 0 && audit_subjects &&
-				!RecoveryInProgress())
-			{
-				fresh.pending = open;
-				fresh.deferred = true;
-			}
-			else
-				fresh.open_seq = enqueue(&open);
+			fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
 		{
@@ -1195,30 +1162,38 @@ AuditReveal(const char *event, const char *table, const char *column,
 
 /*
  * Add a subject a search found to the statement's open search group under
- * this purpose and category (made by the search's check); the group's
- * count of searches is unchanged.
+ * this purpose (NULL: none now) and category, made by the search's check;
+ * the group's count of searches is unchanged.  A purpose changed since the
+ * check (set_purpose() called within the statement) does not lose it: it
+ * goes to the statement's last search group of that category, the role's
+ * if there is one.
  */
 void
 AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 {
 	Oid			userid = GetUserId();
+	RevealGroup *best = NULL;
+	int			best_rank = 0;
 
-	if (key_id <= 0)
+	if (!audit_subjects || key_id <= 0)
 		return;
 	for (int g = 0; g < ngroups; g++)
 	{
 		RevealGroup *c = &groups[g];
+		int			rank;
 
-		if (strcmp(c->event, "search") == 0 && c->userid == userid &&
-			strcmp(c->purpose, purpose) == 0 && strcmp(c->category, category) == 0 &&
-			c->keys != NULL)
+		if (strcmp(c->event, "search") != 0 || strcmp(c->category, category) != 0 || c->keys == NULL)
+			continue;
+		rank = 1 + (c->userid == userid) + 2 * (c->userid == userid && purpose != NULL &&
+												 strcmp(c->purpose, purpose) == 0);
+		if (rank >= best_rank)
 		{
-			/* a record waiting for its first subject is queued with it, whatever the setting now */
-			if (audit_subjects || c->deferred)
-				group_add_key(c, key_id);
-			return;
+			best = c;
+			best_rank = rank;
 		}
 	}
+	if (best != NULL)
+		group_add_key(best, key_id);
 }
 
 /*----------------------------------------------------------------------
@@ -2576,24 +2551,6 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			batch_add(&records, e, last_id + 1, head, have_prev, -(int64) e->origin_epoch, e->origin_seq);
 		else
 			batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
-		/* a search's record with the first subject it matched (group_add_key()) */
-		if (e->kind == AUDIT_RECORD && e->origin_epoch == 0 && e->nkeys == 1)
-		{
-			if (with_key)
-			{
-				records.cols[17][row_of[i]] = Int64GetDatum(e->first_key);
-				records.nulls[17][row_of[i]] = false;
-			}
-			else
-			{
-				AuditEvent *sub = palloc(sizeof(AuditEvent));
-
-				memcpy(sub, e, sizeof(AuditEvent));
-				sub->kind = AUDIT_SUBJECTS;
-				sub->group_seq = e->seq;
-				subjects_add(&subjects, (int64) epoch, sub);
-			}
-		}
 		have_prev = true;
 		last_id++;
 		wrote_records = true;
@@ -2729,8 +2686,7 @@ AuditWriterMain(Datum main_arg)
 		 * queue) wakes the writer, which then commits at once.
 		 */
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-		if (q->head > q->tail && q->waiters == 0 && !q->stop &&
-			q->head - q->tail < AUDIT_GATHER_EVENTS)
+		if (q->head > q->tail && q->waiters == 0 && !q->stop && !AUDIT_GATHERED(q))
 		{
 			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AUDIT_GATHER_MS);
 
@@ -2744,7 +2700,7 @@ AuditWriterMain(Datum main_arg)
 				/* reset, then look, then sleep: a wake between the two is not lost */
 				ResetLatch(MyLatch);
 				LWLockAcquire(audit->lock, LW_SHARED);
-				enough = q->waiters > 0 || q->stop || q->head - q->tail >= AUDIT_GATHER_EVENTS;
+				enough = q->waiters > 0 || q->stop || AUDIT_GATHERED(q);
 				LWLockRelease(audit->lock);
 				if (enough || left <= 0)
 					break;

@@ -535,8 +535,6 @@ RevealRequireSearch(const char *category, const char *value, int len)
 void
 RevealSearchMatched(const char *category, int64 key_id)
 {
-	const char *purpose = PolicySessionPurpose();
-
-	if (purpose != NULL)
-		AuditSearchSubject(purpose, category, key_id);
+	/* the purpose may have changed since the search's check: recorded all the same */
+	AuditSearchSubject(PolicySessionPurpose(), category, key_id);
 }
