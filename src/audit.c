@@ -1034,6 +1034,23 @@ group_add_key(RevealGroup *grp, int64 key_id)
 }
 
 /*
+ * Is the group's site this table and column?  By name, not by pointer: a
+ * site's names live in its query's memory, freed when that query ends, and
+ * another query's names may take their addresses (a PL/pgSQL function's
+ * queries one after another).
+ */
+static bool
+group_site_is(const RevealGroup *g, const char *table, const char *column)
+{
+	if ((table == NULL) != (g->table == NULL) || (column == NULL) != (g->column == NULL))
+		return false;
+	return (table == NULL ||
+			strncmp(g->identity.table_name, table, sizeof(g->identity.table_name)) == 0) &&
+		(column == NULL ||
+		 strncmp(g->identity.column_name, column, sizeof(g->identity.column_name)) == 0);
+}
+
+/*
  * Account for one reveal.  returns_data: the outcome hands plaintext (or a
  * mask of it) to the caller, so the group's record must be durable first.
  */
@@ -1048,7 +1065,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 	Oid			userid = GetUserId();
 
 	if (grp == NULL || grp->outcome != outcome || grp->event != event ||
-		grp->table != table || grp->column != column || grp->userid != userid ||
+		!group_site_is(grp, table, column) || grp->userid != userid ||
 		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
 		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
 	{
@@ -1058,7 +1075,7 @@ AuditReveal(const char *event, const char *table, const char *column,
 			RevealGroup *c = &groups[g];
 
 			if (c->outcome == outcome && c->event == event &&
-				c->table == table && c->column == column && c->userid == userid &&
+				group_site_is(c, table, column) && c->userid == userid &&
 				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
 				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
 			{
@@ -1161,12 +1178,15 @@ AuditReveal(const char *event, const char *table, const char *column,
 }
 
 /*
- * Add a subject a search found to the statement's open search group under
- * this purpose (NULL: none now) and category, made by the search's check;
- * the group's count of searches is unchanged.  A purpose changed since the
- * check (set_purpose() called within the statement) does not lose it: it
- * goes to the statement's last search group of that category, the role's
- * if there is one.
+ * Add a subject a search found to the role's open search group of this
+ * category in the statement, the one under this purpose (NULL: none now)
+ * if there is one, else its last: a purpose changed within the statement
+ * since the search's check (set_purpose()) does not lose it.  When the
+ * role has no such group (the search's check ran in an earlier statement:
+ * a cursor fetched after others, a saved blind_index() term; or the
+ * statement's groups were ended to make room), the match opens one, a
+ * search record of its own under the purpose now: a match is never left
+ * unrecorded, nor recorded as another role's.
  */
 void
 AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
@@ -1175,25 +1195,32 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 	RevealGroup *best = NULL;
 	int			best_rank = 0;
 
-	if (!audit_subjects || key_id <= 0)
+	if (!audit_subjects || key_id <= 0 || AuditPlanning())
 		return;
 	for (int g = 0; g < ngroups; g++)
 	{
 		RevealGroup *c = &groups[g];
 		int			rank;
 
-		if (strcmp(c->event, "search") != 0 || strcmp(c->category, category) != 0 || c->keys == NULL)
+		if (strcmp(c->event, "search") != 0 || strcmp(c->category, category) != 0 ||
+			c->keys == NULL || c->userid != userid)
 			continue;
-		rank = 1 + (c->userid == userid) + 2 * (c->userid == userid && purpose != NULL &&
-												 strcmp(c->purpose, purpose) == 0);
+		rank = 1 + (purpose != NULL && strcmp(c->purpose, purpose) == 0);
 		if (rank >= best_rank)
 		{
 			best = c;
 			best_rank = rank;
 		}
 	}
-	if (best != NULL)
-		group_add_key(best, key_id);
+	if (best == NULL)
+	{
+		AuditReveal("search", NULL, NULL, purpose ? purpose : "", purpose ? strlen(purpose) : 0,
+					category, strlen(category), "searched", false, 0);
+		best = last_group;
+		if (best == NULL || best->keys == NULL)
+			return;
+	}
+	group_add_key(best, key_id);
 }
 
 /*----------------------------------------------------------------------
@@ -1479,6 +1506,19 @@ AuditRunningRangeTable(void)
 static void
 audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
 {
+	/*
+	 * A top-level run of a query started earlier (a cursor's FETCH, after
+	 * other statements) is that query's: what it reveals is recorded under
+	 * the cursor's statement, not the one that ran last.
+	 */
+	if (exec_nesting == 0 && queryDesc->plannedstmt->queryId != statement_query_id)
+	{
+		if (ngroups > 0)
+			flush_groups(true);
+		statement_query_id = queryDesc->plannedstmt->queryId;
+		statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+										   queryDesc->plannedstmt->stmt_len);
+	}
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;
 	exec_nesting++;

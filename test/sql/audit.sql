@@ -86,6 +86,22 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT count(*) AS escaped_statement FROM privacy_guard.audit_log
  WHERE event = 'reveal' AND strpos(statement, 'AS "back\slash ""quoted"""') > 0;
+-- a cursor's reveals are recorded under its own statement, also when its
+-- FETCHes come after other statements
+BEGIN;
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+DECLARE fetched CURSOR FOR
+  SELECT length(privacy_guard.reveal(email)) > 0 AS revealed FROM customers WHERE id IN (7, 9) ORDER BY id;
+FETCH 1 FROM fetched;
+SELECT 1 AS between_fetches;
+FETCH 1 FROM fetched;
+CLOSE fetched;
+COMMIT;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
 -- each statement's own text, not another's of the same shape
 SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');

@@ -226,7 +226,7 @@ SELECT count(*) AS recorded_twice
 -- purpose, not allowed the category): they go to the search's record
 CREATE TABLE switched (id int PRIMARY KEY, email text);
 INSERT INTO switched VALUES (1001, 'first@example.com');
-INSERT INTO switched SELECT g, 'shared@example.com' FROM generate_series(1002, 1031) g;
+INSERT INTO switched SELECT g, 'shared@example.com' FROM generate_series(1002, 3001) g;
 SELECT privacy_guard.protect('switched', 'email', 'contact', 'id', searchable => true);
 SELECT privacy_guard.define_purpose('second_look');
 SELECT privacy_guard.grant_purpose(current_user::regrole, 'second_look');
@@ -241,10 +241,34 @@ SELECT privacy_guard.set_purpose('support');
 SELECT privacy_guard.audit_flush();
 SELECT count(*) AS subjects_found
   FROM privacy_guard.keys k
- WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 1031) g)
+ WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 3001) g)
    AND EXISTS (SELECT 1 FROM privacy_guard.access_history(k.name) h WHERE h.event = 'search');
 RESET enable_indexscan;
 RESET enable_bitmapscan;
+-- a cursor fetched after other statements: what it then matches is still
+-- recorded (its check ran in an earlier statement, whose search group has
+-- ended), as a search of its own under the purpose it runs under now (an
+-- index scan computes the term once, at the first FETCH; a FETCH reads its
+-- matches a leaf page at a time: many rows, to reach past the first)
+SET enable_bitmapscan = off;
+SET enable_seqscan = off;
+BEGIN;
+DECLARE later CURSOR FOR
+  SELECT id FROM switched WHERE email = privacy_guard.blind_index('shared@example.com', 'contact');
+FETCH 2 FROM later;
+SELECT 1 AS between_fetches;
+SELECT privacy_guard.reset_purpose();
+MOVE FORWARD ALL IN later;
+COMMIT;
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.audit_flush();
+SELECT count(*) > 0 AS found_without_a_purpose
+  FROM privacy_guard.keys k
+ WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 3001) g)
+   AND EXISTS (SELECT 1 FROM privacy_guard.access_history(k.name) h
+                WHERE h.event = 'search' AND coalesce(h.purpose, '') = '');
+RESET enable_bitmapscan;
+RESET enable_seqscan;
 DROP TABLE switched;
 -- a search is checked when it runs, never folded into a plan: a prepared
 -- comparison of constants is refused once the purpose is gone
