@@ -1423,9 +1423,13 @@ describe_statement(char *out, int outsize, uint64 query_id)
  * Planning: the planner evaluates STABLE functions only to estimate
  * selectivity (estimate_expression_value), never for a result.  A search
  * (blind_index(), plaintext against a searchable column) is not one then:
- * no check, no audit record, nothing kept for the execution.
+ * no check, no audit record, nothing kept for the execution.  But a query
+ * an IMMUTABLE function runs while the planner folds it into a constant
+ * is executed, its result handed on: it is estimating only while no
+ * executor has started since the planner did.
  */
 static int	planning_depth = 0;
+static int	planning_exec_nesting = 0;	/* exec_nesting when the innermost planning began */
 static planner_hook_type prev_planner = NULL;
 
 static PlannedStmt *
@@ -1433,8 +1437,10 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 {
 	PlannedStmt *result;
 	bool		top = planning_depth == 0;
+	int			save_exec_nesting = planning_exec_nesting;
 
 	planning_depth++;
+	planning_exec_nesting = exec_nesting;
 	PG_TRY();
 	{
 		if (prev_planner)
@@ -1445,6 +1451,7 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	PG_FINALLY();
 	{
 		planning_depth--;
+		planning_exec_nesting = save_exec_nesting;
 	}
 	PG_END_TRY();
 	/* an unsealed value goes into no column that does not seal it */
@@ -1452,11 +1459,11 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	return result;
 }
 
-/* Is the planner estimating (rather than the executor running)? */
+/* Is the planner estimating (rather than an executor running, even one it started)? */
 bool
 AuditPlanning(void)
 {
-	return planning_depth > 0;
+	return planning_depth > 0 && exec_nesting <= planning_exec_nesting;
 }
 
 /*

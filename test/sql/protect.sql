@@ -269,6 +269,20 @@ SELECT count(*) > 0 AS found_without_a_purpose
                 WHERE h.event = 'search' AND coalesce(h.purpose, '') = '');
 RESET enable_bitmapscan;
 RESET enable_seqscan;
+-- a search an IMMUTABLE function runs while the planner folds the call
+-- into a constant is executed, its result returned: recorded like any
+SELECT encode(privacy_guard.blind_index('shared@example.com', 'contact'), 'hex') AS saved_term \gset
+CREATE FUNCTION folded_search(t bytea) RETURNS bigint IMMUTABLE LANGUAGE plpgsql
+    AS $f$ BEGIN RETURN (SELECT count(*) FROM switched WHERE email = t); END $f$;
+SELECT privacy_guard.reset_purpose();
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS searches_before FROM privacy_guard.audit_log WHERE event = 'search' \gset
+SELECT folded_search(decode(:'saved_term', 'hex')) AS folded;
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :searches_before AS folded_searches_recorded
+  FROM privacy_guard.audit_log WHERE event = 'search';
+DROP FUNCTION folded_search(bytea);
 DROP TABLE switched;
 -- a search is checked when it runs, never folded into a plan: a prepared
 -- comparison of constants is refused once the purpose is gone
