@@ -1482,19 +1482,24 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 	statement_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
 }
 
+/* A top-level query's run begins: the groups of the one before end, and it is the statement. */
+static void
+statement_begins(QueryDesc *queryDesc)
+{
+	if (ngroups > 0)
+		flush_groups(true);
+	statement_query_id = queryDesc->plannedstmt->queryId;
+	statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+									   queryDesc->plannedstmt->stmt_len);
+}
+
 static void
 audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	/* before pgaudit's line for it: see RedactIfProtected() */
 	RedactIfProtected(queryDesc->plannedstmt->relationOids);
 	if (exec_nesting == 0)
-	{
-		if (ngroups > 0)
-			flush_groups(true);
-		statement_query_id = queryDesc->plannedstmt->queryId;
-		statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
-										   queryDesc->plannedstmt->stmt_len);
-	}
+		statement_begins(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -1519,13 +1524,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	 * the cursor's statement, not the one that ran last.
 	 */
 	if (exec_nesting == 0 && queryDesc->plannedstmt->queryId != statement_query_id)
-	{
-		if (ngroups > 0)
-			flush_groups(true);
-		statement_query_id = queryDesc->plannedstmt->queryId;
-		statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
-										   queryDesc->plannedstmt->stmt_len);
-	}
+		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;
 	exec_nesting++;
@@ -1977,8 +1976,8 @@ typedef struct RecordBatch
 	bool	   *nulls[RECORD_COLUMNS];
 } RecordBatch;
 
-static SPIPlanPtr bulk_plan = NULL;
-static SPIPlanPtr bulk_key_plan = NULL;	/* the same, with subject_key */
+static SPIPlanPtr bulk_plan = NULL;	/* batch_insert()'s, for 17 columns */
+static SPIPlanPtr bulk_key_plan = NULL;	/* ... and with subject_key */
 static SPIPlanPtr subjects_plan = NULL;
 static SPIPlanPtr subjects_plan_0_1 = NULL;	/* for version 0.1's table */
 
@@ -2186,6 +2185,7 @@ batch_insert(RecordBatch *b, Oid relid, bool with_key)
 	int			ncols = with_key ? RECORD_COLUMNS : 17;
 	Oid			types[RECORD_COLUMNS];
 	Datum		args[RECORD_COLUMNS];
+	SPIPlanPtr *plan;
 	int			rc;
 
 	if (b->n == 0)
@@ -2208,30 +2208,24 @@ batch_insert(RecordBatch *b, Oid relid, bool with_key)
 		args[c] = PointerGetDatum(construct_md_array(b->cols[c], b->nulls[c], 1, dims, lbs,
 													 elem_types[c], typlen, typbyval, typalign));
 	}
-	if (with_key)
-		rc = SPI_execute_plan(writer_plan(&bulk_key_plan,
-				"INSERT INTO privacy_guard.audit_records"
-				" (id, at, database, session_user_name, current_role_name, event, purpose,"
-				"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
-				"  prev_hash, hash, subject_key)"
-				" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-				"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
-				"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
-				"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-				"  pg_catalog.unnest($16), pg_catalog.unnest($17), pg_catalog.unnest($18))", 18, types),
-							  args, NULL, false, 0);
-	else
-		rc = SPI_execute_plan(writer_plan(&bulk_plan,
-				"INSERT INTO privacy_guard.audit_records"
-				" (id, at, database, session_user_name, current_role_name, event, purpose,"
-				"  category, table_name, column_name, subject, outcome, statement, queue_epoch, queue_seq,"
-				"  prev_hash, hash)"
-				" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-				"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
-				"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
-				"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-				"  pg_catalog.unnest($16), pg_catalog.unnest($17))", 17, types),
-							  args, NULL, false, 0);
+	plan = with_key ? &bulk_key_plan : &bulk_plan;
+	if (*plan == NULL)
+	{
+		/* INSERT INTO ... (the columns) SELECT * FROM ROWS FROM (unnest($1), ...) */
+		StringInfoData sql;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "INSERT INTO privacy_guard.audit_records (");
+		for (int c = 0; c < ncols; c++)
+			appendStringInfo(&sql, "%s%s", c > 0 ? ", " : "", record_columns[c]);
+		appendStringInfoString(&sql, ") SELECT * FROM ROWS FROM (");
+		for (int c = 0; c < ncols; c++)
+			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", c > 0 ? ", " : "", c + 1);
+		appendStringInfoChar(&sql, ')');
+		(void) writer_plan(plan, sql.data, ncols, types);
+		pfree(sql.data);
+	}
+	rc = SPI_execute_plan(*plan, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != (uint64) b->n)
 		elog(ERROR, "could not write the audit trail");
 	b->n = 0;
@@ -3170,7 +3164,6 @@ AuditInit(void)
 							 "Also write each audit record to the server log, as one parseable line.",
 							 NULL, &audit_log_lines, false, PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
-
 
 	ForwardInit();
 
