@@ -168,10 +168,30 @@ COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audi
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
 
--- A search's one subject, kept in its record (when the writer has both): one
--- btree entry a record, where a subjects row would add a heap row too.
-CREATE INDEX audit_records_subject_key ON privacy_guard.audit_records (subject_key)
-    WHERE subject_key IS NOT NULL;
+-- A search's one subject, kept in its record (when the writer has both), is
+-- indexed by the writer a run of records at a time (src/audit_runs.c): each
+-- row a chunk of a run's (key, record id) pairs, sorted, with the range of
+-- keys it holds; a btree entry a search, on a random page, would cost the
+-- writer more than the rest of the record.
+CREATE TABLE privacy_guard.audit_subject_runs (
+    level     smallint NOT NULL,
+    first_id  bigint NOT NULL,
+    last_id   bigint NOT NULL,
+    key_range int8range NOT NULL,
+    pairs     bytea NOT NULL
+) WITH (toast_tuple_target = 8160);
+CREATE INDEX audit_subject_runs_key ON privacy_guard.audit_subject_runs USING gist (key_range);
+CREATE INDEX audit_subject_runs_last ON privacy_guard.audit_subject_runs (last_id, first_id, level);
+COMMENT ON TABLE privacy_guard.audit_subject_runs IS
+    'the subjects audit records name, indexed by the audit writer a run of records at a time';
+REVOKE ALL ON privacy_guard.audit_subject_runs FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subject_runs', '');
+
+CREATE FUNCTION privacy_guard.audit_run_ids(pairs bytea, first_id bigint, key_id bigint) RETURNS bigint[]
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_audit_run_ids';
+COMMENT ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) IS
+    'the record ids a chunk of audit_subject_runs holds for a data key (for access_history)';
+REVOKE ALL ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION privacy_guard.access_history(subject text)
 RETURNS TABLE (at timestamptz, session_user_name text, current_role_name text, event text,
@@ -211,10 +231,22 @@ SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
         UNION
-        -- records naming the key themselves
+        -- records naming the key themselves: found through the writer's
+        -- runs, each checked to name it ...
+        SELECT r.id
+          FROM k JOIN privacy_guard.audit_subject_runs c
+            ON c.key_range OPERATOR(pg_catalog.@>) k.key_id
+         CROSS JOIN LATERAL pg_catalog.unnest(privacy_guard.audit_run_ids(c.pairs, c.first_id, k.key_id)) u(id)
+          JOIN privacy_guard.audit_records r
+            ON r.id OPERATOR(pg_catalog.=) u.id
+           AND r.subject_key OPERATOR(pg_catalog.=) k.key_id
+        UNION
+        -- ... and, after the last run, read one by one
         SELECT r.id
           FROM k JOIN privacy_guard.audit_records r
-            ON r.subject_key OPERATOR(pg_catalog.=) k.key_id
+            ON r.id OPERATOR(pg_catalog.>) (SELECT COALESCE(pg_catalog.max(c.last_id), 0)
+                                              FROM privacy_guard.audit_subject_runs c)
+           AND r.subject_key OPERATOR(pg_catalog.=) k.key_id
     )
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement

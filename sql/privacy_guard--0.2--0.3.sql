@@ -192,13 +192,39 @@ BEGIN
 END
 $upgrade$;
 
--- A search's data key, when the writer has it with
--- the record, is kept in the record (one btree entry), instead of a row and
--- a btree entry of its own.
+-- A search's data key, when the writer has it with the record, is kept in
+-- the record, instead of a row and a btree entry of its own.
 ALTER TABLE privacy_guard.audit_records ADD COLUMN subject_key bigint;
 
-CREATE INDEX audit_records_subject_key ON privacy_guard.audit_records (subject_key)
-    WHERE subject_key IS NOT NULL;
+-- A search's one subject, kept in its record (when the writer has both), is
+-- indexed by the writer a run of records at a time (src/audit_runs.c): each
+-- row a chunk of a run's (key, record id) pairs, sorted, with the range of
+-- keys it holds; a btree entry a search, on a random page, would cost the
+-- writer more than the rest of the record.
+CREATE TABLE privacy_guard.audit_subject_runs (
+    level     smallint NOT NULL,
+    first_id  bigint NOT NULL,
+    last_id   bigint NOT NULL,
+    key_range int8range NOT NULL,
+    pairs     bytea NOT NULL
+) WITH (toast_tuple_target = 8160);
+CREATE INDEX audit_subject_runs_key ON privacy_guard.audit_subject_runs USING gist (key_range);
+CREATE INDEX audit_subject_runs_last ON privacy_guard.audit_subject_runs (last_id, first_id, level);
+COMMENT ON TABLE privacy_guard.audit_subject_runs IS
+    'the subjects audit records name, indexed by the audit writer a run of records at a time';
+REVOKE ALL ON privacy_guard.audit_subject_runs FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subject_runs', '');
+
+CREATE FUNCTION privacy_guard.audit_run_ids(pairs bytea, first_id bigint, key_id bigint) RETURNS bigint[]
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pguard_audit_run_ids';
+COMMENT ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) IS
+    'the record ids a chunk of audit_subject_runs holds for a data key (for access_history)';
+REVOKE ALL ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) FROM PUBLIC;
+-- The trail so far names no key in its records: one empty run covers it,
+-- so that neither the writer nor access_history() reads it for them.
+INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, key_range, pairs)
+SELECT 2, pg_catalog.min(id), pg_catalog.max(id), 'empty', '\x'
+  FROM privacy_guard.audit_records HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
 
 -- access_history() goes from the subject's key to its groups and their
 -- records by index, instead of testing every record of the trail (seconds
@@ -241,10 +267,22 @@ SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject
         UNION
-        -- records naming the key themselves
+        -- records naming the key themselves: found through the writer's
+        -- runs, each checked to name it ...
+        SELECT r.id
+          FROM k JOIN privacy_guard.audit_subject_runs c
+            ON c.key_range OPERATOR(pg_catalog.@>) k.key_id
+         CROSS JOIN LATERAL pg_catalog.unnest(privacy_guard.audit_run_ids(c.pairs, c.first_id, k.key_id)) u(id)
+          JOIN privacy_guard.audit_records r
+            ON r.id OPERATOR(pg_catalog.=) u.id
+           AND r.subject_key OPERATOR(pg_catalog.=) k.key_id
+        UNION
+        -- ... and, after the last run, read one by one
         SELECT r.id
           FROM k JOIN privacy_guard.audit_records r
-            ON r.subject_key OPERATOR(pg_catalog.=) k.key_id
+            ON r.id OPERATOR(pg_catalog.>) (SELECT COALESCE(pg_catalog.max(c.last_id), 0)
+                                              FROM privacy_guard.audit_subject_runs c)
+           AND r.subject_key OPERATOR(pg_catalog.=) k.key_id
     )
     SELECT r.at, r.session_user_name, r.current_role_name, r.event, r.purpose, r.category,
            r.table_name, r.column_name, r.outcome, r.statement

@@ -76,6 +76,7 @@
 #include "utils/wait_event.h"
 
 #include "audit.h"
+#include "audit_runs.h"
 #include "catalog.h"
 #include "redact.h"
 #include "unsealed.h"
@@ -2398,6 +2399,10 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	bool		with_key;
 	int		   *row_of;			/* batch[i]'s row in records, or -1 */
 	AttrNumber	key_att;
+	int64		first_id;
+	int64	   *key_rows;		/* the records naming a subject, and its key */
+	int64	   *key_ids;
+	int			nkeys = 0;
 
 	bool		isnull;
 
@@ -2614,8 +2619,20 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 					 errhidestmt(true)));
 		}
 	}
+	/* the subjects named in records, indexed a run of records at a time */
+	first_id = records.n > 0 ? DatumGetInt64(records.cols[0][0]) : last_id + 1;
+	key_ids = palloc(sizeof(int64) * Max(records.n, 1));
+	key_rows = palloc(sizeof(int64) * Max(records.n, 1));
+	for (int r = 0; with_key && r < records.n; r++)
+		if (!records.nulls[17][r])
+		{
+			key_rows[nkeys] = DatumGetInt64(records.cols[0][r]);
+			key_ids[nkeys++] = DatumGetInt64(records.cols[17][r]);
+		}
 	batch_insert(&records, relid, with_key);
 	subjects_insert(&subjects);
+	if (with_key)
+		AuditRunsBatch(relid, first_id, last_id, key_rows, key_ids, nkeys);
 	if (have_prev)
 	{
 		bytea	   *h = palloc(VARHDRSZ + 32);
@@ -3165,6 +3182,7 @@ AuditInit(void)
 							 NULL, &audit_log_lines, false, PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
 
+	AuditRunsInit();
 	ForwardInit();
 
 	EnableQueryId();

@@ -284,6 +284,51 @@ SELECT count(*) - :searches_before AS folded_searches_recorded
   FROM privacy_guard.audit_log WHERE event = 'search';
 DROP FUNCTION folded_search(bytea);
 DROP TABLE switched;
+-- the subjects records name are indexed by the writer in runs (of 4 records
+-- here: test/privacy_guard.conf), merged level by level; access_history()
+-- finds every record naming a key, through the runs and after the last one
+CREATE TABLE runs_probe (id int PRIMARY KEY, email text);
+INSERT INTO runs_probe SELECT g, 'probe' || g || '@example.com' FROM generate_series(9001, 9020) g;
+SELECT privacy_guard.protect('runs_probe', 'email', 'contact', 'id', searchable => true);
+\set ECHO none
+\o /dev/null
+SELECT format('SELECT id FROM runs_probe WHERE email = %L', 'probe' || (g * 7) % 20 + 9001 || '@example.com')
+  FROM generate_series(1, 300) g ORDER BY (g * 7919) % 300 \gexec
+\o
+\set ECHO all
+SELECT privacy_guard.audit_flush();
+SELECT max(level) >= 1 AS runs_merged, bool_and(first_id <= last_id) AS runs_ordered
+  FROM privacy_guard.audit_subject_runs;
+CREATE TEMP VIEW runs_found AS
+SELECT count(*) AS probes, min(h) AS fewest_found, count(*) FILTER (WHERE h <> b) AS differ_from_the_trail
+  FROM (SELECT (SELECT count(*) FROM privacy_guard.access_history(k.name) h
+                 WHERE h.event = 'search' AND h.outcome = 'searched') AS h,
+               (SELECT count(*) FROM privacy_guard.audit_records r
+                 WHERE r.event = 'search' AND r.outcome = 'searched'
+                   AND (r.subject_key = k.key_id
+                        OR EXISTS (SELECT 1 FROM privacy_guard.audit_subjects s
+                                    WHERE s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+                                      AND k.key_id = ANY (s.key_ids)))) AS b
+          FROM privacy_guard.keys k
+          JOIN runs_probe p ON k.kind = 'subject' AND k.name = p.id::text) t;
+SELECT * FROM runs_found;
+-- runs emptied under the writer (by a superuser) are written again from
+-- the trail before the writer adds one
+DELETE FROM privacy_guard.audit_subject_runs;
+\set ECHO none
+\o /dev/null
+SELECT format('SELECT id FROM runs_probe WHERE email = %L', 'probe' || g || '@example.com')
+  FROM generate_series(9001, 9010) g \gexec
+\o
+\set ECHO all
+SELECT privacy_guard.audit_flush();
+SELECT * FROM runs_found;
+SELECT min(first_id) AS runs_from FROM privacy_guard.audit_subject_runs;
+-- a damaged run is refused, never read past its end
+SELECT privacy_guard.audit_run_ids('\x80', 1, 1);
+SELECT privacy_guard.audit_run_ids('\x0102', 1, 1) AS one_pair;
+DROP VIEW runs_found;
+DROP TABLE runs_probe;
 -- a search is checked when it runs, never folded into a plan: a prepared
 -- comparison of constants is refused once the purpose is gone
 SELECT email AS alan_email FROM customers WHERE id = 2 \gset

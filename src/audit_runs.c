@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ * src/audit_runs.c
+ *	  From a search's subject to its audit record: an index the writer
+ *	  builds a run of records at a time.
+ *
+ * A search's record names its one subject in audit_records.subject_key.
+ * A btree on that column would cost the writer an insertion on a random
+ * page for every search: the largest single part of its work.  Instead the
+ * writer keeps the (key, record id) pairs of the records it commits and,
+ * every privacy_guard.audit_run_records records, writes them sorted as a
+ * run: rows of audit_subject_runs, each a chunk of pairs with the range of
+ * keys it holds, which a GiST index finds.  AUDIT_RUN_FANOUT runs of a
+ * level are merged into one of the next level, up to AUDIT_RUN_TOP, so a
+ * look-up reads one chunk for each of a few runs, not one for every run
+ * ever written (the top level's runs, AUDIT_RUN_FANOUT^AUDIT_RUN_TOP times
+ * the first's size, do grow in number with the trail).
+ *
+ * access_history() reads the chunks holding a key, then the records after
+ * the last run (fewer than audit_run_records), and keeps only records that
+ * name the key themselves: a stale or forged pair never adds a record.
+ *
+ * A run is written in the transaction of the batch that completes it: the
+ * records and the runs covering them commit together, and every record
+ * with a subject_key up to the last run's end is in a run.  The pairs in
+ * the writer's memory are only a copy of the records after the last run;
+ * a writer that starts, or finds the trail or its runs replaced, reads them
+ * again from the trail.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "audit_runs.h"
+
+#define AUDIT_RUN_FANOUT 8		/* runs of a level merged into one of the next */
+#define AUDIT_RUN_TOP 2			/* the level whose runs are not merged further */
+#define AUDIT_RUN_CHUNK 7600	/* bytes of pairs a row: inline in one page */
+
+typedef struct RunPair
+{
+	int64		key;
+	int64		id;
+} RunPair;
+
+typedef struct RunInfo
+{
+	int			level;
+	int64		first_id;
+	int64		last_id;
+} RunInfo;
+
+static int	audit_run_records = 8192;
+
+/* the writer's state: valid for the trail and runs tables it was read from */
+static bool runs_known = false;
+static Oid	runs_trail_relid = InvalidOid;
+static Oid	runs_relid = InvalidOid;
+static int64 runs_end = 0;		/* every record up to this id is in a run */
+static RunPair *pending = NULL; /* the records' pairs after runs_end */
+static int	npending = 0;
+static int	maxpending = 0;
+static RunInfo *runs = NULL;	/* by first_id */
+static int	nruns = 0;
+static int	maxruns = 0;
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr list_plan = NULL;
+static SPIPlanPtr tail_plan = NULL;
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr cut_plan = NULL;
+static SPIPlanPtr last_plan = NULL;
+
+static SPIPlanPtr
+runs_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the audit writer's statement: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	return *plan;
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const RunPair *x = a;
+	const RunPair *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+static void
+pending_add(int64 key, int64 id)
+{
+	if (npending == maxpending)
+	{
+		maxpending = Max(1024, maxpending * 2);
+		pending = pending == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(RunPair) * maxpending) :
+			repalloc(pending, sizeof(RunPair) * maxpending);
+	}
+	pending[npending].key = key;
+	pending[npending].id = id;
+	npending++;
+}
+
+static void
+runs_append(int level, int64 first_id, int64 last_id)
+{
+	if (nruns == maxruns)
+	{
+		maxruns = Max(16, maxruns * 2);
+		runs = runs == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(RunInfo) * maxruns) :
+			repalloc(runs, sizeof(RunInfo) * maxruns);
+	}
+	runs[nruns].level = level;
+	runs[nruns].first_id = first_id;
+	runs[nruns].last_id = last_id;
+	nruns++;
+}
+
+/* unsigned LEB128 */
+static char *
+put_varint(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
+static const char *
+get_varint(const char *p, const char *end, uint64 *out)
+{
+	uint64		v = 0;
+
+	for (int shift = 0; p < end && shift < 64; shift += 7)
+	{
+		uint8		b = (uint8) *p++;
+
+		v |= (uint64) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*out = v;
+			return p;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("an audit subject run is damaged")));
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * Decode a chunk: pairs sorted by key, each the key's difference from the
+ * one before (from 0 for the first) and the record's id less first_id.
+ * With want >= 0, only the ids of that key are kept (in keys[] untouched).
+ */
+static int
+chunk_decode(bytea *chunk, int64 first_id, int64 want, RunPair *out, int max)
+{
+	const char *p = VARDATA_ANY(chunk);
+	const char *end = p + VARSIZE_ANY_EXHDR(chunk);
+	int64		key = 0;
+	int			n = 0;
+
+	while (p < end)
+	{
+		uint64		dk,
+					did;
+
+		p = get_varint(p, end, &dk);
+		p = get_varint(p, end, &did);
+		if (dk > (uint64) PG_INT64_MAX - (uint64) key || did > (uint64) PG_INT64_MAX - (uint64) first_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("an audit subject run is damaged")));
+		key += (int64) dk;
+		if (want >= 0 && key > want)
+			break;
+		if (want >= 0 && key != want)
+			continue;
+		if (n == max)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("an audit subject run is damaged")));
+		out[n].key = key;
+		out[n].id = first_id + (int64) did;
+		n++;
+	}
+	return n;
+}
+
+/* Write pairs (sorted here) as the run [first_id, last_id] of level. */
+static void
+write_run(int level, int64 first_id, int64 last_id, RunPair *pairs, int n)
+{
+	Oid			types[6] = {INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bytea	   *chunk = palloc(VARHDRSZ + AUDIT_RUN_CHUNK + 20);
+	SPIPlanPtr	plan;
+	int			i = 0;
+
+	plan = runs_plan(&insert_plan,
+					 "INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, key_range, pairs)"
+					 " VALUES ($1, $2, $3, CASE WHEN $4 IS NULL THEN 'empty'::pg_catalog.int8range"
+					 " ELSE pg_catalog.int8range($4, $5, '[]') END, $6)", 6, types);
+	qsort(pairs, n, sizeof(RunPair), pair_cmp);
+	args[0] = Int16GetDatum((int16) level);
+	args[1] = Int64GetDatum(first_id);
+	args[2] = Int64GetDatum(last_id);
+	do
+	{
+		char	   *p = VARDATA(chunk);
+		int64		prev = 0;
+		int			start = i;
+
+		/* a pair takes at most 20 bytes: stop before one could overflow */
+		while (i < n && p - VARDATA(chunk) <= AUDIT_RUN_CHUNK - 20)
+		{
+			p = put_varint(p, (uint64) (pairs[i].key - prev));
+			p = put_varint(p, (uint64) (pairs[i].id - first_id));
+			prev = pairs[i].key;
+			i++;
+		}
+		SET_VARSIZE(chunk, p - (char *) chunk);
+		args[3] = Int64GetDatum(i > start ? pairs[start].key : 0);
+		nulls[3] = i > start ? ' ' : 'n';
+		args[4] = Int64GetDatum(i > start ? pairs[i - 1].key : 0);
+		nulls[4] = nulls[3];
+		args[5] = PointerGetDatum(chunk);
+		if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write an audit subject run");
+	} while (i < n);
+	pfree(chunk);
+}
+
+/* Merge the runs of a level into one run of the next. */
+static void
+merge_level(int level)
+{
+	Oid			types[3] = {INT2OID, INT8OID, INT8OID};
+	Datum		args[3];
+	int64		first_id = PG_INT64_MAX;
+	int64		last_id = 0;
+	RunPair    *pairs = NULL;
+	int			npairs = 0;
+	int			maxpairs = 0;
+	int			keep = 0;
+
+	for (int r = 0; r < nruns; r++)
+		if (runs[r].level == level)
+		{
+			first_id = Min(first_id, runs[r].first_id);
+			last_id = Max(last_id, runs[r].last_id);
+		}
+	args[0] = Int16GetDatum((int16) level);
+	args[1] = Int64GetDatum(first_id);
+	args[2] = Int64GetDatum(last_id);
+	if (SPI_execute_plan(runs_plan(&read_plan,
+								   "SELECT first_id, pairs FROM privacy_guard.audit_subject_runs"
+								   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
+								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
+						 args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit subject runs");
+	for (uint64 t = 0; t < SPI_processed; t++)
+	{
+		bool		isnull;
+		int64		run_first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
+		bytea	   *chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
+		/* each pair takes at least two bytes */
+		int			most = VARSIZE_ANY_EXHDR(chunk) / 2;
+
+		if (npairs + most > maxpairs)
+		{
+			maxpairs = Max(maxpairs * 2, npairs + most);
+			pairs = pairs == NULL ? palloc(sizeof(RunPair) * maxpairs) :
+				repalloc_huge(pairs, sizeof(RunPair) * maxpairs);
+		}
+		npairs += chunk_decode(chunk, run_first, -1, pairs + npairs, most);
+	}
+	if (SPI_execute_plan(runs_plan(&delete_plan,
+								   "DELETE FROM privacy_guard.audit_subject_runs"
+								   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
+								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
+						 args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not merge the audit subject runs");
+	write_run(level + 1, first_id, last_id, pairs, npairs);
+	if (pairs != NULL)
+		pfree(pairs);
+	for (int r = 0; r < nruns; r++)
+		if (runs[r].level != level)
+			runs[keep++] = runs[r];
+	nruns = keep;
+	runs_append(level + 1, first_id, last_id);
+}
+
+static void
+merge_runs(void)
+{
+	for (int level = 0; level < AUDIT_RUN_TOP; level++)
+	{
+		int			count = 0;
+
+		for (int r = 0; r < nruns; r++)
+			count += runs[r].level == level;
+		if (count >= AUDIT_RUN_FANOUT)
+			merge_level(level);
+	}
+}
+
+/* where the runs end now, as the table says */
+static int64
+runs_last(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_plan(runs_plan(&last_plan,
+								   "SELECT pg_catalog.max(last_id) FROM privacy_guard.audit_subject_runs", 0, NULL),
+						 NULL, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the audit subject runs");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Read the runs there are, and the pairs of the records after the last
+ * one up to (not including) record before.  A long stretch of records
+ * without runs (the runs table emptied, say) is written as runs as it is
+ * read, so that memory holds no more than a run's pairs.
+ */
+static void
+runs_load(int64 before)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+
+	nruns = 0;
+	npending = 0;
+	runs_end = 0;
+	if (SPI_execute_plan(runs_plan(&list_plan,
+								   "SELECT DISTINCT last_id, first_id, level FROM privacy_guard.audit_subject_runs"
+								   " ORDER BY last_id", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit subject runs");
+	for (uint64 t = 0; t < SPI_processed; t++)
+	{
+		bool		isnull;
+		int64		last_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		first_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
+		int			level = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 3, &isnull));
+
+		runs_append(level, first_id, last_id);
+		runs_end = Max(runs_end, last_id);
+	}
+	while (runs_end < before - 1)
+	{
+		int64		upto = Min(before - 1, runs_end + audit_run_records);
+
+		args[0] = Int64GetDatum(runs_end);
+		args[1] = Int64GetDatum(upto);
+		if (SPI_execute_plan(runs_plan(&tail_plan,
+									   "SELECT id, subject_key FROM privacy_guard.audit_records"
+									   " WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2"
+									   " AND subject_key IS NOT NULL", 2, types),
+							 args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the audit trail's subjects");
+		for (uint64 t = 0; t < SPI_processed; t++)
+		{
+			bool		isnull;
+
+			pending_add(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull)),
+						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+		if (upto - runs_end < audit_run_records)
+			break;				/* the last stretch stays pending */
+		write_run(0, runs_end + 1, upto, pending, npending);
+		runs_append(0, runs_end + 1, upto);
+		runs_end = upto;
+		npending = 0;
+		merge_runs();
+	}
+}
+
+void
+AuditRunsBatch(Oid trail_relid, int64 first_id, int64 last_id,
+			   const int64 *ids, const int64 *keys, int n)
+{
+	Oid			relid;
+
+	if (last_id < first_id)
+		return;					/* no record in this batch */
+	relid = RangeVarGetRelid(makeRangeVar("privacy_guard", "audit_subject_runs", -1),
+							 RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		return;					/* a trail of an older version */
+	if (!runs_known || relid != runs_relid || trail_relid != runs_trail_relid ||
+		(last_id - runs_end >= audit_run_records && runs_last() != runs_end))
+	{
+		/*
+		 * Read again: at the writer's first batch, and when the runs are
+		 * not where this writer left them before it adds one (emptied,
+		 * restored): the records after what is left are indexed again.
+		 */
+		runs_known = false;
+		runs_load(first_id);
+		runs_relid = relid;
+		runs_trail_relid = trail_relid;
+		runs_known = true;
+	}
+	if (first_id <= runs_end)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(first_id)};
+
+		/*
+		 * The trail's end moved back (records removed, the table emptied):
+		 * runs reaching into the ids given again are dropped, and what is
+		 * left of the trail after the runs is read again.
+		 */
+		if (SPI_execute_plan(runs_plan(&cut_plan,
+									   "DELETE FROM privacy_guard.audit_subject_runs"
+									   " WHERE last_id OPERATOR(pg_catalog.>=) $1", 1, types),
+							 args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not cut the audit subject runs");
+		runs_known = false;
+		runs_load(first_id);
+		runs_known = true;
+	}
+	else
+	{
+		/* pairs of records this batch's ids replace (removed from the end) */
+		int			keep = 0;
+
+		for (int i = 0; i < npending; i++)
+			if (pending[i].id < first_id)
+				pending[keep++] = pending[i];
+		npending = keep;
+	}
+	for (int i = 0; i < n; i++)
+		pending_add(keys[i], ids[i]);
+	if (last_id - runs_end >= audit_run_records)
+	{
+		write_run(0, runs_end + 1, last_id, pending, npending);
+		runs_append(0, runs_end + 1, last_id);
+		runs_end = last_id;
+		npending = 0;
+		merge_runs();
+	}
+}
+
+/*
+ * audit_run_ids(pairs bytea, first_id bigint, key bigint) returns bigint[]:
+ * the ids a chunk of a run holds for key, for access_history().
+ */
+PG_FUNCTION_INFO_V1(pguard_audit_run_ids);
+Datum
+pguard_audit_run_ids(PG_FUNCTION_ARGS)
+{
+	bytea	   *chunk = PG_GETARG_BYTEA_PP(0);
+	int64		first_id = PG_GETARG_INT64(1);
+	int64		key = PG_GETARG_INT64(2);
+	int			most = VARSIZE_ANY_EXHDR(chunk) / 2 + 1;
+	RunPair    *found = palloc(sizeof(RunPair) * most);
+	Datum	   *ids;
+	int			n;
+
+	n = key < 0 ? 0 : chunk_decode(chunk, first_id, key, found, most);
+	ids = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(found[i].id);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
+}
+
+void
+AuditRunsInit(void)
+{
+	DefineCustomIntVariable("privacy_guard.audit_run_records",
+							"How many audit records the writer gathers before it indexes their subjects as a run.",
+							"access_history() reads the records after the last run one by one.",
+							&audit_run_records, 8192, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
