@@ -52,6 +52,14 @@ typedef struct RunPair
 	int64		id;
 } RunPair;
 
+/* a growable array of pairs, in the context it was first grown in */
+typedef struct PairList
+{
+	RunPair    *v;
+	int			n;
+	int			max;
+} PairList;
+
 typedef struct RunInfo
 {
 	int			level;
@@ -66,9 +74,7 @@ static bool runs_known = false;
 static Oid	runs_trail_relid = InvalidOid;
 static Oid	runs_relid = InvalidOid;
 static int64 runs_end = 0;		/* every record up to this id is in a run */
-static RunPair *pending = NULL; /* the records' pairs after runs_end */
-static int	npending = 0;
-static int	maxpending = 0;
+static PairList pending;		/* the records' pairs after runs_end, in TopMemoryContext */
 static RunInfo *runs = NULL;	/* by first_id */
 static int	nruns = 0;
 static int	maxruns = 0;
@@ -110,18 +116,48 @@ pair_cmp(const void *a, const void *b)
 }
 
 static void
-pending_add(int64 key, int64 id)
+pairs_reserve(PairList *l, MemoryContext cxt, int more)
 {
-	if (npending == maxpending)
+	if (l->n + more > l->max)
 	{
-		maxpending = Max(1024, maxpending * 2);
-		pending = pending == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(RunPair) * maxpending) :
-			repalloc(pending, sizeof(RunPair) * maxpending);
+		l->max = Max(Max(1024, l->max * 2), l->n + more);
+		l->v = l->v == NULL ?
+			MemoryContextAllocHuge(cxt, sizeof(RunPair) * l->max) :
+			repalloc_huge(l->v, sizeof(RunPair) * l->max);
 	}
-	pending[npending].key = key;
-	pending[npending].id = id;
-	npending++;
+}
+
+static void
+pairs_add(PairList *l, MemoryContext cxt, int64 key, int64 id)
+{
+	pairs_reserve(l, cxt, 1);
+	l->v[l->n].key = key;
+	l->v[l->n].id = id;
+	l->n++;
+}
+
+/* Add the pairs of the trail's records with ids in (after, upto]. */
+static void
+read_trail(PairList *l, MemoryContext cxt, int64 after, int64 upto)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(after), Int64GetDatum(upto)};
+
+	if (SPI_execute_plan(runs_plan(&tail_plan,
+								   "SELECT id, subject_key FROM privacy_guard.audit_records"
+								   " WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2"
+								   " AND subject_key IS NOT NULL", 2, types),
+						 args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit trail's subjects");
+	pairs_reserve(l, cxt, (int) SPI_processed);
+	for (uint64 t = 0; t < SPI_processed; t++)
+	{
+		bool		isnull;
+
+		pairs_add(l, cxt, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull)),
+				  DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 static void
@@ -169,16 +205,23 @@ get_varint(const char *p, const char *end, uint64 *out)
 			return p;
 		}
 	}
+	return NULL;
+}
+
+static void
+damaged(void)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("an audit subject run is damaged")));
-	return NULL;				/* keep the compiler quiet */
+			 errmsg("an audit subject run is damaged"),
+			 errhint("Delete the damaged row of privacy_guard.audit_subject_runs: the audit writer indexes its records again from the trail when it next starts (pg_terminate_backend() on it restarts it).")));
 }
 
 /*
  * Decode a chunk: pairs sorted by key, each the key's difference from the
  * one before (from 0 for the first) and the record's id less first_id.
- * With want >= 0, only the ids of that key are kept (in keys[] untouched).
+ * With want >= 0, only the pairs of that key are kept.  Returns -1 for a
+ * damaged chunk.
  */
 static int
 chunk_decode(bytea *chunk, int64 first_id, int64 want, RunPair *out, int max)
@@ -194,20 +237,18 @@ chunk_decode(bytea *chunk, int64 first_id, int64 want, RunPair *out, int max)
 					did;
 
 		p = get_varint(p, end, &dk);
-		p = get_varint(p, end, &did);
-		if (dk > (uint64) PG_INT64_MAX - (uint64) key || did > (uint64) PG_INT64_MAX - (uint64) first_id)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("an audit subject run is damaged")));
+		if (p != NULL)
+			p = get_varint(p, end, &did);
+		if (p == NULL || first_id < 0 ||
+			dk > (uint64) PG_INT64_MAX - (uint64) key || did > (uint64) PG_INT64_MAX - (uint64) first_id)
+			return -1;
 		key += (int64) dk;
 		if (want >= 0 && key > want)
 			break;
 		if (want >= 0 && key != want)
 			continue;
 		if (n == max)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("an audit subject run is damaged")));
+			return -1;
 		out[n].key = key;
 		out[n].id = first_id + (int64) did;
 		n++;
@@ -268,9 +309,8 @@ merge_level(int level)
 	Datum		args[3];
 	int64		first_id = PG_INT64_MAX;
 	int64		last_id = 0;
-	RunPair    *pairs = NULL;
-	int			npairs = 0;
-	int			maxpairs = 0;
+	PairList	pairs = {0};
+	bool		broken = false;
 	int			keep = 0;
 
 	for (int r = 0; r < nruns; r++)
@@ -288,21 +328,30 @@ merge_level(int level)
 								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
 						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit subject runs");
-	for (uint64 t = 0; t < SPI_processed; t++)
+	for (uint64 t = 0; t < SPI_processed && !broken; t++)
 	{
 		bool		isnull;
 		int64		run_first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
 		bytea	   *chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
 		/* each pair takes at least two bytes */
 		int			most = VARSIZE_ANY_EXHDR(chunk) / 2;
+		int			got;
 
-		if (npairs + most > maxpairs)
-		{
-			maxpairs = Max(maxpairs * 2, npairs + most);
-			pairs = pairs == NULL ? palloc(sizeof(RunPair) * maxpairs) :
-				repalloc_huge(pairs, sizeof(RunPair) * maxpairs);
-		}
-		npairs += chunk_decode(chunk, run_first, -1, pairs + npairs, most);
+		pairs_reserve(&pairs, CurrentMemoryContext, most);
+		got = chunk_decode(chunk, run_first, -1, pairs.v + pairs.n, most);
+		broken = got < 0;
+		pairs.n += Max(got, 0);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (broken)
+	{
+		/* only an index: what it held is read again from the trail */
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("an audit subject run is damaged: records %lld to %lld are indexed again from the trail",
+						(long long) first_id, (long long) last_id)));
+		pairs.n = 0;
+		read_trail(&pairs, CurrentMemoryContext, first_id - 1, last_id);
 	}
 	if (SPI_execute_plan(runs_plan(&delete_plan,
 								   "DELETE FROM privacy_guard.audit_subject_runs"
@@ -310,9 +359,9 @@ merge_level(int level)
 								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
 						 args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not merge the audit subject runs");
-	write_run(level + 1, first_id, last_id, pairs, npairs);
-	if (pairs != NULL)
-		pfree(pairs);
+	write_run(level + 1, first_id, last_id, pairs.v, pairs.n);
+	if (pairs.v != NULL)
+		pfree(pairs.v);
 	for (int r = 0; r < nruns; r++)
 		if (runs[r].level != level)
 			runs[keep++] = runs[r];
@@ -350,19 +399,44 @@ runs_last(void)
 }
 
 /*
- * Read the runs there are, and the pairs of the records after the last
- * one up to (not including) record before.  A long stretch of records
- * without runs (the runs table emptied, say) is written as runs as it is
- * read, so that memory holds no more than a run's pairs.
+ * Write the records with ids in (after, upto] as runs of the top level
+ * (never merged), AUDIT_RUN_FANOUT^AUDIT_RUN_TOP times audit_run_records
+ * records each, so that memory holds no more than one such run's pairs.
+ */
+static void
+index_stretch(int64 after, int64 upto)
+{
+	int64		step = (int64) audit_run_records * AUDIT_RUN_FANOUT * AUDIT_RUN_FANOUT;
+
+	while (after < upto)
+	{
+		int64		to = Min(upto, after + step);
+		PairList	pairs = {0};
+
+		read_trail(&pairs, CurrentMemoryContext, after, to);
+		write_run(AUDIT_RUN_TOP, after + 1, to, pairs.v, pairs.n);
+		runs_append(AUDIT_RUN_TOP, after + 1, to);
+		if (pairs.v != NULL)
+			pfree(pairs.v);
+		after = to;
+	}
+}
+
+/*
+ * Read the runs there are, index again the records of any stretch no run
+ * covers (runs deleted by hand: the records before the last run's end
+ * would be found by nothing), and read the pairs of the records after the
+ * last run up to (not including) record before.  A long stretch after
+ * the last run (the runs table emptied, say) is written as runs first.
  */
 static void
 runs_load(int64 before)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		args[2];
+	int64		covered = 0;	/* every record up to this id is in a run */
+	int			nlisted;
 
 	nruns = 0;
-	npending = 0;
+	pending.n = 0;
 	runs_end = 0;
 	if (SPI_execute_plan(runs_plan(&list_plan,
 								   "SELECT DISTINCT last_id, first_id, level FROM privacy_guard.audit_subject_runs"
@@ -377,35 +451,31 @@ runs_load(int64 before)
 		int			level = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 3, &isnull));
 
 		runs_append(level, first_id, last_id);
-		runs_end = Max(runs_end, last_id);
 	}
-	while (runs_end < before - 1)
+	SPI_freetuptable(SPI_tuptable);
+	/* the runs as written tile the trail by last_id; a gap is indexed again */
+	nlisted = nruns;
+	for (int r = 0; r < nlisted; r++)
 	{
-		int64		upto = Min(before - 1, runs_end + audit_run_records);
-
-		args[0] = Int64GetDatum(runs_end);
-		args[1] = Int64GetDatum(upto);
-		if (SPI_execute_plan(runs_plan(&tail_plan,
-									   "SELECT id, subject_key FROM privacy_guard.audit_records"
-									   " WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2"
-									   " AND subject_key IS NOT NULL", 2, types),
-							 args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the audit trail's subjects");
-		for (uint64 t = 0; t < SPI_processed; t++)
+		if (runs[r].first_id > covered + 1)
 		{
-			bool		isnull;
-
-			pending_add(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull)),
-						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull)));
+			ereport(LOG,
+					(errmsg("privacy_guard audit writer: no subject run covers records %lld to %lld; indexing them again from the trail",
+							(long long) covered + 1, (long long) runs[r].first_id - 1)));
+			index_stretch(covered, runs[r].first_id - 1);
 		}
-		if (upto - runs_end < audit_run_records)
-			break;				/* the last stretch stays pending */
-		write_run(0, runs_end + 1, upto, pending, npending);
-		runs_append(0, runs_end + 1, upto);
-		runs_end = upto;
-		npending = 0;
-		merge_runs();
+		covered = Max(covered, runs[r].last_id);
 	}
+	runs_end = covered;
+	if (before - 1 - runs_end >= audit_run_records)
+	{
+		int64		upto = before - 1 - (before - 1 - runs_end) % audit_run_records;
+
+		index_stretch(runs_end, upto);
+		runs_end = upto;
+	}
+	if (runs_end < before - 1)
+		read_trail(&pending, TopMemoryContext, runs_end, before - 1);
 }
 
 void
@@ -458,19 +528,19 @@ AuditRunsBatch(Oid trail_relid, int64 first_id, int64 last_id,
 		/* pairs of records this batch's ids replace (removed from the end) */
 		int			keep = 0;
 
-		for (int i = 0; i < npending; i++)
-			if (pending[i].id < first_id)
-				pending[keep++] = pending[i];
-		npending = keep;
+		for (int i = 0; i < pending.n; i++)
+			if (pending.v[i].id < first_id)
+				pending.v[keep++] = pending.v[i];
+		pending.n = keep;
 	}
 	for (int i = 0; i < n; i++)
-		pending_add(keys[i], ids[i]);
+		pairs_add(&pending, TopMemoryContext, keys[i], ids[i]);
 	if (last_id - runs_end >= audit_run_records)
 	{
-		write_run(0, runs_end + 1, last_id, pending, npending);
+		write_run(0, runs_end + 1, last_id, pending.v, pending.n);
 		runs_append(0, runs_end + 1, last_id);
 		runs_end = last_id;
-		npending = 0;
+		pending.n = 0;
 		merge_runs();
 	}
 }
@@ -491,7 +561,13 @@ pguard_audit_run_ids(PG_FUNCTION_ARGS)
 	Datum	   *ids;
 	int			n;
 
+	if (first_id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a run's first record id cannot be negative")));
 	n = key < 0 ? 0 : chunk_decode(chunk, first_id, key, found, most);
+	if (n < 0)
+		damaged();
 	ids = palloc(sizeof(Datum) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		ids[i] = Int64GetDatum(found[i].id);
@@ -504,6 +580,6 @@ AuditRunsInit(void)
 	DefineCustomIntVariable("privacy_guard.audit_run_records",
 							"How many audit records the writer gathers before it indexes their subjects as a run.",
 							"access_history() reads the records after the last run one by one.",
-							&audit_run_records, 8192, 1, 1000000,
+							&audit_run_records, 8192, 1, 65536,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
