@@ -177,6 +177,7 @@ CREATE TABLE privacy_guard.audit_subject_runs (
     level     smallint NOT NULL,
     first_id  bigint NOT NULL,
     last_id   bigint NOT NULL,
+    chunks    integer NOT NULL,   -- the rows the run was written in
     key_range int8range NOT NULL,
     pairs     bytea NOT NULL
 ) WITH (toast_tuple_target = 8160);

@@ -205,6 +205,7 @@ CREATE TABLE privacy_guard.audit_subject_runs (
     level     smallint NOT NULL,
     first_id  bigint NOT NULL,
     last_id   bigint NOT NULL,
+    chunks    integer NOT NULL,   -- the rows the run was written in
     key_range int8range NOT NULL,
     pairs     bytea NOT NULL
 ) WITH (toast_tuple_target = 8160);
@@ -222,8 +223,8 @@ COMMENT ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) IS
 REVOKE ALL ON FUNCTION privacy_guard.audit_run_ids(bytea, bigint, bigint) FROM PUBLIC;
 -- The trail so far names no key in its records: one empty run covers it,
 -- so that neither the writer nor access_history() reads it for them.
-INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, key_range, pairs)
-SELECT 2, pg_catalog.min(id), pg_catalog.max(id), 'empty', '\x'
+INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, chunks, key_range, pairs)
+SELECT 2, 1, pg_catalog.max(id), 1, 'empty', '\x'
   FROM privacy_guard.audit_records HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
 
 -- access_history() goes from the subject's key to its groups and their

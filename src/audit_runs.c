@@ -65,6 +65,8 @@ typedef struct RunInfo
 	int			level;
 	int64		first_id;
 	int64		last_id;
+	int			chunks;			/* rows the run was written in */
+	int			seen;			/* rows of it read (by a merge) */
 } RunInfo;
 
 static int	audit_run_records = 8192;
@@ -173,6 +175,8 @@ runs_append(int level, int64 first_id, int64 last_id)
 	runs[nruns].level = level;
 	runs[nruns].first_id = first_id;
 	runs[nruns].last_id = last_id;
+	runs[nruns].chunks = 0;		/* known once read */
+	runs[nruns].seen = 0;
 	nruns++;
 }
 
@@ -256,31 +260,34 @@ chunk_decode(bytea *chunk, int64 first_id, int64 want, RunPair *out, int max)
 	return n;
 }
 
-/* Write pairs (sorted here) as the run [first_id, last_id] of level. */
+/*
+ * Write pairs (sorted here) as the run [first_id, last_id] of level: its
+ * chunks, each row saying how many there are, so that a run missing one
+ * is known to be incomplete.
+ */
 static void
 write_run(int level, int64 first_id, int64 last_id, RunPair *pairs, int n)
 {
-	Oid			types[6] = {INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	bytea	   *chunk = palloc(VARHDRSZ + AUDIT_RUN_CHUNK + 20);
+	Oid			types[7] = {INT2OID, INT8OID, INT8OID, INT4OID, INT8OID, INT8OID, BYTEAOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	List	   *chunks = NIL;
+	List	   *bounds = NIL;	/* each chunk's first and last pair */
 	SPIPlanPtr	plan;
 	int			i = 0;
 
 	plan = runs_plan(&insert_plan,
-					 "INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, key_range, pairs)"
-					 " VALUES ($1, $2, $3, CASE WHEN $4 IS NULL THEN 'empty'::pg_catalog.int8range"
-					 " ELSE pg_catalog.int8range($4, $5, '[]') END, $6)", 6, types);
+					 "INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, chunks, key_range, pairs)"
+					 " VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'empty'::pg_catalog.int8range"
+					 " ELSE pg_catalog.int8range($5, $6, '[]') END, $7)", 7, types);
 	qsort(pairs, n, sizeof(RunPair), pair_cmp);
-	args[0] = Int16GetDatum((int16) level);
-	args[1] = Int64GetDatum(first_id);
-	args[2] = Int64GetDatum(last_id);
 	do
 	{
+		bytea	   *chunk = palloc(VARHDRSZ + AUDIT_RUN_CHUNK + 20);
 		char	   *p = VARDATA(chunk);
 		int64		prev = 0;
-		int			start = i;
 
+		bounds = lappend_int(bounds, i);
 		/* a pair takes at most 20 bytes: stop before one could overflow */
 		while (i < n && p - VARDATA(chunk) <= AUDIT_RUN_CHUNK - 20)
 		{
@@ -290,15 +297,28 @@ write_run(int level, int64 first_id, int64 last_id, RunPair *pairs, int n)
 			i++;
 		}
 		SET_VARSIZE(chunk, p - (char *) chunk);
-		args[3] = Int64GetDatum(i > start ? pairs[start].key : 0);
-		nulls[3] = i > start ? ' ' : 'n';
-		args[4] = Int64GetDatum(i > start ? pairs[i - 1].key : 0);
-		nulls[4] = nulls[3];
-		args[5] = PointerGetDatum(chunk);
+		chunks = lappend(chunks, chunk);
+		bounds = lappend_int(bounds, i);
+	} while (i < n);
+	args[0] = Int16GetDatum((int16) level);
+	args[1] = Int64GetDatum(first_id);
+	args[2] = Int64GetDatum(last_id);
+	args[3] = Int32GetDatum(list_length(chunks));
+	for (int c = 0; c < list_length(chunks); c++)
+	{
+		int			start = list_nth_int(bounds, 2 * c);
+		int			end = list_nth_int(bounds, 2 * c + 1);
+
+		args[4] = Int64GetDatum(end > start ? pairs[start].key : 0);
+		nulls[4] = end > start ? ' ' : 'n';
+		args[5] = Int64GetDatum(end > start ? pairs[end - 1].key : 0);
+		nulls[5] = nulls[4];
+		args[6] = PointerGetDatum(list_nth(chunks, c));
 		if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not write an audit subject run");
-	} while (i < n);
-	pfree(chunk);
+	}
+	list_free_deep(chunks);
+	list_free(bounds);
 }
 
 /* Merge the runs of a level into one run of the next. */
@@ -323,32 +343,60 @@ merge_level(int level)
 	args[1] = Int64GetDatum(first_id);
 	args[2] = Int64GetDatum(last_id);
 	if (SPI_execute_plan(runs_plan(&read_plan,
-								   "SELECT first_id, pairs FROM privacy_guard.audit_subject_runs"
+								   "SELECT first_id, pairs, last_id, chunks, pg_catalog.lower(key_range),"
+								   " pg_catalog.upper(key_range) FROM privacy_guard.audit_subject_runs"
 								   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
 								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
 						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit subject runs");
+	for (int r = 0; r < nruns; r++)
+		runs[r].seen = 0;
 	for (uint64 t = 0; t < SPI_processed && !broken; t++)
 	{
-		bool		isnull;
-		int64		run_first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
-		bytea	   *chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
+		HeapTuple	tup = SPI_tuptable->vals[t];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull,
+					empty;
+		int64		run_first = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bytea	   *chunk = DatumGetByteaPP(SPI_getbinval(tup, desc, 2, &isnull));
+		int64		run_last = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		int			nchunks = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		int64		key_lo = DatumGetInt64(SPI_getbinval(tup, desc, 5, &empty));
+		int64		key_hi = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));	/* exclusive */
 		/* each pair takes at least two bytes */
 		int			most = VARSIZE_ANY_EXHDR(chunk) / 2;
 		int			got;
+		int			r;
 
+		/* the chunk must belong to a run this writer merges, and hold what its row says */
+		for (r = 0; r < nruns; r++)
+			if (runs[r].level == level && runs[r].first_id == run_first && runs[r].last_id == run_last)
+				break;
+		if (r == nruns || (runs[r].seen > 0 && runs[r].chunks != nchunks))
+		{
+			broken = true;
+			break;
+		}
+		runs[r].seen++;
+		runs[r].chunks = nchunks;
 		pairs_reserve(&pairs, CurrentMemoryContext, most);
 		got = chunk_decode(chunk, run_first, -1, pairs.v + pairs.n, most);
-		broken = got < 0;
+		broken = got < 0 || (empty && got > 0);
+		for (int i = 0; i < got && !broken; i++)
+			broken = pairs.v[pairs.n + i].key < key_lo || pairs.v[pairs.n + i].key >= key_hi ||
+				pairs.v[pairs.n + i].id > run_last;
 		pairs.n += Max(got, 0);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	/* and every run's chunks were there */
+	for (int r = 0; r < nruns && !broken; r++)
+		broken = runs[r].level == level && (runs[r].seen == 0 || runs[r].seen != runs[r].chunks);
 	if (broken)
 	{
 		/* only an index: what it held is read again from the trail */
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("an audit subject run is damaged: records %lld to %lld are indexed again from the trail",
+				 errmsg("an audit subject run is damaged or incomplete: records %lld to %lld are indexed again from the trail",
 						(long long) first_id, (long long) last_id)));
 		pairs.n = 0;
 		read_trail(&pairs, CurrentMemoryContext, first_id - 1, last_id);
@@ -413,7 +461,9 @@ index_stretch(int64 after, int64 upto)
 		int64		to = Min(upto, after + step);
 		PairList	pairs = {0};
 
-		read_trail(&pairs, CurrentMemoryContext, after, to);
+		/* read a run's worth of records at a time: only the pairs are kept */
+		for (int64 from = after; from < to; from += audit_run_records)
+			read_trail(&pairs, CurrentMemoryContext, from, Min(to, from + audit_run_records));
 		write_run(AUDIT_RUN_TOP, after + 1, to, pairs.v, pairs.n);
 		runs_append(AUDIT_RUN_TOP, after + 1, to);
 		if (pairs.v != NULL)
@@ -434,25 +484,57 @@ runs_load(int64 before)
 {
 	int64		covered = 0;	/* every record up to this id is in a run */
 	int			nlisted;
+	int			keep = 0;
+	SPITupleTable *tuptable;
 
 	nruns = 0;
 	pending.n = 0;
 	runs_end = 0;
 	if (SPI_execute_plan(runs_plan(&list_plan,
-								   "SELECT DISTINCT last_id, first_id, level FROM privacy_guard.audit_subject_runs"
-								   " ORDER BY last_id", 0, NULL),
+								   "SELECT last_id, first_id, level, pg_catalog.count(*), pg_catalog.min(chunks),"
+								   " pg_catalog.max(chunks) FROM privacy_guard.audit_subject_runs"
+								   " GROUP BY last_id, first_id, level ORDER BY last_id", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit subject runs");
+	tuptable = SPI_tuptable;
 	for (uint64 t = 0; t < SPI_processed; t++)
 	{
+		HeapTuple	tup = tuptable->vals[t];
 		bool		isnull;
-		int64		last_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1, &isnull));
-		int64		first_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
-		int			level = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 3, &isnull));
+		int64		last_id = DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 1, &isnull));
+		int64		first_id = DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 2, &isnull));
+		int			level = DatumGetInt16(SPI_getbinval(tup, tuptable->tupdesc, 3, &isnull));
+		int64		rows = DatumGetInt64(SPI_getbinval(tup, tuptable->tupdesc, 4, &isnull));
+		int			least = DatumGetInt32(SPI_getbinval(tup, tuptable->tupdesc, 5, &isnull));
+		int			most = DatumGetInt32(SPI_getbinval(tup, tuptable->tupdesc, 6, &isnull));
 
 		runs_append(level, first_id, last_id);
+		runs[nruns - 1].chunks = least;
+		if (rows != least || least != most)
+			runs[nruns - 1].seen = -1;	/* incomplete */
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SPI_freetuptable(tuptable);
+	/* a run missing some of its rows is dropped: its records are a gap now */
+	for (int r = 0; r < nruns; r++)
+		if (runs[r].seen < 0)
+		{
+			Oid			types[3] = {INT2OID, INT8OID, INT8OID};
+			Datum		args[3] = {Int16GetDatum((int16) runs[r].level), Int64GetDatum(runs[r].first_id),
+			Int64GetDatum(runs[r].last_id)};
+
+			ereport(LOG,
+					(errmsg("privacy_guard audit writer: the subject run of records %lld to %lld is incomplete; dropping it",
+							(long long) runs[r].first_id, (long long) runs[r].last_id)));
+			if (SPI_execute_plan(runs_plan(&delete_plan,
+										   "DELETE FROM privacy_guard.audit_subject_runs"
+										   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
+										   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
+								 args, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "could not drop an incomplete audit subject run");
+		}
+		else
+			runs[keep++] = runs[r];
+	nruns = keep;
 	/* the runs as written tile the trail by last_id; a gap is indexed again */
 	nlisted = nruns;
 	for (int r = 0; r < nlisted; r++)

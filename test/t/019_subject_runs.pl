@@ -95,10 +95,33 @@ like($damaged, qr/^\d+ to \d+$/, 'a run of the first level damaged');
 $offset = -s $node->logfile;
 search(200);
 is(differences(), '0/50', 'a damaged run was rebuilt from the trail as it was merged');
-like(slurp_file($node->logfile, $offset), qr/WARNING:  an audit subject run is damaged: records \d+ to \d+ are indexed again from the trail/,
+like(slurp_file($node->logfile, $offset), qr/WARNING:  an audit subject run is damaged or incomplete: records \d+ to \d+ are indexed again from the trail/,
 	'with a warning');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'privacy_guard audit writer'}),
 	'1', 'and the writer kept running');
+
+# A run of the first level deleted while the writer runs (not the last): the
+# merge that would have covered its records with the others' rebuilds them
+search(8) while $node->safe_psql('postgres', 'SELECT count(*) FROM privacy_guard.audit_subject_runs WHERE level = 0') lt '2';
+$node->safe_psql('postgres', q{
+	DELETE FROM privacy_guard.audit_subject_runs
+	 WHERE first_id = (SELECT min(first_id) FROM privacy_guard.audit_subject_runs WHERE level = 0)});
+$offset = -s $node->logfile;
+search(64);
+is(differences(), '0/50', 'a run deleted under the writer is rebuilt by the merge that covers it');
+like(slurp_file($node->logfile, $offset), qr/an audit subject run is damaged or incomplete/, 'with a warning');
+
+# A run missing one of its rows (a chunk deleted by hand; here its row
+# claims two): dropped and indexed again when the writer starts
+$node->safe_psql('postgres', q{
+	UPDATE privacy_guard.audit_subject_runs SET chunks = 2
+	 WHERE first_id = (SELECT min(first_id) FROM privacy_guard.audit_subject_runs WHERE level = 2)});
+$offset = -s $node->logfile;
+restart_writer();
+search(8);
+is(differences(), '0/50', 'an incomplete run is indexed again by the restarted writer');
+like(slurp_file($node->logfile, $offset), qr/the subject run of records \d+ to \d+ is incomplete; dropping it/,
+	'and the server log says so');
 
 # A damaged run of the top level (never merged): access_history() refuses
 # with a hint; deleting it and restarting the writer repairs it
