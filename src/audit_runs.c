@@ -25,6 +25,12 @@
  * the writer's memory are only a copy of the records after the last run;
  * a writer that starts, or finds the trail or its runs replaced, reads them
  * again from the trail.
+ *
+ * The runs are only an index: what they hold can always be read again from
+ * the trail.  Each row says how many rows its run was written in.  A writer
+ * that starts drops incomplete runs and indexes again any stretch of the
+ * trail no run covers; a merge that finds a run damaged, incomplete,
+ * missing or out of its bounds rebuilds the range from the trail.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
