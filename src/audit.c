@@ -1987,8 +1987,8 @@ static SPIPlanPtr subjects_plan_0_1 = NULL;	/* for version 0.1's table */
  * since a custom plan for every batch (what plan_cache_mode would choose
  * for arrays of unknown size) would cost more than the insert it plans.
  */
-static SPIPlanPtr
-writer_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+SPIPlanPtr
+AuditWriterPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
@@ -2223,7 +2223,7 @@ batch_insert(RecordBatch *b, Oid relid, bool with_key)
 		for (int c = 0; c < ncols; c++)
 			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", c > 0 ? ", " : "", c + 1);
 		appendStringInfoChar(&sql, ')');
-		(void) writer_plan(plan, sql.data, ncols, types);
+		(void) AuditWriterPlan(plan, sql.data, ncols, types);
 		pfree(sql.data);
 	}
 	rc = SPI_execute_plan(*plan, args, NULL, false, 0);
@@ -2324,14 +2324,14 @@ subjects_insert(SubjectBatch *b)
 	args[4] = PointerGetDatum(construct_array(b->keys, b->nkeys, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	/* version 0.1's table, until ALTER EXTENSION UPDATE, has no key_range */
 	if (CatalogExtensionPredatesGuard())
-		rc = SPI_execute_plan(writer_plan(&subjects_plan_0_1,
+		rc = SPI_execute_plan(AuditWriterPlan(&subjects_plan_0_1,
 				"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids)"
 				" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1]"
 				" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 				"  pg_catalog.unnest($4)) AS r(epoch, grp, start, n)", 5, types),
 							  args, NULL, false, 0);
 	else
-		rc = SPI_execute_plan(writer_plan(&subjects_plan,
+		rc = SPI_execute_plan(AuditWriterPlan(&subjects_plan,
 				"INSERT INTO privacy_guard.audit_subjects (queue_epoch, group_seq, key_ids, key_range)"
 				" SELECT r.epoch, r.grp, $5[r.start : r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1],"
 				"  pg_catalog.int8range($5[r.start], $5[r.start OPERATOR(pg_catalog.+) r.n OPERATOR(pg_catalog.-) 1], '[]')"
@@ -2421,7 +2421,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	 * enable_sort off, so the plan reads the primary key backwards even
 	 * when it was made while the table was empty).
 	 */
-	rc = SPI_execute_plan(writer_plan(&head_plan,
+	rc = SPI_execute_plan(AuditWriterPlan(&head_plan,
 									  "SELECT id, hash, queue_epoch, queue_seq FROM privacy_guard.audit_records"
 									  " ORDER BY id DESC LIMIT 1 FOR UPDATE", 0, NULL),
 						  NULL, NULL, false, 1);
@@ -2518,7 +2518,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 				Oid			htypes[1] = {INT8OID};
 				Datum		hargs[1] = {Int64GetDatum(old_id)};
 
-				rc = SPI_execute_plan(writer_plan(&head_hash_plan,
+				rc = SPI_execute_plan(AuditWriterPlan(&head_hash_plan,
 												  "SELECT pg_catalog.encode(hash, 'hex') FROM privacy_guard.audit_records"
 												  " WHERE id OPERATOR(pg_catalog.=) $1", 1, htypes),
 									  hargs, NULL, true, 1);

@@ -95,21 +95,6 @@ static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr cut_plan = NULL;
 static SPIPlanPtr last_plan = NULL;
 
-static SPIPlanPtr
-runs_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the audit writer's statement: %s",
-				 SPI_result_code_string(SPI_result));
-		*plan = p;
-	}
-	return *plan;
-}
-
 static int
 pair_cmp(const void *a, const void *b)
 {
@@ -151,10 +136,10 @@ read_trail(PairList *l, MemoryContext cxt, int64 after, int64 upto)
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		args[2] = {Int64GetDatum(after), Int64GetDatum(upto)};
 
-	if (SPI_execute_plan(runs_plan(&tail_plan,
-								   "SELECT id, subject_key FROM privacy_guard.audit_records"
-								   " WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2"
-								   " AND subject_key IS NOT NULL", 2, types),
+	if (SPI_execute_plan(AuditWriterPlan(&tail_plan,
+										 "SELECT id, subject_key FROM privacy_guard.audit_records"
+										 " WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2"
+										 " AND subject_key IS NOT NULL", 2, types),
 						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit trail's subjects");
 	pairs_reserve(l, cxt, (int) SPI_processed);
@@ -282,10 +267,10 @@ write_run(int level, int64 first_id, int64 last_id, RunPair *pairs, int n)
 	SPIPlanPtr	plan;
 	int			i = 0;
 
-	plan = runs_plan(&insert_plan,
-					 "INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, chunks, key_range, pairs)"
-					 " VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'empty'::pg_catalog.int8range"
-					 " ELSE pg_catalog.int8range($5, $6, '[]') END, $7)", 7, types);
+	plan = AuditWriterPlan(&insert_plan,
+						   "INSERT INTO privacy_guard.audit_subject_runs (level, first_id, last_id, chunks, key_range, pairs)"
+						   " VALUES ($1, $2, $3, $4, CASE WHEN $5 IS NULL THEN 'empty'::pg_catalog.int8range"
+						   " ELSE pg_catalog.int8range($5, $6, '[]') END, $7)", 7, types);
 	qsort(pairs, n, sizeof(RunPair), pair_cmp);
 	do
 	{
@@ -327,6 +312,21 @@ write_run(int level, int64 first_id, int64 last_id, RunPair *pairs, int n)
 	list_free(bounds);
 }
 
+/* Delete the rows of the runs of level within [first_id, last_id]. */
+static void
+delete_runs(int level, int64 first_id, int64 last_id)
+{
+	Oid			types[3] = {INT2OID, INT8OID, INT8OID};
+	Datum		args[3] = {Int16GetDatum((int16) level), Int64GetDatum(first_id), Int64GetDatum(last_id)};
+
+	if (SPI_execute_plan(AuditWriterPlan(&delete_plan,
+										 "DELETE FROM privacy_guard.audit_subject_runs"
+										 " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
+										 " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
+						 args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete audit subject runs");
+}
+
 /* Merge the runs of a level into one run of the next. */
 static void
 merge_level(int level)
@@ -348,11 +348,11 @@ merge_level(int level)
 	args[0] = Int16GetDatum((int16) level);
 	args[1] = Int64GetDatum(first_id);
 	args[2] = Int64GetDatum(last_id);
-	if (SPI_execute_plan(runs_plan(&read_plan,
-								   "SELECT first_id, pairs, last_id, chunks, pg_catalog.lower(key_range),"
-								   " pg_catalog.upper(key_range) FROM privacy_guard.audit_subject_runs"
-								   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
-								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
+	if (SPI_execute_plan(AuditWriterPlan(&read_plan,
+										 "SELECT first_id, pairs, last_id, chunks, pg_catalog.lower(key_range),"
+										 " pg_catalog.upper(key_range) FROM privacy_guard.audit_subject_runs"
+										 " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
+										 " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
 						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit subject runs");
 	for (int r = 0; r < nruns; r++)
@@ -407,12 +407,7 @@ merge_level(int level)
 		pairs.n = 0;
 		read_trail(&pairs, CurrentMemoryContext, first_id - 1, last_id);
 	}
-	if (SPI_execute_plan(runs_plan(&delete_plan,
-								   "DELETE FROM privacy_guard.audit_subject_runs"
-								   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
-								   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
-						 args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not merge the audit subject runs");
+	delete_runs(level, first_id, last_id);
 	write_run(level + 1, first_id, last_id, pairs.v, pairs.n);
 	if (pairs.v != NULL)
 		pfree(pairs.v);
@@ -444,8 +439,8 @@ runs_last(void)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_plan(runs_plan(&last_plan,
-								   "SELECT pg_catalog.max(last_id) FROM privacy_guard.audit_subject_runs", 0, NULL),
+	if (SPI_execute_plan(AuditWriterPlan(&last_plan,
+										 "SELECT pg_catalog.max(last_id) FROM privacy_guard.audit_subject_runs", 0, NULL),
 						 NULL, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the audit subject runs");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -496,10 +491,10 @@ runs_load(int64 before)
 	nruns = 0;
 	pending.n = 0;
 	runs_end = 0;
-	if (SPI_execute_plan(runs_plan(&list_plan,
-								   "SELECT last_id, first_id, level, pg_catalog.count(*), pg_catalog.min(chunks),"
-								   " pg_catalog.max(chunks) FROM privacy_guard.audit_subject_runs"
-								   " GROUP BY last_id, first_id, level ORDER BY last_id", 0, NULL),
+	if (SPI_execute_plan(AuditWriterPlan(&list_plan,
+										 "SELECT last_id, first_id, level, pg_catalog.count(*), pg_catalog.min(chunks),"
+										 " pg_catalog.max(chunks) FROM privacy_guard.audit_subject_runs"
+										 " GROUP BY last_id, first_id, level ORDER BY last_id", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit subject runs");
 	tuptable = SPI_tuptable;
@@ -524,19 +519,10 @@ runs_load(int64 before)
 	for (int r = 0; r < nruns; r++)
 		if (runs[r].seen < 0)
 		{
-			Oid			types[3] = {INT2OID, INT8OID, INT8OID};
-			Datum		args[3] = {Int16GetDatum((int16) runs[r].level), Int64GetDatum(runs[r].first_id),
-			Int64GetDatum(runs[r].last_id)};
-
 			ereport(LOG,
 					(errmsg("privacy_guard audit writer: the subject run of records %lld to %lld is incomplete; dropping it",
 							(long long) runs[r].first_id, (long long) runs[r].last_id)));
-			if (SPI_execute_plan(runs_plan(&delete_plan,
-										   "DELETE FROM privacy_guard.audit_subject_runs"
-										   " WHERE level OPERATOR(pg_catalog.=) $1 AND first_id OPERATOR(pg_catalog.>=) $2"
-										   " AND last_id OPERATOR(pg_catalog.<=) $3", 3, types),
-								 args, NULL, false, 0) != SPI_OK_DELETE)
-				elog(ERROR, "could not drop an incomplete audit subject run");
+			delete_runs(runs[r].level, runs[r].first_id, runs[r].last_id);
 		}
 		else
 			runs[keep++] = runs[r];
@@ -602,9 +588,9 @@ AuditRunsBatch(Oid trail_relid, int64 first_id, int64 last_id,
 		 * runs reaching into the ids given again are dropped, and what is
 		 * left of the trail after the runs is read again.
 		 */
-		if (SPI_execute_plan(runs_plan(&cut_plan,
-									   "DELETE FROM privacy_guard.audit_subject_runs"
-									   " WHERE last_id OPERATOR(pg_catalog.>=) $1", 1, types),
+		if (SPI_execute_plan(AuditWriterPlan(&cut_plan,
+											 "DELETE FROM privacy_guard.audit_subject_runs"
+											 " WHERE last_id OPERATOR(pg_catalog.>=) $1", 1, types),
 							 args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not cut the audit subject runs");
 		runs_known = false;
