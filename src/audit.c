@@ -79,6 +79,7 @@
 #include "audit_runs.h"
 #include "catalog.h"
 #include "redact.h"
+#include "searchscan.h"
 #include "unsealed.h"
 #include "audit_event.h"
 #include "envelope.h"
@@ -1457,6 +1458,8 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	PG_END_TRY();
 	/* an unsealed value goes into no column that does not seal it */
 	UnsealedGuardPlan(result, top);
+	/* a search records the subjects of the rows it returns */
+	SearchScanPlan(result);
 	return result;
 }
 
@@ -1505,6 +1508,7 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	SearchScanStart(queryDesc->planstate);
 }
 
 /* The range table of the innermost query being run, or NIL. */

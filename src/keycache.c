@@ -623,6 +623,25 @@ lookup(int64 key_id)
 	return slot ? slot->entry : NULL;
 }
 
+/*
+ * Start fetching the entry of the key after key_id into the CPU's cache.
+ * Rows of a table usually follow their subjects' creation order, so the
+ * next row's key is often the next id; with a hundred thousand keys cached
+ * its entry is otherwise a cache miss of several lines, met only when the
+ * next value is opened (~40% of a reveal's time on a 2-core virtual
+ * machine).  Fetched now, it arrives while this value is opened.  A wrong
+ * guess costs a probe of the neighbouring slot.
+ */
+static inline void
+prefetch_next(int64 key_id)
+{
+	KeyEntry   *next = lookup(key_id + 1);
+
+	if (next != NULL)
+		for (Size off = 0; off < sizeof(KeyEntry); off += 64)
+			__builtin_prefetch((const char *) next + off);
+}
+
 /* Insert an unwrapped key into the cache, evicting the oldest if full. */
 static KeyEntry *
 cache_insert(int64 key_id, const uint8 *digest, const uint8 *dek)
@@ -1216,7 +1235,10 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 	keycache_ensure();
 	e = lookup(key_id);
 	if (e != NULL)
+	{
+		prefetch_next(key_id);
 		return e;
+	}
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();

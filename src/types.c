@@ -33,6 +33,7 @@
 #include "commands/vacuum.h"
 #include "common/base64.h"
 #include "fmgr.h"
+#include "access/skey.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -654,39 +655,102 @@ view_term(const EnvelopeView *view)
 }
 
 /*
+ * A statement compares the same searched value with many rows and index
+ * entries, and an index scan's condition is checked again on the rows it
+ * returns (searchscan.c): its term is kept for the statement, so the checks
+ * and the audit record of a search happen once per distinct value and
+ * category in it.  A plaintext search is known by its pending envelope (its
+ * ciphertext), a blind_index() call by the term it computed: no plaintext
+ * is kept.
+ */
+#define TERM_MEMO 8
+#define TERM_MEMO_MAX_BYTES 1024
+
+typedef struct TermMemo
+{
+	TimestampTz statement;		/* 0: empty */
+	Oid			userid;
+	bool		pending;		/* bytes: a pending envelope; else a term */
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+	int			len;
+	uint8		bytes[TERM_MEMO_MAX_BYTES];
+	uint8		term[ENVELOPE_TERM_LEN];
+} TermMemo;
+
+static TermMemo *term_memo = NULL;
+static int	term_memo_next = 0;
+
+/* The memo of this search in this statement, or NULL. */
+static TermMemo *
+term_memo_find(bool pending, const char *category, const uint8 *bytes, int len)
+{
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (term_memo == NULL)
+		return NULL;
+	for (int i = 0; i < TERM_MEMO; i++)
+	{
+		TermMemo   *m = &term_memo[i];
+
+		if (m->statement == stmt && m->userid == GetUserId() && m->pending == pending &&
+			m->len == len && strcmp(m->category, category) == 0 &&
+			memcmp(m->bytes, bytes, len) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* Keep a search's term for the rest of the statement (not when too long to keep). */
+static void
+term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
+			   const uint8 *term)
+{
+	TermMemo   *m;
+
+	if (len > TERM_MEMO_MAX_BYTES)
+		return;
+	if (term_memo == NULL)
+		term_memo = MemoryContextAllocZero(TopMemoryContext, sizeof(TermMemo) * TERM_MEMO);
+	m = &term_memo[term_memo_next];
+	term_memo_next = (term_memo_next + 1) % TERM_MEMO;
+	m->statement = GetCurrentStatementStartTimestamp();
+	m->userid = GetUserId();
+	m->pending = pending;
+	strlcpy(m->category, category, sizeof(m->category));
+	m->len = len;
+	memcpy(m->bytes, bytes, len);
+	memcpy(m->term, term, ENVELOPE_TERM_LEN);
+}
+
+/*
+ * blind_index()'s checks and audit record for a term it computed: once per
+ * distinct term and category in a statement.
+ */
+void
+TypesRequireSearchOnce(const char *category, const char *value, int len, const uint8 *term)
+{
+	if (term_memo_find(false, category, term, ENVELOPE_TERM_LEN) != NULL)
+		return;
+	RevealRequireSearch(category, value, len);
+	term_memo_keep(false, category, term, ENVELOPE_TERM_LEN, term);
+}
+
+/*
  * Plaintext compared with a searchable column's value (WHERE col = 'value'
  * or = $1, whose parameter arrives as plaintext): its term under the
  * value's category, computed as blind_index() computes it, after the same
  * checks (declared purpose allowed the category, lockdown, masked search
- * budget) and audited as a search.  A statement compares the same plaintext
- * with many rows and index entries: the term is kept for the statement, so
- * the checks and the audit record happen once per distinct plaintext and
- * category in it.  Plaintext of no key yet matches nothing (key id 0).
+ * budget) and audited as a search, once a statement (above).  Plaintext of
+ * no key yet matches nothing (key id 0).
  */
-#define PLAIN_TERM_MEMO 8
-#define PLAIN_TERM_MEMO_MAX_BYTES 1024
-
-typedef struct PlainTermMemo
-{
-	TimestampTz statement;		/* 0: empty */
-	Oid			userid;
-	char		category[ENVELOPE_MAX_CATEGORY + 1];
-	int			len;
-	uint8		pending[PLAIN_TERM_MEMO_MAX_BYTES];	/* the pending envelope (ciphertext) */
-	uint8		term[ENVELOPE_TERM_LEN];
-} PlainTermMemo;
-
-static PlainTermMemo *plain_memo = NULL;
-static int	plain_memo_next = 0;
-
 static const uint8 *
 plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeView *sealed)
 {
+	static uint8 term[ENVELOPE_TERM_LEN];
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 	const uint8 *bytes = (const uint8 *) VARDATA_ANY(raw);
 	int			len = VARSIZE_ANY_EXHDR(raw);
-	TimestampTz stmt = GetCurrentStatementStartTimestamp();
-	PlainTermMemo *m;
+	TermMemo   *m;
 	uint8	   *plain;
 
 	(void) view_term(sealed);
@@ -711,51 +775,42 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 
 		return none;
 	}
-	if (plain_memo == NULL)
-		plain_memo = MemoryContextAllocZero(TopMemoryContext, sizeof(PlainTermMemo) * PLAIN_TERM_MEMO);
-	for (int i = 0; i < PLAIN_TERM_MEMO; i++)
-	{
-		m = &plain_memo[i];
-		if (m->statement == stmt && m->userid == GetUserId() && m->len == len &&
-			strcmp(m->category, category) == 0 && memcmp(m->pending, bytes, len) == 0)
-			return m->term;
-	}
+	if ((m = term_memo_find(true, category, bytes, len)) != NULL)
+		return m->term;
 
 	RedactStatement();
 	plain = EnvelopePendingOpen(pending);
 	PolicyEnsure();
 	(void) PolicyRequireCategory(category);
 	RevealRequireSearch(category, (const char *) plain, pending->ctlen);
-	m = &plain_memo[plain_memo_next];
-	if (!WritepathSearchTerm(category, plain, pending->ctlen, false, m->term))
-		memset(m->term, 0, ENVELOPE_TERM_LEN);
+	if (!WritepathSearchTerm(category, plain, pending->ctlen, false, term))
+		memset(term, 0, ENVELOPE_TERM_LEN);
 	OPENSSL_cleanse(plain, pending->ctlen);
 	pfree(plain);
-	if (len > PLAIN_TERM_MEMO_MAX_BYTES)
-	{
-		m->statement = 0;		/* too long to keep: the term is used once */
-		return m->term;
-	}
-	plain_memo_next = (plain_memo_next + 1) % PLAIN_TERM_MEMO;
-	m->statement = stmt;
-	m->userid = GetUserId();
-	strlcpy(m->category, category, sizeof(m->category));
-	m->len = len;
-	memcpy(m->pending, bytes, len);
-	return m->term;
+	term_memo_keep(true, category, bytes, len, term);
+	return term;
 }
 
 /*
  * A search found a stored value: its subject (the value's data key) goes
  * into the statement's search group, so access_history() shows the
- * searches that located or confirmed a subject's data.
+ * searches that located or confirmed a subject's data.  Only a comparison
+ * the executor makes on a row it read counts: not the btree support
+ * function (which descends through pivot keys, copies of values long
+ * deleted, and sorts), and not an index scan's key (marked by
+ * TypesMarkIndexKeys()), which meets entries of rows no longer or not yet
+ * visible; searchscan.c checks an index scan's condition again on the rows
+ * it returns.
  */
+static char index_key_mark;
+
 static void
-search_matched(const EnvelopeView *stored)
+search_matched(FunctionCallInfo fcinfo, const EnvelopeView *stored)
 {
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 
-	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning())
+	if (fcinfo->flinfo->fn_extra == &index_key_mark ||
+		stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning())
 		return;
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';
@@ -781,7 +836,7 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
  * records the value's subject in the search's audit group.
  */
 static int
-encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
+encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext, bool record)
 {
 	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
 	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
@@ -812,14 +867,14 @@ encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 		tb = view_term(&b);
 	}
 	r = term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
-	if (r == 0 && stored != NULL)
-		search_matched(stored);
+	if (r == 0 && stored != NULL && record)
+		search_matched(fcinfo, stored);
 	return r;
 }
 
 /* an encrypted value against a search term (bytea), either way round */
 static int
-encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
+encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first, bool record)
 {
 	EnvelopeView view;
 	const uint8 *a;
@@ -829,41 +884,79 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 	compared_view(PG_GETARG_VARLENA_PP(term_first ? 1 : 0), &view);
 	a = view_term(&view);
 	r = term_cmp(a, ENVELOPE_TERM_LEN, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	if (r == 0)
-		search_matched(&view);
+	if (r == 0 && record)
+		search_matched(fcinfo, &view);
 	return term_first ? -r : r;
 }
 
+/* the support function sorts and descends; the operators record a match */
 #define ENCRYPTED_COMPARISONS(suffix, expr, ordered) \
 PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
 Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_INT32(expr(true)); } \
+{ PG_RETURN_INT32(expr(true, false)); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
 Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true) == 0); } \
+{ PG_RETURN_BOOL(expr(true, true) == 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ne##suffix); \
 Datum pguard_encrypted_ne##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true) != 0); } \
+{ PG_RETURN_BOOL(expr(true, true) != 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_lt##suffix); \
 Datum pguard_encrypted_lt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) < 0); } \
+{ PG_RETURN_BOOL(expr(ordered, true) < 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_le##suffix); \
 Datum pguard_encrypted_le##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) <= 0); } \
+{ PG_RETURN_BOOL(expr(ordered, true) <= 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_gt##suffix); \
 Datum pguard_encrypted_gt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) > 0); } \
+{ PG_RETURN_BOOL(expr(ordered, true) > 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ge##suffix); \
 Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) >= 0); }
+{ PG_RETURN_BOOL(expr(ordered, true) >= 0); }
 
 /* encrypted_text against encrypted_text (plaintext for = and <> only), against bytea, and bytea against it */
-#define CMP_VALUES(plaintext) encrypted_cmp(fcinfo, plaintext)
-#define CMP_TERM(ignored) encrypted_term_cmp(fcinfo, false)
-#define CMP_TERM_FIRST(ignored) encrypted_term_cmp(fcinfo, true)
+#define CMP_VALUES(plaintext, record) encrypted_cmp(fcinfo, plaintext, record)
+#define CMP_TERM(ignored, record) encrypted_term_cmp(fcinfo, false, record)
+#define CMP_TERM_FIRST(ignored, record) encrypted_term_cmp(fcinfo, true, record)
 ENCRYPTED_COMPARISONS(, CMP_VALUES, false)
 ENCRYPTED_COMPARISONS(_term, CMP_TERM, false)
 ENCRYPTED_COMPARISONS(_term_first, CMP_TERM_FIRST, false)
+
+/*
+ * Mark the keys of an index scan that compare by these operators: a match
+ * there is an index entry, which may be of a row the scan does not return.
+ * (A key's function is copied with it into the index AM's own keys.)
+ */
+void
+TypesMarkIndexKeys(ScanKey keys, int nkeys)
+{
+	static const PGFunction ours[] = {
+		pguard_encrypted_eq, pguard_encrypted_ne, pguard_encrypted_lt, pguard_encrypted_le,
+		pguard_encrypted_gt, pguard_encrypted_ge,
+		pguard_encrypted_eq_term, pguard_encrypted_ne_term, pguard_encrypted_lt_term,
+		pguard_encrypted_le_term, pguard_encrypted_gt_term, pguard_encrypted_ge_term,
+		pguard_encrypted_eq_term_first, pguard_encrypted_ne_term_first,
+		pguard_encrypted_lt_term_first, pguard_encrypted_le_term_first,
+		pguard_encrypted_gt_term_first, pguard_encrypted_ge_term_first};
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		ScanKey		key = &keys[i];
+
+		if (key->sk_flags & SK_ROW_HEADER)
+		{
+			ScanKey		sub = (ScanKey) DatumGetPointer(key->sk_argument);
+			int			n = 1;
+
+			while (!(sub[n - 1].sk_flags & SK_ROW_END))
+				n++;
+			TypesMarkIndexKeys(sub, n);
+			continue;
+		}
+		for (int f = 0; f < lengthof(ours); f++)
+			if (key->sk_func.fn_addr == ours[f])
+				key->sk_func.fn_extra = &index_key_mark;
+	}
+}
 
 /*
  * ANALYZE of an encrypted column: the fraction of nulls and the average

@@ -42,6 +42,7 @@
 
 #include "catalog.h"
 #include "envelope.h"
+#include "searchscan.h"
 #include "types.h"
 #include "unsealed.h"
 #include "writepath.h"
@@ -277,23 +278,12 @@ guard_modify_table(ModifyTable *mt, List *rtable)
 			wrap_by_resno(lfirst_node(MergeAction, lc)->targetList, cols, relid, relname);
 }
 
-/* Every ModifyTable of a plan tree (the main plan's, and CTEs' in subplans). */
+/* A ModifyTable of a plan tree (the main plan's, and CTEs' in subplans). */
 static void
-walk_plan(Plan *plan, PlannedStmt *stmt)
+guard_plan_node(Plan *plan, void *context)
 {
-	if (plan == NULL)
-		return;
 	if (IsA(plan, ModifyTable))
-		guard_modify_table((ModifyTable *) plan, stmt->rtable);
-	walk_plan(plan->lefttree, stmt);
-	walk_plan(plan->righttree, stmt);
-	if (IsA(plan, Append))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((Append *) plan)->appendplans)
-			walk_plan(lfirst(lc), stmt);
-	}
+		guard_modify_table((ModifyTable *) plan, ((PlannedStmt *) context)->rtable);
 }
 
 /*
@@ -312,9 +302,9 @@ UnsealedGuardPlan(PlannedStmt *stmt, bool top)
 	if (CatalogExtensionScript() || IsBinaryUpgrade || !CatalogExtensionInstalled())
 		return;
 	/* the statement's own ModifyTable, and those of its WITH queries */
-	walk_plan(stmt->planTree, stmt);
+	PlanTreeWalk(stmt->planTree, guard_plan_node, stmt);
 	foreach(lc, stmt->subplans)
-		walk_plan(lfirst(lc), stmt);
+		PlanTreeWalk(lfirst(lc), guard_plan_node, stmt);
 	if (fills && stmt->commandType == CMD_SELECT)
 	{
 		foreach(lc, stmt->planTree->targetlist)

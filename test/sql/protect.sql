@@ -221,6 +221,47 @@ SELECT count(*) AS recorded_twice
   FROM privacy_guard.audit_records r JOIN privacy_guard.audit_subjects s
     ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
  WHERE r.subject_key = ANY (s.key_ids);
+-- only the rows a search returns name their subjects, not the index entries
+-- it meets: an UPDATE rolled back leaves an entry under customer 7001's key
+-- for customer 7002's address, and a role that can write the table must not
+-- plant "searched for 7001" by it; by an index scan, with blind_index(), by
+-- a bitmap scan and by an index-only scan (each scan marks the dead entry
+-- for the next to skip: it is planted again before each)
+CREATE TABLE planted (id int PRIMARY KEY, email text);
+INSERT INTO planted VALUES (7001, 'victim@example.com'), (7002, 'target@example.com');
+SELECT privacy_guard.protect('planted', 'email', 'contact', 'id', searchable => true);
+VACUUM planted;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+BEGIN;
+UPDATE planted SET email = 'target@example.com' WHERE id = 7001;
+ROLLBACK;
+SELECT id FROM planted WHERE email = 'target@example.com';
+BEGIN;
+UPDATE planted SET email = 'target@example.com' WHERE id = 7001;
+ROLLBACK;
+SELECT id FROM planted WHERE email = privacy_guard.blind_index('target@example.com', 'contact');
+BEGIN;
+UPDATE planted SET email = 'target@example.com' WHERE id = 7001;
+ROLLBACK;
+EXPLAIN (COSTS OFF) SELECT email IS NOT NULL AS found FROM planted WHERE email = 'target@example.com';
+SELECT email IS NOT NULL AS found FROM planted WHERE email = 'target@example.com';
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = on;
+BEGIN;
+UPDATE planted SET email = 'target@example.com' WHERE id = 7001;
+ROLLBACK;
+EXPLAIN (COSTS OFF) SELECT id FROM planted WHERE email = 'target@example.com';
+SELECT id FROM planted WHERE email = 'target@example.com';
+RESET enable_seqscan;
+RESET enable_indexscan;
+RESET enable_indexonlyscan;
+RESET enable_bitmapscan;
+SELECT privacy_guard.audit_flush();
+SELECT (SELECT count(*) FROM privacy_guard.access_history('7001') WHERE event = 'search') AS planted_searches,
+       (SELECT count(*) FROM privacy_guard.access_history('7002') WHERE event = 'search') AS true_searches;
+DROP TABLE planted;
 -- a purpose changed within the statement, after the search's check, does
 -- not hide the subjects the search then matches (a role holding a second
 -- purpose, not allowed the category): they go to the search's record
