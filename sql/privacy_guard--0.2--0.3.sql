@@ -290,3 +290,29 @@ SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
       FROM hit JOIN privacy_guard.audit_records r ON r.id OPERATOR(pg_catalog.=) hit.id
      ORDER BY r.id
 $fn$;
+
+-- Searches record the subjects of the rows they return (src/searchscan.c).
+-- The search-term comparisons with blind_index()'s bytea become STABLE, as
+-- the plaintext ones are: IMMUTABLE, they let a table's owner put a term in
+-- a partial index's predicate, where the planner's proof removed a search's
+-- comparison (no check, no record) and plaintext searches joining the
+-- table failed.  And an index scan for col = ANY(ARRAY[terms]) sorts the
+-- terms with bytea's own comparison.
+DO $$
+DECLARE
+    sig text;
+    args text[][] := ARRAY[
+        ['_term', 'privacy_guard.encrypted_text, pg_catalog.bytea'],
+        ['_term_first', 'pg_catalog.bytea, privacy_guard.encrypted_text']];
+    ops text[] := ARRAY['cmp', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+BEGIN
+    FOR i IN 1..2 LOOP
+        FOR j IN 1..7 LOOP
+            EXECUTE pg_catalog.format('ALTER FUNCTION privacy_guard.encrypted_%s%s(%s) STABLE',
+                                      ops[j], args[i][1], args[i][2]);
+        END LOOP;
+    END LOOP;
+END
+$$;
+ALTER OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree ADD
+    FUNCTION 1 (pg_catalog.bytea, pg_catalog.bytea) pg_catalog.byteacmp(pg_catalog.bytea, pg_catalog.bytea);

@@ -177,9 +177,11 @@ COMMENT ON FUNCTION privacy_guard.encrypted_types() IS 'the encrypted types, by 
 -- value's category, after the same checks as blind_index(), once per
 -- statement), or with the bytea privacy_guard.blind_index(value, category)
 -- returns.  Plaintext is pending under this backend's session key, so the
--- encrypted_text pair runs in the leader only (PARALLEL RESTRICTED), and it
--- is STABLE, not IMMUTABLE: a search is checked and audited when it runs,
--- never folded into a plan.  The ordering operators refuse plaintext.
+-- encrypted_text pair runs in the leader only (PARALLEL RESTRICTED).  All
+-- are STABLE, not IMMUTABLE: a search is checked and audited when it runs,
+-- never folded into a plan, nor put in an index's predicate (where the
+-- planner's proof would remove a search's comparison).  The ordering
+-- operators refuse plaintext.
 DO $$
 DECLARE
     sig text;
@@ -198,7 +200,7 @@ BEGIN
         EXECUTE pg_catalog.format(
             'CREATE FUNCTION privacy_guard.encrypted_cmp%s(%s) RETURNS integer '
             'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
-            args[i][1], sig, CASE WHEN i = 1 THEN 'STABLE' ELSE 'IMMUTABLE' END,
+            args[i][1], sig, 'STABLE',
             CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
         EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_cmp%s(%s) IS %L', args[i][1], sig,
             'btree comparison of search terms (of plaintext too, checked as a search); refuses values that carry none');
@@ -206,7 +208,7 @@ BEGIN
             EXECUTE pg_catalog.format(
                 'CREATE FUNCTION privacy_guard.encrypted_%s%s(%s) RETURNS boolean '
                 'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
-                ops[j][1], args[i][1], sig, CASE WHEN i = 1 THEN 'STABLE' ELSE 'IMMUTABLE' END,
+                ops[j][1], args[i][1], sig, 'STABLE',
                 CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
             EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_%s%s(%s) IS %L',
                 ops[j][1], args[i][1], sig, 'search-term comparison ' || ops[j][2]);
@@ -244,7 +246,9 @@ ALTER OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree ADD
     OPERATOR 4 privacy_guard.>= (pg_catalog.bytea, privacy_guard.encrypted_text),
     OPERATOR 5 privacy_guard.> (pg_catalog.bytea, privacy_guard.encrypted_text),
     FUNCTION 1 (pg_catalog.bytea, privacy_guard.encrypted_text)
-        privacy_guard.encrypted_cmp_term_first(pg_catalog.bytea, privacy_guard.encrypted_text);
+        privacy_guard.encrypted_cmp_term_first(pg_catalog.bytea, privacy_guard.encrypted_text),
+    -- an index scan for col = ANY(ARRAY[terms]) sorts the terms
+    FUNCTION 1 (pg_catalog.bytea, pg_catalog.bytea) pg_catalog.byteacmp(pg_catalog.bytea, pg_catalog.bytea);
 COMMENT ON OPERATOR CLASS privacy_guard.encrypted_text_ops USING btree IS
     'orders values of searchable columns by search term; with blind_index()''s bytea in its family';
 COMMENT ON OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree IS

@@ -447,10 +447,14 @@ REVEAL_FUNCTION(bytea, ENV_BYTEA)
 
 /*
  * The check blind_index() makes: the current role, under its declared
- * purpose, may see the category (full or masked).  Raises otherwise.
+ * purpose, may see the category (full or masked).  Raises otherwise.  Then
+ * a masked purpose's budget is charged for the value and the search is
+ * recorded; again: the statement made this search already (its value is
+ * not needed), so only the role, its purpose and a lockdown are checked,
+ * as each evaluation must be.
  */
 void
-RevealRequireSearch(const char *category, const char *value, int len)
+RevealRequireSearch(const char *category, const char *value, int len, bool again)
 {
 	const char *purpose = PolicySessionPurpose();
 	PolicyDecision *d;
@@ -497,6 +501,8 @@ RevealRequireSearch(const char *category, const char *value, int len)
 				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"", category, purpose),
 				 errdetail("Purpose \"%s\" requires each subject's consent; a search cannot check it.", purpose)));
 	}
+	if (again)
+		return;
 	/* a masked view narrows the guesses: a few lookups an hour, not a brute force (budget.c) */
 	if (d->level != LEVEL_FULL)
 	{

@@ -12,22 +12,28 @@
  * Counted there, any role that can write the table could plant "searched
  * for X" in X's history by writing X's value into a row and rolling back.
  *
- * So a match counts only when the executor compares a row it read:
+ * So a match counts only when it is not the index's own:
+ *  - while a btree scans an index with a column of an encrypted type
+ *    (finding, descending through pivot keys), its comparisons record
+ *    nothing: the executor's start wraps that index's gettuple and
+ *    getbitmap functions to say so, in the relation cache, where the scans
+ *    a concurrent update's recheck (EvalPlanQual) builds find them too;
  *  - after planning, every index scan whose condition compares an
- *    encrypted value also checks that condition as a filter on the rows it
- *    returns (its heap row, visible to the scan; an index-only scan's
- *    reconstructed row; the operators are not mergejoinable, so no merge
- *    join compares by them alone);
- *  - when the executor starts, the index scans' keys that compare by our
- *    operators are marked (TypesMarkIndexKeys()): their matches find rows
- *    but record nothing.
- * The filter costs a comparison of terms per row returned: the searched
- * value's term is kept for the statement (types.c).
+ *    encrypted value checks that condition first in its filter, on each
+ *    row it returns (its heap row, visible to the scan; an index-only
+ *    scan's reconstructed row), before any other condition of the query
+ *    sees the row.  (The operators are not mergejoinable or hashable: no
+ *    join compares by them but a nested loop's scans.)
+ * Every other comparison records: an expression's, a row or array
+ * comparison's, a direct call of the support function.  The filter costs
+ * a comparison of terms per row returned: the searched value's term is
+ * kept for the statement (types.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/nbtree.h"
 #include "access/relscan.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -63,10 +69,15 @@ compares_encrypted(Node *node, void *context)
 	return expression_tree_walker(node, compares_encrypted, context);
 }
 
-/* Add to *qual the clauses of cond that compare encrypted values, once. */
+/*
+ * Put first in *qual the clauses of cond that compare encrypted values: a
+ * condition of the query's own must not see a row the search found before
+ * the search's comparison has recorded it.
+ */
 static void
 recheck(List **qual, List *cond)
 {
+	List	   *first = NIL;
 	ListCell   *lc;
 
 	foreach(lc, cond)
@@ -74,8 +85,10 @@ recheck(List **qual, List *cond)
 		Node	   *clause = lfirst(lc);
 
 		if (compares_encrypted(clause, NULL) && !list_member(*qual, clause))
-			*qual = lappend(*qual, copyObject(clause));
+			first = lappend(first, copyObject(clause));
 	}
+	if (first != NIL)
+		*qual = list_concat(first, *qual);
 }
 
 static void
@@ -150,50 +163,95 @@ SearchScanPlan(PlannedStmt *stmt)
 		PlanTreeWalk(lfirst(lc), plan_rechecks, NULL);
 }
 
-/*
- * The keys of a node, and those of its index scan when the executor has
- * already handed them over (no keys computed at run time: at its start).
+/*----------------------------------------------------------------------
+ * The index's own comparisons
+ *----------------------------------------------------------------------
  */
-static void
-mark(ScanKey keys, int nkeys, IndexScanDesc desc, bool handed_over)
+static int	in_index = 0;
+
+/* Is a btree scanning an index of an encrypted column in this backend? */
+bool
+SearchScanInIndex(void)
 {
-	TypesMarkIndexKeys(keys, nkeys);
-	if (desc != NULL && handed_over)
-		TypesMarkIndexKeys(desc->keyData, desc->numberOfKeys);
+	return in_index > 0;
 }
 
 static bool
-mark_keys(PlanState *ps, void *context)
+quiet_gettuple(IndexScanDesc scan, ScanDirection direction)
+{
+	bool		found;
+
+	in_index++;
+	PG_TRY();
+	{
+		found = btgettuple(scan, direction);
+	}
+	PG_FINALLY();
+	{
+		in_index--;
+	}
+	PG_END_TRY();
+	return found;
+}
+
+static int64
+quiet_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	int64		ntids;
+
+	in_index++;
+	PG_TRY();
+	{
+		ntids = btgetbitmap(scan, tbm);
+	}
+	PG_FINALLY();
+	{
+		in_index--;
+	}
+	PG_END_TRY();
+	return ntids;
+}
+
+/*
+ * Wrap a btree index's scan functions in its relation cache entry (each
+ * index has its own copy of its access method's routine) when one of its
+ * key columns is of an encrypted type.
+ */
+static void
+quiet_index(Relation index)
+{
+	IndexAmRoutine *am;
+	bool		encrypted = false;
+
+	if (index == NULL || (am = index->rd_indam) == NULL || am->amgettuple != btgettuple)
+		return;
+	for (int i = 0; i < IndexRelationGetNumberOfKeyAttributes(index); i++)
+		if (CatalogEncryptedType(index->rd_opcintype[i]) != 0)
+			encrypted = true;
+	if (!encrypted)
+		return;
+	am->amgettuple = quiet_gettuple;
+	if (am->amgetbitmap == btgetbitmap)
+		am->amgetbitmap = quiet_getbitmap;
+}
+
+static bool
+quiet_indexes(PlanState *ps, void *context)
 {
 	if (ps == NULL)
 		return false;
 	if (IsA(ps, IndexScanState))
-	{
-		IndexScanState *is = (IndexScanState *) ps;
-
-		mark(is->iss_ScanKeys, is->iss_NumScanKeys, is->iss_ScanDesc,
-			 is->iss_NumRuntimeKeys == 0);
-	}
+		quiet_index(((IndexScanState *) ps)->iss_RelationDesc);
 	else if (IsA(ps, IndexOnlyScanState))
-	{
-		IndexOnlyScanState *is = (IndexOnlyScanState *) ps;
-
-		mark(is->ioss_ScanKeys, is->ioss_NumScanKeys, is->ioss_ScanDesc,
-			 is->ioss_NumRuntimeKeys == 0);
-	}
+		quiet_index(((IndexOnlyScanState *) ps)->ioss_RelationDesc);
 	else if (IsA(ps, BitmapIndexScanState))
-	{
-		BitmapIndexScanState *is = (BitmapIndexScanState *) ps;
-
-		mark(is->biss_ScanKeys, is->biss_NumScanKeys, is->biss_ScanDesc,
-			 is->biss_NumRuntimeKeys == 0 && is->biss_NumArrayKeys == 0);
-	}
-	return planstate_tree_walker(ps, mark_keys, context);
+		quiet_index(((BitmapIndexScanState *) ps)->biss_RelationDesc);
+	return planstate_tree_walker(ps, quiet_indexes, context);
 }
 
-/* When the executor has started: the index scans' keys record no match. */
+/* When the executor has started: the indexes its scans read compare quietly. */
 void
 SearchScanStart(PlanState *ps)
 {
-	(void) mark_keys(ps, NULL);
+	(void) quiet_indexes(ps, NULL);
 }

@@ -15,5 +15,6 @@ extern void PlanTreeWalk(Plan *plan, void (*visit) (Plan *plan, void *context),
 							   void *context);
 extern void SearchScanPlan(PlannedStmt *stmt);
 extern void SearchScanStart(PlanState *ps);
+extern bool SearchScanInIndex(void);
 
 #endif

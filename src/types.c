@@ -33,7 +33,6 @@
 #include "commands/vacuum.h"
 #include "common/base64.h"
 #include "fmgr.h"
-#include "access/skey.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -49,6 +48,7 @@
 #include "policy.h"
 #include "reveal.h"
 #include "redact.h"
+#include "searchscan.h"
 #include "types.h"
 #include "unsealed.h"
 #include "writepath.h"
@@ -657,9 +657,12 @@ view_term(const EnvelopeView *view)
 /*
  * A statement compares the same searched value with many rows and index
  * entries, and an index scan's condition is checked again on the rows it
- * returns (searchscan.c): its term is kept for the statement, so the checks
- * and the audit record of a search happen once per distinct value and
- * category in it.  A plaintext search is known by its pending envelope (its
+ * returns (searchscan.c): its term is kept for the statement, so the audit
+ * record and the masked budget's charge of a search happen once per
+ * distinct value and category in it.  The role, its purpose and a lockdown
+ * are checked at each comparison: a statement's start time is shared by
+ * the statements of a DO block or a function and by those of one query
+ * message, between which a purpose can be reset or a lockdown begin.  A plaintext search is known by its pending envelope (its
  * ciphertext), a blind_index() call by the term it computed: no plaintext
  * is kept.
  */
@@ -723,15 +726,19 @@ term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
 }
 
 /*
- * blind_index()'s checks and audit record for a term it computed: once per
- * distinct term and category in a statement.
+ * blind_index()'s checks for a term it computed, each call; its audit
+ * record and masked budget once per distinct term and category in a
+ * statement.
  */
 void
-TypesRequireSearchOnce(const char *category, const char *value, int len, const uint8 *term)
+TypesRequireSearch(const char *category, const char *value, int len, const uint8 *term)
 {
 	if (term_memo_find(false, category, term, ENVELOPE_TERM_LEN) != NULL)
+	{
+		RevealRequireSearch(category, NULL, 0, true);
 		return;
-	RevealRequireSearch(category, value, len);
+	}
+	RevealRequireSearch(category, value, len, false);
 	term_memo_keep(false, category, term, ENVELOPE_TERM_LEN, term);
 }
 
@@ -776,13 +783,16 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 		return none;
 	}
 	if ((m = term_memo_find(true, category, bytes, len)) != NULL)
+	{
+		RevealRequireSearch(category, NULL, 0, true);
 		return m->term;
+	}
 
 	RedactStatement();
 	plain = EnvelopePendingOpen(pending);
 	PolicyEnsure();
 	(void) PolicyRequireCategory(category);
-	RevealRequireSearch(category, (const char *) plain, pending->ctlen);
+	RevealRequireSearch(category, (const char *) plain, pending->ctlen, false);
 	if (!WritepathSearchTerm(category, plain, pending->ctlen, false, term))
 		memset(term, 0, ENVELOPE_TERM_LEN);
 	OPENSSL_cleanse(plain, pending->ctlen);
@@ -794,23 +804,19 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 /*
  * A search found a stored value: its subject (the value's data key) goes
  * into the statement's search group, so access_history() shows the
- * searches that located or confirmed a subject's data.  Only a comparison
- * the executor makes on a row it read counts: not the btree support
- * function (which descends through pivot keys, copies of values long
- * deleted, and sorts), and not an index scan's key (marked by
- * TypesMarkIndexKeys()), which meets entries of rows no longer or not yet
- * visible; searchscan.c checks an index scan's condition again on the rows
- * it returns.
+ * searches that located or confirmed a subject's data.  Not while a btree
+ * compares with its own entries (searchscan.c): an entry may be of a row
+ * the scan does not return (rolled back, not yet committed, deleted, a
+ * pivot key copied from a value long gone); the scan's condition is
+ * checked again, and recorded, on each row it returns.
  */
-static char index_key_mark;
-
 static void
-search_matched(FunctionCallInfo fcinfo, const EnvelopeView *stored)
+search_matched(const EnvelopeView *stored)
 {
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 
-	if (fcinfo->flinfo->fn_extra == &index_key_mark ||
-		stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning())
+	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning() ||
+		SearchScanInIndex())
 		return;
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';
@@ -836,7 +842,7 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
  * records the value's subject in the search's audit group.
  */
 static int
-encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext, bool record)
+encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 {
 	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
 	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
@@ -867,14 +873,14 @@ encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext, bool record)
 		tb = view_term(&b);
 	}
 	r = term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
-	if (r == 0 && stored != NULL && record)
-		search_matched(fcinfo, stored);
+	if (r == 0 && stored != NULL)
+		search_matched(stored);
 	return r;
 }
 
 /* an encrypted value against a search term (bytea), either way round */
 static int
-encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first, bool record)
+encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 {
 	EnvelopeView view;
 	const uint8 *a;
@@ -884,79 +890,41 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first, bool record)
 	compared_view(PG_GETARG_VARLENA_PP(term_first ? 1 : 0), &view);
 	a = view_term(&view);
 	r = term_cmp(a, ENVELOPE_TERM_LEN, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	if (r == 0 && record)
-		search_matched(fcinfo, &view);
+	if (r == 0)
+		search_matched(&view);
 	return term_first ? -r : r;
 }
 
-/* the support function sorts and descends; the operators record a match */
 #define ENCRYPTED_COMPARISONS(suffix, expr, ordered) \
 PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
 Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_INT32(expr(true, false)); } \
+{ PG_RETURN_INT32(expr(true)); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
 Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true, true) == 0); } \
+{ PG_RETURN_BOOL(expr(true) == 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ne##suffix); \
 Datum pguard_encrypted_ne##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true, true) != 0); } \
+{ PG_RETURN_BOOL(expr(true) != 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_lt##suffix); \
 Datum pguard_encrypted_lt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered, true) < 0); } \
+{ PG_RETURN_BOOL(expr(ordered) < 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_le##suffix); \
 Datum pguard_encrypted_le##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered, true) <= 0); } \
+{ PG_RETURN_BOOL(expr(ordered) <= 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_gt##suffix); \
 Datum pguard_encrypted_gt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered, true) > 0); } \
+{ PG_RETURN_BOOL(expr(ordered) > 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ge##suffix); \
 Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered, true) >= 0); }
+{ PG_RETURN_BOOL(expr(ordered) >= 0); }
 
 /* encrypted_text against encrypted_text (plaintext for = and <> only), against bytea, and bytea against it */
-#define CMP_VALUES(plaintext, record) encrypted_cmp(fcinfo, plaintext, record)
-#define CMP_TERM(ignored, record) encrypted_term_cmp(fcinfo, false, record)
-#define CMP_TERM_FIRST(ignored, record) encrypted_term_cmp(fcinfo, true, record)
+#define CMP_VALUES(plaintext) encrypted_cmp(fcinfo, plaintext)
+#define CMP_TERM(ignored) encrypted_term_cmp(fcinfo, false)
+#define CMP_TERM_FIRST(ignored) encrypted_term_cmp(fcinfo, true)
 ENCRYPTED_COMPARISONS(, CMP_VALUES, false)
 ENCRYPTED_COMPARISONS(_term, CMP_TERM, false)
 ENCRYPTED_COMPARISONS(_term_first, CMP_TERM_FIRST, false)
-
-/*
- * Mark the keys of an index scan that compare by these operators: a match
- * there is an index entry, which may be of a row the scan does not return.
- * (A key's function is copied with it into the index AM's own keys.)
- */
-void
-TypesMarkIndexKeys(ScanKey keys, int nkeys)
-{
-	static const PGFunction ours[] = {
-		pguard_encrypted_eq, pguard_encrypted_ne, pguard_encrypted_lt, pguard_encrypted_le,
-		pguard_encrypted_gt, pguard_encrypted_ge,
-		pguard_encrypted_eq_term, pguard_encrypted_ne_term, pguard_encrypted_lt_term,
-		pguard_encrypted_le_term, pguard_encrypted_gt_term, pguard_encrypted_ge_term,
-		pguard_encrypted_eq_term_first, pguard_encrypted_ne_term_first,
-		pguard_encrypted_lt_term_first, pguard_encrypted_le_term_first,
-		pguard_encrypted_gt_term_first, pguard_encrypted_ge_term_first};
-
-	for (int i = 0; i < nkeys; i++)
-	{
-		ScanKey		key = &keys[i];
-
-		if (key->sk_flags & SK_ROW_HEADER)
-		{
-			ScanKey		sub = (ScanKey) DatumGetPointer(key->sk_argument);
-			int			n = 1;
-
-			while (!(sub[n - 1].sk_flags & SK_ROW_END))
-				n++;
-			TypesMarkIndexKeys(sub, n);
-			continue;
-		}
-		for (int f = 0; f < lengthof(ours); f++)
-			if (key->sk_func.fn_addr == ours[f])
-				key->sk_func.fn_extra = &index_key_mark;
-	}
-}
 
 /*
  * ANALYZE of an encrypted column: the fraction of nulls and the average

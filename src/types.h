@@ -7,7 +7,6 @@
 #define PGUARD_TYPES_H
 
 #include "postgres.h"
-#include "access/skey.h"
 #include "fmgr.h"
 
 #include "envelope.h"
@@ -16,8 +15,7 @@ extern EnvelopeType TypesForPlainType(Oid typid);
 extern uint8 *TypesToPlain(EnvelopeType type, Datum value, int *len);
 extern Datum TypesFromPlain(EnvelopeType type, const uint8 *plain, int len);
 extern void TypesParseDatum(struct varlena *value, EnvelopeType expected, EnvelopeView *view);
-extern void TypesRequireSearchOnce(const char *category, const char *value, int len,
-								   const uint8 *term);
-extern void TypesMarkIndexKeys(ScanKey keys, int nkeys);
+extern void TypesRequireSearch(const char *category, const char *value, int len,
+							   const uint8 *term);
 
 #endif

@@ -64,7 +64,6 @@
 #include "audit.h"
 #include "catalog.h"
 #include "guard.h"
-#include "incident.h"
 #include "keycache.h"
 #include "leave.h"
 #include "policy.h"
@@ -239,22 +238,6 @@ pguard_seal_searchable(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(pguard_blind_index);
 
 /*
- * A call site's last term, in its query's memory: an index scan's
- * condition is checked again on each row it returns (searchscan.c), and a
- * cursor's later fetches run the same expression.  The search was checked
- * and recorded when the term was computed; a lockdown still stops it.
- */
-typedef struct BlindIndexCall
-{
-	char		category[ENVELOPE_MAX_CATEGORY + 1];
-	uint8		term[ENVELOPE_TERM_LEN];
-	int			len;
-	char		value[FLEXIBLE_ARRAY_MEMBER];
-} BlindIndexCall;
-
-#define BLIND_INDEX_CALL_MAX_BYTES 1024
-
-/*
  * blind_index(value text, category text): the search term for a searchable
  * column, compared with the terms its values carry:
  * WHERE col = privacy_guard.blind_index(value, category).  STABLE, so that
@@ -271,7 +254,6 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	bytea	   *result;
 	bool		found;
 	int			len;
-	BlindIndexCall *call;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -286,15 +268,6 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	value = PG_GETARG_TEXT_PP(0);
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	len = VARSIZE_ANY_EXHDR(value);
-	call = fcinfo->flinfo ? fcinfo->flinfo->fn_extra : NULL;
-	if (call != NULL && call->len == len && strcmp(call->category, catname) == 0 &&
-		memcmp(call->value, VARDATA_ANY(value), len) == 0 && !IncidentLockdown(NULL))
-	{
-		result = palloc(VARHDRSZ + ENVELOPE_TERM_LEN);
-		SET_VARSIZE(result, VARHDRSZ + ENVELOPE_TERM_LEN);
-		memcpy(VARDATA(result), call->term, ENVELOPE_TERM_LEN);
-		PG_RETURN_BYTEA_P(result);
-	}
 	if (CatalogExtensionPredatesGuard())
 		require_current_search(NULL, NULL);
 	PolicyEnsure();
@@ -307,25 +280,11 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	if (!found)
 	{
 		/* nothing was sealed searchable under the category: nothing to find */
-		RevealRequireSearch(catname, VARDATA_ANY(value), len);
+		RevealRequireSearch(catname, VARDATA_ANY(value), len, false);
 		PG_RETURN_NULL();
 	}
-	/* checked and recorded once a statement, however often it is called */
-	TypesRequireSearchOnce(catname, VARDATA_ANY(value), len, (const uint8 *) VARDATA(result));
-	if (fcinfo->flinfo != NULL && len <= BLIND_INDEX_CALL_MAX_BYTES)
-	{
-		if (call == NULL || call->len < len)
-		{
-			if (call != NULL)
-				pfree(call);
-			call = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, offsetof(BlindIndexCall, value) + len);
-			fcinfo->flinfo->fn_extra = call;
-		}
-		strlcpy(call->category, catname, sizeof(call->category));
-		memcpy(call->term, VARDATA(result), ENVELOPE_TERM_LEN);
-		call->len = len;
-		memcpy(call->value, VARDATA_ANY(value), len);
-	}
+	/* checked each call; recorded once a statement, however often it is called */
+	TypesRequireSearch(catname, VARDATA_ANY(value), len, (const uint8 *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 

@@ -261,16 +261,77 @@ RESET enable_bitmapscan;
 SELECT privacy_guard.audit_flush();
 SELECT (SELECT count(*) FROM privacy_guard.access_history('7001') WHERE event = 'search') AS planted_searches,
        (SELECT count(*) FROM privacy_guard.access_history('7002') WHERE event = 'search') AS true_searches;
+-- the index scan checks its condition first: a condition of the query's
+-- own that shows the row and rejects it (set_config(), an error message)
+-- sees it only once the search has recorded it
+SELECT count(*) AS found_before FROM privacy_guard.access_history('7002') WHERE event = 'search' \gset
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT 1 FROM planted WHERE email = 'target@example.com' AND set_config('probe.id', id::text, false) IS NULL;
+SELECT 1 FROM planted WHERE email = 'target@example.com' AND ('id=' || id)::int > 0;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+-- every comparison but the index's own records what it matched: the btree
+-- support function called directly, a row comparison, an array comparison
+SELECT id FROM planted WHERE privacy_guard.encrypted_cmp(email, 'target@example.com') = 0;
+SELECT id FROM planted
+ WHERE (email, id) >= ('target@example.com', 0) AND (email, id) <= ('target@example.com', 9999);
+SELECT id FROM planted
+ WHERE ARRAY[email] <= ARRAY['target@example.com'::privacy_guard.encrypted_text]
+   AND ARRAY[email] >= ARRAY['target@example.com'::privacy_guard.encrypted_text];
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :found_before AS recorded_searches
+  FROM privacy_guard.access_history('7002') WHERE event = 'search';
+-- an index scan for several blind_index() terms sorts them
+SET enable_seqscan = off;
+SELECT id FROM planted
+ WHERE email = ANY (ARRAY[privacy_guard.blind_index('target@example.com', 'contact'),
+                          privacy_guard.blind_index('victim@example.com', 'contact')])
+ ORDER BY id;
+RESET enable_seqscan;
+-- terms compare STABLE, like plaintext: not in an index's predicate, where
+-- the planner's proof would drop a search's comparison
+CREATE INDEX planted_by_term ON planted (id) WHERE email = '\x00'::bytea;
+-- each evaluation of a search checks the role's purpose and a lockdown,
+-- even within one statement's time: the statements of one query message,
+-- of a DO block, a function called again in the transaction
+\set VERBOSITY terse
+SELECT privacy_guard.blind_index('target@example.com', 'contact') IS NOT NULL AS checked \; SELECT privacy_guard.reset_purpose() \; SELECT privacy_guard.blind_index('target@example.com', 'contact') IS NOT NULL AS unchecked;
+SELECT privacy_guard.set_purpose('support');
+DO $$
+DECLARE n int;
+BEGIN
+    SELECT count(*) INTO n FROM planted WHERE email = privacy_guard.blind_index('target@example.com', 'contact');
+    PERFORM privacy_guard.reset_purpose();
+    SELECT count(*) INTO n FROM planted WHERE email = privacy_guard.blind_index('target@example.com', 'contact');
+    RAISE NOTICE 'found % without a purpose', n;
+END $$;
+SELECT privacy_guard.set_purpose('support');
+CREATE FUNCTION term_of(v text) RETURNS bytea LANGUAGE plpgsql
+    AS $f$ BEGIN RETURN privacy_guard.blind_index(v, 'contact'); END $f$;
+BEGIN;
+SELECT term_of('target@example.com') IS NOT NULL AS checked;
+SELECT privacy_guard.reset_purpose();
+SELECT term_of('target@example.com') IS NOT NULL AS unchecked;
+ROLLBACK;
+\set VERBOSITY default
+DROP FUNCTION term_of(text);
+SELECT privacy_guard.set_purpose('support');
 DROP TABLE planted;
 -- a purpose changed within the statement, after the search's check, does
 -- not hide the subjects the search then matches (a role holding a second
--- purpose, not allowed the category): they go to the search's record
+-- purpose, allowed the category too): they go to the search's record; a
+-- purpose not allowed the category stops the search at once (each
+-- comparison checks the role's purpose)
 CREATE TABLE switched (id int PRIMARY KEY, email text);
 INSERT INTO switched VALUES (1001, 'first@example.com');
 INSERT INTO switched SELECT g, 'shared@example.com' FROM generate_series(1002, 3001) g;
 SELECT privacy_guard.protect('switched', 'email', 'contact', 'id', searchable => true);
 SELECT privacy_guard.define_purpose('second_look');
+SELECT privacy_guard.allow('second_look', 'contact');
 SELECT privacy_guard.grant_purpose(current_user::regrole, 'second_look');
+SELECT privacy_guard.define_purpose('third_look');
+SELECT privacy_guard.grant_purpose(current_user::regrole, 'third_look');
 SET enable_indexscan = off;
 SET enable_bitmapscan = off;
 SELECT (SELECT id FROM switched LIMIT 1) AS scanned_first;
@@ -284,30 +345,38 @@ SELECT count(*) AS subjects_found
   FROM privacy_guard.keys k
  WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 3001) g)
    AND EXISTS (SELECT 1 FROM privacy_guard.access_history(k.name) h WHERE h.event = 'search');
+\set VERBOSITY terse
+SELECT count(*) AS matched FROM switched
+ WHERE email = 'shared@example.com'
+    OR (CASE WHEN id = 1001 THEN privacy_guard.set_purpose('third_look') END) = 'zz';
+\set VERBOSITY default
+SELECT privacy_guard.set_purpose('support');
 RESET enable_indexscan;
 RESET enable_bitmapscan;
 -- a cursor fetched after other statements: what it then matches is still
--- recorded (its check ran in an earlier statement, whose search group has
--- ended), as a search of its own under the purpose it runs under now (an
--- index scan computes the term once, at the first FETCH; a FETCH reads its
--- matches a leaf page at a time: many rows, to reach past the first)
+-- recorded (its first FETCH ran the check, in a statement whose search
+-- group has ended), as a search of its own; each row its index scan returns
+-- is compared again, checked: once its role has reset its purpose, the rest
+-- of the search is refused (a FETCH reads its matches a leaf page at a
+-- time: many rows, to reach past the first)
 SET enable_bitmapscan = off;
 SET enable_seqscan = off;
+SELECT count(*) AS before_cursor FROM privacy_guard.access_history('2000') WHERE event = 'search' \gset
 BEGIN;
 DECLARE later CURSOR FOR
   SELECT id FROM switched WHERE email = privacy_guard.blind_index('shared@example.com', 'contact');
 FETCH 2 FROM later;
 SELECT 1 AS between_fetches;
+MOVE FORWARD 1000 IN later;
 SELECT privacy_guard.reset_purpose();
+\set VERBOSITY terse
 MOVE FORWARD ALL IN later;
-COMMIT;
+\set VERBOSITY default
+ROLLBACK;
 SELECT privacy_guard.set_purpose('support');
 SELECT privacy_guard.audit_flush();
-SELECT count(*) > 0 AS found_without_a_purpose
-  FROM privacy_guard.keys k
- WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 3001) g)
-   AND EXISTS (SELECT 1 FROM privacy_guard.access_history(k.name) h
-                WHERE h.event = 'search' AND coalesce(h.purpose, '') = '');
+SELECT count(*) - :before_cursor AS found_by_a_later_fetch
+  FROM privacy_guard.access_history('2000') WHERE event = 'search';
 RESET enable_bitmapscan;
 RESET enable_seqscan;
 -- a search an IMMUTABLE function runs while the planner folds the call
