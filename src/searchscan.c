@@ -35,6 +35,7 @@
 #include "access/genam.h"
 #include "access/nbtree.h"
 #include "access/relscan.h"
+#include "access/transam.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/execnodes.h"
@@ -226,7 +227,8 @@ quiet_index(Relation index)
 	if (index == NULL || (am = index->rd_indam) == NULL || am->amgettuple != btgettuple)
 		return;
 	for (int i = 0; i < IndexRelationGetNumberOfKeyAttributes(index); i++)
-		if (CatalogEncryptedType(index->rd_opcintype[i]) != 0)
+		if (index->rd_opcintype[i] >= FirstNormalObjectId &&
+			CatalogEncryptedType(index->rd_opcintype[i]) != 0)
 			encrypted = true;
 	if (!encrypted)
 		return;
@@ -253,5 +255,6 @@ quiet_indexes(PlanState *ps, void *context)
 void
 SearchScanStart(PlanState *ps)
 {
-	(void) quiet_indexes(ps, NULL);
+	if (CatalogExtensionInstalled())
+		(void) quiet_indexes(ps, NULL);
 }
