@@ -145,7 +145,8 @@ memo_matches(PolicyDecision *d, uint64 gen, Oid userid,
 
 /* Policy checks for (current role, purpose, category); raises on refusal. */
 static PolicyDecision *
-decide_policy(const char *purpose_bytes, int purposelen, const char *category, int catlen)
+decide_policy(const char *event, const char *purpose_bytes, int purposelen,
+			  const char *category, int catlen)
 {
 	Oid			userid = GetUserId();
 	uint64		gen = PolicyGeneration();
@@ -177,12 +178,15 @@ decide_policy(const char *purpose_bytes, int purposelen, const char *category, i
 	{
 		const char *rolename = GetUserNameFromId(userid, false);
 
-		audit_denied("reveal", purpose, catname, catlen,
+		audit_denied(event, purpose, catname, catlen,
 					 c == NULL ? "category not defined" :
 					 !PolicyRoleHolds(userid, p) ? "purpose not granted" : "category not allowed");
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 strcmp(event, "search") == 0 ?
+				 errmsg("permission denied to search category \"%s\" for purpose \"%s\"",
+						catname, purpose) :
 				 errmsg("permission denied to reveal category \"%s\" for purpose \"%s\"",
 						catname, purpose),
 				 c == NULL ?
@@ -259,7 +263,7 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 						 POLICY_INCIDENT_RESPONSE)));
 	}
 
-	*decision = decide_policy(purpose, purposelen, view->category, view->catlen);
+	*decision = decide_policy("reveal", purpose, purposelen, view->category, view->catlen);
 	*key = KeycacheForId(view->key_id, true);
 	if (*key == NULL)
 		return OUTCOME_ERASED;
@@ -448,13 +452,14 @@ REVEAL_FUNCTION(bytea, ENV_BYTEA)
 /*
  * The check blind_index() makes: the current role, under its declared
  * purpose, may see the category (full or masked).  Raises otherwise.  Then
- * a masked purpose's budget is charged for the value and the search is
- * recorded; again: the statement made this search already (its value is
- * not needed), so only the role, its purpose and a lockdown are checked,
- * as each evaluation must be.
+ * a masked purpose's budget is charged for the value searched (by its
+ * term: distinct terms are distinct values of the category; NULL when the
+ * category has no search key, and nothing can be found) and the search is
+ * recorded; again: the statement made this search already, so only the
+ * role, its purpose and a lockdown are checked, as each evaluation must be.
  */
 void
-RevealRequireSearch(const char *category, const char *value, int len, bool again)
+RevealRequireSearch(const char *category, const uint8 *term, bool again)
 {
 	const char *purpose = PolicySessionPurpose();
 	PolicyDecision *d;
@@ -483,7 +488,7 @@ RevealRequireSearch(const char *category, const char *value, int len, bool again
 				 errhint("Only purpose \"%s\" searches during a lockdown; privacy_guard.lift_lockdown() ends it.",
 						 POLICY_INCIDENT_RESPONSE)));
 	}
-	d = decide_policy(purpose, strlen(purpose), category, strlen(category));
+	d = decide_policy("search", purpose, strlen(purpose), category, strlen(category));
 	if (d->subject_access)
 	{
 		audit_denied("search", purpose, category, strlen(category), "subject_access cannot search");
@@ -508,9 +513,12 @@ RevealRequireSearch(const char *category, const char *value, int len, bool again
 	{
 		int			used;
 		int			limit;
-		uint32		h = hash_combine(hash_any((const unsigned char *) category, strlen(category)),
-								   hash_any((const unsigned char *) value, len));
-		BudgetOutcome outcome = BudgetChargeMaskedSearch(h, &used, &limit);
+		uint32		h = hash_any((const unsigned char *) category, strlen(category));
+		BudgetOutcome outcome;
+
+		if (term != NULL)
+			h = hash_combine(h, hash_any(term, ENVELOPE_TERM_LEN));
+		outcome = BudgetChargeMaskedSearch(h, &used, &limit);
 
 		if (outcome != BUDGET_OK)
 		{

@@ -20,7 +20,7 @@ typedef enum RevealOutcome
 } RevealOutcome;
 
 extern const char *RevealOutcomeName(RevealOutcome outcome);
-extern void RevealRequireSearch(const char *category, const char *value, int len, bool again);
+extern void RevealRequireSearch(const char *category, const uint8 *term, bool again);
 extern void RevealSearchMatched(const char *category, int64 key_id);
 
 #endif

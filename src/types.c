@@ -666,13 +666,14 @@ view_term(const EnvelopeView *view)
  * ciphertext), a blind_index() call by the term it computed: no plaintext
  * is kept.
  */
-#define TERM_MEMO 8
+#define TERM_MEMO 64
 #define TERM_MEMO_MAX_BYTES 1024
 
 typedef struct TermMemo
 {
 	TimestampTz statement;		/* 0: empty */
 	Oid			userid;
+	char		purpose[NAMEDATALEN];	/* the role's declared purpose then ("" none) */
 	bool		pending;		/* bytes: a pending envelope; else a term */
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 	int			len;
@@ -688,16 +689,19 @@ static TermMemo *
 term_memo_find(bool pending, const char *category, const uint8 *bytes, int len)
 {
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	const char *purpose;
 
 	if (term_memo == NULL)
 		return NULL;
+	purpose = PolicySessionPurpose();
 	for (int i = 0; i < TERM_MEMO; i++)
 	{
 		TermMemo   *m = &term_memo[i];
 
-		if (m->statement == stmt && m->userid == GetUserId() && m->pending == pending &&
-			m->len == len && strcmp(m->category, category) == 0 &&
-			memcmp(m->bytes, bytes, len) == 0)
+		if (m->statement == stmt && m->len == len && m->pending == pending &&
+			m->bytes[0] == bytes[0] && m->userid == GetUserId() &&
+			memcmp(m->bytes, bytes, len) == 0 && strcmp(m->category, category) == 0 &&
+			strcmp(m->purpose, purpose ? purpose : "") == 0)
 			return m;
 	}
 	return NULL;
@@ -718,6 +722,7 @@ term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
 	term_memo_next = (term_memo_next + 1) % TERM_MEMO;
 	m->statement = GetCurrentStatementStartTimestamp();
 	m->userid = GetUserId();
+	strlcpy(m->purpose, PolicySessionPurpose() ? PolicySessionPurpose() : "", sizeof(m->purpose));
 	m->pending = pending;
 	strlcpy(m->category, category, sizeof(m->category));
 	m->len = len;
@@ -726,19 +731,22 @@ term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
 }
 
 /*
- * blind_index()'s checks for a term it computed, each call; its audit
- * record and masked budget once per distinct term and category in a
- * statement.
+ * The checks of a search whose term is computed (blind_index(), plaintext
+ * compared with a column), each time; its audit record and masked budget
+ * once per distinct term and category in a statement, however many times
+ * and forms the statement computes it in (a parameter cast to the type is
+ * pending under a new nonce each time it is evaluated: in an index scan's
+ * key, and again in its filter).
  */
 void
-TypesRequireSearch(const char *category, const char *value, int len, const uint8 *term)
+TypesRequireSearch(const char *category, const uint8 *term)
 {
 	if (term_memo_find(false, category, term, ENVELOPE_TERM_LEN) != NULL)
 	{
-		RevealRequireSearch(category, NULL, 0, true);
+		RevealRequireSearch(category, NULL, true);
 		return;
 	}
-	RevealRequireSearch(category, value, len, false);
+	RevealRequireSearch(category, term, false);
 	term_memo_keep(false, category, term, ENVELOPE_TERM_LEN, term);
 }
 
@@ -759,6 +767,7 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	int			len = VARSIZE_ANY_EXHDR(raw);
 	TermMemo   *m;
 	uint8	   *plain;
+	bool		found;
 
 	(void) view_term(sealed);
 	/*
@@ -784,19 +793,31 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	}
 	if ((m = term_memo_find(true, category, bytes, len)) != NULL)
 	{
-		RevealRequireSearch(category, NULL, 0, true);
+		/*
+		 * Within a btree's scan no code of the caller's runs between its
+		 * comparisons, and no row it finds is returned before its filter
+		 * has compared it again, checked (searchscan.c): once then.
+		 */
+		if (!SearchScanInIndex())
+			RevealRequireSearch(category, NULL, true);
 		return m->term;
 	}
 
 	RedactStatement();
-	plain = EnvelopePendingOpen(pending);
 	PolicyEnsure();
 	(void) PolicyRequireCategory(category);
-	RevealRequireSearch(category, (const char *) plain, pending->ctlen, false);
-	if (!WritepathSearchTerm(category, plain, pending->ctlen, false, term))
-		memset(term, 0, ENVELOPE_TERM_LEN);
+	plain = EnvelopePendingOpen(pending);
+	found = WritepathSearchTerm(category, plain, pending->ctlen, false, term);
 	OPENSSL_cleanse(plain, pending->ctlen);
 	pfree(plain);
+	if (found)
+		TypesRequireSearch(category, term);
+	else
+	{
+		/* nothing was sealed searchable under the category: nothing to find */
+		memset(term, 0, ENVELOPE_TERM_LEN);
+		RevealRequireSearch(category, NULL, false);
+	}
 	term_memo_keep(true, category, bytes, len, term);
 	return term;
 }

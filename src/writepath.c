@@ -280,11 +280,11 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	if (!found)
 	{
 		/* nothing was sealed searchable under the category: nothing to find */
-		RevealRequireSearch(catname, VARDATA_ANY(value), len, false);
+		RevealRequireSearch(catname, NULL, false);
 		PG_RETURN_NULL();
 	}
 	/* checked each call; recorded once a statement, however often it is called */
-	TypesRequireSearch(catname, VARDATA_ANY(value), len, (const uint8 *) VARDATA(result));
+	TypesRequireSearch(catname, (const uint8 *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 

@@ -261,6 +261,20 @@ RESET enable_bitmapscan;
 SELECT privacy_guard.audit_flush();
 SELECT (SELECT count(*) FROM privacy_guard.access_history('7001') WHERE event = 'search') AS planted_searches,
        (SELECT count(*) FROM privacy_guard.access_history('7002') WHERE event = 'search') AS true_searches;
+-- a parameter cast to the type is pending under a new nonce each time it
+-- is evaluated (in the index scan's key, in its filter): still one search
+-- of one value, one record
+PREPARE by_param(text) AS SELECT id FROM planted WHERE email = $1::privacy_guard.encrypted_text;
+SELECT max(id) AS before_param FROM privacy_guard.audit_records \gset
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXECUTE by_param('target@example.com');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DEALLOCATE by_param;
+SELECT privacy_guard.audit_flush();
+SELECT string_agg(event, ', ' ORDER BY id) AS records
+  FROM privacy_guard.audit_records WHERE id > :before_param AND event LIKE 'search%';
 -- the index scan checks its condition first: a condition of the query's
 -- own that shows the row and rejects it (set_config(), an error message)
 -- sees it only once the search has recorded it
@@ -345,6 +359,15 @@ SELECT count(*) AS subjects_found
   FROM privacy_guard.keys k
  WHERE k.kind = 'subject' AND k.name IN (SELECT g::text FROM generate_series(1002, 3001) g)
    AND EXISTS (SELECT 1 FROM privacy_guard.access_history(k.name) h WHERE h.event = 'search');
+-- a search is its purpose's: the same value searched again in one
+-- statement's time under another purpose is checked, charged and recorded
+-- again, under that purpose
+SELECT max(id) AS before_purposes FROM privacy_guard.audit_records \gset
+SELECT count(*) AS under_support FROM switched WHERE email = privacy_guard.blind_index('first@example.com', 'contact') \; SELECT privacy_guard.set_purpose('second_look') \; SELECT count(*) AS under_second_look FROM switched WHERE email = privacy_guard.blind_index('first@example.com', 'contact');
+SELECT privacy_guard.set_purpose('support');
+SELECT privacy_guard.audit_flush();
+SELECT string_agg(purpose, ', ' ORDER BY id) AS searched_under
+  FROM privacy_guard.audit_records WHERE id > :before_purposes AND event = 'search';
 \set VERBOSITY terse
 SELECT count(*) AS matched FROM switched
  WHERE email = 'shared@example.com'
