@@ -45,6 +45,24 @@ async function main() {
 	await client.query('ROLLBACK');
 
 	await client.query("SELECT privacy_guard.set_purpose('support')");
+	// searches by driver parameters on the column's unique index, an unnamed
+	// statement and a named one past the generic-plan threshold: each is one
+	// search, naming the row it returns (the operators are the extension's:
+	// an application puts its schema on the search_path)
+	await client.query('SET search_path = public, privacy_guard');
+	await client.query('SET enable_seqscan = off');
+	const found = await client.query(`SELECT id FROM ${t} WHERE ${c} = $1`, ['n305@example.com']);
+	report('search', found.rows.map((r) => r.id).join(','));
+	let again;
+	for (let i = 0; i < 7; i++)
+		again = await client.query({
+			name: 'search-customer',
+			text: `SELECT id FROM ${t} WHERE ${c} = $1`,
+			values: ['n306@example.com'],
+		});
+	report('prepared search', again.rows.map((r) => r.id).join(','));
+	await client.query('RESET enable_seqscan');
+	await client.query('RESET search_path');
 	const res = await client.query(
 		`SELECT id, privacy_guard.reveal(${c}) AS v FROM ${t} WHERE id > 300 ORDER BY id`);
 	for (const row of res.rows)

@@ -80,9 +80,19 @@ my $js = run_client('node', "$clients/node_writes.js", $host, $port, 'postgres',
 is_deeply($js, {
 	rewrite => 'accepted',
 	move => $refused,
+	search => '305',
+	'prepared search' => '306',
 	expected_reveals(301, 312, 'n',
 		{ 302 => 'changed@example.com', 303 => 'upserted@example.com', 312 => 'typed@example.com' }),
-}, 'node-postgres: every write path seals, a rewrite is accepted, a move refused');
+}, 'node-postgres: every write path seals, a rewrite is accepted, a move refused, a search by parameter finds its row');
+# each search by a driver's parameter is one record naming the row it
+# returned (an index scan checks its condition again on it: still one search)
+$node->safe_psql('postgres', 'SELECT privacy_guard.audit_flush()');
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM privacy_guard.access_history('305') WHERE event = 'search') || ',' ||
+	       (SELECT count(*) FROM privacy_guard.access_history('306') WHERE event = 'search') || ',' ||
+	       (SELECT count(*) FROM privacy_guard.audit_records WHERE event = 'search_end')}),
+	'1,7,0', 'node-postgres: one search record a search by parameter, naming its row');
 
 # binary parameters: a Buffer is plaintext bytes, sealed as text parameters are
 my $jsb = run_client('node', "$clients/node_binary.js", $host, $port, 'postgres', 'js_docs');
