@@ -37,13 +37,12 @@
 #include "access/relscan.h"
 #include "access/transam.h"
 #include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
 #include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 
 #include "catalog.h"
 #include "searchscan.h"
-#include "types.h"
 
 /* Does the expression compare a value of an encrypted type (by our operators)? */
 static bool
@@ -85,7 +84,7 @@ recheck(List **qual, List *cond)
 	{
 		Node	   *clause = lfirst(lc);
 
-		if (compares_encrypted(clause, NULL) && !list_member(*qual, clause))
+		if (compares_encrypted(clause, NULL))
 			first = lappend(first, copyObject(clause));
 	}
 	if (first != NIL)

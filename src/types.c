@@ -44,6 +44,8 @@
 #include "utils/numeric.h"
 
 #include "audit.h"
+#include "catalog.h"
+#include "incident.h"
 #include "keycache.h"
 #include "policy.h"
 #include "reveal.h"
@@ -660,11 +662,14 @@ view_term(const EnvelopeView *view)
  * returns (searchscan.c): its term is kept for the statement, so the audit
  * record and the masked budget's charge of a search happen once per
  * distinct value and category in it.  The role, its purpose and a lockdown
- * are checked at each comparison: a statement's start time is shared by
- * the statements of a DO block or a function and by those of one query
- * message, between which a purpose can be reset or a lockdown begin.  A plaintext search is known by its pending envelope (its
- * ciphertext), a blind_index() call by the term it computed: no plaintext
- * is kept.
+ * are checked at each comparison outside a btree's own scan: a statement's
+ * start time is shared by the statements of a DO block or a function and by
+ * those of one query message, between which a purpose can be reset or a
+ * lockdown begin.  A kept term is forgotten when the role, its purpose,
+ * the policy (a grant revoked) or the lockdown changes: then the next
+ * comparison, in a btree's scan too, checks again.  A plaintext search is
+ * known by its pending envelope (its ciphertext) and its term, a
+ * blind_index() call by its term: no plaintext is kept.
  */
 #define TERM_MEMO 64
 #define TERM_MEMO_MAX_BYTES 1024
@@ -673,46 +678,66 @@ typedef struct TermMemo
 {
 	TimestampTz statement;		/* 0: empty */
 	Oid			userid;
+	uint64		policy;			/* the policy's generation then */
+	bool		locked;			/* a lockdown then */
 	char		purpose[NAMEDATALEN];	/* the role's declared purpose then ("" none) */
-	bool		pending;		/* bytes: a pending envelope; else a term */
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
-	int			len;
-	uint8		bytes[TERM_MEMO_MAX_BYTES];
 	uint8		term[ENVELOPE_TERM_LEN];
+	int			len;			/* of the pending envelope; 0: a term alone */
+	uint8		pending[TERM_MEMO_MAX_BYTES];
 } TermMemo;
 
 static TermMemo *term_memo = NULL;
 static int	term_memo_next = 0;
 
-/* The memo of this search in this statement, or NULL. */
-static TermMemo *
-term_memo_find(bool pending, const char *category, const uint8 *bytes, int len)
+/* Was the memo made under the session's circumstances now? */
+static inline bool
+term_memo_current(const TermMemo *m, TimestampTz stmt, const char *category)
 {
-	TimestampTz stmt = GetCurrentStatementStartTimestamp();
-	const char *purpose;
+	const char *purpose = PolicySessionPurpose();
+
+	return m->statement == stmt && m->userid == GetUserId() &&
+		m->policy == PolicyGeneration() && m->locked == IncidentLockdown(NULL) &&
+		strcmp(m->category, category) == 0 && strcmp(m->purpose, purpose ? purpose : "") == 0;
+}
+
+/*
+ * The memo of a search in this statement, by its pending envelope (len > 0)
+ * or by its term (pending NULL), or NULL.
+ */
+static TermMemo *
+term_memo_find(const char *category, const uint8 *pending, int len, const uint8 *term)
+{
+	TimestampTz stmt;
 
 	if (term_memo == NULL)
 		return NULL;
-	purpose = PolicySessionPurpose();
+	CatalogCheckChanges();		/* another session's grant revoked */
+	stmt = GetCurrentStatementStartTimestamp();
 	for (int i = 0; i < TERM_MEMO; i++)
 	{
 		TermMemo   *m = &term_memo[i];
 
-		if (m->statement == stmt && m->len == len && m->pending == pending &&
-			m->bytes[0] == bytes[0] && m->userid == GetUserId() &&
-			memcmp(m->bytes, bytes, len) == 0 && strcmp(m->category, category) == 0 &&
-			strcmp(m->purpose, purpose ? purpose : "") == 0)
+		if (pending != NULL ?
+			(m->len != len || m->pending[0] != pending[0] || memcmp(m->pending, pending, len) != 0) :
+			memcmp(m->term, term, ENVELOPE_TERM_LEN) != 0)
+			continue;
+		if (term_memo_current(m, stmt, category))
 			return m;
 	}
 	return NULL;
 }
 
-/* Keep a search's term for the rest of the statement (not when too long to keep). */
+/*
+ * Keep a search's term for the rest of the statement, with the pending
+ * envelope it was computed from (NULL: a term alone; not kept when too
+ * long).
+ */
 static void
-term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
-			   const uint8 *term)
+term_memo_keep(const char *category, const uint8 *pending, int len, const uint8 *term)
 {
 	TermMemo   *m;
+	const char *purpose = PolicySessionPurpose();
 
 	if (len > TERM_MEMO_MAX_BYTES)
 		return;
@@ -722,12 +747,14 @@ term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
 	term_memo_next = (term_memo_next + 1) % TERM_MEMO;
 	m->statement = GetCurrentStatementStartTimestamp();
 	m->userid = GetUserId();
-	strlcpy(m->purpose, PolicySessionPurpose() ? PolicySessionPurpose() : "", sizeof(m->purpose));
-	m->pending = pending;
+	m->policy = PolicyGeneration();
+	m->locked = IncidentLockdown(NULL);
+	strlcpy(m->purpose, purpose ? purpose : "", sizeof(m->purpose));
 	strlcpy(m->category, category, sizeof(m->category));
-	m->len = len;
-	memcpy(m->bytes, bytes, len);
 	memcpy(m->term, term, ENVELOPE_TERM_LEN);
+	m->len = pending != NULL ? len : 0;
+	if (pending != NULL)
+		memcpy(m->pending, pending, len);
 }
 
 /*
@@ -736,18 +763,21 @@ term_memo_keep(bool pending, const char *category, const uint8 *bytes, int len,
  * once per distinct term and category in a statement, however many times
  * and forms the statement computes it in (a parameter cast to the type is
  * pending under a new nonce each time it is evaluated: in an index scan's
- * key, and again in its filter).
+ * key, and again in its filter).  pending: the pending envelope the term
+ * was computed from, to keep with it, or NULL.
  */
 void
-TypesRequireSearch(const char *category, const uint8 *term)
+TypesRequireSearch(const char *category, const uint8 *term, const uint8 *pending, int len)
 {
-	if (term_memo_find(false, category, term, ENVELOPE_TERM_LEN) != NULL)
+	if (term_memo_find(category, NULL, 0, term) != NULL)
 	{
 		RevealRequireSearch(category, NULL, true);
-		return;
+		if (pending == NULL)
+			return;
 	}
-	RevealRequireSearch(category, term, false);
-	term_memo_keep(false, category, term, ENVELOPE_TERM_LEN, term);
+	else
+		RevealRequireSearch(category, term, false);
+	term_memo_keep(category, pending, len, term);
 }
 
 /*
@@ -791,7 +821,7 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 
 		return none;
 	}
-	if ((m = term_memo_find(true, category, bytes, len)) != NULL)
+	if ((m = term_memo_find(category, bytes, len, NULL)) != NULL)
 	{
 		/*
 		 * Within a btree's scan no code of the caller's runs between its
@@ -811,14 +841,14 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	OPENSSL_cleanse(plain, pending->ctlen);
 	pfree(plain);
 	if (found)
-		TypesRequireSearch(category, term);
+		TypesRequireSearch(category, term, bytes, len);
 	else
 	{
 		/* nothing was sealed searchable under the category: nothing to find */
 		memset(term, 0, ENVELOPE_TERM_LEN);
 		RevealRequireSearch(category, NULL, false);
+		term_memo_keep(category, bytes, len, term);
 	}
-	term_memo_keep(true, category, bytes, len, term);
 	return term;
 }
 

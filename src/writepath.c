@@ -284,7 +284,7 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	/* checked each call; recorded once a statement, however often it is called */
-	TypesRequireSearch(catname, (const uint8 *) VARDATA(result));
+	TypesRequireSearch(catname, (const uint8 *) VARDATA(result), NULL, 0);
 	PG_RETURN_BYTEA_P(result);
 }
 

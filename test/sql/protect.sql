@@ -331,6 +331,28 @@ ROLLBACK;
 \set VERBOSITY default
 DROP FUNCTION term_of(text);
 SELECT privacy_guard.set_purpose('support');
+-- a kept term is forgotten when a lockdown begins (or the policy, the role
+-- or its purpose changes): a statement that goes on searching a value it
+-- searched before is refused, in the btree's own scan too (the count of an
+-- absent value returns no row for the filter to check); the lockdown ends
+-- with the block's error
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+\set VERBOSITY terse
+DO $$
+DECLARE n int;
+BEGIN
+    FOR i IN 1..2 LOOP
+        IF i = 2 THEN
+            PERFORM privacy_guard.lockdown('a statement searching on');
+        END IF;
+        SELECT count(*) INTO n FROM planted WHERE email = 'nobody@example.com';
+        RAISE NOTICE 'pass %: % found', i, n;
+    END LOOP;
+END $$;
+\set VERBOSITY default
+RESET enable_seqscan;
+RESET enable_bitmapscan;
 DROP TABLE planted;
 -- a purpose changed within the statement, after the search's check, does
 -- not hide the subjects the search then matches (a role holding a second
