@@ -824,9 +824,11 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 	if ((m = term_memo_find(category, bytes, len, NULL)) != NULL)
 	{
 		/*
-		 * Within a btree's scan no code of the caller's runs between its
+		 * The kept term is current (the role, its purpose, the policy and
+		 * the lockdown as when it was checked).  Within a btree's scan
+		 * that is enough: no code of the caller's runs between its
 		 * comparisons, and no row it finds is returned before its filter
-		 * has compared it again, checked (searchscan.c): once then.
+		 * has compared it again, checked (searchscan.c).
 		 */
 		if (!SearchScanInIndex())
 			RevealRequireSearch(category, NULL, true);
