@@ -719,7 +719,7 @@ term_memo_find(const char *category, const uint8 *pending, int len, const uint8 
 		TermMemo   *m = &term_memo[i];
 
 		if (pending != NULL ?
-			(m->len != len || m->pending[0] != pending[0] || memcmp(m->pending, pending, len) != 0) :
+			(m->len != len || memcmp(m->pending, pending, len) != 0) :
 			memcmp(m->term, term, ENVELOPE_TERM_LEN) != 0)
 			continue;
 		if (term_memo_current(m, stmt, category))
