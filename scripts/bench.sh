@@ -33,6 +33,8 @@ start_server "${BENCH_PORT:-54330}" "shared_buffers = 1GB" "max_wal_size = 4GB" 
 	"privacy_guard.collection_guard = off"   # the benchmark's plaintext tables are on purpose
 echo "privacy_guard benchmark: $rows subjects, $(nproc) cores, $(openssl version)"
 server_psql -v ON_ERROR_STOP=1 -v rows="$rows" -f - <bench/setup.sql
+echo "== warming the server (every shared buffer touched once, WAL segments recycled: bench/warm.sql)"
+server_psql -v ON_ERROR_STOP=1 -At -f - <bench/warm.sql >/dev/null
 echo
 echo "== reveal: one backend, key cache warm"
 server_psql -v ON_ERROR_STOP=1 -f - <bench/reveal.sql

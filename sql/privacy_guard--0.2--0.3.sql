@@ -296,8 +296,11 @@ $fn$;
 -- the plaintext ones are: IMMUTABLE, they let a table's owner put a term in
 -- a partial index's predicate, where the planner's proof removed a search's
 -- comparison (no check, no record) and plaintext searches joining the
--- table failed.  And an index scan for col = ANY(ARRAY[terms]) sorts the
--- terms with bytea's own comparison.
+-- table failed.  And PARALLEL RESTRICTED, as the plaintext ones are: a
+-- match names its subject in the statement's search group, under the
+-- session's purpose, which a parallel worker knows neither of.  And an
+-- index scan for col = ANY(ARRAY[terms]) sorts the terms with bytea's own
+-- comparison.
 DO $$
 DECLARE
     sig text;
@@ -308,7 +311,7 @@ DECLARE
 BEGIN
     FOR i IN 1..2 LOOP
         FOR j IN 1..7 LOOP
-            EXECUTE pg_catalog.format('ALTER FUNCTION privacy_guard.encrypted_%s%s(%s) STABLE',
+            EXECUTE pg_catalog.format('ALTER FUNCTION privacy_guard.encrypted_%s%s(%s) STABLE PARALLEL RESTRICTED',
                                       ops[j], args[i][1], args[i][2]);
         END LOOP;
     END LOOP;

@@ -176,8 +176,9 @@ COMMENT ON FUNCTION privacy_guard.encrypted_types() IS 'the encrypted types, by 
 -- (WHERE col = 'value' or = $1: the term of the plaintext under the stored
 -- value's category, after the same checks as blind_index(), once per
 -- statement), or with the bytea privacy_guard.blind_index(value, category)
--- returns.  Plaintext is pending under this backend's session key, so the
--- encrypted_text pair runs in the leader only (PARALLEL RESTRICTED).  All
+-- returns.  A match names its subject in the statement's search group,
+-- under the session's purpose, and plaintext is pending under this
+-- backend's session key: all run in the leader only (PARALLEL RESTRICTED).  All
 -- are STABLE, not IMMUTABLE: a search is checked and audited when it runs,
 -- never folded into a plan, nor put in an index's predicate (where the
 -- planner's proof would remove a search's comparison).  The ordering
@@ -201,7 +202,7 @@ BEGIN
             'CREATE FUNCTION privacy_guard.encrypted_cmp%s(%s) RETURNS integer '
             'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
             args[i][1], sig, 'STABLE',
-            CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
+            'RESTRICTED', 'MODULE_PATHNAME', 'pguard_encrypted_cmp' || args[i][1]);
         EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_cmp%s(%s) IS %L', args[i][1], sig,
             'btree comparison of search terms (of plaintext too, checked as a search); refuses values that carry none');
         FOR j IN 1..6 LOOP
@@ -209,7 +210,7 @@ BEGIN
                 'CREATE FUNCTION privacy_guard.encrypted_%s%s(%s) RETURNS boolean '
                 'LANGUAGE C %s STRICT PARALLEL %s AS %L, %L',
                 ops[j][1], args[i][1], sig, 'STABLE',
-                CASE WHEN i = 1 THEN 'RESTRICTED' ELSE 'SAFE' END, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
+                'RESTRICTED', 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
             EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_%s%s(%s) IS %L',
                 ops[j][1], args[i][1], sig, 'search-term comparison ' || ops[j][2]);
             EXECUTE pg_catalog.format(

@@ -275,6 +275,14 @@ my_queue(bool may_fail)
 
 	if (audit == NULL)
 		elog(ERROR, "privacy_guard audit queue is not initialised");
+
+	/*
+	 * The queue this backend used last, while it is still this database's
+	 * and running: read without the lock, as a queue can be given back
+	 * just after any look-up; enqueue_ex() checks it again under the lock.
+	 */
+	if (q != NULL && q->dboid == MyDatabaseId && !q->stop)
+		return q;
 	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 	if (q == NULL || q->dboid != MyDatabaseId)
 	{
@@ -443,7 +451,8 @@ event_unpack(const char *in, AuditEvent *e)
 static uint64
 enqueue_ex(AuditEvent *local, bool may_wait)
 {
-	TimestampTz deadline;
+	TimestampTz deadline = 0;
+	bool		sleeping = false;	/* prepared to sleep on the queue's written_cv */
 	uint64		seq;
 	bool		wake;
 	AuditQueue *q = my_queue(may_wait);
@@ -459,9 +468,6 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	if (q == NULL)
 		return 0;
 	len = event_pack(local, packed.bytes);
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
-	if (may_wait)
-		ConditionVariablePrepareToSleep(&q->written_cv);
 	for (;;)
 	{
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
@@ -469,13 +475,12 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 		if (q->dboid != MyDatabaseId)
 		{
 			LWLockRelease(audit->lock);
-			if (may_wait)
+			if (sleeping)
 				ConditionVariableCancelSleep();
+			sleeping = false;
 			q = my_queue(may_wait);
 			if (q == NULL)
 				return 0;
-			if (may_wait)
-				ConditionVariablePrepareToSleep(&q->written_cv);
 			continue;
 		}
 		/*
@@ -499,6 +504,20 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded")));
 			return 0;
+		}
+
+		/*
+		 * Only a full queue makes a session wait: it prepares to sleep,
+		 * then looks again before it sleeps (room made meanwhile is
+		 * announced before the preparation, and would be missed).
+		 */
+		if (!sleeping)
+		{
+			if (deadline == 0)
+				deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+			ConditionVariablePrepareToSleep(&q->written_cv);
+			sleeping = true;
+			continue;
 		}
 		if (GetCurrentTimestamp() >= deadline)
 		{
@@ -528,7 +547,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	 */
 	wake = !q->gathering || AUDIT_GATHERED(q);
 	LWLockRelease(audit->lock);
-	if (may_wait)
+	if (sleeping)
 		ConditionVariableCancelSleep();
 	if (wake)
 		wake_writer(q);
@@ -1476,25 +1495,71 @@ AuditPlanning(void)
  * expression) is recorded under it, not the statement before.  (Not FETCH:
  * a cursor's reveals stay its DECLARE's, in one group across its fetches.)
  */
+/* the running top-level utility statement's id and text, and its query string's hash */
+static uint64 utility_query_id = 0;
+static uint32 utility_text_key = 0;
+static uint32 utility_source_hash = 0;
+
+/* the query a utility statement ran (a cursor's, until it ends), recorded under it */
+static QueryDesc *utility_query = NULL;
+static uint64 utility_query_qid = 0;
+static uint32 utility_query_key = 0;
+
 void
 AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 {
-	if (!toplevel || exec_nesting != 0 ||
-		!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
+	if (!toplevel || exec_nesting != 0)
 		return;
-	statement_query_id = pstmt->queryId;
-	statement_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
+	utility_query_id = pstmt->queryId;
+	utility_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
+	utility_source_hash = queryString ? hash_bytes((const unsigned char *) queryString, strlen(queryString)) : 0;
+	if (!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
+		return;
+	statement_query_id = utility_query_id;
+	statement_text_key = utility_text_key;
 }
 
-/* A top-level query's run begins: the groups of the one before end, and it is the statement. */
+/*
+ * A top-level query's run begins: the groups of the one before end, and it
+ * is the statement.  The query of a utility statement (CREATE TABLE AS,
+ * DECLARE CURSOR, EXPLAIN ANALYZE) has no id of its own: it is recorded
+ * under the utility statement's id and text.
+ */
 static void
 statement_begins(QueryDesc *queryDesc)
 {
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
 	if (ngroups > 0)
 		flush_groups(true);
-	statement_query_id = queryDesc->plannedstmt->queryId;
-	statement_text_key = statement_key(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
-									   queryDesc->plannedstmt->stmt_len);
+	if (queryDesc == utility_query)
+	{
+		/* a cursor's query fetched after other statements */
+		statement_query_id = utility_query_qid;
+		statement_text_key = utility_query_key;
+		return;
+	}
+	statement_query_id = pstmt->queryId;
+	statement_text_key = statement_key(queryDesc->sourceText, pstmt->stmt_location, pstmt->stmt_len);
+	if (pstmt->queryId == 0 && utility_source_hash != 0 && queryDesc->sourceText != NULL &&
+		!(normalized != NULL && statement_text_key != 0 &&
+		  normalized[statement_text_key % NORMALIZED_SLOTS].key == statement_text_key) &&
+		hash_bytes((const unsigned char *) queryDesc->sourceText, strlen(queryDesc->sourceText)) ==
+		utility_source_hash)
+	{
+		statement_query_id = utility_query_qid = utility_query_id;
+		statement_text_key = utility_query_key = utility_text_key;
+		utility_query = queryDesc;
+	}
+}
+
+/* Is a top-level run of this query the running statement's? */
+static bool
+statement_is(QueryDesc *queryDesc)
+{
+	if (queryDesc == utility_query)
+		return statement_query_id == utility_query_qid && statement_text_key == utility_query_key;
+	return queryDesc->plannedstmt->queryId == statement_query_id;
 }
 
 static void
@@ -1528,7 +1593,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	 * other statements) is that query's: what it reveals is recorded under
 	 * the cursor's statement, not the one that ran last.
 	 */
-	if (exec_nesting == 0 && queryDesc->plannedstmt->queryId != statement_query_id)
+	if (exec_nesting == 0 && !statement_is(queryDesc))
 		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;
@@ -1570,6 +1635,8 @@ audit_ExecutorFinish(QueryDesc *queryDesc)
 static void
 audit_ExecutorEnd(QueryDesc *queryDesc)
 {
+	if (queryDesc == utility_query)
+		utility_query = NULL;
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
@@ -1666,6 +1733,8 @@ audit_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PREPARE)
 		commit_records = NIL;	/* freed with TopTransactionContext */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		utility_query = NULL;	/* its portal is gone, without ExecutorEnd if it failed */
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);

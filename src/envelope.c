@@ -12,6 +12,12 @@
  * index key (8, big-endian) and the first 16 bytes of the HMAC-SHA-256 of
  * the plaintext under that key.  Equal plaintexts of a category have equal
  * terms, which is what indexes, UNIQUE constraints and searches compare.
+ * Since 0.3 (version 4) the term is followed by its binding: the first 16
+ * bytes of HMAC-SHA-256, under a key derived from the same index key, of
+ * the data key id, the category and the term.  A search that matches a
+ * value names its subject; the binding lets it check, without the
+ * subject's data key, that the value's key id and term were sealed
+ * together by the write path (a version 3 value is checked by opening it).
  *
  * Everything before the nonce is authenticated, and so is the SHA-256
  * digest of the subject, so an envelope copied to another category, type or
@@ -385,7 +391,8 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 		else
 			return "its subject flag is invalid";
 	}
-	else if (view->version == ENVELOPE_VERSION || view->version == ENVELOPE_VERSION_TERM)
+	else if (view->version == ENVELOPE_VERSION || view->version == ENVELOPE_VERSION_TERM ||
+			 view->version == ENVELOPE_VERSION_BOUND)
 	{
 		uint64		id = 0;
 
@@ -410,16 +417,21 @@ EnvelopeParse(const uint8 *data, int len, EnvelopeView *view)
 				return "its category name is invalid";
 		}
 		pos = 11 + view->catlen;
-		if (view->version == ENVELOPE_VERSION_TERM)
+		if (view->version != ENVELOPE_VERSION)
 		{
+			int			searchlen = view->version == ENVELOPE_VERSION_BOUND ?
+				ENVELOPE_SEARCH_LEN : ENVELOPE_TERM_LEN;
+
 			/* sealed, as far as anything but comparisons is concerned */
-			view->version = ENVELOPE_VERSION;
-			if (len < pos + ENVELOPE_TERM_LEN + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
+			if (len < pos + searchlen + ENVELOPE_NONCE_LEN + ENVELOPE_TAG_LEN)
 				return "it is truncated";
 			if (data[pos] & 0x80)
 				return "its search term's key reference is invalid";
 			view->term = data + pos;
-			pos += ENVELOPE_TERM_LEN;
+			if (view->version == ENVELOPE_VERSION_BOUND)
+				view->bind = data + pos + ENVELOPE_TERM_LEN;
+			view->version = ENVELOPE_VERSION;
+			pos += searchlen;
 		}
 	}
 	else
@@ -441,17 +453,18 @@ EnvelopeCategoryIs(const EnvelopeView *view, const char *category)
 }
 
 /*
- * Seal plaintext under a subject's data key, with its search term when term
- * is not NULL; returns a new varlena.
+ * Seal plaintext under a subject's data key, with its search term and the
+ * term's binding when search is not NULL (ENVELOPE_SEARCH_LEN bytes);
+ * returns a new varlena.
  */
 struct varlena *
 EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
 			 const uint8 *subject_digest, const uint8 *dek,
-			 const EnvelopeSchedule *schedule, const uint8 *term,
+			 const EnvelopeSchedule *schedule, const uint8 *search,
 			 const uint8 *plain, int plainlen)
 {
 	int			catlen = strlen(category);
-	int			headerlen = 11 + catlen + (term ? ENVELOPE_TERM_LEN : 0);
+	int			headerlen = 11 + catlen + (search ? ENVELOPE_SEARCH_LEN : 0);
 	int			total = headerlen + ENVELOPE_NONCE_LEN + plainlen + ENVELOPE_TAG_LEN;
 	struct varlena *result;
 	uint8	   *p;
@@ -460,14 +473,14 @@ EnvelopeSeal(EnvelopeType type, int64 key_id, const char *category,
 	result = (struct varlena *) palloc(VARHDRSZ + total);
 	SET_VARSIZE(result, VARHDRSZ + total);
 	p = (uint8 *) VARDATA(result);
-	p[0] = term ? ENVELOPE_VERSION_TERM : ENVELOPE_VERSION;
+	p[0] = search ? ENVELOPE_VERSION_BOUND : ENVELOPE_VERSION;
 	p[1] = (uint8) type;
 	for (int i = 0; i < 8; i++)
 		p[2 + i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
 	p[10] = (uint8) catlen;
 	memcpy(p + 11, category, catlen);
-	if (term)
-		memcpy(p + 11 + catlen, term, ENVELOPE_TERM_LEN);
+	if (search)
+		memcpy(p + 11 + catlen, search, ENVELOPE_SEARCH_LEN);
 	EnvelopeRandom(p + headerlen, ENVELOPE_NONCE_LEN);
 	aead_scheduled(true, dek, schedule, p + headerlen,
 				   p, headerlen, subject_digest, ENVELOPE_DIGEST_LEN,

@@ -13,7 +13,8 @@
 #define ENVELOPE_VERSION	1		/* a sealed value */
 #define ENVELOPE_PENDING	0		/* plaintext waiting for the write path */
 #define ENVELOPE_PENDING_BOUND 2	/* the same, bound to the category it was written for */
-#define ENVELOPE_VERSION_TERM 3		/* a sealed value carrying its search term */
+#define ENVELOPE_VERSION_TERM 3		/* a sealed value carrying its search term (0.2) */
+#define ENVELOPE_VERSION_BOUND 4	/* ... and the term's binding to its data key */
 #define ENVELOPE_NONCE_LEN	12
 #define ENVELOPE_TAG_LEN	16
 #define ENVELOPE_KEY_LEN	32
@@ -23,6 +24,10 @@
 /* a search term: the index key's id (8, big-endian) and a truncated HMAC */
 #define ENVELOPE_TERM_HMAC_LEN 16
 #define ENVELOPE_TERM_LEN	(8 + ENVELOPE_TERM_HMAC_LEN)
+/* a term's binding: truncated HMAC of data key id, category and term */
+#define ENVELOPE_BIND_LEN	16
+/* what a searchable value's header carries after its category */
+#define ENVELOPE_SEARCH_LEN (ENVELOPE_TERM_LEN + ENVELOPE_BIND_LEN)
 
 /* Plaintext types; the number is part of the format. */
 typedef enum EnvelopeType
@@ -46,6 +51,7 @@ typedef struct EnvelopeView
 	const char *category;		/* not NUL-terminated */
 	const uint8 *subject_digest;	/* a bound pending value's subject, or NULL */
 	const uint8 *term;			/* a sealed value's search term (ENVELOPE_TERM_LEN), or NULL */
+	const uint8 *bind;			/* its binding (ENVELOPE_BIND_LEN; version 4), or NULL */
 	const uint8 *header;		/* authenticated header bytes */
 	int			headerlen;
 	const uint8 *nonce;
@@ -74,7 +80,7 @@ extern struct varlena *EnvelopeSeal(EnvelopeType type, int64 key_id,
 									const uint8 *subject_digest,
 									const uint8 *dek,
 									const EnvelopeSchedule *schedule,
-									const uint8 *term,
+									const uint8 *search,
 									const uint8 *plain, int plainlen);
 extern bool EnvelopeOpen(const EnvelopeView *view, const uint8 *dek,
 						 const uint8 *subject_digest, uint8 *out);

@@ -117,6 +117,7 @@ typedef struct IndexKeyEntry
 	int64		key_id;
 	uint8		key[ENVELOPE_KEY_LEN];
 	EVP_MAC_CTX *hmac;			/* HMAC-SHA-256 under key, made at its first term */
+	EVP_MAC_CTX *bind;			/* ... under the key derived for bindings, at its first */
 } IndexKeyEntry;
 
 static EVP_MAC *hmac_algorithm = NULL;
@@ -130,7 +131,10 @@ index_key_forget(IndexKeyEntry *ie)
 	OPENSSL_cleanse(ie->key, sizeof(ie->key));
 	if (ie->hmac != NULL)
 		EVP_MAC_CTX_free(ie->hmac);
+	if (ie->bind != NULL)
+		EVP_MAC_CTX_free(ie->bind);
 	ie->hmac = NULL;
+	ie->bind = NULL;
 }
 
 /*
@@ -198,10 +202,13 @@ static SPIPlanPtr plan_bulk = NULL;
 static SPIPlanPtr plan_range = NULL;
 static int64 last_miss = 0;	/* the key id last missed, for range_load() */
 
+static uint64 generation = 0;	/* flushes so far: entries of an earlier one are gone */
+
 /* Wipe and drop every cached key. */
 static void
 keycache_flush(void)
 {
+	generation++;
 	if (by_id != NULL)
 	{
 		dlist_iter	iter;
@@ -1293,6 +1300,60 @@ KeycacheIndexKey(const char *category, uint8 *key, bool create)
 }
 
 /*
+ * How many times the cache was emptied: a KeyEntry a caller holds stays
+ * valid while this does not change.
+ */
+uint64
+KeycacheGeneration(void)
+{
+	return generation;
+}
+
+/* An HMAC-SHA-256 context under a search key, kept to restart from. */
+static EVP_MAC_CTX *
+hmac_context(const uint8 *key)
+{
+	OSSL_PARAM	params[2] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+	EVP_MAC_CTX *ctx;
+
+	if (hmac_algorithm == NULL)
+		hmac_algorithm = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ctx = hmac_algorithm ? EVP_MAC_CTX_new(hmac_algorithm) : NULL;
+	if (ctx == NULL || EVP_MAC_init(ctx, key, ENVELOPE_KEY_LEN, params) != 1)
+	{
+		EVP_MAC_CTX_free(ctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a search term")));
+	}
+	return ctx;
+}
+
+/*
+ * The first len bytes of HMAC-SHA-256 of the parts under ctx's key, into
+ * out; false if OpenSSL failed.
+ */
+static bool
+hmac_parts(EVP_MAC_CTX *ctx, const uint8 *const *parts, const size_t *lens, int nparts,
+		   uint8 *out, size_t len)
+{
+	uint8		full[EVP_MAX_MD_SIZE];
+	size_t		outlen = 0;
+	bool		ok = EVP_MAC_init(ctx, NULL, 0, NULL) == 1;	/* restarts from the key's state */
+
+	for (int i = 0; ok && i < nparts; i++)
+		ok = EVP_MAC_update(ctx, parts[i], lens[i]) == 1;
+	ok = ok && EVP_MAC_final(ctx, full, &outlen, sizeof(full)) == 1 && outlen >= len;
+	if (ok)
+		memcpy(out, full, len);
+	OPENSSL_cleanse(full, sizeof(full));
+	return ok;
+}
+
+/*
  * The search term's HMAC of plain under the category's search key (its
  * first ENVELOPE_TERM_HMAC_LEN bytes into mac), with the key's HMAC context
  * kept beside it: ~0.2 µs a term, where a one-shot HMAC() took ~1 µs.
@@ -1302,45 +1363,126 @@ int64
 KeycacheIndexTerm(const char *category, const uint8 *plain, int len, bool create, uint8 *mac)
 {
 	IndexKeyEntry *ie = index_entry(category, create);
-	uint8		full[EVP_MAX_MD_SIZE];
-	size_t		outlen = 0;
-	bool		ok;
+	const uint8 *parts[1] = {plain};
+	size_t		lens[1] = {len};
 
 	if (ie == NULL)
 		return 0;
 	if (ie->hmac == NULL)
-	{
-		OSSL_PARAM	params[2] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-			OSSL_PARAM_construct_end()
-		};
-		EVP_MAC_CTX *ctx;
-
-		if (hmac_algorithm == NULL)
-			hmac_algorithm = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		ctx = hmac_algorithm ? EVP_MAC_CTX_new(hmac_algorithm) : NULL;
-		if (ctx == NULL || EVP_MAC_init(ctx, ie->key, ENVELOPE_KEY_LEN, params) != 1)
-		{
-			EVP_MAC_CTX_free(ctx);
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not compute a search term")));
-		}
-		ie->hmac = ctx;
-	}
-	/* the same key again: init without one restarts from the key's state */
-	ok = EVP_MAC_init(ie->hmac, NULL, 0, NULL) == 1 &&
-		EVP_MAC_update(ie->hmac, plain, len) == 1 &&
-		EVP_MAC_final(ie->hmac, full, &outlen, sizeof(full)) == 1 &&
-		outlen >= ENVELOPE_TERM_HMAC_LEN;
-	if (ok)
-		memcpy(mac, full, ENVELOPE_TERM_HMAC_LEN);
-	OPENSSL_cleanse(full, sizeof(full));
-	if (!ok)
+		ie->hmac = hmac_context(ie->key);
+	if (!hmac_parts(ie->hmac, parts, lens, 1, mac, ENVELOPE_TERM_HMAC_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute a search term")));
 	return ie->key_id;
+}
+
+/*
+ * The binding of a term to the data key a value is sealed under (into
+ * bind, ENVELOPE_BIND_LEN bytes): HMAC-SHA-256 of the data key id (8,
+ * big-endian), the category's length and name, and the term, under a key
+ * derived from the category's search key for this use alone (so that no
+ * binding is ever the term of some plaintext).  False when the term is
+ * not under the category's current search key.
+ */
+static bool
+index_bind(IndexKeyEntry *ie, int64 data_key_id, const char *category, int catlen,
+		   const uint8 *term, uint8 *bind)
+{
+	uint8		id[8];
+	uint8		len = (uint8) catlen;
+	const uint8 *parts[4] = {id, &len, (const uint8 *) category, term};
+	size_t		lens[4] = {8, 1, catlen, ENVELOPE_TERM_LEN};
+	uint64		term_key = 0;
+
+	for (int i = 0; i < 8; i++)
+		term_key = (term_key << 8) | term[i];
+	if (term_key != (uint64) ie->key_id)
+		return false;
+	if (ie->bind == NULL)
+	{
+		/* begins with a NUL byte, which no text has: never a term's input */
+		static const char label[] = "\0privacy_guard search term binding";
+		const uint8 *lparts[1] = {(const uint8 *) label};
+		size_t		llens[1] = {sizeof(label) - 1};
+		uint8		derived[ENVELOPE_KEY_LEN];
+
+		if (ie->hmac == NULL)
+			ie->hmac = hmac_context(ie->key);
+		if (!hmac_parts(ie->hmac, lparts, llens, 1, derived, sizeof(derived)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not compute a search term")));
+		ie->bind = hmac_context(derived);
+		OPENSSL_cleanse(derived, sizeof(derived));
+	}
+	for (int i = 0; i < 8; i++)
+		id[i] = (uint8) ((uint64) data_key_id >> (56 - 8 * i));
+	if (!hmac_parts(ie->bind, parts, lens, 4, bind, ENVELOPE_BIND_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a search term")));
+	return true;
+}
+
+/*
+ * A searchable value's search field (out, ENVELOPE_SEARCH_LEN bytes): the
+ * term of plain under the category's search key (the key's id, big-endian,
+ * and the HMAC) and its binding to the data key the value is sealed under.
+ * Returns false when the category has no key and create is false.
+ */
+bool
+KeycacheIndexSearch(const char *category, const uint8 *plain, int len, bool create,
+					int64 data_key_id, uint8 *out)
+{
+	IndexKeyEntry *ie;
+	int64		key_id = KeycacheIndexTerm(category, plain, len, create, out + 8);
+
+	if (key_id == 0)
+		return false;
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
+	ie = index_entry(category, false);
+	if (ie == NULL || !index_bind(ie, data_key_id, category, strlen(category), out,
+								  out + ENVELOPE_TERM_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent search key rotation"),
+				 errhint("The transaction might succeed if retried.")));
+	return true;
+}
+
+/*
+ * Does a value's binding prove that its key id, category and term were
+ * sealed together?  False when it carries none (version 3), when its term
+ * is not under the category's current search key (the binding's key is
+ * gone), or when the binding does not match.
+ */
+bool
+KeycacheIndexBindValid(const EnvelopeView *view)
+{
+	char		category[ENVELOPE_MAX_CATEGORY + 1];
+	uint8		expected[ENVELOPE_BIND_LEN];
+	IndexKeyEntry *ie;
+	bool		ok;
+
+	if (view->bind == NULL || view->term == NULL)
+		return false;
+	memcpy(category, view->category, view->catlen);
+	category[view->catlen] = '\0';
+	ie = index_entry(category, false);
+	ok = ie != NULL &&
+		index_bind(ie, view->key_id, category, view->catlen, view->term, expected) &&
+		CRYPTO_memcmp(expected, view->bind, ENVELOPE_BIND_LEN) == 0;
+	OPENSSL_cleanse(expected, sizeof(expected));
+	return ok;
+}
+
+/* Make sure the category has a search key (created if it has none); its id. */
+int64
+KeycacheIndexKeyEnsure(const char *category)
+{
+	return index_entry(category, true)->key_id;
 }
 
 /* The cache entry of a category's blind-index key, as KeycacheIndexKey() describes. */
@@ -1423,6 +1565,7 @@ index_entry(const char *category, bool create)
 	memcpy(ie->key, key, ENVELOPE_KEY_LEN);
 	OPENSSL_cleanse(key, sizeof(key));
 	ie->hmac = NULL;
+	ie->bind = NULL;
 	return ie;
 }
 

@@ -59,6 +59,11 @@ extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
 extern bool KeycacheOpen(const KeyEntry *key, const EnvelopeView *view, uint8 *out);
 extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);
+extern bool KeycacheIndexSearch(const char *category, const uint8 *plain, int len, bool create,
+								int64 data_key_id, uint8 *out);
+extern bool KeycacheIndexBindValid(const EnvelopeView *view);
+extern uint64 KeycacheGeneration(void);
+extern int64 KeycacheIndexKeyEnsure(const char *category);
 extern int64 KeycacheIndexTerm(const char *category, const uint8 *plain, int len,
 							   bool create, uint8 *mac);
 extern void KeycacheRetireIndexKey(const char *category, int64 key_id);

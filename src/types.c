@@ -28,11 +28,13 @@
 #include "postgres.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
 #include "common/base64.h"
 #include "fmgr.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -672,7 +674,7 @@ view_term(const EnvelopeView *view)
  * blind_index() call by its term: no plaintext is kept.
  */
 #define TERM_MEMO 64
-#define TERM_MEMO_MAX_BYTES 1024
+#define TERM_MEMO_MAX_BYTES 1024	/* a longer pending value is kept by its digest */
 
 typedef struct TermMemo
 {
@@ -684,7 +686,7 @@ typedef struct TermMemo
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 	uint8		term[ENVELOPE_TERM_LEN];
 	int			len;			/* of the pending envelope; 0: a term alone */
-	uint8		pending[TERM_MEMO_MAX_BYTES];
+	uint8		pending[TERM_MEMO_MAX_BYTES];	/* its bytes, or its SHA-256 if longer */
 } TermMemo;
 
 static TermMemo *term_memo = NULL;
@@ -705,21 +707,47 @@ term_memo_current(const TermMemo *m, TimestampTz stmt, const char *category)
  * The memo of a search in this statement, by its pending envelope (len > 0)
  * or by its term (pending NULL), or NULL.
  */
+/*
+ * What the memo keeps of a pending envelope: its bytes, or, when longer
+ * than TERM_MEMO_MAX_BYTES, their SHA-256 (into digest); *keylen bytes.
+ */
+static const uint8 *
+term_memo_key(const uint8 *pending, int len, uint8 *digest, int *keylen)
+{
+	unsigned int dlen = 0;
+
+	if (len <= TERM_MEMO_MAX_BYTES)
+	{
+		*keylen = len;
+		return pending;
+	}
+	if (EVP_Digest(pending, len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a search term")));
+	*keylen = 32;
+	return digest;
+}
+
 static TermMemo *
 term_memo_find(const char *category, const uint8 *pending, int len, const uint8 *term)
 {
 	TimestampTz stmt;
+	uint8		digest[EVP_MAX_MD_SIZE];
+	int			keylen = 0;
 
 	if (term_memo == NULL)
 		return NULL;
 	CatalogCheckChanges();		/* another session's grant revoked */
 	stmt = GetCurrentStatementStartTimestamp();
+	if (pending != NULL)
+		pending = term_memo_key(pending, len, digest, &keylen);
 	for (int i = 0; i < TERM_MEMO; i++)
 	{
 		TermMemo   *m = &term_memo[i];
 
 		if (pending != NULL ?
-			(m->len != len || memcmp(m->pending, pending, len) != 0) :
+			(m->len != len || memcmp(m->pending, pending, keylen) != 0) :
 			memcmp(m->term, term, ENVELOPE_TERM_LEN) != 0)
 			continue;
 		if (term_memo_current(m, stmt, category))
@@ -730,17 +758,18 @@ term_memo_find(const char *category, const uint8 *pending, int len, const uint8 
 
 /*
  * Keep a search's term for the rest of the statement, with the pending
- * envelope it was computed from (NULL: a term alone; not kept when too
- * long).
+ * envelope it was computed from (NULL: a term alone).
  */
 static void
 term_memo_keep(const char *category, const uint8 *pending, int len, const uint8 *term)
 {
 	TermMemo   *m;
 	const char *purpose = PolicySessionPurpose();
+	uint8		digest[EVP_MAX_MD_SIZE];
+	int			keylen = 0;
 
-	if (len > TERM_MEMO_MAX_BYTES)
-		return;
+	if (pending != NULL)
+		pending = term_memo_key(pending, len, digest, &keylen);
 	if (term_memo == NULL)
 		term_memo = MemoryContextAllocZero(TopMemoryContext, sizeof(TermMemo) * TERM_MEMO);
 	m = &term_memo[term_memo_next];
@@ -754,7 +783,7 @@ term_memo_keep(const char *category, const uint8 *pending, int len, const uint8 
 	memcpy(m->term, term, ENVELOPE_TERM_LEN);
 	m->len = pending != NULL ? len : 0;
 	if (pending != NULL)
-		memcpy(m->pending, pending, len);
+		memcpy(m->pending, pending, keylen);
 }
 
 /*
@@ -871,6 +900,49 @@ search_matched(const EnvelopeView *stored)
 	if (stored->version != ENVELOPE_VERSION || stored->catlen <= 0 || AuditPlanning() ||
 		SearchScanInIndex())
 		return;
+
+	/*
+	 * A parallel worker knows neither the session's purpose nor its
+	 * statement's search group: the comparisons that record are PARALLEL
+	 * RESTRICTED, and one that a function marked PARALLEL SAFE brought
+	 * into a worker is refused rather than recorded apart.
+	 */
+	if (IsParallelWorker())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a search of encrypted values cannot run in a parallel worker"),
+				 errhint("Mark a function that compares encrypted values PARALLEL RESTRICTED.")));
+
+	/*
+	 * The subject is named from the value's key id and category: only if
+	 * the write path sealed them with this term.  Anyone can write an
+	 * envelope's bytes into a value of the type (a literal, a column that
+	 * is not protected); one that names another subject's key, or a
+	 * category of no policy, must name no one.  Its binding proves it
+	 * without the data key; a value sealed before bindings (0.2), or whose
+	 * term is under a search key since rotated away, is opened instead.
+	 * A value whose key is gone (its subject erased, or never was) names
+	 * no one; one that does not open is refused.
+	 */
+	if (!KeycacheIndexBindValid(stored))
+	{
+		KeyEntry   *key = KeycacheForId(stored->key_id, false);
+		uint8	   *scratch;
+		bool		opened;
+
+		if (key == NULL)
+			return;
+		scratch = palloc(stored->ctlen + 1);
+		opened = KeycacheOpen(key, stored, scratch);
+		OPENSSL_cleanse(scratch, stored->ctlen);
+		pfree(scratch);
+		if (!opened)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("an encrypted value a search matched failed authentication"),
+					 errdetail("Its key reference, category or search term was altered, or it was not sealed by privacy_guard."),
+					 errhidestmt(true)));
+	}
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';
 	RevealSearchMatched(category, stored->key_id);
@@ -889,9 +961,10 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
 
 /*
  * Compare two encrypted_text values by their terms.  plaintext: one may be
- * the caller's plaintext (=, <> and the btree support function, which an
- * index scan for = uses); the ordering operators refuse it, so that a
- * search answers equality only.  A search that matches a stored value
+ * the caller's plaintext (=, <>, and the btree support function within an
+ * index's scan, which a search by = uses); the ordering operators refuse
+ * it, and so does the support function anywhere else (a sort, a row
+ * comparison), so that a search answers equality only.  A search that matches a stored value
  * records the value's subject in the search's audit group.
  */
 static int
@@ -951,7 +1024,7 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 #define ENCRYPTED_COMPARISONS(suffix, expr, ordered) \
 PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
 Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_INT32(expr(true)); } \
+{ PG_RETURN_INT32(expr(SearchScanInIndex())); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
 Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
 { PG_RETURN_BOOL(expr(true) == 0); } \

@@ -126,18 +126,28 @@ seal_plain(EnvelopeType type, PolicyCategory *category, bool searchable,
 		   const char *subject, int subjectlen, const uint8 *plain, int len)
 {
 	KeyEntry   *key;
-	uint8		term[ENVELOPE_TERM_LEN];
+	uint8		search[ENVELOPE_SEARCH_LEN];
+	uint64		generation;
 
 	/*
-	 * The term first: reading or creating the index key may process
+	 * The index key first: reading or creating it may process
 	 * invalidations that reset the key cache, which the subject's entry
-	 * must outlive until it has sealed.
+	 * must outlive until it has sealed.  The term's binding names the
+	 * subject's key, so it is computed after; should that have emptied the
+	 * cache after all, the subject's entry is looked up again.
 	 */
 	if (searchable)
-		(void) WritepathSearchTerm(category->name, plain, len, true, term);
+		(void) KeycacheIndexKeyEnsure(category->name);
 	key = KeycacheForSubject(subject, subjectlen);
+	if (searchable)
+	{
+		generation = KeycacheGeneration();
+		(void) KeycacheIndexSearch(category->name, plain, len, true, key->key_id, search);
+		if (KeycacheGeneration() != generation)
+			key = KeycacheForSubject(subject, subjectlen);
+	}
 	return EnvelopeSeal(type, key->key_id, category->name, key->digest,
-						key->dek, &key->schedule, searchable ? term : NULL, plain, len);
+						key->dek, &key->schedule, searchable ? search : NULL, plain, len);
 }
 
 /* The category, checked against the collection rules. */
@@ -1221,7 +1231,7 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 	int64		done = 0;
 	uint8		dek[ENVELOPE_KEY_LEN];
 	uint8		digest[ENVELOPE_DIGEST_LEN];
-	uint8		term[ENVELOPE_TERM_LEN];
+	uint8		search[ENVELOPE_SEARCH_LEN];
 
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
@@ -1284,9 +1294,9 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("a value in column \"%s\" of relation \"%s\" does not open under its key",
 							col, RelationGetRelationName(rel))));
-		(void) WritepathSearchTerm(category, plain, view.ctlen, false, term);
+		(void) KeycacheIndexSearch(category, plain, view.ctlen, false, view.key_id, search);
 		vals[n] = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, category,
-											   digest, dek, NULL, term, plain, view.ctlen));
+											   digest, dek, NULL, search, plain, view.ctlen));
 		EnvelopeKeyGone(dek);
 		OPENSSL_cleanse(dek, sizeof(dek));
 		OPENSSL_cleanse(plain, view.ctlen);
@@ -1412,7 +1422,7 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 	KeyEntry   *k;
 	uint8		dek[ENVELOPE_KEY_LEN];
 	uint8		digest[ENVELOPE_DIGEST_LEN];
-	uint8		term[ENVELOPE_TERM_LEN];
+	uint8		search[ENVELOPE_SEARCH_LEN];
 	uint8	   *plain;
 	Datum		result;
 
@@ -1449,7 +1459,7 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("a value of a searchable column does not open under its key")));
-	if (!WritepathSearchTerm(catname, plain, view.ctlen, false, term))
+	if (!KeycacheIndexSearch(catname, plain, view.ctlen, false, view.key_id, search))
 	{
 		OPENSSL_cleanse(dek, sizeof(dek));
 		OPENSSL_cleanse(plain, view.ctlen);
@@ -1458,7 +1468,7 @@ pguard_upgrade_term(PG_FUNCTION_ARGS)
 				 errmsg("category \"%s\" has no searchable column", catname)));
 	}
 	result = PointerGetDatum(EnvelopeSeal((EnvelopeType) view.type, view.key_id, catname,
-										  digest, dek, NULL, term, plain, view.ctlen));
+										  digest, dek, NULL, search, plain, view.ctlen));
 	EnvelopeKeyGone(dek);
 	OPENSSL_cleanse(dek, sizeof(dek));
 	OPENSSL_cleanse(plain, view.ctlen);

@@ -153,7 +153,8 @@ SELECT privacy_guard.set_purpose('support');
 SELECT count(*) FROM customers WHERE phone = privacy_guard.blind_index('+44 20 7946 0999', 'phone');
 \set VERBOSITY default
 RESET privacy_guard.masked_search_budget;
--- a term adds 24 bytes to a value (the key's id and 16 bytes of HMAC)
+-- a term adds 40 bytes to a value (the key's id and 16 bytes of HMAC, and
+-- the 16 bytes that bind it to the value's data key)
 SELECT octet_length(decode(substr(email::text, 9), 'base64'))
      - octet_length(decode(substr(privacy_guard.seal(privacy_guard.reveal(email), 'contact', id::text)::text, 9), 'base64'))
        AS term_bytes
@@ -286,16 +287,115 @@ SELECT 1 FROM planted WHERE email = 'target@example.com' AND ('id=' || id)::int 
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 -- every comparison but the index's own records what it matched: the btree
--- support function called directly, a row comparison, an array comparison
+-- support function called directly, a row comparison, with a term
+SELECT id FROM planted
+ WHERE privacy_guard.encrypted_cmp_term(email, privacy_guard.blind_index('target@example.com', 'contact')) = 0;
+SELECT id FROM planted
+ WHERE (email, id) >= (privacy_guard.blind_index('target@example.com', 'contact'), 0)
+   AND (email, id) <= (privacy_guard.blind_index('target@example.com', 'contact'), 9999);
+-- plaintext answers equality only: the support function outside an index's
+-- scan (called directly, a row comparison, an array comparison, a sort)
+-- refuses it, as the ordering operators do
 SELECT id FROM planted WHERE privacy_guard.encrypted_cmp(email, 'target@example.com') = 0;
 SELECT id FROM planted
  WHERE (email, id) >= ('target@example.com', 0) AND (email, id) <= ('target@example.com', 9999);
 SELECT id FROM planted
  WHERE ARRAY[email] <= ARRAY['target@example.com'::privacy_guard.encrypted_text]
    AND ARRAY[email] >= ARRAY['target@example.com'::privacy_guard.encrypted_text];
+SELECT id FROM (SELECT id, email FROM planted
+                UNION ALL SELECT 0, 'target@example.com'::privacy_guard.encrypted_text) s
+ ORDER BY email LIMIT 1;
 SELECT privacy_guard.audit_flush();
 SELECT count(*) - :found_before AS recorded_searches
   FROM privacy_guard.access_history('7002') WHERE event = 'search';
+-- a match names a subject only from a value the write path sealed: its key
+-- id, category and term are bound together; anyone can write an envelope's
+-- bytes into a value of the type (a literal, a column nobody protected).
+-- Customer 7001's value under customer 7002's key id, in a table nobody
+-- protected, is refused when a search matches it, and names no one
+SELECT decode(substr(email::text, 9), 'base64') AS victim_bytes FROM planted WHERE id = 7001 \gset
+SELECT decode(substr(email::text, 9), 'base64') AS target_bytes FROM planted WHERE id = 7002 \gset
+CREATE TEMP TABLE decoy AS
+SELECT ('sealed1:' || replace(encode(overlay(:'victim_bytes'::bytea
+            placing substring(:'target_bytes'::bytea from 3 for 8) from 3 for 8), 'base64'), E'\n', ''))
+       ::privacy_guard.encrypted_text AS e;
+SELECT count(*) FROM decoy WHERE e = 'target@example.com';
+SELECT count(*) FROM decoy WHERE e = 'victim@example.com';
+SELECT count(*) FROM decoy WHERE e = privacy_guard.blind_index('victim@example.com', 'contact');
+-- the same value with its own term's bytes (no search checked at all)
+SELECT count(*) FROM decoy
+ WHERE e = substring(:'victim_bytes'::bytea from 12 + get_byte(:'victim_bytes'::bytea, 10) for 24);
+-- made-up envelopes, of a key that does not exist and a category of no
+-- policy, in the formats of 0.2 (3) and 0.3 (4): they match, name no one
+CREATE TEMP TABLE forged AS
+SELECT ('sealed1:' || replace(encode(CASE WHEN k % 2 = 0 THEN '\x0401'::bytea ELSE '\x0301'::bytea END
+            || int8send(987654321 + k) || '\x05'::bytea
+            || convert_to('zzfak', 'UTF8') || '\x0000000000000001'::bytea || decode(repeat('ab', 16), 'hex')
+            || CASE WHEN k % 2 = 0 THEN decode(repeat('00', 16), 'hex') ELSE '' END
+            || decode(repeat('00', 29), 'hex'), 'base64'), E'\n', ''))::privacy_guard.encrypted_text AS e
+  FROM generate_series(1, 10) k;
+SELECT count(*) FROM forged WHERE e = '\x0000000000000001'::bytea || decode(repeat('ab', 16), 'hex');
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :found_before AS recorded_searches
+  FROM privacy_guard.access_history('7002') WHERE event = 'search';
+SELECT count(*) AS made_up_categories FROM privacy_guard.audit_log WHERE category = 'zzfak';
+-- a parallel worker knows neither the session's purpose nor the statement's
+-- search group: comparisons run in the leader (PARALLEL RESTRICTED), and
+-- one that a function marked PARALLEL SAFE takes into a worker is refused
+CREATE TABLE many (id int PRIMARY KEY, email text);
+INSERT INTO many SELECT g, 'many' || g || '@example.com' FROM generate_series(80001, 81000) g;
+SELECT privacy_guard.protect('many', 'email', 'contact', 'id', searchable => true);
+ANALYZE many;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SET enable_indexonlyscan = off;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM many WHERE email = (SELECT privacy_guard.blind_index('many80007@example.com', 'contact'));
+SELECT id FROM many WHERE email = (SELECT privacy_guard.blind_index('many80007@example.com', 'contact'));
+SELECT privacy_guard.audit_flush();
+SELECT purpose, statement LIKE '%FROM many WHERE email%' AS names_statement
+  FROM privacy_guard.access_history('80007') WHERE event = 'search';
+SELECT privacy_guard.blind_index('many80007@example.com', 'contact') AS target_term \gset
+CREATE FUNCTION same_term(e privacy_guard.encrypted_text, t bytea) RETURNS boolean
+    LANGUAGE plpgsql PARALLEL SAFE AS $$ BEGIN RETURN e OPERATOR(privacy_guard.=) t; END $$;
+\set VERBOSITY terse
+SELECT id FROM many WHERE same_term(email, :'target_term'::bytea);
+\set VERBOSITY default
+DROP FUNCTION same_term(privacy_guard.encrypted_text, bytea);
+DROP TABLE many;
+RESET parallel_leader_participation;
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+RESET parallel_tuple_cost;
+RESET parallel_setup_cost;
+RESET enable_indexonlyscan;
+RESET enable_bitmapscan;
+RESET enable_indexscan;
+-- a plaintext longer than the memo keeps whole is one searched value too
+-- (kept by its digest): one record, no closing record counting values
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) FROM planted WHERE email = repeat('long', 600)::privacy_guard.encrypted_text;
+RESET enable_bitmapscan;
+RESET enable_indexscan;
+SELECT privacy_guard.audit_flush();
+SELECT event, outcome FROM privacy_guard.audit_log WHERE statement LIKE '%email = repeat(%' ORDER BY id;
+-- a search run by CREATE TABLE AS or DECLARE CURSOR is recorded under
+-- that statement's text (its query has no id of its own)
+CREATE TEMP TABLE found_by_ctas AS SELECT id FROM planted WHERE email = 'target@example.com';
+BEGIN;
+DECLARE found_by_cursor CURSOR FOR SELECT id FROM planted WHERE email = 'victim@example.com';
+FETCH ALL FROM found_by_cursor;
+COMMIT;
+SELECT privacy_guard.audit_flush();
+SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
+ WHERE event = 'search' AND (statement LIKE '%found_by_ctas%' OR statement LIKE '%found_by_cursor%')
+ ORDER BY id;
 -- an index scan for several blind_index() terms sorts them
 SET enable_seqscan = off;
 SELECT id FROM planted

@@ -315,6 +315,31 @@ same_as_fresh($node, $db, '0.1');
 	is($node2->safe_psql($db, $all), $before, 'from 0.2: every value reveals as before');
 	is(query_with_purpose($node2, $db, 'support', q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}),
 		'8', 'from 0.2: and searches');
+	# 0.2's values carry no binding of their term to their key: a search
+	# that matches one opens it before naming its subject ...
+	$node2->safe_psql($db, 'SELECT privacy_guard.audit_flush()');
+	is($node2->safe_psql($db, q{SELECT count(*) FROM privacy_guard.access_history('8') WHERE event = 'search'}),
+		'1', 'from 0.2: a search that matched a value of 0.2 names its subject');
+	# ... so a copy of customer 8's value under customer 9's key id, in a
+	# column nobody protects, names no one: it is refused
+	$node2->safe_psql($db, q{
+		UPDATE copies SET email = ('sealed1:' || replace(encode(overlay(decode(substr(c8.email::text, 9), 'base64')
+		    placing substring(decode(substr(c9.email::text, 9), 'base64') from 3 for 8) from 3 for 8), 'base64'), E'\n', ''))
+		    ::privacy_guard.encrypted_text
+		  FROM customers c8, customers c9 WHERE c8.id = 8 AND c9.id = 9 AND copies.id = 8});
+	is($node2->psql($db, q{DO $$ BEGIN PERFORM privacy_guard.set_purpose('support'); END $$;
+		SELECT id FROM copies WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}, stderr => \$err), 3,
+		'from 0.2: a value of 0.2 altered to name another subject is refused when a search matches it');
+	like($err, qr/failed authentication/, 'from 0.2: saying it failed authentication');
+	$node2->safe_psql($db, 'SELECT privacy_guard.audit_flush()');
+	is($node2->safe_psql($db, q{SELECT count(*) FROM privacy_guard.access_history('9') WHERE event = 'search'}),
+		'0', 'from 0.2: and customer 9 is not named');
+	# rotate_search_key() gives every value the binding (format 4)
+	$node2->safe_psql($db, q{SELECT privacy_guard.rotate_search_key('contact')});
+	is($node2->safe_psql($db, q{SELECT DISTINCT get_byte(decode(substr(email::text, 9), 'base64'), 0) FROM customers}),
+		'4', 'from 0.2: rotate_search_key() re-seals values with their term bound');
+	is(query_with_purpose($node2, $db, 'support', q{SELECT id FROM customers WHERE email OPERATOR(privacy_guard.=) 'c8@example.com'}),
+		'8', 'from 0.2: and they are searched as before');
 	$node2->psql($db, q{INSERT INTO copies VALUES (99, 'plain@example.com')}, stdout => \$out, stderr => \$err);
 	like($err, qr/cannot store an unsealed value/, 'from 0.2: an encrypted column nothing seals refuses plaintext');
 	is($node2->safe_psql($db, q{SELECT conname FROM pg_constraint WHERE conrelid = 'copies'::regclass}), 'email_sealed_only',
