@@ -1500,10 +1500,43 @@ static uint64 utility_query_id = 0;
 static uint32 utility_text_key = 0;
 static uint32 utility_source_hash = 0;
 
-/* the query a utility statement ran (a cursor's, until it ends), recorded under it */
-static QueryDesc *utility_query = NULL;
-static uint64 utility_query_qid = 0;
-static uint32 utility_query_key = 0;
+/*
+ * The queries utility statements ran (cursors', until they end), each
+ * recorded under its statement: by the query's address and its source
+ * text's hash (a query made later at a freed one's address is another's).
+ */
+#define UTILITY_QUERIES 8
+typedef struct UtilityQuery
+{
+	QueryDesc  *query;			/* NULL: free */
+	uint32		source_hash;
+	uint64		query_id;
+	uint32		text_key;
+} UtilityQuery;
+
+static UtilityQuery utility_queries[UTILITY_QUERIES];
+static int	utility_queries_next = 0;
+
+static uint32
+source_hash(const char *source)
+{
+	return hash_bytes((const unsigned char *) source, strlen(source));
+}
+
+static UtilityQuery *
+utility_query_of(QueryDesc *queryDesc)
+{
+	if (queryDesc->plannedstmt->queryId != 0 || queryDesc->sourceText == NULL)
+		return NULL;
+	for (int i = 0; i < UTILITY_QUERIES; i++)
+		if (utility_queries[i].query == queryDesc)
+		{
+			if (utility_queries[i].source_hash == source_hash(queryDesc->sourceText))
+				return &utility_queries[i];
+			utility_queries[i].query = NULL;
+		}
+	return NULL;
+}
 
 void
 AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
@@ -1512,7 +1545,7 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 		return;
 	utility_query_id = pstmt->queryId;
 	utility_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
-	utility_source_hash = queryString ? hash_bytes((const unsigned char *) queryString, strlen(queryString)) : 0;
+	utility_source_hash = queryString ? source_hash(queryString) : 0;
 	if (!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
 		return;
 	statement_query_id = utility_query_id;
@@ -1529,14 +1562,15 @@ static void
 statement_begins(QueryDesc *queryDesc)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	UtilityQuery *u;
 
 	if (ngroups > 0)
 		flush_groups(true);
-	if (queryDesc == utility_query)
+	if ((u = utility_query_of(queryDesc)) != NULL)
 	{
 		/* a cursor's query fetched after other statements */
-		statement_query_id = utility_query_qid;
-		statement_text_key = utility_query_key;
+		statement_query_id = u->query_id;
+		statement_text_key = u->text_key;
 		return;
 	}
 	statement_query_id = pstmt->queryId;
@@ -1544,12 +1578,14 @@ statement_begins(QueryDesc *queryDesc)
 	if (pstmt->queryId == 0 && utility_source_hash != 0 && queryDesc->sourceText != NULL &&
 		!(normalized != NULL && statement_text_key != 0 &&
 		  normalized[statement_text_key % NORMALIZED_SLOTS].key == statement_text_key) &&
-		hash_bytes((const unsigned char *) queryDesc->sourceText, strlen(queryDesc->sourceText)) ==
-		utility_source_hash)
+		source_hash(queryDesc->sourceText) == utility_source_hash)
 	{
-		statement_query_id = utility_query_qid = utility_query_id;
-		statement_text_key = utility_query_key = utility_text_key;
-		utility_query = queryDesc;
+		u = &utility_queries[utility_queries_next];
+		utility_queries_next = (utility_queries_next + 1) % UTILITY_QUERIES;
+		u->query = queryDesc;
+		u->source_hash = utility_source_hash;
+		statement_query_id = u->query_id = utility_query_id;
+		statement_text_key = u->text_key = utility_text_key;
 	}
 }
 
@@ -1557,8 +1593,10 @@ statement_begins(QueryDesc *queryDesc)
 static bool
 statement_is(QueryDesc *queryDesc)
 {
-	if (queryDesc == utility_query)
-		return statement_query_id == utility_query_qid && statement_text_key == utility_query_key;
+	UtilityQuery *u = utility_query_of(queryDesc);
+
+	if (u != NULL)
+		return statement_query_id == u->query_id && statement_text_key == u->text_key;
 	return queryDesc->plannedstmt->queryId == statement_query_id;
 }
 
@@ -1635,8 +1673,9 @@ audit_ExecutorFinish(QueryDesc *queryDesc)
 static void
 audit_ExecutorEnd(QueryDesc *queryDesc)
 {
-	if (queryDesc == utility_query)
-		utility_query = NULL;
+	for (int i = 0; i < UTILITY_QUERIES; i++)
+		if (utility_queries[i].query == queryDesc)
+			utility_queries[i].query = NULL;
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
@@ -1734,7 +1773,7 @@ audit_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 		commit_records = NIL;	/* freed with TopTransactionContext */
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		utility_query = NULL;	/* its portal is gone, without ExecutorEnd if it failed */
+		memset(utility_queries, 0, sizeof(utility_queries));	/* their portals are gone */
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);

@@ -704,10 +704,6 @@ term_memo_current(const TermMemo *m, TimestampTz stmt, const char *category)
 }
 
 /*
- * The memo of a search in this statement, by its pending envelope (len > 0)
- * or by its term (pending NULL), or NULL.
- */
-/*
  * What the memo keeps of a pending envelope: its bytes, or, when longer
  * than TERM_MEMO_MAX_BYTES, their SHA-256 (into digest); *keylen bytes.
  */
@@ -729,6 +725,10 @@ term_memo_key(const uint8 *pending, int len, uint8 *digest, int *keylen)
 	return digest;
 }
 
+/*
+ * The memo of a search in this statement, by its pending envelope (len > 0)
+ * or by its term (pending NULL), or NULL.
+ */
 static TermMemo *
 term_memo_find(const char *category, const uint8 *pending, int len, const uint8 *term)
 {
@@ -893,7 +893,7 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
  * checked again, and recorded, on each row it returns.
  */
 static void
-search_matched(const EnvelopeView *stored)
+search_matched(const EnvelopeView *stored, const uint8 *term)
 {
 	char		category[ENVELOPE_MAX_CATEGORY + 1];
 
@@ -945,6 +945,23 @@ search_matched(const EnvelopeView *stored)
 	}
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';
+
+	/*
+	 * A term compared with the column (blind_index()'s, or bytes read from
+	 * a value's text form) is a search by that term: checked and recorded
+	 * like one (once a statement; the memo knows blind_index()'s), or a
+	 * role with no purpose could have every row it reads name its subject
+	 * in the trail, statement after statement.
+	 */
+	if (term != NULL)
+	{
+		if (term_memo_find(category, NULL, 0, term) == NULL)
+		{
+			PolicyEnsure();
+			(void) PolicyRequireCategory(category);
+		}
+		TypesRequireSearch(category, term, NULL, 0);
+	}
 	RevealSearchMatched(category, stored->key_id);
 }
 
@@ -964,8 +981,9 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
  * the caller's plaintext (=, <>, and the btree support function within an
  * index's scan, which a search by = uses); the ordering operators refuse
  * it, and so does the support function anywhere else (a sort, a row
- * comparison), so that a search answers equality only.  A search that matches a stored value
- * records the value's subject in the search's audit group.
+ * comparison), so that a search answers equality only.  A search that
+ * matches a stored value records the value's subject in the search's audit
+ * group.
  */
 static int
 encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
@@ -1000,7 +1018,7 @@ encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 	}
 	r = term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
 	if (r == 0 && stored != NULL)
-		search_matched(stored);
+		search_matched(stored, NULL);	/* its plaintext's search was checked */
 	return r;
 }
 
@@ -1017,7 +1035,7 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 	a = view_term(&view);
 	r = term_cmp(a, ENVELOPE_TERM_LEN, (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	if (r == 0)
-		search_matched(&view);
+		search_matched(&view, a);
 	return term_first ? -r : r;
 }
 

@@ -101,6 +101,15 @@ WritepathSearchTerm(const char *category, const uint8 *plain, int len, bool crea
  * its own plaintext, so what is left to check is the key it was computed
  * under (not another category's, not one that no longer exists).
  */
+/*
+ * The search key rotate_search_key() is replacing in this backend, and its
+ * category: until every column is re-sealed, a row's other searchable
+ * columns of the category still carry terms under it, and a rewrite of one
+ * column checks the row's every CHECK.
+ */
+static int64 rotating_from = 0;
+static char rotating_category[ENVELOPE_MAX_CATEGORY + 1];
+
 bool
 WritepathTermKeyCurrent(const EnvelopeView *view, const char *category)
 {
@@ -114,6 +123,9 @@ WritepathTermKeyCurrent(const EnvelopeView *view, const char *category)
 	OPENSSL_cleanse(key, sizeof(key));
 	for (int i = 0; i < 8; i++)
 		term_key = (term_key << 8) | view->term[i];
+	if (rotating_from != 0 && (uint64) rotating_from == term_key &&
+		strcmp(rotating_category, category) == 0)
+		return true;
 	return key_id != 0 && (uint64) key_id == term_key;
 }
 
@@ -1569,12 +1581,22 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 	new_id = KeycacheIndexKey(c->name, key, true);
 	OPENSSL_cleanse(key, sizeof(key));
 
-	forboth(lr, relids, lc, cols)
+	rotating_from = old_id;
+	strlcpy(rotating_category, c->name, sizeof(rotating_category));
+	PG_TRY();
 	{
-		ProgressBegin("rotate_search_key", psprintf("re-sealing column %s", (char *) lfirst(lc)),
-					  lfirst_oid(lr), rows_estimate(lfirst_oid(lr)));
-		done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale);
+		forboth(lr, relids, lc, cols)
+		{
+			ProgressBegin("rotate_search_key", psprintf("re-sealing column %s", (char *) lfirst(lc)),
+						  lfirst_oid(lr), rows_estimate(lfirst_oid(lr)));
+			done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale);
+		}
 	}
+	PG_FINALLY();
+	{
+		rotating_from = 0;
+	}
+	PG_END_TRY();
 	ProgressEnd();
 
 	if (stale > 0)

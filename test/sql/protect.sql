@@ -325,6 +325,19 @@ SELECT count(*) FROM decoy WHERE e = privacy_guard.blind_index('victim@example.c
 -- the same value with its own term's bytes (no search checked at all)
 SELECT count(*) FROM decoy
  WHERE e = substring(:'victim_bytes'::bytea from 12 + get_byte(:'victim_bytes'::bytea, 10) for 24);
+-- a term compared with the column is a search by that term, checked and
+-- recorded like blind_index()'s: bytes read from each value's text form,
+-- compared by a role with no purpose, are refused at the first match
+-- rather than naming every row's subject it reads
+GRANT SELECT ON planted TO analyst;
+SET ROLE analyst;
+\set VERBOSITY terse
+SELECT count(*) FROM planted
+ WHERE email = substring(decode(substr(email::text, 9), 'base64')
+                         from 12 + get_byte(decode(substr(email::text, 9), 'base64'), 10) for 24);
+\set VERBOSITY default
+RESET ROLE;
+REVOKE SELECT ON planted FROM analyst;
 -- made-up envelopes, of a key that does not exist and a category of no
 -- policy, in the formats of 0.2 (3) and 0.3 (4): they match, name no one
 CREATE TEMP TABLE forged AS
@@ -390,7 +403,9 @@ SELECT event, outcome FROM privacy_guard.audit_log WHERE statement LIKE '%email 
 CREATE TEMP TABLE found_by_ctas AS SELECT id FROM planted WHERE email = 'target@example.com';
 BEGIN;
 DECLARE found_by_cursor CURSOR FOR SELECT id FROM planted WHERE email = 'victim@example.com';
+DECLARE found_by_cursor_2 CURSOR FOR SELECT id FROM planted WHERE email = 'target@example.com';
 FETCH ALL FROM found_by_cursor;
+FETCH ALL FROM found_by_cursor_2;
 COMMIT;
 SELECT privacy_guard.audit_flush();
 SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
@@ -525,7 +540,8 @@ SELECT count(*) - :before_cursor AS found_by_a_later_fetch
 RESET enable_bitmapscan;
 RESET enable_seqscan;
 -- a search an IMMUTABLE function runs while the planner folds the call
--- into a constant is executed, its result returned: recorded like any
+-- into a constant is executed: checked and recorded like any (a term saved
+-- from an earlier statement is a search again: without a purpose, refused)
 SELECT encode(privacy_guard.blind_index('shared@example.com', 'contact'), 'hex') AS saved_term \gset
 CREATE FUNCTION folded_search(t bytea) RETURNS bigint IMMUTABLE LANGUAGE plpgsql
     AS $f$ BEGIN RETURN (SELECT count(*) FROM switched WHERE email = t); END $f$;
@@ -1329,6 +1345,21 @@ DROP FUNCTION guard_touch(), ddl_outcome(text);
 REVOKE CREATE ON SCHEMA public FROM guard_owner;
 SELECT privacy_guard.revoke_purpose('guard_owner', 'profile');
 DROP ROLE guard_owner;
+
+-- rotate_search_key() re-seals a table whose row holds two searchable
+-- columns of the category: rewriting one checks the other, still under the
+-- old key, until both are done
+CREATE TABLE two_emails (id int PRIMARY KEY, email text, alt_email text);
+INSERT INTO two_emails VALUES (1, 'one@example.com', 'uno@example.com');
+SELECT privacy_guard.protect('two_emails', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('two_emails', 'alt_email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.rotate_search_key('contact') > 0 AS rotated;
+SELECT privacy_guard.set_purpose('support');
+SELECT id FROM two_emails
+ WHERE alt_email OPERATOR(privacy_guard.=) 'uno@example.com'
+   AND email OPERATOR(privacy_guard.=) 'one@example.com';
+SELECT privacy_guard.reset_purpose();
+DROP TABLE two_emails;
 
 -- CLEANUP
 DROP TABLE customers;
