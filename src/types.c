@@ -850,6 +850,7 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 
 		return none;
 	}
+	TypesRefuseInWorker();
 	if ((m = term_memo_find(category, bytes, len, NULL)) != NULL)
 	{
 		/*
@@ -884,6 +885,22 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 }
 
 /*
+ * A parallel worker knows neither the session's purpose nor its
+ * statement's search group: searches are PARALLEL RESTRICTED, and one that
+ * a function marked PARALLEL SAFE brings into a worker is refused, before
+ * any check (whose refusal the worker would record as "no purpose").
+ */
+void
+TypesRefuseInWorker(void)
+{
+	if (IsParallelWorker())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a search of encrypted values cannot run in a parallel worker"),
+				 errhint("Mark a function that compares encrypted values PARALLEL RESTRICTED.")));
+}
+
+/*
  * A search found a stored value: its subject (the value's data key) goes
  * into the statement's search group, so access_history() shows the
  * searches that located or confirmed a subject's data.  Not while a btree
@@ -901,17 +918,7 @@ search_matched(const EnvelopeView *stored, const uint8 *term)
 		SearchScanInIndex())
 		return;
 
-	/*
-	 * A parallel worker knows neither the session's purpose nor its
-	 * statement's search group: the comparisons that record are PARALLEL
-	 * RESTRICTED, and one that a function marked PARALLEL SAFE brought
-	 * into a worker is refused rather than recorded apart.
-	 */
-	if (IsParallelWorker())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a search of encrypted values cannot run in a parallel worker"),
-				 errhint("Mark a function that compares encrypted values PARALLEL RESTRICTED.")));
+	TypesRefuseInWorker();
 
 	/*
 	 * The subject is named from the value's key id and category: only if

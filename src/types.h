@@ -15,6 +15,7 @@ extern EnvelopeType TypesForPlainType(Oid typid);
 extern uint8 *TypesToPlain(EnvelopeType type, Datum value, int *len);
 extern Datum TypesFromPlain(EnvelopeType type, const uint8 *plain, int len);
 extern void TypesParseDatum(struct varlena *value, EnvelopeType expected, EnvelopeView *view);
+extern void TypesRefuseInWorker(void);
 extern void TypesRequireSearch(const char *category, const uint8 *term,
 							   const uint8 *pending, int len);
 

@@ -287,6 +287,7 @@ pguard_blind_index(PG_FUNCTION_ARGS)
 	/* the planner estimating selectivity: not a search (no check, no record) */
 	if (AuditPlanning())
 		PG_RETURN_NULL();
+	TypesRefuseInWorker();
 	value = PG_GETARG_TEXT_PP(0);
 	catname = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	len = VARSIZE_ANY_EXHDR(value);

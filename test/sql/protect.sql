@@ -378,7 +378,14 @@ CREATE FUNCTION same_term(e privacy_guard.encrypted_text, t bytea) RETURNS boole
     LANGUAGE plpgsql PARALLEL SAFE AS $$ BEGIN RETURN e OPERATOR(privacy_guard.=) t; END $$;
 \set VERBOSITY terse
 SELECT id FROM many WHERE same_term(email, :'target_term'::bytea);
+-- plaintext too, before any check (a worker would refuse it for want of a
+-- purpose, and record that)
+CREATE FUNCTION same_plain(e privacy_guard.encrypted_text, t text) RETURNS boolean
+    LANGUAGE plpgsql PARALLEL SAFE
+    AS $$ BEGIN RETURN e OPERATOR(privacy_guard.=) t::privacy_guard.encrypted_text; END $$;
+SELECT id FROM many WHERE same_plain(email, 'many80007@example.com');
 \set VERBOSITY default
+DROP FUNCTION same_plain(privacy_guard.encrypted_text, text);
 DROP FUNCTION same_term(privacy_guard.encrypted_text, bytea);
 DROP TABLE many;
 RESET parallel_leader_participation;
