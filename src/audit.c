@@ -1490,26 +1490,26 @@ AuditPlanning(void)
 }
 
 /*
- * A top-level DO or CALL is the running statement too: what its code
- * searches or reveals without an executor of its own (a PL/pgSQL
- * expression) is recorded under it, not the statement before.  (Not FETCH:
- * a cursor's reveals stay its DECLARE's, in one group across its fetches.)
+ * The running top-level utility statement: its id, and its text's key and
+ * place in its query string.
  */
-/* the running top-level utility statement's id and text, and its query string's hash */
 static uint64 utility_query_id = 0;
 static uint32 utility_text_key = 0;
-static uint32 utility_source_hash = 0;
+static int	utility_location = 0;
+static int	utility_len = 0;
 
 /*
  * The queries utility statements ran (cursors', until they end), each
- * recorded under its statement: by the query's address and its source
- * text's hash (a query made later at a freed one's address is another's).
+ * recorded under its statement: found by the query's address, and only if
+ * its source text still holds that statement where it did (a query made
+ * later at a freed one's address is another's).
  */
 #define UTILITY_QUERIES 8
 typedef struct UtilityQuery
 {
 	QueryDesc  *query;			/* NULL: free */
-	uint32		source_hash;
+	int			location;
+	int			len;
 	uint64		query_id;
 	uint32		text_key;
 } UtilityQuery;
@@ -1517,27 +1517,47 @@ typedef struct UtilityQuery
 static UtilityQuery utility_queries[UTILITY_QUERIES];
 static int	utility_queries_next = 0;
 
-static uint32
-source_hash(const char *source)
+/*
+ * Does src hold, at location (len bytes; 0: to its end), the statement
+ * whose key is key?  Reads no further than that.
+ */
+static bool
+statement_at(const char *src, int location, int len, uint32 key)
 {
-	return hash_bytes((const unsigned char *) source, strlen(source));
+	if (src == NULL || key == 0)
+		return false;
+	if (location < 0)
+		location = 0;
+	if (strnlen(src, location + Max(len, 0)) < location + Max(len, 0))
+		return false;
+	return statement_key(src, location, len) == key;
 }
 
 static UtilityQuery *
 utility_query_of(QueryDesc *queryDesc)
 {
-	if (queryDesc->plannedstmt->queryId != 0 || queryDesc->sourceText == NULL)
+	if (queryDesc->plannedstmt->queryId != 0)
 		return NULL;
 	for (int i = 0; i < UTILITY_QUERIES; i++)
 		if (utility_queries[i].query == queryDesc)
 		{
-			if (utility_queries[i].source_hash == source_hash(queryDesc->sourceText))
-				return &utility_queries[i];
-			utility_queries[i].query = NULL;
+			UtilityQuery *u = &utility_queries[i];
+
+			if (statement_at(queryDesc->sourceText, u->location, u->len, u->text_key))
+				return u;
+			u->query = NULL;
 		}
 	return NULL;
 }
 
+/*
+ * A top-level utility statement begins: noted, for a query it runs without
+ * an id of its own (statement_begins()).  A top-level DO or CALL is the
+ * running statement too: what its code searches or reveals without an
+ * executor of its own (a PL/pgSQL expression) is recorded under it, not the
+ * statement before.  (Not FETCH: a cursor's reveals stay its DECLARE's, in
+ * one group across its fetches.)
+ */
 void
 AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 {
@@ -1545,7 +1565,8 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 		return;
 	utility_query_id = pstmt->queryId;
 	utility_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
-	utility_source_hash = queryString ? source_hash(queryString) : 0;
+	utility_location = pstmt->stmt_location;
+	utility_len = pstmt->stmt_len;
 	if (!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
 		return;
 	statement_query_id = utility_query_id;
@@ -1575,15 +1596,16 @@ statement_begins(QueryDesc *queryDesc)
 	}
 	statement_query_id = pstmt->queryId;
 	statement_text_key = statement_key(queryDesc->sourceText, pstmt->stmt_location, pstmt->stmt_len);
-	if (pstmt->queryId == 0 && utility_source_hash != 0 && queryDesc->sourceText != NULL &&
+	if (pstmt->queryId == 0 &&
 		!(normalized != NULL && statement_text_key != 0 &&
 		  normalized[statement_text_key % NORMALIZED_SLOTS].key == statement_text_key) &&
-		source_hash(queryDesc->sourceText) == utility_source_hash)
+		statement_at(queryDesc->sourceText, utility_location, utility_len, utility_text_key))
 	{
 		u = &utility_queries[utility_queries_next];
 		utility_queries_next = (utility_queries_next + 1) % UTILITY_QUERIES;
 		u->query = queryDesc;
-		u->source_hash = utility_source_hash;
+		u->location = utility_location;
+		u->len = utility_len;
 		statement_query_id = u->query_id = utility_query_id;
 		statement_text_key = u->text_key = utility_text_key;
 	}
