@@ -1497,6 +1497,7 @@ static uint64 utility_query_id = 0;
 static uint32 utility_text_key = 0;
 static int	utility_location = 0;
 static int	utility_len = 0;
+static bool utility_running = false;	/* between AuditUtilityStart() and its end */
 
 /*
  * The queries utility statements ran (cursors', until they end), each
@@ -1567,10 +1568,19 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 	utility_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
 	utility_location = pstmt->stmt_location;
 	utility_len = pstmt->stmt_len;
+	utility_running = true;
 	if (!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
 		return;
 	statement_query_id = utility_query_id;
 	statement_text_key = utility_text_key;
+}
+
+/* A top-level utility statement ended (or failed). */
+void
+AuditUtilityEnd(bool toplevel)
+{
+	if (toplevel && exec_nesting == 0)
+		utility_running = false;
 }
 
 /*
@@ -1596,9 +1606,7 @@ statement_begins(QueryDesc *queryDesc)
 	}
 	statement_query_id = pstmt->queryId;
 	statement_text_key = statement_key(queryDesc->sourceText, pstmt->stmt_location, pstmt->stmt_len);
-	if (pstmt->queryId == 0 &&
-		!(normalized != NULL && statement_text_key != 0 &&
-		  normalized[statement_text_key % NORMALIZED_SLOTS].key == statement_text_key) &&
+	if (pstmt->queryId == 0 && utility_running &&
 		statement_at(queryDesc->sourceText, utility_location, utility_len, utility_text_key))
 	{
 		u = &utility_queries[utility_queries_next];
@@ -1795,7 +1803,10 @@ audit_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 		commit_records = NIL;	/* freed with TopTransactionContext */
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		memset(utility_queries, 0, sizeof(utility_queries));	/* their portals are gone */
+		utility_running = false;
+	}
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);

@@ -2799,6 +2799,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	}
 	PG_FINALLY();
 	{
+		AuditUtilityEnd(context == PROCESS_UTILITY_TOPLEVEL);
 		made = created_relations;
 		objects = stored_objects;
 		tracking_creations = outer_tracking;

@@ -1010,19 +1010,97 @@ term_cmp(const uint8 *a, int alen, const uint8 *b, int blen)
 }
 
 /*
- * Compare two encrypted_text values by their terms.  plaintext: one may be
- * the caller's plaintext (=, <>, and the btree support function within an
- * index's scan, which a search by = uses); the ordering operators refuse
- * it, and so does the support function anywhere else (a sort, a row
- * comparison), so that a search answers equality only.  A search that
- * matches a stored value records the value's subject in the search's audit
- * group.
+ * How a comparison is called: the btree support function (by an index, a
+ * sort or a merge join; from a query's expression only within an index's
+ * scan), = and <>, or an ordering operator (<, <=, >, >=: only within an
+ * index's scan).  The order of terms is meaningless, and a range of terms
+ * would find a value's rows with no comparison ever equal: no search
+ * check, no record.  So a query may compare encrypted values by = and <>
+ * alone.
+ */
+typedef enum CompareUse
+{
+	COMPARE_SUPPORT,
+	COMPARE_EQUALITY,
+	COMPARE_ORDER
+} CompareUse;
+
+/*
+ * Called from a query's expression (a function call, an operator, a row
+ * comparison), rather than by an index, a sort or a merge join?  Those
+ * call with no expression, or (an index's support function) with the
+ * operator class's options as a Const.
+ */
+static inline bool
+called_from_query(FunctionCallInfo fcinfo)
+{
+	return fcinfo->flinfo != NULL && fcinfo->flinfo->fn_expr != NULL &&
+		!IsA(fcinfo->flinfo->fn_expr, Const);
+}
+
+/* Refuse an ordering comparison a query makes outside an index's scan. */
+static void
+refuse_query_order(FunctionCallInfo fcinfo, CompareUse use)
+{
+	if (SearchScanInIndex() || AuditPlanning())
+		return;
+	if (use == COMPARE_ORDER || (use == COMPARE_SUPPORT && called_from_query(fcinfo)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("encrypted values cannot be ordered in a query"),
+				 errdetail("Their order is that of their search terms, which means nothing; a range of terms would search without a check or a record."),
+				 errhint("Search with = or <>: WHERE col = 'value', or WHERE col = privacy_guard.blind_index(value, category)."),
+				 errhidestmt(true)));
+}
+
+/*
+ * A stored value found equal to another by a query's = or <> (a join, a
+ * value of the caller's own): both must be values privacy_guard sealed, or
+ * one made up around a chosen term would search the column unchecked.
+ */
+static void
+require_authentic(struct varlena *value)
+{
+	EnvelopeView view;
+
+	compared_view(value, &view);
+	if (view.version != ENVELOPE_VERSION || KeycacheIndexBindValid(&view))
+		return;
+	{
+		KeyEntry   *key = KeycacheForId(view.key_id, false);
+		uint8	   *scratch = palloc(view.ctlen + 1);
+		bool		opened = key != NULL && KeycacheOpen(key, &view, scratch);
+
+		OPENSSL_cleanse(scratch, view.ctlen);
+		pfree(scratch);
+		if (!opened && key != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("an encrypted value a comparison found equal failed authentication"),
+					 errdetail("Its key reference, category or search term was altered, or it was not sealed by privacy_guard."),
+					 errhidestmt(true)));
+		if (key == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("an encrypted value a comparison found equal cannot be authenticated"),
+					 errdetail("It carries no valid binding of its search term, and its data key does not exist (its subject was erased, or it was made up)."),
+					 errhidestmt(true)));
+	}
+}
+
+/*
+ * Compare two encrypted_text values by their terms.  One may be the
+ * caller's plaintext for = and <>, and for the btree support function
+ * within an index's scan (which a search by = uses); a search that matches
+ * a stored value records the value's subject in the search's audit group.
  */
 static int
-encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
+encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
 {
 	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
 	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
+	bool		plaintext = use == COMPARE_EQUALITY ||
+		(use == COMPARE_SUPPORT && SearchScanInIndex());
 	EnvelopeView a;
 	EnvelopeView b;
 	const uint8 *ta;
@@ -1030,9 +1108,19 @@ encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 	const EnvelopeView *stored = NULL;
 	int			r;
 
+	refuse_query_order(fcinfo, use);
 	/* two stored values (a UNIQUE check, a join): their terms alone */
 	if ((ta = stored_term(ra)) != NULL && (tb = stored_term(rb)) != NULL)
-		return term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
+	{
+		r = term_cmp(ta, ENVELOPE_TERM_LEN, tb, ENVELOPE_TERM_LEN);
+		if (r == 0 && use == COMPARE_EQUALITY && called_from_query(fcinfo) &&
+			!SearchScanInIndex() && !AuditPlanning())
+		{
+			require_authentic(ra);
+			require_authentic(rb);
+		}
+		return r;
+	}
 	compared_view(ra, &a);
 	compared_view(rb, &b);
 	if (plaintext && a.version == ENVELOPE_PENDING && b.version != ENVELOPE_PENDING)
@@ -1060,7 +1148,7 @@ encrypted_cmp(FunctionCallInfo fcinfo, bool plaintext)
 
 /* an encrypted value against a search term (bytea), either way round */
 static int
-encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
+encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first, CompareUse use)
 {
 	EnvelopeView view;
 	struct varlena *value = PG_GETARG_VARLENA_PP(term_first ? 1 : 0);
@@ -1068,6 +1156,7 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 	bytea	   *t = PG_GETARG_BYTEA_PP(term_first ? 0 : 1);
 	int			r;
 
+	refuse_query_order(fcinfo, use);
 	if (a == NULL)
 	{
 		compared_view(value, &view);
@@ -1083,36 +1172,36 @@ encrypted_term_cmp(FunctionCallInfo fcinfo, bool term_first)
 	return term_first ? -r : r;
 }
 
-#define ENCRYPTED_COMPARISONS(suffix, expr, ordered) \
+#define ENCRYPTED_COMPARISONS(suffix, expr) \
 PG_FUNCTION_INFO_V1(pguard_encrypted_cmp##suffix); \
 Datum pguard_encrypted_cmp##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_INT32(expr(SearchScanInIndex())); } \
+{ PG_RETURN_INT32(expr(COMPARE_SUPPORT)); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_eq##suffix); \
 Datum pguard_encrypted_eq##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true) == 0); } \
+{ PG_RETURN_BOOL(expr(COMPARE_EQUALITY) == 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ne##suffix); \
 Datum pguard_encrypted_ne##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(true) != 0); } \
+{ PG_RETURN_BOOL(expr(COMPARE_EQUALITY) != 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_lt##suffix); \
 Datum pguard_encrypted_lt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) < 0); } \
+{ PG_RETURN_BOOL(expr(COMPARE_ORDER) < 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_le##suffix); \
 Datum pguard_encrypted_le##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) <= 0); } \
+{ PG_RETURN_BOOL(expr(COMPARE_ORDER) <= 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_gt##suffix); \
 Datum pguard_encrypted_gt##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) > 0); } \
+{ PG_RETURN_BOOL(expr(COMPARE_ORDER) > 0); } \
 PG_FUNCTION_INFO_V1(pguard_encrypted_ge##suffix); \
 Datum pguard_encrypted_ge##suffix(PG_FUNCTION_ARGS) \
-{ PG_RETURN_BOOL(expr(ordered) >= 0); }
+{ PG_RETURN_BOOL(expr(COMPARE_ORDER) >= 0); }
 
-/* encrypted_text against encrypted_text (plaintext for = and <> only), against bytea, and bytea against it */
-#define CMP_VALUES(plaintext) encrypted_cmp(fcinfo, plaintext)
-#define CMP_TERM(ignored) encrypted_term_cmp(fcinfo, false)
-#define CMP_TERM_FIRST(ignored) encrypted_term_cmp(fcinfo, true)
-ENCRYPTED_COMPARISONS(, CMP_VALUES, false)
-ENCRYPTED_COMPARISONS(_term, CMP_TERM, false)
-ENCRYPTED_COMPARISONS(_term_first, CMP_TERM_FIRST, false)
+/* encrypted_text against encrypted_text, against bytea, and bytea against it */
+#define CMP_VALUES(use) encrypted_cmp(fcinfo, use)
+#define CMP_TERM(use) encrypted_term_cmp(fcinfo, false, use)
+#define CMP_TERM_FIRST(use) encrypted_term_cmp(fcinfo, true, use)
+ENCRYPTED_COMPARISONS(, CMP_VALUES)
+ENCRYPTED_COMPARISONS(_term, CMP_TERM)
+ENCRYPTED_COMPARISONS(_term_first, CMP_TERM_FIRST)
 
 /*
  * ANALYZE of an encrypted column: the fraction of nulls and the average

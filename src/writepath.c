@@ -1229,7 +1229,7 @@ rekey_write(Relation rel, const char *col, Oid enctype, ItemPointerData *tids, D
  */
 static int64
 rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int64 new_id,
-			 int64 *left, int64 *stale)
+			 int64 *left, int64 *stale, int64 *unsealed)
 {
 	Relation	rel = table_open(relid, NoLock);
 	AttrNumber	attnum = get_attnum(relid, col);
@@ -1294,6 +1294,12 @@ rekey_column(Oid relid, const char *col, const char *category, int64 old_id, int
 		if ((k = KeycacheForId(view.key_id, true)) == NULL)
 		{
 			(*left)++;			/* its subject was erased */
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		if (unsealed != NULL)
+		{
+			(*unsealed)++;		/* checking only: one the rotation did not re-seal */
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
@@ -1590,7 +1596,30 @@ pguard_rotate_search_key(PG_FUNCTION_ARGS)
 		{
 			ProgressBegin("rotate_search_key", psprintf("re-sealing column %s", (char *) lfirst(lc)),
 						  lfirst_oid(lr), rows_estimate(lfirst_oid(lr)));
-			done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale);
+			done += rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id, &left, &stale, NULL);
+		}
+
+		/*
+		 * Then every column again: a value under the old key that code
+		 * the rewrite ran (a trigger of a table's owner) wrote into a
+		 * column already re-sealed would stay, unsearchable, matching the
+		 * old key's terms, and refused at every later rotation.
+		 */
+		CommandCounterIncrement();
+		forboth(lr, relids, lc, cols)
+		{
+			int64		unsealed = 0;
+			int64		ignored = 0;
+
+			(void) rekey_column(lfirst_oid(lr), (char *) lfirst(lc), c->name, old_id, new_id,
+								&ignored, &ignored, &unsealed);
+			if (unsealed > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+						 errmsg("%lld values under the old search key were written to column \"%s\" of relation \"%s\" while the key was rotated",
+								(long long) unsealed, (char *) lfirst(lc), get_rel_name(lfirst_oid(lr))),
+						 errdetail("Code the rotation's rewrite ran (a trigger of a table's owner) wrote them; the rotation is undone."),
+						 errhint("Let the table's triggers pass the rotation's UPDATE unchanged, then rotate again.")));
 		}
 	}
 	PG_FINALLY();

@@ -207,7 +207,8 @@ SELECT id FROM customers WHERE email IN ('alan@example.com', 'mh@example.com');
 RESET enable_bitmapscan;
 SELECT id FROM customers WHERE email = 'alan@example.com' OR email = 'mh@example.com' ORDER BY id;
 RESET enable_seqscan;
--- a search answers equality only: the ordering operators refuse plaintext
+-- a search answers equality only: a query's ordering operators refuse
+-- encrypted values (plaintext or not)
 SELECT count(*) FROM customers WHERE email < 'm';
 -- the subjects a search found are recorded with it: access_history() shows
 -- who searched for customer 2's address
@@ -286,13 +287,34 @@ SELECT 1 FROM planted WHERE email = 'target@example.com' AND set_config('probe.i
 SELECT 1 FROM planted WHERE email = 'target@example.com' AND ('id=' || id)::int > 0;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
--- every comparison but the index's own records what it matched: the btree
--- support function called directly, a row comparison, with a term
+-- every comparison but the index's own records what it matched: the
+-- equality function called directly, a row comparison, with a term
 SELECT id FROM planted
- WHERE privacy_guard.encrypted_cmp_term(email, privacy_guard.blind_index('target@example.com', 'contact')) = 0;
+ WHERE privacy_guard.encrypted_eq_term(email, privacy_guard.blind_index('target@example.com', 'contact'));
 SELECT id FROM planted
- WHERE (email, id) >= (privacy_guard.blind_index('target@example.com', 'contact'), 0)
-   AND (email, id) <= (privacy_guard.blind_index('target@example.com', 'contact'), 9999);
+ WHERE (email, id) = (privacy_guard.blind_index('target@example.com', 'contact'), 7002);
+-- a query compares encrypted values by = and <> alone: a range of terms
+-- would find a value's rows with no comparison ever equal (no check, no
+-- record), on a sequential scan or through the index
+SELECT privacy_guard.blind_index('target@example.com', 'contact') AS range_term \gset
+SELECT id FROM planted
+ WHERE email > substring(:'range_term'::bytea for 23) AND email < :'range_term'::bytea || '\x00'::bytea;
+SET enable_seqscan = off;
+SELECT id FROM planted
+ WHERE email > substring(:'range_term'::bytea for 23) AND email < :'range_term'::bytea || '\x00'::bytea;
+RESET enable_seqscan;
+SELECT id FROM planted WHERE privacy_guard.encrypted_cmp_term(email, :'range_term'::bytea) = 0;
+SELECT id FROM planted
+ WHERE (email, id) >= (:'range_term'::bytea, 0) AND (email, id) <= (:'range_term'::bytea, 9999);
+-- what orders values by the support function itself still does: a sort,
+-- DISTINCT, a merge join
+SELECT count(*) AS sorted FROM (SELECT email FROM planted ORDER BY email) o;
+SELECT count(*) AS distinct_values FROM (SELECT DISTINCT email FROM planted) d;
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SELECT count(*) AS merge_joined FROM planted a JOIN planted b ON a.email = b.email;
+RESET enable_nestloop;
+RESET enable_hashjoin;
 -- plaintext answers equality only: the support function outside an index's
 -- scan (called directly, a row comparison, an array comparison, a sort)
 -- refuses it, as the ordering operators do
@@ -338,6 +360,12 @@ SELECT count(*) FROM planted
 \set VERBOSITY default
 RESET ROLE;
 REVOKE SELECT ON planted FROM analyst;
+-- a made-up value around a held term, compared by = with the column (a
+-- search with no check if it matched): refused, as not authentic
+SELECT ('sealed1:' || replace(encode('\x0401'::bytea || int8send(987654321) || '\x07'::bytea
+            || convert_to('contact', 'UTF8') || :'range_term'::bytea || decode(repeat('00', 16), 'hex')
+            || decode(repeat('00', 29), 'hex'), 'base64'), E'\n', '')) AS wrapped_term \gset
+SELECT id FROM planted WHERE email = :'wrapped_term'::privacy_guard.encrypted_text;
 -- made-up envelopes, of a key that does not exist and a category of no
 -- policy, in the formats of 0.2 (3) and 0.3 (4): they match, name no one
 CREATE TEMP TABLE forged AS
@@ -1366,6 +1394,22 @@ SELECT id FROM two_emails
  WHERE alt_email OPERATOR(privacy_guard.=) 'uno@example.com'
    AND email OPERATOR(privacy_guard.=) 'one@example.com';
 SELECT privacy_guard.reset_purpose();
+-- a trigger of the table's owner that writes a value under the old key into
+-- a column the rotation already re-sealed undoes the rotation, named
+CREATE FUNCTION copy_old_email() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.email::text IS DISTINCT FROM OLD.email::text THEN
+        NEW.alt_email := OLD.email;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER copy_old BEFORE UPDATE ON two_emails FOR EACH ROW EXECUTE FUNCTION copy_old_email();
+\set VERBOSITY terse
+SELECT privacy_guard.rotate_search_key('contact');
+\set VERBOSITY default
+DROP TRIGGER copy_old ON two_emails;
+DROP FUNCTION copy_old_email();
+SELECT privacy_guard.rotate_search_key('contact') > 0 AS rotated;
 DROP TABLE two_emails;
 
 -- CLEANUP
