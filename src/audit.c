@@ -1450,6 +1450,8 @@ describe_statement(char *out, int outsize, uint64 query_id)
  * executor has started since the planner did.
  */
 static int	planning_depth = 0;
+static bool planning_statement = false;	/* a top-level statement is being planned */
+static bool utility_running = false;	/* a top-level utility statement runs (AuditUtilityStart()) */
 static int	planning_exec_nesting = 0;	/* exec_nesting when the innermost planning began */
 static planner_hook_type prev_planner = NULL;
 
@@ -1460,6 +1462,21 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	bool		top = planning_depth == 0;
 	int			save_exec_nesting = planning_exec_nesting;
 
+	/*
+	 * A top-level statement being planned is the running statement: what
+	 * the planner runs for it (an IMMUTABLE function it folds, which may
+	 * reveal or search, and its queries) is recorded under it, not under
+	 * the statement before; and those queries are not statements of their
+	 * own (audit_ExecutorStart()).
+	 */
+	if (top && exec_nesting == 0 && !utility_running)
+	{
+		if (ngroups > 0)
+			flush_groups(true);
+		statement_query_id = parse->queryId;
+		statement_text_key = statement_key(query_string, parse->stmt_location, parse->stmt_len);
+		planning_statement = true;
+	}
 	planning_depth++;
 	planning_exec_nesting = exec_nesting;
 	PG_TRY();
@@ -1473,6 +1490,8 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 	{
 		planning_depth--;
 		planning_exec_nesting = save_exec_nesting;
+		if (top)
+			planning_statement = false;
 	}
 	PG_END_TRY();
 	/* an unsealed value goes into no column that does not seal it */
@@ -1497,7 +1516,6 @@ static uint64 utility_query_id = 0;
 static uint32 utility_text_key = 0;
 static int	utility_location = 0;
 static int	utility_len = 0;
-static bool utility_running = false;	/* between AuditUtilityStart() and its end */
 
 /*
  * The queries utility statements ran (cursors', until they end), each
@@ -1635,7 +1653,7 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	/* before pgaudit's line for it: see RedactIfProtected() */
 	RedactIfProtected(queryDesc->plannedstmt->relationOids);
-	if (exec_nesting == 0)
+	if (exec_nesting == 0 && !planning_statement)
 		statement_begins(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -1661,7 +1679,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	 * other statements) is that query's: what it reveals is recorded under
 	 * the cursor's statement, not the one that ran last.
 	 */
-	if (exec_nesting == 0 && !statement_is(queryDesc))
+	if (exec_nesting == 0 && !planning_statement && !statement_is(queryDesc))
 		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;

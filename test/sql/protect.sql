@@ -446,6 +446,18 @@ SELECT privacy_guard.audit_flush();
 SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
  WHERE event = 'search' AND (statement LIKE '%found_by_ctas%' OR statement LIKE '%found_by_cursor%')
  ORDER BY id;
+-- what the planner runs for a statement (an IMMUTABLE function it folds,
+-- here revealing a constant) is recorded under that statement, not the one
+-- before it
+SELECT email AS some_email FROM planted WHERE id = 7002 \gset
+CREATE FUNCTION planned_reveal(e privacy_guard.encrypted_text) RETURNS int IMMUTABLE
+    LANGUAGE plpgsql AS $$ BEGIN RETURN length(privacy_guard.reveal(e, 'support')); END $$;
+SELECT 'a statement before it' AS before;
+SELECT planned_reveal(:'some_email'::privacy_guard.encrypted_text) AS revealed_while_planned;
+SELECT privacy_guard.audit_flush();
+SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
+ WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
+DROP FUNCTION planned_reveal(privacy_guard.encrypted_text);
 -- an index scan for several blind_index() terms sorts them
 SET enable_seqscan = off;
 SELECT id FROM planted
