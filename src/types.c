@@ -885,6 +885,40 @@ plaintext_term(struct varlena *raw, const EnvelopeView *pending, const EnvelopeV
 }
 
 /*
+ * Were a sealed value's key id, category and term sealed together by
+ * privacy_guard?  Its binding proves it without the subject's data key; a
+ * value without one (0.2's), or whose term is under a search key since
+ * rotated away, is opened under its data key instead.  VALUE_KEY_GONE: no
+ * binding proves it and its data key does not exist (its subject erased,
+ * or the id made up).
+ */
+typedef enum ValueAuthenticity
+{
+	VALUE_AUTHENTIC,
+	VALUE_KEY_GONE,
+	VALUE_FORGED
+} ValueAuthenticity;
+
+static ValueAuthenticity
+value_authenticity(const EnvelopeView *view)
+{
+	KeyEntry   *key;
+	uint8	   *scratch;
+	bool		opened;
+
+	if (KeycacheIndexBindValid(view))
+		return VALUE_AUTHENTIC;
+	key = KeycacheForId(view->key_id, false);
+	if (key == NULL)
+		return VALUE_KEY_GONE;
+	scratch = palloc(view->ctlen + 1);
+	opened = KeycacheOpen(key, view, scratch);
+	OPENSSL_cleanse(scratch, view->ctlen);
+	pfree(scratch);
+	return opened ? VALUE_AUTHENTIC : VALUE_FORGED;
+}
+
+/*
  * A parallel worker knows neither the session's purpose nor its
  * statement's search group: searches are PARALLEL RESTRICTED, and one that
  * a function marked PARALLEL SAFE brings into a worker is refused, before
@@ -925,30 +959,23 @@ search_matched(const EnvelopeView *stored, const uint8 *term)
 	 * the write path sealed them with this term.  Anyone can write an
 	 * envelope's bytes into a value of the type (a literal, a column that
 	 * is not protected); one that names another subject's key, or a
-	 * category of no policy, must name no one.  Its binding proves it
-	 * without the data key; a value sealed before bindings (0.2), or whose
-	 * term is under a search key since rotated away, is opened instead.
-	 * A value whose key is gone (its subject erased, or never was) names
-	 * no one; one that does not open is refused.
+	 * category of no policy, must name no one (value_authenticity()): a
+	 * value no binding proves whose key is gone names no one; a forged one
+	 * is refused.
 	 */
-	if (!KeycacheIndexBindValid(stored))
+	switch (value_authenticity(stored))
 	{
-		KeyEntry   *key = KeycacheForId(stored->key_id, false);
-		uint8	   *scratch;
-		bool		opened;
-
-		if (key == NULL)
+		case VALUE_KEY_GONE:
 			return;
-		scratch = palloc(stored->ctlen + 1);
-		opened = KeycacheOpen(key, stored, scratch);
-		OPENSSL_cleanse(scratch, stored->ctlen);
-		pfree(scratch);
-		if (!opened)
+		case VALUE_FORGED:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("an encrypted value a search matched failed authentication"),
 					 errdetail("Its key reference, category or search term was altered, or it was not sealed by privacy_guard."),
 					 errhidestmt(true)));
+			break;
+		case VALUE_AUTHENTIC:
+			break;
 	}
 	memcpy(category, stored->category, stored->catlen);
 	category[stored->catlen] = '\0';
@@ -1064,27 +1091,26 @@ require_authentic(struct varlena *value)
 	EnvelopeView view;
 
 	compared_view(value, &view);
-	if (view.version != ENVELOPE_VERSION || KeycacheIndexBindValid(&view))
+	if (view.version != ENVELOPE_VERSION)
 		return;
+	switch (value_authenticity(&view))
 	{
-		KeyEntry   *key = KeycacheForId(view.key_id, false);
-		uint8	   *scratch = palloc(view.ctlen + 1);
-		bool		opened = key != NULL && KeycacheOpen(key, &view, scratch);
-
-		OPENSSL_cleanse(scratch, view.ctlen);
-		pfree(scratch);
-		if (!opened && key != NULL)
+		case VALUE_FORGED:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("an encrypted value a comparison found equal failed authentication"),
 					 errdetail("Its key reference, category or search term was altered, or it was not sealed by privacy_guard."),
 					 errhidestmt(true)));
-		if (key == NULL)
+			break;
+		case VALUE_KEY_GONE:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("an encrypted value a comparison found equal cannot be authenticated"),
 					 errdetail("It carries no valid binding of its search term, and its data key does not exist (its subject was erased, or it was made up)."),
 					 errhidestmt(true)));
+			break;
+		case VALUE_AUTHENTIC:
+			break;
 	}
 }
 
