@@ -1555,8 +1555,6 @@ statement_at(const char *src, int location, int len, uint32 key)
 static UtilityQuery *
 utility_query_of(QueryDesc *queryDesc)
 {
-	if (queryDesc->plannedstmt->queryId != 0)
-		return NULL;
 	for (int i = 0; i < UTILITY_QUERIES; i++)
 		if (utility_queries[i].query == queryDesc)
 		{
@@ -1603,9 +1601,10 @@ AuditUtilityEnd(bool toplevel)
 
 /*
  * A top-level query's run begins: the groups of the one before end, and it
- * is the statement.  The query of a utility statement (CREATE TABLE AS,
- * DECLARE CURSOR, EXPLAIN ANALYZE) has no id of its own: it is recorded
- * under the utility statement's id and text.
+ * is the statement.  The query a utility statement runs from its own text
+ * (CREATE TABLE AS, DECLARE CURSOR, EXPLAIN ANALYZE) is recorded under the
+ * utility statement's id and text: it has no id of its own, or (EXPLAIN's)
+ * one whose place in the query string is all of it.
  */
 static void
 statement_begins(QueryDesc *queryDesc)
@@ -1624,7 +1623,7 @@ statement_begins(QueryDesc *queryDesc)
 	}
 	statement_query_id = pstmt->queryId;
 	statement_text_key = statement_key(queryDesc->sourceText, pstmt->stmt_location, pstmt->stmt_len);
-	if (pstmt->queryId == 0 && utility_running &&
+	if (utility_running &&
 		statement_at(queryDesc->sourceText, utility_location, utility_len, utility_text_key))
 	{
 		u = &utility_queries[utility_queries_next];

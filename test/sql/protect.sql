@@ -442,22 +442,24 @@ DECLARE found_by_cursor_2 CURSOR FOR SELECT id FROM planted WHERE email = 'targe
 FETCH ALL FROM found_by_cursor;
 FETCH ALL FROM found_by_cursor_2;
 COMMIT;
+-- and EXPLAIN ANALYZE after another statement in one query string
+SELECT 1 AS first_of_two \; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id AS found_by_explain FROM planted WHERE email = 'target@example.com';
 SELECT privacy_guard.audit_flush();
 SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
- WHERE event = 'search' AND (statement LIKE '%found_by_ctas%' OR statement LIKE '%found_by_cursor%')
+ WHERE event = 'search' AND (statement LIKE '%found_by_ctas%' OR statement LIKE '%found_by_cursor%'
+                             OR statement LIKE '%found_by_explain%')
  ORDER BY id;
 -- what the planner runs for a statement (an IMMUTABLE function it folds,
 -- here revealing a constant) is recorded under that statement, not the one
 -- before it
-SELECT email AS some_email FROM planted WHERE id = 7002 \gset
-CREATE FUNCTION planned_reveal(e privacy_guard.encrypted_text) RETURNS int IMMUTABLE
-    LANGUAGE plpgsql AS $$ BEGIN RETURN length(privacy_guard.reveal(e, 'support')); END $$;
+CREATE FUNCTION planned_reveal(customer int) RETURNS int IMMUTABLE LANGUAGE plpgsql
+    AS $$ BEGIN RETURN (SELECT length(privacy_guard.reveal(email, 'support')) FROM planted WHERE id = customer); END $$;
 SELECT 'a statement before it' AS before;
-SELECT planned_reveal(:'some_email'::privacy_guard.encrypted_text) AS revealed_while_planned;
+SELECT planned_reveal(7002) AS revealed_while_planned;
 SELECT privacy_guard.audit_flush();
 SELECT substring(statement from ': (.*)$') AS statement FROM privacy_guard.audit_log
  WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
-DROP FUNCTION planned_reveal(privacy_guard.encrypted_text);
+DROP FUNCTION planned_reveal(int);
 -- an index scan for several blind_index() terms sorts them
 SET enable_seqscan = off;
 SELECT id FROM planted
