@@ -1354,26 +1354,33 @@ hmac_parts(EVP_MAC_CTX *ctx, const uint8 *const *parts, const size_t *lens, int 
 }
 
 /*
- * The search term's HMAC of plain under the category's search key (its
- * first ENVELOPE_TERM_HMAC_LEN bytes into mac), with the key's HMAC context
- * kept beside it: ~0.2 µs a term, where a one-shot HMAC() took ~1 µs.
- * Returns the key id, or 0 as KeycacheIndexKey() does.
+ * The search term's HMAC of plain under a search key (its first
+ * ENVELOPE_TERM_HMAC_LEN bytes into mac), with the key's HMAC context kept
+ * beside it: ~0.2 µs a term, where a one-shot HMAC() took ~1 µs.
  */
-int64
-KeycacheIndexTerm(const char *category, const uint8 *plain, int len, bool create, uint8 *mac)
+static void
+index_term(IndexKeyEntry *ie, const uint8 *plain, int len, uint8 *mac)
 {
-	IndexKeyEntry *ie = index_entry(category, create);
 	const uint8 *parts[1] = {plain};
 	size_t		lens[1] = {len};
 
-	if (ie == NULL)
-		return 0;
 	if (ie->hmac == NULL)
 		ie->hmac = hmac_context(ie->key);
 	if (!hmac_parts(ie->hmac, parts, lens, 1, mac, ENVELOPE_TERM_HMAC_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute a search term")));
+}
+
+/* The same under the category's search key; its id, or 0 as KeycacheIndexKey() returns. */
+int64
+KeycacheIndexTerm(const char *category, const uint8 *plain, int len, bool create, uint8 *mac)
+{
+	IndexKeyEntry *ie = index_entry(category, create);
+
+	if (ie == NULL)
+		return 0;
+	index_term(ie, plain, len, mac);
 	return ie->key_id;
 }
 
@@ -1435,20 +1442,17 @@ bool
 KeycacheIndexSearch(const char *category, const uint8 *plain, int len, bool create,
 					int64 data_key_id, uint8 *out)
 {
-	IndexKeyEntry *ie;
-	int64		key_id = KeycacheIndexTerm(category, plain, len, create, out + 8);
+	IndexKeyEntry *ie = index_entry(category, create);
+	bool		bound PG_USED_FOR_ASSERTS_ONLY;
 
-	if (key_id == 0)
+	if (ie == NULL)
 		return false;
 	for (int i = 0; i < 8; i++)
-		out[i] = (uint8) ((uint64) key_id >> (56 - 8 * i));
-	ie = index_entry(category, false);
-	if (ie == NULL || !index_bind(ie, data_key_id, category, strlen(category), out,
-								  out + ENVELOPE_TERM_LEN))
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to a concurrent search key rotation"),
-				 errhint("The transaction might succeed if retried.")));
+		out[i] = (uint8) ((uint64) ie->key_id >> (56 - 8 * i));
+	index_term(ie, plain, len, out + 8);
+	/* the term and its binding under the one key found */
+	bound = index_bind(ie, data_key_id, category, strlen(category), out, out + ENVELOPE_TERM_LEN);
+	Assert(bound);
 	return true;
 }
 

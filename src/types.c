@@ -989,12 +989,14 @@ search_matched(const EnvelopeView *stored, const uint8 *term)
 	 */
 	if (term != NULL)
 	{
-		if (term_memo_find(category, NULL, 0, term) == NULL)
+		if (term_memo_find(category, NULL, 0, term) != NULL)
+			RevealRequireSearch(category, NULL, true);	/* kept: checked again only */
+		else
 		{
 			PolicyEnsure();
 			(void) PolicyRequireCategory(category);
+			TypesRequireSearch(category, term, NULL, 0);
 		}
-		TypesRequireSearch(category, term, NULL, 0);
 	}
 	RevealSearchMatched(category, stored->key_id);
 }
