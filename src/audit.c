@@ -29,6 +29,8 @@
 
 #include <openssl/evp.h>
 
+#include "access/heapam.h"
+#include "access/hio.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -47,6 +49,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/bufmgr.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -2240,10 +2243,13 @@ batch_add(RecordBatch *b, AuditEvent *e, int64 id, uint8 *prev, bool have_prev,
  * (to copy it elsewhere, say) runs as it always did, and bounds or
  * constraints the writer does not know are checked.
  */
+static BufferAccessStrategy trail_ring = NULL;	/* direct_insert()'s, for the process's life */
+
 static bool
 direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, int required,
 			  Datum **cols, bool **nulls, int nrows)
 {
+	BulkInsertStateData bistate;
 	static Oid	said_relid = InvalidOid;	/* the table last said to be written by statement */
 	Relation	rel = table_open(relid, RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -2317,7 +2323,24 @@ direct_insert(Oid relid, const char *const *names, const Oid *types, int ncols, 
 		}
 		ExecStoreVirtualTuple(slots[r]);
 	}
-	table_multi_insert(rel, slots, nrows, GetCurrentCommandId(true), 0, NULL);
+	/*
+	 * Through a ring of buffers, as COPY writes: the trail is written once
+	 * and seldom read, and a busy trail must not push the shop's own pages
+	 * out of shared_buffers.  The ring lives as long as the process, so its
+	 * buffers are the same batch after batch; the page written last is
+	 * pinned only during the insertion (an error's abort releases it).
+	 */
+	if (trail_ring == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		trail_ring = GetAccessStrategy(BAS_BULKWRITE);
+		MemoryContextSwitchTo(old);
+	}
+	bistate.strategy = trail_ring;
+	bistate.current_buf = InvalidBuffer;
+	table_multi_insert(rel, slots, nrows, GetCurrentCommandId(true), 0, &bistate);
+	ReleaseBulkInsertStatePin(&bistate);
 	for (int r = 0; r < nrows; r++)
 	{
 		list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false, NULL, NIL));
