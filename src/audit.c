@@ -170,6 +170,7 @@ typedef struct AuditShared
 
 static AuditShared *audit = NULL;
 static void describe_statement(char *out, int outsize, uint64 query_id);
+static void queue_deferred(void);
 static void wait_written(AuditQueue *q, uint64 target, bool anchored);
 static AuditQueue *backend_queue = NULL;	/* this backend's database's, once claimed */
 static AuditQueue *writer_queue = NULL;	/* the writer's own */
@@ -727,6 +728,7 @@ AuditFlush(void)
 
 	if (audit == NULL)
 		elog(ERROR, "privacy_guard audit queue is not initialised");
+	queue_deferred();			/* this statement's searches so far */
 	/* a database that queued nothing has nothing to flush, and takes no queue */
 	LWLockAcquire(audit->lock, LW_SHARED);
 	for (int i = 0; i < audit->nqueues && q == NULL; i++)
@@ -878,7 +880,8 @@ typedef struct RevealGroup
 	char		purpose[AUDIT_NAME_LEN];
 	char		category[AUDIT_NAME_LEN];
 	const char *outcome;		/* a static string */
-	uint64		open_seq;
+	uint64		open_seq;		/* its opening record's (0: not queued yet) */
+	AuditEvent *deferred;		/* ... a search's, queued with its first subjects (flush_group_keys()) */
 	uint64		query_id;		/* the statement's */
 	int64		count;
 	int64		nsubjects;		/* keys queued so far */
@@ -928,24 +931,43 @@ int64_cmp(const void *a, const void *b)
 static uint64
 flush_group_keys(RevealGroup *grp, bool may_wait)
 {
-	AuditEvent	ev = grp->identity;
+	AuditEvent	ev;
 	int64	   *sorted = grp->arrival;
-	int			n = grp->narrival;
+	int			n = grp->keys == NULL ? 0 : grp->narrival;
+	int			i = 0;
 	uint64		last = 0;
 
-	if (grp->keys == NULL || n == 0)
+	if (n == 0 && grp->deferred == NULL)
 		return 0;
 
 	/*
 	 * Sorted, so that each chunk spans a narrow range of ids: the keys in
 	 * the order they came, which a scan in key order already sorted.
 	 */
-	if (!grp->ascending)
+	if (n > 1 && !grp->ascending)
 		qsort(sorted, n, sizeof(int64), int64_cmp);
+
+	/*
+	 * A search's opening record, held back until now, carries the first
+	 * of its subjects itself: one event for the search of one subject.
+	 * Once queued (its seq known), the group is as any other.
+	 */
+	if (grp->deferred != NULL)
+	{
+		AuditEvent *open = grp->deferred;
+
+		open->nkeys = 0;
+		for (; i < n && AuditPackKey(open, sorted[i]); i++)
+			grp->nsubjects++;
+		grp->open_seq = last = enqueue_ex(open, may_wait);
+		grp->deferred = NULL;
+		pfree(open);
+	}
+	ev = grp->identity;
 	ev.kind = AUDIT_SUBJECTS;
 	ev.group_seq = grp->open_seq;
 	ev.nkeys = 0;
-	for (int i = 0; i < n; i++)
+	for (; i < n; i++)
 	{
 		if (!AuditPackKey(&ev, sorted[i]))
 		{
@@ -957,12 +979,23 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	}
 	if (ev.nkeys > 0)
 		last = enqueue_ex(&ev, may_wait);
+	if (grp->keys == NULL)
+		return last;
 	keyslot_reset(grp->keys);
 	grp->narrival = 0;
 	grp->ascending = true;
 	if (last > 0)
 		standby_last_seq = last;
 	return last;
+}
+
+/* Queue the opening records held back (searches') with their subjects so far. */
+static void
+queue_deferred(void)
+{
+	for (int g = 0; g < ngroups; g++)
+		if (groups[g].deferred != NULL)
+			(void) flush_group_keys(&groups[g], true);
 }
 
 /*
@@ -1155,7 +1188,21 @@ AuditReveal(const char *event, const char *table, const char *column,
 			set_field(open.purpose, AUDIT_NAME_LEN, p);
 			set_field(open.category, AUDIT_NAME_LEN, c);
 			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
-			fresh.open_seq = enqueue(&open);
+
+			/*
+			 * A search returns no data of its own: its opening record is
+			 * queued when the group's subjects are (at the latest when
+			 * the statement ends, or aborts), carrying the first of them,
+			 * so that a search costs one event, not two.  Not on a hot
+			 * standby, whose primary takes subjects as events apart.
+			 */
+			if (!returns_data && strcmp(event, "search") == 0 && !RecoveryInProgress())
+			{
+				fresh.deferred = MemoryContextAlloc(group_cxt, sizeof(AuditEvent));
+				*fresh.deferred = open;
+			}
+			else
+				fresh.open_seq = enqueue(&open);
 		}
 		if (returns_data)
 		{
@@ -2444,7 +2491,7 @@ subjects_init(SubjectBatch *b, int max)
 }
 
 static void
-subjects_add(SubjectBatch *b, int64 epoch, const AuditEvent *e)
+subjects_add(SubjectBatch *b, int64 epoch, uint64 group_seq, const AuditEvent *e)
 {
 	int64		ids[AUDIT_KEYS_PER_EVENT];
 	int			nkeys = AuditUnpackKeys(e, ids);
@@ -2452,7 +2499,7 @@ subjects_add(SubjectBatch *b, int64 epoch, const AuditEvent *e)
 	if (nkeys == 0)
 		return;
 	b->epochs[b->n] = Int64GetDatum(epoch);
-	b->groups[b->n] = Int64GetDatum((int64) e->group_seq);
+	b->groups[b->n] = Int64GetDatum((int64) group_seq);
 	b->starts[b->n] = Int32GetDatum(b->nkeys + 1);
 	b->counts[b->n] = Int32GetDatum(nkeys);
 	for (int k = 0; k < nkeys; k++)
@@ -2774,7 +2821,8 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 				}
 			}
 			/* a standby's, under its queue's negated epoch (ours are positive) */
-			subjects_add(&subjects, e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch, e);
+			subjects_add(&subjects, e->origin_epoch ? -(int64) e->origin_epoch : (int64) epoch,
+						 e->group_seq, e);
 			continue;
 		}
 		row_of[i] = records.n;
@@ -2782,6 +2830,21 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			batch_add(&records, e, last_id + 1, head, have_prev, -(int64) e->origin_epoch, e->origin_seq);
 		else
 			batch_add(&records, e, last_id + 1, head, have_prev, epoch, e->seq);
+
+		/*
+		 * A search's record with the subjects it found (flush_group_keys()):
+		 * its one subject into the record, more into a row of their own.
+		 */
+		if (e->origin_epoch == 0 && e->nkeys > 0)
+		{
+			if (with_key && e->nkeys == 1)
+			{
+				records.cols[17][row_of[i]] = Int64GetDatum(e->first_key);
+				records.nulls[17][row_of[i]] = false;
+			}
+			else
+				subjects_add(&subjects, (int64) epoch, e->seq, e);
+		}
 		have_prev = true;
 		last_id++;
 		wrote_records = true;

@@ -168,6 +168,7 @@ SearchScanPlan(PlannedStmt *stmt)
  *----------------------------------------------------------------------
  */
 static int	in_index = 0;
+static uint64 scan_epoch = 0;	/* entries into an index's scan, this backend's */
 
 /* Is a btree scanning an index of an encrypted column in this backend? */
 bool
@@ -176,12 +177,24 @@ SearchScanInIndex(void)
 	return in_index > 0;
 }
 
+/*
+ * Which entry into an index's scan this is (one call of its gettuple or
+ * getbitmap): what a comparison keeps for the rest of the call, it keeps
+ * no longer.
+ */
+uint64
+SearchScanEpoch(void)
+{
+	return scan_epoch;
+}
+
 static bool
 quiet_gettuple(IndexScanDesc scan, ScanDirection direction)
 {
 	bool		found;
 
 	in_index++;
+	scan_epoch++;
 	PG_TRY();
 	{
 		found = btgettuple(scan, direction);
@@ -200,6 +213,7 @@ quiet_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	int64		ntids;
 
 	in_index++;
+	scan_epoch++;
 	PG_TRY();
 	{
 		ntids = btgetbitmap(scan, tbm);

@@ -16,5 +16,6 @@ extern void PlanTreeWalk(Plan *plan, void (*visit) (Plan *plan, void *context),
 extern void SearchScanPlan(PlannedStmt *stmt);
 extern void SearchScanStart(PlanState *ps);
 extern bool SearchScanInIndex(void);
+extern uint64 SearchScanEpoch(void);
 
 #endif

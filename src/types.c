@@ -1122,6 +1122,71 @@ require_authentic(struct varlena *value)
  * within an index's scan (which a search by = uses); a search that matches
  * a stored value records the value's subject in the search's audit group.
  */
+/*
+ * The term of the plaintext an index's scan compares, kept for the rest of
+ * that one call of the scan (SearchScanEpoch()): a btree compares the same
+ * scan key with a dozen or more stored values on its way down, and no code
+ * of the caller's runs between them.  Only its first comparison goes
+ * through plaintext_term() (the statement's memo and its checks), and a
+ * comparison that matches is made in full, as without it.
+ */
+#define SCAN_TERM_MAX 256		/* bytes of plaintext's pending envelope kept */
+#define SCAN_TERM_UNKNOWN 2		/* not an answer of scan_term_cmp(): compare in full */
+
+static struct
+{
+	uint64		epoch;			/* 0: nothing kept */
+	int			len;
+	uint8		pending[SCAN_TERM_MAX];
+	uint8		term[ENVELOPE_TERM_LEN];
+	int			catlen;			/* ... under the category of the value it was compared with */
+	char		category[ENVELOPE_MAX_CATEGORY];
+} scan_term;
+
+static void
+scan_term_keep(struct varlena *pending, const uint8 *term, const EnvelopeView *stored)
+{
+	int			len = VARSIZE_ANY_EXHDR(pending);
+
+	scan_term.epoch = 0;
+	if (!SearchScanInIndex() || len > SCAN_TERM_MAX || stored->catlen > ENVELOPE_MAX_CATEGORY)
+		return;
+	memcpy(scan_term.pending, VARDATA_ANY(pending), len);
+	scan_term.len = len;
+	memcpy(scan_term.term, term, ENVELOPE_TERM_LEN);
+	scan_term.catlen = stored->catlen;
+	memcpy(scan_term.category, stored->category, stored->catlen);
+	scan_term.epoch = SearchScanEpoch();
+}
+
+/* a's order against b when one is the kept plaintext and the other a stored value not equal to it */
+static int
+scan_term_cmp(struct varlena *a, struct varlena *b)
+{
+	bool		a_kept;
+	struct varlena *value;
+	const uint8 *stored;
+	int			r;
+
+	if (scan_term.epoch == 0 || scan_term.epoch != SearchScanEpoch())
+		return SCAN_TERM_UNKNOWN;
+	a_kept = VARSIZE_ANY_EXHDR(a) == scan_term.len &&
+		memcmp(VARDATA_ANY(a), scan_term.pending, scan_term.len) == 0;
+	if (!a_kept && !(VARSIZE_ANY_EXHDR(b) == scan_term.len &&
+					 memcmp(VARDATA_ANY(b), scan_term.pending, scan_term.len) == 0))
+		return SCAN_TERM_UNKNOWN;
+	value = a_kept ? b : a;
+	stored = stored_term(value);
+	/* (stored_term() found the category's length at byte 10, the category after it) */
+	if (stored == NULL || ((const uint8 *) VARDATA_ANY(value))[10] != scan_term.catlen ||
+		memcmp((const uint8 *) VARDATA_ANY(value) + 11, scan_term.category, scan_term.catlen) != 0)
+		return SCAN_TERM_UNKNOWN;
+	r = term_cmp(scan_term.term, ENVELOPE_TERM_LEN, stored, ENVELOPE_TERM_LEN);
+	if (r == 0)
+		return SCAN_TERM_UNKNOWN;
+	return a_kept ? r : -r;
+}
+
 static int
 encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
 {
@@ -1149,6 +1214,10 @@ encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
 		}
 		return r;
 	}
+	/* plaintext against a stored value, again within one call of an index's scan */
+	if (plaintext && SearchScanInIndex() &&
+		(r = scan_term_cmp(ra, rb)) != SCAN_TERM_UNKNOWN)
+		return r;
 	compared_view(ra, &a);
 	compared_view(rb, &b);
 	if (plaintext && a.version == ENVELOPE_PENDING && b.version != ENVELOPE_PENDING)
@@ -1156,12 +1225,14 @@ encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
 		tb = view_term(&b);
 		ta = plaintext_term(ra, &a, &b);
 		stored = &b;
+		scan_term_keep(ra, ta, &b);
 	}
 	else if (plaintext && b.version == ENVELOPE_PENDING && a.version != ENVELOPE_PENDING)
 	{
 		ta = view_term(&a);
 		tb = plaintext_term(rb, &b, &a);
 		stored = &a;
+		scan_term_keep(rb, tb, &a);
 	}
 	else
 	{
