@@ -163,7 +163,12 @@ CREATE INDEX audit_subjects_one ON privacy_guard.audit_subjects ((key_ids[1]))
     WHERE pg_catalog.cardinality(key_ids) OPERATOR(pg_catalog.=) 1;
 CREATE INDEX audit_subjects_key_range ON privacy_guard.audit_subjects USING gist (key_range)
     WHERE pg_catalog.cardinality(key_ids) OPERATOR(pg_catalog.>) 1;
-CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq);
+-- A group's records by queue position, for its subjects rows: only records
+-- without subject_key have any (a record keeps its one subject there only
+-- when it has all its group's subjects, src/audit.c), so a search's record
+-- costs the writer no entry here.
+CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq)
+    WHERE subject_key IS NULL;
 COMMENT ON TABLE privacy_guard.audit_subjects IS 'data keys touched by each audited reveal group';
 REVOKE ALL ON privacy_guard.audit_subjects FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy_guard.audit_subjects', '');
@@ -224,10 +229,15 @@ SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
            AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
            AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
     ), hit AS (
+        -- (a look-up a group, in the partial index audit_records_queue:
+        -- a queue position is one record's)
         SELECT r.id
-          FROM grp JOIN privacy_guard.audit_records r
-            ON r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
-           AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+          FROM grp CROSS JOIN LATERAL (
+                SELECT r.id FROM privacy_guard.audit_records r
+                 WHERE r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
+                   AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+                   AND r.subject_key IS NULL
+                 LIMIT 1) r
         UNION
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject

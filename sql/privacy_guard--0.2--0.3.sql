@@ -195,6 +195,11 @@ $upgrade$;
 -- A search's data key, when the writer has it with the record, is kept in
 -- the record, instead of a row and a btree entry of its own.
 ALTER TABLE privacy_guard.audit_records ADD COLUMN subject_key bigint;
+-- ... and then its record needs no entry by queue position: only records
+-- without subject_key have subjects rows (src/audit.c).
+DROP INDEX privacy_guard.audit_records_queue;
+CREATE INDEX audit_records_queue ON privacy_guard.audit_records (queue_epoch, queue_seq)
+    WHERE subject_key IS NULL;
 
 -- A search's one subject, kept in its record (when the writer has both), is
 -- indexed by the writer a run of records at a time (src/audit_runs.c): each
@@ -260,10 +265,15 @@ SET jit = off SET enable_mergejoin = off SET enable_hashjoin = off AS $fn$
            AND pg_catalog.cardinality(s.key_ids) OPERATOR(pg_catalog.>) 1
            AND k.key_id OPERATOR(pg_catalog.=) ANY (s.key_ids)
     ), hit AS (
+        -- (a look-up a group, in the partial index audit_records_queue:
+        -- a queue position is one record's)
         SELECT r.id
-          FROM grp JOIN privacy_guard.audit_records r
-            ON r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
-           AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+          FROM grp CROSS JOIN LATERAL (
+                SELECT r.id FROM privacy_guard.audit_records r
+                 WHERE r.queue_epoch OPERATOR(pg_catalog.=) grp.queue_epoch
+                   AND r.queue_seq OPERATOR(pg_catalog.=) grp.group_seq
+                   AND r.subject_key IS NULL
+                 LIMIT 1) r
         UNION
         SELECT r.id FROM privacy_guard.audit_records r
          WHERE r.subject OPERATOR(pg_catalog.=) access_history.subject

@@ -125,6 +125,7 @@ typedef struct PackedEvent
 	int64		last_key;
 	TimestampTz at;
 	uint16		field_len[11];
+	bool		complete;
 } PackedEvent;
 
 #define AUDIT_PACKED_MAX MAXALIGN(sizeof(PackedEvent) + sizeof(AuditEvent))	/* the largest event's encoding, at most */
@@ -393,6 +394,7 @@ event_pack(const AuditEvent *e, char *out)
 	memset(p, 0, sizeof(PackedEvent));	/* no stack bytes in the ring, padding included */
 	p->kind = (int32) e->kind;
 	p->nkeys = e->nkeys;
+	p->complete = e->complete;
 	p->packedlen = packedlen;
 	p->seq = e->seq;
 	p->group_seq = e->group_seq;
@@ -428,6 +430,7 @@ event_unpack(const char *in, AuditEvent *e)
 	memset(e, 0, sizeof(AuditEvent));
 	e->kind = (AuditKind) p->kind;
 	e->nkeys = p->nkeys;
+	e->complete = p->complete;
 	e->packedlen = p->packedlen;
 	e->seq = p->seq;
 	e->group_seq = p->group_seq;
@@ -929,13 +932,14 @@ int64_cmp(const void *a, const void *b)
 }
 
 static uint64
-flush_group_keys(RevealGroup *grp, bool may_wait)
+flush_group_keys(RevealGroup *grp, bool may_wait, bool ending)
 {
 	AuditEvent	ev;
 	int64	   *sorted = grp->arrival;
 	int			n = grp->keys == NULL ? 0 : grp->narrival;
 	int			i = 0;
 	uint64		last = 0;
+	bool		queued_before = grp->nsubjects > 0;	/* some of the group's subjects */
 
 	if (n == 0 && grp->deferred == NULL)
 		return 0;
@@ -959,6 +963,8 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 		open->nkeys = 0;
 		for (; i < n && AuditPackKey(open, sorted[i]); i++)
 			grp->nsubjects++;
+		open->complete = ending && i == n;
+		queued_before = i > 0;
 		grp->open_seq = last = enqueue_ex(open, may_wait);
 		grp->deferred = NULL;
 		pfree(open);
@@ -967,18 +973,23 @@ flush_group_keys(RevealGroup *grp, bool may_wait)
 	ev.kind = AUDIT_SUBJECTS;
 	ev.group_seq = grp->open_seq;
 	ev.nkeys = 0;
+	ev.complete = false;
 	for (; i < n; i++)
 	{
 		if (!AuditPackKey(&ev, sorted[i]))
 		{
 			last = enqueue_ex(&ev, may_wait);
+			queued_before = true;
 			ev.nkeys = 0;
 			(void) AuditPackKey(&ev, sorted[i]);
 		}
 		grp->nsubjects++;
 	}
 	if (ev.nkeys > 0)
+	{
+		ev.complete = ending && !queued_before;
 		last = enqueue_ex(&ev, may_wait);
+	}
 	if (grp->keys == NULL)
 		return last;
 	keyslot_reset(grp->keys);
@@ -995,7 +1006,7 @@ queue_deferred(void)
 {
 	for (int g = 0; g < ngroups; g++)
 		if (groups[g].deferred != NULL)
-			(void) flush_group_keys(&groups[g], true);
+			(void) flush_group_keys(&groups[g], true, false);
 }
 
 /*
@@ -1014,7 +1025,7 @@ standby_subject_added(void)
 	if (++standby_unconfirmed < AUDIT_STANDBY_UNCONFIRMED)
 		return;
 	for (int g = 0; g < ngroups; g++)
-		(void) flush_group_keys(&groups[g], true);
+		(void) flush_group_keys(&groups[g], true, false);
 	if (standby_last_seq > 0)
 		wait_written(my_queue(true), standby_last_seq, false);
 	standby_unconfirmed = 0;
@@ -1043,7 +1054,7 @@ flush_groups(bool may_wait)
 		AuditEvent	ev;
 		int64		nsubjects;
 
-		flush_group_keys(grp, may_wait);
+		flush_group_keys(grp, may_wait, true);
 		nsubjects = grp->nsubjects;
 		/*
 		 * A statement's one search returns no data: its opening record and
@@ -1076,7 +1087,7 @@ group_add_key(RevealGroup *grp, int64 key_id)
 	KeySlot    *k;
 
 	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
-		(void) flush_group_keys(grp, true);
+		(void) flush_group_keys(grp, true, false);
 	k = keyslot_insert(grp->keys, key_id, &found);
 	if (found)
 		return;
@@ -1085,7 +1096,7 @@ group_add_key(RevealGroup *grp, int64 key_id)
 		grp->ascending = false;
 	grp->arrival[grp->narrival++] = key_id;
 	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
-		(void) flush_group_keys(grp, true);
+		(void) flush_group_keys(grp, true, false);
 	if (grp->standby)
 		standby_subject_added();
 }
@@ -2189,6 +2200,7 @@ typedef struct RecordBatch
 	bool	   *nulls[RECORD_COLUMNS];
 } RecordBatch;
 
+static SPIPlanPtr own_last_plan = NULL;	/* the last record of this server's queues */
 static SPIPlanPtr bulk_plan = NULL;	/* batch_insert()'s, for 17 columns */
 static SPIPlanPtr bulk_key_plan = NULL;	/* ... and with subject_key */
 static SPIPlanPtr subjects_plan = NULL;
@@ -2676,25 +2688,29 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 	}
 	if (have_head && last_epoch != (int64) epoch)
 	{
-		Oid			etypes[1] = {INT8OID};
-		Datum		eargs[1] = {Int64GetDatum((int64) epoch)};
-		Datum		d;
-
 		/*
 		 * The head came from another queue (a standby's forwarded events,
-		 * or an earlier claim of this slot): what this queue committed, if
-		 * anything, is found by its position.
+		 * under negated epochs, or an earlier claim of this slot): what
+		 * this queue committed, if anything, is the last record of this
+		 * server's queues, read backwards from the head past a standby's
+		 * (this server's queues, one claim after another, write in turn:
+		 * if that record is not of this claim, this claim wrote none).
+		 * Not by an index on the queue position: search records have no
+		 * entry there.
 		 */
-		rc = SPI_execute_with_args("SELECT pg_catalog.max(queue_seq) FROM privacy_guard.audit_records"
-								   " WHERE queue_epoch OPERATOR(pg_catalog.=) $1",
-								   1, etypes, eargs, NULL, true, 1);
+		rc = SPI_execute_plan(AuditWriterPlan(&own_last_plan,
+										  "SELECT queue_epoch, queue_seq FROM privacy_guard.audit_records"
+										  " WHERE queue_epoch OPERATOR(pg_catalog.>) 0 AND queue_seq IS NOT NULL"
+										  " ORDER BY id DESC LIMIT 1", 0, NULL),
+							  NULL, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read the audit trail's queue positions");
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
+		if (SPI_processed == 1 &&
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ==
+			(int64) epoch)
 		{
 			last_epoch = (int64) epoch;
-			last_seq = DatumGetInt64(d);
+			last_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		}
 	}
 	batch_init(&records, n + 1);
@@ -2807,7 +2823,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 			 * into rows of their own.  Only this server's: a standby's
 			 * seqs are its queue's.
 			 */
-			if (with_key && e->origin_epoch == 0 && e->nkeys == 1 &&
+			if (with_key && e->origin_epoch == 0 && e->nkeys == 1 && e->complete &&
 				e->group_seq >= batch[0].seq && e->group_seq < e->seq)
 			{
 				int			j = (int) (e->group_seq - batch[0].seq);
@@ -2837,7 +2853,7 @@ writer_insert(AuditEvent *batch, int n, uint64 epoch, AnchorState *anchor_out)
 		 */
 		if (e->origin_epoch == 0 && e->nkeys > 0)
 		{
-			if (with_key && e->nkeys == 1)
+			if (with_key && e->nkeys == 1 && e->complete)
 			{
 				records.cols[17][row_of[i]] = Int64GetDatum(e->first_key);
 				records.nulls[17][row_of[i]] = false;

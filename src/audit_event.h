@@ -42,6 +42,13 @@ typedef struct AuditEvent
 	 * run costs one byte).  AuditPackKey() appends, AuditUnpackKeys() reads.
 	 */
 	int			nkeys;
+	/*
+	 * AUDIT_SUBJECTS, or a search's record carrying its subjects: these are
+	 * all its group's subjects (the group ended, and no other event of it
+	 * holds any).  Only such a record takes its one subject into
+	 * audit_records.subject_key, and has no other way to its subjects.
+	 */
+	bool		complete;
 	int			packedlen;
 	int64		first_key;
 	int64		last_key;
