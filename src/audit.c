@@ -64,6 +64,7 @@
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
@@ -358,12 +359,71 @@ set_field(char *dst, int size, const char *src)
 }
 
 /* Identity fields of an event: looked up now, while catalog access is allowed. */
+/*
+ * Role names, kept for the last few roles an event named, until a role
+ * changes in pg_authid (a rename).
+ */
+#define ROLE_NAMES 4
+
+static struct
+{
+	Oid			roleid;			/* InvalidOid: empty */
+	char		name[AUDIT_NAME_LEN];
+}			role_names[ROLE_NAMES];
+static int	role_names_next = 0;
+
+static void
+role_names_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	for (int i = 0; i < ROLE_NAMES; i++)
+		role_names[i].roleid = InvalidOid;
+}
+
+static void
+role_name(char *out, Oid roleid)
+{
+	static bool registered = false;
+	int			i;
+
+	for (i = 0; i < ROLE_NAMES; i++)
+		if (role_names[i].roleid == roleid && OidIsValid(roleid))
+		{
+			memcpy(out, role_names[i].name, AUDIT_NAME_LEN);
+			return;
+		}
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, role_names_changed, (Datum) 0);
+		registered = true;
+	}
+	i = role_names_next;
+	role_names_next = (role_names_next + 1) % ROLE_NAMES;
+	role_names[i].roleid = InvalidOid;	/* (should the look-up fail) */
+	memset(role_names[i].name, 0, AUDIT_NAME_LEN);
+	set_field(role_names[i].name, AUDIT_NAME_LEN, GetUserNameFromId(roleid, true));
+	role_names[i].roleid = roleid;
+	memcpy(out, role_names[i].name, AUDIT_NAME_LEN);
+}
+
 static void
 fill_identity_as(AuditEvent *e, Oid roleid)
 {
-	set_field(e->database, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
-	set_field(e->session_user_name, AUDIT_NAME_LEN, GetUserNameFromId(GetSessionUserId(), true));
-	set_field(e->current_role_name, AUDIT_NAME_LEN, GetUserNameFromId(roleid, true));
+	/*
+	 * The database's name, looked up once: no database is renamed while
+	 * another session is connected to it.
+	 */
+	static Oid	named_db = InvalidOid;
+	static char db_name[AUDIT_NAME_LEN];
+
+	if (named_db != MyDatabaseId)
+	{
+		memset(db_name, 0, AUDIT_NAME_LEN);
+		set_field(db_name, AUDIT_NAME_LEN, get_database_name(MyDatabaseId));
+		named_db = MyDatabaseId;
+	}
+	memcpy(e->database, db_name, AUDIT_NAME_LEN);
+	role_name(e->session_user_name, GetSessionUserId());
+	role_name(e->current_role_name, roleid);
 }
 
 static void
@@ -1493,12 +1553,28 @@ audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 static void
 describe_statement(char *out, int outsize, uint64 query_id)
 {
+	/* the last one made: a session runs the same statement again and again */
+	static uint64 last_query_id = 0;
+	static uint32 last_key = 0;
+	static char last[AUDIT_DETAIL_LEN];
 	NormalizedText *slot = normalized ? &normalized[statement_text_key % NORMALIZED_SLOTS] : NULL;
+	bool		with_text = slot != NULL && statement_text_key != 0 && slot->key == statement_text_key;
 
-	if (slot != NULL && statement_text_key != 0 && slot->key == statement_text_key)
+	if (with_text && outsize == sizeof(last) && query_id == last_query_id && last_key == statement_text_key)
+	{
+		memcpy(out, last, outsize);
+		return;
+	}
+	if (with_text)
 		snprintf(out, outsize, "query %lld: %s", (long long) query_id, slot->text);
 	else
 		snprintf(out, outsize, "query %lld", (long long) query_id);
+	if (with_text && outsize == sizeof(last))
+	{
+		memcpy(last, out, outsize);
+		last_query_id = query_id;
+		last_key = statement_text_key;
+	}
 }
 
 /*
@@ -2074,9 +2150,13 @@ writer_detach(int code, Datum arg)
 static void
 sanitize(char *field)
 {
-	int			len = strlen(field);
+	int			len;
+	unsigned char high = 0;
 
-	if (pg_verifymbstr(field, len, true))
+	/* nearly every field is ASCII, valid in every server encoding */
+	for (len = 0; field[len] != '\0'; len++)
+		high |= (unsigned char) field[len];
+	if ((high & 0x80) == 0 || pg_verifymbstr(field, len, true))
 		return;
 	for (int i = 0; i < len; i++)
 		if ((unsigned char) field[i] >= 0x80)
@@ -2131,14 +2211,16 @@ json_string(StringInfo buf, const char *str)
 static void
 record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 {
-	StringInfoData json;
+	/* the writer's, kept: one record after another */
+	static StringInfoData json = {NULL, 0, 0, 0};
+	static EVP_MD_CTX *ctx = NULL;
 	const char *fields[11] = {e->database, e->session_user_name, e->current_role_name, e->event,
 		e->purpose, e->category, e->table_name, e->column_name, e->subject, e->outcome, e->detail};
 	const bool	optional[11] = {false, false, false, false, true, true, true, true, true, true, true};
 	Datum		utc;
-	char	   *at;
+	char		digits[32];
+	char	   *at = digits;
 	char	   *utf8;
-	EVP_MD_CTX *ctx;
 	unsigned int len = 0;
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -2147,15 +2229,40 @@ record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 	if (!TIMESTAMP_NOT_FINITE(e->at) &&
 		timestamp2tm(e->at, NULL, &tm, &fsec, NULL, NULL) == 0 &&
 		tm.tm_year >= 1 && tm.tm_year <= 9999)
-		at = psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06d", tm.tm_year, tm.tm_mon, tm.tm_mday,
-					  tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	{
+		const int	parts[7] = {tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec};
+		const int	widths[7] = {4, 2, 2, 2, 2, 2, 6};
+		const char	after[7] = {'-', '-', 'T', ':', ':', '.', '\0'};
+		char	   *d = digits;
+
+		/* YYYY-MM-DDTHH:MI:SS.US, without a printf a record */
+		for (int p = 0; p < 7; p++)
+		{
+			int			v = parts[p];
+
+			for (int w = widths[p] - 1; w >= 0; w--)
+			{
+				d[w] = '0' + v % 10;
+				v /= 10;
+			}
+			d += widths[p];
+			*d++ = after[p];
+		}
+	}
 	else
 	{
 		utc = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum("UTC"), TimestampTzGetDatum(e->at));
 		at = TextDatumGetCString(DirectFunctionCall2(timestamp_to_char, utc,
 													 CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS.US")));
 	}
-	initStringInfo(&json);
+	if (json.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&json);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&json);
 	appendStringInfo(&json, "[" INT64_FORMAT ", ", id);
 	json_string(&json, at);
 	for (int f = 0; f < 11; f++)
@@ -2169,21 +2276,18 @@ record_hash(const uint8 *prev, int prevlen, AuditEvent *e, int64 id, uint8 *out)
 	appendStringInfoChar(&json, ']');
 	utf8 = pg_server_to_any(json.data, json.len, PG_UTF8);
 
-	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
 	if (ctx == NULL ||
 		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 		EVP_DigestUpdate(ctx, prev, prevlen) != 1 ||
-		EVP_DigestUpdate(ctx, utf8, strlen(utf8)) != 1 ||
+		EVP_DigestUpdate(ctx, utf8, utf8 == json.data ? json.len : strlen(utf8)) != 1 ||
 		EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32)
-	{
-		EVP_MD_CTX_free(ctx);
 		elog(ERROR, "could not hash an audit record");
-	}
-	EVP_MD_CTX_free(ctx);
 	if (utf8 != json.data)
 		pfree(utf8);
-	pfree(json.data);
-	pfree(at);
+	if (at != digits)
+		pfree(at);
 }
 
 /*

@@ -223,6 +223,39 @@ SELECT count(*) AS recorded_twice
   FROM privacy_guard.audit_records r JOIN privacy_guard.audit_subjects s
     ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
  WHERE r.subject_key = ANY (s.key_ids);
+-- A search's record is queued with the subjects it found when its
+-- statement ends: several go into a subjects row beside it (the record
+-- keeps none itself) ...
+SELECT count(*) AS alan_before FROM privacy_guard.access_history('2') WHERE event = 'search' \gset
+SELECT count(*) AS mh_before FROM privacy_guard.access_history('6') WHERE event = 'search' \gset
+SELECT id FROM customers WHERE email = privacy_guard.blind_index('alan@example.com', 'contact')
+    OR email = privacy_guard.blind_index('mh@example.com', 'contact') ORDER BY id;
+-- ... and a search whose record was queued before it ended (audit_flush()
+-- within the statement) keeps no subject in the record either: the
+-- subjects found after are in rows that name it, by its queue position
+CREATE FUNCTION search_flush_search() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM customers WHERE email = privacy_guard.blind_index('alan@example.com', 'contact');
+    PERFORM privacy_guard.audit_flush();
+    PERFORM 1 FROM customers WHERE email = privacy_guard.blind_index('mh@example.com', 'contact');
+    RETURN 2;
+END
+$$;
+SELECT search_flush_search() AS searches;
+SELECT privacy_guard.audit_flush();
+SELECT (SELECT count(*) FROM privacy_guard.access_history('2') WHERE event = 'search') - :alan_before AS alan_found,
+       (SELECT count(*) FROM privacy_guard.access_history('6') WHERE event = 'search') - :mh_before AS mh_found;
+SELECT r.subject_key IS NULL AS no_key_in_record, cardinality(s.key_ids) AS subjects_in_row
+  FROM privacy_guard.audit_records r JOIN privacy_guard.audit_subjects s
+    ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+ WHERE r.event = 'search' AND r.statement LIKE '%privacy_guard.blind_index($1, $2)%OR%'
+ ORDER BY r.id DESC LIMIT 1;
+SELECT r.subject_key IS NULL AS no_key_in_record, count(s.*) AS subjects_rows
+  FROM privacy_guard.audit_records r JOIN privacy_guard.audit_subjects s
+    ON s.queue_epoch = r.queue_epoch AND s.group_seq = r.queue_seq
+ WHERE r.event = 'search' AND r.statement LIKE '%search_flush_search()%'
+ GROUP BY r.id, r.subject_key ORDER BY r.id DESC LIMIT 1;
+DROP FUNCTION search_flush_search();
 -- only the rows a search returns name their subjects, not the index entries
 -- it meets: an UPDATE rolled back leaves an entry under customer 7001's key
 -- for customer 7002's address, and a role that can write the table must not
