@@ -460,5 +460,22 @@ SELECT count(*) AS ring_events,
           FROM privacy_guard.audit_log WHERE id > :ring_before AND event = 'ring') x;
 SELECT privacy_guard.verify_audit();
 
+-- A record names the role as it is called now: a session keeps the names
+-- of the roles it recorded, and forgets them when a role changes
+CREATE ROLE renamed_agent;
+SELECT privacy_guard.grant_purpose('renamed_agent', 'support');
+SET ROLE renamed_agent;
+SELECT privacy_guard.set_purpose('support');
+RESET ROLE;
+ALTER ROLE renamed_agent RENAME TO agent_renamed;
+SET ROLE agent_renamed;
+SELECT privacy_guard.set_purpose('support');
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT current_role_name, event, outcome FROM privacy_guard.audit_log
+ WHERE current_role_name IN ('renamed_agent', 'agent_renamed') ORDER BY id;
+SELECT privacy_guard.revoke_purpose('agent_renamed', 'support');
+DROP ROLE agent_renamed;
+
 -- CLEANUP
 DROP TABLE customers;
