@@ -1104,34 +1104,70 @@ group_end(AuditEvent *ev, const RevealGroup *grp, const char *outcome)
 	set_field(ev->outcome, AUDIT_NAME_LEN, outcome);
 }
 
-/* Queue the subjects and the closing record of every open group; forget them. */
+/* Queue a group's subjects and its closing record. */
+static void
+end_group(RevealGroup *grp, bool may_wait)
+{
+	AuditEvent	ev;
+	int64		nsubjects;
+
+	flush_group_keys(grp, may_wait, true);
+	nsubjects = grp->nsubjects;
+	/*
+	 * A statement's one search returns no data: its opening record and
+	 * the subjects it matched say it whole, without a closing record.
+	 */
+	if (strcmp(grp->event, "search") == 0 && grp->count == 1)
+		return;
+	group_end(&ev, grp, grp->outcome);
+	snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
+			 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
+			 (long long) nsubjects, nsubjects == 1 ? "" : "s");
+	enqueue_ex(&ev, may_wait);
+}
+
+/* End every open group; forget them. */
 static void
 flush_groups(bool may_wait)
 {
 	for (int g = 0; g < ngroups; g++)
-	{
-		RevealGroup *grp = &groups[g];
-		AuditEvent	ev;
-		int64		nsubjects;
-
-		flush_group_keys(grp, may_wait, true);
-		nsubjects = grp->nsubjects;
-		/*
-		 * A statement's one search returns no data: its opening record and
-		 * the subjects it matched say it whole, without a closing record.
-		 */
-		if (strcmp(grp->event, "search") == 0 && grp->count == 1)
-			continue;
-		group_end(&ev, grp, grp->outcome);
-		snprintf(ev.detail, AUDIT_DETAIL_LEN, "query %lld: %lld value%s, %lld subject%s",
-				 (long long) grp->query_id, (long long) grp->count, grp->count == 1 ? "" : "s",
-				 (long long) nsubjects, nsubjects == 1 ? "" : "s");
-		enqueue_ex(&ev, may_wait);
-	}
+		end_group(&groups[g], may_wait);
 	ngroups = 0;
 	last_group = NULL;
 	if (group_cxt != NULL)
 		MemoryContextReset(group_cxt);
+}
+
+/*
+ * End the search groups when a top-level run of the executor ends: the
+ * rows a search found are the client's by then, so its record (held back
+ * until now, flush_group_keys()) is queued at once, whether or not the
+ * statement goes on (a cursor fetched later, a portal left suspended, a
+ * transaction left idle).  A search the statement's later runs make (the
+ * next FETCH) opens a group of its own.  Each group leaves the open ones
+ * as it is ended: one that fails to end is ended again at the abort.
+ */
+static void
+end_search_groups(void)
+{
+	for (int g = 0; g < ngroups;)
+	{
+		RevealGroup *grp = &groups[g];
+
+		if (strcmp(grp->event, "search") != 0)
+		{
+			g++;
+			continue;
+		}
+		end_group(grp, true);
+		if (grp->keys != NULL)
+			keyslot_destroy(grp->keys);
+		if (grp->arrival != NULL)
+			pfree(grp->arrival);
+		memmove(grp, grp + 1, sizeof(RevealGroup) * (ngroups - g - 1));
+		ngroups--;
+		last_group = NULL;
+	}
 }
 
 /*
@@ -1832,6 +1868,8 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 		exec_nesting--;
 	}
 	PG_END_TRY();
+	if (exec_nesting == 0 && ngroups > 0)
+		end_search_groups();
 }
 
 static void
