@@ -132,6 +132,9 @@ if [ "$search_seconds" -gt 0 ]; then
 	echo "== search: one lookup a statement, sent back to back by pgbench (-M prepared), ${search_seconds}s each in ${search_rounds} turns, the audit writer's work included"
 	server_psql -v ON_ERROR_STOP=1 -f - <bench/search.sql
 	cp bench/search/*.pgb "$SERVER_DIR/"
+	# the sections before wrote much: their dirty buffers are written now,
+	# not by a checkpoint in the middle of some variant's turn
+	server_psql -c CHECKPOINT >/dev/null
 	# One client measures latency; on a small virtual machine an idle CPU
 	# wakes slowly, which slows the plain lookup more than a search that
 	# keeps the audit writer busy.  Two clients keep both cores busy: the
