@@ -1299,9 +1299,10 @@ AuditReveal(const char *event, const char *table, const char *column,
 			/*
 			 * A search returns no data of its own: its opening record is
 			 * queued when the group's subjects are (at the latest when
-			 * the statement ends, or aborts), carrying the first of them,
-			 * so that a search costs one event, not two.  Not on a hot
-			 * standby, whose primary takes subjects as events apart.
+			 * the executor's run that found them ends, end_search_groups(),
+			 * or an error ends it), carrying the first of them, so that a
+			 * search costs one event, not two.  Not on a hot standby,
+			 * whose primary takes subjects as events apart.
 			 */
 			if (!returns_data && strcmp(event, "search") == 0 && !RecoveryInProgress())
 			{
@@ -1762,6 +1763,18 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 		return;
 	statement_query_id = utility_query_id;
 	statement_text_key = utility_text_key;
+}
+
+/*
+ * A top-level utility statement ended well: a search it made with no run
+ * of the executor of its own (a comparison in a DO block's or a
+ * procedure's PL/pgSQL) is queued now, not when the session next acts.
+ */
+void
+AuditUtilityDone(bool toplevel)
+{
+	if (toplevel && exec_nesting == 0 && ngroups > 0)
+		end_search_groups();
 }
 
 /* A top-level utility statement ended (or failed). */

@@ -36,6 +36,7 @@ extern bool AuditPlanning(void);
 extern void AuditReleaseDatabase(const char *dbname);
 extern void AuditForgetDatabase(Oid dboid);
 extern void AuditUtilityEnd(bool toplevel);
+extern void AuditUtilityDone(bool toplevel);
 extern void AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel);
 extern void AuditInit(void);
 

@@ -2810,6 +2810,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		tracking_cxt = outer_tracking_cxt;
 	}
 	PG_END_TRY();
+	AuditUtilityDone(context == PROCESS_UTILITY_TOPLEVEL);
 	/* the first table or materialized view it made (not a sequence, index or TOAST table) */
 	foreach(lc_made, tracks ? made : NIL)
 	{
