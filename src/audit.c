@@ -358,7 +358,6 @@ set_field(char *dst, int size, const char *src)
 	dst[len] = '\0';
 }
 
-/* Identity fields of an event: looked up now, while catalog access is allowed. */
 /*
  * Role names, kept for the last few roles an event named, until a role
  * changes in pg_authid (a rename).
@@ -405,6 +404,7 @@ role_name(char *out, Oid roleid)
 	memcpy(out, role_names[i].name, AUDIT_NAME_LEN);
 }
 
+/* Identity fields of an event: looked up now, while catalog access is allowed. */
 static void
 fill_identity_as(AuditEvent *e, Oid roleid)
 {
@@ -2201,13 +2201,9 @@ writer_detach(int code, Datum arg)
 static void
 sanitize(char *field)
 {
-	int			len;
-	unsigned char high = 0;
+	int			len = strlen(field);
 
-	/* nearly every field is ASCII, valid in every server encoding */
-	for (len = 0; field[len] != '\0'; len++)
-		high |= (unsigned char) field[len];
-	if ((high & 0x80) == 0 || pg_verifymbstr(field, len, true))
+	if (pg_verifymbstr(field, len, true))
 		return;
 	for (int i = 0; i < len; i++)
 		if ((unsigned char) field[i] >= 0x80)
