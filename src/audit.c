@@ -949,8 +949,9 @@ typedef struct RevealGroup
 	int64		count;
 	int64		nsubjects;		/* keys queued so far */
 	keyslot_hash *keys;			/* the set of key ids (NULL: none are recorded) */
-	int64	   *arrival;		/* ... in the order they came (AUDIT_SUBJECT_FLUSH) */
+	int64	   *arrival;		/* ... in the order they came */
 	int			narrival;
+	int			arrival_cap;	/* grows to AUDIT_SUBJECT_FLUSH: most groups hold a subject or two */
 	bool		ascending;		/* ... which is ascending */
 	bool		standby;		/* opened on a hot standby: each chunk of subjects waits for its primary */
 	AuditEvent	identity;		/* database and role names, captured at open */
@@ -1029,26 +1030,29 @@ flush_group_keys(RevealGroup *grp, bool may_wait, bool ending)
 		grp->deferred = NULL;
 		pfree(open);
 	}
-	ev = grp->identity;
-	ev.kind = AUDIT_SUBJECTS;
-	ev.group_seq = grp->open_seq;
-	ev.nkeys = 0;
-	ev.complete = false;
-	for (; i < n; i++)
+	if (i < n)
 	{
-		if (!AuditPackKey(&ev, sorted[i]))
+		ev = grp->identity;
+		ev.kind = AUDIT_SUBJECTS;
+		ev.group_seq = grp->open_seq;
+		ev.nkeys = 0;
+		ev.complete = false;
+		for (; i < n; i++)
 		{
-			last = enqueue_ex(&ev, may_wait);
-			queued_before = true;
-			ev.nkeys = 0;
-			(void) AuditPackKey(&ev, sorted[i]);
+			if (!AuditPackKey(&ev, sorted[i]))
+			{
+				last = enqueue_ex(&ev, may_wait);
+				queued_before = true;
+				ev.nkeys = 0;
+				(void) AuditPackKey(&ev, sorted[i]);
+			}
+			grp->nsubjects++;
 		}
-		grp->nsubjects++;
-	}
-	if (ev.nkeys > 0)
-	{
-		ev.complete = ending && !queued_before;
-		last = enqueue_ex(&ev, may_wait);
+		if (ev.nkeys > 0)
+		{
+			ev.complete = ending && !queued_before;
+			last = enqueue_ex(&ev, may_wait);
+		}
 	}
 	if (grp->keys == NULL)
 		return last;
@@ -1184,6 +1188,12 @@ group_add_key(RevealGroup *grp, int64 key_id)
 
 	if (grp->narrival >= AUDIT_SUBJECT_FLUSH)
 		(void) flush_group_keys(grp, true, false);
+	if (grp->narrival == grp->arrival_cap)
+	{
+		/* before the set takes the key: the two must not differ if this fails */
+		grp->arrival = repalloc(grp->arrival, sizeof(int64) * Min(grp->arrival_cap * 2, AUDIT_SUBJECT_FLUSH));
+		grp->arrival_cap = Min(grp->arrival_cap * 2, AUDIT_SUBJECT_FLUSH);
+	}
 	k = keyslot_insert(grp->keys, key_id, &found);
 	if (found)
 		return;
@@ -1287,14 +1297,8 @@ AuditReveal(const char *event, const char *table, const char *column,
 		set_field(fresh.identity.table_name, sizeof(fresh.identity.table_name), table);
 		set_field(fresh.identity.column_name, sizeof(fresh.identity.column_name), column);
 		{
-			AuditEvent	open = fresh.identity;
-
-			open.kind = AUDIT_RECORD;
-			open.at = GetCurrentTimestamp();
-			set_field(open.event, AUDIT_NAME_LEN, event);
-			set_field(open.purpose, AUDIT_NAME_LEN, p);
-			set_field(open.category, AUDIT_NAME_LEN, c);
-			set_field(open.outcome, AUDIT_NAME_LEN, outcome);
+			AuditEvent	now;
+			AuditEvent *open = &now;
 
 			/*
 			 * A search returns no data of its own: its opening record is
@@ -1305,12 +1309,16 @@ AuditReveal(const char *event, const char *table, const char *column,
 			 * whose primary takes subjects as events apart.
 			 */
 			if (!returns_data && strcmp(event, "search") == 0 && !RecoveryInProgress())
-			{
-				fresh.deferred = MemoryContextAlloc(group_cxt, sizeof(AuditEvent));
-				*fresh.deferred = open;
-			}
-			else
-				fresh.open_seq = enqueue(&open);
+				open = fresh.deferred = MemoryContextAlloc(group_cxt, sizeof(AuditEvent));
+			*open = fresh.identity;
+			open->kind = AUDIT_RECORD;
+			open->at = GetCurrentTimestamp();
+			set_field(open->event, AUDIT_NAME_LEN, event);
+			set_field(open->purpose, AUDIT_NAME_LEN, p);
+			set_field(open->category, AUDIT_NAME_LEN, c);
+			set_field(open->outcome, AUDIT_NAME_LEN, outcome);
+			if (open == &now)
+				fresh.open_seq = enqueue(open);
 		}
 		if (returns_data)
 		{
@@ -1339,8 +1347,9 @@ AuditReveal(const char *event, const char *table, const char *column,
 		}
 		if (audit_subjects)
 		{
-			fresh.keys = keyslot_create(group_cxt, 64, NULL);
-			fresh.arrival = MemoryContextAlloc(group_cxt, sizeof(int64) * AUDIT_SUBJECT_FLUSH);
+			fresh.keys = keyslot_create(group_cxt, 8, NULL);
+			fresh.arrival_cap = 16;
+			fresh.arrival = MemoryContextAlloc(group_cxt, sizeof(int64) * fresh.arrival_cap);
 			fresh.ascending = true;
 		}
 		fresh.standby = RecoveryInProgress();
