@@ -202,12 +202,16 @@ if [ "$protect_rows" -gt 0 ]; then
 	while [ -z "$pid" ] && kill -0 "$reveal_psql" 2>/dev/null; do
 		pid=$(server_psql -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'privacy_guard_bench_memory'")
 	done
-	peak_kb=0 after_kb=0
+	# "after": the largest of the last five samples, taken while the
+	# backend sleeps after the statement; the very last may catch it
+	# exiting, its memory already given back
+	peak_kb=0 recent=()
 	while [ -n "$pid" ] && kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$kb" ]; do
 		[ "$kb" -le "$peak_kb" ] || peak_kb=$kb
-		after_kb=$kb
+		recent=("${recent[@]: -4}" "$kb")
 		sleep 0.02
 	done
+	after_kb=$(printf '%s\n' "${recent[@]}" 0 | sort -n | tail -1)
 	wait "$reveal_psql"
 	awk -v p="$peak_kb" -v a="$after_kb" -v r="$protect_rows" \
 		'BEGIN { printf "backend private memory (RssAnon): peak %.0f MiB during the statement, %.0f MiB after it (%d subjects)\n", p / 1024, a / 1024, r }'

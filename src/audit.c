@@ -1415,33 +1415,45 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
  * What ran, for an auditor: the statement's text normalised as
  * pg_stat_statements shows it, every constant replaced by $n, and without
  * its comments (which may quote anything).  Made from the scanner's tokens
- * at parse analysis, kept per query id in a small cache of this backend,
- * and put in the records that name the statement.
+ * at parse analysis, kept per statement in a cache of this backend, and
+ * put in the records that name the statement.
+ *
+ * The cache holds the texts of the NORMALIZED_MAX statements used last: a
+ * prepared statement is analysed once and executed for as long as the
+ * session lasts, and its records must keep their text however many other
+ * statements (an ORM's hundreds, a trigger function's queries compiled
+ * while it runs) the session analyses meanwhile.  Full, it forgets the
+ * half it used least recently.
  *----------------------------------------------------------------------
  */
-#define NORMALIZED_SLOTS 64
+#define NORMALIZED_MAX 1024
 #define NORMALIZED_LEN 400
 
 typedef struct NormalizedText
 {
-	uint32		key;			/* hash of the statement's source text; 0: empty */
-	int			len;
-	char		text[NORMALIZED_LEN + 1];
+	uint64		key;			/* hash of the statement's source text (never 0) */
+	uint64		used;			/* normalized_tick when last made or read */
+	char	   *text;			/* in normalized_cxt */
 } NormalizedText;
 
-static NormalizedText *normalized = NULL;
+static HTAB *normalized = NULL;
+static MemoryContext normalized_cxt = NULL;
+static uint64 normalized_tick = 0;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
-static uint32 statement_text_key = 0;	/* the running top-level statement's */
+static uint64 statement_text_key = 0;	/* the running top-level statement's */
 
 /* the query string a raw parse read, and its standard_conforming_strings then */
 static const char *raw_source = NULL;
 static bool raw_scs = true;
 
-/* The key of a statement: a hash of its source text (never 0). */
-static uint32
+/*
+ * The key of a statement: a 64-bit hash of its source text (never 0), so
+ * that no two statements a session keeps the texts of share one.
+ */
+static uint64
 statement_key(const char *src, int location, int len)
 {
-	uint32		h;
+	uint64		h;
 
 	if (src == NULL)
 		return 0;
@@ -1449,7 +1461,7 @@ statement_key(const char *src, int location, int len)
 		location = 0;
 	if (len <= 0)
 		len = strlen(src + location);
-	h = hash_bytes((const unsigned char *) src + location, len);
+	h = hash_bytes_extended((const unsigned char *) src + location, len, 0);
 	return h == 0 ? 1 : h;
 }
 
@@ -1567,11 +1579,43 @@ normalize_statement(const char *src, int location, int len, JumbleState *jstate,
 	return ok;
 }
 
+/* The kept text of a statement, or NULL; a text found counts as used. */
+static NormalizedText *
+normalized_find(uint64 key)
+{
+	NormalizedText *t;
+
+	if (normalized == NULL || key == 0)
+		return NULL;
+	t = hash_search(normalized, &key, HASH_FIND, NULL);
+	if (t != NULL)
+		t->used = ++normalized_tick;
+	return t;
+}
+
+/* Forget the texts not used in the last NORMALIZED_MAX / 2 makes and reads. */
+static void
+normalized_trim(void)
+{
+	HASH_SEQ_STATUS status;
+	NormalizedText *t;
+
+	hash_seq_init(&status, normalized);
+	while ((t = hash_seq_search(&status)) != NULL)
+		if (t->used + NORMALIZED_MAX / 2 <= normalized_tick)
+		{
+			pfree(t->text);
+			(void) hash_search(normalized, &t->key, HASH_REMOVE, NULL);
+		}
+}
+
 static void
 audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
-	NormalizedText *slot;
-	uint32		key;
+	NormalizedText *t;
+	uint64		key;
+	char		text[NORMALIZED_LEN + 1];
+	bool		found;
 
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
@@ -1584,15 +1628,34 @@ audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		raw_scs = standard_conforming_strings;
 	}
 	key = statement_key(pstate->p_sourcetext, query->stmt_location, query->stmt_len);
-	if (normalized == NULL)
-		normalized = MemoryContextAllocZero(TopMemoryContext, sizeof(NormalizedText) * NORMALIZED_SLOTS);
-	slot = &normalized[key % NORMALIZED_SLOTS];
-	if (slot->key == key)
+	if (normalized_find(key) != NULL)
 		return;
-	slot->key = 0;
-	if (normalize_statement(pstate->p_sourcetext, query->stmt_location, query->stmt_len, jstate,
-							raw_scs, slot->text, sizeof(slot->text)))
-		slot->key = key;
+	if (!normalize_statement(pstate->p_sourcetext, query->stmt_location, query->stmt_len, jstate,
+							 raw_scs, text, sizeof(text)))
+		return;
+	if (normalized == NULL)
+	{
+		HASHCTL		ctl;
+
+		normalized_cxt = AllocSetContextCreate(TopMemoryContext, "privacy_guard statement texts",
+											   ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(NormalizedText);
+		ctl.hcxt = normalized_cxt;
+		normalized = hash_create("privacy_guard statement texts", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(normalized) >= NORMALIZED_MAX)
+		normalized_trim();
+	/* the text is copied first: a failure leaves no entry without one */
+	{
+		char	   *copy = MemoryContextStrdup(normalized_cxt, text);
+
+		t = hash_search(normalized, &key, HASH_ENTER, &found);
+		t->text = copy;
+		t->used = ++normalized_tick;
+	}
 }
 
 /* "query <id>: <normalised text>", or "query <id>" when the text is not known here. */
@@ -1601,21 +1664,23 @@ describe_statement(char *out, int outsize, uint64 query_id)
 {
 	/* the last one made: a session runs the same statement again and again */
 	static uint64 last_query_id = 0;
-	static uint32 last_key = 0;
+	static uint64 last_key = 0;
 	static char last[AUDIT_DETAIL_LEN];
-	NormalizedText *slot = normalized ? &normalized[statement_text_key % NORMALIZED_SLOTS] : NULL;
-	bool		with_text = slot != NULL && statement_text_key != 0 && slot->key == statement_text_key;
+	NormalizedText *t;
 
-	if (with_text && outsize == sizeof(last) && query_id == last_query_id && last_key == statement_text_key)
+	if (statement_text_key != 0 && outsize == sizeof(last) && query_id == last_query_id &&
+		last_key == statement_text_key)
 	{
+		(void) normalized_find(statement_text_key);	/* in use */
 		memcpy(out, last, outsize);
 		return;
 	}
-	if (with_text)
-		snprintf(out, outsize, "query %lld: %s", (long long) query_id, slot->text);
+	t = normalized_find(statement_text_key);
+	if (t != NULL)
+		snprintf(out, outsize, "query %lld: %s", (long long) query_id, t->text);
 	else
 		snprintf(out, outsize, "query %lld", (long long) query_id);
-	if (with_text && outsize == sizeof(last))
+	if (t != NULL && outsize == sizeof(last))
 	{
 		memcpy(last, out, outsize);
 		last_query_id = query_id;
@@ -1696,7 +1761,7 @@ AuditPlanning(void)
  * place in its query string.
  */
 static uint64 utility_query_id = 0;
-static uint32 utility_text_key = 0;
+static uint64 utility_text_key = 0;
 static int	utility_location = 0;
 static int	utility_len = 0;
 
@@ -1713,7 +1778,7 @@ typedef struct UtilityQuery
 	int			location;
 	int			len;
 	uint64		query_id;
-	uint32		text_key;
+	uint64		text_key;
 } UtilityQuery;
 
 static UtilityQuery utility_queries[UTILITY_QUERIES];
@@ -1724,7 +1789,7 @@ static int	utility_queries_next = 0;
  * whose key is key?  Reads no further than that.
  */
 static bool
-statement_at(const char *src, int location, int len, uint32 key)
+statement_at(const char *src, int location, int len, uint64 key)
 {
 	if (src == NULL || key == 0)
 		return false;

@@ -118,6 +118,19 @@ SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 3;
 SELECT count(*) AS values_in_the_trail FROM privacy_guard.audit_log     -- (query ids are digits too)
  WHERE regexp_replace(statement, 'query -?[0-9]+', 'query') ~ '(ada@|7946|secret|aped|dollar|0061|101|1F|2024|9\.5|''x''|hidden)';
+-- a prepared statement's records keep its text however many other
+-- statements the session analyses before it runs again (an application's
+-- hundreds; here 300, each its own text)
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+PREPARE kept_text AS SELECT privacy_guard.reveal(email) AS kept FROM customers WHERE id = 7;
+DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('SELECT %s AS other_statement_%s', i, i); END LOOP; END $$;
+EXECUTE kept_text;
+DEALLOCATE kept_text;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();
