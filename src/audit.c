@@ -963,6 +963,7 @@ static MemoryContext group_cxt = NULL;
 static RevealGroup groups[AUDIT_MAX_GROUPS];
 static int	ngroups = 0;
 static RevealGroup *last_group = NULL;
+static uint64 groups_serial = 1;	/* advances whenever a group opens, ends or moves in groups[] */
 static int	standby_unconfirmed = 0;	/* subjects a standby's primary has not confirmed */
 static uint64 standby_last_seq = 0;	/* the last seq queued with subjects */
 static uint64 statement_query_id = 0;
@@ -1138,6 +1139,7 @@ flush_groups(bool may_wait)
 		end_group(&groups[g], may_wait);
 	ngroups = 0;
 	last_group = NULL;
+	groups_serial++;
 	if (group_cxt != NULL)
 		MemoryContextReset(group_cxt);
 }
@@ -1171,6 +1173,7 @@ end_search_groups(void)
 		memmove(grp, grp + 1, sizeof(RevealGroup) * (ngroups - g - 1));
 		ngroups--;
 		last_group = NULL;
+		groups_serial++;
 	}
 }
 
@@ -1207,6 +1210,27 @@ group_add_key(RevealGroup *grp, int64 key_id)
 		standby_subject_added();
 }
 
+/* Does a NUL-terminated field hold exactly name[0, len)?  Names are short: no call. */
+static inline bool
+field_is(const char *field, const char *name, int len)
+{
+	if (len >= AUDIT_NAME_LEN)
+		return false;			/* a field keeps a name that long cut short */
+	for (int i = 0; i < len; i++)
+		if (field[i] != name[i])
+			return false;
+	return field[len] == '\0';
+}
+
+/* Is the group of this event, outcome, role, purpose and category? */
+static inline bool
+group_is(const RevealGroup *g, const char *event, const char *outcome, Oid userid,
+		 const char *purpose, int purposelen, const char *category, int catlen)
+{
+	return g->outcome == outcome && g->event == event && g->userid == userid &&
+		field_is(g->category, category, catlen) && field_is(g->purpose, purpose, purposelen);
+}
+
 /*
  * Is the group's site this table and column?  By name, not by pointer: a
  * site's names live in its query's memory, freed when that query ends, and
@@ -1232,26 +1256,32 @@ void
 AuditReveal(const char *event, const char *table, const char *column,
 			const char *purpose, int purposelen,
 			const char *category, int catlen,
-			const char *outcome, bool returns_data, int64 key_id)
+			const char *outcome, bool returns_data, int64 key_id,
+			AuditSiteMemo *memo)
 {
-	RevealGroup *grp = last_group;
+	RevealGroup *grp = NULL;
 
 	Oid			userid = GetUserId();
 
-	if (grp == NULL || grp->outcome != outcome || grp->event != event ||
-		!group_site_is(grp, table, column) || grp->userid != userid ||
-		strncmp(grp->category, category, catlen) != 0 || grp->category[catlen] != '\0' ||
-		strncmp(grp->purpose, purpose, purposelen) != 0 || grp->purpose[purposelen] != '\0')
+	/* the group this site joined last, while no group has opened, ended or moved since */
+	if (memo != NULL && memo->serial == groups_serial)
 	{
-		grp = NULL;
+		grp = &groups[memo->group];
+		if (!group_is(grp, event, outcome, userid, purpose, purposelen, category, catlen))
+			grp = NULL;
+	}
+	else if (last_group != NULL &&
+			 group_is(last_group, event, outcome, userid, purpose, purposelen, category, catlen) &&
+			 group_site_is(last_group, table, column))
+		grp = last_group;
+	if (grp == NULL)
+	{
 		for (int g = 0; g < ngroups; g++)
 		{
 			RevealGroup *c = &groups[g];
 
-			if (c->outcome == outcome && c->event == event &&
-				group_site_is(c, table, column) && c->userid == userid &&
-				strncmp(c->category, category, catlen) == 0 && c->category[catlen] == '\0' &&
-				strncmp(c->purpose, purpose, purposelen) == 0 && c->purpose[purposelen] == '\0')
+			if (group_is(c, event, outcome, userid, purpose, purposelen, category, catlen) &&
+				group_site_is(c, table, column))
 			{
 				grp = c;
 				break;
@@ -1355,8 +1385,14 @@ AuditReveal(const char *event, const char *table, const char *column,
 		fresh.standby = RecoveryInProgress();
 		grp = &groups[ngroups++];
 		*grp = fresh;
+		groups_serial++;
 	}
 	last_group = grp;
+	if (memo != NULL)
+	{
+		memo->serial = groups_serial;
+		memo->group = grp - groups;
+	}
 	grp->count++;
 	if (grp->keys != NULL && key_id > 0)
 		group_add_key(grp, key_id);
@@ -1403,7 +1439,7 @@ AuditSearchSubject(const char *purpose, const char *category, int64 key_id)
 	if (best == NULL)
 	{
 		AuditReveal("search", NULL, NULL, purpose ? purpose : "", purpose ? strlen(purpose) : 0,
-					category, strlen(category), "searched", false, 0);
+					category, strlen(category), "searched", false, 0, NULL);
 		best = last_group;
 		if (best == NULL || best->keys == NULL)
 			return;

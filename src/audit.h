@@ -25,10 +25,22 @@ extern void AuditRecordAtCommit(Oid roleid, const char *event, const char *outco
 								const char *detail, const char *subject);
 extern uint64 AuditRecordColumn(const char *event, const char *category, const char *table,
 								const char *column, const char *outcome, const char *detail);
+/*
+ * What a reveal's call site (one function call in one query) joined last:
+ * AuditReveal() compares the site's table and column with a group's once,
+ * not at every row, while the statement's groups stay as they were.
+ */
+typedef struct AuditSiteMemo
+{
+	uint64		serial;			/* the groups' serial then; 0: nothing joined yet */
+	int			group;
+} AuditSiteMemo;
+
 extern void AuditReveal(const char *event, const char *table, const char *column,
 						const char *purpose, int purposelen,
 						const char *category, int catlen,
-						const char *outcome, bool returns_data, int64 key_id);
+						const char *outcome, bool returns_data, int64 key_id,
+						AuditSiteMemo *memo);
 extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
 extern void AuditFlush(void);

@@ -133,14 +133,24 @@ audit_denied(const char *event, const char *purpose, const char *category, int c
 	AuditRecord(event, purpose, recorded, "denied", reason);
 }
 
+/* memcmp() == 0 for the short names compared at every row, without a call */
+static inline bool
+bytes_are(const char *a, const char *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* Does a memo slot hold this (generation, role, purpose, category)? */
 static inline bool
 memo_matches(PolicyDecision *d, uint64 gen, Oid userid,
 			 const char *purpose, int purposelen, const char *category, int catlen)
 {
 	return d->generation == gen && d->userid == userid &&
-		memcmp(d->category, category, catlen) == 0 && d->category[catlen] == '\0' &&
-		memcmp(d->purpose, purpose, purposelen) == 0 && d->purpose[purposelen] == '\0';
+		bytes_are(d->category, category, catlen) && d->category[catlen] == '\0' &&
+		bytes_are(d->purpose, purpose, purposelen) && d->purpose[purposelen] == '\0';
 }
 
 /* Policy checks for (current role, purpose, category); raises on refusal. */
@@ -313,6 +323,7 @@ typedef struct RevealSite
 {
 	const char *table;			/* schema-qualified, or NULL */
 	const char *column;
+	AuditSiteMemo memo;			/* the audit group it joined last */
 } RevealSite;
 
 /*
@@ -405,7 +416,7 @@ reveal_value(FunctionCallInfo fcinfo, EnvelopeType type)
 	site = reveal_site(fcinfo);
 	/* recorded before any value leaves: durably, when one does */
 	AuditReveal("reveal", site->table, site->column, purpose, purposelen, view.category, view.catlen, RevealOutcomeName(outcome),
-				outcome == OUTCOME_REVEALED || outcome == OUTCOME_MASKED, view.key_id);
+				outcome == OUTCOME_REVEALED || outcome == OUTCOME_MASKED, view.key_id, &site->memo);
 	if (outcome != OUTCOME_REVEALED && outcome != OUTCOME_MASKED)
 		PG_RETURN_NULL();
 
@@ -539,7 +550,7 @@ RevealRequireSearch(const char *category, const uint8 *term, bool again)
 					 errhint("Search again next hour, or use a purpose allowed the category in full.  A superuser sets the budget with ALTER ROLE ... SET privacy_guard.masked_search_budget.")));
 		}
 	}
-	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0);
+	AuditReveal("search", NULL, NULL, purpose, strlen(purpose), category, strlen(category), "searched", false, 0, NULL);
 }
 
 /*
