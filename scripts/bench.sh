@@ -34,6 +34,14 @@ trap '[ -z "${SERVER_DIR:-}" ] || as_user pg_ctl -D "$SERVER_DIR/standby" -m imm
 start_server "${BENCH_PORT:-54330}" "shared_buffers = 1GB" "max_wal_size = 4GB" "min_wal_size = 2GB" "work_mem = 64MB" \
 	"privacy_guard.collection_guard = off"   # the benchmark's plaintext tables are on purpose
 echo "privacy_guard benchmark: $rows subjects, $(nproc) cores, $(openssl version)"
+
+# Before a section that compares variants taking turns: what the sections
+# before it left to do (autovacuum of the tables they wrote, the audit
+# writer's backlog, dirty buffers) is done now, not in the middle of
+# whichever variant runs when it starts.
+settle() {
+	server_psql -c "SELECT privacy_guard.audit_flush()" -c "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+}
 server_psql -v ON_ERROR_STOP=1 -v rows="$rows" -f - <bench/setup.sql
 echo "== warming the server (every shared buffer touched once, WAL segments recycled: bench/warm.sql)"
 server_psql -v ON_ERROR_STOP=1 -At -f - <bench/warm.sql >/dev/null
@@ -107,6 +115,7 @@ if [ "$stream_reps" -gt 0 ]; then
 	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements on one connection, the audit writer's work included"
 	echo "   (the connection's first statement, which also loads its keys, is reported apart: 'first')"
 	cp bench/stream/*.pgb "$SERVER_DIR/"
+	settle
 	declare -A stream_ms first_ms
 	for v in plain pgcrypto reveal masked reveal_groups_only; do
 		f=$v opts=
@@ -132,9 +141,7 @@ if [ "$search_seconds" -gt 0 ]; then
 	echo "== search: one lookup a statement, sent back to back by pgbench (-M prepared), ${search_seconds}s each in ${search_rounds} turns, the audit writer's work included"
 	server_psql -v ON_ERROR_STOP=1 -f - <bench/search.sql
 	cp bench/search/*.pgb "$SERVER_DIR/"
-	# the sections before wrote much: their dirty buffers are written now,
-	# not by a checkpoint in the middle of some variant's turn
-	server_psql -c CHECKPOINT >/dev/null
+	settle
 	# One client measures latency; on a small virtual machine an idle CPU
 	# wakes slowly, which slows the plain lookup more than a search that
 	# keeps the audit writer busy.  Two clients keep both cores busy: the

@@ -13,8 +13,13 @@
  * (privacy_guard.key_cache_size entries), evicted oldest first and wiped on
  * eviction, on invalidation and at exit.  A statement that misses the
  * cache repeatedly loads and unwraps keys in bulk, so revealing the data of
- * 100k subjects costs one catalog query, not 100k.  Deleting keys (erasure)
- * invalidates every backend's cache through the relcache.
+ * 100k subjects costs one catalog query, not 100k.  Deleting or changing
+ * keys (erasure, rotation, TRUNCATE) invalidates every backend's cache: the
+ * keys table's triggers invalidate its sequence's relcache entry, a signal
+ * nothing else sends (KeycacheKeysChanged()).  The table's own relcache
+ * invalidations do not flush the cache: VACUUM and ANALYZE send them, which
+ * autovacuum runs as new subjects' keys accumulate, and every session's
+ * next reveal would unwrap its keys again.
  *
  * Blind-index keys, one per category, live in the same table (kind
  * 'index') and a small cache of their own.
@@ -33,6 +38,7 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "access/htup_details.h"
 #include "catalog/index.h"
@@ -178,6 +184,8 @@ static dlist_head spare = DLIST_STATIC_INIT(spare);	/* wiped entries for reuse *
 static long cached = 0;
 static bool cache_stale = false;
 static Oid	keys_relid = InvalidOid;
+static Oid	keys_signal_relid = InvalidOid;	/* keys_key_id_seq: its invalidation says keys changed */
+static bool keys_recheck = false;	/* the keys table's relcache entry was invalidated */
 /* the keys table's UNIQUE (kind, name) index, found once a relcache generation */
 static Oid	keys_name_index = InvalidOid;
 static int	exit_hook_pid = 0;
@@ -248,15 +256,43 @@ keycache_exit(int code, Datum arg)
 	keycache_flush();
 }
 
-/* Keys were deleted somewhere: flush at the next safe point. */
+/*
+ * Keys were deleted or changed somewhere (or every cache was reset): flush
+ * at the next safe point.  The keys table's own invalidation (VACUUM,
+ * ANALYZE, an index built, the table dropped) only has the table looked up
+ * again there (keycache_ensure()), its arbiter index too.
+ */
 static void
 keycache_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || (OidIsValid(keys_relid) && relid == keys_relid))
+	if (relid == InvalidOid || (OidIsValid(keys_signal_relid) && relid == keys_signal_relid))
 	{
 		cache_stale = true;
 		keys_name_index = InvalidOid;
 	}
+	else if (OidIsValid(keys_relid) && relid == keys_relid)
+	{
+		keys_recheck = true;
+		keys_name_index = InvalidOid;
+	}
+}
+
+/* The relations whose invalidations keycache_relcache_callback() watches. */
+static void
+keys_relations(void)
+{
+	keys_relid = CatalogRelid("keys");
+	keys_signal_relid = CatalogRelid("keys_key_id_seq");
+}
+
+/*
+ * The keys table's statement triggers (catalog_changed()): every session
+ * flushes its cache when this transaction commits.
+ */
+void
+KeycacheKeysChanged(void)
+{
+	CacheInvalidateRelcacheByRelid(CatalogRelid("keys_key_id_seq"));
 }
 
 /* does this database receive privacy_guard.keys by logical replication? -1: not looked up yet */
@@ -308,10 +344,20 @@ keycache_ensure(void)
 		on_proc_exit(keycache_exit, (Datum) 0);
 		exit_hook_pid = MyProcPid;
 	}
+	if (keys_recheck)
+	{
+		Oid			nsp = get_namespace_oid("privacy_guard", true);
+
+		/* the table dropped, or dropped and made anew (its keys are not these) */
+		keys_recheck = false;
+		if (!OidIsValid(nsp) || get_relname_relid("keys", nsp) != keys_relid)
+			cache_stale = true;
+	}
 	if (cache_stale)
 		keycache_flush();
 	if (by_id != NULL)
 		return;
+	keys_relations();
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext,
 										  "privacy_guard key cache",
@@ -1098,7 +1144,7 @@ KeycacheForSubject(const char *subject, int len)
 			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
 			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
 	}
-	keys_relid = CatalogRelid("keys");
+	keys_relations();
 
 	/*
 	 * A subject this backend has not met: most often a new one (a sign-up,
@@ -1249,7 +1295,7 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	keys_relid = CatalogRelid("keys");
+	keys_relations();
 	if (allow_bulk && ++xact_misses >= BULK_AFTER_MISSES)
 	{
 		if (!xact_bulk_done)

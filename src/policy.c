@@ -47,6 +47,7 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "keycache.h"
 #include "masking.h"
 #include "policy.h"
 
@@ -570,6 +571,8 @@ pguard_catalog_changed(PG_FUNCTION_ARGS)
 
 	relname = RelationGetRelationName(trigdata->tg_relation);
 	keys = strcmp(relname, "keys") == 0;
+	if (keys)
+		KeycacheKeysChanged();	/* the key caches' own signal (keycache.c) */
 	op = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "INSERT" :
 		TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "UPDATE" :
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "DELETE" : "TRUNCATE";

@@ -73,6 +73,18 @@ BEGIN
     RETURN result;
 END $$;
 SELECT cache, pg_temp.reveal_all(cache) FROM unnest(ARRAY[16, 100, 255, 300, 131072]) AS cache;
+-- VACUUM and ANALYZE of the keys table (autovacuum runs them as new
+-- subjects' keys accumulate) leave every session's key cache as it is:
+-- only a change of keys (a DELETE as above, an erasure, a rotation, a
+-- TRUNCATE) empties it
+SELECT count(privacy_guard.reveal(email, 'profile')) AS revealed FROM many;
+SELECT sum(total_bytes) AS cache_bytes FROM pg_backend_memory_contexts
+ WHERE name = 'privacy_guard key cache' OR parent = 'privacy_guard key cache' \gset
+INSERT INTO many SELECT g, 'm' || g || '@example.com' FROM generate_series(1201, 2400) g;
+VACUUM ANALYZE privacy_guard.keys;
+SELECT count(privacy_guard.reveal(email, 'profile')) AS revealed FROM many WHERE id = 1;
+SELECT sum(total_bytes) >= :cache_bytes AS cache_kept FROM pg_backend_memory_contexts
+ WHERE name = 'privacy_guard key cache' OR parent = 'privacy_guard key cache';
 
 -- CLEANUP
 DROP TABLE accounts, other, many;
