@@ -9,6 +9,7 @@
 #   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
 #   SEARCH_ROUNDS  turns the search variants take, each SEARCH_SECONDS / SEARCH_ROUNDS seconds (4)
 #   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
+#   STREAM_ROUNDS  turns the stream's variants take, a connection each (3)
 #   STANDBY_SECONDS  seconds of pgbench per server for a one-row reveal on a primary and its hot standby (10; 0 skips it)
 #   WRITE_SECONDS  seconds of pgbench per single-row INSERT variant; COPY runs 3 times each (10; 0 skips both)
 #   MIX_SECONDS    seconds of the pgbench shop mix, 8 clients, on protected tables and on plain twins (30; 0 skips it)
@@ -21,6 +22,7 @@ scan_rows=${SCAN_ROWS:-2000000}
 search_seconds=${SEARCH_SECONDS:-20}
 search_rounds=${SEARCH_ROUNDS:-4}
 stream_reps=${STREAM_REPS:-12}
+stream_rounds=${STREAM_ROUNDS:-3}
 standby_seconds=${STANDBY_SECONDS:-10}
 write_seconds=${WRITE_SECONDS:-10}
 mix_seconds=${MIX_SECONDS:-30}
@@ -112,20 +114,30 @@ if [ "$mix_seconds" -gt 0 ]; then
 		'BEGIN { printf "shop mix floor (plain, each delivery read logged by a row committed before it returns, a key row per new customer, searches not logged): %.2f x the plain TPS; protected %.2f x the floor\n", f / x, p / f }'
 fi
 if [ "$stream_reps" -gt 0 ]; then
-	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements on one connection, the audit writer's work included"
-	echo "   (the connection's first statement, which also loads its keys, is reported apart: 'first')"
+	echo "== a steady stream: the same whole-table statement $stream_reps times, sent back to back by pgbench as separate statements, in $stream_rounds turns of a connection each, the audit writer's work included"
+	echo "   (a connection's first statement, which also loads its keys, is reported apart: 'first')"
 	cp bench/stream/*.pgb "$SERVER_DIR/"
 	settle
 	declare -A stream_ms first_ms
+	# The variants take turns, stream_rounds connections each of
+	# stream_reps / stream_rounds statements (after the connection's
+	# first): the machine's speed drifts within minutes, and a slow stretch
+	# would otherwise land on one variant's whole stream.
+	per_round=$(( (stream_reps + stream_rounds - 1) / stream_rounds ))
+	rm -f "$SERVER_DIR"/stream_log*
+	for round in $(seq "$stream_rounds"); do
+		for v in plain pgcrypto reveal masked reveal_groups_only; do
+			f=$v opts=
+			if [ "$v" = reveal_groups_only ]; then f=reveal opts="-c privacy_guard.audit_subjects=off"; fi
+			# pgbench's per-statement log (-l): the elapsed microseconds are its third field
+			(cd "$SERVER_DIR" && as_user env PGOPTIONS="$opts" pgbench -n -c 1 -t $((per_round + 1)) -l \
+				--log-prefix="stream_log.${v}.$round" \
+				-f "$SERVER_DIR/$f.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres >/dev/null 2>&1)
+		done
+	done
 	for v in plain pgcrypto reveal masked reveal_groups_only; do
-		f=$v opts=
-		if [ "$v" = reveal_groups_only ]; then f=reveal opts="-c privacy_guard.audit_subjects=off"; fi
-		# pgbench's per-statement log (-l): the elapsed microseconds are its third field
-		rm -f "$SERVER_DIR"/stream_log*
-		(cd "$SERVER_DIR" && as_user env PGOPTIONS="$opts" pgbench -n -c 1 -t $((stream_reps + 1)) -l --log-prefix=stream_log \
-			-f "$SERVER_DIR/$f.pgb" -h "$SERVER_DIR" -p "$SERVER_PORT" -U postgres postgres >/dev/null 2>&1)
-		read -r first_ms[$v] stream_ms[$v] < <(awk 'NR == 1 { first = $3 } NR > 1 { sum += $3; n++ }
-			END { printf "%.2f %.2f\n", first / 1000, n ? sum / n / 1000 : 0 }' "$SERVER_DIR"/stream_log*)
+		read -r first_ms[$v] stream_ms[$v] < <(awk 'FNR == 1 { first += $3; nf++; next } { sum += $3; n++ }
+			END { printf "%.2f %.2f\n", first / nf / 1000, n ? sum / n / 1000 : 0 }' "$SERVER_DIR"/stream_log."${v}".*)
 	done
 	for v in plain pgcrypto reveal masked reveal_groups_only; do
 		awk -v v="$v" -v ms="${stream_ms[$v]}" -v p="${stream_ms[plain]}" -v c="${stream_ms[pgcrypto]}" -v r="$rows" -v f="${first_ms[$v]}" \
