@@ -77,6 +77,9 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events_id_
 CREATE TRIGGER restriction_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.restriction_events
     FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
 ALTER TABLE privacy_guard.restriction_events ENABLE ALWAYS TRIGGER restriction_changed;
+SELECT privacy_guard.watch_replicated(t)
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.consent_events',
+                               'privacy_guard.restriction_events']::pg_catalog.regclass[]) t;
 
 CREATE FUNCTION privacy_guard.restrict_processing(subject text, reason text) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pguard_restrict_processing';

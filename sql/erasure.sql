@@ -93,6 +93,9 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.retention_rules', '');
 SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
                                'privacy_guard.retention_rules']::pg_catalog.regclass[]) t;
+SELECT privacy_guard.watch_replicated(t)
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
+                               'privacy_guard.retention_rules']::pg_catalog.regclass[]) t;
 
 CREATE FUNCTION privacy_guard.set_erasure_deadline(deadline interval) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$

@@ -92,6 +92,31 @@ SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNC
   FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
                                'privacy_guard.purpose_grants']::pg_catalog.regclass[]) t;
 
+-- Logical replication's apply fires row triggers only, never the statement
+-- triggers above: on a subscriber, a change it applies to a catalog table
+-- (the policy, the keys, consent) reaches every session through this row
+-- trigger, enabled in replica mode only (elsewhere the statement triggers
+-- do it, once a statement).
+CREATE FUNCTION privacy_guard.catalog_replicated() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_catalog_replicated';
+REVOKE ALL ON FUNCTION privacy_guard.catalog_replicated() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.catalog_replicated() IS
+    'row trigger, replica mode: a change logical replication applied to a catalog table invalidates every backend''s caches';
+CREATE FUNCTION privacy_guard.watch_replicated(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    EXECUTE format('CREATE TRIGGER catalog_replicated AFTER INSERT OR UPDATE OR DELETE ON %s'
+                   ' FOR EACH ROW EXECUTE FUNCTION privacy_guard.catalog_replicated()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER catalog_replicated', tbl);
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.watch_replicated(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.watch_replicated(regclass) IS
+    'install-time helper: puts the catalog_replicated() row trigger, replica mode only, on an extension catalog table';
+SELECT privacy_guard.watch_replicated(t)
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
+                               'privacy_guard.purpose_grants']::pg_catalog.regclass[]) t;
+
 -- References between the catalog's tables are kept by this trigger, not by
 -- foreign keys: pg_restore -j loads each table's rows in a session of its
 -- own, in no particular order, and a foreign key between two of the

@@ -329,3 +329,31 @@ END
 $$;
 ALTER OPERATOR FAMILY privacy_guard.encrypted_text_ops USING btree ADD
     FUNCTION 1 (pg_catalog.bytea, pg_catalog.bytea) pg_catalog.byteacmp(pg_catalog.bytea, pg_catalog.bytea);
+
+-- Logical replication's apply fires row triggers only, never the statement
+-- triggers that tell every session of a change to the catalog: on a
+-- subscriber, an applied erasure, key rotation, revoked grant or withdrawn
+-- consent reached no session that had cached what it changed.  A row
+-- trigger, enabled in replica mode only, does it there (sql/policy.sql).
+CREATE FUNCTION privacy_guard.catalog_replicated() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pguard_catalog_replicated';
+REVOKE ALL ON FUNCTION privacy_guard.catalog_replicated() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.catalog_replicated() IS
+    'row trigger, replica mode: a change logical replication applied to a catalog table invalidates every backend''s caches';
+CREATE FUNCTION privacy_guard.watch_replicated(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    EXECUTE format('CREATE TRIGGER catalog_replicated AFTER INSERT OR UPDATE OR DELETE ON %s'
+                   ' FOR EACH ROW EXECUTE FUNCTION privacy_guard.catalog_replicated()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER catalog_replicated', tbl);
+END
+$fn$;
+REVOKE ALL ON FUNCTION privacy_guard.watch_replicated(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.watch_replicated(regclass) IS
+    'install-time helper: puts the catalog_replicated() row trigger, replica mode only, on an extension catalog table';
+SELECT privacy_guard.watch_replicated(t)
+  FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
+                               'privacy_guard.purpose_grants', 'privacy_guard.keys',
+                               'privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
+                               'privacy_guard.retention_rules', 'privacy_guard.consent_events',
+                               'privacy_guard.restriction_events']::pg_catalog.regclass[]) t;

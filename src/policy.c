@@ -546,6 +546,32 @@ restoring_into_empty_trail(void)
 	return empty;
 }
 
+PG_FUNCTION_INFO_V1(pguard_catalog_replicated);
+
+/*
+ * Row trigger on every privacy_guard catalog table, enabled in replica mode
+ * only: logical replication's apply fires row triggers, never the statement
+ * triggers below, so on a subscriber an applied erasure, key rotation,
+ * revoked grant or withdrawn consent reaches every session through this
+ * (when the apply's transaction commits).  It records nothing: the change
+ * is the publisher's, recorded there.  Repeated invalidations of a relation
+ * in one command are kept once.
+ */
+Datum
+pguard_catalog_replicated(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		elog(ERROR, "catalog_replicated() must be called as an AFTER ROW trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	CatalogChanged();
+	if (strcmp(RelationGetRelationName(trigdata->tg_relation), "keys") == 0)
+		KeycacheKeysChanged();
+	return PointerGetDatum(NULL);
+}
+
 PG_FUNCTION_INFO_V1(pguard_catalog_changed);
 
 /*

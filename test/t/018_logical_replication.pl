@@ -91,12 +91,32 @@ is($sub->safe_psql('shop', q{SELECT privacy_guard.reveal(email, 'support') FROM 
 # An erasure on the publisher reaches a subscriber session that holds the key.
 my $session = $sub->background_psql('shop', extra_params => [ '-U', 'clerk' ]);
 $session->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+# (the value kept as it was, as a dump or a client would keep it)
+my $kept = $session->query_safe(q{SELECT email::text FROM customers WHERE id = 9});
 is($session->query_safe(q{SELECT privacy_guard.reveal(email) FROM customers WHERE id = 9}), 'c9@example.com',
 	'a subscriber session reveals (and caches the key)');
 $pub->safe_psql('shop', q{SELECT privacy_guard.request_erasure('9'); SELECT privacy_guard.process_erasures()});
 $pub->wait_for_catchup('shop');
 is($session->query_safe(q{SELECT count(*) FROM customers WHERE privacy_guard.reveal(email) = 'c9@example.com'}), '0',
 	'after the erasure is applied, the same session reveals nothing of the subject');
+# apply fires row triggers only: the catalog's replica-mode row triggers tell the session
+is($session->query_safe("SELECT privacy_guard.reveal('$kept'::privacy_guard.encrypted_text) IS NULL"), 't',
+	'nor the value it kept from before: its cached key is gone');
+$sub->safe_psql('shop', q{VACUUM ANALYZE privacy_guard.keys});
+is($session->query_safe("SELECT privacy_guard.reveal('$kept'::privacy_guard.encrypted_text) IS NULL"), 't',
+	'and it does not come back');
+$pub->safe_psql('shop', q{SELECT privacy_guard.revoke_purpose('clerk', 'support')});
+$pub->wait_for_catchup('shop');
+$session->query_safe(q{CREATE FUNCTION pg_temp.try_reveal() RETURNS text LANGUAGE plpgsql AS $$
+	BEGIN
+		RETURN privacy_guard.reveal(email) FROM customers WHERE id = 10;
+	EXCEPTION WHEN insufficient_privilege THEN
+		RETURN 'refused';
+	END $$});
+is($session->query_safe(q{SELECT pg_temp.try_reveal()}), 'refused',
+	'a grant revoked on the publisher: the subscriber session is refused, as on the publisher');
+$pub->safe_psql('shop', q{SELECT privacy_guard.grant_purpose('clerk', 'support')});
+$pub->wait_for_catchup('shop');
 $session->quit;
 
 # No key is made on the subscriber: ids and subjects are the publisher's.
