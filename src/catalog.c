@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -147,6 +149,16 @@ CatalogCheckChanges(void)
 
 	if (shared == NULL)
 		return;
+	/*
+	 * A hot standby's changes are its primary's, replayed: no session
+	 * commits them here, so the count does not move.  Their invalidation
+	 * messages do arrive, and are read now, not at the next transaction or
+	 * lock: a transaction (a cursor) open across an erasure's replay must
+	 * not reveal under the key it had cached.  The caches listen to them
+	 * (relcache callbacks).  Cheap when none are waiting.
+	 */
+	if (RecoveryInProgress())
+		AcceptInvalidationMessages();
 	changes = pg_atomic_read_u64(&shared->changes);
 	if (likely(changes == changes_seen))
 		return;

@@ -95,6 +95,25 @@ is($standby->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WH
 	$primary->safe_psql('shop', q{SELECT count(*) FROM privacy_guard.audit_log WHERE statement LIKE 'on standby standby%'}),
 	'the standby reads the same trail, replicated back');
 
+# an erasure replayed reaches a transaction open on the standby across it
+# (a cursor, a kept value): its cached key is gone at its next reveal
+my $open = $standby->background_psql('shop');
+$open->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+my $kept = $open->query_safe(q{SELECT email::text FROM customers WHERE id = 24});
+$open->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ; DECLARE e CURSOR FOR
+	SELECT id, privacy_guard.reveal(email) AS r FROM customers WHERE id BETWEEN 20 AND 30 ORDER BY id});
+like($open->query_safe('FETCH 2 FROM e'), qr/c21\@example\.com/, 'a cursor on the standby reveals');
+is($open->query_safe("SELECT privacy_guard.reveal('$kept'::privacy_guard.encrypted_text)"), 'c24@example.com',
+	'and so does the transaction, the key of the value it kept (now cached)');
+$primary->safe_psql('shop', q{SELECT privacy_guard.request_erasure('24'); SELECT privacy_guard.process_erasures()});
+$primary->wait_for_catchup($standby);
+unlike($open->query_safe('FETCH ALL FROM e'), qr/c24\@example/,
+	'after the erasure replays, the open cursor does not reveal the erased subject');
+is($open->query_safe("SELECT privacy_guard.reveal('$kept'::privacy_guard.encrypted_text) IS NULL"), 't',
+	'nor does the same transaction reveal a value of it kept from before');
+$open->query_safe('COMMIT');
+$open->quit;
+
 # a forwarded event cannot be forged: only a member of privacy_guard_standby forwards
 $primary->psql('shop', q{SELECT privacy_guard.audit_forward('x', '{}')},
 	extra_params => [ '-U', 'clerk' ], stdout => \$out, stderr => \$err);
