@@ -1477,6 +1477,8 @@ static MemoryContext normalized_cxt = NULL;
 static uint64 normalized_tick = 0;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static uint64 statement_text_key = 0;	/* the running top-level statement's */
+static uint64 utility_text_key;	/* ... a running utility statement's (below) */
+static uint64 statement_seed = 0;	/* random per backend: no one can choose texts whose keys collide */
 
 /* the query string a raw parse read, and its standard_conforming_strings then */
 static const char *raw_source = NULL;
@@ -1497,7 +1499,12 @@ statement_key(const char *src, int location, int len)
 		location = 0;
 	if (len <= 0)
 		len = strlen(src + location);
-	h = hash_bytes_extended((const unsigned char *) src + location, len, 0);
+	while (statement_seed == 0)
+		if (!pg_strong_random(&statement_seed, sizeof(statement_seed)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+	h = hash_bytes_extended((const unsigned char *) src + location, len, statement_seed);
 	return h == 0 ? 1 : h;
 }
 
@@ -1536,6 +1543,7 @@ normalize_statement(const char *src, int location, int len, JumbleState *jstate,
 	{
 		scanner = scanner_init(str, &yyextra, &ScanKeywords, ScanKeywordTokens);
 		yyextra.standard_conforming_strings = scs;
+		yyextra.escape_string_warning = false;	/* the parser has warned, if it should */
 		for (;;)
 		{
 			int			tok = core_yylex(&yylval, &yylloc, scanner);
@@ -1629,7 +1637,12 @@ normalized_find(uint64 key)
 	return t;
 }
 
-/* Forget the texts not used in the last NORMALIZED_MAX / 2 makes and reads. */
+/*
+ * Forget the texts not used in the last NORMALIZED_MAX / 2 makes and reads,
+ * but the running statement's: a statement that has queries analysed by the
+ * hundred before its first record (dynamic SQL in a function) keeps its
+ * own text.
+ */
 static void
 normalized_trim(void)
 {
@@ -1638,7 +1651,8 @@ normalized_trim(void)
 
 	hash_seq_init(&status, normalized);
 	while ((t = hash_seq_search(&status)) != NULL)
-		if (t->used + NORMALIZED_MAX / 2 <= normalized_tick)
+		if (t->used + NORMALIZED_MAX / 2 <= normalized_tick &&
+			t->key != statement_text_key && t->key != utility_text_key)
 		{
 			pfree(t->text);
 			(void) hash_search(normalized, &t->key, HASH_REMOVE, NULL);
@@ -1657,8 +1671,14 @@ audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		prev_post_parse_analyze(pstate, query, jstate);
 	if (pstate->p_sourcetext == NULL)
 		return;
-	/* the first statement of a query string is analysed before any of it runs */
-	if (pstate->p_sourcetext != raw_source)
+	/*
+	 * The first statement of a query string is analysed before any of it
+	 * runs, with the setting its raw parse read; the others, after the
+	 * statements before them ran (a SET among them).  A first statement is
+	 * known by its location, not only by a new string's address: the next
+	 * query string is often read into the same memory.
+	 */
+	if (pstate->p_sourcetext != raw_source || query->stmt_location <= 0)
 	{
 		raw_source = pstate->p_sourcetext;
 		raw_scs = standard_conforming_strings;

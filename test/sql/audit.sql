@@ -131,6 +131,27 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
+-- a statement that has hundreds of queries analysed before its first
+-- record (dynamic SQL in a function) keeps its own text
+CREATE FUNCTION pg_temp.flood(n int) RETURNS int LANGUAGE plpgsql AS
+$$ BEGIN FOR i IN 1..n LOOP EXECUTE format('SELECT %s AS flood_%s', i, i); END LOOP; RETURN n; END $$;
+SET ROLE support_agent;
+SELECT pg_temp.flood(1200), privacy_guard.reveal(email) AS flooded FROM customers WHERE id = 7;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
+-- a literal is read as the parser read it, whichever query string came
+-- before: with standard_conforming_strings off, '\' AS "..." -- ' is one
+-- string, never a column alias and a comment
+SET standard_conforming_strings = off;
+SET ROLE support_agent;
+SELECT '\' AS "jane.doe@example.com" -- '
+, privacy_guard.reveal(email) AS aliased FROM customers WHERE id = 7;
+RESET ROLE;
+RESET standard_conforming_strings;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS literal_in_trail FROM privacy_guard.audit_log WHERE statement LIKE '%jane.doe%';
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();
