@@ -77,7 +77,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.restriction_events_id_
 CREATE TRIGGER restriction_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy_guard.restriction_events
     FOR EACH STATEMENT EXECUTE FUNCTION privacy_guard.consent_changed();
 ALTER TABLE privacy_guard.restriction_events ENABLE ALWAYS TRIGGER restriction_changed;
-SELECT privacy_guard.watch_replicated(t)
+SELECT privacy_guard.watch_replicated(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.consent_events',
                                'privacy_guard.restriction_events']::pg_catalog.regclass[]) t;
 

@@ -93,7 +93,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.retention_rules', '');
 SELECT privacy_guard.watch_catalog(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
                                'privacy_guard.retention_rules']::pg_catalog.regclass[]) t;
-SELECT privacy_guard.watch_replicated(t)
+SELECT privacy_guard.watch_replicated(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
                                'privacy_guard.retention_rules']::pg_catalog.regclass[]) t;
 

@@ -51,7 +51,8 @@ SELECT pg_catalog.pg_extension_config_dump('privacy_guard.master_key_checks', ''
 -- Every backend caches unwrapped keys: a changed or removed key invalidates
 -- them all.  New keys are routine, not events.
 SELECT privacy_guard.watch_catalog('privacy_guard.keys', ARRAY['UPDATE', 'DELETE', 'TRUNCATE']);
-SELECT privacy_guard.watch_replicated('privacy_guard.keys');
+-- (a new subject's key changes no cached one: its row empties no cache)
+SELECT privacy_guard.watch_replicated('privacy_guard.keys', ARRAY['UPDATE', 'DELETE']);
 
 -- Administration is for the owner and privacy_guard_admin.
 CREATE FUNCTION privacy_guard.rotate_master_key() RETURNS integer

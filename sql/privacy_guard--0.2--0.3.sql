@@ -340,20 +340,24 @@ CREATE FUNCTION privacy_guard.catalog_replicated() RETURNS trigger
 REVOKE ALL ON FUNCTION privacy_guard.catalog_replicated() FROM PUBLIC;
 COMMENT ON FUNCTION privacy_guard.catalog_replicated() IS
     'row trigger, replica mode: a change logical replication applied to a catalog table invalidates every backend''s caches';
-CREATE FUNCTION privacy_guard.watch_replicated(tbl regclass) RETURNS void
+CREATE FUNCTION privacy_guard.watch_replicated(tbl regclass, events text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-    EXECUTE format('CREATE TRIGGER catalog_replicated AFTER INSERT OR UPDATE OR DELETE ON %s'
-                   ' FOR EACH ROW EXECUTE FUNCTION privacy_guard.catalog_replicated()', tbl);
+    -- the statement triggers' events (watch_catalog()), TRUNCATE aside: it has no row trigger
+    EXECUTE format('CREATE TRIGGER catalog_replicated AFTER %s ON %s'
+                   ' FOR EACH ROW EXECUTE FUNCTION privacy_guard.catalog_replicated()',
+                   array_to_string(events, ' OR '), tbl);
     EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER catalog_replicated', tbl);
 END
 $fn$;
-REVOKE ALL ON FUNCTION privacy_guard.watch_replicated(regclass) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_guard.watch_replicated(regclass) IS
+REVOKE ALL ON FUNCTION privacy_guard.watch_replicated(regclass, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_guard.watch_replicated(regclass, text[]) IS
     'install-time helper: puts the catalog_replicated() row trigger, replica mode only, on an extension catalog table';
-SELECT privacy_guard.watch_replicated(t)
+SELECT privacy_guard.watch_replicated(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
   FROM pg_catalog.unnest(ARRAY['privacy_guard.categories', 'privacy_guard.purposes', 'privacy_guard.allowances',
-                               'privacy_guard.purpose_grants', 'privacy_guard.keys',
+                               'privacy_guard.purpose_grants',
                                'privacy_guard.policy_settings', 'privacy_guard.erasure_actions',
                                'privacy_guard.retention_rules', 'privacy_guard.consent_events',
                                'privacy_guard.restriction_events']::pg_catalog.regclass[]) t;
+-- (a new subject's key changes no cached one: its row empties no cache)
+SELECT privacy_guard.watch_replicated('privacy_guard.keys', ARRAY['UPDATE', 'DELETE']);

@@ -301,7 +301,13 @@ static int	keys_subscribed = -1;
 static void
 keycache_changed_elsewhere(void)
 {
-	cache_stale = true;
+	/*
+	 * Some catalog change committed (a role's, a consent's, the policy's):
+	 * the keys' own changes empty the cache through their signal, which
+	 * CatalogCheckChanges() has just read; the rest leave it be (any role
+	 * can change its own password, or record a consent, as often as it
+	 * likes, and every session would unwrap its keys again).
+	 */
 	keys_subscribed = -1;
 }
 

@@ -85,6 +85,13 @@ VACUUM ANALYZE privacy_guard.keys;
 SELECT count(privacy_guard.reveal(email, 'profile')) AS revealed FROM many WHERE id = 1;
 SELECT sum(total_bytes) >= :cache_bytes AS cache_kept FROM pg_backend_memory_contexts
  WHERE name = 'privacy_guard key cache' OR parent = 'privacy_guard key cache';
+-- nor does a change of roles or consent (any role can change its own
+-- password, or record a consent, as often as it likes)
+CREATE ROLE keys_passing_role;
+DROP ROLE keys_passing_role;
+SELECT count(privacy_guard.reveal(email, 'profile')) AS revealed FROM many WHERE id = 2;
+SELECT sum(total_bytes) >= :cache_bytes AS cache_kept_over_roles FROM pg_backend_memory_contexts
+ WHERE name = 'privacy_guard key cache' OR parent = 'privacy_guard key cache';
 
 -- CLEANUP
 DROP TABLE accounts, other, many;
