@@ -1968,7 +1968,13 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	/* before pgaudit's line for it: see RedactIfProtected() */
 	RedactIfProtected(queryDesc->plannedstmt->relationOids);
-	if (exec_nesting == 0 && !planning_statement)
+	/*
+	 * The extension's own queries (a key or the policy read while a reveal
+	 * that no executor runs, a DO block's PL/pgSQL expression, a CALL's
+	 * argument, is checked) are nobody's statement: the reveal stays the
+	 * caller's.
+	 */
+	if (exec_nesting == 0 && !planning_statement && !CatalogActingAsOwner())
 		statement_begins(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -1994,7 +2000,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	 * other statements) is that query's: what it reveals is recorded under
 	 * the cursor's statement, not the one that ran last.
 	 */
-	if (exec_nesting == 0 && !planning_statement && !statement_is(queryDesc))
+	if (exec_nesting == 0 && !planning_statement && !CatalogActingAsOwner() && !statement_is(queryDesc))
 		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;
@@ -2011,7 +2017,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 		exec_nesting--;
 	}
 	PG_END_TRY();
-	if (exec_nesting == 0 && ngroups > 0)
+	if (exec_nesting == 0 && ngroups > 0 && !CatalogActingAsOwner())
 		end_search_groups();
 }
 

@@ -527,6 +527,13 @@ CatalogFreshSnapshot(void)
 	return GetLatestSnapshot();
 }
 
+/* Is the extension acting as its owner (its own queries, through SPI)? */
+bool
+CatalogActingAsOwner(void)
+{
+	return owner_depth > 0;
+}
+
 /*
  * The role whose code is running, and its security context, as they were
  * before the extension acted as its owner on its behalf.

@@ -43,6 +43,7 @@ extern void CatalogBecomeOwner(CatalogOwnerState *state);
 extern void CatalogRestoreUser(CatalogOwnerState *state);
 extern void CatalogBecomeTableOwner(Oid owner, TableOwnerState *state);
 extern void CatalogLeaveTableOwner(TableOwnerState *state);
+extern bool CatalogActingAsOwner(void);
 extern void CatalogCaller(Oid *userid, int *sec_context);
 extern struct SnapshotData *CatalogFreshSnapshot(void);
 /* A backend's cache of the catalog, dropped when another session changed it. */

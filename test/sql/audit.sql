@@ -152,6 +152,20 @@ RESET ROLE;
 RESET standard_conforming_strings;
 SELECT privacy_guard.audit_flush();
 SELECT count(*) AS literal_in_trail FROM privacy_guard.audit_log WHERE statement LIKE '%jane.doe%';
+-- a reveal no executor of its own runs (a DO block's PL/pgSQL expression)
+-- reads the policy again after a change: the extension's own queries are
+-- nobody's statement, and its record never carries their text
+SELECT privacy_guard.define_category('audit_probe') IS NOT NULL AS policy_changed;
+SET ROLE support_agent;
+DO $$ DECLARE v privacy_guard.encrypted_text; x text; BEGIN
+    SELECT email INTO v FROM customers WHERE id = 9;
+    x := privacy_guard.reveal(v);
+END $$;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT statement ~ 'privacy_guard\.(purposes|categories|allowances|purpose_grants|keys|consent_events|restriction_events)'
+       AS internal_text, statement ~ 'customers' AS callers_text
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();
