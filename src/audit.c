@@ -76,6 +76,7 @@
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "parser/scanner.h"
+#include "parser/scansup.h"
 #include "parser/gram.h"
 #include "utils/wait_event.h"
 
@@ -1659,6 +1660,42 @@ normalized_trim(void)
 		}
 }
 
+/*
+ * Is the statement at location the first of its query string: nothing but
+ * blanks, semicolons and comments before it?
+ */
+static bool
+first_statement(const char *src, int location)
+{
+	int			i = 0;
+
+	while (i < location && src[i] != '\0')
+	{
+		if (src[i] == ';' || scanner_isspace(src[i]))
+			i++;
+		else if (src[i] == '-' && src[i + 1] == '-')
+		{
+			while (i < location && src[i] != '\0' && src[i] != '\n')
+				i++;
+		}
+		else if (src[i] == '/' && src[i + 1] == '*')
+		{
+			int			depth = 1;
+
+			for (i += 2; i < location && src[i] != '\0' && depth > 0; i++)
+			{
+				if (src[i] == '/' && src[i + 1] == '*')
+					depth++, i++;
+				else if (src[i] == '*' && src[i + 1] == '/')
+					depth--, i++;
+			}
+		}
+		else
+			return false;
+	}
+	return true;
+}
+
 static void
 audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
@@ -1678,7 +1715,7 @@ audit_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	 * known by its location, not only by a new string's address: the next
 	 * query string is often read into the same memory.
 	 */
-	if (pstate->p_sourcetext != raw_source || query->stmt_location <= 0)
+	if (pstate->p_sourcetext != raw_source || first_statement(pstate->p_sourcetext, query->stmt_location))
 	{
 		raw_source = pstate->p_sourcetext;
 		raw_scs = standard_conforming_strings;
@@ -1756,6 +1793,7 @@ describe_statement(char *out, int outsize, uint64 query_id)
 static int	planning_depth = 0;
 static bool planning_statement = false;	/* a top-level statement is being planned */
 static bool utility_running = false;	/* a top-level utility statement runs (AuditUtilityStart()) */
+static bool utility_block = false;	/* ... one that runs code of its own: DO, CALL, EXECUTE */
 static int	planning_exec_nesting = 0;	/* exec_nesting when the innermost planning began */
 static planner_hook_type prev_planner = NULL;
 
@@ -1889,7 +1927,14 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 	utility_location = pstmt->stmt_location;
 	utility_len = pstmt->stmt_len;
 	utility_running = true;
-	if (!(IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt)))
+	/*
+	 * A DO block's or procedure's PL/pgSQL, or an EXECUTE's arguments, may
+	 * reveal with no run of the executor of their own: under this
+	 * statement (and again after each query they run, audit_ExecutorEnd()).
+	 */
+	utility_block = IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt) ||
+		IsA(pstmt->utilityStmt, ExecuteStmt);
+	if (!utility_block)
 		return;
 	statement_query_id = utility_query_id;
 	statement_text_key = utility_text_key;
@@ -2051,8 +2096,17 @@ audit_ExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (exec_nesting == 0 && ngroups > 0)
-		flush_groups(true);
+	if (exec_nesting == 0 && !CatalogActingAsOwner())
+	{
+		if (ngroups > 0)
+			flush_groups(true);
+		/* what a DO block or CALL reveals next, outside any query, is its own */
+		if (utility_running && utility_block)
+		{
+			statement_query_id = utility_query_id;
+			statement_text_key = utility_text_key;
+		}
+	}
 }
 
 /*

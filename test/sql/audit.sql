@@ -144,8 +144,11 @@ SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
 -- a literal is read as the parser read it, whichever query string came
 -- before: with standard_conforming_strings off, '\' AS "..." -- ' is one
 -- string, never a column alias and a comment
-SET standard_conforming_strings = off;
 SET ROLE support_agent;
+SET standard_conforming_strings = off;
+-- (a query string that begins with a semicolon, right after the SET)
+\;SELECT '\' AS "jane.doe@example.com" -- '
+, privacy_guard.reveal(email) AS aliased FROM customers WHERE id = 7;
 SELECT '\' AS "jane.doe@example.com" -- '
 , privacy_guard.reveal(email) AS aliased FROM customers WHERE id = 7;
 RESET ROLE;
@@ -164,8 +167,26 @@ END $$;
 RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT statement ~ 'privacy_guard\.(purposes|categories|allowances|purpose_grants|keys|consent_events|restriction_events)'
-       AS internal_text, statement ~ 'customers' AS callers_text
+       AS internal_text, regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
+-- nor under the block's query before it, nor the statement before an
+-- EXECUTE whose argument reveals: under the DO block, the EXECUTE
+SET ROLE support_agent;
+SELECT 1 AS innocuous_lookup;
+DO $$ DECLARE v privacy_guard.encrypted_text; x text; BEGIN
+    SELECT email INTO v FROM customers WHERE id = 9;
+    PERFORM 1 AS "nightly check";
+    x := privacy_guard.reveal(v);
+END $$;
+SELECT email::text AS kept9 FROM customers WHERE id = 9 \gset
+PREPARE measured(text) AS SELECT length($1) AS measured;
+SELECT 1 AS innocuous_lookup;
+EXECUTE measured(privacy_guard.reveal(:'kept9'::privacy_guard.encrypted_text));
+DEALLOCATE measured;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
 -- where the value does not come straight from a column, table and column are not known
 SELECT privacy_guard.reveal(privacy_guard.seal('x'::text, 'contact', '7'), 'profile');
 SELECT privacy_guard.audit_flush();
