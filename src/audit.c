@@ -1194,9 +1194,11 @@ group_add_key(RevealGroup *grp, int64 key_id)
 		(void) flush_group_keys(grp, true, false);
 	if (grp->narrival == grp->arrival_cap)
 	{
+		int			cap = Min(grp->arrival_cap * 2, AUDIT_SUBJECT_FLUSH);
+
 		/* before the set takes the key: the two must not differ if this fails */
-		grp->arrival = repalloc(grp->arrival, sizeof(int64) * Min(grp->arrival_cap * 2, AUDIT_SUBJECT_FLUSH));
-		grp->arrival_cap = Min(grp->arrival_cap * 2, AUDIT_SUBJECT_FLUSH);
+		grp->arrival = repalloc(grp->arrival, sizeof(int64) * cap);
+		grp->arrival_cap = cap;
 	}
 	k = keyslot_insert(grp->keys, key_id, &found);
 	if (found)

@@ -277,7 +277,10 @@ keycache_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-/* The relations whose invalidations keycache_relcache_callback() watches. */
+/*
+ * The relations whose invalidations keycache_relcache_callback() watches,
+ * looked up whenever the cache is made (keycache_ensure()).
+ */
 static void
 keys_relations(void)
 {
@@ -1150,7 +1153,6 @@ KeycacheForSubject(const char *subject, int len)
 			" WHERE kind OPERATOR(pg_catalog.=) 'subject'"
 			" AND name OPERATOR(pg_catalog.=) $1", 1, types);
 	}
-	keys_relations();
 
 	/*
 	 * A subject this backend has not met: most often a new one (a sign-up,
@@ -1301,7 +1303,6 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 
 	CatalogBecomeOwner(&owner);
 	SPI_connect();
-	keys_relations();
 	if (allow_bulk && ++xact_misses >= BULK_AFTER_MISSES)
 	{
 		if (!xact_bulk_done)
