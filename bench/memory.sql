@@ -16,4 +16,8 @@ SELECT current_setting('privacy_guard.key_cache_size')::int AS key_cache_size,
              / current_setting('privacy_guard.key_cache_size')::numeric) AS bytes_per_cached_key,
        round(sum(total_bytes) / 1048576.0, 1) AS backend_contexts_mib
   FROM pg_backend_memory_contexts;
+-- the backend's private memory after the statement, read by the backend
+-- itself (a sample from outside may catch it exiting, its memory given back)
+SELECT substring(pg_read_file('/proc/self/status') FROM 'RssAnon:\s+(\d+) kB')::bigint AS after_kb \gset
+\echo after_kb :after_kb
 SELECT pg_sleep(0.5) \gset

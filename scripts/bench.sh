@@ -6,8 +6,8 @@
 #   PROTECT_ROWS   rows for the protect() run (1000000; 0 skips it)
 #   ERASE_CUSTOMERS  customer counts for the erasure runs ("10000 1000000"; "" skips)
 #   SCAN_ROWS      rows of the table scan() samples (2000000; 0 skips it)
-#   SEARCH_SECONDS seconds of pgbench per search variant (20; 0 skips it)
-#   SEARCH_ROUNDS  turns the search variants take, each SEARCH_SECONDS / SEARCH_ROUNDS seconds (4)
+#   SEARCH_SECONDS seconds of pgbench per search variant (24; 0 skips it)
+#   SEARCH_ROUNDS  turns the search variants take, each SEARCH_SECONDS / SEARCH_ROUNDS seconds (8)
 #   STREAM_REPS    statements per variant of the steady stream of reveals (12; 0 skips it)
 #   STREAM_ROUNDS  turns the stream's variants take, a connection each (3)
 #   STANDBY_SECONDS  seconds of pgbench per server for a one-row reveal on a primary and its hot standby (10; 0 skips it)
@@ -19,8 +19,8 @@ rows=${BENCH_ROWS:-100000}
 protect_rows=${PROTECT_ROWS:-1000000}
 erase_customers=${ERASE_CUSTOMERS-10000 1000000}
 scan_rows=${SCAN_ROWS:-2000000}
-search_seconds=${SEARCH_SECONDS:-20}
-search_rounds=${SEARCH_ROUNDS:-4}
+search_seconds=${SEARCH_SECONDS:-24}
+search_rounds=${SEARCH_ROUNDS:-8}
 stream_reps=${STREAM_REPS:-12}
 stream_rounds=${STREAM_ROUNDS:-3}
 standby_seconds=${STANDBY_SECONDS:-10}
@@ -160,11 +160,17 @@ if [ "$search_seconds" -gt 0 ]; then
 	# ratio is then the cost in CPU.
 	# The variants take turns, search_rounds rounds of a share of the time
 	# each: on a shared virtual machine the speed drifts by tens of percent
-	# within minutes, which would land on whichever variant ran then.
+	# within minutes, which would land on whichever variant ran then.  Every
+	# other round runs them in the reverse order (plain, blind_index, ...,
+	# then ..., blind_index, plain), so that a steady drift weighs on the
+	# plain lookup and the search alike.
+	variants=(plain blind_index plaintext floor_minimal floor_batched floor)
 	for clients in 1 2; do
 		declare -A round_us=()
 		for round in $(seq "$search_rounds"); do
-			for v in plain floor floor_batched floor_minimal plaintext blind_index; do
+			order=("${variants[@]}")
+			[ $((round % 2)) = 1 ] || order=($(printf '%s\n' "${variants[@]}" | tac))
+			for v in "${order[@]}"; do
 				# a floor's record does not make its search wait for the disk (nor does a search's audit record)
 				round_us[$v]+=" $(as_user env PGOPTIONS="$(case $v in floor*) echo "-c synchronous_commit=off" ;; esac)" \
 					pgbench -n -M prepared -c "$clients" -j "$clients" -T "$(( search_seconds / search_rounds > 0 ? search_seconds / search_rounds : 1 ))" \
@@ -177,10 +183,12 @@ if [ "$search_seconds" -gt 0 ]; then
 			# the mean over the rounds, and each round's ratio to that round's plain lookup
 			awk -v v="$v" -v us="${round_us[$v]}" -v p="${round_us[plain]}" -v c="$clients" 'BEGIN {
 				n = split(us, u, " "); split(p, q, " ")
-				for (i = 1; i <= n; i++) { su += u[i]; sp += q[i]; r = u[i] / q[i]
-					if (i == 1 || r < lo) lo = r; if (i == 1 || r > hi) hi = r }
-				printf "%d client%s  %-14s %8.1f us a lookup  %5.2f x plain  (rounds %.2f-%.2f)\n",
-					c, (c > 1 ? "s" : " "), v, su / n, su / sp, lo, hi }'
+				for (i = 1; i <= n; i++) { su += u[i]; sp += q[i]; r[i] = u[i] / q[i] }
+				# the rounds ratios sorted (insertion sort: a few rounds)
+				for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j] < r[j - 1]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+				med = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+				printf "%d client%s  %-14s %8.1f us a lookup  %5.2f x plain  (rounds %.2f-%.2f, median %.2f)\n",
+					c, (c > 1 ? "s" : " "), v, su / n, su / sp, r[1], r[n], med }'
 		done
 	done
 fi
@@ -215,23 +223,22 @@ if [ "$protect_rows" -gt 0 ]; then
 	echo "== protect() on an existing table"
 	server_psql -v ON_ERROR_STOP=1 -v protect_rows="$protect_rows" -f - <bench/protect.sql
 	echo "== memory: one backend reveals all $protect_rows values of that table, each its own subject (private memory sampled every 20 ms)"
-	server_psql -v ON_ERROR_STOP=1 -f - <bench/memory.sql &
+	server_psql -v ON_ERROR_STOP=1 -f - <bench/memory.sql >"$SERVER_DIR/memory.out" &
 	reveal_psql=$!
 	pid=
 	while [ -z "$pid" ] && kill -0 "$reveal_psql" 2>/dev/null; do
 		pid=$(server_psql -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'privacy_guard_bench_memory'")
 	done
-	# "after": the largest of the last five samples, taken while the
-	# backend sleeps after the statement; the very last may catch it
-	# exiting, its memory already given back
-	peak_kb=0 recent=()
+	# the peak sampled from outside; "after" as the backend read it itself
+	peak_kb=0
 	while [ -n "$pid" ] && kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$kb" ]; do
 		[ "$kb" -le "$peak_kb" ] || peak_kb=$kb
-		recent=("${recent[@]: -4}" "$kb")
 		sleep 0.02
 	done
-	after_kb=$(printf '%s\n' "${recent[@]}" 0 | sort -n | tail -1)
 	wait "$reveal_psql"
+	grep -v '^after_kb ' "$SERVER_DIR/memory.out"
+	after_kb=$(awk '/^after_kb / { print $2 }' "$SERVER_DIR/memory.out")
+	[ "$peak_kb" -ge "$after_kb" ] || peak_kb=$after_kb
 	awk -v p="$peak_kb" -v a="$after_kb" -v r="$protect_rows" \
 		'BEGIN { printf "backend private memory (RssAnon): peak %.0f MiB during the statement, %.0f MiB after it (%d subjects)\n", p / 1024, a / 1024, r }'
 fi

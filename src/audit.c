@@ -1865,9 +1865,11 @@ static int	utility_len = 0;
  * The queries utility statements ran (cursors', until they end), each
  * recorded under its statement: found by the query's address, and only if
  * its source text still holds that statement where it did (a query made
- * later at a freed one's address is another's).
+ * later at a freed one's address is another's).  As many as the session
+ * keeps cursors open: the list grows, and is emptied when the transaction
+ * ends (a cursor held past it has run to its end).
  */
-#define UTILITY_QUERIES 8
+#define UTILITY_QUERIES 8		/* the list's first size, and what it shrinks back to */
 typedef struct UtilityQuery
 {
 	QueryDesc  *query;			/* NULL: free */
@@ -1877,8 +1879,39 @@ typedef struct UtilityQuery
 	uint64		text_key;
 } UtilityQuery;
 
-static UtilityQuery utility_queries[UTILITY_QUERIES];
-static int	utility_queries_next = 0;
+static UtilityQuery *utility_queries = NULL;	/* in TopMemoryContext */
+static int	utility_queries_max = 0;
+
+/* A free entry of the list, grown if none is. */
+static UtilityQuery *
+utility_query_new(void)
+{
+	int			old = utility_queries_max;
+
+	for (int i = 0; i < utility_queries_max; i++)
+		if (utility_queries[i].query == NULL)
+			return &utility_queries[i];
+	utility_queries_max = Max(UTILITY_QUERIES, old * 2);
+	utility_queries = utility_queries == NULL ?
+		MemoryContextAlloc(TopMemoryContext, sizeof(UtilityQuery) * utility_queries_max) :
+		repalloc(utility_queries, sizeof(UtilityQuery) * utility_queries_max);
+	memset(&utility_queries[old], 0, sizeof(UtilityQuery) * (utility_queries_max - old));
+	return &utility_queries[old];
+}
+
+/* The transaction ended: its cursors' queries are gone. */
+static void
+utility_queries_forget(void)
+{
+	if (utility_queries_max > UTILITY_QUERIES)
+	{
+		pfree(utility_queries);
+		utility_queries = NULL;
+		utility_queries_max = 0;
+	}
+	else if (utility_queries != NULL)
+		memset(utility_queries, 0, sizeof(UtilityQuery) * utility_queries_max);
+}
 
 /*
  * Does src hold, at location (len bytes; 0: to its end), the statement
@@ -1899,7 +1932,7 @@ statement_at(const char *src, int location, int len, uint64 key)
 static UtilityQuery *
 utility_query_of(QueryDesc *queryDesc)
 {
-	for (int i = 0; i < UTILITY_QUERIES; i++)
+	for (int i = 0; i < utility_queries_max; i++)
 		if (utility_queries[i].query == queryDesc)
 		{
 			UtilityQuery *u = &utility_queries[i];
@@ -1989,8 +2022,7 @@ statement_begins(QueryDesc *queryDesc)
 	if (utility_running &&
 		statement_at(queryDesc->sourceText, utility_location, utility_len, utility_text_key))
 	{
-		u = &utility_queries[utility_queries_next];
-		utility_queries_next = (utility_queries_next + 1) % UTILITY_QUERIES;
+		u = utility_query_new();
 		u->query = queryDesc;
 		u->location = utility_location;
 		u->len = utility_len;
@@ -2091,7 +2123,7 @@ audit_ExecutorFinish(QueryDesc *queryDesc)
 static void
 audit_ExecutorEnd(QueryDesc *queryDesc)
 {
-	for (int i = 0; i < UTILITY_QUERIES; i++)
+	for (int i = 0; i < utility_queries_max; i++)
 		if (utility_queries[i].query == queryDesc)
 			utility_queries[i].query = NULL;
 	if (prev_ExecutorEnd)
@@ -2199,11 +2231,12 @@ audit_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PREPARE)
 		commit_records = NIL;	/* freed with TopTransactionContext */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		utility_queries_forget();	/* their portals are gone, or held having run */
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		memset(utility_queries, 0, sizeof(utility_queries));	/* their portals are gone */
 		utility_running = false;
-	}
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);

@@ -102,6 +102,27 @@ RESET ROLE;
 SELECT privacy_guard.audit_flush();
 SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
   FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 2;
+-- so also with more cursors open than the session first keeps room for (8)
+BEGIN;
+SET ROLE support_agent;
+SELECT privacy_guard.set_purpose('support');
+DECLARE first_of_many CURSOR FOR
+  SELECT length(privacy_guard.reveal(email)) > 0 AS first_of_many FROM customers WHERE id = 7;
+DECLARE c2 CURSOR FOR SELECT 2;
+DECLARE c3 CURSOR FOR SELECT 3;
+DECLARE c4 CURSOR FOR SELECT 4;
+DECLARE c5 CURSOR FOR SELECT 5;
+DECLARE c6 CURSOR FOR SELECT 6;
+DECLARE c7 CURSOR FOR SELECT 7;
+DECLARE c8 CURSOR FOR SELECT 8;
+DECLARE c9 CURSOR FOR SELECT 9;
+DECLARE c10 CURSOR FOR SELECT 10;
+FETCH 1 FROM first_of_many;
+COMMIT;
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'reveal' ORDER BY id DESC LIMIT 1;
 -- each statement's own text, not another's of the same shape
 SET ROLE support_agent;
 SELECT privacy_guard.set_purpose('support');
