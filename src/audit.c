@@ -1783,6 +1783,13 @@ describe_statement(char *out, int outsize, uint64 query_id)
 	}
 }
 
+/* The running statement as records name it ("query <id>: <text>"). */
+void
+AuditDescribeStatement(char *out, int outsize)
+{
+	describe_statement(out, outsize, statement_query_id);
+}
+
 /*
  * Planning: the planner evaluates STABLE functions only to estimate
  * selectivity (estimate_expression_value), never for a result.  A search
@@ -1796,6 +1803,7 @@ static int	planning_depth = 0;
 static bool planning_statement = false;	/* a top-level statement is being planned */
 static bool utility_running = false;	/* a top-level utility statement runs (AuditUtilityStart()) */
 static bool utility_block = false;	/* ... one that runs code of its own: DO, CALL, EXECUTE */
+static bool utility_copy = false;	/* ... COPY FROM: what its rows' triggers run is its own */
 static int	planning_exec_nesting = 0;	/* exec_nesting when the innermost planning began */
 static planner_hook_type prev_planner = NULL;
 
@@ -1969,7 +1977,15 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 	 */
 	utility_block = IsA(pstmt->utilityStmt, DoStmt) || IsA(pstmt->utilityStmt, CallStmt) ||
 		IsA(pstmt->utilityStmt, ExecuteStmt);
-	if (!utility_block)
+
+	/*
+	 * A COPY FROM runs no executor of its own: the queries its rows'
+	 * triggers run are its, as an INSERT's triggers' queries are the
+	 * INSERT's (their text is the trigger author's, not the statement
+	 * the session sent), in one statement's groups.
+	 */
+	utility_copy = IsA(pstmt->utilityStmt, CopyStmt) && ((CopyStmt *) pstmt->utilityStmt)->is_from;
+	if (!utility_block && !utility_copy)
 		return;
 	statement_query_id = utility_query_id;
 	statement_text_key = utility_text_key;
@@ -1992,7 +2008,7 @@ void
 AuditUtilityEnd(bool toplevel)
 {
 	if (toplevel && exec_nesting == 0)
-		utility_running = false;
+		utility_running = utility_copy = false;
 }
 
 /*
@@ -2053,7 +2069,7 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 * argument, is checked) are nobody's statement: the reveal stays the
 	 * caller's.
 	 */
-	if (exec_nesting == 0 && !planning_statement && !CatalogActingAsOwner())
+	if (exec_nesting == 0 && !utility_copy && !planning_statement && !CatalogActingAsOwner())
 		statement_begins(queryDesc);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -2079,7 +2095,8 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	 * other statements) is that query's: what it reveals is recorded under
 	 * the cursor's statement, not the one that ran last.
 	 */
-	if (exec_nesting == 0 && !planning_statement && !CatalogActingAsOwner() && !statement_is(queryDesc))
+	if (exec_nesting == 0 && !utility_copy && !planning_statement && !CatalogActingAsOwner() &&
+		!statement_is(queryDesc))
 		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
 		running[exec_nesting] = queryDesc;
@@ -2096,7 +2113,7 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 		exec_nesting--;
 	}
 	PG_END_TRY();
-	if (exec_nesting == 0 && ngroups > 0 && !CatalogActingAsOwner())
+	if (exec_nesting == 0 && !utility_copy && ngroups > 0 && !CatalogActingAsOwner())
 		end_search_groups();
 }
 
@@ -2130,7 +2147,7 @@ audit_ExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (exec_nesting == 0 && !CatalogActingAsOwner())
+	if (exec_nesting == 0 && !utility_copy && !CatalogActingAsOwner())
 	{
 		if (ngroups > 0)
 			flush_groups(true);
@@ -2236,7 +2253,7 @@ audit_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE)
 		utility_queries_forget();	/* their portals are gone, or held having run */
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		utility_running = false;
+		utility_running = utility_copy = false;
 	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
 		 event == XACT_EVENT_PRE_PREPARE) && ngroups > 0)
 		flush_groups(true);

@@ -25,6 +25,7 @@ extern void AuditRecordAtCommit(Oid roleid, const char *event, const char *outco
 								const char *detail, const char *subject);
 extern uint64 AuditRecordColumn(const char *event, const char *category, const char *table,
 								const char *column, const char *outcome, const char *detail);
+extern void AuditDescribeStatement(char *out, int outsize);
 /*
  * What a reveal's call site (one function call in one query) joined last:
  * AuditReveal() compares the site's table and column with a group's once,

@@ -64,6 +64,7 @@
 #include "audit.h"
 #include "catalog.h"
 #include "guard.h"
+#include "incident.h"
 #include "keycache.h"
 #include "leave.h"
 #include "policy.h"
@@ -198,6 +199,37 @@ require_sealer(PolicyCategory *category)
 }
 
 /*
+ * Search terms made outside a search: protect() making a column searchable
+ * (seal_searchable() on its rows, then its registration).  A term of a
+ * chosen plaintext confirms which row holds that value, as a search does;
+ * whoever may protect a table (an administrator, its owner) may make them
+ * for any category, but not during a lockdown, and never unrecorded: one
+ * record (event 'protect') a statement and category.
+ */
+static void
+terms_made(const char *category, const char *table, const char *column)
+{
+	static TimestampTz recorded_at = 0;
+	static char recorded_category[NAMEDATALEN] = "";
+	char		statement[1024];	/* more than a record keeps (AUDIT_DETAIL_LEN) */
+
+	CatalogCheckChanges();
+	if (IncidentLockdown(NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to make search terms of category \"%s\": lockdown in force", category),
+				 errdetail("A search term confirms which row holds a value; role \"%s\" cannot make one while the database is locked down.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("Protect the column without searchable => true, or once privacy_guard.lift_lockdown() has ended the lockdown.")));
+	if (recorded_at == GetCurrentStatementStartTimestamp() && strcmp(recorded_category, category) == 0)
+		return;
+	AuditDescribeStatement(statement, sizeof(statement));
+	AuditRecordColumn("protect", category, table, column, "search terms made", statement);
+	recorded_at = GetCurrentStatementStartTimestamp();
+	strlcpy(recorded_category, category, sizeof(recorded_category));
+}
+
+/*
  * seal(value, category, subject) for every plaintext type; with its search
  * term for seal_searchable(), protect()'s way to seal a searchable
  * column's existing rows (administrators only).
@@ -224,6 +256,8 @@ seal_value(FunctionCallInfo fcinfo, EnvelopeType type, bool searchable)
 	subject = PG_GETARG_TEXT_PP(2);
 	c = collectable_category(catname);
 	require_sealer(c);
+	if (searchable)
+		terms_made(c->name, NULL, NULL);
 	plain = TypesToPlain(type, PG_GETARG_DATUM(0), &len);
 	result = seal_plain(type, c, searchable,
 						VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), plain, len);
@@ -948,6 +982,16 @@ pguard_register_protection(PG_FUNCTION_ARGS)
 	GuardReadTable(&g, outer);
 	SPI_finish();
 	CatalogRestoreUser(&owner);
+	{
+		char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													   get_rel_name(relid));
+
+		if (searchable)
+			terms_made(c->name, table, col);
+		AuditRecordColumn("protect", c->name, table, col, searchable ? "protected searchable" : "protected",
+						  psprintf("constraint %s_sealed, trigger " WRITEPATH_SEAL_TRIGGER "; subject column %s",
+								   col, subject_col));
+	}
 	PG_RETURN_TEXT_P(cstring_to_text(trigger_arguments(g.cols)));
 }
 

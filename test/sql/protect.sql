@@ -1458,6 +1458,36 @@ DROP TRIGGER copy_old ON two_emails;
 DROP FUNCTION copy_old_email();
 SELECT privacy_guard.rotate_search_key('contact') > 0 AS rotated;
 DROP TABLE two_emails;
+-- making search terms outside a search (protect() of a searchable column,
+-- seal_searchable() on its rows) is recorded, once a statement and
+-- category, and refused during a lockdown: an administrator could
+-- otherwise confirm values with no purpose and no trace
+GRANT CREATE ON SCHEMA public TO policy_owner;
+SET ROLE policy_owner;
+SELECT privacy_guard.current_purpose() IS NULL AS no_purpose;
+SELECT privacy_guard.seal_searchable(v, 'contact', 'guess') IS NOT NULL AS sealed
+  FROM (VALUES ('guess1@example.com'), ('guess2@example.com')) AS g (v);
+CREATE TABLE scratch_terms (id int PRIMARY KEY, v text);
+INSERT INTO scratch_terms VALUES (1, 'guess3@example.com');
+SELECT privacy_guard.protect('scratch_terms', 'v', 'contact', 'id', searchable => true);
+RESET ROLE;
+SELECT privacy_guard.audit_flush();
+SELECT current_role_name, event, category, table_name, column_name, outcome,
+       regexp_replace(statement, 'query -?[0-9]+', 'query <id>') AS statement
+  FROM privacy_guard.audit_log WHERE event = 'protect' ORDER BY id DESC LIMIT 3;
+SELECT privacy_guard.lockdown('terms test');
+SET ROLE policy_owner;
+\set VERBOSITY terse
+SELECT privacy_guard.seal_searchable('guess4@example.com', 'contact', 'guess');
+CREATE TABLE scratch_empty (id int PRIMARY KEY, v text);
+SELECT privacy_guard.protect('scratch_empty', 'v', 'contact', 'id', searchable => true);
+\set VERBOSITY default
+-- protecting without a term is still allowed
+SELECT privacy_guard.protect('scratch_empty', 'v', 'contact', 'id');
+RESET ROLE;
+SELECT privacy_guard.lift_lockdown('terms test done');
+DROP TABLE scratch_terms, scratch_empty;
+REVOKE CREATE ON SCHEMA public FROM policy_owner;
 
 -- CLEANUP
 DROP TABLE customers;
