@@ -582,6 +582,52 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
 	return newtuple;
 }
 
+/*
+ * The values the sealing trigger last sealed from plaintext for a row being
+ * inserted (INSERT ... ON CONFLICT DO UPDATE's proposed row): its UPDATE
+ * of the conflicting row may write them there through excluded.col, and
+ * that row may be another subject's.  Such a value came from the writer's
+ * own plaintext in this statement, so it is sealed again for the row it is
+ * written to; any other value of another subject stays refused (a copied
+ * ciphertext).  Kept for the last row only (the UPDATE follows its
+ * INSERT's triggers), in TopMemoryContext.
+ */
+typedef struct InsertedValues
+{
+	Oid			relid;
+	LocalTransactionId lxid;
+	TimestampTz statement_at;
+	int			n;
+	struct varlena *values[FLEXIBLE_ARRAY_MEMBER];	/* sealed envelopes */
+} InsertedValues;
+
+static InsertedValues *inserted = NULL;
+
+static void
+inserted_forget(void)
+{
+	if (inserted == NULL)
+		return;
+	for (int i = 0; i < inserted->n; i++)
+		pfree(inserted->values[i]);
+	pfree(inserted);
+	inserted = NULL;
+}
+
+/* Was this envelope sealed from plaintext for the row this statement proposed to insert? */
+static bool
+inserted_here(Relation rel, const struct varlena *value)
+{
+	if (inserted == NULL || inserted->relid != RelationGetRelid(rel) ||
+		inserted->lxid != MyProc->lxid || inserted->statement_at != GetCurrentStatementStartTimestamp())
+		return false;
+	for (int i = 0; i < inserted->n; i++)
+		if (VARSIZE_ANY_EXHDR(inserted->values[i]) == VARSIZE_ANY_EXHDR(value) &&
+			memcmp(VARDATA_ANY(inserted->values[i]), VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)) == 0)
+			return true;
+	return false;
+}
+
 PG_FUNCTION_INFO_V1(pguard_seal_row);
 
 /* The sealing trigger. */
@@ -629,6 +675,15 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 	nulls = palloc(sizeof(bool) * ncols);
 
 	PolicyEnsure();
+	if (oldtuple == NULL)
+	{
+		inserted_forget();
+		inserted = MemoryContextAllocZero(TopMemoryContext,
+										  offsetof(InsertedValues, values) + sizeof(struct varlena *) * ncols);
+		inserted->relid = RelationGetRelid(rel);
+		inserted->lxid = MyProc->lxid;
+		inserted->statement_at = GetCurrentStatementStartTimestamp();
+	}
 	for (int g = 0; g < trigger->tgnargs; g += 4)
 	{
 		ProtectedColumn pc;
@@ -691,6 +746,13 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 														  subject, strlen(subject),
 														  plain, plainlen));
 			nulls[nchanged] = false;
+			if (oldtuple == NULL)
+			{
+				struct varlena *v = (struct varlena *) DatumGetPointer(values[nchanged]);
+
+				inserted->values[inserted->n] = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(v));
+				memcpy(inserted->values[inserted->n++], v, VARSIZE_ANY(v));
+			}
 			nchanged++;
 		}
 		else
@@ -711,6 +773,27 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errhidestmt(true)));
 			KeycacheSubjectDigest(subject, strlen(subject), digest);
 			key = KeycacheForId(view.key_id, false);
+			if (key != NULL && memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0 &&
+				oldtuple != NULL && inserted_here(rel, value))
+			{
+				/* excluded.col of an upsert: the writer's own plaintext, sealed for this row now */
+				plain = palloc(view.ctlen + 1);
+				plainlen = view.ctlen;
+				if (!KeycacheOpen(key, &view, plain))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
+							 errhidestmt(true)));
+				cols[nchanged] = pc.attnum;
+				values[nchanged] = PointerGetDatum(seal_plain(view.type, c, pc.searchable,
+															  subject, strlen(subject),
+															  plain, plainlen));
+				nulls[nchanged] = false;
+				nchanged++;
+				OPENSSL_cleanse(plain, plainlen);
+				pfree(plain);
+				continue;
+			}
 			if (key == NULL || memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),

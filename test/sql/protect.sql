@@ -168,6 +168,24 @@ INSERT INTO customers (id, name, email) VALUES (10, 'Copycat', 'hedy@example.com
 INSERT INTO customers (id, name, email) VALUES (5, 'Hedy K.', 'hedy@example.com')
     ON CONFLICT (email) DO UPDATE SET name = excluded.name, email = excluded.email;
 SELECT id, privacy_guard.reveal(name) FROM customers WHERE email = privacy_guard.blind_index('hedy@example.com', 'contact');
+-- ... also when the conflicting row is another subject's (the conflict key
+-- is not the subject): excluded's values, sealed from the statement's own
+-- plaintext for the proposed row's subject, are sealed again for the row
+-- they are written to
+INSERT INTO customers (id, name, email) VALUES (4005, 'Lamarr Hedy', 'hedy@example.com')
+    ON CONFLICT (email) DO UPDATE SET name = excluded.name, email = excluded.email;
+SELECT id, privacy_guard.reveal(name) AS name, privacy_guard.reveal(email) AS email,
+       privacy_guard.check_sealed(name, 'identity', id::text) AND privacy_guard.check_sealed(email, 'contact', id::text, true) AS sealed_for_the_row
+  FROM customers WHERE email = privacy_guard.blind_index('hedy@example.com', 'contact');
+SELECT count(*) AS proposed_rows FROM customers WHERE id = 4005;
+-- an envelope the statement did not seal from plaintext is still refused
+-- there: another subject's value copied through excluded
+\set VERBOSITY terse
+INSERT INTO customers (id, name, email)
+SELECT 4006, c.name, 'hedy@example.com' FROM customers c WHERE c.id = 6
+    ON CONFLICT (email) DO UPDATE SET name = excluded.name;
+UPDATE customers SET name = (SELECT c.name FROM customers c WHERE c.id = 6) WHERE id = 5;
+\set VERBOSITY default
 -- the application's own filter: plaintext against the column is a search,
 -- checked and audited once per distinct value and statement, an index scan
 SELECT id FROM customers WHERE email = 'hedy@example.com';
