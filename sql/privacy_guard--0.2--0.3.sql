@@ -361,3 +361,41 @@ SELECT privacy_guard.watch_replicated(t, ARRAY['INSERT', 'UPDATE', 'DELETE'])
                                'privacy_guard.restriction_events']::pg_catalog.regclass[]) t;
 -- (a new subject's key changes no cached one: its row empties no cache)
 SELECT privacy_guard.watch_replicated('privacy_guard.keys', ARRAY['UPDATE', 'DELETE']);
+
+-- Plaintext an application typed text or varchar (a driver's parameter),
+-- compared with an encrypted_text: the planner makes it the comparison
+-- with the plaintext as an encrypted_text (the support function), which an
+-- index of the column scans, checked and recorded as a search.  Only = and
+-- <>, outside the operator family: nothing orders plaintext against terms.
+CREATE FUNCTION privacy_guard.encrypted_plain_support(internal) RETURNS internal
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pguard_encrypted_plain_support';
+COMMENT ON FUNCTION privacy_guard.encrypted_plain_support(internal) IS
+    'planner support: an encrypted_text compared with text becomes the comparison with privacy_guard.encrypted_text(text)';
+DO $$
+DECLARE
+    sig text;
+    args text[][] := ARRAY[
+        ['_plain', 'privacy_guard.encrypted_text', 'pg_catalog.text'],
+        ['_plain_first', 'pg_catalog.text', 'privacy_guard.encrypted_text']];
+    ops text[][] := ARRAY[['eq', '=', '=', '<>', 'eqsel', 'eqjoinsel'], ['ne', '<>', '<>', '=', 'neqsel', 'neqjoinsel']];
+BEGIN
+    FOR i IN 1..2 LOOP
+        sig := pg_catalog.format('%s, %s', args[i][2], args[i][3]);
+        FOR j IN 1..2 LOOP
+            EXECUTE pg_catalog.format(
+                'CREATE FUNCTION privacy_guard.encrypted_%s%s(%s) RETURNS boolean '
+                'LANGUAGE C STABLE STRICT PARALLEL RESTRICTED SUPPORT privacy_guard.encrypted_plain_support AS %L, %L',
+                ops[j][1], args[i][1], sig, 'MODULE_PATHNAME', 'pguard_encrypted_' || ops[j][1] || args[i][1]);
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION privacy_guard.encrypted_%s%s(%s) IS %L',
+                ops[j][1], args[i][1], sig, 'plaintext against a search term, checked as a search: ' || ops[j][2]);
+            EXECUTE pg_catalog.format(
+                'CREATE OPERATOR privacy_guard.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = privacy_guard.encrypted_%s%s, '
+                'COMMUTATOR = OPERATOR(privacy_guard.%s), NEGATOR = OPERATOR(privacy_guard.%s), '
+                'RESTRICT = pg_catalog.%s, JOIN = pg_catalog.%s)',
+                ops[j][2], args[i][2], args[i][3], ops[j][1], args[i][1], ops[j][3], ops[j][4], ops[j][5], ops[j][6]);
+            EXECUTE pg_catalog.format('COMMENT ON OPERATOR privacy_guard.%s (%s) IS %L', ops[j][2], sig,
+                'plaintext (a text or varchar parameter) against a searchable column, checked and recorded as a search');
+        END LOOP;
+    END LOOP;
+END
+$$;

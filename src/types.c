@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
 #include "common/base64.h"
@@ -37,7 +38,12 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
@@ -1188,10 +1194,8 @@ scan_term_cmp(struct varlena *a, struct varlena *b)
 }
 
 static int
-encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
+encrypted_cmp_values(FunctionCallInfo fcinfo, struct varlena *ra, struct varlena *rb, CompareUse use)
 {
-	struct varlena *ra = PG_GETARG_VARLENA_PP(0);
-	struct varlena *rb = PG_GETARG_VARLENA_PP(1);
 	bool		plaintext = use == COMPARE_EQUALITY ||
 		(use == COMPARE_SUPPORT && SearchScanInIndex());
 	EnvelopeView a;
@@ -1243,6 +1247,142 @@ encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
 	if (r == 0 && stored != NULL)
 		search_matched(stored, NULL);	/* its plaintext's search was checked */
 	return r;
+}
+
+static int
+encrypted_cmp(FunctionCallInfo fcinfo, CompareUse use)
+{
+	return encrypted_cmp_values(fcinfo, PG_GETARG_VARLENA_PP(0), PG_GETARG_VARLENA_PP(1), use);
+}
+
+/*
+ * An encrypted value against plaintext given as text (a parameter an
+ * application typed text or varchar, which no implicit cast makes an
+ * encrypted_text): the planner makes it the comparison with the plaintext
+ * as an encrypted_text (encrypted_plain_support()), which an index scans.
+ * Run as it is (an array's elements), the plaintext is made a pending
+ * value once a call site and value, and compared as that comparison
+ * would.
+ */
+typedef struct PlainArg
+{
+	text	   *plain;			/* the last plaintext, in fn_mcxt */
+	struct varlena *pending;	/* ... as a pending value */
+} PlainArg;
+
+static int
+encrypted_plain_cmp(FunctionCallInfo fcinfo, bool plain_first, CompareUse use)
+{
+	struct varlena *value = PG_GETARG_VARLENA_PP(plain_first ? 1 : 0);
+	text	   *plain = PG_GETARG_TEXT_PP(plain_first ? 0 : 1);
+	PlainArg   *memo = (PlainArg *) fcinfo->flinfo->fn_extra;
+
+	if (memo == NULL)
+		memo = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PlainArg));
+	if (memo->plain == NULL || VARSIZE_ANY_EXHDR(memo->plain) != VARSIZE_ANY_EXHDR(plain) ||
+		memcmp(VARDATA_ANY(memo->plain), VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain)) != 0)
+	{
+		struct varlena *pending = (struct varlena *) DatumGetPointer(pending_from_value(PointerGetDatum(plain), ENV_TEXT));
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (memo->plain != NULL)
+		{
+			explicit_bzero(memo->plain, VARSIZE_ANY(memo->plain));
+			pfree(memo->plain);
+			pfree(memo->pending);
+		}
+		memo->plain = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(plain));
+		memo->pending = (struct varlena *) PG_DETOAST_DATUM_COPY(PointerGetDatum(pending));
+		MemoryContextSwitchTo(old);
+	}
+	return plain_first ? encrypted_cmp_values(fcinfo, memo->pending, value, use) :
+		encrypted_cmp_values(fcinfo, value, memo->pending, use);
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_eq_plain);
+Datum
+pguard_encrypted_eq_plain(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(encrypted_plain_cmp(fcinfo, false, COMPARE_EQUALITY) == 0);
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_ne_plain);
+Datum
+pguard_encrypted_ne_plain(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(encrypted_plain_cmp(fcinfo, false, COMPARE_EQUALITY) != 0);
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_eq_plain_first);
+Datum
+pguard_encrypted_eq_plain_first(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(encrypted_plain_cmp(fcinfo, true, COMPARE_EQUALITY) == 0);
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_ne_plain_first);
+Datum
+pguard_encrypted_ne_plain_first(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(encrypted_plain_cmp(fcinfo, true, COMPARE_EQUALITY) != 0);
+}
+
+PG_FUNCTION_INFO_V1(pguard_encrypted_plain_support);
+
+/*
+ * The planner support of the comparisons above: col = text_expr becomes
+ * col = privacy_guard.encrypted_text(text_expr) (and <> likewise), the
+ * comparison of an encrypted value with plaintext that indexes of the
+ * column answer, checked and recorded as a search.
+ */
+Datum
+pguard_encrypted_plain_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestSimplify *req;
+	FuncExpr   *call;
+	char	   *fname;
+	bool		negated;
+	bool		plain_first;
+	Oid			enc;
+	Oid			opno;
+	Oid			cast;
+	Node	   *plain;
+	Node	   *value;
+	char	   *nsp;
+	Oid			argtype = TEXTOID;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestSimplify *) rawreq;
+	call = req->fcall;
+	if (list_length(call->args) != 2)
+		PG_RETURN_POINTER(NULL);
+	fname = get_func_name(call->funcid);
+	if (fname == NULL || strncmp(fname, "encrypted_", 10) != 0)
+		PG_RETURN_POINTER(NULL);
+	negated = strncmp(fname, "encrypted_ne_", 13) == 0;
+	plain_first = strstr(fname, "_first") != NULL;
+	nsp = get_namespace_name(CatalogSchemaOid());
+	enc = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("encrypted_text"),
+						  ObjectIdGetDatum(CatalogSchemaOid()));
+	opno = OpernameGetOprid(list_make2(makeString(nsp), makeString(negated ? "<>" : "=")), enc, enc);
+	cast = LookupFuncName(list_make2(makeString(nsp), makeString("encrypted_text")), 1, &argtype, true);
+	if (!OidIsValid(enc) || !OidIsValid(opno) || !OidIsValid(cast))
+		PG_RETURN_POINTER(NULL);
+	plain = (Node *) (plain_first ? linitial(call->args) : lsecond(call->args));
+	value = (Node *) (plain_first ? lsecond(call->args) : linitial(call->args));
+	plain = (Node *) makeFuncExpr(cast, enc, list_make1(plain), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	{
+		OpExpr	   *op = (OpExpr *) make_opclause(opno, BOOLOID, false,
+												  (Expr *) (plain_first ? plain : value),
+												  (Expr *) (plain_first ? value : plain),
+												  InvalidOid, InvalidOid);
+
+		op->opfuncid = get_opcode(opno);
+		op->location = call->location;
+		PG_RETURN_POINTER(op);
+	}
 }
 
 /* an encrypted value against a search term (bytea), either way round */

@@ -207,6 +207,30 @@ SELECT count(*) AS searches_before FROM privacy_guard.audit_log WHERE event = 's
 SELECT count(*) FROM customers c, generate_series(1, 50) WHERE c.phone = '+44 20 7946 0999';
 SELECT privacy_guard.audit_flush();
 SELECT count(*) - :searches_before AS search_records FROM privacy_guard.audit_log WHERE event = 'search';
+-- a parameter the application typed text or varchar (JDBC's setString,
+-- PREPARE ... (text)) is plaintext too: the same index scan, checked and
+-- recorded as a search; an array of them is compared value by value
+SELECT privacy_guard.audit_flush();
+SELECT count(*) AS searches_before FROM privacy_guard.audit_log WHERE event = 'search' \gset
+PREPARE by_text_email(text) AS SELECT id FROM customers WHERE email = $1;
+EXECUTE by_text_email('mh@example.com');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) EXECUTE by_text_email('mh@example.com');
+RESET enable_seqscan;
+PREPARE by_varchar_email(varchar) AS SELECT id FROM customers WHERE $1 = email;
+EXECUTE by_varchar_email('mh@example.com');
+SELECT id FROM customers WHERE email = ANY (ARRAY['mh@example.com', 'nobody@example.com']::text[]);
+SELECT count(*) AS others FROM customers WHERE email <> 'mh@example.com'::text;
+SELECT privacy_guard.audit_flush();
+SELECT count(*) - :searches_before AS search_records FROM privacy_guard.audit_log WHERE event = 'search';
+\set VERBOSITY terse
+SELECT id FROM customers WHERE email < 'mh@example.com'::text;
+SELECT privacy_guard.reset_purpose();
+EXECUTE by_text_email('mh@example.com');
+SELECT privacy_guard.set_purpose('support');
+\set VERBOSITY default
+DEALLOCATE by_text_email;
+DEALLOCATE by_varchar_email;
 -- one search is one record: the planner's estimate is not a search, nor is
 -- a plain EXPLAIN
 SELECT privacy_guard.audit_flush();
