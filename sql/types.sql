@@ -267,12 +267,16 @@ COMMENT ON FUNCTION privacy_guard.encrypted_plain_support(internal) IS
 DO $$
 DECLARE
     sig text;
+    -- varchar too: an operator of another schema made for it would otherwise
+    -- be an exact match that ours (by varchar's implicit cast) is not
     args text[][] := ARRAY[
         ['_plain', 'privacy_guard.encrypted_text', 'pg_catalog.text'],
-        ['_plain_first', 'pg_catalog.text', 'privacy_guard.encrypted_text']];
+        ['_plain_first', 'pg_catalog.text', 'privacy_guard.encrypted_text'],
+        ['_plain', 'privacy_guard.encrypted_text', 'pg_catalog.varchar'],
+        ['_plain_first', 'pg_catalog.varchar', 'privacy_guard.encrypted_text']];
     ops text[][] := ARRAY[['eq', '=', '=', '<>', 'eqsel', 'eqjoinsel'], ['ne', '<>', '<>', '=', 'neqsel', 'neqjoinsel']];
 BEGIN
-    FOR i IN 1..2 LOOP
+    FOR i IN 1..4 LOOP
         sig := pg_catalog.format('%s, %s', args[i][2], args[i][3]);
         FOR j IN 1..2 LOOP
             EXECUTE pg_catalog.format(

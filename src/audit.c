@@ -970,6 +970,8 @@ static uint64 standby_last_seq = 0;	/* the last seq queued with subjects */
 static uint64 statement_query_id = 0;
 static int	exec_nesting = 0;
 static QueryDesc *running[64];	/* the queries whose ExecutorRun is under way */
+static uint64 running_serial[64];	/* ... each run's own number (run_serial when it began) */
+static uint64 run_serial = 0;
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -2087,6 +2089,20 @@ AuditRunningRangeTable(void)
 	return running[exec_nesting - 1]->plannedstmt->rtable;
 }
 
+/*
+ * The run (or finish) of a query that is innermost now, by a number no
+ * other run of this backend has, and how deep; 0 outside any (or too deep
+ * to know).
+ */
+uint64
+AuditRunningQuery(int *depth)
+{
+	*depth = exec_nesting;
+	if (exec_nesting <= 0 || exec_nesting > (int) lengthof(running))
+		return 0;
+	return running_serial[exec_nesting - 1];
+}
+
 static void
 audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
 {
@@ -2099,7 +2115,10 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 		!statement_is(queryDesc))
 		statement_begins(queryDesc);
 	if (exec_nesting < (int) lengthof(running))
+	{
 		running[exec_nesting] = queryDesc;
+		running_serial[exec_nesting] = ++run_serial;
+	}
 	exec_nesting++;
 	PG_TRY();
 	{
@@ -2121,7 +2140,10 @@ static void
 audit_ExecutorFinish(QueryDesc *queryDesc)
 {
 	if (exec_nesting < (int) lengthof(running))
+	{
 		running[exec_nesting] = queryDesc;
+		running_serial[exec_nesting] = ++run_serial;
+	}
 	exec_nesting++;
 	PG_TRY();
 	{

@@ -44,6 +44,7 @@ extern void AuditReveal(const char *event, const char *table, const char *column
 						AuditSiteMemo *memo);
 extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
+extern uint64 AuditRunningQuery(int *depth);
 extern void AuditFlush(void);
 extern bool AuditPlanning(void);
 extern void AuditReleaseDatabase(const char *dbname);

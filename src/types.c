@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
 #include "common/base64.h"
@@ -39,6 +40,7 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
 #include "utils/lsyscache.h"
@@ -1372,6 +1374,8 @@ pguard_encrypted_plain_support(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(NULL);
 	plain = (Node *) (plain_first ? linitial(call->args) : lsecond(call->args));
 	value = (Node *) (plain_first ? lsecond(call->args) : linitial(call->args));
+	if (exprType(plain) != TEXTOID)		/* varchar: text's binary form */
+		plain = (Node *) makeRelabelType((Expr *) plain, TEXTOID, -1, DEFAULT_COLLATION_OID, COERCE_IMPLICIT_CAST);
 	plain = (Node *) makeFuncExpr(cast, enc, list_make1(plain), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	{
 		OpExpr	   *op = (OpExpr *) make_opclause(opno, BOOLOID, false,

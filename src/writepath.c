@@ -215,12 +215,15 @@ terms_made(const char *category, const char *table, const char *column)
 
 	CatalogCheckChanges();
 	if (IncidentLockdown(NULL))
+	{
+		AuditRecordColumn("protect", category, table, column, "denied", "lockdown in force");
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to make search terms of category \"%s\": lockdown in force", category),
 				 errdetail("A search term confirms which row holds a value; role \"%s\" cannot make one while the database is locked down.",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("Protect the column without searchable => true, or once privacy_guard.lift_lockdown() has ended the lockdown.")));
+	}
 	if (recorded_at == GetCurrentStatementStartTimestamp() && strcmp(recorded_category, category) == 0)
 		return;
 	AuditDescribeStatement(statement, sizeof(statement));
@@ -589,14 +592,20 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
  * that row may be another subject's.  Such a value came from the writer's
  * own plaintext in this statement, so it is sealed again for the row it is
  * written to; any other value of another subject stays refused (a copied
- * ciphertext).  Kept for the last row only (the UPDATE follows its
- * INSERT's triggers), in TopMemoryContext.
+ * ciphertext).  Only in the INSERT's own run of the executor (the same
+ * query at the same depth): code that runs within it (a trigger of the
+ * table's owner, a function in RETURNING) runs its UPDATE as a query of
+ * its own, and the plaintext it would move is not its own.  Kept for the
+ * last row only (the UPDATE follows its INSERT's triggers), in
+ * TopMemoryContext.
  */
 typedef struct InsertedValues
 {
 	Oid			relid;
 	LocalTransactionId lxid;
 	TimestampTz statement_at;
+	uint64		query;			/* the INSERT's run of the executor (AuditRunningQuery()) */
+	int			depth;			/* ... at this depth */
 	int			n;
 	struct varlena *values[FLEXIBLE_ARRAY_MEMBER];	/* sealed envelopes */
 } InsertedValues;
@@ -618,8 +627,12 @@ inserted_forget(void)
 static bool
 inserted_here(Relation rel, const struct varlena *value)
 {
+	int			depth;
+	uint64		query = AuditRunningQuery(&depth);
+
 	if (inserted == NULL || inserted->relid != RelationGetRelid(rel) ||
-		inserted->lxid != MyProc->lxid || inserted->statement_at != GetCurrentStatementStartTimestamp())
+		inserted->lxid != MyProc->lxid || inserted->statement_at != GetCurrentStatementStartTimestamp() ||
+		query == 0 || inserted->query != query || inserted->depth != depth)
 		return false;
 	for (int i = 0; i < inserted->n; i++)
 		if (VARSIZE_ANY_EXHDR(inserted->values[i]) == VARSIZE_ANY_EXHDR(value) &&
@@ -683,6 +696,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		inserted->relid = RelationGetRelid(rel);
 		inserted->lxid = MyProc->lxid;
 		inserted->statement_at = GetCurrentStatementStartTimestamp();
+		inserted->query = AuditRunningQuery(&inserted->depth);
 	}
 	for (int g = 0; g < trigger->tgnargs; g += 4)
 	{

@@ -185,6 +185,27 @@ INSERT INTO customers (id, name, email)
 SELECT 4006, c.name, 'hedy@example.com' FROM customers c WHERE c.id = 6
     ON CONFLICT (email) DO UPDATE SET name = excluded.name;
 UPDATE customers SET name = (SELECT c.name FROM customers c WHERE c.id = 6) WHERE id = 5;
+-- ... nor may code that runs within an INSERT (a trigger of the table's
+-- owner, a function in RETURNING) move the value just sealed from the
+-- application's plaintext into another subject's row: its UPDATE is a
+-- query of its own, not the upsert's
+CREATE FUNCTION move_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE customers SET name = NEW.name WHERE id = 6;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER move_name AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION move_name();
+INSERT INTO customers (id, name, email) VALUES (4007, 'Ida Victim', 'ida@example.com');
+DROP TRIGGER move_name ON customers;
+CREATE FUNCTION move_name_to_6(n privacy_guard.encrypted_text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE customers SET name = n WHERE id = 6;
+    RETURN 6;
+END $$;
+INSERT INTO customers (id, name, email) VALUES (4008, 'Ivo Victim', 'ivo@example.com')
+    ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING move_name_to_6(name);
+SELECT count(*) AS moved FROM customers WHERE id IN (4007, 4008);
+DROP FUNCTION move_name(), move_name_to_6(privacy_guard.encrypted_text);
 \set VERBOSITY default
 -- the application's own filter: plaintext against the column is a search,
 -- checked and audited once per distinct value and statement, an index scan
@@ -231,6 +252,14 @@ SELECT privacy_guard.set_purpose('support');
 \set VERBOSITY default
 DEALLOCATE by_text_email;
 DEALLOCATE by_varchar_email;
+-- the operators plaintext of either type takes are the extension's own,
+-- exact matches: an operator another role makes for varchar in a schema
+-- after the extension's on the search path is not one
+SELECT oprright::regtype, oprnamespace::regnamespace
+  FROM pg_operator
+ WHERE oprname = '=' AND oprleft = 'privacy_guard.encrypted_text'::regtype
+   AND oprright IN ('text'::regtype, 'varchar'::regtype)
+ ORDER BY 1;
 -- one search is one record: the planner's estimate is not a search, nor is
 -- a plain EXPLAIN
 SELECT privacy_guard.audit_flush();
@@ -1528,6 +1557,9 @@ SELECT privacy_guard.protect('scratch_empty', 'v', 'contact', 'id', searchable =
 SELECT privacy_guard.protect('scratch_empty', 'v', 'contact', 'id');
 RESET ROLE;
 SELECT privacy_guard.lift_lockdown('terms test done');
+SELECT privacy_guard.audit_flush();
+SELECT current_role_name, event, outcome, statement
+  FROM privacy_guard.audit_log WHERE event = 'protect' ORDER BY id DESC LIMIT 3;
 DROP TABLE scratch_terms, scratch_empty;
 REVOKE CREATE ON SCHEMA public FROM policy_owner;
 
