@@ -2095,11 +2095,15 @@ AuditRunningRangeTable(void)
  * to know).
  */
 uint64
-AuditRunningQuery(int *depth)
+AuditRunningQuery(int *depth, QueryDesc **query)
 {
 	*depth = exec_nesting;
+	if (query != NULL)
+		*query = NULL;
 	if (exec_nesting <= 0 || exec_nesting > (int) lengthof(running))
 		return 0;
+	if (query != NULL)
+		*query = running[exec_nesting - 1];
 	return running_serial[exec_nesting - 1];
 }
 

@@ -10,6 +10,7 @@
 #include "postgres.h"
 #include "nodes/pg_list.h"
 #include "nodes/plannodes.h"
+#include "executor/execdesc.h"
 
 extern uint64 AuditRecord(const char *event, const char *purpose, const char *category,
 						  const char *outcome, const char *detail);
@@ -44,7 +45,7 @@ extern void AuditReveal(const char *event, const char *table, const char *column
 						AuditSiteMemo *memo);
 extern void AuditSearchSubject(const char *purpose, const char *category, int64 key_id);
 extern List *AuditRunningRangeTable(void);
-extern uint64 AuditRunningQuery(int *depth);
+extern uint64 AuditRunningQuery(int *depth, QueryDesc **query);
 extern void AuditFlush(void);
 extern bool AuditPlanning(void);
 extern void AuditReleaseDatabase(const char *dbname);

@@ -41,9 +41,11 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "executor/execdesc.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -58,6 +60,7 @@
 #include "utils/snapmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "executor/tuptable.h"
 #include "utils/syscache.h"
 
@@ -589,15 +592,21 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
  * The values the sealing trigger last sealed from plaintext for a row being
  * inserted (INSERT ... ON CONFLICT DO UPDATE's proposed row): its UPDATE
  * of the conflicting row may write them there through excluded.col, and
- * that row may be another subject's.  Such a value came from the writer's
- * own plaintext in this statement, so it is sealed again for the row it is
- * written to; any other value of another subject stays refused (a copied
- * ciphertext).  Only in the INSERT's own run of the executor (the same
- * query at the same depth): code that runs within it (a trigger of the
- * table's owner, a function in RETURNING) runs its UPDATE as a query of
- * its own, and the plaintext it would move is not its own.  Kept for the
- * last row only (the UPDATE follows its INSERT's triggers), in
- * TopMemoryContext.
+ * that row may be another subject's.  Such a value is sealed again for the
+ * row it is written to, any other value of another subject staying refused
+ * (a copied ciphertext), only when it is the application's own plaintext
+ * and its own choice of row:
+ *  - the upsert is the statement the client sent, run by it (not a query
+ *    of a trigger, a function or a COPY, whose author could pass on a value
+ *    bound for one subject, which it never saw, in an upsert of its own);
+ *  - in the same run of the executor (not a data-modifying CTE's other
+ *    query), an INSERT, on the same table;
+ *  - and no trigger but the extension's own changes the rows before they
+ *    are written (a trigger of the table's owner could make the proposed
+ *    row conflict with a row of its choosing, or change the updated row's
+ *    subject).
+ * Kept for the last row only (the UPDATE follows its INSERT's triggers),
+ * in TopMemoryContext.
  */
 typedef struct InsertedValues
 {
@@ -605,7 +614,6 @@ typedef struct InsertedValues
 	LocalTransactionId lxid;
 	TimestampTz statement_at;
 	uint64		query;			/* the INSERT's run of the executor (AuditRunningQuery()) */
-	int			depth;			/* ... at this depth */
 	int			n;
 	struct varlena *values[FLEXIBLE_ARRAY_MEMBER];	/* sealed envelopes */
 } InsertedValues;
@@ -623,16 +631,45 @@ inserted_forget(void)
 	inserted = NULL;
 }
 
-/* Was this envelope sealed from plaintext for the row this statement proposed to insert? */
+/*
+ * The run of the executor an upsert's own values may be sealed again in:
+ * the client's INSERT itself, at the executor's first depth, on a table
+ * with no BEFORE ROW trigger but the extension's; 0 otherwise.
+ */
+static uint64
+upsert_run(Relation rel)
+{
+	int			depth;
+	QueryDesc  *query;
+	uint64		run = AuditRunningQuery(&depth, &query);
+	TriggerDesc *triggers = rel->trigdesc;
+
+	if (run == 0 || depth != 1 || query == NULL || query->sourceText == NULL ||
+		query->sourceText != debug_query_string ||
+		query->plannedstmt == NULL || query->plannedstmt->commandType != CMD_INSERT)
+		return 0;
+	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)
+	{
+		Trigger    *t = &triggers->triggers[i];
+
+		if (t->tgenabled != TRIGGER_DISABLED &&
+			TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
+			(TRIGGER_FOR_INSERT(t->tgtype) || TRIGGER_FOR_UPDATE(t->tgtype)) &&
+			strcmp(t->tgname, WRITEPATH_SEAL_TRIGGER) != 0 && strcmp(t->tgname, WRITEPATH_BIND_TRIGGER) != 0)
+			return 0;
+	}
+	return run;
+}
+
+/* Was this envelope sealed from plaintext for the row this upsert proposed to insert? */
 static bool
 inserted_here(Relation rel, const struct varlena *value)
 {
-	int			depth;
-	uint64		query = AuditRunningQuery(&depth);
+	uint64		run;
 
 	if (inserted == NULL || inserted->relid != RelationGetRelid(rel) ||
 		inserted->lxid != MyProc->lxid || inserted->statement_at != GetCurrentStatementStartTimestamp() ||
-		query == 0 || inserted->query != query || inserted->depth != depth)
+		(run = upsert_run(rel)) == 0 || inserted->query != run)
 		return false;
 	for (int i = 0; i < inserted->n; i++)
 		if (VARSIZE_ANY_EXHDR(inserted->values[i]) == VARSIZE_ANY_EXHDR(value) &&
@@ -690,13 +727,18 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	if (oldtuple == NULL)
 	{
+		uint64		run = upsert_run(rel);
+
 		inserted_forget();
-		inserted = MemoryContextAllocZero(TopMemoryContext,
-										  offsetof(InsertedValues, values) + sizeof(struct varlena *) * ncols);
-		inserted->relid = RelationGetRelid(rel);
-		inserted->lxid = MyProc->lxid;
-		inserted->statement_at = GetCurrentStatementStartTimestamp();
-		inserted->query = AuditRunningQuery(&inserted->depth);
+		if (run != 0)
+		{
+			inserted = MemoryContextAllocZero(TopMemoryContext,
+											  offsetof(InsertedValues, values) + sizeof(struct varlena *) * ncols);
+			inserted->relid = RelationGetRelid(rel);
+			inserted->lxid = MyProc->lxid;
+			inserted->statement_at = GetCurrentStatementStartTimestamp();
+			inserted->query = run;
+		}
 	}
 	for (int g = 0; g < trigger->tgnargs; g += 4)
 	{
@@ -760,7 +802,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 														  subject, strlen(subject),
 														  plain, plainlen));
 			nulls[nchanged] = false;
-			if (oldtuple == NULL)
+			if (oldtuple == NULL && inserted != NULL)
 			{
 				struct varlena *v = (struct varlena *) DatumGetPointer(values[nchanged]);
 

@@ -204,8 +204,36 @@ BEGIN
 END $$;
 INSERT INTO customers (id, name, email) VALUES (4008, 'Ivo Victim', 'ivo@example.com')
     ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING move_name_to_6(name);
-SELECT count(*) AS moved FROM customers WHERE id IN (4007, 4008);
-DROP FUNCTION move_name(), move_name_to_6(privacy_guard.encrypted_text);
+-- ... also not by one query of the trigger's that both inserts the value
+-- (for the new row's subject) and updates another row with it
+CREATE FUNCTION relay_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() > 1 THEN
+        RETURN NEW;
+    END IF;
+    WITH i AS (INSERT INTO customers (id, name) VALUES (NEW.id, NEW.name) RETURNING name)
+    UPDATE customers SET name = (SELECT name FROM i) WHERE id = 6;
+    DELETE FROM customers WHERE id = NEW.id;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER relay_name BEFORE INSERT ON customers FOR EACH ROW WHEN (NEW.id = 4009)
+    EXECUTE FUNCTION relay_name();
+INSERT INTO customers (id, name, email) VALUES (4009, 'Una Victim', 'una@example.com');
+DROP TRIGGER relay_name ON customers;
+-- ... and an upsert on a table with a BEFORE ROW trigger of its owner's,
+-- which could make the proposed row conflict with a row of its choosing,
+-- seals nothing again
+CREATE FUNCTION redirect_email() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.email := 'hedy@example.com';
+    RETURN NEW;
+END $$;
+CREATE TRIGGER redirect_email BEFORE INSERT ON customers FOR EACH ROW EXECUTE FUNCTION redirect_email();
+INSERT INTO customers (id, name, email) VALUES (4010, 'Vera Victim', 'vera@example.com')
+    ON CONFLICT (email) DO UPDATE SET name = excluded.name;
+DROP TRIGGER redirect_email ON customers;
+SELECT count(*) AS moved FROM customers WHERE id IN (4007, 4008, 4009, 4010);
+DROP FUNCTION move_name(), move_name_to_6(privacy_guard.encrypted_text), relay_name(), redirect_email();
 \set VERBOSITY default
 -- the application's own filter: plaintext against the column is a search,
 -- checked and audited once per distinct value and statement, an index scan
