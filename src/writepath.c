@@ -644,8 +644,9 @@ upsert_run(Relation rel)
 	uint64		run = AuditRunningQuery(&depth, &query);
 	TriggerDesc *triggers = rel->trigdesc;
 
-	if (run == 0 || depth != 1 || query == NULL || query->sourceText == NULL ||
-		query->sourceText != debug_query_string ||
+	/* (the extended protocol's debug_query_string is a copy of the portal's text) */
+	if (run == 0 || depth != 1 || query == NULL || query->sourceText == NULL || debug_query_string == NULL ||
+		(query->sourceText != debug_query_string && strcmp(query->sourceText, debug_query_string) != 0) ||
 		query->plannedstmt == NULL || query->plannedstmt->commandType != CMD_INSERT)
 		return 0;
 	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)

@@ -27,6 +27,16 @@ async function main() {
 	await client.query(
 		`INSERT INTO ${t} (id, ${c}) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET ${c} = excluded.${c}`,
 		[303, 'upserted@example.com']);
+	// an upsert whose conflicting row is another subject's (the conflict key
+	// is not the subject): the value is sealed again for that row
+	try {
+		await client.query(
+			`INSERT INTO ${t} (id, ${c}) VALUES ($1, $2) ON CONFLICT (${c}) DO UPDATE SET ${c} = excluded.${c}`,
+			[314, 'n304@example.com']);
+		report('upsert across subjects', 'accepted');
+	} catch (e) {
+		report('upsert across subjects', `${e.code} ${e.message}`);
+	}
 	// a typed parameter: text assigned to the protected column
 	await client.query(`INSERT INTO ${t} (id, ${c}) VALUES ($1, $2::text)`, [312, 'typed@example.com']);
 
@@ -53,6 +63,9 @@ async function main() {
 	await client.query('SET enable_seqscan = off');
 	const found = await client.query(`SELECT id FROM ${t} WHERE ${c} = $1`, ['n305@example.com']);
 	report('search', found.rows.map((r) => r.id).join(','));
+	// a parameter typed varchar (as JDBC's setString sends it)
+	const typed = await client.query(`SELECT id FROM ${t} WHERE ${c} = $1::varchar`, ['n307@example.com']);
+	report('typed search', typed.rows.map((r) => r.id).join(','));
 	let again;
 	for (let i = 0; i < 7; i++)
 		again = await client.query({

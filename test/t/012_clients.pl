@@ -81,7 +81,9 @@ is_deeply($js, {
 	rewrite => 'accepted',
 	move => $refused,
 	search => '305',
+	'typed search' => '307',
 	'prepared search' => '306',
+	'upsert across subjects' => 'accepted',
 	expected_reveals(301, 312, 'n',
 		{ 302 => 'changed@example.com', 303 => 'upserted@example.com', 312 => 'typed@example.com' }),
 }, 'node-postgres: every write path seals, a rewrite is accepted, a move refused, a search by parameter finds its row');
