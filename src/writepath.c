@@ -33,11 +33,13 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -51,6 +53,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -615,6 +618,7 @@ typedef struct InsertedValues
 	TimestampTz statement_at;
 	uint64		query;			/* the INSERT's run of the executor (AuditRunningQuery()) */
 	int			n;
+	AttrNumber *attnums;		/* each value's column */
 	struct varlena *values[FLEXIBLE_ARRAY_MEMBER];	/* sealed envelopes */
 } InsertedValues;
 
@@ -627,6 +631,7 @@ inserted_forget(void)
 		return;
 	for (int i = 0; i < inserted->n; i++)
 		pfree(inserted->values[i]);
+	pfree(inserted->attnums);
 	pfree(inserted);
 	inserted = NULL;
 }
@@ -637,12 +642,14 @@ inserted_forget(void)
  * with no BEFORE ROW trigger but the extension's; 0 otherwise.
  */
 static uint64
-upsert_run(Relation rel)
+upsert_run(Relation rel, QueryDesc **running)
 {
 	int			depth;
 	QueryDesc  *query;
 	uint64		run = AuditRunningQuery(&depth, &query);
 	TriggerDesc *triggers = rel->trigdesc;
+
+	*running = query;
 
 	/* (the extended protocol's debug_query_string is a copy of the portal's text) */
 	if (run == 0 || depth != 1 || query == NULL || query->sourceText == NULL || debug_query_string == NULL ||
@@ -662,21 +669,85 @@ upsert_run(Relation rel)
 	return run;
 }
 
-/* Was this envelope sealed from plaintext for the row this upsert proposed to insert? */
+/* The search term a sealed value carries, or NULL. */
+static const uint8 *
+value_term(Datum d)
+{
+	struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
+	EnvelopeView view;
+
+	if (EnvelopeParse((const uint8 *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &view) != NULL ||
+		view.version == ENVELOPE_PENDING)
+		return NULL;
+	return view.term;
+}
+
+/*
+ * Did the statement's own values choose the conflicting row?  The upsert's
+ * every arbiter index is on columns alone, each a searchable column whose
+ * proposed value the statement sealed from plaintext, and the row being
+ * updated holds the same value there (its term).  Not a NULL, not an
+ * expression, not a column a table's owner fills (a default, another
+ * column): such an index could make the upsert conflict with a row of its
+ * owner's choosing.
+ */
 static bool
-inserted_here(Relation rel, const struct varlena *value)
+conflict_by_own_values(QueryDesc *query, HeapTuple oldtuple, TupleDesc desc)
+{
+	ModifyTable *mt = (ModifyTable *) query->plannedstmt->planTree;
+	ListCell   *lc;
+
+	if (mt == NULL || !IsA(mt, ModifyTable) || mt->operation != CMD_INSERT ||
+		mt->onConflictAction != ONCONFLICT_UPDATE || mt->arbiterIndexes == NIL)
+		return false;
+	foreach(lc, mt->arbiterIndexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = idx->rd_index;
+		bool		own = form->indnkeyatts > 0 && RelationGetIndexExpressions(idx) == NIL;
+
+		for (int k = 0; own && k < form->indnkeyatts; k++)
+		{
+			AttrNumber	attnum = form->indkey.values[k];
+			const uint8 *proposed = NULL;
+			const uint8 *existing;
+			bool		isnull;
+			Datum		d;
+
+			for (int i = 0; i < inserted->n; i++)
+				if (inserted->attnums[i] == attnum)
+					proposed = value_term(PointerGetDatum(inserted->values[i]));
+			d = attnum > 0 ? heap_getattr(oldtuple, attnum, desc, &isnull) : (Datum) 0;
+			existing = attnum > 0 && !isnull && proposed != NULL ? value_term(d) : NULL;
+			own = existing != NULL && memcmp(proposed, existing, ENVELOPE_TERM_LEN) == 0;
+		}
+		index_close(idx, AccessShareLock);
+		if (!own)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Was this envelope sealed from plaintext for the row this upsert proposed
+ * to insert, and is the row it is written to the one the statement's own
+ * values found?
+ */
+static bool
+inserted_here(Relation rel, const struct varlena *value, HeapTuple oldtuple)
 {
 	uint64		run;
+	QueryDesc  *query;
+	bool		found = false;
 
 	if (inserted == NULL || inserted->relid != RelationGetRelid(rel) ||
 		inserted->lxid != MyProc->lxid || inserted->statement_at != GetCurrentStatementStartTimestamp() ||
-		(run = upsert_run(rel)) == 0 || inserted->query != run)
+		(run = upsert_run(rel, &query)) == 0 || inserted->query != run)
 		return false;
-	for (int i = 0; i < inserted->n; i++)
-		if (VARSIZE_ANY_EXHDR(inserted->values[i]) == VARSIZE_ANY_EXHDR(value) &&
-			memcmp(VARDATA_ANY(inserted->values[i]), VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)) == 0)
-			return true;
-	return false;
+	for (int i = 0; i < inserted->n && !found; i++)
+		found = VARSIZE_ANY_EXHDR(inserted->values[i]) == VARSIZE_ANY_EXHDR(value) &&
+			memcmp(VARDATA_ANY(inserted->values[i]), VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)) == 0;
+	return found && conflict_by_own_values(query, oldtuple, RelationGetDescr(rel));
 }
 
 PG_FUNCTION_INFO_V1(pguard_seal_row);
@@ -728,13 +799,15 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 	PolicyEnsure();
 	if (oldtuple == NULL)
 	{
-		uint64		run = upsert_run(rel);
+		QueryDesc  *query;
+		uint64		run = upsert_run(rel, &query);
 
 		inserted_forget();
 		if (run != 0)
 		{
 			inserted = MemoryContextAllocZero(TopMemoryContext,
 											  offsetof(InsertedValues, values) + sizeof(struct varlena *) * ncols);
+			inserted->attnums = MemoryContextAllocZero(TopMemoryContext, sizeof(AttrNumber) * ncols);
 			inserted->relid = RelationGetRelid(rel);
 			inserted->lxid = MyProc->lxid;
 			inserted->statement_at = GetCurrentStatementStartTimestamp();
@@ -807,6 +880,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 			{
 				struct varlena *v = (struct varlena *) DatumGetPointer(values[nchanged]);
 
+				inserted->attnums[inserted->n] = pc.attnum;
 				inserted->values[inserted->n] = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(v));
 				memcpy(inserted->values[inserted->n++], v, VARSIZE_ANY(v));
 			}
@@ -831,7 +905,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 			KeycacheSubjectDigest(subject, strlen(subject), digest);
 			key = KeycacheForId(view.key_id, false);
 			if (key != NULL && memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0 &&
-				oldtuple != NULL && inserted_here(rel, value))
+				oldtuple != NULL && inserted_here(rel, value, oldtuple))
 			{
 				/* excluded.col of an upsert: the writer's own plaintext, sealed for this row now */
 				plain = palloc(view.ctlen + 1);

@@ -232,6 +232,22 @@ CREATE TRIGGER redirect_email BEFORE INSERT ON customers FOR EACH ROW EXECUTE FU
 INSERT INTO customers (id, name, email) VALUES (4010, 'Vera Victim', 'vera@example.com')
     ON CONFLICT (email) DO UPDATE SET name = excluded.name;
 DROP TRIGGER redirect_email ON customers;
+-- ... nor one whose conflict the statement's own values did not decide: an
+-- arbiter that is not a searchable column holding the same value (here a
+-- column the table's owner fills by default, under a constraint the
+-- application names)
+CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE, note text, grp text DEFAULT 'sock' UNIQUE);
+INSERT INTO accounts VALUES (1, 'owner@example.com', 'owner''s note', 'sock'), (2, 'two@example.com', 'two', 'two');
+SELECT privacy_guard.protect('accounts', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('accounts', 'note', 'contact', 'id');
+INSERT INTO accounts (id, email, note) VALUES (3, 'victim@example.com', 'victim''s note')
+    ON CONFLICT ON CONSTRAINT accounts_grp_key DO UPDATE SET email = excluded.email, note = excluded.note;
+-- the application's own key value chose the row: sealed again for it
+INSERT INTO accounts (id, email, note) VALUES (4, 'two@example.com', 'a new note')
+    ON CONFLICT (email) DO UPDATE SET note = excluded.note;
+SELECT id, privacy_guard.check_sealed(note, 'contact', id::text) AS sealed_for_the_row
+  FROM accounts ORDER BY id;
+DROP TABLE accounts;
 SELECT count(*) AS moved FROM customers WHERE id IN (4007, 4008, 4009, 4010);
 DROP FUNCTION move_name(), move_name_to_6(privacy_guard.encrypted_text), relay_name(), redirect_email();
 \set VERBOSITY default
