@@ -684,22 +684,25 @@ value_term(Datum d)
 
 /*
  * Did the statement's own values choose the conflicting row?  The upsert's
- * every arbiter index is on columns alone, each a searchable column whose
- * proposed value the statement sealed from plaintext, and the row being
- * updated holds the same value there (its term).  Not a NULL, not an
- * expression, not a column a table's owner fills (a default, another
- * column): such an index could make the upsert conflict with a row of its
- * owner's choosing.
+ * every arbiter index is on columns alone, each a searchable column the
+ * INSERT names, with no default, whose proposed value the statement sealed
+ * from plaintext, and the row being updated holds the same value there
+ * (its term).  Not a NULL, not an expression, not a column a table's owner
+ * fills (a default, a generated or another column): such an index could
+ * make the upsert conflict with a row of its owner's choosing.
  */
 static bool
 conflict_by_own_values(QueryDesc *query, HeapTuple oldtuple, TupleDesc desc)
 {
 	ModifyTable *mt = (ModifyTable *) query->plannedstmt->planTree;
+	RangeTblEntry *target;
 	ListCell   *lc;
 
 	if (mt == NULL || !IsA(mt, ModifyTable) || mt->operation != CMD_INSERT ||
-		mt->onConflictAction != ONCONFLICT_UPDATE || mt->arbiterIndexes == NIL)
+		mt->onConflictAction != ONCONFLICT_UPDATE || mt->arbiterIndexes == NIL ||
+		mt->nominalRelation < 1 || mt->nominalRelation > list_length(query->plannedstmt->rtable))
 		return false;
+	target = list_nth_node(RangeTblEntry, query->plannedstmt->rtable, mt->nominalRelation - 1);
 	foreach(lc, mt->arbiterIndexes)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
@@ -717,6 +720,11 @@ conflict_by_own_values(QueryDesc *query, HeapTuple oldtuple, TupleDesc desc)
 			for (int i = 0; i < inserted->n; i++)
 				if (inserted->attnums[i] == attnum)
 					proposed = value_term(PointerGetDatum(inserted->values[i]));
+			/* a value the INSERT names itself, never one a default or generation fills */
+			if (attnum <= 0 || attnum > desc->natts ||
+				!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, target->insertedCols) ||
+				TupleDescAttr(desc, attnum - 1)->atthasdef || TupleDescAttr(desc, attnum - 1)->attgenerated != '\0')
+				proposed = NULL;
 			d = attnum > 0 ? heap_getattr(oldtuple, attnum, desc, &isnull) : (Datum) 0;
 			existing = attnum > 0 && !isnull && proposed != NULL ? value_term(d) : NULL;
 			own = existing != NULL && memcmp(proposed, existing, ENVELOPE_TERM_LEN) == 0;

@@ -242,6 +242,17 @@ SELECT privacy_guard.protect('accounts', 'email', 'contact', 'id', searchable =>
 SELECT privacy_guard.protect('accounts', 'note', 'contact', 'id');
 INSERT INTO accounts (id, email, note) VALUES (3, 'victim@example.com', 'victim''s note')
     ON CONFLICT ON CONSTRAINT accounts_grp_key DO UPDATE SET email = excluded.email, note = excluded.note;
+-- ... nor a searchable column the INSERT leaves to its default
+CREATE TABLE accounts2 (id int PRIMARY KEY, email text UNIQUE, phone text, note text);
+INSERT INTO accounts2 VALUES (1, 'owner@example.com', '+1 555 0000', 'owner''s note');
+SELECT privacy_guard.protect('accounts2', 'email', 'contact', 'id', searchable => true);
+SELECT privacy_guard.protect('accounts2', 'phone', 'phone', 'id', searchable => true);
+SELECT privacy_guard.protect('accounts2', 'note', 'contact', 'id');
+ALTER TABLE accounts2 ALTER COLUMN phone SET DEFAULT '+1 555 0000';
+ALTER TABLE accounts2 ADD CONSTRAINT accounts2_phone_key UNIQUE (phone);
+INSERT INTO accounts2 (id, email, note) VALUES (3, 'victim@example.com', 'victim''s note')
+    ON CONFLICT ON CONSTRAINT accounts2_phone_key DO UPDATE SET email = excluded.email, note = excluded.note;
+DROP TABLE accounts2;
 -- the application's own key value chose the row: sealed again for it
 INSERT INTO accounts (id, email, note) VALUES (4, 'two@example.com', 'a new note')
     ON CONFLICT (email) DO UPDATE SET note = excluded.note;
