@@ -604,10 +604,12 @@ bind_row(Trigger *trigger, Relation rel, HeapTuple newtuple)
  *    bound for one subject, which it never saw, in an upsert of its own);
  *  - in the same run of the executor (not a data-modifying CTE's other
  *    query), an INSERT, on the same table;
- *  - and no trigger but the extension's own changes the rows before they
- *    are written (a trigger of the table's owner could make the proposed
- *    row conflict with a row of its choosing, or change the updated row's
- *    subject).
+ *  - no trigger but the extension's own changes the rows before they are
+ *    written (a trigger of the table's owner could make the proposed row
+ *    conflict with a row of its choosing, or change the updated row's
+ *    subject);
+ *  - and the statement's own values decided the conflict
+ *    (conflict_by_own_values()).
  * Kept for the last row only (the UPDATE follows its INSERT's triggers),
  * in TopMemoryContext.
  */
