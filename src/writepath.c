@@ -640,8 +640,9 @@ inserted_forget(void)
 
 /*
  * The run of the executor an upsert's own values may be sealed again in:
- * the client's INSERT itself, at the executor's first depth, on a table
- * with no BEFORE ROW trigger but the extension's; 0 otherwise.
+ * the client's INSERT ... ON CONFLICT DO UPDATE itself, at the executor's
+ * first depth, on a table with no BEFORE ROW trigger but the extension's;
+ * 0 otherwise (and no memo is kept for the row).
  */
 static uint64
 upsert_run(Relation rel, QueryDesc **running)
@@ -650,13 +651,18 @@ upsert_run(Relation rel, QueryDesc **running)
 	QueryDesc  *query;
 	uint64		run = AuditRunningQuery(&depth, &query);
 	TriggerDesc *triggers = rel->trigdesc;
+	ModifyTable *mt;
 
 	*running = query;
-
+	/* an INSERT ... ON CONFLICT DO UPDATE first (every other INSERT stops here, at no cost) */
+	if (run == 0 || depth != 1 || query == NULL || query->plannedstmt == NULL ||
+		query->plannedstmt->commandType != CMD_INSERT ||
+		(mt = (ModifyTable *) query->plannedstmt->planTree) == NULL || !IsA(mt, ModifyTable) ||
+		mt->onConflictAction != ONCONFLICT_UPDATE || mt->arbiterIndexes == NIL)
+		return 0;
 	/* (the extended protocol's debug_query_string is a copy of the portal's text) */
-	if (run == 0 || depth != 1 || query == NULL || query->sourceText == NULL || debug_query_string == NULL ||
-		(query->sourceText != debug_query_string && strcmp(query->sourceText, debug_query_string) != 0) ||
-		query->plannedstmt == NULL || query->plannedstmt->commandType != CMD_INSERT)
+	if (query->sourceText == NULL || debug_query_string == NULL ||
+		(query->sourceText != debug_query_string && strcmp(query->sourceText, debug_query_string) != 0))
 		return 0;
 	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)
 	{
@@ -696,13 +702,11 @@ value_term(Datum d)
 static bool
 conflict_by_own_values(QueryDesc *query, HeapTuple oldtuple, TupleDesc desc)
 {
-	ModifyTable *mt = (ModifyTable *) query->plannedstmt->planTree;
+	ModifyTable *mt = (ModifyTable *) query->plannedstmt->planTree;	/* (upsert_run()) */
 	RangeTblEntry *target;
 	ListCell   *lc;
 
-	if (mt == NULL || !IsA(mt, ModifyTable) || mt->operation != CMD_INSERT ||
-		mt->onConflictAction != ONCONFLICT_UPDATE || mt->arbiterIndexes == NIL ||
-		mt->nominalRelation < 1 || mt->nominalRelation > list_length(query->plannedstmt->rtable))
+	if (mt->nominalRelation < 1 || mt->nominalRelation > list_length(query->plannedstmt->rtable))
 		return false;
 	target = list_nth_node(RangeTblEntry, query->plannedstmt->rtable, mt->nominalRelation - 1);
 	foreach(lc, mt->arbiterIndexes)
@@ -900,6 +904,7 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 		{
 			uint8		digest[ENVELOPE_DIGEST_LEN];
 			KeyEntry   *key;
+			bool		moved;
 
 			/*
 			 * An envelope written back: it must be this row's subject's and
@@ -914,28 +919,9 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errhidestmt(true)));
 			KeycacheSubjectDigest(subject, strlen(subject), digest);
 			key = KeycacheForId(view.key_id, false);
-			if (key != NULL && memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0 &&
-				oldtuple != NULL && inserted_here(rel, value, oldtuple))
-			{
-				/* excluded.col of an upsert: the writer's own plaintext, sealed for this row now */
-				plain = palloc(view.ctlen + 1);
-				plainlen = view.ctlen;
-				if (!KeycacheOpen(key, &view, plain))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
-							 errhidestmt(true)));
-				cols[nchanged] = pc.attnum;
-				values[nchanged] = PointerGetDatum(seal_plain(view.type, c, pc.searchable,
-															  subject, strlen(subject),
-															  plain, plainlen));
-				nulls[nchanged] = false;
-				nchanged++;
-				OPENSSL_cleanse(plain, plainlen);
-				pfree(plain);
-				continue;
-			}
-			if (key == NULL || memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0)
+			/* another subject's: only an upsert's own value, sealed for this row now */
+			moved = key != NULL && memcmp(key->digest, digest, ENVELOPE_DIGEST_LEN) != 0;
+			if (key == NULL || (moved && (oldtuple == NULL || !inserted_here(rel, value, oldtuple))))
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("sealed value written to column \"%s\" does not belong to the row's subject", pc.name),
@@ -950,7 +936,17 @@ pguard_seal_row(PG_FUNCTION_ARGS)
 						 errmsg("sealed value written to column \"%s\" failed authentication", pc.name),
 						 errdetail("The envelope was altered."),
 						 errhidestmt(true)));
-			require_term(&view, &pc, rel);
+			if (moved)
+			{
+				cols[nchanged] = pc.attnum;
+				values[nchanged] = PointerGetDatum(seal_plain(view.type, c, pc.searchable,
+															  subject, strlen(subject),
+															  plain, plainlen));
+				nulls[nchanged] = false;
+				nchanged++;
+			}
+			else
+				require_term(&view, &pc, rel);
 		}
 		OPENSSL_cleanse(plain, plainlen);
 		pfree(plain);
