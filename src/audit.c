@@ -102,8 +102,10 @@
 #define AUDIT_IDLE_MINUTES 5		/* a writer without events this long gives its queue back */
 #define AUDIT_GATHER_MS 20		/* how long a batch of events nobody waits for is gathered (after the commit of the one before) */
 #define AUDIT_GATHER_EVENTS (AUDIT_BATCH / 2)	/* ... or until this many are queued */
+#define AUDIT_GATHER_KEYS 8192	/* ... or this many subjects in chunks of them (a reveal's) */
 /* ... or until they fill half the ring (large events: statements, chunks of keys) */
 #define AUDIT_GATHERED(q) ((q)->head - (q)->tail >= AUDIT_GATHER_EVENTS || \
+						   (q)->keys_head - (q)->keys_tail >= AUDIT_GATHER_KEYS || \
 						   (q)->head_byte - (q)->tail_byte >= AUDIT_RING_BYTES / 2)
 
 /*
@@ -152,6 +154,8 @@ typedef struct AuditQueue
 	uint64		tail;			/* ... of which written (the oldest unwritten, counted) */
 	uint64		head_byte;		/* where in the ring (modulo its size) the next event goes */
 	uint64		tail_byte;		/* ... the oldest unwritten one starts */
+	uint64		keys_head;		/* subjects queued in chunks of them (events of more than one) */
+	uint64		keys_tail;		/* ... of which written */
 	Latch	   *writer_latch;	/* NULL while no writer runs */
 	int			writer_pid;		/* 0 while no writer runs */
 	bool		gathering;		/* the writer gathers events nobody waits for: wake it only for a batch */
@@ -310,6 +314,7 @@ my_queue(bool may_fail)
 			q->next_seq = q->written_seq = q->anchored_seq = 1;
 			q->head = q->tail = 0;
 			q->head_byte = q->tail_byte = 0;
+			q->keys_head = q->keys_tail = 0;
 			q->stop = false;
 			q->gathering = false;
 			q->problem[0] = '\0';
@@ -606,6 +611,8 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	memcpy((char *) q->ring + pos, packed.bytes, len);
 	q->head_byte += len;
 	q->head++;
+	if (local->nkeys > 1)
+		q->keys_head += local->nkeys;
 
 	/*
 	 * A writer gathering a batch is woken only once the batch is full (a
@@ -3408,6 +3415,7 @@ AuditWriterMain(Datum main_arg)
 		uint64		tail;
 		uint64		tail_byte;
 		Size		consumed;
+		uint64		keys_consumed;
 		bool		written;
 		bool		stop;
 		AnchorState anchor;
@@ -3467,6 +3475,7 @@ AuditWriterMain(Datum main_arg)
 		 * was filled orders its contents before our reading of head.
 		 */
 		consumed = 0;
+		keys_consumed = 0;
 		for (int i = 0; i < n; i++)
 		{
 			Size		pos = (tail_byte + consumed) % AUDIT_RING_BYTES;
@@ -3478,6 +3487,8 @@ AuditWriterMain(Datum main_arg)
 				pos = 0;
 			}
 			consumed += event_unpack((char *) q->ring + pos, &batch[i]);
+			if (batch[i].nkeys > 1)
+				keys_consumed += batch[i].nkeys;
 		}
 
 		if (n == 0)
@@ -3565,6 +3576,7 @@ AuditWriterMain(Datum main_arg)
 				q->problem[0] = '\0';
 				q->tail = tail + n;
 				q->tail_byte = tail_byte + consumed;
+				q->keys_tail += keys_consumed;
 				/* the primary anchors its trail */
 				q->written_seq = q->anchored_seq = batch[n - 1].seq + 1;
 			}
@@ -3612,6 +3624,7 @@ AuditWriterMain(Datum main_arg)
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		q->tail = tail + n;
 		q->tail_byte = tail_byte + consumed;
+		q->keys_tail += keys_consumed;
 		q->written_seq = batch[n - 1].seq + 1;
 		if (anchor.hash == NULL && pending_anchor.hash == NULL)
 			q->anchored_seq = q->written_seq;	/* nothing new to anchor */
@@ -3727,6 +3740,7 @@ AuditLauncherMain(Datum main_arg)
 					q->stop = false;
 					q->head = q->tail = 0;
 					q->head_byte = q->tail_byte = 0;
+					q->keys_head = q->keys_tail = 0;
 				}
 				LWLockRelease(audit->lock);
 				ConditionVariableBroadcast(&q->written_cv);
@@ -3831,6 +3845,7 @@ AuditForgetDatabase(Oid dboid)
 			q->stop = false;
 			q->head = q->tail = 0;
 			q->head_byte = q->tail_byte = 0;
+			q->keys_head = q->keys_tail = 0;
 		}
 	}
 	LWLockRelease(audit->lock);
