@@ -403,3 +403,268 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- protect() of a column declared with an encrypted type but never protected
+-- said "already protected": it now says what is wrong and what to do.
+CREATE OR REPLACE FUNCTION privacy_guard.protect(tbl regclass, col name, category text, subject_col name,
+                                      searchable boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    rel record;
+    att record;
+    subj record;
+    idx record;
+    enc_type text;
+    plain_type text;
+    names text;
+    col_indexes oid[];
+    moved jsonb := '[]';
+    m jsonb;
+    trig_args text;
+BEGIN
+    IF tbl IS NULL OR col IS NULL OR category IS NULL OR subject_col IS NULL THEN
+        RAISE EXCEPTION 'protect() needs a table, a column, a category and a subject column'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF rel.relkind IS DISTINCT FROM 'r' THEN
+        RAISE EXCEPTION '"%" is not an ordinary table', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Only ordinary tables can be protected.';
+    END IF;
+    IF NOT pg_has_role(current_user, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Locked before it is looked at, until the rewrite: its owner cannot
+    -- retype a column (whose cast the rewrite would run with the caller's
+    -- rights) or add an inheritance child between the checks and the ALTERs.
+    PERFORM privacy_guard.lock_relation(tbl, true, 'protect');
+    -- The ALTERs would reach inheritance children, and check their
+    -- constraints with the caller's rights; and a child's rows would be
+    -- written past the parent's sealing trigger.
+    IF EXISTS (SELECT FROM pg_inherits i
+                WHERE i.inhparent OPERATOR(pg_catalog.=) tbl OR i.inhrelid OPERATOR(pg_catalog.=) tbl) THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: it is part of an inheritance tree', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Protect tables that have no inheritance parents or children.';
+    END IF;
+    -- A rule rewrites the application's writes before any trigger sees them
+    -- (and could send their plaintext to a column of another category).
+    IF EXISTS (SELECT FROM pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) tbl) THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: it has rules', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the rules first; the guard refuses new ones on a table with protected columns.';
+    END IF;
+    PERFORM privacy_guard.check_policies(tbl);
+
+    SELECT a.attnum, a.atttypid, a.attgenerated, a.attidentity, t.typnamespace INTO att
+      FROM pg_attribute a JOIN pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF att.typnamespace OPERATOR(pg_catalog.=) 'privacy_guard'::regnamespace THEN
+        IF EXISTS (SELECT FROM privacy_guard.protected_columns p
+                     JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) p.table_name
+                     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE c.oid OPERATOR(pg_catalog.=) tbl AND n.nspname OPERATOR(pg_catalog.=) p.table_schema
+                      AND p.column_name OPERATOR(pg_catalog.=) col) THEN
+            RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
+        END IF;
+        -- declared with an encrypted type (ALTER TABLE ... ADD COLUMN): no category or subject
+        RAISE EXCEPTION 'column "%" of relation % has type % but is not protected', col, tbl,
+                        format_type(att.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'protect() turns a column of plaintext type into a protected one: declare the column as text, jsonb, date, numeric or bytea, then protect it.';
+    END IF;
+    IF att.attgenerated OPERATOR(pg_catalog.<>) '' OR att.attidentity OPERATOR(pg_catalog.<>) '' THEN
+        RAISE EXCEPTION 'cannot protect generated or identity column "%"', col USING ERRCODE = 'feature_not_supported';
+    END IF;
+    CASE att.atttypid
+        WHEN 'text'::regtype, 'varchar'::regtype, 'bpchar'::regtype THEN enc_type := 'encrypted_text'; plain_type := 'text';
+        WHEN 'jsonb'::regtype, 'json'::regtype THEN enc_type := 'encrypted_jsonb'; plain_type := 'jsonb';
+        WHEN 'date'::regtype THEN enc_type := 'encrypted_date'; plain_type := 'date';
+        WHEN 'numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype THEN
+            enc_type := 'encrypted_numeric'; plain_type := 'numeric';
+        WHEN 'bytea'::regtype THEN enc_type := 'encrypted_bytea'; plain_type := 'bytea';
+        ELSE
+            RAISE EXCEPTION 'cannot protect column "%" of type %', col, format_type(att.atttypid, NULL)
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Protected columns hold text, varchar, char, json, jsonb, date, numeric, integers or bytea.';
+    END CASE;
+    IF searchable AND enc_type OPERATOR(pg_catalog.<>) 'encrypted_text' THEN
+        RAISE EXCEPTION 'only text columns can be searchable' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF octet_length(col) OPERATOR(pg_catalog.+) length('_sealed') OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'column name "%" is too long to protect', col
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'protect() adds the constraint <column>_sealed; rename the column to 56 bytes or fewer.';
+    END IF;
+
+    SELECT a.attnum, a.atttypid INTO subj
+      FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) subject_col
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subject column "%" of relation % does not exist', subject_col, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF subject_col OPERATOR(pg_catalog.=) col THEN
+        RAISE EXCEPTION 'subject column "%" cannot itself be protected', subject_col
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The subject column identifies whose key seals the value; use an id, not personal data.';
+    END IF;
+    IF privacy_guard.subject_cast(subj.atttypid) IS NULL THEN
+        RAISE EXCEPTION 'subject column "%" of relation % has type %', subject_col, tbl, format_type(subj.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'A subject column is text, varchar, char, smallint, integer, bigint or uuid: an id, not personal data.';
+    END IF;
+
+    -- Views would keep exposing the plaintext column's old type.
+    SELECT string_agg(DISTINCT r.ev_class::regclass::text, ', ') INTO names
+      FROM pg_depend d JOIN pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_rewrite'::regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) tbl AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum
+       AND r.ev_class OPERATOR(pg_catalog.<>) tbl;
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: views depend on it', col, tbl
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Drop %s, protect the column, then recreate the view with privacy_guard.reveal() where plaintext is needed.', names);
+    END IF;
+
+    -- Foreign keys and CHECK constraints compare plaintext: they cannot follow.
+    SELECT string_agg(c.conname::text, ', ') INTO names
+      FROM pg_constraint c
+     WHERE (c.contype OPERATOR(pg_catalog.=) 'f' AND
+            ((c.conrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey)) OR
+             (c.confrelid OPERATOR(pg_catalog.=) tbl AND att.attnum OPERATOR(pg_catalog.=) ANY (c.confkey))))
+        OR (c.contype OPERATOR(pg_catalog.=) 'c' AND c.conrelid OPERATOR(pg_catalog.=) tbl
+            AND att.attnum OPERATOR(pg_catalog.=) ANY (c.conkey));
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: constraints % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop those foreign key or CHECK constraints first; a protected column cannot be compared in plaintext.';
+    END IF;
+
+    -- Indexes and UNIQUE constraints of a searchable column are rebuilt on
+    -- its search terms (the column's default operator class); otherwise
+    -- they refuse.
+    SELECT array_agg(i.indexrelid) INTO col_indexes
+      FROM pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) tbl
+       AND (att.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+            OR EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+                          AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                          AND d.refobjid OPERATOR(pg_catalog.=) tbl
+                          AND d.refobjsubid OPERATOR(pg_catalog.=) att.attnum));
+    SELECT string_agg(x::regclass::text, ', ' ORDER BY n) INTO names FROM unnest(col_indexes) WITH ORDINALITY u(x, n);
+    IF names IS NOT NULL AND NOT searchable THEN
+        RAISE EXCEPTION 'cannot protect column "%" of relation %: indexes % depend on it', col, tbl, names
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('Pass searchable => true to keep %s on the column''s search terms, or drop them first.', names);
+    END IF;
+    FOR idx IN
+        SELECT i.indexrelid, ic.relname AS idxname, i.indisunique, i.indisprimary, i.indnatts,
+               i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS complex, am.amname,
+               con.conname, con.contype
+          FROM pg_index i
+          JOIN pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+          JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+          LEFT JOIN pg_constraint con ON con.conindid OPERATOR(pg_catalog.=) i.indexrelid
+               AND con.conrelid OPERATOR(pg_catalog.=) tbl
+         WHERE i.indexrelid OPERATOR(pg_catalog.=) ANY (col_indexes)
+    LOOP
+        IF idx.indisprimary OR idx.indnatts OPERATOR(pg_catalog.<>) 1 OR idx.complex
+           OR idx.amname NOT IN ('btree', 'hash') OR idx.contype IN ('x') THEN
+            RAISE EXCEPTION 'cannot keep index "%" of column "%" on its search terms', idx.idxname, col
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Only single-column btree or hash indexes and UNIQUE constraints are kept (as btree); drop this one first.';
+        END IF;
+        moved := moved || jsonb_build_array(jsonb_build_object(
+            'idxname', idx.idxname, 'unique', idx.indisunique, 'conname', idx.conname,
+            'contype', idx.contype, 'amname', idx.amname));
+        IF idx.conname IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, idx.conname);
+        ELSE
+            EXECUTE format('DROP INDEX %s', idx.indexrelid::regclass);
+        END IF;
+    END LOOP;
+
+    -- One rewrite: seal every row (with its search term when searchable)
+    -- and add the CHECK that refuses unsealed writes.  The table gets a new
+    -- file; the old one, with the plaintext, is dropped at commit.
+    -- privacy_guard.progress counts the values sealed.
+    PERFORM privacy_guard.progress_begin('protect', 'sealing values', tbl,
+        (SELECT CASE WHEN c.reltuples OPERATOR(pg_catalog.>=) 0 THEN c.reltuples::bigint END
+           FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl));
+    IF searchable THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.encrypted_text '
+                       'USING privacy_guard.seal_searchable(%I::text, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text, true))',
+                       tbl, col, col, category, subject_col,
+                       col || '_sealed', col, category, subject_col);
+    ELSE
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE privacy_guard.%I USING privacy_guard.seal(%I::%s, %L, %I::text), '
+                       'ADD CONSTRAINT %I CHECK (privacy_guard.check_sealed(%I, %L, %I::text))',
+                       tbl, col, enc_type, col, plain_type, category, subject_col,
+                       col || '_sealed', col, category, subject_col);
+    END IF;
+
+    PERFORM privacy_guard.progress_phase('recreating indexes and triggers', NULL);
+
+    -- Record it (checks ownership and the category) and get the trigger's arguments.
+    trig_args := privacy_guard.register_protection(tbl, col, category, subject_col, searchable);
+
+    -- The column's indexes and UNIQUE constraints, back under their names,
+    -- on its search terms; a searchable column gets an index in any case.
+    IF searchable THEN
+        FOR m IN SELECT e FROM jsonb_array_elements(moved) AS e LOOP
+            IF m->>'contype' IS NOT DISTINCT FROM 'u' THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I UNIQUE (%I)', tbl, m->>'conname', col);
+            ELSE
+                EXECUTE format('CREATE %s INDEX %I ON %s USING btree (%I)',
+                               CASE WHEN (m->>'unique')::boolean THEN 'UNIQUE' ELSE '' END,
+                               m->>'idxname', tbl, col);
+            END IF;
+        END LOOP;
+        IF jsonb_array_length(moved) OPERATOR(pg_catalog.=) 0 THEN
+            EXECUTE format('CREATE INDEX ON %s (%I)', tbl, col);
+        END IF;
+    END IF;
+
+    -- Two triggers per table, each listing every protected column, as the
+    -- catalog describes them (the guard lets them replace their
+    -- predecessors).  BEFORE row triggers run in name order.  The binding
+    -- trigger runs first: it binds the plaintext the statement wrote to its
+    -- column's category before any other trigger sees it, so that none can
+    -- move it into a column of another category.  The sealing trigger runs
+    -- last, where no other can change the values it wrote.
+    SELECT string_agg(pg_catalog.quote_ident(t.tgname), ', ' ORDER BY t.tgname) INTO names
+      FROM pg_trigger t
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
+       AND (t.tgname OPERATOR(pg_catalog.>) 'zz_privacy_guard_seal'::name
+            OR t.tgname OPERATOR(pg_catalog.<) '!privacy_guard_bind'::name)
+       AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 3) OPERATOR(pg_catalog.=) 3       -- ROW, BEFORE
+       AND (t.tgtype::int4 OPERATOR(pg_catalog.&) 20) OPERATOR(pg_catalog.<>) 0;    -- INSERT or UPDATE
+    IF names IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect a column of relation %: triggers % would run before the binding trigger or after the sealing trigger', tbl, names
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'BEFORE row triggers run in name order; rename them to sort between "!privacy_guard_bind" and zz_privacy_guard_seal.';
+    END IF;
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', '!privacy_guard_bind', tbl, trig_args);
+    EXECUTE format('CREATE OR REPLACE TRIGGER zz_privacy_guard_seal BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION privacy_guard.seal_row(%s)', tbl, trig_args);
+
+    -- Erasure finds a subject's rows through an index on the subject column.
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+                    JOIN pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) tbl AND i.indkey[0] OPERATOR(pg_catalog.=) subj.attnum
+                      AND i.indpred IS NULL AND am.amname IN ('btree', 'hash')) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I)', tbl, subject_col);
+    END IF;
+    PERFORM privacy_guard.progress_end();
+END
+$fn$;

@@ -167,7 +167,18 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl USING ERRCODE = 'undefined_column';
     END IF;
     IF att.typnamespace OPERATOR(pg_catalog.=) 'privacy_guard'::regnamespace THEN
-        RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
+        IF EXISTS (SELECT FROM privacy_guard.protected_columns p
+                     JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) p.table_name
+                     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE c.oid OPERATOR(pg_catalog.=) tbl AND n.nspname OPERATOR(pg_catalog.=) p.table_schema
+                      AND p.column_name OPERATOR(pg_catalog.=) col) THEN
+            RAISE EXCEPTION 'column "%" of relation % is already protected', col, tbl USING ERRCODE = 'duplicate_object';
+        END IF;
+        -- declared with an encrypted type (ALTER TABLE ... ADD COLUMN): no category or subject
+        RAISE EXCEPTION 'column "%" of relation % has type % but is not protected', col, tbl,
+                        format_type(att.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'protect() turns a column of plaintext type into a protected one: declare the column as text, jsonb, date, numeric or bytea, then protect it.';
     END IF;
     IF att.attgenerated OPERATOR(pg_catalog.<>) '' OR att.attidentity OPERATOR(pg_catalog.<>) '' THEN
         RAISE EXCEPTION 'cannot protect generated or identity column "%"', col USING ERRCODE = 'feature_not_supported';

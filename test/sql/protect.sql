@@ -64,6 +64,12 @@ SELECT privacy_guard.protect('customers', 'spent', 'spend', 'id');
 SELECT privacy_guard.protect('customers', 'profile', 'browsing', 'id');
 SELECT privacy_guard.protect('customers', 'photo', 'document', 'id');
 SELECT privacy_guard.protect('customers', 'name', 'identity', 'id');   -- twice
+-- a column declared with an encrypted type has no category or subject: it
+-- is not protected, and protect() says so (it said "already protected")
+ALTER TABLE customers ADD COLUMN alias privacy_guard.encrypted_text;
+SELECT privacy_guard.protect('customers', 'alias', 'identity', 'id');
+SELECT count(*) AS listed FROM privacy_guard.protected_columns WHERE column_name = 'alias';
+ALTER TABLE customers DROP COLUMN alias;
 \d customers
 SELECT table_name, column_name, category, subject_column, searchable, column_type
   FROM privacy_guard.protected_columns ORDER BY column_name;
