@@ -1188,6 +1188,21 @@ end_search_groups(void)
 }
 
 /*
+ * A run that may be followed by others (a cursor's FETCH, a portal's
+ * Execute with a row limit) returned its rows: the subjects of the values
+ * it revealed are queued now, waiting for room like the statement's end
+ * would.  Not at the transaction's end, which the client chooses: a
+ * ROLLBACK queues without waiting, and a full queue would drop them.
+ */
+static void
+queue_reveal_subjects(void)
+{
+	for (int g = 0; g < ngroups; g++)
+		if (strcmp(groups[g].event, "reveal") == 0)
+			(void) flush_group_keys(&groups[g], true, false);
+}
+
+/*
  * Add a subject to a group's set, in the order it came, queueing the set
  * once it holds AUDIT_SUBJECT_FLUSH keys.  A flush that failed (and was
  * caught) left it full: it is flushed first, before the set changes, so
@@ -2144,7 +2159,11 @@ audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	}
 	PG_END_TRY();
 	if (exec_nesting == 0 && !utility_copy && ngroups > 0 && !CatalogActingAsOwner())
+	{
 		end_search_groups();
+		if (!execute_once)
+			queue_reveal_subjects();
+	}
 }
 
 static void

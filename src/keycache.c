@@ -1288,11 +1288,24 @@ range_load(int64 key_id)
 KeyEntry *
 KeycacheForId(int64 key_id, bool allow_bulk)
 {
+	return KeycacheForIdChecked(key_id, allow_bulk, NULL);
+}
+
+/*
+ * KeycacheForId(), and with missing, whether a NULL is a key id no subject
+ * ever had (no row, not even an erased subject's tombstone): an envelope
+ * altered, or copied from another database.
+ */
+KeyEntry *
+KeycacheForIdChecked(int64 key_id, bool allow_bulk, bool *missing)
+{
 	KeyEntry   *e;
 	CatalogOwnerState owner;
 	Datum		args[1];
 	int			rc;
 
+	if (missing != NULL)
+		*missing = false;
 	keycache_ensure();
 	e = lookup(key_id);
 	if (e != NULL)
@@ -1330,6 +1343,8 @@ KeycacheForId(int64 key_id, bool allow_bulk)
 		rc = read_latest(plan_by_id, args, 1);
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 			e = cache_row(0, false);
+		else if (rc == SPI_OK_SELECT && missing != NULL)
+			*missing = true;
 	}
 	SPI_finish();
 	CatalogRestoreUser(&owner);

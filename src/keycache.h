@@ -57,6 +57,7 @@ typedef struct KeySlot
 extern void KeycacheSubjectDigest(const char *subject, int len, uint8 *digest);
 extern KeyEntry *KeycacheForSubject(const char *subject, int len);
 extern KeyEntry *KeycacheForId(int64 key_id, bool allow_bulk);
+extern KeyEntry *KeycacheForIdChecked(int64 key_id, bool allow_bulk, bool *missing);
 extern void KeycacheKeysChanged(void);
 extern bool KeycacheOpen(const KeyEntry *key, const EnvelopeView *view, uint8 *out);
 extern int64 KeycacheIndexKey(const char *category, uint8 *key, bool create);

@@ -240,6 +240,8 @@ static RevealOutcome
 RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 			 PolicyDecision **decision, KeyEntry **key)
 {
+	bool		missing;
+
 	if (purpose == NULL)
 	{
 		audit_denied("reveal", NULL, view->category, view->catlen, "no purpose declared");
@@ -274,7 +276,12 @@ RevealDecide(const char *purpose, int purposelen, const EnvelopeView *view,
 	}
 
 	*decision = decide_policy("reveal", purpose, purposelen, view->category, view->catlen);
-	*key = KeycacheForId(view->key_id, true);
+	*key = KeycacheForIdChecked(view->key_id, true, &missing);
+	if (missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("sealed value names a data key that does not exist"),
+				 errdetail("The envelope was altered, or copied from another database; an erased subject's values read as NULL.")));
 	if (*key == NULL)
 		return OUTCOME_ERASED;
 	/* the subject's own access reveals only within subject_export(), only that subject */

@@ -127,8 +127,9 @@ SELECT pg_temp.try_reveal(:'ada_email') AS untouched;
 SELECT pg_temp.try_reveal(pg_temp.envelope(decode(substr(:'ada_email', 9), 'base64'))) AS rebuilt;
 -- every single-bit change, at every offset, is refused; none reveals.
 -- Header bytes: version (0), type (1), key id (2-9), category (10-17):
--- refused as malformed (22P02), as an unknown category (42501), or, for a
--- key id that names no key, NULL as for an erased subject.  Nonce,
+-- refused as malformed (22P02), as an unknown category (42501), or as a
+-- key id that names no key (XX001: not NULL, as for an erased subject,
+-- which would tell a tampered key id from an existing one).  Nonce,
 -- ciphertext and tag changes fail authentication (XX001).
 SELECT CASE WHEN i < 18 THEN 'header' ELSE 'nonce, ciphertext, tag' END AS region,
        pg_temp.try_reveal(pg_temp.flip(:'ada_email', i)) AS outcome, count(*)
@@ -205,7 +206,7 @@ ORDER BY id;
 RESET ROLE;
 
 -- an erased subject (its data key destroyed) reveals NULL
-DELETE FROM privacy_guard.keys WHERE kind = 'subject' AND name = '2';
+UPDATE privacy_guard.keys SET master_version = NULL, wrapped = NULL, erased_at = now() WHERE kind = 'subject' AND name = '2';
 SET ROLE marketer;
 SELECT id, privacy_guard.reveal(email, 'profile') FROM people ORDER BY id;
 RESET ROLE;
