@@ -517,9 +517,106 @@ event_unpack(const char *in, AuditEvent *e)
 }
 
 /*
+ * Events a transaction's abort found no room for (it cannot wait): kept by
+ * the session, in order, and queued before anything it queues next, at
+ * the start of its next statement, or as it exits (waiting then, up to
+ * privacy_guard.audit_wait_timeout).  The values they account for may
+ * have left already (rows sent before an error, a ROLLBACK the client
+ * chose): a full queue delays their record, it does not drop it.
+ */
+#define AUDIT_HELD_MAX 8192		/* beyond this many (~16 MB) an abort's events are dropped, loudly */
+static List *held_events = NIL;	/* AuditEvent copies, in TopMemoryContext */
+static bool draining_held = false;
+static bool held_exit_hook = false;
+
+static uint64 enqueue_ex(AuditEvent *local, bool may_wait);
+static void held_at_exit(int code, Datum arg);
+
+/* Keep an event of an abort for later (or, past AUDIT_HELD_MAX, say it is lost). */
+static void
+hold_event(const AuditEvent *local)
+{
+	MemoryContext old;
+	AuditEvent *copy;
+
+	if (list_length(held_events) >= AUDIT_HELD_MAX)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded"),
+				 errdetail("This session keeps %d such events already.", AUDIT_HELD_MAX)));
+		return;
+	}
+	if (!held_exit_hook)
+	{
+		before_shmem_exit(held_at_exit, (Datum) 0);
+		held_exit_hook = true;
+	}
+	if (held_events == NIL)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard audit queue is full: this session keeps the events of its finished transaction"),
+				 errdetail("They are queued before its next statement, or as it ends.")));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	copy = palloc(sizeof(AuditEvent));
+	memcpy(copy, local, sizeof(AuditEvent));
+	held_events = lappend(held_events, copy);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Queue the events kept by hold_event(), in order: waiting for room (and
+ * failing as any event would) with may_wait, else as many as fit now.
+ */
+static void
+queue_held(bool may_wait)
+{
+	if (held_events == NIL || draining_held)
+		return;
+	draining_held = true;
+	PG_TRY();
+	{
+		while (held_events != NIL)
+		{
+			AuditEvent *e = linitial(held_events);
+
+			if (enqueue_ex(e, may_wait) == 0 && !may_wait)
+				break;			/* still no room */
+			held_events = list_delete_first(held_events);
+			pfree(e);
+		}
+	}
+	PG_FINALLY();
+	{
+		draining_held = false;
+	}
+	PG_END_TRY();
+}
+
+/* A session ending with events kept: they are queued, waiting, or reported lost. */
+static void
+held_at_exit(int code, Datum arg)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+
+	while (held_events != NIL && GetCurrentTimestamp() < deadline)
+	{
+		queue_held(false);
+		if (held_events != NIL)
+			pg_usleep(50000L);
+	}
+	if (held_events != NIL)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard audit queue stayed full: %d events of this session were not recorded",
+						list_length(held_events))));
+}
+
+/*
  * Put one filled event in the queue and return its seq.  Waits (bounded)
  * for room when the queue is full and fails rather than drop it.  Touches
- * no catalog, so it also serves at transaction abort.
+ * no catalog, so it also serves at transaction abort, where it cannot
+ * wait: an event that finds no room then is kept by the session (0).
  */
 static uint64
 enqueue_ex(AuditEvent *local, bool may_wait)
@@ -540,6 +637,16 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 
 	if (q == NULL)
 		return 0;
+	/* what the session keeps goes first */
+	if (held_events != NIL && !draining_held)
+	{
+		if (!may_wait)
+		{
+			hold_event(local);
+			return 0;
+		}
+		queue_held(true);
+	}
 	len = event_pack(local, packed.bytes);
 	for (;;)
 	{
@@ -572,10 +679,9 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 		wake_writer(q);
 		if (!may_wait)
 		{
-			/* at transaction abort nothing may fail: say so, loudly */
-			ereport(WARNING,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded")));
+			/* at transaction abort nothing may fail or wait: kept for later */
+			if (!draining_held)
+				hold_event(local);
 			return 0;
 		}
 
@@ -1034,10 +1140,11 @@ flush_group_keys(RevealGroup *grp, bool may_wait, bool ending)
 
 		open->nkeys = 0;
 		for (; i < n && AuditPackKey(open, sorted[i]); i++)
-			grp->nsubjects++;
+			;
 		open->complete = ending && i == n;
 		queued_before = i > 0;
 		grp->open_seq = last = enqueue_ex(open, may_wait);
+		grp->nsubjects += i;	/* (counted once queued: a failed queueing is retried whole) */
 		grp->deferred = NULL;
 		pfree(open);
 	}
@@ -1053,16 +1160,17 @@ flush_group_keys(RevealGroup *grp, bool may_wait, bool ending)
 			if (!AuditPackKey(&ev, sorted[i]))
 			{
 				last = enqueue_ex(&ev, may_wait);
+				grp->nsubjects += ev.nkeys;
 				queued_before = true;
 				ev.nkeys = 0;
 				(void) AuditPackKey(&ev, sorted[i]);
 			}
-			grp->nsubjects++;
 		}
 		if (ev.nkeys > 0)
 		{
 			ev.complete = ending && !queued_before;
 			last = enqueue_ex(&ev, may_wait);
+			grp->nsubjects += ev.nkeys;
 		}
 	}
 	if (grp->keys == NULL)
@@ -1989,6 +2097,7 @@ AuditUtilityStart(PlannedStmt *pstmt, const char *queryString, bool toplevel)
 {
 	if (!toplevel || exec_nesting != 0)
 		return;
+	queue_held(false);
 	utility_query_id = pstmt->queryId;
 	utility_text_key = statement_key(queryString, pstmt->stmt_location, pstmt->stmt_len);
 	utility_location = pstmt->stmt_location;
@@ -2094,7 +2203,10 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 * caller's.
 	 */
 	if (exec_nesting == 0 && !utility_copy && !planning_statement && !CatalogActingAsOwner())
+	{
+		queue_held(false);
 		statement_begins(queryDesc);
+	}
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else

@@ -154,6 +154,50 @@ is($node->safe_psql('postgres', q{
 	 WHERE id > (SELECT max(id) FROM privacy_guard.audit_log WHERE event = 'burst')}),
 	'reveal/revealed,reveal_end/not delivered', 'its group is closed as not delivered');
 
+# A transaction that ends (here by an error) with the queue full, its
+# room for finished transactions used up as well, cannot wait: the session
+# keeps what it could not queue (a cursor's subjects, its group's closing
+# record) and queues it before its next statement once there is room; none
+# is dropped.  Subjects with key ids far apart, one event each, fill that
+# room.
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+		FOR g IN 1000..2199 LOOP
+			PERFORM setval('privacy_guard.keys_key_id_seq', nextval('privacy_guard.keys_key_id_seq') + 1100);
+			INSERT INTO r VALUES (g, 'kept' || g || '@example.com');
+		END LOOP;
+	END $$});
+my $fetcher = $node->background_psql('postgres', on_error_stop => 0);
+$fetcher->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+$fetcher->query_safe(q{BEGIN});
+$fetcher->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
+is($fetcher->query_safe(q{FETCH 1 FROM c}), 'kept1000@example.com', 'a cursor returns its first value');
+kill 'STOP', $writer;
+$node->psql('postgres', q{
+	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+my $log_at = -s $node->logfile;
+$fetcher->query(q{FETCH ALL FROM c});
+$fetcher->query(q{ROLLBACK});
+my $log_now = substr(slurp_file($node->logfile), $log_at);
+like($log_now, qr/statement: FETCH ALL FROM c\n.*\n.*ERROR:  privacy_guard audit trail is not keeping up: its queue is full/,
+	'its next FETCH cannot queue its subjects: it fails');
+like($log_now, qr/WARNING:  privacy_guard audit queue is full: this session keeps the events of its finished transaction/,
+	'and the session keeps its transaction\'s events');
+unlike($log_now, qr/was not recorded/, 'none dropped');
+kill 'CONT', $writer;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+$fetcher->query(q{SELECT 1});
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1000, 2199) g
+	 WHERE EXISTS (SELECT FROM privacy_guard.access_history(g::text) h WHERE h.event = 'reveal')}),
+	'1200', 'once the writer moves, the kept events are queued: every subject is recorded');
+is($node->safe_psql('postgres', q{
+	SELECT regexp_replace(statement, '^query -?[0-9]+', 'query') FROM privacy_guard.audit_log
+	 WHERE event = 'reveal_end' ORDER BY id DESC LIMIT 1}),
+	'query: 1200 values, 1200 subjects', 'and its group\'s closing record');
+$fetcher->quit;
+
 # Audit log lines quote every name, and a name cannot forge a field: its
 # quotes and line breaks become spaces
 $node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
