@@ -593,11 +593,19 @@ queue_held(bool may_wait)
 	PG_END_TRY();
 }
 
-/* A session ending with events kept: they are queued, waiting, or reported lost. */
+/*
+ * A session ending with events kept: they are queued, waiting, or reported
+ * lost.  Exit callbacks run newest first, so this one runs before the
+ * transaction a session exits in is aborted (ShutdownPostgres()): aborted
+ * here first, so that what its abort cannot queue is kept, then queued.
+ */
 static void
 held_at_exit(int code, Datum arg)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
+	TimestampTz deadline;
+
+	AbortOutOfAnyTransaction();
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 
 	while (held_events != NIL && GetCurrentTimestamp() < deadline)
 	{

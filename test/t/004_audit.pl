@@ -198,6 +198,47 @@ is($node->safe_psql('postgres', q{
 	'query: 1200 values, 1200 subjects', 'and its group\'s closing record');
 $fetcher->quit;
 
+# A session that kept events once, then exits inside a transaction whose
+# reveals' subjects are queued only at its end (a DO block's PL/pgSQL
+# expressions, which run no query of their own), with
+# the queue full: the transaction is aborted before the session's exit
+# hook, not after it, so what that abort cannot queue is kept and queued as
+# the session exits, once there is room
+my $leaver = $node->background_psql('postgres', on_error_stop => 0);
+$leaver->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+$leaver->query_safe(q{BEGIN});
+$leaver->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
+$leaver->query_safe(q{FETCH 1 FROM c});
+kill 'STOP', $writer;
+$node->psql('postgres', q{
+	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+$leaver->query(q{FETCH ALL FROM c});
+$leaver->query(q{ROLLBACK});
+kill 'CONT', $writer;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+$leaver->query(q{SELECT 1});
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+$leaver->query(q{SET privacy_guard.audit_wait_timeout = 5000});
+$leaver->query(q{BEGIN});
+$leaver->query(q{
+	DO $$ DECLARE all_v privacy_guard.encrypted_text[]; e privacy_guard.encrypted_text; got text; BEGIN
+		SELECT array_agg(v ORDER BY id) INTO all_v FROM r WHERE id >= 1000;
+		FOREACH e IN ARRAY all_v LOOP got := privacy_guard.reveal(e); END LOOP;
+	END $$});
+kill 'STOP', $writer;
+$node->psql('postgres', q{
+	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+system("(sleep 1.5; kill -CONT $writer) &");
+$leaver->quit;
+sleep(2);	# (the writer moves again after 1.5 s)
+$node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND query LIKE '%DO $$ DECLARE all_v%'})
+  or die 'the session did not exit';
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1000, 2199) g
+	 WHERE (SELECT count(*) FROM privacy_guard.access_history(g::text) h WHERE h.event = 'reveal') = 3}),
+	'1200', 'a session exiting in a transaction, after it kept events once: its reveals are recorded as it exits');
+
 # Audit log lines quote every name, and a name cannot forge a field: its
 # quotes and line breaks become spaces
 $node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
