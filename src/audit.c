@@ -160,6 +160,7 @@ typedef struct AuditQueue
 	int			writer_pid;		/* 0 while no writer runs */
 	bool		gathering;		/* the writer gathers events nobody waits for: wake it only for a batch */
 	int			waiters;		/* sessions waiting for a commit of the writer */
+	int			holders;		/* sessions keeping events they could not queue (hold_event()) */
 	int			anchor_waiters; /* ... of which wait for the anchor too (audit_flush()) */
 	char		problem[AUDIT_PROBLEM_LEN];	/* a standby's writer: why its primary is not reached */
 	pg_atomic_uint32 unreachable;	/* ... while non-zero: nothing may be revealed there */
@@ -315,6 +316,7 @@ my_queue(bool may_fail)
 			q->head = q->tail = 0;
 			q->head_byte = q->tail_byte = 0;
 			q->keys_head = q->keys_tail = 0;
+			q->holders = 0;
 			q->stop = false;
 			q->gathering = false;
 			q->problem[0] = '\0';
@@ -525,27 +527,43 @@ event_unpack(const char *in, AuditEvent *e)
  * chose): a full queue delays their record, it does not drop it.
  */
 #define AUDIT_HELD_MAX 8192		/* beyond this many (~16 MB) an abort's events are dropped, loudly */
-static List *held_events = NIL;	/* AuditEvent copies, in TopMemoryContext */
+#define AUDIT_SEQ_HELD (UINT64CONST(1) << 63)	/* a "seq" naming a kept event: AUDIT_SEQ_HELD | its id */
+
+typedef struct HeldEvent
+{
+	AuditEvent	ev;
+	uint64		id;				/* held_serial when kept */
+} HeldEvent;
+
+static List *held_events = NIL;	/* HeldEvents, in TopMemoryContext */
+static AuditQueue *held_queue = NULL;	/* ... for this queue, whose writer keeps it meanwhile */
+static uint64 held_serial = 0;
+static uint64 held_base = 0;	/* the id of the first kept since none was */
+static uint64 *held_seqs = NULL;	/* the seq each kept event got, by id - held_base */
 static bool draining_held = false;
 static bool held_exit_hook = false;
 
 static uint64 enqueue_ex(AuditEvent *local, bool may_wait);
 static void held_at_exit(int code, Datum arg);
 
-/* Keep an event of an abort for later (or, past AUDIT_HELD_MAX, say it is lost). */
-static void
-hold_event(const AuditEvent *local)
+/*
+ * Keep an event of an abort for later; returns what stands for its seq
+ * until it is queued (a search's opening record kept names the subjects
+ * kept after it by that), or 0 when, past AUDIT_HELD_MAX, it is lost.
+ */
+static uint64
+hold_event(AuditQueue *q, const AuditEvent *local)
 {
 	MemoryContext old;
-	AuditEvent *copy;
+	HeldEvent  *copy;
 
-	if (list_length(held_events) >= AUDIT_HELD_MAX)
+	if (list_length(held_events) >= AUDIT_HELD_MAX || (held_queue != NULL && held_queue != q))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard audit queue is full: an event of a finished transaction was not recorded"),
-				 errdetail("This session keeps %d such events already.", AUDIT_HELD_MAX)));
-		return;
+				 errdetail("This session keeps %d such events already.", list_length(held_events))));
+		return 0;
 	}
 	if (!held_exit_hook)
 	{
@@ -558,10 +576,35 @@ hold_event(const AuditEvent *local)
 				 errmsg("privacy_guard audit queue is full: this session keeps the events of its finished transaction"),
 				 errdetail("They are queued before its next statement, or as it ends.")));
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	copy = palloc(sizeof(AuditEvent));
-	memcpy(copy, local, sizeof(AuditEvent));
+	if (held_seqs == NULL)
+		held_seqs = palloc0(sizeof(uint64) * 2 * AUDIT_HELD_MAX);
+	if (held_events == NIL)
+	{
+		/* the writer keeps the queue (its epoch, its seqs) while a session keeps events */
+		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		q->holders++;
+		LWLockRelease(audit->lock);
+		held_queue = q;
+		held_base = held_serial + 1;
+	}
+	copy = palloc(sizeof(HeldEvent));
+	memcpy(&copy->ev, local, sizeof(AuditEvent));
+	copy->id = ++held_serial;
 	held_events = lappend(held_events, copy);
 	MemoryContextSwitchTo(old);
+	return AUDIT_SEQ_HELD | copy->id;
+}
+
+/* The session keeps no event any more (queued, or lost at exit): the writer may let go of its queue. */
+static void
+held_released(void)
+{
+	if (held_queue == NULL)
+		return;
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	held_queue->holders--;
+	LWLockRelease(audit->lock);
+	held_queue = NULL;
 }
 
 /*
@@ -578,12 +621,24 @@ queue_held(bool may_wait)
 	{
 		while (held_events != NIL)
 		{
-			AuditEvent *e = linitial(held_events);
+			HeldEvent  *h = linitial(held_events);
+			uint64		seq;
 
-			if (enqueue_ex(e, may_wait) == 0 && !may_wait)
+			/* subjects of a search whose opening record was kept too: its seq now */
+			if (h->ev.group_seq & AUDIT_SEQ_HELD)
+			{
+				uint64		ref = h->ev.group_seq & ~AUDIT_SEQ_HELD;
+
+				h->ev.group_seq = ref >= held_base && ref - held_base < 2 * AUDIT_HELD_MAX ?
+					held_seqs[ref - held_base] : 0;
+			}
+			seq = enqueue_ex(&h->ev, may_wait);
+			if (seq == 0 && !may_wait)
 				break;			/* still no room */
+			if (h->id - held_base < 2 * AUDIT_HELD_MAX)
+				held_seqs[h->id - held_base] = seq;
 			held_events = list_delete_first(held_events);
-			pfree(e);
+			pfree(h);
 		}
 	}
 	PG_FINALLY();
@@ -591,6 +646,8 @@ queue_held(bool may_wait)
 		draining_held = false;
 	}
 	PG_END_TRY();
+	if (held_events == NIL)
+		held_released();
 }
 
 /*
@@ -614,17 +671,21 @@ held_at_exit(int code, Datum arg)
 			pg_usleep(50000L);
 	}
 	if (held_events != NIL)
+	{
 		ereport(WARNING,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("privacy_guard audit queue stayed full: %d events of this session were not recorded",
 						list_length(held_events))));
+		held_released();
+	}
 }
 
 /*
  * Put one filled event in the queue and return its seq.  Waits (bounded)
  * for room when the queue is full and fails rather than drop it.  Touches
  * no catalog, so it also serves at transaction abort, where it cannot
- * wait: an event that finds no room then is kept by the session (0).
+ * wait: an event that finds no room then is kept by the session, and what
+ * is returned stands for its seq (hold_event()).
  */
 static uint64
 enqueue_ex(AuditEvent *local, bool may_wait)
@@ -649,10 +710,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 	if (held_events != NIL && !draining_held)
 	{
 		if (!may_wait)
-		{
-			hold_event(local);
-			return 0;
-		}
+			return hold_event(q, local);
 		queue_held(true);
 	}
 	len = event_pack(local, packed.bytes);
@@ -688,9 +746,7 @@ enqueue_ex(AuditEvent *local, bool may_wait)
 		if (!may_wait)
 		{
 			/* at transaction abort nothing may fail or wait: kept for later */
-			if (!draining_held)
-				hold_event(local);
-			return 0;
+			return draining_held ? 0 : hold_event(q, local);
 		}
 
 		/*
@@ -1186,7 +1242,7 @@ flush_group_keys(RevealGroup *grp, bool may_wait, bool ending)
 	keyslot_reset(grp->keys);
 	grp->narrival = 0;
 	grp->ascending = true;
-	if (last > 0)
+	if (last > 0 && !(last & AUDIT_SEQ_HELD))
 		standby_last_seq = last;
 	return last;
 }
@@ -3660,7 +3716,7 @@ AuditWriterMain(Datum main_arg)
 				bool		freed = false;
 
 				LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-				if (q->head == q->tail && q->waiters == 0)
+				if (q->head == q->tail && q->waiters == 0 && q->holders == 0)
 				{
 					q->dboid = InvalidOid;
 					q->stop = false;

@@ -239,6 +239,45 @@ is($node->safe_psql('postgres', q{
 	 WHERE (SELECT count(*) FROM privacy_guard.access_history(g::text) h WHERE h.event = 'reveal') = 3}),
 	'1200', 'a session exiting in a transaction, after it kept events once: its reveals are recorded as it exits');
 
+# A search whose rows left before its statement failed, with the queue and
+# its room for finished transactions full: its opening record (queued with
+# its first subject when the run ends) and its other subjects are kept,
+# and once queued the subjects name that record
+create_protected_table($node, 'postgres', 'srch', 'email', 'contact', searchable => 1);
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+		FOR g IN 3000..3059 LOOP
+			PERFORM setval('privacy_guard.keys_key_id_seq', nextval('privacy_guard.keys_key_id_seq') + 1100);
+			INSERT INTO srch VALUES (g, 'shared@example.com');
+		END LOOP;
+	END $$});
+my $filler = $node->background_psql('postgres', on_error_stop => 0);
+my $searcher = $node->background_psql('postgres', on_error_stop => 0);
+$filler->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+$filler->query_safe(q{BEGIN});
+$filler->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
+$filler->query_safe(q{FETCH 1 FROM c});
+$searcher->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+kill 'STOP', $writer;
+$node->psql('postgres', q{
+	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+$filler->query(q{FETCH ALL FROM c});
+$searcher->query(q{
+	SELECT id, 1 / (id - 3059) FROM srch
+	 WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('shared@example.com', 'contact') ORDER BY id});
+kill 'CONT', $writer;
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+$filler->query(q{ROLLBACK});
+$filler->query(q{SELECT 1});
+$searcher->query(q{SELECT 1});
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(3000, 3058) g
+	 WHERE EXISTS (SELECT FROM privacy_guard.access_history(g::text) h WHERE h.event = 'search')}),
+	'59', 'a kept search\'s subjects name its record once queued');
+$filler->quit;
+$searcher->quit;
+
 # Audit log lines quote every name, and a name cannot forge a field: its
 # quotes and line breaks become spaces
 $node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
