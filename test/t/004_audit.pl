@@ -154,6 +154,37 @@ is($node->safe_psql('postgres', q{
 	 WHERE id > (SELECT max(id) FROM privacy_guard.audit_log WHERE event = 'burst')}),
 	'reveal/revealed,reveal_end/not delivered', 'its group is closed as not delivered');
 
+# The writer stopped, and its queue filled up to the room it keeps for what
+# transactions queue as they end
+sub stall_and_fill
+{
+	kill 'STOP', $writer;
+	$node->psql('postgres', q{
+		SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+	return;
+}
+
+# The writer moving again, the queue emptied, then each session's next
+# statement, which queues what it kept
+sub resume_and_drain
+{
+	kill 'CONT', $writer;
+	$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+	$_->query(q{SELECT 1}) foreach @_;
+	$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+	return;
+}
+
+# How many of the subjects from..to have an event of this kind in their history
+sub subjects_with
+{
+	my ($from, $to, $event, $times) = @_;
+	my $cond = defined $times ? "= $times" : ">= 1";
+	return $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM generate_series($from, $to) g
+		 WHERE (SELECT count(*) FROM privacy_guard.access_history(g::text) h WHERE h.event = '$event') $cond});
+}
+
 # A transaction that ends (here by an error) with the queue full, its
 # room for finished transactions used up as well, cannot wait: the session
 # keeps what it could not queue (a cursor's subjects, its group's closing
@@ -172,9 +203,7 @@ $fetcher->query_safe(q{SELECT privacy_guard.set_purpose('support')});
 $fetcher->query_safe(q{BEGIN});
 $fetcher->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
 is($fetcher->query_safe(q{FETCH 1 FROM c}), 'kept1000@example.com', 'a cursor returns its first value');
-kill 'STOP', $writer;
-$node->psql('postgres', q{
-	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+stall_and_fill();
 my $log_at = -s $node->logfile;
 $fetcher->query(q{FETCH ALL FROM c});
 $fetcher->query(q{ROLLBACK});
@@ -184,14 +213,8 @@ like($log_now, qr/statement: FETCH ALL FROM c\n.*\n.*ERROR:  privacy_guard audit
 like($log_now, qr/WARNING:  privacy_guard audit queue is full: this session keeps the events of its finished transaction/,
 	'and the session keeps its transaction\'s events');
 unlike($log_now, qr/was not recorded/, 'none dropped');
-kill 'CONT', $writer;
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
-$fetcher->query(q{SELECT 1});
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM generate_series(1000, 2199) g
-	 WHERE EXISTS (SELECT FROM privacy_guard.access_history(g::text) h WHERE h.event = 'reveal')}),
-	'1200', 'once the writer moves, the kept events are queued: every subject is recorded');
+resume_and_drain($fetcher);
+is(subjects_with(1000, 2199, 'reveal'), '1200', 'once the writer moves, the kept events are queued: every subject is recorded');
 is($node->safe_psql('postgres', q{
 	SELECT regexp_replace(statement, '^query -?[0-9]+', 'query') FROM privacy_guard.audit_log
 	 WHERE event = 'reveal_end' ORDER BY id DESC LIMIT 1}),
@@ -209,15 +232,10 @@ $leaver->query_safe(q{SELECT privacy_guard.set_purpose('support')});
 $leaver->query_safe(q{BEGIN});
 $leaver->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
 $leaver->query_safe(q{FETCH 1 FROM c});
-kill 'STOP', $writer;
-$node->psql('postgres', q{
-	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+stall_and_fill();
 $leaver->query(q{FETCH ALL FROM c});
 $leaver->query(q{ROLLBACK});
-kill 'CONT', $writer;
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
-$leaver->query(q{SELECT 1});
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+resume_and_drain($leaver);
 $leaver->query(q{SET privacy_guard.audit_wait_timeout = 5000});
 $leaver->query(q{BEGIN});
 $leaver->query(q{
@@ -225,19 +243,14 @@ $leaver->query(q{
 		SELECT array_agg(v ORDER BY id) INTO all_v FROM r WHERE id >= 1000;
 		FOREACH e IN ARRAY all_v LOOP got := privacy_guard.reveal(e); END LOOP;
 	END $$});
-kill 'STOP', $writer;
-$node->psql('postgres', q{
-	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+stall_and_fill();
 system("(sleep 1.5; kill -CONT $writer) &");
 $leaver->quit;
 sleep(2);	# (the writer moves again after 1.5 s)
 $node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND query LIKE '%DO $$ DECLARE all_v%'})
   or die 'the session did not exit';
 $node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM generate_series(1000, 2199) g
-	 WHERE (SELECT count(*) FROM privacy_guard.access_history(g::text) h WHERE h.event = 'reveal') = 3}),
-	'1200', 'a session exiting in a transaction, after it kept events once: its reveals are recorded as it exits');
+is(subjects_with(1000, 2199, 'reveal', 3), '1200', 'a session exiting in a transaction, after it kept events once: its reveals are recorded as it exits');
 
 # A search whose rows left before its statement failed, with the queue and
 # its room for finished transactions full: its opening record (queued with
@@ -258,23 +271,14 @@ $filler->query_safe(q{BEGIN});
 $filler->query_safe(q{DECLARE c CURSOR FOR SELECT privacy_guard.reveal(v) FROM r WHERE id >= 1000 ORDER BY id});
 $filler->query_safe(q{FETCH 1 FROM c});
 $searcher->query_safe(q{SELECT privacy_guard.set_purpose('support')});
-kill 'STOP', $writer;
-$node->psql('postgres', q{
-	SELECT count(privacy_guard.audit_event('fill', 'recorded', 'fill ' || g, NULL)) FROM generate_series(1, 20000) g});
+stall_and_fill();
 $filler->query(q{FETCH ALL FROM c});
 $searcher->query(q{
 	SELECT id, 1 / (id - 3059) FROM srch
 	 WHERE email OPERATOR(privacy_guard.=) privacy_guard.blind_index('shared@example.com', 'contact') ORDER BY id});
-kill 'CONT', $writer;
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
 $filler->query(q{ROLLBACK});
-$filler->query(q{SELECT 1});
-$searcher->query(q{SELECT 1});
-$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM generate_series(3000, 3058) g
-	 WHERE EXISTS (SELECT FROM privacy_guard.access_history(g::text) h WHERE h.event = 'search')}),
-	'59', 'a kept search\'s subjects name its record once queued');
+resume_and_drain($filler, $searcher);
+is(subjects_with(3000, 3058, 'search'), '59', 'a kept search\'s subjects name its record once queued');
 $filler->quit;
 $searcher->quit;
 
