@@ -570,16 +570,15 @@ hold_event(AuditQueue *q, const AuditEvent *local)
 		before_shmem_exit(held_at_exit, (Datum) 0);
 		held_exit_hook = true;
 	}
-	if (held_events == NIL)
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("privacy_guard audit queue is full: this session keeps the events of its finished transaction"),
-				 errdetail("They are queued before its next statement, or as it ends.")));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (held_seqs == NULL)
 		held_seqs = palloc0(sizeof(uint64) * 2 * AUDIT_HELD_MAX);
 	if (held_events == NIL)
 	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_guard audit queue is full: this session keeps the events of its finished transaction"),
+				 errdetail("They are queued before its next statement, or as it ends.")));
 		/* the writer keeps the queue (its epoch, its seqs) while a session keeps events */
 		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
 		q->holders++;
