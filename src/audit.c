@@ -660,6 +660,8 @@ held_at_exit(int code, Datum arg)
 {
 	TimestampTz deadline;
 
+	/* a drain cut short (a FATAL while it waited for room) ended here: it drains no more */
+	draining_held = false;
 	AbortOutOfAnyTransaction();
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), audit_wait_timeout);
 

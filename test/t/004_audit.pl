@@ -282,6 +282,32 @@ is(subjects_with(3000, 3058, 'search'), '59', 'a kept search\'s subjects name it
 $filler->quit;
 $searcher->quit;
 
+# A session terminated while it waits to queue what it kept (its next event
+# waits for room first): its exit queues them all the same
+my $waiter = $node->background_psql('postgres', on_error_stop => 0);
+$waiter->query_safe(q{SELECT privacy_guard.set_purpose('support')});
+$waiter->query_safe(q{SET privacy_guard.audit_wait_timeout = 5000});
+my $waiter_pid = $waiter->query_safe(q{SELECT pg_backend_pid()});
+$waiter->query_safe(q{BEGIN});
+$waiter->query_safe(q{
+	DO $$ DECLARE all_v privacy_guard.encrypted_text[]; e privacy_guard.encrypted_text; got text; BEGIN
+		SELECT array_agg(v ORDER BY id) INTO all_v FROM r WHERE id >= 1000;
+		FOREACH e IN ARRAY all_v LOOP got := privacy_guard.reveal(e); END LOOP;
+	END $$});
+stall_and_fill();
+$waiter->query(q{ROLLBACK});
+$waiter->query_until(qr/started/, "\\echo started\nSELECT privacy_guard.set_purpose('support', 'waits for room');\n");
+$node->poll_query_until('postgres',
+	qq{SELECT wait_event IS NOT NULL FROM pg_stat_activity WHERE pid = $waiter_pid AND query LIKE '%waits for room%'})
+  or die 'the session does not wait';
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($waiter_pid)");
+kill 'CONT', $writer;
+$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $waiter_pid")
+  or die 'the session did not exit';
+$node->safe_psql('postgres', q{SELECT privacy_guard.audit_flush()});
+is(subjects_with(1000, 2199, 'reveal', 5), '1200', 'a session terminated while it waited to queue what it kept: queued as it exits');
+eval { $waiter->quit };	# (its psql ended with the connection)
+
 # Audit log lines quote every name, and a name cannot forge a field: its
 # quotes and line breaks become spaces
 $node->safe_psql('postgres', q{ALTER SYSTEM SET privacy_guard.audit_log_lines = on; SELECT pg_reload_conf()});
